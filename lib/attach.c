@@ -1,0 +1,703 @@
+/* attach.c - what is inside an attachment.
+ *
+ * Every attachment and every archive member gets the same fields: name,
+ * type by content (libmagic), size and SHA-256. Then, by content:
+ *  - archives (zip, 7z, rar, tar, gzip, bzip2, xz, cab, iso) are listed with
+ *    libarchive, recursively, within the member and expanded-byte budgets;
+ *    zips are checked for overlapping entries (the non-recursive zip bomb);
+ *  - OOXML documents are zips too: they are checked for vbaProject.bin, macro
+ *    sheets and embedded objects but their parts are not listed as members;
+ *  - OLE2 compound files are read far enough to see their stream names
+ *    (VBA, Macros, ObjectPool, EncryptedPackage);
+ *  - RTF is searched for embedded-object control words;
+ *  - TNEF (winmail.dat) is unpacked into its attachments;
+ *  - HTML and SVG attachments have their links extracted, .url files their
+ *    URL= lines, PDFs their /URI actions.
+ */
+#include "build-config.h"
+
+#include "claw-private.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC_BYTES (256 * 1024) /* what libmagic is shown */
+#define MAX_OLE_DIR_ENTRIES 4096
+#define MAX_TNEF_ATTACHMENTS 256
+
+static void analyse(claw_ctx_t *ctx, guint index, const unsigned char *data, size_t len);
+
+static uint16_t
+le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t
+le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static claw_attachment_t *
+att(claw_ctx_t *ctx, guint index)
+{
+    return &g_array_index(ctx->attachments, claw_attachment_t, index);
+}
+
+static bool
+has_suffix_ci(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), s = strlen(suffix);
+    return n >= s && g_ascii_strcasecmp(name + n - s, suffix) == 0;
+}
+
+static bool
+starts(const unsigned char *d, size_t len, const char *sig, size_t n)
+{
+    return len >= n && memcmp(d, sig, n) == 0;
+}
+
+void
+_claw_attachment_add(claw_ctx_t *ctx, const char *part, const char *filename,
+                     const char *declared_type, const char *disposition,
+                     const unsigned char *data, size_t len, unsigned depth, unsigned flags)
+{
+    (void)disposition;
+    claw_attachment_t a = {
+        .part = _claw_strdup(ctx, part),
+        .filename = filename ? _claw_strndup_utf8(ctx, filename, strlen(filename)) : NULL,
+        .declared_type = declared_type ? _claw_strdup(ctx, declared_type) : NULL,
+        .size = len,
+        .depth = depth,
+        .flags = flags,
+    };
+    if (a.filename && strpbrk(a.filename, "\r\n"))
+        _claw_anomaly(ctx, CLAW_ANOM_HEADER_CONTROL_CHARS, part,
+                      "attachment name decodes to text with control characters");
+    _claw_sha256_hex(data, len, a.sha256);
+    const char *mt = magic_buffer(ctx->engine->magic, data, MIN(len, (size_t)MAGIC_BYTES));
+    a.detected_type = _claw_strdup(ctx, mt ? mt : "application/octet-stream");
+    g_array_append_val(ctx->attachments, a);
+    analyse(ctx, ctx->attachments->len - 1, data, len);
+}
+
+/* ------------------------------------------------------------------------
+ * Zip: overlapping entries (https://www.bamsoftware.com/hacks/zipbomb/)
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t start, end;
+} span_t;
+
+static int
+span_cmp(const void *a, const void *b)
+{
+    const span_t *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* True when two local file entries claim the same bytes. Reads the central
+ * directory only; gives up quietly on anything it does not understand
+ * (libarchive reports real damage). */
+static bool
+zip_overlaps(const unsigned char *d, size_t len)
+{
+    if (len < 22)
+        return false;
+    size_t lo = len > 65557 ? len - 65557 : 0;
+    size_t eocd = (size_t)-1;
+    for (size_t i = len - 22 + 1; i-- > lo;) {
+        if (d[i] == 'P' && d[i + 1] == 'K' && d[i + 2] == 5 && d[i + 3] == 6) {
+            eocd = i;
+            break;
+        }
+    }
+    if (eocd == (size_t)-1)
+        return false;
+    uint16_t count = le16(d + eocd + 10);
+    uint32_t cd_off = le32(d + eocd + 16);
+    if (count == 0xFFFF || cd_off == 0xFFFFFFFF || cd_off >= len)
+        return false;
+    span_t *spans = g_new(span_t, count ? count : 1);
+    size_t n = 0, p = cd_off;
+    bool overlap = false;
+    for (unsigned i = 0; i < count; i++) {
+        if (p + 46 > len || le32(d + p) != 0x02014b50)
+            break;
+        uint32_t csize = le32(d + p + 20);
+        uint16_t nl = le16(d + p + 28), el = le16(d + p + 30), cl = le16(d + p + 32);
+        uint32_t off = le32(d + p + 42);
+        if (csize != 0xFFFFFFFF && off != 0xFFFFFFFF && (size_t)off + 30 <= len &&
+            le32(d + off) == 0x04034b50) {
+            uint64_t hdr = 30u + le16(d + off + 26) + le16(d + off + 28);
+            spans[n].start = off;
+            spans[n].end = off + hdr + csize;
+            n++;
+        }
+        p += 46u + nl + el + cl;
+    }
+    qsort(spans, n, sizeof *spans, span_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (spans[i].start < spans[i - 1].end)
+            overlap = true;
+    g_free(spans);
+    return overlap;
+}
+
+/* ------------------------------------------------------------------------
+ * Archives through libarchive
+ * --------------------------------------------------------------------- */
+
+static bool
+is_ooxml_type(const char *t)
+{
+    return t && (g_str_has_prefix(t, "application/vnd.openxmlformats-officedocument") ||
+                 g_str_has_prefix(t, "application/vnd.ms-word.") ||
+                 g_str_has_prefix(t, "application/vnd.ms-excel.") ||
+                 g_str_has_prefix(t, "application/vnd.ms-powerpoint."));
+}
+
+static bool
+is_archive(const char *t, const unsigned char *d, size_t len)
+{
+    static const char *const types[] = {
+        "application/zip", "application/x-7z-compressed", "application/x-rar",
+        "application/vnd.rar", "application/x-rar-compressed", "application/x-tar",
+        "application/gzip", "application/x-gzip", "application/x-bzip2", "application/x-xz",
+        "application/vnd.ms-cab-compressed", "application/x-iso9660-image",
+        "application/x-lzh-compressed", "application/x-cpio", "application/java-archive",
+    };
+    for (size_t i = 0; t && i < G_N_ELEMENTS(types); i++)
+        if (strcmp(t, types[i]) == 0)
+            return true;
+    /* Zips libmagic names after their contents (epub, jar, odt...) are
+     * still zips: list them unless they are OOXML, which is handled apart. */
+    return starts(d, len, "PK\3\4", 4) && !is_ooxml_type(t);
+}
+
+static void
+office_member(claw_ctx_t *ctx, guint index, const char *name)
+{
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    if (!g_ascii_strcasecmp(base, "vbaProject.bin") || g_str_has_prefix(name, "xl/macrosheets/") ||
+        g_str_has_prefix(name, "xl/xlm") || !g_ascii_strcasecmp(base, "vbaData.xml"))
+        att(ctx, index)->flags |= CLAW_ATT_MACRO;
+    if (strstr(name, "/embeddings/") || g_str_has_prefix(base, "oleObject") ||
+        strstr(name, "/activeX/"))
+        att(ctx, index)->flags |= CLAW_ATT_OLE_OBJECT;
+}
+
+static int
+open_archive(struct archive **out, const unsigned char *data, size_t len)
+{
+    struct archive *ar = archive_read_new();
+    if (!ar)
+        return ARCHIVE_FATAL;
+    archive_read_support_filter_all(ar);
+    archive_read_support_format_zip_seekable(ar);
+    archive_read_support_format_7zip(ar);
+    archive_read_support_format_rar(ar);
+    archive_read_support_format_rar5(ar);
+    archive_read_support_format_tar(ar);
+    archive_read_support_format_cab(ar);
+    archive_read_support_format_iso9660(ar);
+    archive_read_support_format_lha(ar);
+    archive_read_support_format_cpio(ar);
+    /* A lone compressed file (report.doc.gz) is a one-member archive. */
+    archive_read_support_format_raw(ar);
+    *out = ar;
+    return archive_read_open_memory(ar, data, len);
+}
+
+/* List the members of the archive at attachment @index. With @office set
+ * the archive is an OOXML document: members are checked, not listed. */
+static void
+list_archive(claw_ctx_t *ctx, guint index, const unsigned char *data, size_t len, bool office)
+{
+    struct archive *ar = NULL;
+    struct archive_entry *entry;
+    const char *part = att(ctx, index)->part;
+    unsigned depth = att(ctx, index)->depth;
+    bool skip_data = false;
+    int member = 0;
+
+    if (!office) {
+        att(ctx, index)->flags |= CLAW_ATT_ARCHIVE;
+        if (starts(data, len, "PK", 2) && zip_overlaps(data, len)) {
+            _claw_anomaly(ctx, CLAW_ANOM_ZIP_OVERLAPPING_ENTRIES, part,
+                          "zip members share compressed bytes; members listed, not expanded");
+            att(ctx, index)->flags |= CLAW_ATT_TRUNCATED;
+            skip_data = true;
+        }
+        if (depth + 1 > (unsigned)ctx->limits->max_depth) {
+            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_DEPTH, part,
+                          "archive nested deeper than %" G_GINT64_FORMAT,
+                          ctx->limits->max_depth);
+            return;
+        }
+    }
+    if (open_archive(&ar, data, len) != ARCHIVE_OK) {
+        if (!office)
+            _claw_anomaly(ctx, CLAW_ANOM_ARCHIVE_ERROR, part, "cannot open archive: %.200s",
+                          ar ? archive_error_string(ar) ? archive_error_string(ar) : "?" : "?");
+        archive_read_free(ar);
+        return;
+    }
+    for (;;) {
+        if (_claw_out_of_time(ctx))
+            break;
+        int rc = archive_read_next_header(ar, &entry);
+        if (rc == ARCHIVE_EOF)
+            break;
+        if (rc < ARCHIVE_WARN) {
+            if (!office)
+                _claw_anomaly(ctx, CLAW_ANOM_ARCHIVE_ERROR, part, "%.200s",
+                              archive_error_string(ar) ? archive_error_string(ar)
+                                                       : "unreadable member header");
+            break;
+        }
+        const char *name = archive_entry_pathname_utf8(entry);
+        if (!name)
+            name = archive_entry_pathname(entry);
+        if (!name)
+            name = "";
+        if (office) {
+            office_member(ctx, index, name);
+            continue;
+        }
+        if (archive_entry_filetype(entry) == AE_IFDIR)
+            continue;
+        if (ctx->archive_members >= (uint64_t)ctx->limits->max_archive_members) {
+            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_ARCHIVE_MEMBERS, part,
+                          "more than %" G_GINT64_FORMAT " archive members",
+                          ctx->limits->max_archive_members);
+            break;
+        }
+        ctx->archive_members++;
+        char *mpath = g_strdup_printf("%s/%d", part, ++member);
+        bool encrypted = archive_entry_is_encrypted(entry);
+        if (encrypted)
+            att(ctx, index)->flags |= CLAW_ATT_ENCRYPTED;
+        /* A raw-format "archive" names its one member "data": use the
+         * attachment's own name without the compression suffix instead. */
+        char *mname = NULL;
+        if (archive_format(ar) == ARCHIVE_FORMAT_RAW) {
+            const char *outer = att(ctx, index)->filename;
+            if (outer) {
+                const char *dot = strrchr(outer, '.');
+                mname = dot ? g_strndup(outer, (gsize)(dot - outer)) : g_strdup(outer);
+            }
+        }
+
+        if (encrypted || skip_data) {
+            claw_attachment_t a = {
+                .part = _claw_strdup(ctx, mpath),
+                .filename = _claw_strndup_utf8(ctx, mname ? mname : name,
+                                               strlen(mname ? mname : name)),
+                .size = archive_entry_size_is_set(entry) ? (uint64_t)archive_entry_size(entry)
+                                                         : 0,
+                .depth = depth + 1,
+                .flags = (encrypted ? CLAW_ATT_ENCRYPTED : 0) | CLAW_ATT_TRUNCATED,
+                .detected_type = NULL,
+            };
+            g_array_append_val(ctx->attachments, a);
+            archive_read_data_skip(ar);
+            g_free(mpath);
+            g_free(mname);
+            continue;
+        }
+
+        /* Read the member, within the expanded-bytes and memory budgets. */
+        GByteArray *buf = g_byte_array_new();
+        bool truncated = false, failed = false;
+        unsigned char block[65536];
+        for (;;) {
+            la_ssize_t got = archive_read_data(ar, block, sizeof block);
+            if (got == 0)
+                break;
+            if (got < 0) {
+                failed = true;
+                _claw_anomaly(ctx, CLAW_ANOM_ARCHIVE_ERROR, mpath, "%.200s",
+                              archive_error_string(ar) ? archive_error_string(ar)
+                                                       : "unreadable member");
+                break;
+            }
+            if (ctx->archive_bytes + (uint64_t)got > (uint64_t)ctx->limits->max_archive_bytes) {
+                _claw_anomaly(ctx, CLAW_ANOM_LIMIT_ARCHIVE_BYTES, mpath,
+                              "archives expand past %" G_GINT64_FORMAT " bytes",
+                              ctx->limits->max_archive_bytes);
+                truncated = true;
+                break;
+            }
+            if (!_claw_charge_memory(ctx, (uint64_t)got)) {
+                truncated = true;
+                break;
+            }
+            ctx->archive_bytes += (uint64_t)got;
+            g_byte_array_append(buf, block, (guint)got);
+            if (_claw_out_of_time(ctx)) {
+                truncated = true;
+                break;
+            }
+        }
+        _claw_attachment_add(ctx, mpath, mname ? mname : name, NULL, NULL, buf->data, buf->len,
+                             depth + 1, truncated || failed ? CLAW_ATT_TRUNCATED : 0);
+        if (truncated || failed) {
+            /* The hash of a partial read would match nothing real. */
+            att(ctx, ctx->attachments->len - 1)->sha256[0] = '\0';
+        }
+        ctx->memory -= MIN(ctx->memory, buf->len);
+        g_byte_array_free(buf, TRUE);
+        g_free(mpath);
+        g_free(mname);
+        if (truncated || failed)
+            break;
+    }
+    archive_read_free(ar);
+}
+
+/* ------------------------------------------------------------------------
+ * OLE2 compound files: the directory's stream names
+ * --------------------------------------------------------------------- */
+
+static void
+ole_inspect(claw_ctx_t *ctx, guint index, const unsigned char *d, size_t len)
+{
+    const char *part = att(ctx, index)->part;
+    if (len < 512) {
+        _claw_anomaly(ctx, CLAW_ANOM_OLE_ERROR, part, "compound file shorter than its header");
+        return;
+    }
+    unsigned shift = le16(d + 30);
+    if (shift != 9 && shift != 12) {
+        _claw_anomaly(ctx, CLAW_ANOM_OLE_ERROR, part, "bad sector size");
+        return;
+    }
+    size_t ssize = (size_t)1 << shift;
+    uint32_t n_fat = le32(d + 44), dir_start = le32(d + 48);
+    /* The FAT sector list: 109 in the header, then DIFAT sectors. */
+    GArray *fat_sectors = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    for (unsigned i = 0; i < 109 && i < n_fat; i++) {
+        uint32_t s = le32(d + 76 + 4 * i);
+        g_array_append_val(fat_sectors, s);
+    }
+    uint32_t difat = le32(d + 68);
+    unsigned guard = 0;
+    while (fat_sectors->len < n_fat && difat < 0xFFFFFFFA && guard++ < 1024) {
+        size_t off = (size_t)(difat + 1) * ssize;
+        if (off + ssize > len)
+            break;
+        for (size_t i = 0; i + 1 < ssize / 4 && fat_sectors->len < n_fat; i++) {
+            uint32_t s = le32(d + off + 4 * i);
+            g_array_append_val(fat_sectors, s);
+        }
+        difat = le32(d + off + ssize - 4);
+    }
+    size_t per = ssize / 4;
+    /* Follow the directory chain through the FAT. */
+    uint32_t sect = dir_start;
+    unsigned entries = 0;
+    GHashTable *visited = g_hash_table_new(g_direct_hash, g_direct_equal);
+    while (sect < 0xFFFFFFFA && entries < MAX_OLE_DIR_ENTRIES) {
+        if (g_hash_table_contains(visited, GUINT_TO_POINTER(sect + 1))) {
+            _claw_anomaly(ctx, CLAW_ANOM_OLE_ERROR, part, "loop in the sector chain");
+            break;
+        }
+        g_hash_table_add(visited, GUINT_TO_POINTER(sect + 1));
+        size_t off = ((size_t)sect + 1) * ssize;
+        if (off + ssize > len)
+            break;
+        for (size_t e = 0; e < ssize / 128; e++, entries++) {
+            const unsigned char *ent = d + off + e * 128;
+            unsigned nlen = le16(ent + 64);
+            if (nlen < 2 || nlen > 64 || ent[66] == 0)
+                continue;
+            char name[33];
+            unsigned k = 0;
+            for (unsigned i = 0; i + 1 < nlen && k < 32; i += 2) {
+                uint16_t ch = le16(ent + i);
+                if (!ch)
+                    break;
+                name[k++] = ch < 128 ? (char)ch : '?';
+            }
+            name[k] = '\0';
+            if (!g_ascii_strcasecmp(name, "VBA") || !g_ascii_strcasecmp(name, "_VBA_PROJECT") ||
+                !g_ascii_strcasecmp(name, "_VBA_PROJECT_CUR") ||
+                !g_ascii_strcasecmp(name, "Macros") || !g_ascii_strcasecmp(name, "VBA_PROJECT"))
+                att(ctx, index)->flags |= CLAW_ATT_MACRO;
+            else if (!strcmp(name, "ObjectPool") || !strcmp(name, "\001Ole10Native") ||
+                     !strcmp(name, "Ole10Native") || !strcmp(name, "MBD"))
+                att(ctx, index)->flags |= CLAW_ATT_OLE_OBJECT;
+            else if (!strcmp(name, "EncryptedPackage") || !strcmp(name, "EncryptionInfo"))
+                att(ctx, index)->flags |= CLAW_ATT_ENCRYPTED;
+        }
+        /* Next directory sector. */
+        size_t fi = sect / per;
+        if (fi >= fat_sectors->len)
+            break;
+        size_t foff = ((size_t)g_array_index(fat_sectors, uint32_t, fi) + 1) * ssize +
+                      (sect % per) * 4;
+        if (foff + 4 > len)
+            break;
+        sect = le32(d + foff);
+    }
+    g_hash_table_destroy(visited);
+    g_array_free(fat_sectors, TRUE);
+}
+
+/* ------------------------------------------------------------------------
+ * RTF embedded objects
+ * --------------------------------------------------------------------- */
+
+static void
+rtf_inspect(claw_ctx_t *ctx, guint index, const unsigned char *d, size_t len)
+{
+    static const char *const words[] = {"\\object", "\\objdata", "\\objemb", "\\objlink",
+                                        "\\objautlink", "\\objocx", "\\objhtml"};
+    for (size_t i = 0; i < G_N_ELEMENTS(words); i++) {
+        if (g_strstr_len((const char *)d, (gssize)len, words[i])) {
+            att(ctx, index)->flags |= CLAW_ATT_RTF_OBJECT;
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * TNEF (winmail.dat)
+ * --------------------------------------------------------------------- */
+
+#define TNEF_SIGNATURE 0x223E9F78u
+#define ATT_ATTACH_REND_DATA 0x00069002u
+#define ATT_ATTACH_TITLE 0x00018010u
+#define ATT_ATTACH_DATA 0x0006800Fu
+#define ATT_ATTACHMENT 0x00069005u
+
+typedef struct {
+    char *title;
+    char *long_name;
+    const unsigned char *data;
+    size_t len;
+    bool present;
+} tnef_att_t;
+
+/* PR_ATTACH_LONG_FILENAME (0x3707) from an attAttachment MAPI property
+ * block. Gives up quietly on anything unexpected. */
+static char *
+tnef_long_filename(const unsigned char *p, size_t len)
+{
+    size_t off = 4;
+    if (len < 4)
+        return NULL;
+    uint32_t count = le32(p);
+    for (uint32_t i = 0; i < count && i < 1024 && off + 4 <= len; i++) {
+        uint16_t type = le16(p + off), id = le16(p + off + 2);
+        off += 4;
+        if (id >= 0x8000) {
+            /* Named property: GUID, kind, then an id or a name. */
+            if (off + 20 > len)
+                return NULL;
+            uint32_t kind = le32(p + off + 16);
+            off += 20;
+            if (kind == 0) {
+                off += 4;
+            } else {
+                if (off + 4 > len)
+                    return NULL;
+                uint32_t nl = le32(p + off);
+                off += 4 + ((nl + 3u) & ~3u);
+            }
+        }
+        bool multi = type & 0x1000;
+        type &= 0x0FFF;
+        uint32_t values = 1;
+        if (multi || type == 0x001E || type == 0x001F || type == 0x0102 || type == 0x000D) {
+            if (off + 4 > len)
+                return NULL;
+            values = le32(p + off);
+            off += 4;
+        }
+        for (uint32_t v = 0; v < values && v < 1024; v++) {
+            size_t size;
+            switch (type) {
+            case 0x0002: case 0x000B: size = 4; break; /* short, bool: padded */
+            case 0x0003: case 0x0004: case 0x000A: size = 4; break;
+            case 0x0005: case 0x0006: case 0x0007: case 0x0014: case 0x0040: size = 8; break;
+            case 0x0048: size = 16; break;
+            case 0x001E: case 0x001F: case 0x0102: case 0x000D: {
+                if (off + 4 > len)
+                    return NULL;
+                uint32_t l = le32(p + off);
+                off += 4;
+                if (l > len - off)
+                    return NULL;
+                if (id == 0x3707 && (type == 0x001E || type == 0x001F)) {
+                    if (type == 0x001F)
+                        return g_utf16_to_utf8((const gunichar2 *)(const void *)(p + off),
+                                               (glong)(l / 2), NULL, NULL, NULL);
+                    return g_strndup((const char *)p + off, l);
+                }
+                size = (l + 3u) & ~3u;
+                break;
+            }
+            default:
+                return NULL;
+            }
+            off += size;
+            if (off > len)
+                return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void
+tnef_inspect(claw_ctx_t *ctx, guint index, const unsigned char *d, size_t len)
+{
+    const char *part = att(ctx, index)->part;
+    unsigned depth = att(ctx, index)->depth;
+    size_t off = 6; /* signature, key */
+    tnef_att_t cur = {0};
+    int n = 0;
+
+    att(ctx, index)->flags |= CLAW_ATT_TNEF;
+    GArray *list = g_array_new(FALSE, TRUE, sizeof(tnef_att_t));
+    while (off < len) {
+        if (off + 9 > len) {
+            _claw_anomaly(ctx, CLAW_ANOM_TNEF_ERROR, part, "truncated attribute at %zu", off);
+            break;
+        }
+        uint32_t id = le32(d + off + 1), alen = le32(d + off + 5);
+        off += 9;
+        if (alen > len - off || len - off - alen < 2) {
+            _claw_anomaly(ctx, CLAW_ANOM_TNEF_ERROR, part, "attribute runs past the end");
+            break;
+        }
+        const unsigned char *v = d + off;
+        off += alen + 2; /* value, checksum */
+        if (id == ATT_ATTACH_REND_DATA) {
+            if (cur.present)
+                g_array_append_val(list, cur);
+            memset(&cur, 0, sizeof cur);
+            cur.present = true;
+        } else if (id == ATT_ATTACH_TITLE && cur.present) {
+            g_free(cur.title);
+            cur.title = g_strndup((const char *)v, alen);
+        } else if (id == ATT_ATTACH_DATA && cur.present) {
+            cur.data = v;
+            cur.len = alen;
+        } else if (id == ATT_ATTACHMENT && cur.present) {
+            g_free(cur.long_name);
+            cur.long_name = tnef_long_filename(v, alen);
+        }
+        if (list->len >= MAX_TNEF_ATTACHMENTS)
+            break;
+    }
+    if (cur.present)
+        g_array_append_val(list, cur);
+    for (guint i = 0; i < list->len; i++) {
+        tnef_att_t *t = &g_array_index(list, tnef_att_t, i);
+        if (ctx->archive_members >= (uint64_t)ctx->limits->max_archive_members) {
+            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_ARCHIVE_MEMBERS, part,
+                          "more than %" G_GINT64_FORMAT " archive members",
+                          ctx->limits->max_archive_members);
+        } else if (t->data || t->title) {
+            ctx->archive_members++;
+            char *mpath = g_strdup_printf("%s/%d", part, ++n);
+            _claw_attachment_add(ctx, mpath, t->long_name ? t->long_name : t->title, NULL, NULL,
+                                 t->data ? t->data : (const unsigned char *)"", t->len,
+                                 depth + 1, 0);
+            g_free(mpath);
+        }
+        g_free(t->title);
+        g_free(t->long_name);
+    }
+    g_array_free(list, TRUE);
+}
+
+/* ------------------------------------------------------------------------
+ * Links inside attachments
+ * --------------------------------------------------------------------- */
+
+static void
+url_file_inspect(claw_ctx_t *ctx, const char *part, const unsigned char *d, size_t len)
+{
+    const char *p = (const char *)d, *end = p + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        if (eol - p > 4 && g_ascii_strncasecmp(p, "URL=", 4) == 0)
+            _claw_url_add(ctx, p + 4, (size_t)(eol - p - 4), part, CLAW_URL_ATTACHMENT, NULL);
+        else if (eol - p > 9 && g_ascii_strncasecmp(p, "IconFile=", 9) == 0)
+            _claw_url_add(ctx, p + 9, (size_t)(eol - p - 9), part, CLAW_URL_ATTACHMENT, NULL);
+        p = nl ? nl + 1 : end;
+    }
+}
+
+/* PDF link annotations: /URI (http://...) in uncompressed objects. */
+static void
+pdf_inspect(claw_ctx_t *ctx, const char *part, const unsigned char *d, size_t len)
+{
+    const char *p = (const char *)d, *end = p + len;
+    while (p < end) {
+        const char *u = g_strstr_len(p, end - p, "/URI");
+        if (!u)
+            break;
+        u += 4;
+        while (u < end && (*u == ' ' || *u == '\r' || *u == '\n'))
+            u++;
+        if (u < end && *u == '(') {
+            const char *close = u + 1;
+            while (close < end && *close != ')') {
+                if (*close == '\\')
+                    close++;
+                close++;
+            }
+            if (close > end)
+                close = end;
+            _claw_url_add(ctx, u + 1, (size_t)(close - u - 1), part, CLAW_URL_ATTACHMENT, NULL);
+            p = close;
+        } else {
+            p = u;
+        }
+    }
+}
+
+static void
+analyse(claw_ctx_t *ctx, guint index, const unsigned char *d, size_t len)
+{
+    claw_attachment_t *a = att(ctx, index);
+    const char *t = a->detected_type;
+    const char *name = a->filename ? a->filename : "";
+    char *part = g_strdup(a->part);
+
+    if (is_ooxml_type(t) && starts(d, len, "PK", 2)) {
+        list_archive(ctx, index, d, len, true);
+    } else if (is_archive(t, d, len)) {
+        list_archive(ctx, index, d, len, false);
+    } else if (starts(d, len, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8)) {
+        ole_inspect(ctx, index, d, len);
+    } else if (starts(d, len, "{\\rt", 4)) {
+        rtf_inspect(ctx, index, d, len);
+    } else if (len >= 6 && le32(d) == TNEF_SIGNATURE) {
+        tnef_inspect(ctx, index, d, len);
+    } else if (!g_strcmp0(t, "text/html") || !g_strcmp0(t, "image/svg+xml") ||
+               has_suffix_ci(name, ".html") || has_suffix_ci(name, ".htm") ||
+               has_suffix_ci(name, ".shtml") || has_suffix_ci(name, ".xhtml") ||
+               has_suffix_ci(name, ".svg")) {
+        GString *ignored = g_string_new(NULL);
+        char *valid = g_utf8_make_valid((const char *)d, (gssize)len);
+        _claw_html_render(ctx, valid, strlen(valid), ignored, part, true);
+        g_free(valid);
+        g_string_free(ignored, TRUE);
+    } else if (has_suffix_ci(name, ".url") || starts(d, len, "[InternetShortcut]", 18) ||
+               starts(d, len, "[{000214A0", 10)) {
+        url_file_inspect(ctx, part, d, len);
+    } else if (starts(d, len, "%PDF-", 5)) {
+        pdf_inspect(ctx, part, d, len);
+    }
+    g_free(part);
+}

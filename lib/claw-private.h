@@ -1,0 +1,148 @@
+/* claw-private.h - shared between libclaw's own files; never installed.
+ *
+ * Helpers used across files are _claw_* and hidden by the version script
+ * and -fvisibility=hidden.
+ */
+#ifndef CLAW_PRIVATE_H
+#define CLAW_PRIVATE_H
+
+#include "claw.h"
+
+#include <glib.h>
+#include <gmime/gmime.h>
+#include <libpsl.h>
+#include <magic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#define CLAW_HIDDEN __attribute__((visibility("hidden")))
+
+/* ------------------------------------------------------------------------
+ * Configuration: the typed values every option fills (see config.c).
+ * --------------------------------------------------------------------- */
+
+typedef struct claw_limits {
+    int64_t max_depth;
+    int64_t max_parts;
+    int64_t max_decoded_bytes;
+    int64_t max_urls;
+    int64_t max_archive_members;
+    int64_t max_archive_bytes;
+    int64_t max_header_bytes;
+    int64_t max_time_ms;
+    int64_t max_message_bytes;
+    int64_t max_text_bytes;
+    int64_t max_memory_bytes;
+} claw_limits_t;
+
+#define CLAW_N_OPTIONS_MAX 64
+
+struct claw_config {
+    char *log_level;
+    char *log_sink;
+    char *log_facility;
+    claw_limits_t limits;
+    /* The text form of every option, indexed like the option table. */
+    char *text[CLAW_N_OPTIONS_MAX];
+};
+
+CLAW_HIDDEN claw_status_t _claw_config_copy(const claw_config_t *src, claw_config_t **dst);
+
+/* ------------------------------------------------------------------------
+ * Engine
+ * --------------------------------------------------------------------- */
+
+struct claw_engine {
+    claw_config_t *config;
+    magic_t magic;
+    const psl_ctx_t *psl;
+    psl_ctx_t *psl_owned; /* non-NULL when loaded from a file we must free */
+};
+
+/* ------------------------------------------------------------------------
+ * Per-message state while parsing. Strings go into one GStringChunk freed
+ * with the message; arrays are GArrays whose data the model points at.
+ * --------------------------------------------------------------------- */
+
+struct claw_message_private {
+    claw_engine_t *engine;
+    const claw_limits_t *limits;
+    GStringChunk *strings;
+    GArray *addresses, *auth_results, *dkim, *received, *texts, *urls, *attachments,
+        *anomalies;
+    GPtrArray *method_arrays; /* GArrays of claw_auth_method_t, freed with the message */
+    GHashTable *url_seen;     /* "source url text" -> 1, so each link is listed once */
+    GHashTable *domains;      /* host -> claw_domain_t*, each name converted once */
+    uint64_t anomaly_seen[(CLAW_ANOM_LAST + 63) / 64];
+    struct timespec deadline;
+    bool out_of_time;
+    uint64_t decoded_bytes;  /* transfer-decoded so far */
+    uint64_t archive_bytes;  /* expanded from archives so far */
+    uint64_t archive_members;
+    uint64_t text_bytes;
+    uint64_t memory;         /* bytes we allocated on the message's behalf */
+    unsigned parts;
+};
+
+typedef struct claw_message_private claw_ctx_t;
+
+/* Strings owned by the message. NULL in gives NULL out. */
+CLAW_HIDDEN const char *_claw_strdup(claw_ctx_t *ctx, const char *s);
+CLAW_HIDDEN const char *_claw_strndup(claw_ctx_t *ctx, const char *s, size_t len);
+/* Like _claw_strndup but makes the text valid UTF-8 (invalid bytes become
+ * U+FFFD) and drops NUL. */
+CLAW_HIDDEN const char *_claw_strndup_utf8(claw_ctx_t *ctx, const char *s, size_t len);
+
+/* Record an anomaly (printf-style detail). Repeats of one code beyond a few
+ * are counted, not stored, so a hostile message cannot flood the list. */
+CLAW_HIDDEN void _claw_anomaly(claw_ctx_t *ctx, claw_anomaly_code_t code, const char *part,
+                               const char *fmt, ...) CLAW_PRINTF(4, 5);
+CLAW_HIDDEN bool _claw_has_anomaly(const claw_ctx_t *ctx, claw_anomaly_code_t code);
+
+/* True (and LIMIT_TIME recorded once) when the message's deadline passed. */
+CLAW_HIDDEN bool _claw_out_of_time(claw_ctx_t *ctx);
+/* Account @bytes of memory; false (and LIMIT_MEMORY recorded) past the budget. */
+CLAW_HIDDEN bool _claw_charge_memory(claw_ctx_t *ctx, uint64_t bytes);
+
+/* Fill @d from a host name (any case, ASCII/punycode or UTF-8). */
+CLAW_HIDDEN void _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char *host,
+                                   size_t len);
+
+/* Authentication evidence and the Received chain from the top-level headers. */
+CLAW_HIDDEN void _claw_auth_extract(claw_ctx_t *ctx, GMimeHeaderList *headers);
+/* Parse one header value of each kind; exposed for the unit tests. */
+CLAW_HIDDEN void _claw_parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source,
+                                          const char *value);
+CLAW_HIDDEN void _claw_parse_received(claw_ctx_t *ctx, const char *value);
+
+/* URLs. */
+CLAW_HIDDEN void _claw_urls_from_text(claw_ctx_t *ctx, const char *text, size_t len,
+                                      const char *part, claw_url_source_t source);
+/* Add one URL candidate found by an HTML attribute or similar. */
+CLAW_HIDDEN void _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
+                               claw_url_source_t source, const char *link_text);
+
+/* HTML: render @html to text in @out and report links through _claw_url_add.
+ * @url_source is CLAW_URL_ATTACHMENT for HTML attachments, where every link is
+ * recorded as coming from an attachment. */
+CLAW_HIDDEN void _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out,
+                                   const char *part, bool from_attachment);
+/* Decode one HTML character reference starting at @s ('&'); returns bytes
+ * consumed (0 if not a reference) and appends the UTF-8 to @out. */
+CLAW_HIDDEN size_t _claw_html_entity(const char *s, size_t len, GString *out);
+
+/* Attachments: analyse @len decoded bytes of one attachment or member. */
+CLAW_HIDDEN void _claw_attachment_add(claw_ctx_t *ctx, const char *part, const char *filename,
+                                      const char *declared_type, const char *disposition,
+                                      const unsigned char *data, size_t len, unsigned depth,
+                                      unsigned flags);
+
+/* JSON / text helpers. */
+CLAW_HIDDEN void _claw_json_string(GString *out, const char *s);
+/* Append @s with C0 controls, DEL, U+0085, U+2028 and U+2029 escaped. */
+CLAW_HIDDEN void _claw_escape_line(GString *out, const char *s);
+
+/* Hex SHA-256 of @len bytes into @hex (65 bytes). */
+CLAW_HIDDEN void _claw_sha256_hex(const void *data, size_t len, char hex[65]);
+
+#endif /* CLAW_PRIVATE_H */

@@ -1,0 +1,448 @@
+/* claw.h - the public interface of libclaw, Clawback's core library.
+ *
+ * This header is the manual: what is not declared here is not public.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *  - Functions that can fail return a claw_status_t; CLAW_STATUS_SUCCESS is 0.
+ *  - Handles are opaque, created by claw_X_new/open/load and released by
+ *    claw_X_destroy; destroying NULL is a harmless no-op.
+ *  - Every string is NUL-terminated UTF-8. Strings that came from a message
+ *    are untrusted: they may contain any character except NUL, including CR
+ *    and LF. Escape them before writing them into headers, logs or JSON (the
+ *    JSON and summary writers in this library do).
+ *  - A pointer returned inside a model (claw_message_t and everything it
+ *    points to) is owned by that message and valid until
+ *    claw_message_destroy(). A NULL string field means "absent".
+ *  - An engine (claw_engine_t) is not thread-safe: use one per thread.
+ *
+ * Copyright the Clawback authors. Licensed under the GPL-3.0-or-later.
+ */
+#ifndef CLAW_H
+#define CLAW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CLAW_PUBLIC __attribute__((visibility("default")))
+#define CLAW_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CLAW_PUBLIC
+#define CLAW_PRINTF(f, a)
+#endif
+
+/* The library version, for the FFI users that check it at run time. */
+#define CLAW_VERSION_MAJOR 0
+#define CLAW_VERSION_MINOR 1
+
+/** The version of the library actually loaded, as "MAJOR.MINOR.PATCH". */
+CLAW_PUBLIC const char *claw_version(void);
+
+/* ------------------------------------------------------------------------
+ * Status codes
+ * --------------------------------------------------------------------- */
+
+typedef enum claw_status {
+    CLAW_STATUS_SUCCESS = 0,
+    /** An allocation failed, or a message went past its memory budget. */
+    CLAW_STATUS_OUT_OF_MEMORY,
+    /** A file could not be read or written; errno-level detail is in the
+     * handle's last error message. */
+    CLAW_STATUS_IO_ERROR,
+    /** A configuration file is invalid; the detail says file:line: why. */
+    CLAW_STATUS_CONFIG_ERROR,
+    /** A caller broke the contract of a function (NULL where not allowed,
+     * an out-of-range value). */
+    CLAW_STATUS_INVALID_ARGUMENT,
+    /** A library this one builds on (GMime, libmagic, libpsl...) failed. */
+    CLAW_STATUS_DEPENDENCY_ERROR,
+    /** A bug in libclaw itself. */
+    CLAW_STATUS_INTERNAL_ERROR,
+    CLAW_STATUS_LAST_STATUS
+} claw_status_t;
+
+/** A short English description of @status; never NULL (unknown values give
+ * "unknown status"). The string is static. */
+CLAW_PUBLIC const char *claw_status_to_string(claw_status_t status);
+
+/* ------------------------------------------------------------------------
+ * Logging
+ *
+ * One logging call for the whole project. Messages go to one sink at a time:
+ * stderr (the default), syslog, or a caller's function (the Exim plugin uses
+ * Exim's log_write). The level is checked before anything is formatted.
+ * Every line may carry the Clawback id of the message it is about. Control
+ * characters in the formatted text are escaped, so no message-derived text
+ * can start a new log line.
+ * --------------------------------------------------------------------- */
+
+typedef enum claw_log_level {
+    CLAW_LOG_ERROR = 0,
+    CLAW_LOG_WARNING,
+    CLAW_LOG_NOTICE,
+    CLAW_LOG_INFO,
+    CLAW_LOG_DEBUG
+} claw_log_level_t;
+
+/** A sink receives one finished line (no trailing newline; already escaped).
+ * @id is the message's Clawback id or NULL. */
+typedef void (*claw_log_sink_t)(void *ctx, claw_log_level_t level, const char *id,
+                                const char *line);
+
+/** Send log lines to @sink (NULL restores stderr). @ctx is passed through. */
+CLAW_PUBLIC void claw_log_set_sink(claw_log_sink_t sink, void *ctx);
+/** Send log lines to syslog(3) with @ident (copied) and @facility
+ * (LOG_MAIL etc.); NULL @ident means "clawback". */
+CLAW_PUBLIC void claw_log_use_syslog(const char *ident, int facility);
+/** Lines above @level are dropped before formatting. Default CLAW_LOG_NOTICE. */
+CLAW_PUBLIC void claw_log_set_level(claw_log_level_t level);
+CLAW_PUBLIC claw_log_level_t claw_log_get_level(void);
+/** Parse "error", "warning", "notice", "info" or "debug".
+ * Returns CLAW_STATUS_INVALID_ARGUMENT for anything else. */
+CLAW_PUBLIC claw_status_t claw_log_level_from_string(const char *name, claw_log_level_t *level);
+/** Log one line. @id may be NULL. */
+CLAW_PUBLIC void claw_log(claw_log_level_t level, const char *id, const char *fmt, ...)
+    CLAW_PRINTF(3, 4);
+
+/* ------------------------------------------------------------------------
+ * Configuration
+ *
+ * An INI-style file (default CLAW_DEFAULT_CONFIG): "[section]" lines,
+ * "name = value" lines, "#" or ";" comments. Every option is declared in one
+ * table with its type, default and bounds (see conf/clawback.conf, which is
+ * generated documentation of that table). Unknown sections or options, bad
+ * values and out-of-range numbers are errors reported as "file:line: message".
+ * --------------------------------------------------------------------- */
+
+#define CLAW_DEFAULT_CONFIG "/etc/clawback/clawback.conf"
+
+typedef struct claw_config claw_config_t;
+
+/** A configuration holding every default. Returns SUCCESS or OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_config_new(claw_config_t **config);
+
+/** Load @path over the defaults. On CONFIG_ERROR or IO_ERROR, *@error (if
+ * @error is not NULL) receives a malloc'd "file:line: message" the caller
+ * frees; *@config is then NULL. */
+CLAW_PUBLIC claw_status_t claw_config_load(const char *path, claw_config_t **config,
+                                           char **error);
+
+/** Set one option from text, as if "name = value" appeared in [section].
+ * Returns CONFIG_ERROR (with *@error as for claw_config_load) if the option is
+ * unknown or the value is invalid; the configuration is then unchanged. */
+CLAW_PUBLIC claw_status_t claw_config_set(claw_config_t *config, const char *section,
+                                          const char *name, const char *value, char **error);
+
+/** The value of an option as text (the form the file would carry), or NULL
+ * if there is no such option. Valid until the option is set again or the
+ * configuration is destroyed. */
+CLAW_PUBLIC const char *claw_config_get(const claw_config_t *config, const char *section,
+                                        const char *name);
+
+/** Write every option with its current value and documentation to @out, in
+ * the file's own syntax (this is how conf/clawback.conf is made). */
+CLAW_PUBLIC void claw_config_write(const claw_config_t *config, FILE *out);
+
+CLAW_PUBLIC void claw_config_destroy(claw_config_t *config);
+
+/* ------------------------------------------------------------------------
+ * Engine: everything loaded once and reused for every message (configuration
+ * copy, libmagic database, Public Suffix List).
+ * --------------------------------------------------------------------- */
+
+typedef struct claw_engine claw_engine_t;
+
+/** Create an engine from @config (copied; NULL means all defaults).
+ * Returns SUCCESS, OUT_OF_MEMORY or DEPENDENCY_ERROR (libmagic's database or
+ * the public suffix list could not be loaded; *@error then says which). */
+CLAW_PUBLIC claw_status_t claw_engine_new(const claw_config_t *config, claw_engine_t **engine,
+                                          char **error);
+CLAW_PUBLIC void claw_engine_destroy(claw_engine_t *engine);
+
+/* ------------------------------------------------------------------------
+ * The message model
+ *
+ * claw_message_parse() reads one message and extracts, once, everything a
+ * classifier, an archive and an investigator need. Every field below is
+ * read-only.
+ * --------------------------------------------------------------------- */
+
+/** Flags of a domain name. */
+#define CLAW_DOMAIN_IDN       0x01u /**< has a Unicode (U-label) form */
+#define CLAW_DOMAIN_INVALID   0x02u /**< not a valid host name (IDNA failed) */
+#define CLAW_DOMAIN_IP        0x04u /**< an IP literal rather than a name */
+#define CLAW_DOMAIN_MIXED_SCRIPT 0x08u /**< U-label mixes Latin with another script */
+
+typedef struct claw_domain {
+    const char *ascii;       /**< lowercase A-label (punycode) form, or the IP */
+    const char *unicode;     /**< lowercase U-label form (== ascii when no IDN) */
+    const char *registrable; /**< registrable (organisational) domain per the
+                                  Public Suffix List, ASCII; NULL if none */
+    unsigned flags;          /**< CLAW_DOMAIN_* */
+} claw_domain_t;
+
+typedef enum claw_address_field {
+    CLAW_FIELD_FROM = 0,
+    CLAW_FIELD_SENDER,
+    CLAW_FIELD_REPLY_TO,
+    CLAW_FIELD_RETURN_PATH,
+    CLAW_FIELD_TO,
+    CLAW_FIELD_CC,
+    CLAW_FIELD_BCC,
+    CLAW_FIELD_LAST
+} claw_address_field_t;
+
+/** "from", "sender", "reply-to", "return-path", "to", "cc", "bcc". */
+CLAW_PUBLIC const char *claw_address_field_to_string(claw_address_field_t field);
+
+typedef struct claw_address {
+    claw_address_field_t field;
+    const char *name;    /**< decoded display name; NULL if none */
+    const char *address; /**< addr-spec as decoded; "" for an empty <> */
+    const char *local;   /**< local part; NULL if the address has no "@" */
+    claw_domain_t domain; /**< all NULL when the address has no domain */
+} claw_address_t;
+
+typedef struct claw_auth_method {
+    const char *method;     /**< "spf", "dkim", "dmarc", "arc", ... lowercase */
+    const char *result;     /**< "pass", "fail", "none", ... lowercase */
+    const char *properties; /**< "ptype.prop=value" pairs, space separated; may be "" */
+} claw_auth_method_t;
+
+typedef enum claw_auth_source {
+    CLAW_AUTH_RESULTS = 0,  /**< Authentication-Results (RFC 8601) */
+    CLAW_AUTH_ARC_RESULTS,  /**< ARC-Authentication-Results (RFC 8617) */
+    CLAW_AUTH_RECEIVED_SPF  /**< Received-SPF (RFC 7208 section 9.1) */
+} claw_auth_source_t;
+
+typedef struct claw_auth_result {
+    claw_auth_source_t source;
+    unsigned instance;       /**< ARC "i=" instance; 0 otherwise */
+    const char *authserv_id; /**< lowercase; NULL for Received-SPF */
+    size_t n_methods;
+    const claw_auth_method_t *methods;
+} claw_auth_result_t;
+
+typedef struct claw_dkim_signature {
+    const char *domain;    /**< d= (lowercase) */
+    const char *selector;  /**< s= */
+    const char *algorithm; /**< a= */
+} claw_dkim_signature_t;
+
+/** One Received header, newest (top) first. */
+typedef struct claw_received {
+    const char *from;  /**< the name the client gave (HELO) */
+    const char *rdns;  /**< the reverse-DNS name the receiver recorded */
+    const char *ip;    /**< the client's IP address, canonical text */
+    const char *by;    /**< the receiving host */
+    const char *with;  /**< protocol (SMTP, ESMTPS, LMTP, ...) */
+    int64_t time;      /**< the date after ";" in seconds since the epoch; 0 if none */
+} claw_received_t;
+
+typedef struct claw_text {
+    const char *part;         /**< MIME part path, e.g. "1.2" */
+    const char *content_type; /**< "text/plain" or "text/html" */
+    const char *charset;      /**< declared charset, NULL if none */
+    const char *text;         /**< UTF-8; HTML rendered to plain text */
+    size_t length;            /**< bytes in text */
+} claw_text_t;
+
+typedef enum claw_url_source {
+    CLAW_URL_TEXT = 0,     /**< found in plain text */
+    CLAW_URL_HTML_HREF,    /**< <a href>, <area href> */
+    CLAW_URL_HTML_SRC,     /**< <img src>, <iframe src>, <script src> ... */
+    CLAW_URL_HTML_ACTION,  /**< <form action> */
+    CLAW_URL_HTML_META,    /**< <meta http-equiv=refresh> */
+    CLAW_URL_ATTACHMENT    /**< inside a .url, HTML or SVG attachment */
+} claw_url_source_t;
+
+CLAW_PUBLIC const char *claw_url_source_to_string(claw_url_source_t source);
+
+#define CLAW_URL_IP_HOST      0x0001u /**< host is an IP literal */
+#define CLAW_URL_IP_OBFUSCATED 0x0002u /**< IPv4 written as decimal, hex, octal or dotless */
+#define CLAW_URL_USERINFO     0x0004u /**< has user[:pass]@ before the host */
+#define CLAW_URL_USERINFO_HOSTLIKE 0x0008u /**< ...and the userinfo looks like a host name */
+#define CLAW_URL_IDN          0x0010u /**< host has a Unicode form */
+#define CLAW_URL_HOST_ENCODED 0x0020u /**< host was percent-encoded */
+#define CLAW_URL_BACKSLASH    0x0040u /**< backslashes a browser turns into slashes */
+#define CLAW_URL_NO_SCHEME    0x0080u /**< "www." without a scheme, http assumed */
+#define CLAW_URL_INVALID_HOST 0x0100u /**< the host could not be made valid */
+
+typedef struct claw_url {
+    const char *raw;        /**< as found, after HTML entity decoding */
+    const char *url;        /**< normalised: scheme://host[:port]/path */
+    const char *scheme;     /**< lowercase, no ":" */
+    const char *userinfo;   /**< percent-decoded; NULL if none */
+    claw_domain_t host;     /**< NULL fields for schemes without a host */
+    int port;               /**< 0 when none given */
+    const char *path;       /**< path, query and fragment, percent-decoded */
+    const char *link_text;  /**< visible text of an HTML link; NULL otherwise */
+    const char *part;       /**< MIME part path where it was found */
+    claw_url_source_t source;
+    unsigned flags;         /**< CLAW_URL_* */
+} claw_url_t;
+
+#define CLAW_ATT_INLINE       0x0001u /**< Content-Disposition: inline, or no name */
+#define CLAW_ATT_ARCHIVE      0x0002u /**< an archive whose members follow it */
+#define CLAW_ATT_ENCRYPTED    0x0004u /**< encrypted archive, member or document */
+#define CLAW_ATT_MACRO        0x0008u /**< Office document with VBA or XLM macros */
+#define CLAW_ATT_RTF_OBJECT   0x0010u /**< RTF with embedded objects */
+#define CLAW_ATT_TNEF         0x0020u /**< winmail.dat; members follow it */
+#define CLAW_ATT_TRUNCATED    0x0040u /**< only partly read (a limit was hit) */
+#define CLAW_ATT_MESSAGE      0x0080u /**< an attached message (message/rfc822) */
+#define CLAW_ATT_OLE_OBJECT   0x0100u /**< Office document embedding OLE objects */
+
+typedef struct claw_attachment {
+    const char *part;           /**< MIME part path; members add "/N" per level */
+    const char *filename;       /**< decoded (RFC 2231 / 2047); NULL if none */
+    const char *declared_type;  /**< Content-Type; NULL for archive members */
+    const char *detected_type;  /**< by content (libmagic) */
+    uint64_t size;              /**< decoded bytes */
+    char sha256[65];            /**< of the decoded bytes, lowercase hex;
+                                     "" when not read in full */
+    unsigned depth;             /**< 0 for MIME parts, n for nth-level members */
+    unsigned flags;             /**< CLAW_ATT_* */
+} claw_attachment_t;
+
+/** Anomaly codes: every parser complaint, structural oddity and limit hit. */
+typedef enum claw_anomaly_code {
+    /* Input that is not a message at all. */
+    CLAW_ANOM_NOT_A_MESSAGE = 0,
+    CLAW_ANOM_EMPTY,
+    CLAW_ANOM_NO_HEADERS,
+    /* GMime parser warnings (GMIME_WARN_* / GMIME_CRIT_*). */
+    CLAW_ANOM_GMIME_DUPLICATED_HEADER,
+    CLAW_ANOM_GMIME_DUPLICATED_PARAMETER,
+    CLAW_ANOM_GMIME_UNENCODED_8BIT_HEADER,
+    CLAW_ANOM_GMIME_INVALID_CONTENT_TYPE,
+    CLAW_ANOM_GMIME_INVALID_RFC2047_HEADER_VALUE,
+    CLAW_ANOM_GMIME_MALFORMED_MULTIPART,
+    CLAW_ANOM_GMIME_TRUNCATED_MESSAGE,
+    CLAW_ANOM_GMIME_MALFORMED_MESSAGE,
+    CLAW_ANOM_GMIME_INVALID_HEADER_NAME,
+    CLAW_ANOM_GMIME_CONFLICTING_HEADER,
+    CLAW_ANOM_GMIME_CONFLICTING_PARAMETER,
+    CLAW_ANOM_GMIME_MULTIPART_WITHOUT_BOUNDARY,
+    CLAW_ANOM_GMIME_INVALID_PARAMETER,
+    CLAW_ANOM_GMIME_INVALID_ADDRESS_LIST,
+    CLAW_ANOM_GMIME_NESTING_OVERFLOW,
+    CLAW_ANOM_GMIME_PART_WITHOUT_CONTENT,
+    CLAW_ANOM_GMIME_PART_WITHOUT_HEADERS_OR_CONTENT,
+    /* Our own structural findings. */
+    CLAW_ANOM_DUPLICATE_HEADER,     /**< a once-only header appears twice */
+    CLAW_ANOM_CONFLICTING_HEADER,   /**< ...with different values */
+    CLAW_ANOM_NUL_BYTES,
+    CLAW_ANOM_BARE_CR,
+    CLAW_ANOM_LONG_LINE,            /**< a line over 998 octets (RFC 5322) */
+    CLAW_ANOM_HEADER_CONTROL_CHARS, /**< a decoded header holds CR, LF or NUL */
+    CLAW_ANOM_CHARSET_UNKNOWN,      /**< text in an unknown charset, read as UTF-8 */
+    CLAW_ANOM_INVALID_UTF8,         /**< invalid bytes replaced */
+    CLAW_ANOM_MBOX_FROM_LINE,       /**< began with an mbox "From " line */
+    CLAW_ANOM_LEADING_JUNK,         /**< byte-order mark or blank lines before the headers */
+    CLAW_ANOM_ARCHIVE_ERROR,        /**< an archive could not be read in full */
+    CLAW_ANOM_ZIP_OVERLAPPING_ENTRIES, /**< zip members share bytes (a zip bomb) */
+    CLAW_ANOM_TNEF_ERROR,
+    CLAW_ANOM_OLE_ERROR,
+    CLAW_ANOM_DECODE_ERROR,         /**< a part's transfer encoding could not be decoded */
+    /* Limits (DESIGN.md "Limits"): each makes the message unscannable. */
+    CLAW_ANOM_LIMIT_DEPTH,
+    CLAW_ANOM_LIMIT_PARTS,
+    CLAW_ANOM_LIMIT_DECODED_BYTES,
+    CLAW_ANOM_LIMIT_URLS,
+    CLAW_ANOM_LIMIT_ARCHIVE_MEMBERS,
+    CLAW_ANOM_LIMIT_ARCHIVE_BYTES,
+    CLAW_ANOM_LIMIT_HEADER_BYTES,
+    CLAW_ANOM_LIMIT_TIME,
+    CLAW_ANOM_LIMIT_MESSAGE_BYTES,
+    CLAW_ANOM_LIMIT_MEMORY,
+    CLAW_ANOM_LIMIT_TEXT_BYTES,
+    CLAW_ANOM_LIMIT_ADDRESSES,
+    CLAW_ANOM_LAST
+} claw_anomaly_code_t;
+
+/** The stable upper-case name of @code ("LIMIT_PARTS"); "UNKNOWN" if out of
+ * range. These names appear in JSON and logs and do not change. */
+CLAW_PUBLIC const char *claw_anomaly_code_to_string(claw_anomaly_code_t code);
+/** Non-zero when @code is a limit hit (the message is unscannable). */
+CLAW_PUBLIC int claw_anomaly_code_is_limit(claw_anomaly_code_t code);
+
+typedef struct claw_anomaly {
+    claw_anomaly_code_t code;
+    const char *detail; /**< what and where, e.g. "header 'From' appears 2 times" */
+    const char *part;   /**< MIME part path, NULL for the whole message */
+} claw_anomaly_t;
+
+/** The model of one message. Read-only; owned by the library. */
+typedef struct claw_message {
+    int is_message;          /**< 0 when the input is not a message at all */
+    int unscannable;         /**< non-zero when any limit was hit */
+    uint64_t size;           /**< raw bytes */
+    char sha256[65];         /**< of the raw bytes, lowercase hex */
+    const char *message_id;  /**< without angle brackets; NULL if none */
+    const char *date;        /**< the Date header as written; NULL if none */
+    int64_t date_unix;       /**< Date in seconds since the epoch; 0 if none/invalid */
+    const char *subject;     /**< RFC 2047 decoded; NULL if none */
+    unsigned n_parts;        /**< MIME parts walked */
+    unsigned max_depth;      /**< deepest nesting seen */
+
+    size_t n_addresses;
+    const claw_address_t *addresses;
+    size_t n_auth_results;
+    const claw_auth_result_t *auth_results;
+    size_t n_dkim_signatures;
+    const claw_dkim_signature_t *dkim_signatures;
+    size_t n_received;
+    const claw_received_t *received;
+    size_t n_texts;
+    const claw_text_t *texts;
+    size_t n_urls;
+    const claw_url_t *urls;
+    size_t n_attachments;
+    const claw_attachment_t *attachments;
+    size_t n_anomalies;
+    const claw_anomaly_t *anomalies;
+
+    struct claw_message_private *priv; /**< internal; do not touch */
+} claw_message_t;
+
+/** Parse @len bytes at @data (copied; need not be NUL-terminated) into a model.
+ *
+ * Hostile input is normal input: anything, including an empty buffer or
+ * random bytes, gives SUCCESS and a model; input that is not a message has
+ * is_message == 0 and an anomaly saying why, and input that hits a limit has
+ * unscannable != 0 and a LIMIT_* anomaly. Work and memory are bounded by the
+ * engine's [limits].
+ *
+ * Returns SUCCESS, INVALID_ARGUMENT (NULL @engine or @message, or NULL @data
+ * with non-zero @len) or OUT_OF_MEMORY. *@message is set only on SUCCESS and
+ * is released with claw_message_destroy(). */
+CLAW_PUBLIC claw_status_t claw_message_parse(claw_engine_t *engine, const char *data, size_t len,
+                                             claw_message_t **message);
+
+/** Does @message carry an anomaly with @code? */
+CLAW_PUBLIC int claw_message_has_anomaly(const claw_message_t *message, claw_anomaly_code_t code);
+
+/** The model as one line of JSON (no newline), every string escaped.
+ * @name, if not NULL, is added as "file". *@json is malloc'd; free() it.
+ * Returns SUCCESS or OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_message_to_json(const claw_message_t *message, const char *name,
+                                               char **json);
+
+/** The model as readable text, several lines each ending in "\n". Every
+ * message-derived string is escaped so it cannot start a line of its own.
+ * *@text is malloc'd; free() it. Returns SUCCESS or OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_message_to_text(const claw_message_t *message, const char *name,
+                                               char **text);
+
+CLAW_PUBLIC void claw_message_destroy(claw_message_t *message);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLAW_H */

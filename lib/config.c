@@ -1,0 +1,459 @@
+/* config.c - the configuration file, declared as one table of options.
+ *
+ * Each option has a section, a name, a type, a default, bounds and a line of
+ * documentation. Loading fills the typed fields of struct claw_config through
+ * offsetof(); the same table writes the sample file conf/clawback.conf, so the
+ * documentation cannot drift from the code.
+ */
+#include "build-config.h"
+
+#include "claw-private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum {
+    OPT_STRING, /* free text */
+    OPT_ENUM,   /* one of a '|' separated list */
+    OPT_INT,    /* a whole number */
+    OPT_SIZE,   /* bytes, with an optional k/m/g suffix (powers of 1024) */
+    OPT_MSEC    /* a duration in milliseconds, with an optional ms/s suffix */
+} opt_type_t;
+
+typedef struct {
+    const char *section;
+    const char *name;
+    opt_type_t type;
+    size_t offset;
+    const char *def;
+    int64_t min, max;    /* for numbers */
+    const char *choices; /* for OPT_ENUM */
+    const char *doc;
+} option_t;
+
+#define LIM(f) offsetof(struct claw_config, limits.f)
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+
+static const option_t options[] = {
+    {"log", "level", OPT_ENUM, offsetof(struct claw_config, log_level), "notice", 0, 0,
+     "error|warning|notice|info|debug", "Lines less important than this are not written."},
+    {"log", "sink", OPT_ENUM, offsetof(struct claw_config, log_sink), "stderr", 0, 0,
+     "stderr|syslog", "Where log lines go. Inside Exim, Exim's own log is always used."},
+    {"log", "facility", OPT_ENUM, offsetof(struct claw_config, log_facility), "mail", 0, 0,
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7",
+     "The syslog facility when sink = syslog."},
+
+    {"limits", "max_depth", OPT_INT, LIM(max_depth), "32", 1, 1000, NULL,
+     "Deepest MIME nesting (multiparts and attached messages) that is walked."},
+    {"limits", "max_parts", OPT_INT, LIM(max_parts), "1000", 1, 1000000, NULL,
+     "Most MIME parts walked in one message."},
+    {"limits", "max_decoded_bytes", OPT_SIZE, LIM(max_decoded_bytes), "64m", 1 * KIB, 4 * GIB,
+     NULL, "Most bytes decoded (base64, quoted-printable) from one message's parts."},
+    {"limits", "max_urls", OPT_INT, LIM(max_urls), "2000", 1, 1000000, NULL,
+     "Most URLs recorded for one message."},
+    {"limits", "max_archive_members", OPT_INT, LIM(max_archive_members), "1000", 1, 1000000,
+     NULL, "Most archive members (over all archives and levels) listed for one message."},
+    {"limits", "max_archive_bytes", OPT_SIZE, LIM(max_archive_bytes), "512m", 1 * KIB, 16 * GIB,
+     NULL, "Most bytes expanded from archives for one message."},
+    {"limits", "max_header_bytes", OPT_SIZE, LIM(max_header_bytes), "1m", 1 * KIB, 1 * GIB, NULL,
+     "Largest header block of a message or part."},
+    {"limits", "max_time", OPT_MSEC, LIM(max_time_ms), "2000", 1, 3600000, NULL,
+     "Wall time allowed for one message; the rest is skipped and the message is unscannable."},
+    {"limits", "max_message_bytes", OPT_SIZE, LIM(max_message_bytes), "128m", 1 * KIB, 16 * GIB,
+     NULL, "Largest message read; bytes past this are not parsed."},
+    {"limits", "max_text_bytes", OPT_SIZE, LIM(max_text_bytes), "8m", 1 * KIB, 1 * GIB, NULL,
+     "Most text (plain and rendered HTML) kept for one message."},
+    {"limits", "max_memory", OPT_SIZE, LIM(max_memory_bytes), "256m", 1 * MIB, 64 * GIB, NULL,
+     "Memory Clawback itself may hold for one message (GMime's tree aside)."},
+};
+
+#define N_OPTIONS G_N_ELEMENTS(options)
+G_STATIC_ASSERT(G_N_ELEMENTS(options) <= CLAW_N_OPTIONS_MAX);
+
+static char *
+error_printf(const char *fmt, ...) CLAW_PRINTF(1, 2);
+
+static char *
+error_printf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static const option_t *
+find_option(const char *section, const char *name, size_t *index)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (strcmp(options[i].section, section) == 0 && strcmp(options[i].name, name) == 0) {
+            if (index)
+                *index = i;
+            return &options[i];
+        }
+    }
+    return NULL;
+}
+
+static bool
+section_exists(const char *section)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strcmp(options[i].section, section) == 0)
+            return true;
+    return false;
+}
+
+/* Parse a number with an optional unit. Returns NULL or a static reason. */
+static const char *
+parse_number(const option_t *o, const char *value, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*value || !(g_ascii_isdigit(*value) || *value == '-'))
+        return "expected a number";
+    long long n = strtoll(value, &end, 10);
+    if (errno == ERANGE)
+        return "number out of range";
+    int64_t mult = 1;
+    if (o->type == OPT_SIZE) {
+        if (g_ascii_strcasecmp(end, "k") == 0 || g_ascii_strcasecmp(end, "kb") == 0)
+            mult = KIB;
+        else if (g_ascii_strcasecmp(end, "m") == 0 || g_ascii_strcasecmp(end, "mb") == 0)
+            mult = MIB;
+        else if (g_ascii_strcasecmp(end, "g") == 0 || g_ascii_strcasecmp(end, "gb") == 0)
+            mult = GIB;
+        else if (*end)
+            return "expected a size such as 512k, 64m or 1g";
+    } else if (o->type == OPT_MSEC) {
+        if (strcmp(end, "s") == 0)
+            mult = 1000;
+        else if (*end && strcmp(end, "ms") != 0)
+            return "expected a duration such as 2000ms or 2s";
+    } else if (*end) {
+        return "expected a whole number";
+    }
+    if (n > INT64_MAX / mult || n < INT64_MIN / mult)
+        return "number out of range";
+    *out = n * mult;
+    return NULL;
+}
+
+static bool
+enum_allows(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0)
+            return true;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return false;
+}
+
+/* Store @value into option @i of @c. Returns NULL or a malloc'd reason. */
+static char *
+set_option(claw_config_t *c, size_t i, const char *value)
+{
+    const option_t *o = &options[i];
+    char *slot = (char *)c + o->offset;
+
+    switch (o->type) {
+    case OPT_ENUM:
+        if (!enum_allows(o->choices, value))
+            return error_printf("%s: '%s' is not one of %s", o->name, value, o->choices);
+        /* fall through */
+    case OPT_STRING: {
+        char *copy = strdup(value);
+        if (!copy)
+            return error_printf("out of memory");
+        free(*(char **)slot);
+        *(char **)slot = copy;
+        break;
+    }
+    case OPT_INT:
+    case OPT_SIZE:
+    case OPT_MSEC: {
+        int64_t n;
+        const char *why = parse_number(o, value, &n);
+        if (why)
+            return error_printf("%s: %s, got '%s'", o->name, why, value);
+        if (n < o->min || n > o->max)
+            return error_printf("%s: %" PRId64 " is outside %" PRId64 "..%" PRId64, o->name, n,
+                                o->min, o->max);
+        *(int64_t *)slot = n;
+        break;
+    }
+    }
+    char *text = strdup(value);
+    if (!text)
+        return error_printf("out of memory");
+    free(c->text[i]);
+    c->text[i] = text;
+    return NULL;
+}
+
+claw_status_t
+claw_config_new(claw_config_t **config)
+{
+    if (!config)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    claw_config_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char *why = set_option(c, i, options[i].def);
+        if (why) {
+            /* A default that does not parse is a bug in the table above. */
+            claw_log(CLAW_LOG_ERROR, NULL, "built-in default: %s", why);
+            free(why);
+            claw_config_destroy(c);
+            return CLAW_STATUS_INTERNAL_ERROR;
+        }
+    }
+    *config = c;
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+_claw_config_copy(const claw_config_t *src, claw_config_t **dst)
+{
+    claw_status_t st = claw_config_new(dst);
+    if (st || !src)
+        return st;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char *why = set_option(*dst, i, src->text[i]);
+        if (why) {
+            free(why);
+            claw_config_destroy(*dst);
+            *dst = NULL;
+            return CLAW_STATUS_OUT_OF_MEMORY;
+        }
+    }
+    return CLAW_STATUS_SUCCESS;
+}
+
+void
+claw_config_destroy(claw_config_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (options[i].type == OPT_STRING || options[i].type == OPT_ENUM)
+            free(*(char **)((char *)c + options[i].offset));
+        free(c->text[i]);
+    }
+    free(c);
+}
+
+claw_status_t
+claw_config_set(claw_config_t *c, const char *section, const char *name, const char *value,
+                char **error)
+{
+    size_t i;
+    char *why;
+    if (!c || !section || !name || !value)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    if (!find_option(section, name, &i))
+        why = section_exists(section)
+                  ? error_printf("unknown option '%s' in section [%s]", name, section)
+                  : error_printf("unknown section [%s]", section);
+    else
+        why = set_option(c, i, value);
+    if (!why)
+        return CLAW_STATUS_SUCCESS;
+    if (error)
+        *error = why;
+    else
+        free(why);
+    return CLAW_STATUS_CONFIG_ERROR;
+}
+
+const char *
+claw_config_get(const claw_config_t *c, const char *section, const char *name)
+{
+    size_t i;
+    if (!c || !section || !name || !find_option(section, name, &i))
+        return NULL;
+    return c->text[i];
+}
+
+static char *
+trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
+    return s;
+}
+
+claw_status_t
+claw_config_load(const char *path, claw_config_t **config, char **error)
+{
+    claw_config_t *c = NULL;
+    claw_status_t st;
+    char *why = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    char section[64] = "";
+    bool seen[N_OPTIONS] = {false};
+
+    if (error)
+        *error = NULL;
+    if (!path || !config)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *config = NULL;
+
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (error)
+            *error = error_printf("%s: %s", path, strerror(errno));
+        return CLAW_STATUS_IO_ERROR;
+    }
+    st = claw_config_new(&c);
+    if (st)
+        goto fail;
+
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (memchr(line, '\0', (size_t)got)) {
+            why = error_printf("NUL byte in line");
+            goto bad;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#' || *s == ';')
+            continue;
+        if (*s == '[') {
+            char *close = strchr(s, ']');
+            if (!close || *trim(close + 1) != '\0') {
+                why = error_printf("expected '[section]'");
+                goto bad;
+            }
+            *close = '\0';
+            char *name = trim(s + 1);
+            if (!section_exists(name)) {
+                why = error_printf("unknown section [%s]", name);
+                goto bad;
+            }
+            g_strlcpy(section, name, sizeof section);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            why = error_printf("expected 'name = value'");
+            goto bad;
+        }
+        *eq = '\0';
+        char *name = trim(s), *value = trim(eq + 1);
+        size_t len = strlen(value);
+        if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+            value[len - 1] = '\0';
+            value++;
+        }
+        if (!*section) {
+            why = error_printf("option '%s' before any [section]", name);
+            goto bad;
+        }
+        size_t i;
+        if (!find_option(section, name, &i)) {
+            why = error_printf("unknown option '%s' in section [%s]", name, section);
+            goto bad;
+        }
+        if (seen[i]) {
+            why = error_printf("option '%s' in section [%s] set twice", name, section);
+            goto bad;
+        }
+        seen[i] = true;
+        why = set_option(c, i, value);
+        if (why)
+            goto bad;
+    }
+    if (ferror(f)) {
+        why = error_printf("%s: read error: %s", path, strerror(errno));
+        st = CLAW_STATUS_IO_ERROR;
+        goto fail;
+    }
+    free(line);
+    fclose(f);
+    *config = c;
+    return CLAW_STATUS_SUCCESS;
+
+bad:
+    st = CLAW_STATUS_CONFIG_ERROR;
+    {
+        char *located = error_printf("%s:%u: %s", path, lineno, why ? why : "out of memory");
+        free(why);
+        why = located;
+    }
+fail:
+    if (error)
+        *error = why;
+    else
+        free(why);
+    free(line);
+    fclose(f);
+    claw_config_destroy(c);
+    return st;
+}
+
+static void
+write_wrapped_comment(FILE *out, const char *text)
+{
+    fprintf(out, "# %s\n", text);
+}
+
+void
+claw_config_write(const claw_config_t *c, FILE *out)
+{
+    const char *section = "";
+    fputs("# Clawback configuration (" CLAW_DEFAULT_CONFIG ").\n"
+          "#\n"
+          "# Every option is shown with its default. Sizes take k, m or g (powers of\n"
+          "# 1024); durations take ms or s. Check a file with: claw --check-config FILE\n",
+          out);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_t *o = &options[i];
+        if (strcmp(section, o->section) != 0) {
+            section = o->section;
+            fprintf(out, "\n[%s]\n", section);
+        }
+        fputc('\n', out);
+        write_wrapped_comment(out, o->doc);
+        switch (o->type) {
+        case OPT_ENUM:
+            fprintf(out, "# One of: %s.\n", o->choices);
+            break;
+        case OPT_INT:
+        case OPT_SIZE:
+        case OPT_MSEC:
+            fprintf(out, "# From %" PRId64 " to %" PRId64 "%s.\n", o->min, o->max,
+                    o->type == OPT_SIZE ? " bytes" : o->type == OPT_MSEC ? " ms" : "");
+            break;
+        case OPT_STRING:
+            break;
+        }
+        const char *value = c ? c->text[i] : o->def;
+        if (c && strcmp(value, o->def) != 0)
+            fprintf(out, "%s = %s\n", o->name, value);
+        else
+            fprintf(out, "#%s = %s\n", o->name, value);
+    }
+}

@@ -1,0 +1,462 @@
+/* html.c - HTML to plain text, and the links in it.
+ *
+ * Why by hand: we need two things from HTML, the text a reader sees and the
+ * links with their visible text, in one linear pass with no tree, no
+ * recursion and no memory beyond the output. libxml2's HTML parser builds a
+ * tree (memory proportional to the markup, which hostile mail makes huge) and
+ * recovers from broken markup differently from browsers. The tokenizer below
+ * follows the shape of the HTML5 tokenizer states that matter for this:
+ * text, tags with attributes, comments, doctype/processing instructions and
+ * raw-text elements (script, style) whose content is skipped.
+ */
+#include "build-config.h"
+
+#include "claw-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ATTRS 64
+#define MAX_TAG_NAME 32
+
+typedef struct {
+    const char *name;
+    const char *utf8;
+} entity_t;
+
+/* The named references that real mail uses, plus the invisible ones that
+ * phishing uses to break up words. Sorted for bsearch. */
+static const entity_t entities[] = {
+    {"AElig", "\xc3\x86"}, {"Aacute", "\xc3\x81"}, {"Agrave", "\xc3\x80"},
+    {"Auml", "\xc3\x84"},  {"Ccedil", "\xc3\x87"}, {"Eacute", "\xc3\x89"},
+    {"Ntilde", "\xc3\x91"}, {"Ouml", "\xc3\x96"},  {"Uuml", "\xc3\x9c"},
+    {"aacute", "\xc3\xa1"}, {"acirc", "\xc3\xa2"}, {"aelig", "\xc3\xa6"},
+    {"agrave", "\xc3\xa0"}, {"amp", "&"},          {"apos", "'"},
+    {"aring", "\xc3\xa5"},  {"atilde", "\xc3\xa3"}, {"auml", "\xc3\xa4"},
+    {"bdquo", "\xe2\x80\x9e"}, {"brvbar", "\xc2\xa6"}, {"bull", "\xe2\x80\xa2"},
+    {"ccedil", "\xc3\xa7"}, {"cent", "\xc2\xa2"},  {"copy", "\xc2\xa9"},
+    {"curren", "\xc2\xa4"}, {"dagger", "\xe2\x80\xa0"}, {"deg", "\xc2\xb0"},
+    {"divide", "\xc3\xb7"}, {"eacute", "\xc3\xa9"}, {"ecirc", "\xc3\xaa"},
+    {"egrave", "\xc3\xa8"}, {"emsp", "\xe2\x80\x83"}, {"ensp", "\xe2\x80\x82"},
+    {"euml", "\xc3\xab"},   {"euro", "\xe2\x82\xac"}, {"frac12", "\xc2\xbd"},
+    {"frac14", "\xc2\xbc"}, {"frac34", "\xc2\xbe"}, {"gt", ">"},
+    {"hellip", "\xe2\x80\xa6"}, {"iacute", "\xc3\xad"}, {"icirc", "\xc3\xae"},
+    {"iexcl", "\xc2\xa1"},  {"igrave", "\xc3\xac"}, {"iquest", "\xc2\xbf"},
+    {"iuml", "\xc3\xaf"},   {"laquo", "\xc2\xab"},  {"ldquo", "\xe2\x80\x9c"},
+    {"lrm", "\xe2\x80\x8e"}, {"lsaquo", "\xe2\x80\xb9"}, {"lsquo", "\xe2\x80\x98"},
+    {"lt", "<"},            {"mdash", "\xe2\x80\x94"}, {"micro", "\xc2\xb5"},
+    {"middot", "\xc2\xb7"}, {"nbsp", "\xc2\xa0"},  {"ndash", "\xe2\x80\x93"},
+    {"not", "\xc2\xac"},    {"ntilde", "\xc3\xb1"}, {"oacute", "\xc3\xb3"},
+    {"ocirc", "\xc3\xb4"},  {"ograve", "\xc3\xb2"}, {"ordf", "\xc2\xaa"},
+    {"ordm", "\xc2\xba"},   {"oslash", "\xc3\xb8"}, {"otilde", "\xc3\xb5"},
+    {"ouml", "\xc3\xb6"},   {"para", "\xc2\xb6"},  {"plusmn", "\xc2\xb1"},
+    {"pound", "\xc2\xa3"},  {"quot", "\""},        {"raquo", "\xc2\xbb"},
+    {"rdquo", "\xe2\x80\x9d"}, {"reg", "\xc2\xae"}, {"rlm", "\xe2\x80\x8f"},
+    {"rsaquo", "\xe2\x80\xba"}, {"rsquo", "\xe2\x80\x99"}, {"sbquo", "\xe2\x80\x9a"},
+    {"sect", "\xc2\xa7"},   {"shy", "\xc2\xad"},   {"sup1", "\xc2\xb9"},
+    {"sup2", "\xc2\xb2"},   {"sup3", "\xc2\xb3"},  {"szlig", "\xc3\x9f"},
+    {"thinsp", "\xe2\x80\x89"}, {"times", "\xc3\x97"}, {"trade", "\xe2\x84\xa2"},
+    {"uacute", "\xc3\xba"}, {"ucirc", "\xc3\xbb"}, {"ugrave", "\xc3\xb9"},
+    {"uuml", "\xc3\xbc"},   {"yen", "\xc2\xa5"},   {"zwj", "\xe2\x80\x8d"},
+    {"zwnj", "\xe2\x80\x8c"},
+};
+
+static int
+entity_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const entity_t *)elem)->name);
+}
+
+static void
+append_unichar(GString *out, gunichar c)
+{
+    /* NUL, surrogates and out-of-range code points read as U+FFFD, as in
+     * browsers. */
+    if (c == 0 || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
+        c = 0xFFFD;
+    g_string_append_unichar(out, c);
+}
+
+size_t
+_claw_html_entity(const char *s, size_t len, GString *out)
+{
+    if (len < 3 || s[0] != '&')
+        return 0;
+    if (s[1] == '#') {
+        size_t i = 2;
+        int base = 10;
+        if (i < len && (s[i] == 'x' || s[i] == 'X')) {
+            base = 16;
+            i++;
+        }
+        size_t digits = i;
+        uint64_t v = 0;
+        while (i < len && i - digits < 10 &&
+               (base == 16 ? g_ascii_isxdigit(s[i]) : g_ascii_isdigit(s[i]))) {
+            v = v * (uint64_t)base + (uint64_t)g_ascii_xdigit_value(s[i]);
+            i++;
+        }
+        if (i == digits)
+            return 0;
+        if (i < len && s[i] == ';')
+            i++;
+        append_unichar(out, v > 0x10FFFF ? 0xFFFD : (gunichar)v);
+        return i;
+    }
+    char name[12];
+    size_t i = 1;
+    while (i < len && i - 1 < sizeof name - 1 && g_ascii_isalnum(s[i]))
+        i++;
+    size_t n = i - 1;
+    if (n == 0 || n >= sizeof name)
+        return 0;
+    memcpy(name, s + 1, n);
+    name[n] = '\0';
+    const entity_t *e = bsearch(name, entities, G_N_ELEMENTS(entities), sizeof *entities,
+                                entity_cmp);
+    if (!e)
+        return 0;
+    g_string_append(out, e->utf8);
+    return i < len && s[i] == ';' ? i + 1 : i;
+}
+
+/* Decode character references in an attribute value or text run. */
+static void
+decode_text(GString *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        if (s[i] == '&') {
+            size_t used = _claw_html_entity(s + i, len - i, out);
+            if (used) {
+                i += used;
+                continue;
+            }
+        }
+        g_string_append_c(out, s[i]);
+        i++;
+    }
+}
+
+typedef struct {
+    char name[MAX_TAG_NAME];
+    const char *val[MAX_ATTRS];
+    size_t vlen[MAX_ATTRS];
+    char aname[MAX_ATTRS][MAX_TAG_NAME];
+    int n;
+} attrs_t;
+
+static const char *
+attr(const attrs_t *a, const char *name, size_t *len)
+{
+    for (int i = 0; i < a->n; i++) {
+        if (strcmp(a->aname[i], name) == 0) {
+            *len = a->vlen[i];
+            return a->val[i];
+        }
+    }
+    return NULL;
+}
+
+/* Tokenise a start or end tag at @p (just after '<'). Returns the position
+ * after '>' (or @end). */
+static const char *
+read_tag(const char *p, const char *end, attrs_t *a, bool *closing)
+{
+    a->n = 0;
+    *closing = false;
+    if (p < end && *p == '/') {
+        *closing = true;
+        p++;
+    }
+    size_t n = 0;
+    while (p < end && !g_ascii_isspace(*p) && *p != '>' && *p != '/') {
+        if (n < MAX_TAG_NAME - 1)
+            a->name[n++] = g_ascii_tolower(*p);
+        p++;
+    }
+    a->name[n] = '\0';
+    while (p < end && *p != '>') {
+        while (p < end && (g_ascii_isspace(*p) || *p == '/'))
+            p++;
+        if (p >= end || *p == '>')
+            break;
+        const char *ns = p;
+        while (p < end && !g_ascii_isspace(*p) && *p != '=' && *p != '>' &&
+               !(*p == '/' && p + 1 < end && p[1] == '>'))
+            p++;
+        size_t nl = (size_t)(p - ns);
+        while (p < end && g_ascii_isspace(*p))
+            p++;
+        const char *vs = NULL;
+        size_t vl = 0;
+        if (p < end && *p == '=') {
+            p++;
+            while (p < end && g_ascii_isspace(*p))
+                p++;
+            if (p < end && (*p == '"' || *p == '\'')) {
+                char q = *p++;
+                vs = p;
+                const char *close = memchr(p, q, (size_t)(end - p));
+                p = close ? close : end;
+                vl = (size_t)(p - vs);
+                if (p < end)
+                    p++;
+            } else {
+                vs = p;
+                while (p < end && !g_ascii_isspace(*p) && *p != '>')
+                    p++;
+                vl = (size_t)(p - vs);
+            }
+        }
+        if (nl == 0) {
+            p++;
+            continue;
+        }
+        if (a->n < MAX_ATTRS) {
+            size_t k = MIN(nl, (size_t)MAX_TAG_NAME - 1);
+            for (size_t i = 0; i < k; i++)
+                a->aname[a->n][i] = g_ascii_tolower(ns[i]);
+            a->aname[a->n][k] = '\0';
+            a->val[a->n] = vs ? vs : "";
+            a->vlen[a->n] = vs ? vl : 0;
+            a->n++;
+        }
+    }
+    return p < end ? p + 1 : end;
+}
+
+static bool
+is_block(const char *t)
+{
+    static const char *const blocks[] = {
+        "address", "article", "aside", "blockquote", "br", "center", "dd", "div", "dl",
+        "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
+        "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
+        "table", "tbody", "thead", "tfoot", "tr", "ul", "title",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(blocks); i++)
+        if (strcmp(t, blocks[i]) == 0)
+            return true;
+    return false;
+}
+
+typedef struct {
+    claw_ctx_t *ctx;
+    GString *out;
+    const char *part;
+    bool from_attachment;
+    bool space;            /* a space is pending before the next text */
+    GString *link_href;    /* the open <a href>, or NULL */
+    GString *link_text;
+} render_t;
+
+static void
+emit_text(render_t *r, const char *s, size_t len)
+{
+    GString *dec = g_string_sized_new(len);
+    decode_text(dec, s, len);
+    for (size_t i = 0; i < dec->len; i++) {
+        unsigned char c = (unsigned char)dec->str[i];
+        /* U+00A0 (NBSP) is white space to a reader. */
+        if (c == 0xC2 && i + 1 < dec->len && (unsigned char)dec->str[i + 1] == 0xA0) {
+            r->space = true;
+            i++;
+            continue;
+        }
+        if (g_ascii_isspace(c) || c == 0) {
+            r->space = true;
+            continue;
+        }
+        if (r->space && r->out->len && r->out->str[r->out->len - 1] != '\n')
+            g_string_append_c(r->out, ' ');
+        if (r->space && r->link_text && r->link_text->len)
+            g_string_append_c(r->link_text, ' ');
+        r->space = false;
+        g_string_append_c(r->out, (char)c);
+        if (r->link_text && r->link_text->len < 1024)
+            g_string_append_c(r->link_text, (char)c);
+    }
+    g_string_free(dec, TRUE);
+}
+
+static void
+newline(render_t *r)
+{
+    if (r->out->len && r->out->str[r->out->len - 1] != '\n')
+        g_string_append_c(r->out, '\n');
+    r->space = false;
+}
+
+static void
+add_link(render_t *r, const char *v, size_t vl, claw_url_source_t source, const char *text)
+{
+    GString *dec = g_string_sized_new(vl);
+    decode_text(dec, v, vl);
+    _claw_url_add(r->ctx, dec->str, dec->len, r->part,
+                  r->from_attachment ? CLAW_URL_ATTACHMENT : source, text);
+    g_string_free(dec, TRUE);
+}
+
+static void
+close_link(render_t *r)
+{
+    if (!r->link_href)
+        return;
+    char *text = g_strstrip(g_strdup(r->link_text->str));
+    add_link(r, r->link_href->str, r->link_href->len, CLAW_URL_HTML_HREF, *text ? text : NULL);
+    g_free(text);
+    g_string_free(r->link_href, TRUE);
+    g_string_free(r->link_text, TRUE);
+    r->link_href = r->link_text = NULL;
+}
+
+static void
+handle_tag(render_t *r, const attrs_t *a, bool closing)
+{
+    const char *t = a->name;
+    const char *v;
+    size_t vl;
+
+    if (is_block(t))
+        newline(r);
+    else if (!strcmp(t, "td") || !strcmp(t, "th"))
+        r->space = true;
+    if (closing) {
+        if (!strcmp(t, "a"))
+            close_link(r);
+        return;
+    }
+    if (!strcmp(t, "a") || !strcmp(t, "area")) {
+        close_link(r);
+        if ((v = attr(a, "href", &vl))) {
+            if (!strcmp(t, "area")) {
+                add_link(r, v, vl, CLAW_URL_HTML_HREF, NULL);
+            } else {
+                r->link_href = g_string_new_len(v, (gssize)vl);
+                r->link_text = g_string_new(NULL);
+            }
+        }
+    } else if (!strcmp(t, "form")) {
+        if ((v = attr(a, "action", &vl)))
+            add_link(r, v, vl, CLAW_URL_HTML_ACTION, NULL);
+    } else if (!strcmp(t, "button") || !strcmp(t, "input")) {
+        if ((v = attr(a, "formaction", &vl)))
+            add_link(r, v, vl, CLAW_URL_HTML_ACTION, NULL);
+        if ((v = attr(a, "src", &vl)))
+            add_link(r, v, vl, CLAW_URL_HTML_SRC, NULL);
+    } else if (!strcmp(t, "meta")) {
+        size_t hl;
+        const char *he = attr(a, "http-equiv", &hl);
+        if (he && hl == 7 && !g_ascii_strncasecmp(he, "refresh", 7) &&
+            (v = attr(a, "content", &vl))) {
+            /* content="5; url=https://..." */
+            const char *u = g_strstr_len(v, (gssize)vl, "=");
+            if (u) {
+                u++;
+                size_t ul = vl - (size_t)(u - v);
+                while (ul && (*u == ' ' || *u == '\'' || *u == '"')) {
+                    u++;
+                    ul--;
+                }
+                while (ul && (u[ul - 1] == '\'' || u[ul - 1] == '"'))
+                    ul--;
+                add_link(r, u, ul, CLAW_URL_HTML_META, NULL);
+            }
+        }
+    } else if (!strcmp(t, "img") || !strcmp(t, "iframe") || !strcmp(t, "frame") ||
+               !strcmp(t, "embed") || !strcmp(t, "source") || !strcmp(t, "video") ||
+               !strcmp(t, "audio") || !strcmp(t, "script") || !strcmp(t, "object") ||
+               !strcmp(t, "image") || !strcmp(t, "use")) {
+        if ((v = attr(a, "src", &vl)) || (v = attr(a, "data", &vl)) ||
+            (v = attr(a, "href", &vl)) || (v = attr(a, "xlink:href", &vl)))
+            add_link(r, v, vl, CLAW_URL_HTML_SRC, NULL);
+        if (!strcmp(t, "img") && r->link_text && (v = attr(a, "alt", &vl)) && vl)
+            emit_text(r, v, vl);
+    } else if (!strcmp(t, "link") || !strcmp(t, "body") || !strcmp(t, "table") ||
+               !strcmp(t, "td")) {
+        if ((v = attr(a, "href", &vl)) || (v = attr(a, "background", &vl)))
+            add_link(r, v, vl, CLAW_URL_HTML_SRC, NULL);
+    }
+}
+
+/* Skip to the end of a raw-text element such as <script>: the first
+ * "</name" (any case) followed by a non-name character. */
+static const char *
+skip_raw_text(const char *p, const char *end, const char *name)
+{
+    size_t n = strlen(name);
+    while (p < end) {
+        const char *lt = memchr(p, '<', (size_t)(end - p));
+        if (!lt)
+            return end;
+        if (lt + 2 + n <= end && lt[1] == '/' && g_ascii_strncasecmp(lt + 2, name, n) == 0 &&
+            (lt + 2 + n == end || !g_ascii_isalnum(lt[2 + n])))
+            return lt;
+        p = lt + 1;
+    }
+    return end;
+}
+
+void
+_claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, const char *part,
+                  bool from_attachment)
+{
+    render_t r = {.ctx = ctx, .out = out, .part = part, .from_attachment = from_attachment};
+    const char *p = html, *end = html + len;
+    attrs_t *a = g_new(attrs_t, 1);
+    unsigned tags = 0;
+
+    while (p < end) {
+        const char *lt = memchr(p, '<', (size_t)(end - p));
+        if (!lt) {
+            emit_text(&r, p, (size_t)(end - p));
+            break;
+        }
+        if (lt > p)
+            emit_text(&r, p, (size_t)(lt - p));
+        p = lt + 1;
+        if ((++tags & 1023) == 0 && _claw_out_of_time(ctx))
+            break;
+        if (p + 2 < end && p[0] == '!' && p[1] == '-' && p[2] == '-') {
+            const char *close = g_strstr_len(p + 3, end - p - 3, "-->");
+            p = close ? close + 3 : end;
+            continue;
+        }
+        if (p < end && (*p == '!' || *p == '?')) {
+            if (end - p > 8 && !strncmp(p, "![CDATA[", 8)) {
+                const char *close = g_strstr_len(p + 8, end - p - 8, "]]>");
+                emit_text(&r, p + 8, (size_t)((close ? close : end) - p - 8));
+                p = close ? close + 3 : end;
+                continue;
+            }
+            const char *gt = memchr(p, '>', (size_t)(end - p));
+            p = gt ? gt + 1 : end;
+            continue;
+        }
+        if (p >= end || !(g_ascii_isalpha(*p) || (*p == '/' && p + 1 < end &&
+                                                 g_ascii_isalpha(p[1])))) {
+            emit_text(&r, "<", 1);
+            continue;
+        }
+        bool closing;
+        p = read_tag(p, end, a, &closing);
+        handle_tag(&r, a, closing);
+        if (!closing && (!strcmp(a->name, "script") || !strcmp(a->name, "style") ||
+                         !strcmp(a->name, "title") || !strcmp(a->name, "textarea") ||
+                         !strcmp(a->name, "xmp"))) {
+            /* Raw text: a title is not body text either, but it is what the
+             * browser shows in the tab, so it is kept on a line of its own. */
+            const char *stop = skip_raw_text(p, end, a->name);
+            if (!strcmp(a->name, "title") || !strcmp(a->name, "textarea")) {
+                emit_text(&r, p, (size_t)(stop - p));
+                newline(&r);
+            }
+            p = stop;
+        }
+    }
+    close_link(&r);
+    g_free(a);
+    /* No trailing blank line. */
+    while (out->len && (out->str[out->len - 1] == '\n' || out->str[out->len - 1] == ' '))
+        g_string_truncate(out, out->len - 1);
+}

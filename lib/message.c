@@ -1,0 +1,908 @@
+/* message.c - parse one message with GMime and build its model.
+ *
+ * The order of work: a cheap pre-scan of the raw bytes (NULs, bare CRs, long
+ * lines, header size, how many boundary-like lines there are), then GMime,
+ * then one walk over the MIME tree that decodes each part once. Every loop is
+ * bounded by a limit from [limits] and by the message's deadline; hitting one
+ * records a LIMIT_* anomaly, which makes the message unscannable rather than
+ * clean.
+ */
+#include "build-config.h"
+
+#include "claw-private.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How many anomalies of one code are kept with their detail; further ones
+ * only bump the count in the last kept detail. */
+#define ANOMALY_REPEATS 8
+#define MAX_ADDRESSES 10000
+
+/* ------------------------------------------------------------------------
+ * Per-message helpers shared with the other files
+ * --------------------------------------------------------------------- */
+
+const char *
+_claw_strdup(claw_ctx_t *ctx, const char *s)
+{
+    return s ? _claw_strndup(ctx, s, strlen(s)) : NULL;
+}
+
+const char *
+_claw_strndup(claw_ctx_t *ctx, const char *s, size_t len)
+{
+    if (!s)
+        return NULL;
+    ctx->memory += len + 1;
+    return g_string_chunk_insert_len(ctx->strings, s, (gssize)len);
+}
+
+const char *
+_claw_strndup_utf8(claw_ctx_t *ctx, const char *s, size_t len)
+{
+    const char *end;
+    if (!s)
+        return NULL;
+    if (g_utf8_validate(s, (gssize)len, &end) && !memchr(s, '\0', len))
+        return _claw_strndup(ctx, s, len);
+    /* g_utf8_make_valid stops at NUL only when given -1; with a length it
+     * keeps NUL, which we drop. */
+    char *valid = g_utf8_make_valid(s, (gssize)len);
+    GString *clean = g_string_sized_new(strlen(valid));
+    for (const char *p = valid; *p; p++)
+        g_string_append_c(clean, *p);
+    const char *out = _claw_strndup(ctx, clean->str, clean->len);
+    g_string_free(clean, TRUE);
+    g_free(valid);
+    return out;
+}
+
+bool
+_claw_has_anomaly(const claw_ctx_t *ctx, claw_anomaly_code_t code)
+{
+    return (ctx->anomaly_seen[code / 64] >> (code % 64)) & 1;
+}
+
+void
+_claw_anomaly(claw_ctx_t *ctx, claw_anomaly_code_t code, const char *part, const char *fmt, ...)
+{
+    unsigned kept = 0;
+    claw_anomaly_t *last = NULL;
+
+    for (guint i = 0; i < ctx->anomalies->len; i++) {
+        claw_anomaly_t *a = &g_array_index(ctx->anomalies, claw_anomaly_t, i);
+        if (a->code == code) {
+            kept++;
+            last = a;
+        }
+    }
+    ctx->anomaly_seen[code / 64] |= (uint64_t)1 << (code % 64);
+    if (kept >= ANOMALY_REPEATS) {
+        /* Keep the list short: the last kept entry says how many more. */
+        const char *more = strstr(last->detail, " (+");
+        unsigned n = more ? (unsigned)strtoul(more + 3, NULL, 10) + 1 : 1;
+        size_t base = more ? (size_t)(more - last->detail) : strlen(last->detail);
+        char *d = g_strdup_printf("%.*s (+%u more)", (int)base, last->detail, n);
+        last->detail = _claw_strdup(ctx, d);
+        g_free(d);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *detail = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    claw_anomaly_t a = {
+        .code = code,
+        .detail = _claw_strndup_utf8(ctx, detail, strlen(detail)),
+        .part = _claw_strdup(ctx, part),
+    };
+    g_free(detail);
+    g_array_append_val(ctx->anomalies, a);
+}
+
+bool
+_claw_out_of_time(claw_ctx_t *ctx)
+{
+    struct timespec now;
+    if (ctx->out_of_time)
+        return true;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > ctx->deadline.tv_sec ||
+        (now.tv_sec == ctx->deadline.tv_sec && now.tv_nsec >= ctx->deadline.tv_nsec)) {
+        ctx->out_of_time = true;
+        _claw_anomaly(ctx, CLAW_ANOM_LIMIT_TIME, NULL, "stopped after %" G_GINT64_FORMAT " ms",
+                      ctx->limits->max_time_ms);
+        return true;
+    }
+    return false;
+}
+
+bool
+_claw_charge_memory(claw_ctx_t *ctx, uint64_t bytes)
+{
+    if (ctx->memory + bytes > (uint64_t)ctx->limits->max_memory_bytes) {
+        if (!_claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_MEMORY))
+            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_MEMORY, NULL, "over %" G_GINT64_FORMAT " bytes",
+                          ctx->limits->max_memory_bytes);
+        return false;
+    }
+    ctx->memory += bytes;
+    return true;
+}
+
+void
+_claw_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, data, (gssize)len);
+    g_strlcpy(hex, g_checksum_get_string(c), 65);
+    g_checksum_free(c);
+}
+
+/* ------------------------------------------------------------------------
+ * Pre-scan of the raw bytes
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+    size_t nul, bare_cr, long_lines, longest;
+    size_t header_bytes;   /* up to the first empty line */
+    size_t dash_lines;     /* lines starting with "--" */
+    size_t cut;            /* parse only this many bytes (parts limit) */
+} prescan_t;
+
+static void
+prescan(claw_ctx_t *ctx, const char *data, size_t len, prescan_t *ps)
+{
+    const char *p = data, *end = data + len;
+    bool in_headers = true;
+    /* Each MIME part needs a boundary line, and a closing one ends each
+     * multipart: more than twice the part limit means GMime would build more
+     * parts than we will ever look at, so it is only given the bytes before. */
+    size_t dash_cap = 2 * (size_t)ctx->limits->max_parts + 16;
+
+    memset(ps, 0, sizeof *ps);
+    ps->cut = len;
+    ps->nul = len - strnlen(data, len) ? 1 : 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        size_t n = (size_t)(eol - p);
+        size_t content = n && p[n - 1] == '\r' ? n - 1 : n;
+
+        if (content > 998) {
+            ps->long_lines++;
+            if (content > ps->longest)
+                ps->longest = content;
+        }
+        if (memchr(p, '\r', content))
+            ps->bare_cr++;
+        if (in_headers) {
+            if (content == 0) {
+                in_headers = false;
+                ps->header_bytes = (size_t)(eol - data);
+            }
+        }
+        if (n >= 2 && p[0] == '-' && p[1] == '-' && ++ps->dash_lines == dash_cap &&
+            ps->cut == len)
+            ps->cut = (size_t)(p - data);
+        p = nl ? nl + 1 : end;
+    }
+    if (in_headers)
+        ps->header_bytes = len;
+    if (ps->nul) {
+        size_t count = 0;
+        for (const char *q = data; (q = memchr(q, '\0', (size_t)(end - q))); q++)
+            count++;
+        ps->nul = count;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * GMime parser warnings become anomalies
+ * --------------------------------------------------------------------- */
+
+static void
+on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
+{
+    claw_ctx_t *ctx = data;
+    claw_anomaly_code_t c;
+
+    switch (code) {
+    case GMIME_WARN_DUPLICATED_HEADER: c = CLAW_ANOM_GMIME_DUPLICATED_HEADER; break;
+    case GMIME_WARN_DUPLICATED_PARAMETER: c = CLAW_ANOM_GMIME_DUPLICATED_PARAMETER; break;
+    case GMIME_WARN_UNENCODED_8BIT_HEADER: c = CLAW_ANOM_GMIME_UNENCODED_8BIT_HEADER; break;
+    case GMIME_WARN_INVALID_CONTENT_TYPE: c = CLAW_ANOM_GMIME_INVALID_CONTENT_TYPE; break;
+    case GMIME_WARN_INVALID_RFC2047_HEADER_VALUE:
+        c = CLAW_ANOM_GMIME_INVALID_RFC2047_HEADER_VALUE;
+        break;
+    case GMIME_WARN_MALFORMED_MULTIPART: c = CLAW_ANOM_GMIME_MALFORMED_MULTIPART; break;
+    case GMIME_WARN_TRUNCATED_MESSAGE: c = CLAW_ANOM_GMIME_TRUNCATED_MESSAGE; break;
+    case GMIME_WARN_MALFORMED_MESSAGE: c = CLAW_ANOM_GMIME_MALFORMED_MESSAGE; break;
+    case GMIME_CRIT_INVALID_HEADER_NAME: c = CLAW_ANOM_GMIME_INVALID_HEADER_NAME; break;
+    case GMIME_CRIT_CONFLICTING_HEADER: c = CLAW_ANOM_GMIME_CONFLICTING_HEADER; break;
+    case GMIME_CRIT_CONFLICTING_PARAMETER: c = CLAW_ANOM_GMIME_CONFLICTING_PARAMETER; break;
+    case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+        c = CLAW_ANOM_GMIME_MULTIPART_WITHOUT_BOUNDARY;
+        break;
+    case GMIME_WARN_INVALID_PARAMETER: c = CLAW_ANOM_GMIME_INVALID_PARAMETER; break;
+    case GMIME_WARN_INVALID_ADDRESS_LIST: c = CLAW_ANOM_GMIME_INVALID_ADDRESS_LIST; break;
+    case GMIME_CRIT_NESTING_OVERFLOW: c = CLAW_ANOM_GMIME_NESTING_OVERFLOW; break;
+    case GMIME_WARN_PART_WITHOUT_CONTENT: c = CLAW_ANOM_GMIME_PART_WITHOUT_CONTENT; break;
+    case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+        c = CLAW_ANOM_GMIME_PART_WITHOUT_HEADERS_OR_CONTENT;
+        break;
+    default:
+        c = CLAW_ANOM_GMIME_MALFORMED_MESSAGE;
+        break;
+    }
+    /* @item may be a header name or value from the message; the detail is
+     * escaped wherever it is written out. Long items are cut. */
+    if (item)
+        _claw_anomaly(ctx, c, NULL, "at byte %" G_GINT64_FORMAT ": %.200s", offset, item);
+    else
+        _claw_anomaly(ctx, c, NULL, "at byte %" G_GINT64_FORMAT, offset);
+}
+
+/* ------------------------------------------------------------------------
+ * Headers: identity, duplicates, addresses
+ * --------------------------------------------------------------------- */
+
+static bool
+has_control_chars(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 && *s != '\t')
+            return true;
+    return false;
+}
+
+static const char *
+header_text(claw_ctx_t *ctx, const char *what, const char *value)
+{
+    if (!value)
+        return NULL;
+    if (has_control_chars(value))
+        _claw_anomaly(ctx, CLAW_ANOM_HEADER_CONTROL_CHARS, NULL,
+                      "%s decodes to text with control characters", what);
+    return _claw_strndup_utf8(ctx, value, strlen(value));
+}
+
+static const char *const once_only[] = {
+    "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID",
+    "In-Reply-To", "References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+    "Return-Path",
+};
+
+static void
+check_duplicates(claw_ctx_t *ctx, GMimeHeaderList *headers)
+{
+    int n = g_mime_header_list_get_count(headers);
+    unsigned count[G_N_ELEMENTS(once_only)] = {0};
+    const char *first[G_N_ELEMENTS(once_only)] = {NULL};
+    bool differ[G_N_ELEMENTS(once_only)] = {false};
+
+    for (int i = 0; i < n; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
+        const char *name = g_mime_header_get_name(h);
+        for (size_t k = 0; k < G_N_ELEMENTS(once_only); k++) {
+            if (g_ascii_strcasecmp(name, once_only[k]) != 0)
+                continue;
+            const char *raw = g_mime_header_get_raw_value(h);
+            if (count[k]++ == 0) {
+                first[k] = raw;
+            } else if (!differ[k]) {
+                char *a = g_strstrip(g_strdup(first[k] ? first[k] : ""));
+                char *b = g_strstrip(g_strdup(raw ? raw : ""));
+                differ[k] = strcmp(a, b) != 0;
+                g_free(a);
+                g_free(b);
+            }
+            break;
+        }
+    }
+    for (size_t k = 0; k < G_N_ELEMENTS(once_only); k++) {
+        if (count[k] < 2)
+            continue;
+        _claw_anomaly(ctx, differ[k] ? CLAW_ANOM_CONFLICTING_HEADER : CLAW_ANOM_DUPLICATE_HEADER,
+                      NULL, "header '%s' appears %u times%s", once_only[k], count[k],
+                      differ[k] ? " with different values" : "");
+    }
+}
+
+static void
+add_address(claw_ctx_t *ctx, claw_address_field_t field, InternetAddress *ia)
+{
+    if (ctx->addresses->len >= MAX_ADDRESSES) {
+        if (!_claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_ADDRESSES))
+            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_ADDRESSES, NULL, "more than %d addresses",
+                          MAX_ADDRESSES);
+        return;
+    }
+    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+        InternetAddressList *members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
+        int n = members ? internet_address_list_length(members) : 0;
+        for (int i = 0; i < n; i++)
+            add_address(ctx, field, internet_address_list_get_address(members, i));
+        return;
+    }
+    if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+        return;
+    InternetAddressMailbox *mb = INTERNET_ADDRESS_MAILBOX(ia);
+    const char *addr = internet_address_mailbox_get_addr(mb);
+    const char *name = internet_address_get_name(ia);
+    claw_address_t a = {.field = field};
+
+    if (name && *name)
+        a.name = header_text(ctx, "a display name", name);
+    a.address = _claw_strndup_utf8(ctx, addr ? addr : "", addr ? strlen(addr) : 0);
+    const char *at = strrchr(a.address, '@');
+    if (at) {
+        a.local = _claw_strndup(ctx, a.address, (size_t)(at - a.address));
+        if (at[1])
+            _claw_domain_init(ctx, &a.domain, at + 1, strlen(at + 1));
+    }
+    g_array_append_val(ctx->addresses, a);
+}
+
+static void
+add_address_list(claw_ctx_t *ctx, claw_address_field_t field, InternetAddressList *list)
+{
+    int n = list ? internet_address_list_length(list) : 0;
+    for (int i = 0; i < n; i++)
+        add_address(ctx, field, internet_address_list_get_address(list, i));
+}
+
+static void
+extract_headers(claw_ctx_t *ctx, claw_message_t *m, GMimeMessage *gm, GMimeParserOptions *opts)
+{
+    GMimeObject *obj = GMIME_OBJECT(gm);
+    GMimeHeaderList *headers = g_mime_object_get_header_list(obj);
+    static const struct {
+        claw_address_field_t field;
+        GMimeAddressType type;
+    } lists[] = {
+        {CLAW_FIELD_FROM, GMIME_ADDRESS_TYPE_FROM},
+        {CLAW_FIELD_SENDER, GMIME_ADDRESS_TYPE_SENDER},
+        {CLAW_FIELD_REPLY_TO, GMIME_ADDRESS_TYPE_REPLY_TO},
+        {CLAW_FIELD_TO, GMIME_ADDRESS_TYPE_TO},
+        {CLAW_FIELD_CC, GMIME_ADDRESS_TYPE_CC},
+        {CLAW_FIELD_BCC, GMIME_ADDRESS_TYPE_BCC},
+    };
+
+    const char *mid = g_mime_message_get_message_id(gm);
+    if (mid)
+        m->message_id = header_text(ctx, "Message-ID", mid);
+    m->subject = header_text(ctx, "Subject", g_mime_message_get_subject(gm));
+    const char *date = g_mime_object_get_header(obj, "Date");
+    if (date) {
+        m->date = _claw_strndup_utf8(ctx, date, strlen(date));
+        GDateTime *dt = g_mime_message_get_date(gm);
+        if (dt)
+            m->date_unix = g_date_time_to_unix(dt);
+    }
+
+    check_duplicates(ctx, headers);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
+        add_address_list(ctx, lists[i].field, g_mime_message_get_addresses(gm, lists[i].type));
+        if (lists[i].field == CLAW_FIELD_REPLY_TO) {
+            const char *rp = g_mime_object_get_header(obj, "Return-Path");
+            if (rp) {
+                InternetAddressList *l = internet_address_list_parse(opts, rp);
+                int n = l ? internet_address_list_length(l) : 0;
+                if (l) {
+                    add_address_list(ctx, CLAW_FIELD_RETURN_PATH, l);
+                    g_object_unref(l);
+                }
+                /* "Return-Path: <>" (a bounce) parses to nothing: keep it. */
+                if (n == 0) {
+                    claw_address_t a = {.field = CLAW_FIELD_RETURN_PATH, .address = ""};
+                    g_array_append_val(ctx->addresses, a);
+                }
+            }
+        }
+    }
+    _claw_auth_extract(ctx, headers);
+}
+
+/* ------------------------------------------------------------------------
+ * The MIME walk
+ * --------------------------------------------------------------------- */
+
+/* Decode the transfer encoding of @part into a new byte array, within the
+ * decoded-bytes budget. Returns NULL (and records why) when over budget. */
+static GByteArray *
+decode_part(claw_ctx_t *ctx, GMimePart *part, const char *path)
+{
+    GMimeDataWrapper *w = g_mime_part_get_content(part);
+    if (!w)
+        return g_byte_array_new();
+    GMimeStream *src = g_mime_data_wrapper_get_stream(w);
+    gint64 encoded = src ? g_mime_stream_length(src) : 0;
+    if (encoded < 0)
+        encoded = 0;
+    /* Decoded size never exceeds encoded size for base64, QP, uuencode,
+     * 7bit, 8bit and binary, so the check can happen before any work. */
+    if (ctx->decoded_bytes + (uint64_t)encoded > (uint64_t)ctx->limits->max_decoded_bytes) {
+        _claw_anomaly(ctx, CLAW_ANOM_LIMIT_DECODED_BYTES, path,
+                      "part of %" G_GINT64_FORMAT " encoded bytes would pass %" G_GINT64_FORMAT
+                      " decoded bytes",
+                      encoded, ctx->limits->max_decoded_bytes);
+        return NULL;
+    }
+    if (!_claw_charge_memory(ctx, (uint64_t)encoded))
+        return NULL;
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GByteArray *out = NULL;
+    if (g_mime_data_wrapper_write_to_stream(w, mem) < 0) {
+        _claw_anomaly(ctx, CLAW_ANOM_DECODE_ERROR, path, "could not decode %s content",
+                      g_mime_content_encoding_to_string(g_mime_data_wrapper_get_encoding(w)));
+        out = g_byte_array_new();
+    } else {
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        out = g_byte_array_sized_new(ba->len);
+        g_byte_array_append(out, ba->data, ba->len);
+    }
+    g_object_unref(mem);
+    ctx->decoded_bytes += out->len;
+    ctx->memory -= (uint64_t)encoded;
+    return out;
+}
+
+static bool
+is_utf8_name(const char *cs)
+{
+    return !cs || !g_ascii_strcasecmp(cs, "utf-8") || !g_ascii_strcasecmp(cs, "utf8") ||
+           !g_ascii_strcasecmp(cs, "us-ascii") || !g_ascii_strcasecmp(cs, "ascii");
+}
+
+/* Convert @len bytes in @charset to UTF-8 into @out. */
+static void
+to_utf8(claw_ctx_t *ctx, const char *path, const char *charset, const guint8 *data, size_t len,
+        GString *out)
+{
+    if (!is_utf8_name(charset)) {
+        GMimeFilter *f = g_mime_filter_charset_new(charset, "UTF-8");
+        if (f) {
+            char *res;
+            size_t reslen, prespace;
+            g_mime_filter_complete(f, (char *)data, len, 0, &res, &reslen, &prespace);
+            g_string_append_len(out, res, (gssize)reslen);
+            g_object_unref(f);
+            return;
+        }
+        _claw_anomaly(ctx, CLAW_ANOM_CHARSET_UNKNOWN, path, "unknown charset '%.64s'", charset);
+    }
+    if (g_utf8_validate((const char *)data, (gssize)len, NULL)) {
+        g_string_append_len(out, (const char *)data, (gssize)len);
+        return;
+    }
+    /* Declared UTF-8 or ASCII but it is not: real mail that does this is
+     * nearly always Windows-1252, which GMime's charset filter reads. */
+    if (charset && !g_ascii_strcasecmp(charset, "utf-8"))
+        _claw_anomaly(ctx, CLAW_ANOM_INVALID_UTF8, path, "text declared UTF-8 is not");
+    GMimeFilter *f = g_mime_filter_charset_new("windows-1252", "UTF-8");
+    if (f) {
+        char *res;
+        size_t reslen, prespace;
+        g_mime_filter_complete(f, (char *)data, len, 0, &res, &reslen, &prespace);
+        g_string_append_len(out, res, (gssize)reslen);
+        g_object_unref(f);
+    } else {
+        char *valid = g_utf8_make_valid((const char *)data, (gssize)len);
+        g_string_append(out, valid);
+        g_free(valid);
+    }
+}
+
+static void
+add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charset, GString *text)
+{
+    uint64_t room = (uint64_t)ctx->limits->max_text_bytes - ctx->text_bytes;
+    size_t len = text->len;
+    if (len > room) {
+        _claw_anomaly(ctx, CLAW_ANOM_LIMIT_TEXT_BYTES, path,
+                      "text past %" G_GINT64_FORMAT " bytes not examined",
+                      ctx->limits->max_text_bytes);
+        len = (size_t)room;
+        /* Cut on a character boundary. */
+        while (len > 0 && ((unsigned char)text->str[len] & 0xC0) == 0x80)
+            len--;
+    }
+    if (len == 0 && text->len != 0)
+        return;
+    ctx->text_bytes += len;
+    claw_text_t t = {
+        .part = _claw_strdup(ctx, path),
+        .content_type = _claw_strdup(ctx, type),
+        .charset = charset ? _claw_strndup_utf8(ctx, charset, strlen(charset)) : NULL,
+    };
+    t.text = _claw_strndup_utf8(ctx, text->str, len);
+    t.length = strlen(t.text);
+    g_array_append_val(ctx->texts, t);
+    /* Rendered HTML too: a mail client turns "www.example.com" in visible
+     * text into a link whether or not the sender wrote an <a>. */
+    _claw_urls_from_text(ctx, t.text, t.length, t.part, CLAW_URL_TEXT);
+}
+
+static void walk(claw_ctx_t *ctx, GMimeObject *obj, const char *path, unsigned depth,
+                 claw_message_t *m);
+
+static void
+walk_leaf(claw_ctx_t *ctx, GMimePart *part, const char *path)
+{
+    GMimeObject *obj = GMIME_OBJECT(part);
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    char *type = ct ? g_mime_content_type_get_mime_type(ct) : g_strdup("text/plain");
+    const char *filename = g_mime_part_get_filename(part);
+    GMimeContentDisposition *cd = g_mime_object_get_content_disposition(obj);
+    const char *disposition = cd ? g_mime_content_disposition_get_disposition(cd) : NULL;
+    bool is_attachment = (disposition && !g_ascii_strcasecmp(disposition, "attachment")) ||
+                         (filename && *filename);
+    bool is_plain = !g_ascii_strcasecmp(type, "text/plain");
+    bool is_html = !g_ascii_strcasecmp(type, "text/html");
+
+    GByteArray *content = decode_part(ctx, part, path);
+    if (!content) {
+        /* Over budget: the part is listed but could not be examined. */
+        claw_attachment_t a = {
+            .part = _claw_strdup(ctx, path),
+            .filename = filename ? _claw_strndup_utf8(ctx, filename, strlen(filename)) : NULL,
+            .declared_type = _claw_strdup(ctx, type),
+            .detected_type = NULL,
+            .flags = CLAW_ATT_TRUNCATED,
+        };
+        g_array_append_val(ctx->attachments, a);
+        g_free(type);
+        return;
+    }
+
+    if ((is_plain || is_html) && !is_attachment) {
+        const char *charset = g_mime_object_get_content_type_parameter(obj, "charset");
+        GString *utf8 = g_string_sized_new(content->len + 1);
+        to_utf8(ctx, path, charset, content->data, content->len, utf8);
+        if (is_html) {
+            GString *rendered = g_string_sized_new(utf8->len / 2 + 1);
+            _claw_html_render(ctx, utf8->str, utf8->len, rendered, path, false);
+            add_text(ctx, path, "text/html", charset, rendered);
+            g_string_free(rendered, TRUE);
+        } else {
+            add_text(ctx, path, "text/plain", charset, utf8);
+        }
+        g_string_free(utf8, TRUE);
+    } else {
+        unsigned flags = 0;
+        if (!is_attachment)
+            flags |= CLAW_ATT_INLINE;
+        _claw_attachment_add(ctx, path, filename, type, disposition, content->data, content->len,
+                             0, flags);
+    }
+    g_byte_array_free(content, TRUE);
+    g_free(type);
+}
+
+static void
+walk_message_part(claw_ctx_t *ctx, GMimeMessagePart *mp, const char *path, unsigned depth,
+                  claw_message_t *m)
+{
+    GMimeMessage *inner = g_mime_message_part_get_message(mp);
+    if (!inner)
+        return;
+    /* The attached message is listed as an attachment (with the hash of its
+     * bytes as GMime writes them back) and then walked like the outer one. */
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GMimeFormatOptions *fo = g_mime_format_options_new();
+    g_mime_object_write_to_stream(GMIME_OBJECT(inner), fo, mem);
+    g_mime_format_options_free(fo);
+    GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    claw_attachment_t a = {
+        .part = _claw_strdup(ctx, path),
+        .declared_type = "message/rfc822",
+        .detected_type = "message/rfc822",
+        .size = ba->len,
+        .flags = CLAW_ATT_MESSAGE,
+    };
+    const char *subject = g_mime_message_get_subject(inner);
+    if (subject)
+        a.filename = header_text(ctx, "an attached message's Subject", subject);
+    _claw_sha256_hex(ba->data, ba->len, a.sha256);
+    g_array_append_val(ctx->attachments, a);
+    g_object_unref(mem);
+
+    GMimeObject *body = g_mime_message_get_mime_part(inner);
+    if (body)
+        walk(ctx, body, path, depth + 1, m);
+}
+
+static void
+walk(claw_ctx_t *ctx, GMimeObject *obj, const char *path, unsigned depth, claw_message_t *m)
+{
+    if (_claw_out_of_time(ctx))
+        return;
+    if (depth > (unsigned)ctx->limits->max_depth) {
+        if (!_claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_DEPTH))
+            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_DEPTH, path,
+                          "MIME nesting deeper than %" G_GINT64_FORMAT " not walked",
+                          ctx->limits->max_depth);
+        return;
+    }
+    if (ctx->parts >= (unsigned)ctx->limits->max_parts) {
+        if (!_claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_PARTS))
+            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_PARTS, path,
+                          "more than %" G_GINT64_FORMAT " MIME parts",
+                          ctx->limits->max_parts);
+        return;
+    }
+    ctx->parts++;
+    if (depth > m->max_depth)
+        m->max_depth = depth;
+
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n; i++) {
+            char *child = *path ? g_strdup_printf("%s.%d", path, i + 1)
+                                : g_strdup_printf("%d", i + 1);
+            walk(ctx, g_mime_multipart_get_part(mp, i), child, depth + 1, m);
+            g_free(child);
+            if (ctx->out_of_time || ctx->parts >= (unsigned)ctx->limits->max_parts)
+                break;
+        }
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        walk_message_part(ctx, GMIME_MESSAGE_PART(obj), *path ? path : "1", depth, m);
+    } else if (GMIME_IS_PART(obj)) {
+        walk_leaf(ctx, GMIME_PART(obj), *path ? path : "1");
+    }
+    /* GMimeMessagePartial and anything else is not content we can read. */
+}
+
+/* ------------------------------------------------------------------------
+ * Entry points
+ * --------------------------------------------------------------------- */
+
+static void
+finish(claw_message_t *m, claw_ctx_t *ctx)
+{
+    m->n_addresses = ctx->addresses->len;
+    m->addresses = (const claw_address_t *)ctx->addresses->data;
+    m->n_auth_results = ctx->auth_results->len;
+    m->auth_results = (const claw_auth_result_t *)ctx->auth_results->data;
+    m->n_dkim_signatures = ctx->dkim->len;
+    m->dkim_signatures = (const claw_dkim_signature_t *)ctx->dkim->data;
+    m->n_received = ctx->received->len;
+    m->received = (const claw_received_t *)ctx->received->data;
+    m->n_texts = ctx->texts->len;
+    m->texts = (const claw_text_t *)ctx->texts->data;
+    m->n_urls = ctx->urls->len;
+    m->urls = (const claw_url_t *)ctx->urls->data;
+    m->n_attachments = ctx->attachments->len;
+    m->attachments = (const claw_attachment_t *)ctx->attachments->data;
+    m->n_anomalies = ctx->anomalies->len;
+    m->anomalies = (const claw_anomaly_t *)ctx->anomalies->data;
+    m->n_parts = ctx->parts;
+    for (size_t i = 0; i < m->n_anomalies; i++)
+        if (claw_anomaly_code_is_limit(m->anomalies[i].code))
+            m->unscannable = 1;
+}
+
+/* Does the buffer start like a mail message or mbox entry at all? GMime
+ * accepts almost anything as "a message with no headers"; a message needs at
+ * least one well-formed header field before the body. */
+static bool
+starts_with_header(const char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && i < 256 && p[i] != ':' && p[i] > ' ' && p[i] < 127)
+        i++;
+    size_t name = i;
+    /* RFC 5322 4.5.3 (obsolete syntax): white space before the colon. */
+    while (i < len && i < 256 && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return name > 0 && i < len && p[i] == ':';
+}
+
+static void
+parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
+{
+    const claw_limits_t *lim = ctx->limits;
+    prescan_t ps;
+
+    if (len == 0) {
+        _claw_anomaly(ctx, CLAW_ANOM_EMPTY, NULL, "no bytes");
+        _claw_anomaly(ctx, CLAW_ANOM_NOT_A_MESSAGE, NULL, "empty input");
+        return;
+    }
+    if (len > (uint64_t)lim->max_message_bytes) {
+        _claw_anomaly(ctx, CLAW_ANOM_LIMIT_MESSAGE_BYTES, NULL,
+                      "%zu bytes; only the first %" G_GINT64_FORMAT " are parsed", len,
+                      lim->max_message_bytes);
+        len = (size_t)lim->max_message_bytes;
+    }
+
+    /* A byte-order mark, or blank lines of spaces before the first header
+     * (seen in real exports), hide the message from GMime: step over them. */
+    {
+        size_t skip = 0;
+        if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+            skip = 3;
+        for (;;) {
+            size_t j = skip;
+            while (j < len && (data[j] == ' ' || data[j] == '\t' || data[j] == '\r'))
+                j++;
+            if (j < len && data[j] == '\n' && j < 64 * 1024)
+                skip = j + 1;
+            else
+                break;
+        }
+        if (skip) {
+            _claw_anomaly(ctx, CLAW_ANOM_LEADING_JUNK, NULL,
+                          "%zu bytes of byte-order mark or blank lines before the headers",
+                          skip);
+            data += skip;
+            len -= skip;
+        }
+    }
+
+    /* An mbox "From " separator line is not a header: step over it. Not to
+     * be confused with an obsolete "From   :" header field. */
+    if (len > 5 && memcmp(data, "From ", 5) == 0 && !starts_with_header(data, len)) {
+        const char *nl = memchr(data, '\n', len);
+        size_t skip = nl ? (size_t)(nl - data) + 1 : len;
+        _claw_anomaly(ctx, CLAW_ANOM_MBOX_FROM_LINE, NULL, "began with an mbox From_ line");
+        data += skip;
+        len -= skip;
+    }
+
+    prescan(ctx, data, len, &ps);
+    if (ps.nul)
+        _claw_anomaly(ctx, CLAW_ANOM_NUL_BYTES, NULL, "%zu NUL bytes", ps.nul);
+    if (ps.bare_cr)
+        _claw_anomaly(ctx, CLAW_ANOM_BARE_CR, NULL, "%zu lines with a bare CR", ps.bare_cr);
+    if (ps.long_lines)
+        _claw_anomaly(ctx, CLAW_ANOM_LONG_LINE, NULL,
+                      "%zu lines over 998 bytes, the longest %zu", ps.long_lines, ps.longest);
+    if (ps.header_bytes > (uint64_t)lim->max_header_bytes)
+        _claw_anomaly(ctx, CLAW_ANOM_LIMIT_HEADER_BYTES, NULL,
+                      "header block of %zu bytes exceeds %" G_GINT64_FORMAT, ps.header_bytes,
+                      lim->max_header_bytes);
+    if (ps.cut < len) {
+        _claw_anomaly(ctx, CLAW_ANOM_LIMIT_PARTS, NULL,
+                      "%zu boundary lines, more than %" G_GINT64_FORMAT
+                      " parts can use; bytes after %zu not parsed",
+                      ps.dash_lines, lim->max_parts, ps.cut);
+        len = ps.cut;
+    }
+
+    if (!starts_with_header(data, len)) {
+        _claw_anomaly(ctx, CLAW_ANOM_NOT_A_MESSAGE, NULL,
+                      "does not begin with a header field");
+        return;
+    }
+
+    /* Headers past the limit are not handed to GMime: it would build every
+     * one of them. GMime gets the whole header lines that fit, ended by an
+     * empty line, and no body; the limit anomaly says the rest was not read. */
+    GMimeStream *stream;
+    if (ps.header_bytes > (uint64_t)lim->max_header_bytes) {
+        size_t keep = (size_t)lim->max_header_bytes;
+        while (keep > 0 && data[keep - 1] != '\n')
+            keep--;
+        GByteArray *head = g_byte_array_sized_new((guint)keep + 2);
+        g_byte_array_append(head, (const guint8 *)data, (guint)keep);
+        g_byte_array_append(head, (const guint8 *)"\n\n", keep ? 1 : 2);
+        stream = g_mime_stream_mem_new_with_byte_array(head);
+    } else {
+        stream = g_mime_stream_mem_new_with_buffer(data, len);
+    }
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeParserOptions *opts = g_mime_parser_options_new();
+    g_mime_parser_options_set_warning_callback(opts, on_parser_warning, ctx);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    GMimeMessage *gm = g_mime_parser_construct_message(parser, opts);
+    g_object_unref(parser);
+    g_object_unref(stream);
+
+    if (!gm) {
+        _claw_anomaly(ctx, CLAW_ANOM_NOT_A_MESSAGE, NULL, "GMime found no message");
+        g_mime_parser_options_free(opts);
+        return;
+    }
+    /* GMime files Content-* fields under the top MIME part, so a message
+     * whose only header is Content-Type has an empty message header list. */
+    GMimeObject *body = g_mime_message_get_mime_part(gm);
+    int n_headers = g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(gm)));
+    if (body)
+        n_headers += g_mime_header_list_get_count(g_mime_object_get_header_list(body));
+    if (n_headers == 0) {
+        _claw_anomaly(ctx, CLAW_ANOM_NO_HEADERS, NULL, "no header fields");
+        _claw_anomaly(ctx, CLAW_ANOM_NOT_A_MESSAGE, NULL, "no header fields");
+    } else {
+        m->is_message = 1;
+        extract_headers(ctx, m, gm, opts);
+    }
+    if (body && m->is_message)
+        walk(ctx, body, "", 0, m);
+    g_object_unref(gm);
+    g_mime_parser_options_free(opts);
+}
+
+claw_status_t
+claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_message_t **out)
+{
+    if (!engine || !out || (!data && len))
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+
+    claw_message_t *m = calloc(1, sizeof *m);
+    claw_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!m || !ctx) {
+        free(m);
+        free(ctx);
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    }
+    m->priv = ctx;
+    ctx->engine = engine;
+    ctx->limits = &engine->config->limits;
+    ctx->strings = g_string_chunk_new(4096);
+    ctx->addresses = g_array_new(FALSE, TRUE, sizeof(claw_address_t));
+    ctx->auth_results = g_array_new(FALSE, TRUE, sizeof(claw_auth_result_t));
+    ctx->dkim = g_array_new(FALSE, TRUE, sizeof(claw_dkim_signature_t));
+    ctx->received = g_array_new(FALSE, TRUE, sizeof(claw_received_t));
+    ctx->texts = g_array_new(FALSE, TRUE, sizeof(claw_text_t));
+    ctx->urls = g_array_new(FALSE, TRUE, sizeof(claw_url_t));
+    ctx->attachments = g_array_new(FALSE, TRUE, sizeof(claw_attachment_t));
+    ctx->anomalies = g_array_new(FALSE, TRUE, sizeof(claw_anomaly_t));
+    ctx->method_arrays = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+
+    clock_gettime(CLOCK_MONOTONIC, &ctx->deadline);
+    int64_t ms = ctx->limits->max_time_ms;
+    ctx->deadline.tv_sec += ms / 1000;
+    ctx->deadline.tv_nsec += (ms % 1000) * 1000000L;
+    if (ctx->deadline.tv_nsec >= 1000000000L) {
+        ctx->deadline.tv_sec++;
+        ctx->deadline.tv_nsec -= 1000000000L;
+    }
+
+    m->size = len;
+    _claw_sha256_hex(data ? data : "", len, m->sha256);
+    parse_into(ctx, m, data ? data : "", len);
+    finish(m, ctx);
+    *out = m;
+    return CLAW_STATUS_SUCCESS;
+}
+
+int
+claw_message_has_anomaly(const claw_message_t *m, claw_anomaly_code_t code)
+{
+    if (!m || (unsigned)code >= CLAW_ANOM_LAST)
+        return 0;
+    return _claw_has_anomaly(m->priv, code);
+}
+
+void
+claw_message_destroy(claw_message_t *m)
+{
+    if (!m)
+        return;
+    claw_ctx_t *ctx = m->priv;
+    if (ctx) {
+        if (ctx->url_seen)
+            g_hash_table_destroy(ctx->url_seen);
+        if (ctx->domains)
+            g_hash_table_destroy(ctx->domains);
+        g_ptr_array_free(ctx->method_arrays, TRUE);
+        g_array_free(ctx->addresses, TRUE);
+        g_array_free(ctx->auth_results, TRUE);
+        g_array_free(ctx->dkim, TRUE);
+        g_array_free(ctx->received, TRUE);
+        g_array_free(ctx->texts, TRUE);
+        g_array_free(ctx->urls, TRUE);
+        g_array_free(ctx->attachments, TRUE);
+        g_array_free(ctx->anomalies, TRUE);
+        g_string_chunk_free(ctx->strings);
+        free(ctx);
+    }
+    free(m);
+}

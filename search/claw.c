@@ -1,0 +1,349 @@
+/* claw - the investigator's command-line tool.
+ *
+ *   claw [--config FILE] scan [--json] [--set SECTION.NAME=VALUE]... FILE... | -
+ *   claw --check-config FILE
+ *   claw --dump-config [--config FILE]
+ *
+ * Exit status (sysexits.h for usage and configuration):
+ *   0   every input was read and is a message
+ *   1   some input is not a message (it still has its line of output)
+ *   2   some input could not be read
+ *   64  usage error, 70 internal error, 78 configuration error
+ */
+#include "build-config.h"
+
+#include "claw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#define EXIT_NOT_MESSAGE 1
+#define EXIT_UNREADABLE 2
+
+static const char *progname = "claw";
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: %s [--config FILE] COMMAND [OPTIONS] [ARGS]\n"
+            "       %s --check-config FILE\n"
+            "       %s --dump-config [--config FILE]\n"
+            "\n"
+            "Commands:\n"
+            "  scan [--json] [--set SECTION.NAME=VALUE]... FILE... | -\n"
+            "        Parse each message and print its model: a readable summary, or one\n"
+            "        JSON object per line with --json. '-' reads one message from stdin.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE        configuration file (default %s;\n"
+            "                           built-in defaults if that does not exist)\n"
+            "      --check-config FILE  check FILE and report file:line: message\n"
+            "      --dump-config        print the effective configuration, documented\n"
+            "  -s, --set S.N=VALUE      override one option for this run\n"
+            "  -j, --json               JSON output\n"
+            "  -h, --help               this help\n"
+            "  -V, --version            print the version\n"
+            "\n"
+            "Exit status: 0 all inputs are messages, 1 some input is not a message,\n"
+            "2 some input could not be read, 64 usage, 70 internal error, 78 config error.\n",
+            progname, progname, progname, CLAW_DEFAULT_CONFIG);
+}
+
+static claw_config_t *
+load_config(const char *path, bool explicit_path)
+{
+    claw_config_t *cfg = NULL;
+    char *err = NULL;
+    claw_status_t st;
+
+    if (!explicit_path && access(path, F_OK) != 0) {
+        st = claw_config_new(&cfg);
+    } else {
+        st = claw_config_load(path, &cfg, &err);
+    }
+    if (st) {
+        fprintf(stderr, "%s: %s\n", progname, err ? err : claw_status_to_string(st));
+        free(err);
+        exit(st == CLAW_STATUS_CONFIG_ERROR || st == CLAW_STATUS_IO_ERROR ? EX_CONFIG
+                                                                         : EX_SOFTWARE);
+    }
+    return cfg;
+}
+
+static void
+apply_log_config(const claw_config_t *cfg)
+{
+    claw_log_level_t level;
+    if (claw_log_level_from_string(claw_config_get(cfg, "log", "level"), &level) == 0)
+        claw_log_set_level(level);
+    if (strcmp(claw_config_get(cfg, "log", "sink"), "syslog") == 0) {
+        static const struct {
+            const char *name;
+            int facility;
+        } fac[] = {{"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+                   {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+                   {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+                   {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+        int facility = LOG_MAIL;
+        for (size_t i = 0; i < sizeof fac / sizeof fac[0]; i++)
+            if (strcmp(fac[i].name, claw_config_get(cfg, "log", "facility")) == 0)
+                facility = fac[i].facility;
+        claw_log_use_syslog("claw", facility);
+    }
+}
+
+/* Read a whole input. Regular files are mapped (no copy, whatever the
+ * size); pipes are read into memory. */
+typedef struct {
+    char *data;
+    size_t len;
+    bool mapped;
+} input_t;
+
+static int
+read_input(const char *path, input_t *in)
+{
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    memset(in, 0, sizeof *in);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            in->data = p;
+            in->len = (size_t)st.st_size;
+            in->mapped = true;
+            if (fd != STDIN_FILENO)
+                close(fd);
+            return 0;
+        }
+    }
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (fd != STDIN_FILENO)
+            close(fd);
+        errno = EISDIR;
+        return -1;
+    }
+    size_t cap = 65536;
+    in->data = malloc(cap);
+    for (;;) {
+        if (!in->data)
+            break;
+        if (in->len == cap) {
+            char *bigger = realloc(in->data, cap * 2);
+            if (!bigger) {
+                free(in->data);
+                in->data = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            in->data = bigger;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, in->data + in->len, cap - in->len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            free(in->data);
+            in->data = NULL;
+            break;
+        }
+        if (got == 0)
+            break;
+        in->len += (size_t)got;
+    }
+    int saved = errno;
+    if (fd != STDIN_FILENO)
+        close(fd);
+    errno = saved;
+    return in->data ? 0 : -1;
+}
+
+static void
+free_input(input_t *in)
+{
+    if (in->mapped)
+        munmap(in->data, in->len);
+    else
+        free(in->data);
+}
+
+static int
+cmd_scan(claw_config_t *cfg, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "js:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 's': {
+            char *dot = strchr(optarg, '.'), *eq = strchr(optarg, '=');
+            char *err = NULL;
+            if (!dot || !eq || dot > eq) {
+                fprintf(stderr, "%s: --set wants SECTION.NAME=VALUE, got '%s'\n", progname,
+                        optarg);
+                return EX_USAGE;
+            }
+            *dot = *eq = '\0';
+            if (claw_config_set(cfg, optarg, dot + 1, eq + 1, &err)) {
+                fprintf(stderr, "%s: --set: %s\n", progname, err ? err : "invalid");
+                free(err);
+                return EX_CONFIG;
+            }
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EX_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "%s scan: no input (give FILE... or - for stdin)\n", progname);
+        return EX_USAGE;
+    }
+
+    claw_engine_t *engine = NULL;
+    char *err = NULL;
+    claw_status_t st = claw_engine_new(cfg, &engine, &err);
+    if (st) {
+        fprintf(stderr, "%s: %s\n", progname, err ? err : claw_status_to_string(st));
+        free(err);
+        return EX_SOFTWARE;
+    }
+
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        const char *path = argv[i];
+        const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+        input_t in;
+        if (read_input(path, &in) != 0) {
+            fprintf(stderr, "%s: %s: %s\n", progname, path, strerror(errno));
+            if (status == 0 || status == EXIT_NOT_MESSAGE)
+                status = EXIT_UNREADABLE;
+            continue;
+        }
+        claw_message_t *m = NULL;
+        st = claw_message_parse(engine, in.data, in.len, &m);
+        free_input(&in);
+        if (st) {
+            fprintf(stderr, "%s: %s: %s\n", progname, path, claw_status_to_string(st));
+            status = EX_SOFTWARE;
+            continue;
+        }
+        char *out = NULL;
+        st = json ? claw_message_to_json(m, name, &out) : claw_message_to_text(m, name, &out);
+        if (st == 0) {
+            fputs(out, stdout);
+            if (json)
+                fputc('\n', stdout);
+        }
+        free(out);
+        if (!m->is_message && status == 0)
+            status = EXIT_NOT_MESSAGE;
+        claw_message_destroy(m);
+    }
+    claw_engine_destroy(engine);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: writing output: %s\n", progname, strerror(errno));
+        return EX_IOERR;
+    }
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", required_argument, NULL, 'C'},
+        {"dump-config", no_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = CLAW_DEFAULT_CONFIG;
+    bool explicit_config = false, dump = false;
+    int c;
+
+    if (argv[0] && strrchr(argv[0], '/'))
+        progname = strrchr(argv[0], '/') + 1;
+    else if (argv[0])
+        progname = argv[0];
+
+    /* Options before the command only: "+" stops at the first non-option. */
+    while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            explicit_config = true;
+            break;
+        case 'C': {
+            claw_config_t *cfg = NULL;
+            char *err = NULL;
+            claw_status_t st = claw_config_load(optarg, &cfg, &err);
+            if (st) {
+                fprintf(stderr, "%s\n", err ? err : claw_status_to_string(st));
+                free(err);
+                return EX_CONFIG;
+            }
+            claw_config_destroy(cfg);
+            printf("%s: OK\n", optarg);
+            return 0;
+        }
+        case 'D':
+            dump = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("claw (Clawback) %s\n", claw_version());
+            return 0;
+        default:
+            usage(stderr);
+            return EX_USAGE;
+        }
+    }
+    claw_config_t *cfg = load_config(config_path, explicit_config);
+    apply_log_config(cfg);
+    int rc;
+    if (dump) {
+        claw_config_write(cfg, stdout);
+        rc = 0;
+    } else if (optind >= argc) {
+        usage(stderr);
+        rc = EX_USAGE;
+    } else if (strcmp(argv[optind], "scan") == 0) {
+        rc = cmd_scan(cfg, argc - optind, argv + optind);
+    } else {
+        fprintf(stderr, "%s: unknown command '%s' (try --help)\n", progname, argv[optind]);
+        rc = EX_USAGE;
+    }
+    claw_config_destroy(cfg);
+    return rc;
+}
