@@ -265,10 +265,11 @@ list_archive(claw_ctx_t *ctx, guint index, const unsigned char *data, size_t len
             name = archive_entry_pathname(entry);
         if (!name)
             name = "";
-        if (office) {
-            office_member(ctx, index, name);
+        /* Zips that libmagic did not name as OOXML may still be documents
+         * (or hide a vbaProject.bin): their member names say so either way. */
+        office_member(ctx, index, name);
+        if (office)
             continue;
-        }
         if (archive_entry_filetype(entry) == AE_IFDIR)
             continue;
         if (ctx->archive_members >= (uint64_t)ctx->limits->max_archive_members) {

@@ -328,7 +328,7 @@ handle_tag(render_t *r, const attrs_t *a, bool closing)
     }
     if (!strcmp(t, "a") || !strcmp(t, "area")) {
         close_link(r);
-        if ((v = attr(a, "href", &vl))) {
+        if ((v = attr(a, "href", &vl)) || (v = attr(a, "xlink:href", &vl))) {
             if (!strcmp(t, "area")) {
                 add_link(r, v, vl, CLAW_URL_HTML_HREF, NULL);
             } else {
@@ -447,6 +447,11 @@ _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, c
             /* Raw text: a title is not body text either, but it is what the
              * browser shows in the tab, so it is kept on a line of its own. */
             const char *stop = skip_raw_text(p, end, a->name);
+            /* Scripts in a mail body never run, but in an HTML or SVG
+             * attachment they do, in the browser: where they send the
+             * reader matters (HTML smuggling). */
+            if (from_attachment && !strcmp(a->name, "script"))
+                _claw_urls_from_text(ctx, p, (size_t)(stop - p), part, CLAW_URL_ATTACHMENT);
             if (!strcmp(a->name, "title") || !strcmp(a->name, "textarea")) {
                 emit_text(&r, p, (size_t)(stop - p));
                 newline(&r);

@@ -29,6 +29,10 @@ _claw_json_string(GString *out, const char *s)
         default:
             if (*p < 0x20 || *p == 0x7f) {
                 g_string_append_printf(out, "\\u%04x", *p);
+            } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+                /* C1 controls: NEL (U+0085) ends a line for some readers. */
+                g_string_append_printf(out, "\\u%04x", p[1]);
+                p++;
             } else if (*p == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
                 /* U+2028/2029 end lines in JavaScript. */
                 g_string_append_printf(out, "\\u%04x", 0x2000 | (p[2] - 0x80));
@@ -55,7 +59,7 @@ _claw_escape_line(GString *out, const char *s)
             g_string_append(out, "\\t");
         } else if (*p < 0x20 || *p == 0x7f) {
             g_string_append_printf(out, "\\x%02x", *p);
-        } else if (*p == 0xC2 && (p[1] == 0x85 || (p[1] >= 0x80 && p[1] <= 0x9F))) {
+        } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
             /* C1 controls, NEL among them. */
             g_string_append_printf(out, "\\u%04x", p[1]);
             p++;

@@ -647,7 +647,7 @@ walk(claw_ctx_t *ctx, GMimeObject *obj, const char *path, unsigned depth, claw_m
                                 : g_strdup_printf("%d", i + 1);
             walk(ctx, g_mime_multipart_get_part(mp, i), child, depth + 1, m);
             g_free(child);
-            if (ctx->out_of_time || ctx->parts >= (unsigned)ctx->limits->max_parts)
+            if (ctx->out_of_time || _claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_PARTS))
                 break;
         }
     } else if (GMIME_IS_MESSAGE_PART(obj)) {

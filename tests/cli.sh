@@ -1,0 +1,73 @@
+#!/bin/sh
+# claw's command line: usage, exit codes, stdin, config checking.
+. "$srcdir/tests/tap.sh"
+fx="$srcdir/tests/fixtures"
+
+"$CLAW" --help > "$tmp/help" 2>&1; rc=$?
+check "--help exits 0" [ $rc -eq 0 ]
+check "--help describes scan" grep -q "scan \[--json\]" "$tmp/help"
+"$CLAW" --version > "$tmp/v" 2>&1
+check "--version prints the version" grep -q "^claw (Clawback) [0-9]" "$tmp/v"
+
+"$CLAW" > /dev/null 2>&1; rc=$?
+check "no command: usage error 64" [ $rc -eq 64 ]
+"$CLAW" frobnicate > /dev/null 2> "$tmp/err"; rc=$?
+check "unknown command: 64 and says so" sh -c "[ $rc -eq 64 ] && grep -q \"unknown command 'frobnicate'\" '$tmp/err'"
+"$CLAW" scan > /dev/null 2>&1; rc=$?
+check "scan without input: 64" [ $rc -eq 64 ]
+
+"$CLAW" scan "$tmp/missing.eml" > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "unreadable input: exit 2" [ $rc -eq 2 ]
+check "unreadable input: error names the file" grep -q "missing.eml: No such file" "$tmp/err"
+"$CLAW" scan "$tmp" > /dev/null 2> "$tmp/err"; rc=$?
+check "a directory as input: exit 2" [ $rc -eq 2 ]
+
+"$CLAW" scan --json "$fx/not-a-message.txt" > "$tmp/out"; rc=$?
+check "not a message: exit 1" [ $rc -eq 1 ]
+check "not a message: still one JSON line" [ "$(wc -l < "$tmp/out")" -eq 1 ]
+check "not a message: NOT_A_MESSAGE code" grep -q '"code":"NOT_A_MESSAGE"' "$tmp/out"
+
+"$CLAW" scan --json "$fx/plain.eml" "$fx/not-a-message.txt" "$fx/html-phish.eml" > "$tmp/out"; rc=$?
+check "mixed inputs: exit 1 (one is not a message)" [ $rc -eq 1 ]
+check "mixed inputs: one line per input" [ "$(wc -l < "$tmp/out")" -eq 3 ]
+
+"$CLAW" scan --json - < "$fx/plain.eml" > "$tmp/out"; rc=$?
+check "stdin: exit 0" [ $rc -eq 0 ]
+check "stdin: named <stdin>" grep -q '"file":"<stdin>"' "$tmp/out"
+cat "$fx/plain.eml" | "$CLAW" scan --json - > "$tmp/out2"
+strip() { sed 's/"file":"[^"]*",//' "$1"; }
+check "stdin through a pipe: same model as from a file" [ "$(strip "$tmp/out")" = "$(strip "$tmp/out2")" ]
+
+"$CLAW" scan "$fx/plain.eml" > "$tmp/out"; rc=$?
+check "readable summary: exit 0" [ $rc -eq 0 ]
+check "readable summary: header line" grep -q "^== .*plain.eml" "$tmp/out"
+
+# Configuration.
+printf '[limits]\nmax_parts = 10\n' > "$tmp/good.conf"
+"$CLAW" --check-config "$tmp/good.conf" > "$tmp/out" 2>&1; rc=$?
+check "--check-config good file: OK, exit 0" sh -c "[ $rc -eq 0 ] && grep -q ': OK$' '$tmp/out'"
+printf '[limits]\n\nmax_parts = ten\n' > "$tmp/bad.conf"
+"$CLAW" --check-config "$tmp/bad.conf" > "$tmp/out" 2>&1; rc=$?
+check "--check-config bad file: exit 78" [ $rc -eq 78 ]
+check "--check-config bad file: file:line: message" grep -q "^$tmp/bad.conf:3: max_parts: expected a number, got 'ten'$" "$tmp/out"
+"$CLAW" --config "$tmp/nope.conf" scan "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?
+check "--config naming a missing file: 78" [ $rc -eq 78 ]
+"$CLAW" --config "$tmp/bad.conf" scan "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?
+check "--config with an error: 78 and file:line" sh -c "[ $rc -eq 78 ] && grep -q 'bad.conf:3:' '$tmp/err'"
+"$CLAW" scan --set limits.max_parts=many "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?
+check "--set with a bad value: 78" [ $rc -eq 78 ]
+"$CLAW" scan --set limits.max_parts "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?
+check "--set without =: 64" [ $rc -eq 64 ]
+"$CLAW" scan --json --set limits.max_urls=1 "$fx/html-phish.eml" > "$tmp/out"
+check "--set applies: LIMIT_URLS at 1" grep -q '"code":"LIMIT_URLS"' "$tmp/out"
+
+# The shipped sample configuration is exactly what the option table says.
+"$CLAW" --config /dev/null --dump-config > "$tmp/dump.conf"
+check "conf/clawback.conf matches the option table" cmp -s "$tmp/dump.conf" "$srcdir/conf/clawback.conf"
+"$CLAW" --check-config "$srcdir/conf/clawback.conf" > /dev/null 2>&1
+check "the sample configuration checks clean" [ $? -eq 0 ]
+sed 's/^#max_time = 2000$/max_time = 750ms/' "$srcdir/conf/clawback.conf" > "$tmp/edited.conf"
+"$CLAW" --config "$tmp/edited.conf" --dump-config | grep -q '^max_time = 750ms$'
+check "an uncommented sample option takes effect" [ $? -eq 0 ]
+
+[ "$n_fail" -eq 0 ]

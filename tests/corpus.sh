@@ -1,0 +1,32 @@
+#!/bin/sh
+# Sweep every file of ../shared/corpora (when it exists) through claw scan:
+# one line each, no crash or hang, no message over its time limit, bounded
+# memory, and the ham/spam/phishing sets all read as messages. Skips when
+# the corpora are absent (a user's checkout does not have them).
+. "$srcdir/tests/tap.sh"
+corpora="${CLAW_CORPORA:-$top_srcdir/../shared/corpora}"
+if [ ! -d "$corpora" ]; then
+    skip "corpus sweep" "no corpora at $corpora"
+    exit 0
+fi
+py="${PYTHON3:-python3}"
+if ! command -v zstd > /dev/null; then
+    fail "zstd is needed to unpack the corpora (apt-get install zstd)"
+    exit 1
+fi
+mkdir -p "$tmp/mail" "$tmp/bodies"
+for t in "$corpora"/*.tar.zst; do
+    tar -I zstd -xf "$t" -C "$tmp/mail" || fail "unpack $t"
+done
+# Multipart bodies without headers get the header their fuzz harness used.
+if [ -d "$corpora/edge/fuzz-go-multipart-bodies" ]; then
+    for f in "$corpora/edge/fuzz-go-multipart-bodies"/*; do
+        { printf 'Content-Type: multipart/mixed; boundary=dfhjksd23f43242f43fv4b4g2g2g23vf2\n\n'
+          cat "$f"; } > "$tmp/bodies/$(basename "$f")"
+    done
+fi
+if [ -n "${CLAW_SANITIZED:-}" ]; then mem="" san="--sanitized"; else mem="--max-rss-mb 1024" san=""; fi
+"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "real mail (ham, spam, phishing)" \
+    $mem $san --messages ham- spam- phish- -- "$tmp/mail"
+"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "edge cases and attachments" \
+    $mem $san -- "$corpora/edge" "$corpora/attachments" "$tmp/bodies"

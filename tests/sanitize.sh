@@ -1,0 +1,39 @@
+#!/bin/sh
+# Build libclaw and claw with AddressSanitizer (and LeakSanitizer) and
+# UndefinedBehaviorSanitizer in a build directory of their own, then run the
+# unit tests, the golden tests, the bombs and the corpus sweep under them.
+# Any sanitizer report fails the test (UBSan is built not to recover).
+. "$srcdir/tests/tap.sh"
+if [ -n "${CLAW_SANITIZED:-}" ]; then
+    skip "sanitizer build" "this build is already sanitized"
+    exit 0
+fi
+san="$(cd "$builddir" && pwd)/tests/san-build"
+src=$(cd "$top_srcdir" && pwd)
+mkdir -p "$san"
+if [ ! -f "$san/Makefile" ]; then
+    (cd "$san" && "$src/configure" -q --enable-asan --enable-ubsan CFLAGS="-O1 -g") \
+        > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
+fi
+if ! make -C "$san" -j2 search/claw tests/unit > "$tmp/make.log" 2>&1; then
+    fail "build with ASan and UBSan"
+    tail -30 "$tmp/make.log" | sed 's/^/#  /'
+    exit 1
+fi
+ok "build with ASan and UBSan"
+
+export CLAW_SANITIZED=1
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit"
+
+"$CLAW_UNIT" > "$tmp/unit.log" 2>&1; rc=$?
+if [ $rc -eq 0 ] && ! grep -qE "Sanitizer|runtime error" "$tmp/unit.log"; then
+    ok "unit tests under sanitizers ($(grep -c '^ok' "$tmp/unit.log") checks)"
+else
+    fail "unit tests under sanitizers (exit $rc)"
+    grep -E "^not ok|Sanitizer|runtime error|SUMMARY" "$tmp/unit.log" | head -20 | sed 's/^/#  /'
+fi
+for t in golden bombs corpus; do
+    sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
+done

@@ -1,0 +1,592 @@
+/* unit.c - unit tests of libclaw, in TAP form (see tests/run.sh).
+ *
+ * Most tests go through the public API with small hand-written messages, so
+ * they check behaviour rather than internals; a few reach the hidden helpers
+ * through the internal convenience library.
+ */
+#include "build-config.h"
+
+#include "claw-private.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int n_fail, n_test;
+static claw_engine_t *engine;
+
+static void
+report(bool ok, const char *fmt, ...) CLAW_PRINTF(2, 3);
+
+static void
+report(bool ok, const char *fmt, ...)
+{
+    va_list ap;
+    n_test++;
+    if (!ok)
+        n_fail++;
+    printf("%s - ", ok ? "ok" : "not ok");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+#define CHECK(cond, ...) report((cond), __VA_ARGS__)
+#define CHECK_STR(got, want, what)                                                           \
+    do {                                                                                     \
+        const char *g_ = (got), *w_ = (want);                                                \
+        bool eq_ = (g_ == NULL && w_ == NULL) || (g_ && w_ && strcmp(g_, w_) == 0);          \
+        char *we_ = w_ ? g_strescape(w_, NULL) : g_strdup("(null)");                        \
+        char *ge_ = g_ ? g_strescape(g_, NULL) : g_strdup("(null)");                        \
+        report(eq_, "%s: want '%s'", (what), we_);                                           \
+        if (!eq_)                                                                            \
+            printf("#   got '%s'\n", ge_);                                                   \
+        g_free(we_);                                                                         \
+        g_free(ge_);                                                                         \
+    } while (0)
+
+static claw_message_t *
+parse(const char *text)
+{
+    claw_message_t *m = NULL;
+    if (claw_message_parse(engine, text, strlen(text), &m) != CLAW_STATUS_SUCCESS)
+        abort();
+    return m;
+}
+
+/* The first URL whose raw form is @raw in an HTML message with it as href. */
+static claw_message_t *
+html(const char *body)
+{
+    char *msg = g_strdup_printf("From: a@example.com\nContent-Type: text/html\n\n%s\n", body);
+    claw_message_t *m = parse(msg);
+    g_free(msg);
+    return m;
+}
+
+static const claw_url_t *
+url_from(claw_message_t *m, claw_url_source_t source)
+{
+    for (size_t i = 0; i < m->n_urls; i++)
+        if (m->urls[i].source == source)
+            return &m->urls[i];
+    return NULL;
+}
+
+static void
+test_url(const char *href, const char *norm, const char *host, unsigned flags)
+{
+    char *body = g_strdup_printf("<a href=\"%s\">x</a>", href);
+    claw_message_t *m = html(body);
+    const claw_url_t *u = url_from(m, CLAW_URL_HTML_HREF);
+    char *shown = g_strescape(href, NULL);
+    href = shown;
+    char *what = g_strdup_printf("url %s normalises", href);
+    CHECK_STR(u ? u->url : NULL, norm, what);
+    g_free(what);
+    if (u) {
+        what = g_strdup_printf("url %s host", href);
+        CHECK_STR(u->host.ascii, host, what);
+        g_free(what);
+        CHECK((u->flags & flags) == flags, "url %s has flags 0x%x (got 0x%x)", href, flags,
+              u->flags);
+    }
+    claw_message_destroy(m);
+    g_free(body);
+    g_free(shown);
+}
+
+static void
+test_urls(void)
+{
+    test_url("HTTP://WWW.Example.COM/Path?q=1#f", "http://www.example.com/Path?q=1#f",
+             "www.example.com", 0);
+    test_url("http://3232235777/", "http://192.168.1.1/", "192.168.1.1",
+             CLAW_URL_IP_HOST | CLAW_URL_IP_OBFUSCATED);
+    test_url("http://0xC0A80101/", "http://192.168.1.1/", "192.168.1.1",
+             CLAW_URL_IP_OBFUSCATED);
+    test_url("http://0300.0250.0.1/", "http://192.168.0.1/", "192.168.0.1",
+             CLAW_URL_IP_OBFUSCATED);
+    test_url("http://127.1/", "http://127.0.0.1/", "127.0.0.1", CLAW_URL_IP_OBFUSCATED);
+    test_url("http://10.0.0.1/", "http://10.0.0.1/", "10.0.0.1", CLAW_URL_IP_HOST);
+    test_url("http://[2001:DB8::1]:8080/x", "http://[2001:db8::1]:8080/x", "2001:db8::1",
+             CLAW_URL_IP_HOST);
+    test_url("https://www.paypal.com@evil.example/login", "https://evil.example/login",
+             "evil.example", CLAW_URL_USERINFO | CLAW_URL_USERINFO_HOSTLIKE);
+    test_url("http://user:pw@example.org/", "http://example.org/", "example.org",
+             CLAW_URL_USERINFO);
+    test_url("http://%65%76%69%6c.example/", "http://evil.example/", "evil.example",
+             CLAW_URL_HOST_ENCODED);
+    test_url("http:\\\\evil.example\\a\\b", "http://evil.example/a/b", "evil.example",
+             CLAW_URL_BACKSLASH);
+    test_url("https://xn--pypal-4ve.com/", "https://xn--pypal-4ve.com/", "xn--pypal-4ve.com",
+             CLAW_URL_IDN);
+    test_url("https://p\xd0\xb0ypal.com/", "https://xn--pypal-4ve.com/", "xn--pypal-4ve.com",
+             CLAW_URL_IDN);
+    test_url(" \thttp://exa\nmple.com/ ", "http://example.com/", "example.com", 0);
+    test_url("http://example.com./", "http://example.com/", "example.com", 0);
+    test_url("javascript:alert(1)", "javascript:alert(1)", NULL, 0);
+    test_url("mailto:boss@Example.COM?subject=x", "mailto:boss@Example.COM?subject=x",
+             "example.com", 0);
+
+    /* Mixed-script IDN: Latin with Cyrillic 'a'. */
+    claw_message_t *m = html("<a href=\"https://p\xd0\xb0ypal.com/\">x</a>");
+    CHECK(m->n_urls == 1 && (m->urls[0].host.flags & CLAW_DOMAIN_MIXED_SCRIPT),
+          "mixed Latin/Cyrillic host flagged");
+    CHECK_STR(m->n_urls ? m->urls[0].host.unicode : NULL, "p\xd0\xb0ypal.com",
+              "unicode form of punycode host");
+    claw_message_destroy(m);
+
+    /* Relative links and cid: go nowhere and are not listed. */
+    m = html("<a href=\"/local\">a</a><a href=\"#top\">b</a><img src=\"cid:x@y\">");
+    CHECK(m->n_urls == 0, "relative and cid: links ignored (got %zu)", m->n_urls);
+    claw_message_destroy(m);
+
+    /* Plain text finding, trailing punctuation and brackets. */
+    m = parse("From: a@b.c\n\nSee (https://example.com/a_(b)), www.example.org/x. "
+              "and <http://x.example/y>, not notwww.example.com.\n");
+    CHECK(m->n_urls == 3, "three URLs in text (got %zu)", m->n_urls);
+    if (m->n_urls == 3) {
+        CHECK_STR(m->urls[0].url, "https://example.com/a_(b)", "balanced parenthesis kept");
+        CHECK_STR(m->urls[1].url, "http://www.example.org/x", "www. gets http, dot dropped");
+        CHECK(m->urls[1].flags & CLAW_URL_NO_SCHEME, "www. flagged no-scheme");
+        CHECK_STR(m->urls[2].url, "http://x.example/y", "angle brackets end a URL");
+    }
+    claw_message_destroy(m);
+
+    /* The same link repeated is listed once. */
+    m = html("<a href=\"http://a.example/\">t</a><a href=\"http://a.example/\">t</a>");
+    CHECK(m->n_urls == 1, "repeated link listed once (got %zu)", m->n_urls);
+    claw_message_destroy(m);
+}
+
+static void
+test_html(void)
+{
+    claw_message_t *m = html(
+        "<html><head><title>T</title><style>p{color:red}</style>"
+        "<script>var s='<a href=\"http://script.example/\">';</script></head>"
+        "<body><p>Caf&eacute; &amp; b&#228;r&#x21;&nbsp;x</p><!-- <a href=\"http://c.example\"> -->"
+        "<a href='https://target.example/login'>https://www.mybank.example</a>"
+        "<form action=\"https://collect.example/post\"><input type=password></form>"
+        "<meta http-equiv=\"refresh\" content=\"0; url='https://meta.example/'\">"
+        "<img src=\"https://img.example/p.gif\"><div>a<br>b</div></body></html>");
+    CHECK(m->n_texts == 1, "one text part");
+    if (m->n_texts == 1)
+        CHECK_STR(m->texts[0].text, "T\nCaf\xc3\xa9 & b\xc3\xa4r! x\nhttps://www.mybank.example\na\nb",
+                  "HTML rendered: entities, blocks, no script/style/comment");
+    const claw_url_t *u = url_from(m, CLAW_URL_HTML_HREF);
+    CHECK_STR(u ? u->link_text : NULL, "https://www.mybank.example", "visible link text");
+    CHECK_STR(u ? u->url : NULL, "https://target.example/login", "link target");
+    u = url_from(m, CLAW_URL_HTML_ACTION);
+    CHECK_STR(u ? u->url : NULL, "https://collect.example/post", "form action");
+    u = url_from(m, CLAW_URL_HTML_META);
+    CHECK_STR(u ? u->url : NULL, "https://meta.example/", "meta refresh");
+    u = url_from(m, CLAW_URL_HTML_SRC);
+    CHECK_STR(u ? u->url : NULL, "https://img.example/p.gif", "img src");
+    bool script = false;
+    for (size_t i = 0; i < m->n_urls; i++)
+        if (strstr(m->urls[i].url, "script.example") || strstr(m->urls[i].url, "c.example"))
+            script = true;
+    CHECK(!script, "no links from scripts or comments");
+    claw_message_destroy(m);
+
+    /* Unclosed everything: still terminates with the text. */
+    m = html("<a href=\"http://x.example/\"><b>text <i>more<!-- never closed <script>x");
+    CHECK(m->n_urls == 1 && m->urls[0].link_text &&
+              strcmp(m->urls[0].link_text, "text more") == 0,
+          "unclosed tags: link text up to the end");
+    claw_message_destroy(m);
+
+    /* The entity table is sorted (bsearch depends on it) and complete. */
+    const char *names[] = {"AElig", "amp", "zwnj", "lsquo", "mdash", "euro", "nbsp"};
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        char in[32];
+        g_snprintf(in, sizeof in, "&%s;", names[i]);
+        GString *out = g_string_new(NULL);
+        size_t used = _claw_html_entity(in, strlen(in), out);
+        CHECK(used == strlen(in) && out->len > 0, "entity &%s; decodes", names[i]);
+        g_string_free(out, TRUE);
+    }
+    GString *out = g_string_new(NULL);
+    _claw_html_entity("&#0;", 4, out);
+    CHECK_STR(out->str, "\xef\xbf\xbd", "&#0; is U+FFFD");
+    g_string_free(out, TRUE);
+}
+
+static void
+test_addresses(void)
+{
+    claw_message_t *m = parse(
+        "From: =?ISO-8859-1?Q?Andr=E9_Dupont?= <andre@B\xc3\xbc" "cher.example.de>\n"
+        "Sender: <sender@mail.example.co.uk>\n"
+        "Reply-To: \"Pay Dept\" <pay@xn--bcher-kva.example.de>\n"
+        "Return-Path: <bounce@bounces.example.com>\n"
+        "To: team: a@one.example, b@two.example;, c@three.example\n"
+        "Cc: =?utf-8?b?w5xsZmVy?= <u@cc.example>\n"
+        "Subject: hi\n\nbody\n");
+    CHECK(m->n_addresses == 8, "eight addresses (group members count) (got %zu)", m->n_addresses);
+    const claw_address_t *a = m->n_addresses > 0 ? &m->addresses[0] : NULL;
+    CHECK(a && a->field == CLAW_FIELD_FROM, "first is From");
+    CHECK_STR(a ? a->name : NULL, "Andr\xc3\xa9 Dupont", "RFC 2047 ISO-8859-1 name decoded");
+    CHECK_STR(a ? a->domain.ascii : NULL, "xn--bcher-kva.example.de", "UTF-8 domain to A-label");
+    CHECK_STR(a ? a->domain.unicode : NULL, "b\xc3\xbc" "cher.example.de",
+              "lower-cased U-label");
+    CHECK_STR(a ? a->domain.registrable : NULL, "example.de", "registrable domain");
+    for (size_t i = 0; i < m->n_addresses; i++) {
+        a = &m->addresses[i];
+        if (a->field == CLAW_FIELD_SENDER)
+            CHECK_STR(a->domain.registrable, "example.co.uk", "PSL: co.uk is a suffix");
+        if (a->field == CLAW_FIELD_REPLY_TO)
+            CHECK_STR(a->domain.unicode, "b\xc3\xbc" "cher.example.de",
+                      "punycode domain to U-label");
+        if (a->field == CLAW_FIELD_RETURN_PATH)
+            CHECK_STR(a->address, "bounce@bounces.example.com", "Return-Path parsed");
+        if (a->field == CLAW_FIELD_CC)
+            CHECK_STR(a->name, "\xc3\x9c" "lfer", "RFC 2047 base64 UTF-8 name");
+    }
+    claw_message_destroy(m);
+
+    m = parse("From: a@b.example\nReturn-Path: <>\n\nx\n");
+    bool empty = false;
+    for (size_t i = 0; i < m->n_addresses; i++)
+        if (m->addresses[i].field == CLAW_FIELD_RETURN_PATH && !*m->addresses[i].address)
+            empty = true;
+    CHECK(empty, "Return-Path <> kept as an empty address");
+    claw_message_destroy(m);
+}
+
+static void
+test_auth(void)
+{
+    claw_message_t *m = parse(
+        "Authentication-Results: mx.example.org 1; spf=pass (sender ok)\n"
+        "  smtp.mailfrom=example.com; dkim=pass header.d=example.com header.s=s1;\n"
+        "  dmarc=fail (p=reject) header.from=exarnple.com; arc=none\n"
+        "Authentication-Results: other.example; none\n"
+        "ARC-Authentication-Results: i=2; mx.google.com; dkim=pass header.i=@x.example\n"
+        "Received-SPF: softfail (domain of x does not designate) client-ip=192.0.2.1;\n"
+        "  envelope-from=\"a@x.example\"; helo=mail.x.example;\n"
+        "DKIM-Signature: v=1; a=rsa-sha256; d=Example.COM; s=sel1;\n"
+        "  h=from:to; bh=abc; b=def\n"
+        "Received: from mail.x.example (mail.x.example [192.0.2.1])\n"
+        "  by mx.example.org (Postfix) with ESMTPS id ABC\n"
+        "  for <u@example.org>; Sun, 22 Nov 2026 10:00:00 +0000\n"
+        "Received: from [198.51.100.7] (helo=laptop)\n"
+        "  by relay.example.net with esmtpa (Exim 4.96) id 1x; Sun, 22 Nov 2026 09:59:00 +0000\n"
+        "Received: from NAM.outlook.example (2603:10b6:a03:1::20) by\n"
+        "  SN6.outlook.example (2603:10b6:805::5) with Microsoft SMTP Server;\n"
+        "  Sun, 22 Nov 2026 09:58:00 +0000\n"
+        "From: a@example.com\n\nx\n");
+    CHECK(m->n_auth_results == 4, "four auth results (got %zu)", m->n_auth_results);
+    if (m->n_auth_results == 4) {
+        const claw_auth_result_t *r = &m->auth_results[0];
+        CHECK_STR(r->authserv_id, "mx.example.org", "authserv-id without version");
+        CHECK(r->n_methods == 4, "four methods (got %zu)", r->n_methods);
+        if (r->n_methods == 4) {
+            CHECK_STR(r->methods[0].method, "spf", "method");
+            CHECK_STR(r->methods[0].result, "pass", "result");
+            CHECK_STR(r->methods[0].properties, "smtp.mailfrom=example.com",
+                      "properties without comment");
+            CHECK_STR(r->methods[2].result, "fail", "dmarc result");
+            CHECK_STR(r->methods[2].properties, "header.from=exarnple.com", "header.from");
+        }
+        CHECK(m->auth_results[1].n_methods == 0, "'none' has no methods");
+        CHECK(m->auth_results[2].source == CLAW_AUTH_ARC_RESULTS &&
+                  m->auth_results[2].instance == 2,
+              "ARC instance 2");
+        CHECK_STR(m->auth_results[2].authserv_id, "mx.google.com", "ARC authserv-id");
+        CHECK(m->auth_results[3].source == CLAW_AUTH_RECEIVED_SPF &&
+                  m->auth_results[3].n_methods == 1 &&
+                  strcmp(m->auth_results[3].methods[0].result, "softfail") == 0,
+              "Received-SPF softfail");
+    }
+    CHECK(m->n_dkim_signatures == 1, "one DKIM signature");
+    if (m->n_dkim_signatures == 1) {
+        CHECK_STR(m->dkim_signatures[0].domain, "example.com", "d= lower-cased");
+        CHECK_STR(m->dkim_signatures[0].selector, "sel1", "s=");
+    }
+    CHECK(m->n_received == 3, "three Received hops (got %zu)", m->n_received);
+    if (m->n_received == 3) {
+        CHECK_STR(m->received[0].ip, "192.0.2.1", "Postfix hop IP");
+        CHECK_STR(m->received[0].from, "mail.x.example", "Postfix HELO");
+        CHECK_STR(m->received[0].by, "mx.example.org", "by");
+        CHECK_STR(m->received[0].with, "ESMTPS", "with");
+        CHECK(m->received[0].time == 1795341600, "hop time (got %" PRId64 ")",
+              m->received[0].time);
+        CHECK_STR(m->received[1].ip, "198.51.100.7", "Exim hop IP");
+        CHECK_STR(m->received[1].from, "laptop", "Exim helo= in comment");
+        CHECK_STR(m->received[2].ip, "2603:10b6:a03:1::20", "Microsoft IPv6 hop");
+    }
+    claw_message_destroy(m);
+}
+
+static void
+test_anomalies(void)
+{
+    claw_message_t *m = parse("");
+    CHECK(!m->is_message && claw_message_has_anomaly(m, CLAW_ANOM_EMPTY) &&
+              claw_message_has_anomaly(m, CLAW_ANOM_NOT_A_MESSAGE),
+          "empty input: EMPTY, NOT_A_MESSAGE");
+    claw_message_destroy(m);
+
+    m = parse("\x89PNG\r\n\x1a\n binary junk");
+    CHECK(!m->is_message && claw_message_has_anomaly(m, CLAW_ANOM_NOT_A_MESSAGE),
+          "binary: NOT_A_MESSAGE");
+    claw_message_destroy(m);
+
+    m = parse("From: a@b.example\nFrom: c@d.example\nSubject: x\nSubject: x\n\nbody\n");
+    CHECK(claw_message_has_anomaly(m, CLAW_ANOM_CONFLICTING_HEADER),
+          "two different From: CONFLICTING_HEADER");
+    CHECK(claw_message_has_anomaly(m, CLAW_ANOM_DUPLICATE_HEADER),
+          "two equal Subject: DUPLICATE_HEADER");
+    claw_message_destroy(m);
+
+    m = parse("From a@b Sat Jan  1 00:00:00 2000\nFrom: a@b.example\n\nx\n");
+    CHECK(m->is_message && claw_message_has_anomaly(m, CLAW_ANOM_MBOX_FROM_LINE),
+          "mbox From_ line skipped and noted");
+    claw_message_destroy(m);
+
+    m = parse("\xef\xbb\xbf   \nFrom: a@b.example\n\nx\n");
+    CHECK(m->is_message && claw_message_has_anomaly(m, CLAW_ANOM_LEADING_JUNK),
+          "BOM and blank line skipped and noted");
+    claw_message_destroy(m);
+
+    m = parse("Subject   : obsolete syntax\nFrom: a@b.example\n\nx\n");
+    CHECK(m->is_message, "white space before the colon is still a header");
+    claw_message_destroy(m);
+
+    m = parse("From: a@b.example\nContent-Type: text/plain; charset=x-no-such\n\nabc\n");
+    CHECK(claw_message_has_anomaly(m, CLAW_ANOM_CHARSET_UNKNOWN), "unknown charset noted");
+    CHECK(m->n_texts == 1 && strcmp(m->texts[0].text, "abc\n") == 0, "text still read");
+    claw_message_destroy(m);
+
+    m = parse("From: a@b.example\nContent-Type: text/plain; charset=utf-8\n\ncaf\xe9\n");
+    CHECK(claw_message_has_anomaly(m, CLAW_ANOM_INVALID_UTF8), "invalid UTF-8 noted");
+    CHECK(m->n_texts == 1 && strcmp(m->texts[0].text, "caf\xc3\xa9\n") == 0,
+          "invalid UTF-8 read as Windows-1252");
+    claw_message_destroy(m);
+
+    m = parse("From: a@b.example\nContent-Type: text/plain; charset=iso-2022-jp\n"
+              "\n\x1b$B$3$s$K$A$O\x1b(B\n");
+    CHECK(m->n_texts == 1 && strcmp(m->texts[0].text,
+                                    "\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\n") == 0,
+          "ISO-2022-JP converted to UTF-8");
+    claw_message_destroy(m);
+
+    for (int c = 0; c < CLAW_ANOM_LAST; c++)
+        if (strcmp(claw_anomaly_code_to_string((claw_anomaly_code_t)c), "UNKNOWN") == 0)
+            CHECK(false, "anomaly code %d has a name", c);
+    CHECK(strcmp(claw_anomaly_code_to_string(CLAW_ANOM_LAST), "UNKNOWN") == 0,
+          "out-of-range anomaly code is UNKNOWN");
+    CHECK(claw_anomaly_code_is_limit(CLAW_ANOM_LIMIT_TIME) &&
+              !claw_anomaly_code_is_limit(CLAW_ANOM_BARE_CR),
+          "limit codes are limits");
+}
+
+static void
+test_limits(void)
+{
+    claw_config_t *cfg;
+    claw_engine_t *small;
+    claw_config_new(&cfg);
+    claw_config_set(cfg, "limits", "max_urls", "3", NULL);
+    claw_config_set(cfg, "limits", "max_parts", "4", NULL);
+    claw_config_set(cfg, "limits", "max_text_bytes", "1k", NULL);
+    CHECK(claw_engine_new(cfg, &small, NULL) == CLAW_STATUS_SUCCESS, "engine with small limits");
+    claw_config_destroy(cfg);
+
+    GString *s = g_string_new("From: a@b.example\n\n");
+    for (int i = 0; i < 10; i++)
+        g_string_append_printf(s, "http://h%d.example/\n", i);
+    claw_message_t *m;
+    claw_message_parse(small, s->str, s->len, &m);
+    CHECK(m->n_urls == 3 && m->unscannable &&
+              claw_message_has_anomaly(m, CLAW_ANOM_LIMIT_URLS),
+          "URL limit: 3 kept, LIMIT_URLS, unscannable");
+    claw_message_destroy(m);
+
+    g_string_assign(s, "From: a@b.example\nContent-Type: multipart/mixed; boundary=b\n\n");
+    for (int i = 0; i < 6; i++)
+        g_string_append_printf(s, "--b\nContent-Type: text/plain\n\npart %d\n", i);
+    g_string_append(s, "--b--\n");
+    claw_message_parse(small, s->str, s->len, &m);
+    CHECK(m->n_parts == 4 && claw_message_has_anomaly(m, CLAW_ANOM_LIMIT_PARTS),
+          "part limit: 4 walked, LIMIT_PARTS (walked %u)", m->n_parts);
+    claw_message_destroy(m);
+
+    g_string_assign(s, "From: a@b.example\n\n");
+    for (int i = 0; i < 300; i++)
+        g_string_append(s, "caf\xc3\xa9 ");
+    claw_message_parse(small, s->str, s->len, &m);
+    CHECK(claw_message_has_anomaly(m, CLAW_ANOM_LIMIT_TEXT_BYTES) && m->n_texts == 1 &&
+              m->texts[0].length <= 1024 && g_utf8_validate(m->texts[0].text, -1, NULL),
+          "text limit cuts on a character boundary");
+    claw_message_destroy(m);
+    g_string_free(s, TRUE);
+    claw_engine_destroy(small);
+}
+
+static void
+test_escaping(void)
+{
+    GString *o = g_string_new(NULL);
+    _claw_json_string(o, "a\"b\\c\nd\re\x01\x7f\xe2\x80\xa8z");
+    CHECK_STR(o->str, "\"a\\\"b\\\\c\\nd\\re\\u0001\\u007f\\u2028z\"", "JSON string escaping");
+    g_string_assign(o, "");
+    _claw_escape_line(o, "a\nb\r\x1b[31m\xc2\x85\xe2\x80\xa9");
+    CHECK_STR(o->str, "a\\nb\\r\\x1b[31m\\u0085\\u2029", "line escaping");
+    g_string_free(o, TRUE);
+
+    claw_message_t *m = parse("From: a@b.example\nSubject: =?utf-8?q?x=0D=0AFrom:_evil?=\n\nb\n");
+    char *json = NULL, *text = NULL;
+    claw_message_to_json(m, "name\nwith newline", &json);
+    claw_message_to_text(m, NULL, &text);
+    CHECK(json && !strchr(json, '\n') && !strchr(json, '\r'), "JSON is one line");
+    int lines = 0;
+    bool injected = false;
+    for (char *p = text; p && *p; p++)
+        if (*p == '\n') {
+            lines++;
+            if (strncmp(p + 1, "From:", 5) == 0)
+                injected = true;
+        }
+    CHECK(!injected && !strchr(text, '\r'), "summary: subject cannot start a line");
+    CHECK(claw_message_has_anomaly(m, CLAW_ANOM_HEADER_CONTROL_CHARS),
+          "HEADER_CONTROL_CHARS noted");
+    free(json);
+    free(text);
+    claw_message_destroy(m);
+}
+
+static void
+test_config(void)
+{
+    char path[] = "/tmp/claw-unit-XXXXXX";
+    int fd = mkstemp(path);
+    const char *good = "# comment\n[limits]\nmax_time = 3s\nmax_decoded_bytes = 10m\n"
+                       "[log]\nlevel = debug\n";
+    if (write(fd, good, strlen(good)) < 0)
+        abort();
+    close(fd);
+    claw_config_t *c = NULL;
+    char *err = NULL;
+    CHECK(claw_config_load(path, &c, &err) == CLAW_STATUS_SUCCESS, "good config loads");
+    if (c) {
+        CHECK(c->limits.max_time_ms == 3000, "3s is 3000 ms");
+        CHECK(c->limits.max_decoded_bytes == 10 * 1024 * 1024, "10m is 10 MiB");
+        CHECK_STR(claw_config_get(c, "log", "level"), "debug", "get returns the text");
+        CHECK_STR(claw_config_get(c, "limits", "max_parts"), "1000", "defaults kept");
+        CHECK(claw_config_get(c, "limits", "nope") == NULL, "unknown option gets NULL");
+    }
+    claw_config_destroy(c);
+
+    struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[limits]\nmax_parts = many\n", ":2: max_parts: expected a number, got 'many'"},
+        {"[limits]\nmax_parts = 0\n", ":2: max_parts: 0 is outside 1..1000000"},
+        {"\n\n[nope]\n", ":3: unknown section [nope]"},
+        {"[limits]\nfoo = 1\n", ":2: unknown option 'foo' in section [limits]"},
+        {"max_parts = 1\n", ":1: option 'max_parts' before any [section]"},
+        {"[log]\nlevel = loud\n", ":2: level: 'loud' is not one of"},
+        {"[limits]\njunk\n", ":2: expected 'name = value'"},
+        {"[limits]\nmax_parts = 1\nmax_parts = 2\n", ":3: option 'max_parts' in section "
+                                                      "[limits] set twice"},
+        {"[limits]\nmax_time = 5 minutes\n", ":2: max_time: expected a duration"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        FILE *f = fopen(path, "w");
+        fputs(bad[i].text, f);
+        fclose(f);
+        err = NULL;
+        claw_status_t st = claw_config_load(path, &c, &err);
+        char *want = g_strconcat(path, bad[i].want, NULL);
+        CHECK(st == CLAW_STATUS_CONFIG_ERROR && c == NULL && err &&
+                  strncmp(err, want, strlen(want)) == 0,
+              "config error '%s'", bad[i].want);
+        if (err && strncmp(err, want, strlen(want)) != 0)
+            printf("#   got '%s'\n", err);
+        g_free(want);
+        free(err);
+    }
+    unlink(path);
+    err = NULL;
+    CHECK(claw_config_load("/nonexistent/claw.conf", &c, &err) == CLAW_STATUS_IO_ERROR && err &&
+              strstr(err, "No such file"),
+          "missing file is an I/O error naming the file");
+    free(err);
+    claw_config_destroy(NULL);
+    claw_engine_destroy(NULL);
+    claw_message_destroy(NULL);
+    CHECK(true, "destroy(NULL) is harmless");
+}
+
+static void
+test_status(void)
+{
+    for (int s = 0; s < CLAW_STATUS_LAST_STATUS; s++)
+        CHECK(strcmp(claw_status_to_string((claw_status_t)s), "unknown status") != 0,
+              "status %d has a description", s);
+    CHECK(strcmp(claw_status_to_string(CLAW_STATUS_LAST_STATUS), "unknown status") == 0,
+          "unknown status string");
+    claw_message_t *m = NULL;
+    CHECK(claw_message_parse(NULL, "x", 1, &m) == CLAW_STATUS_INVALID_ARGUMENT,
+          "NULL engine is INVALID_ARGUMENT");
+    CHECK(claw_message_parse(engine, NULL, 1, &m) == CLAW_STATUS_INVALID_ARGUMENT,
+          "NULL data with a length is INVALID_ARGUMENT");
+}
+
+static void
+log_sink(void *ctx, claw_log_level_t level, const char *id, const char *line)
+{
+    GString *out = ctx;
+    g_string_append_printf(out, "%d|%s|%s\n", level, id ? id : "-", line);
+}
+
+static void
+test_log(void)
+{
+    GString *out = g_string_new(NULL);
+    claw_log_set_sink(log_sink, out);
+    claw_log_set_level(CLAW_LOG_INFO);
+    claw_log(CLAW_LOG_DEBUG, NULL, "dropped %d", 1);
+    claw_log(CLAW_LOG_WARNING, "ID1", "line with\nnewline %s", "and\rcr");
+    CHECK_STR(out->str, "1|ID1|line with\\nnewline and\\rcr\n",
+              "log: level filter, id, escaped newlines");
+    claw_log_set_sink(NULL, NULL);
+    claw_log_set_level(CLAW_LOG_NOTICE);
+    claw_log_level_t l;
+    CHECK(claw_log_level_from_string("DEBUG", &l) == CLAW_STATUS_SUCCESS && l == CLAW_LOG_DEBUG,
+          "level names parse");
+    CHECK(claw_log_level_from_string("loud", &l) == CLAW_STATUS_INVALID_ARGUMENT,
+          "bad level name rejected");
+    g_string_free(out, TRUE);
+}
+
+int
+main(void)
+{
+    char *err = NULL;
+    if (claw_engine_new(NULL, &engine, &err) != CLAW_STATUS_SUCCESS) {
+        printf("not ok - engine: %s\n", err ? err : "?");
+        return 1;
+    }
+    test_status();
+    test_log();
+    test_config();
+    test_urls();
+    test_html();
+    test_addresses();
+    test_auth();
+    test_anomalies();
+    test_limits();
+    test_escaping();
+    claw_engine_destroy(engine);
+    printf("# %d tests, %d failed\n", n_test, n_fail);
+    return n_fail ? 1 : 0;
+}
