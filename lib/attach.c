@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAGIC_BYTES (256 * 1024) /* what libmagic is shown */
+/* What libmagic is shown: its file-format tests look at the first few KiB
+ * (it reads 1 MiB of a file by default, mostly for text encoding). */
+#define MAGIC_BYTES (64 * 1024)
 #define MAX_OLE_DIR_ENTRIES 4096
 #define MAX_TNEF_ATTACHMENTS 256
 
@@ -60,6 +62,131 @@ starts(const unsigned char *d, size_t len, const char *sig, size_t n)
     return len >= n && memcmp(d, sig, n) == 0;
 }
 
+/* ------------------------------------------------------------------------
+ * Type by content
+ * --------------------------------------------------------------------- */
+
+/* Text formats that matter for security, by their first bytes (after
+ * white space and a byte-order mark); names as libmagic gives them. */
+static const struct {
+    const char *prefix;
+    const char *type;
+} text_signatures[] = {
+    {"<!doctype html", "text/html"},
+    {"<html", "text/html"},
+    {"<head", "text/html"},
+    {"<body", "text/html"},
+    {"<script", "text/html"},
+    {"<iframe", "text/html"},
+    {"<meta", "text/html"},
+    {"<form", "text/html"},
+    {"<table", "text/html"},
+    {"<div", "text/html"},
+    {"<svg", "image/svg+xml"},
+    {"{\\rt", "text/rtf"},
+    {"%pdf-", "application/pdf"},
+    {"%!ps", "application/postscript"},
+    {"[internetshortcut]", "application/x-mswinurl"},
+    {"begin:vcalendar", "text/calendar"},
+    {"begin:vcard", "text/vcard"},
+    {"-----begin pgp signature-----", "application/pgp-signature"},
+    {"-----begin pgp message-----", "application/pgp-encrypted"},
+    {"-----begin pgp public key block-----", "application/pgp-keys"},
+    {"diff ", "text/x-diff"},
+    {"index: ", "text/x-diff"},
+    {"--- ", "text/x-diff"},
+};
+
+static bool
+looks_like_text(const unsigned char *d, size_t len)
+{
+    size_t n = MIN(len, (size_t)8192);
+    if (n == 0 || memchr(d, '\0', n))
+        return false;
+    size_t control = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d[i] < 0x20 && d[i] != '\n' && d[i] != '\r' && d[i] != '\t' && d[i] != '\f' &&
+            d[i] != 0x1b)
+            control++;
+    return control * 100 < n;
+}
+
+static const char *
+text_signature(const unsigned char *d, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF)
+        i = 3;
+    while (i < len && i < 1024 && g_ascii_isspace(d[i]))
+        i++;
+    const char *p = (const char *)d + i;
+    size_t rest = len - i;
+    if (rest >= 2 && p[0] == '#' && p[1] == '!') {
+        const char *nl = memchr(p, '\n', MIN(rest, (size_t)256));
+        size_t l = nl ? (size_t)(nl - p) : MIN(rest, (size_t)256);
+        if (g_strstr_len(p, (gssize)l, "python"))
+            return "text/x-script.python";
+        if (g_strstr_len(p, (gssize)l, "perl"))
+            return "text/x-perl";
+        if (g_strstr_len(p, (gssize)l, "node"))
+            return "application/javascript";
+        return "text/x-shellscript";
+    }
+    if (rest >= 5 && !g_ascii_strncasecmp(p, "<?xml", 5)) {
+        /* XML: SVG if an <svg element comes early. */
+        if (g_strstr_len(p, (gssize)MIN(rest, (size_t)4096), "<svg"))
+            return "image/svg+xml";
+        if (g_strstr_len(p, (gssize)MIN(rest, (size_t)4096), "<html"))
+            return "text/html";
+        return "text/xml";
+    }
+    for (size_t k = 0; k < G_N_ELEMENTS(text_signatures); k++) {
+        size_t n = strlen(text_signatures[k].prefix);
+        if (rest >= n && !g_ascii_strncasecmp(p, text_signatures[k].prefix, n))
+            return text_signatures[k].type;
+    }
+    size_t head = MIN(rest, (size_t)8192);
+    /* A patch after its description: a diff header at the start of a line. */
+    if (g_strstr_len(p, (gssize)head, "\ndiff --git ") ||
+        (g_strstr_len(p, (gssize)head, "\n--- ") && g_strstr_len(p, (gssize)head, "\n+++ ")))
+        return "text/x-diff";
+    /* A message: a header field first, and mail headers among the first. */
+    size_t name = 0;
+    while (name < head && name < 80 && p[name] > ' ' && p[name] < 127 && p[name] != ':')
+        name++;
+    if (name > 0 && name < head && p[name] == ':') {
+        static const char *const mail[] = {"\nsubject:", "\nfrom:", "\nreceived:",
+                                           "\nmessage-id:", "\ndate:"};
+        char *lower = g_ascii_strdown(p, (gssize)MIN(head, (size_t)4096));
+        int hits = 0;
+        for (size_t k = 0; k < G_N_ELEMENTS(mail); k++)
+            hits += strstr(lower, mail[k]) != NULL;
+        g_free(lower);
+        if (hits >= 2)
+            return "message/rfc822";
+    }
+    return NULL;
+}
+
+static const char *
+detect_type(claw_ctx_t *ctx, const unsigned char *d, size_t len)
+{
+    const char *t;
+    if (looks_like_text(d, len)) {
+        if ((t = text_signature(d, len)))
+            return t;
+        t = magic_buffer(ctx->engine->magic_text, d, MIN(len, (size_t)MAGIC_BYTES));
+    } else {
+        /* An OLE2 compound file names its application in a directory that
+         * can sit anywhere in the file: show libmagic all of it. */
+        size_t n = starts(d, len, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8)
+                       ? MIN(len, (size_t)8 << 20)
+                       : MIN(len, (size_t)MAGIC_BYTES);
+        t = magic_buffer(ctx->engine->magic, d, n);
+    }
+    return t ? t : "application/octet-stream";
+}
+
 void
 _claw_attachment_add(claw_ctx_t *ctx, const char *part, const char *filename,
                      const char *declared_type, const char *disposition,
@@ -78,8 +205,7 @@ _claw_attachment_add(claw_ctx_t *ctx, const char *part, const char *filename,
         _claw_anomaly(ctx, CLAW_ANOM_HEADER_CONTROL_CHARS, part,
                       "attachment name decodes to text with control characters");
     _claw_sha256_hex(data, len, a.sha256);
-    const char *mt = magic_buffer(ctx->engine->magic, data, MIN(len, (size_t)MAGIC_BYTES));
-    a.detected_type = _claw_strdup(ctx, mt ? mt : "application/octet-stream");
+    a.detected_type = _claw_strdup(ctx, detect_type(ctx, data, len));
     g_array_append_val(ctx->attachments, a);
     analyse(ctx, ctx->attachments->len - 1, data, len);
 }

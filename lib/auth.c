@@ -440,8 +440,10 @@ _claw_auth_extract(claw_ctx_t *ctx, GMimeHeaderList *headers)
     for (int i = 0; i < n; i++) {
         GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
         const char *name = g_mime_header_get_name(h);
-        const char *value = g_mime_header_get_value(h);
-        if (!name || !value)
+        const char *value;
+        /* GMime decodes a value on first access: only touch the ones read. */
+        if (!name || !strchr("aArRdD", name[0]) ||
+            !(value = g_mime_header_get_value(h)))
             continue;
         if (!g_ascii_strcasecmp(name, "Authentication-Results")) {
             if (n_auth++ < MAX_AUTH_HEADERS)

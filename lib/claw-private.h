@@ -54,9 +54,11 @@ CLAW_HIDDEN claw_status_t _claw_config_copy(const claw_config_t *src, claw_confi
 
 struct claw_engine {
     claw_config_t *config;
-    magic_t magic;
+    magic_t magic;      /* full libmagic, for binary content */
+    magic_t magic_text; /* without soft magic: encoding only, for text */
     const psl_ctx_t *psl;
     psl_ctx_t *psl_owned; /* non-NULL when loaded from a file we must free */
+    GHashTable *iconv;    /* charset name -> iconv_t to UTF-8 (or (iconv_t)-1) */
 };
 
 /* ------------------------------------------------------------------------

@@ -225,19 +225,23 @@ read_tag(const char *p, const char *end, attrs_t *a, bool *closing)
     return p < end ? p + 1 : end;
 }
 
+static int
+str_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
 static bool
 is_block(const char *t)
 {
+    /* Sorted for bsearch. */
     static const char *const blocks[] = {
         "address", "article", "aside", "blockquote", "br", "center", "dd", "div", "dl",
         "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
         "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
-        "table", "tbody", "thead", "tfoot", "tr", "ul", "title",
+        "table", "tbody", "tfoot", "thead", "title", "tr", "ul",
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(blocks); i++)
-        if (strcmp(t, blocks[i]) == 0)
-            return true;
-    return false;
+    return bsearch(t, blocks, G_N_ELEMENTS(blocks), sizeof *blocks, str_cmp) != NULL;
 }
 
 typedef struct {
@@ -248,17 +252,27 @@ typedef struct {
     bool space;            /* a space is pending before the next text */
     GString *link_href;    /* the open <a href>, or NULL */
     GString *link_text;
+    GString *scratch;      /* reused for decoding character references */
 } render_t;
 
 static void
 emit_text(render_t *r, const char *s, size_t len)
 {
-    GString *dec = g_string_sized_new(len);
-    decode_text(dec, s, len);
-    for (size_t i = 0; i < dec->len; i++) {
-        unsigned char c = (unsigned char)dec->str[i];
+    /* Most runs hold no character reference: use them in place. */
+    GString *dec = NULL;
+    const char *t = s;
+    size_t tl = len;
+    if (memchr(s, '&', len)) {
+        dec = r->scratch;
+        g_string_truncate(dec, 0);
+        decode_text(dec, s, len);
+        t = dec->str;
+        tl = dec->len;
+    }
+    for (size_t i = 0; i < tl; i++) {
+        unsigned char c = (unsigned char)t[i];
         /* U+00A0 (NBSP) is white space to a reader. */
-        if (c == 0xC2 && i + 1 < dec->len && (unsigned char)dec->str[i + 1] == 0xA0) {
+        if (c == 0xC2 && i + 1 < tl && (unsigned char)t[i + 1] == 0xA0) {
             r->space = true;
             i++;
             continue;
@@ -276,7 +290,6 @@ emit_text(render_t *r, const char *s, size_t len)
         if (r->link_text && r->link_text->len < 1024)
             g_string_append_c(r->link_text, (char)c);
     }
-    g_string_free(dec, TRUE);
 }
 
 static void
@@ -290,10 +303,14 @@ newline(render_t *r)
 static void
 add_link(render_t *r, const char *v, size_t vl, claw_url_source_t source, const char *text)
 {
+    claw_url_source_t src = r->from_attachment ? CLAW_URL_ATTACHMENT : source;
+    if (!memchr(v, '&', vl)) {
+        _claw_url_add(r->ctx, v, vl, r->part, src, text);
+        return;
+    }
     GString *dec = g_string_sized_new(vl);
     decode_text(dec, v, vl);
-    _claw_url_add(r->ctx, dec->str, dec->len, r->part,
-                  r->from_attachment ? CLAW_URL_ATTACHMENT : source, text);
+    _claw_url_add(r->ctx, dec->str, dec->len, r->part, src, text);
     g_string_free(dec, TRUE);
 }
 
@@ -401,7 +418,8 @@ void
 _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, const char *part,
                   bool from_attachment)
 {
-    render_t r = {.ctx = ctx, .out = out, .part = part, .from_attachment = from_attachment};
+    render_t r = {.ctx = ctx, .out = out, .part = part, .from_attachment = from_attachment,
+                  .scratch = g_string_sized_new(256)};
     const char *p = html, *end = html + len;
     attrs_t *a = g_new(attrs_t, 1);
     unsigned tags = 0;
@@ -460,6 +478,7 @@ _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, c
         }
     }
     close_link(&r);
+    g_string_free(r.scratch, TRUE);
     g_free(a);
     /* No trailing blank line. */
     while (out->len && (out->str[out->len - 1] == '\n' || out->str[out->len - 1] == ' '))

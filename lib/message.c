@@ -11,6 +11,9 @@
 
 #include "claw-private.h"
 
+#include <errno.h>
+#include <iconv.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,10 +138,30 @@ _claw_charge_memory(claw_ctx_t *ctx, uint64_t bytes)
 void
 _claw_sha256_hex(const void *data, size_t len, char hex[65])
 {
-    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(c, data, (gssize)len);
-    g_strlcpy(hex, g_checksum_get_string(c), 65);
-    g_checksum_free(c);
+    static const char digits[] = "0123456789abcdef";
+    static EVP_MD *md;
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    /* Fetch the implementation once: an implicit fetch on every call costs
+     * more than hashing a small message. */
+    if (g_once_init_enter(&md)) {
+        EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+        g_once_init_leave(&md, fetched);
+    }
+    if (!md || !EVP_Digest(data, len, out, &n, md, NULL) || n != 32) {
+        /* Without libcrypto's SHA-256 there is still GLib's. */
+        GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+        g_checksum_update(c, data, (gssize)len);
+        g_strlcpy(hex, g_checksum_get_string(c), 65);
+        g_checksum_free(c);
+        return;
+    }
+    for (unsigned i = 0; i < 32; i++) {
+        hex[2 * i] = digits[out[i] >> 4];
+        hex[2 * i + 1] = digits[out[i] & 15];
+    }
+    hex[64] = '\0';
 }
 
 /* ------------------------------------------------------------------------
@@ -286,6 +309,8 @@ check_duplicates(claw_ctx_t *ctx, GMimeHeaderList *headers)
     for (int i = 0; i < n; i++) {
         GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
         const char *name = g_mime_header_get_name(h);
+        if (!name || !strchr("FfSsRrTtCcBbDdMmIi", name[0]))
+            continue;
         for (size_t k = 0; k < G_N_ELEMENTS(once_only); k++) {
             if (g_ascii_strcasecmp(name, once_only[k]) != 0)
                 continue;
@@ -441,9 +466,9 @@ decode_part(claw_ctx_t *ctx, GMimePart *part, const char *path)
                       g_mime_content_encoding_to_string(g_mime_data_wrapper_get_encoding(w)));
         out = g_byte_array_new();
     } else {
-        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-        out = g_byte_array_sized_new(ba->len);
-        g_byte_array_append(out, ba->data, ba->len);
+        /* Keep the stream's own array rather than copying it. */
+        out = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
     }
     g_object_unref(mem);
     ctx->decoded_bytes += out->len;
@@ -458,21 +483,104 @@ is_utf8_name(const char *cs)
            !g_ascii_strcasecmp(cs, "us-ascii") || !g_ascii_strcasecmp(cs, "ascii");
 }
 
+/* Windows-1252's 0x80..0x9F (0 where undefined: those read as Latin-1). */
+static const uint16_t cp1252_high[32] = {
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
+    0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178,
+};
+
+/* The two single-byte charsets of most non-UTF-8 mail, converted without
+ * an iconv handle (opening one costs more than converting a message).
+ * ISO-8859-1 is read as Windows-1252, as browsers and mail clients do. */
+static bool
+is_latin1_name(const char *cs)
+{
+    return cs && (!g_ascii_strcasecmp(cs, "iso-8859-1") || !g_ascii_strcasecmp(cs, "latin1") ||
+                  !g_ascii_strcasecmp(cs, "windows-1252") || !g_ascii_strcasecmp(cs, "cp1252") ||
+                  !g_ascii_strcasecmp(cs, "iso8859-1") || !g_ascii_strcasecmp(cs, "iso_8859-1"));
+}
+
+static void
+cp1252_to_utf8(const guint8 *data, size_t len, GString *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        guint8 c = data[i];
+        if (c < 0x80)
+            g_string_append_c(out, (char)c);
+        else if (c < 0xA0 && cp1252_high[c - 0x80])
+            g_string_append_unichar(out, cp1252_high[c - 0x80]);
+        else
+            g_string_append_unichar(out, c);
+    }
+}
+
+/* The engine's iconv descriptor from @charset to UTF-8, opened once per
+ * charset (iconv_open looks up and may load a gconv module each time). */
+static iconv_t
+engine_iconv(claw_engine_t *e, const char *charset)
+{
+    gpointer cd;
+    char *key = g_ascii_strdown(charset, -1);
+    if (g_hash_table_lookup_extended(e->iconv, key, NULL, &cd)) {
+        g_free(key);
+        return (iconv_t)cd;
+    }
+    /* GMime knows the aliases mail uses (ks_c_5601-1987, x-sjis, ...). */
+    iconv_t c = iconv_open("UTF-8", g_mime_charset_iconv_name(charset));
+    g_hash_table_insert(e->iconv, key, (gpointer)c);
+    return c;
+}
+
+/* Convert with iconv; undecodable bytes become U+FFFD. False if the
+ * charset is unknown. */
+static bool
+convert_with_iconv(claw_ctx_t *ctx, const char *charset, const guint8 *data, size_t len,
+                   GString *out)
+{
+    iconv_t cd = engine_iconv(ctx->engine, charset);
+    if (cd == (iconv_t)-1)
+        return false;
+    iconv(cd, NULL, NULL, NULL, NULL); /* back to the initial state */
+    char *in = (char *)data;
+    size_t inleft = len;
+    char buf[4096];
+    while (inleft > 0) {
+        char *o = buf;
+        size_t oleft = sizeof buf;
+        size_t rc = iconv(cd, &in, &inleft, &o, &oleft);
+        g_string_append_len(out, buf, (gssize)(sizeof buf - oleft));
+        if (rc != (size_t)-1)
+            break;
+        if (errno == E2BIG)
+            continue;
+        /* EILSEQ, or EINVAL (incomplete at the end): one byte is lost. */
+        g_string_append(out, "\xEF\xBF\xBD");
+        in++;
+        inleft--;
+        iconv(cd, NULL, NULL, NULL, NULL);
+    }
+    /* Flush any shift state (ISO-2022-JP). */
+    char *o = buf;
+    size_t oleft = sizeof buf;
+    iconv(cd, NULL, NULL, &o, &oleft);
+    g_string_append_len(out, buf, (gssize)(sizeof buf - oleft));
+    return true;
+}
+
 /* Convert @len bytes in @charset to UTF-8 into @out. */
 static void
 to_utf8(claw_ctx_t *ctx, const char *path, const char *charset, const guint8 *data, size_t len,
         GString *out)
 {
+    if (is_latin1_name(charset)) {
+        cp1252_to_utf8(data, len, out);
+        return;
+    }
     if (!is_utf8_name(charset)) {
-        GMimeFilter *f = g_mime_filter_charset_new(charset, "UTF-8");
-        if (f) {
-            char *res;
-            size_t reslen, prespace;
-            g_mime_filter_complete(f, (char *)data, len, 0, &res, &reslen, &prespace);
-            g_string_append_len(out, res, (gssize)reslen);
-            g_object_unref(f);
+        if (convert_with_iconv(ctx, charset, data, len, out))
             return;
-        }
         _claw_anomaly(ctx, CLAW_ANOM_CHARSET_UNKNOWN, path, "unknown charset '%.64s'", charset);
     }
     if (g_utf8_validate((const char *)data, (gssize)len, NULL)) {
@@ -483,18 +591,7 @@ to_utf8(claw_ctx_t *ctx, const char *path, const char *charset, const guint8 *da
      * nearly always Windows-1252, which GMime's charset filter reads. */
     if (charset && !g_ascii_strcasecmp(charset, "utf-8"))
         _claw_anomaly(ctx, CLAW_ANOM_INVALID_UTF8, path, "text declared UTF-8 is not");
-    GMimeFilter *f = g_mime_filter_charset_new("windows-1252", "UTF-8");
-    if (f) {
-        char *res;
-        size_t reslen, prespace;
-        g_mime_filter_complete(f, (char *)data, len, 0, &res, &reslen, &prespace);
-        g_string_append_len(out, res, (gssize)reslen);
-        g_object_unref(f);
-    } else {
-        char *valid = g_utf8_make_valid((const char *)data, (gssize)len);
-        g_string_append(out, valid);
-        g_free(valid);
-    }
+    cp1252_to_utf8(data, len, out);
 }
 
 static void
@@ -519,7 +616,10 @@ add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charse
         .content_type = _claw_strdup(ctx, type),
         .charset = charset ? _claw_strndup_utf8(ctx, charset, strlen(charset)) : NULL,
     };
-    t.text = _claw_strndup_utf8(ctx, text->str, len);
+    /* to_utf8() and the HTML renderer give valid UTF-8; only NUL, which
+     * UTF-8 allows and C strings do not, may need taking out. */
+    t.text = memchr(text->str, '\0', len) ? _claw_strndup_utf8(ctx, text->str, len)
+                                           : _claw_strndup(ctx, text->str, len);
     t.length = strlen(t.text);
     g_array_append_val(ctx->texts, t);
     /* Rendered HTML too: a mail client turns "www.example.com" in visible

@@ -43,6 +43,22 @@ mixed_script(const char *u)
     return latin && other;
 }
 
+static bool
+is_plain_ascii_host(const char *h)
+{
+    if (!*h || *h == '.' || *h == '-')
+        return false;
+    for (const char *p = h; *p; p++) {
+        if (!(g_ascii_isalnum(*p) || *p == '.' || (*p == '-' && p[1] != '.' && p[1])))
+            return false;
+        if ((p == h || p[-1] == '.') && p[0] == 'x' && p[1] == 'n' && p[2] == '-' && p[3] == '-')
+            return false;
+        if (*p == '.' && (p[1] == '.' || p[1] == '-'))
+            return false;
+    }
+    return true;
+}
+
 void
 _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char *host, size_t len)
 {
@@ -86,6 +102,13 @@ _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char *host, size_t le
         d->ascii = d->unicode = _claw_strdup(ctx, ip);
         d->flags |= CLAW_DOMAIN_IP;
         g_free(ip);
+    } else if (is_plain_ascii_host(lower)) {
+        /* The common case needs no IDNA mapping: letters, digits, hyphens
+         * and dots, no A-labels. */
+        d->ascii = d->unicode = _claw_strdup(ctx, lower);
+        const char *reg = psl_registrable_domain(ctx->engine->psl, d->ascii);
+        if (reg)
+            d->registrable = _claw_strdup(ctx, reg);
     } else {
         char *ascii = NULL, *unicode = NULL;
         int rc = idn2_lookup_u8((const uint8_t *)lower, (uint8_t **)&ascii,
@@ -295,9 +318,17 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
         return;
     }
 
-    /* Dedupe: the same link with the same text, once per message. */
-    char *key = g_strdup_printf("%d\x1f%s\x1f%s\x1f%s", (int)source, s->str,
-                                link_text ? link_text : "", part ? part : "");
+    /* Dedupe: the same link with the same text, once per message part. */
+    GString *k = g_string_sized_new(s->len + 32);
+    g_string_append_c(k, (char)('0' + source));
+    g_string_append_len(k, s->str, (gssize)s->len);
+    g_string_append_c(k, '\x1f');
+    if (link_text)
+        g_string_append(k, link_text);
+    g_string_append_c(k, '\x1f');
+    if (part)
+        g_string_append(k, part);
+    char *key = g_string_free(k, FALSE);
     if (!ctx->url_seen)
         ctx->url_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     if (g_hash_table_contains(ctx->url_seen, key)) {

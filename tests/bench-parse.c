@@ -1,0 +1,275 @@
+/* bench-parse.c - model extraction against a bare GMime parse, same data,
+ * same run.
+ *
+ *   bench-parse [--rounds N] [--out FILE] SET=DIR...
+ *
+ * Every file under each DIR is read into memory first (no I/O is timed).
+ * Then, message by message, the bare GMime parse (a GMimeStreamMem over a
+ * copy of the bytes, g_mime_parser_construct_message, unref) and
+ * claw_message_parse + claw_message_destroy run back to back, so the two
+ * see the same caches and the same machine noise. Per set and overall it
+ * reports messages/s, MB/s and the 50th/99th percentile time per message,
+ * and the ratio of the two rates (the goal: model >= 0.5 x bare GMime).
+ */
+#include "build-config.h"
+
+#include "claw.h"
+
+#include <gmime/gmime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    char *data;
+    size_t len;
+    char *path;
+} msg_t;
+
+typedef struct {
+    const char *name;
+    GArray *msgs; /* msg_t */
+    size_t bytes;
+    double *t_gmime, *t_warn, *t_model; /* seconds per message, best of rounds */
+} set_t;
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+load_dir(set_t *s, const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    if (!d)
+        return;
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    while ((n = g_dir_read_name(d)))
+        g_ptr_array_add(names, g_build_filename(dir, n, NULL));
+    g_dir_close(d);
+    g_ptr_array_sort(names, (GCompareFunc)(void (*)(void))g_strcmp0);
+    for (guint i = 0; i < names->len; i++) {
+        const char *path = g_ptr_array_index(names, i);
+        if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+            load_dir(s, path);
+            continue;
+        }
+        msg_t m;
+        gsize len;
+        if (!g_file_get_contents(path, &m.data, &len, NULL))
+            continue;
+        m.len = len;
+        m.path = g_strdup(path);
+        s->bytes += len;
+        g_array_append_val(s->msgs, m);
+    }
+    g_ptr_array_free(names, TRUE);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+percentile(double *v, size_t n, double p)
+{
+    double *c = g_memdup2(v, n * sizeof *v);
+    qsort(c, n, sizeof *c, cmp_double);
+    double r = c[(size_t)((double)(n - 1) * p)];
+    g_free(c);
+    return r;
+}
+
+static double
+sum(const double *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return s;
+}
+
+static void
+count_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
+{
+    (void)offset;
+    (void)code;
+    (void)item;
+    (*(unsigned *)data)++;
+}
+
+/* @opts NULL: GMime's defaults. */
+static void
+gmime_parse(const msg_t *m, GMimeParserOptions *opts)
+{
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(m->data, m->len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
+    if (msg)
+        g_object_unref(msg);
+    g_object_unref(parser);
+    g_object_unref(stream);
+}
+
+static void
+report_line(FILE *out, const char *name, size_t n, size_t bytes, double *tg, double *tw,
+            double *tm)
+{
+    double sg = sum(tg, n), sw = sum(tw, n), sm = sum(tm, n);
+    fprintf(out,
+            "%-20s %6zu %6.1f | %7.0f %6.1f %6.3f %6.3f | %7.0f | %7.0f %6.1f %6.3f %6.3f | %5.2f "
+            "%5.2f\n",
+            name, n, (double)bytes / 1e6, (double)n / sg, (double)bytes / 1e6 / sg,
+            percentile(tg, n, 0.5) * 1e3, percentile(tg, n, 0.99) * 1e3, (double)n / sw,
+            (double)n / sm, (double)bytes / 1e6 / sm, percentile(tm, n, 0.5) * 1e3,
+            percentile(tm, n, 0.99) * 1e3, sg / sm, sw / sm);
+}
+
+int
+main(int argc, char **argv)
+{
+    int rounds = 3;
+    const char *outpath = NULL, *dump = NULL;
+    GArray *sets = g_array_new(FALSE, TRUE, sizeof(set_t));
+
+    g_mime_init();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+            outpath = argv[++i];
+        } else if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
+            dump = argv[++i]; /* per-message times, for finding the slow ones */
+        } else {
+            char *eq = strchr(argv[i], '=');
+            if (!eq) {
+                fprintf(stderr, "usage: %s [--rounds N] [--out FILE] SET=DIR...\n", argv[0]);
+                return 64;
+            }
+            set_t s = {.name = g_strndup(argv[i], (gsize)(eq - argv[i])),
+                       .msgs = g_array_new(FALSE, FALSE, sizeof(msg_t))};
+            load_dir(&s, eq + 1);
+            if (s.msgs->len)
+                g_array_append_val(sets, s);
+        }
+    }
+    if (!sets->len) {
+        fprintf(stderr, "bench-parse: no messages\n");
+        return 1;
+    }
+
+    claw_engine_t *engine;
+    char *err = NULL;
+    if (claw_engine_new(NULL, &engine, &err)) {
+        fprintf(stderr, "bench-parse: %s\n", err ? err : "engine");
+        return 1;
+    }
+
+    size_t total = 0, total_bytes = 0;
+    for (guint k = 0; k < sets->len; k++) {
+        set_t *s = &g_array_index(sets, set_t, k);
+        s->t_gmime = g_new(double, s->msgs->len);
+        s->t_warn = g_new(double, s->msgs->len);
+        s->t_model = g_new(double, s->msgs->len);
+        for (guint i = 0; i < s->msgs->len; i++)
+            s->t_gmime[i] = s->t_warn[i] = s->t_model[i] = 1e9;
+        total += s->msgs->len;
+        total_bytes += s->bytes;
+    }
+
+    /* GMime with a warning callback, as claw_message_parse uses it: GMime
+     * then decodes every header to check its encoded words. */
+    unsigned warnings = 0;
+    GMimeParserOptions *wopts = g_mime_parser_options_new();
+    g_mime_parser_options_set_warning_callback(wopts, count_warning, &warnings);
+
+    /* Best of N rounds per message: the least disturbed measurement. */
+    for (int r = 0; r < rounds; r++) {
+        for (guint k = 0; k < sets->len; k++) {
+            set_t *s = &g_array_index(sets, set_t, k);
+            for (guint i = 0; i < s->msgs->len; i++) {
+                const msg_t *m = &g_array_index(s->msgs, msg_t, i);
+                double t0 = now();
+                gmime_parse(m, NULL);
+                double t1 = now();
+                gmime_parse(m, wopts);
+                double t2 = now();
+                claw_message_t *cm = NULL;
+                claw_message_parse(engine, m->data, m->len, &cm);
+                claw_message_destroy(cm);
+                double t3 = now();
+                if (t1 - t0 < s->t_gmime[i])
+                    s->t_gmime[i] = t1 - t0;
+                if (t2 - t1 < s->t_warn[i])
+                    s->t_warn[i] = t2 - t1;
+                if (t3 - t2 < s->t_model[i])
+                    s->t_model[i] = t3 - t2;
+            }
+        }
+        fprintf(stderr, "\rbench-parse: round %d/%d done", r + 1, rounds);
+    }
+    fprintf(stderr, "\n");
+
+    double *all_g = g_new(double, total), *all_w = g_new(double, total),
+           *all_m = g_new(double, total);
+    size_t at = 0;
+    for (guint k = 0; k < sets->len; k++) {
+        set_t *s = &g_array_index(sets, set_t, k);
+        memcpy(all_g + at, s->t_gmime, s->msgs->len * sizeof(double));
+        memcpy(all_w + at, s->t_warn, s->msgs->len * sizeof(double));
+        memcpy(all_m + at, s->t_model, s->msgs->len * sizeof(double));
+        at += s->msgs->len;
+    }
+
+    if (dump) {
+        FILE *d = fopen(dump, "w");
+        for (guint k = 0; d && k < sets->len; k++) {
+            set_t *s = &g_array_index(sets, set_t, k);
+            for (guint i = 0; i < s->msgs->len; i++)
+                fprintf(d, "%.1f %.1f %.1f %s\n", s->t_gmime[i] * 1e6, s->t_warn[i] * 1e6,
+                        s->t_model[i] * 1e6, g_array_index(s->msgs, msg_t, i).path);
+        }
+        if (d)
+            fclose(d);
+    }
+    FILE *out = outpath ? fopen(outpath, "w") : stdout;
+    if (!out) {
+        perror(outpath);
+        return 1;
+    }
+    time_t t = time(NULL);
+    char when[64];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    fprintf(out,
+            "# bench-parse (Clawback %s), %s, one core, best of %d rounds per message.\n"
+            "# bare = GMime %d.%d.%d g_mime_parser_construct_message from memory;\n"
+            "# model = claw_message_parse (GMime parse + decode + text + URLs + attachments\n"
+            "#         + hashes + libmagic + archives) + claw_message_destroy.\n"
+            "# warn = the same GMime parse with a warning callback (what the model needs:\n"
+            "#        GMime then decodes every header to check its encoded words).\n"
+            "# ratio = model msg/s / bare msg/s (goal >= 0.50); ratio/warn = model / warn.\n#\n",
+            claw_version(), when, rounds, gmime_major_version, gmime_minor_version,
+            gmime_micro_version);
+    fprintf(out, "%-20s %6s %6s | %7s %6s %6s %6s | %7s | %7s %6s %6s %6s | %5s %5s\n",
+            "set", "msgs", "MB", "bare/s", "MB/s", "p50ms", "p99ms", "warn/s", "model/s",
+            "MB/s", "p50ms", "p99ms", "ratio", "/warn");
+    for (guint k = 0; k < sets->len; k++) {
+        set_t *s = &g_array_index(sets, set_t, k);
+        report_line(out, s->name, s->msgs->len, s->bytes, s->t_gmime, s->t_warn, s->t_model);
+    }
+    report_line(out, "all", total, total_bytes, all_g, all_w, all_m);
+    g_mime_parser_options_free(wopts);
+    if (out != stdout)
+        fclose(out);
+    claw_engine_destroy(engine);
+    return 0;
+}
