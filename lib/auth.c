@@ -375,28 +375,29 @@ _claw_parse_received(claw_ctx_t *ctx, const char *value)
             }
             continue;
         }
-        const char *start = p;
+        const char *word = p;
         while (*p && !g_ascii_isspace(*p) && *p != '(')
             p++;
-        char *word = g_strndup(start, (gsize)(p - start));
-        if (!g_ascii_strcasecmp(word, "from"))
+        size_t n = (size_t)(p - word);
+#define IS(w) (n == sizeof(w) - 1 && !g_ascii_strncasecmp(word, w, n))
+        if (IS("from"))
             clause = FROM;
-        else if (!g_ascii_strcasecmp(word, "by"))
+        else if (IS("by"))
             clause = BY;
-        else if (!g_ascii_strcasecmp(word, "with"))
+        else if (IS("with"))
             clause = WITH;
-        else if (!g_ascii_strcasecmp(word, "id") || !g_ascii_strcasecmp(word, "for") ||
-                 !g_ascii_strcasecmp(word, "via"))
+        else if (IS("id") || IS("for") || IS("via"))
             clause = OTHER;
         else if (clause == FROM && !from)
-            from = g_strdup(word);
-        else if (clause == FROM)
-            g_string_append_printf(from_comment, "%s ", word);
-        else if (clause == BY && !by)
-            by = g_strdup(word);
+            from = g_strndup(word, n);
+        else if (clause == FROM) {
+            g_string_append_len(from_comment, word, (gssize)n);
+            g_string_append_c(from_comment, ' ');
+        } else if (clause == BY && !by)
+            by = g_strndup(word, n);
         else if (clause == WITH && !with)
-            with = g_strdup(word);
-        g_free(word);
+            with = g_strndup(word, n);
+#undef IS
     }
 
     parse_from_comment(from_comment->str, &ip, &rdns, &helo);

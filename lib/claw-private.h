@@ -75,6 +75,7 @@ struct claw_message_private {
     GPtrArray *method_arrays; /* GArrays of claw_auth_method_t, freed with the message */
     GHashTable *url_seen;     /* "source url text" -> 1, so each link is listed once */
     GHashTable *domains;      /* host -> claw_domain_t*, each name converted once */
+    GString *scratch[6];      /* reused buffers for URL normalisation */
     uint64_t anomaly_seen[(CLAW_ANOM_LAST + 63) / 64];
     struct timespec deadline;
     bool out_of_time;
@@ -94,6 +95,9 @@ CLAW_HIDDEN const char *_claw_strndup(claw_ctx_t *ctx, const char *s, size_t len
 /* Like _claw_strndup but makes the text valid UTF-8 (invalid bytes become
  * U+FFFD) and drops NUL. */
 CLAW_HIDDEN const char *_claw_strndup_utf8(claw_ctx_t *ctx, const char *s, size_t len);
+
+/* Is @len bytes at @s valid UTF-8 (NUL allowed)? */
+CLAW_HIDDEN bool _claw_utf8_valid(const char *s, size_t len);
 
 /* Record an anomaly (printf-style detail). Repeats of one code beyond a few
  * are counted, not stored, so a hostile message cannot flood the list. */

@@ -137,12 +137,115 @@ decode_text(GString *out, const char *s, size_t len)
     }
 }
 
+/* What the renderer needs to know of a tag. */
+enum {
+    TAG_BLOCK = 1 << 0,    /* starts a new line */
+    TAG_CELL = 1 << 1,     /* separates by a space */
+    TAG_RAW = 1 << 2,      /* raw text content: skipped */
+    TAG_RAW_KEEP = 1 << 3, /* raw text content that a reader sees */
+};
+typedef enum {
+    K_NONE, K_A, K_AREA, K_FORM, K_INPUT, K_META, K_MEDIA, K_IMG, K_SCRIPT, K_BACKGROUND
+} tag_kind_t;
+
+typedef struct {
+    const char *name;
+    unsigned flags;
+    tag_kind_t kind;
+} tag_t;
+
+/* Sorted by name for bsearch. */
+static const tag_t tags[] = {
+    {"a", 0, K_A},
+    {"address", TAG_BLOCK, K_NONE},
+    {"area", 0, K_AREA},
+    {"article", TAG_BLOCK, K_NONE},
+    {"aside", TAG_BLOCK, K_NONE},
+    {"audio", 0, K_MEDIA},
+    {"blockquote", TAG_BLOCK, K_NONE},
+    {"body", 0, K_BACKGROUND},
+    {"br", TAG_BLOCK, K_NONE},
+    {"button", 0, K_INPUT},
+    {"center", TAG_BLOCK, K_NONE},
+    {"dd", TAG_BLOCK, K_NONE},
+    {"div", TAG_BLOCK, K_NONE},
+    {"dl", TAG_BLOCK, K_NONE},
+    {"dt", TAG_BLOCK, K_NONE},
+    {"embed", 0, K_MEDIA},
+    {"fieldset", TAG_BLOCK, K_NONE},
+    {"figcaption", TAG_BLOCK, K_NONE},
+    {"figure", TAG_BLOCK, K_NONE},
+    {"footer", TAG_BLOCK, K_NONE},
+    {"form", TAG_BLOCK, K_FORM},
+    {"frame", 0, K_MEDIA},
+    {"h1", TAG_BLOCK, K_NONE},
+    {"h2", TAG_BLOCK, K_NONE},
+    {"h3", TAG_BLOCK, K_NONE},
+    {"h4", TAG_BLOCK, K_NONE},
+    {"h5", TAG_BLOCK, K_NONE},
+    {"h6", TAG_BLOCK, K_NONE},
+    {"header", TAG_BLOCK, K_NONE},
+    {"hr", TAG_BLOCK, K_NONE},
+    {"iframe", 0, K_MEDIA},
+    {"image", 0, K_MEDIA},
+    {"img", 0, K_IMG},
+    {"input", 0, K_INPUT},
+    {"li", TAG_BLOCK, K_NONE},
+    {"link", 0, K_BACKGROUND},
+    {"main", TAG_BLOCK, K_NONE},
+    {"meta", 0, K_META},
+    {"nav", TAG_BLOCK, K_NONE},
+    {"object", 0, K_MEDIA},
+    {"ol", TAG_BLOCK, K_NONE},
+    {"p", TAG_BLOCK, K_NONE},
+    {"pre", TAG_BLOCK, K_NONE},
+    {"script", TAG_RAW, K_SCRIPT},
+    {"section", TAG_BLOCK, K_NONE},
+    {"source", 0, K_MEDIA},
+    {"style", TAG_RAW, K_NONE},
+    {"table", TAG_BLOCK, K_BACKGROUND},
+    {"tbody", TAG_BLOCK, K_NONE},
+    {"td", TAG_CELL, K_BACKGROUND},
+    {"textarea", TAG_RAW | TAG_RAW_KEEP, K_NONE},
+    {"tfoot", TAG_BLOCK, K_NONE},
+    {"th", TAG_CELL, K_NONE},
+    {"thead", TAG_BLOCK, K_NONE},
+    {"title", TAG_BLOCK | TAG_RAW | TAG_RAW_KEEP, K_NONE},
+    {"tr", TAG_BLOCK, K_NONE},
+    {"ul", TAG_BLOCK, K_NONE},
+    {"use", 0, K_MEDIA},
+    {"video", 0, K_MEDIA},
+    {"xmp", TAG_RAW, K_NONE},
+};
+
+static const tag_t no_tag = {"", 0, K_NONE};
+
+static int
+tag_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const tag_t *)elem)->name);
+}
+
+static const tag_t *
+lookup_tag(const char *name)
+{
+    const tag_t *t = bsearch(name, tags, G_N_ELEMENTS(tags), sizeof *tags, tag_cmp);
+    return t ? t : &no_tag;
+}
+
+static inline char
+lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
 typedef struct {
     char name[MAX_TAG_NAME];
     const char *val[MAX_ATTRS];
     size_t vlen[MAX_ATTRS];
     char aname[MAX_ATTRS][MAX_TAG_NAME];
     int n;
+    const tag_t *tag;
 } attrs_t;
 
 static const char *
@@ -171,10 +274,11 @@ read_tag(const char *p, const char *end, attrs_t *a, bool *closing)
     size_t n = 0;
     while (p < end && !g_ascii_isspace(*p) && *p != '>' && *p != '/') {
         if (n < MAX_TAG_NAME - 1)
-            a->name[n++] = g_ascii_tolower(*p);
+            a->name[n++] = lower(*p);
         p++;
     }
     a->name[n] = '\0';
+    a->tag = lookup_tag(a->name);
     while (p < end && *p != '>') {
         while (p < end && (g_ascii_isspace(*p) || *p == '/'))
             p++;
@@ -215,7 +319,7 @@ read_tag(const char *p, const char *end, attrs_t *a, bool *closing)
         if (a->n < MAX_ATTRS) {
             size_t k = MIN(nl, (size_t)MAX_TAG_NAME - 1);
             for (size_t i = 0; i < k; i++)
-                a->aname[a->n][i] = g_ascii_tolower(ns[i]);
+                a->aname[a->n][i] = lower(ns[i]);
             a->aname[a->n][k] = '\0';
             a->val[a->n] = vs ? vs : "";
             a->vlen[a->n] = vs ? vl : 0;
@@ -223,25 +327,6 @@ read_tag(const char *p, const char *end, attrs_t *a, bool *closing)
         }
     }
     return p < end ? p + 1 : end;
-}
-
-static int
-str_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, *(const char *const *)elem);
-}
-
-static bool
-is_block(const char *t)
-{
-    /* Sorted for bsearch. */
-    static const char *const blocks[] = {
-        "address", "article", "aside", "blockquote", "br", "center", "dd", "div", "dl",
-        "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
-        "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
-        "table", "tbody", "tfoot", "thead", "title", "tr", "ul",
-    };
-    return bsearch(t, blocks, G_N_ELEMENTS(blocks), sizeof *blocks, str_cmp) != NULL;
 }
 
 typedef struct {
@@ -328,71 +413,84 @@ close_link(render_t *r)
 }
 
 static void
+meta_refresh(render_t *r, const attrs_t *a)
+{
+    size_t hl, vl;
+    const char *he = attr(a, "http-equiv", &hl), *v;
+    if (!he || hl != 7 || g_ascii_strncasecmp(he, "refresh", 7) || !(v = attr(a, "content", &vl)))
+        return;
+    /* content="5; url=https://..." */
+    const char *u = memchr(v, '=', vl);
+    if (!u)
+        return;
+    u++;
+    size_t ul = vl - (size_t)(u - v);
+    while (ul && (*u == ' ' || *u == '\'' || *u == '"')) {
+        u++;
+        ul--;
+    }
+    while (ul && (u[ul - 1] == '\'' || u[ul - 1] == '"'))
+        ul--;
+    add_link(r, u, ul, CLAW_URL_HTML_META, NULL);
+}
+
+static void
 handle_tag(render_t *r, const attrs_t *a, bool closing)
 {
-    const char *t = a->name;
+    const tag_t *t = a->tag;
     const char *v;
     size_t vl;
 
-    if (is_block(t))
+    if (t->flags & TAG_BLOCK)
         newline(r);
-    else if (!strcmp(t, "td") || !strcmp(t, "th"))
+    else if (t->flags & TAG_CELL)
         r->space = true;
     if (closing) {
-        if (!strcmp(t, "a"))
+        if (t->kind == K_A)
             close_link(r);
         return;
     }
-    if (!strcmp(t, "a") || !strcmp(t, "area")) {
+    switch (t->kind) {
+    case K_A:
+    case K_AREA:
         close_link(r);
         if ((v = attr(a, "href", &vl)) || (v = attr(a, "xlink:href", &vl))) {
-            if (!strcmp(t, "area")) {
+            if (t->kind == K_AREA) {
                 add_link(r, v, vl, CLAW_URL_HTML_HREF, NULL);
             } else {
                 r->link_href = g_string_new_len(v, (gssize)vl);
                 r->link_text = g_string_new(NULL);
             }
         }
-    } else if (!strcmp(t, "form")) {
+        break;
+    case K_FORM:
         if ((v = attr(a, "action", &vl)))
             add_link(r, v, vl, CLAW_URL_HTML_ACTION, NULL);
-    } else if (!strcmp(t, "button") || !strcmp(t, "input")) {
+        break;
+    case K_INPUT:
         if ((v = attr(a, "formaction", &vl)))
             add_link(r, v, vl, CLAW_URL_HTML_ACTION, NULL);
         if ((v = attr(a, "src", &vl)))
             add_link(r, v, vl, CLAW_URL_HTML_SRC, NULL);
-    } else if (!strcmp(t, "meta")) {
-        size_t hl;
-        const char *he = attr(a, "http-equiv", &hl);
-        if (he && hl == 7 && !g_ascii_strncasecmp(he, "refresh", 7) &&
-            (v = attr(a, "content", &vl))) {
-            /* content="5; url=https://..." */
-            const char *u = g_strstr_len(v, (gssize)vl, "=");
-            if (u) {
-                u++;
-                size_t ul = vl - (size_t)(u - v);
-                while (ul && (*u == ' ' || *u == '\'' || *u == '"')) {
-                    u++;
-                    ul--;
-                }
-                while (ul && (u[ul - 1] == '\'' || u[ul - 1] == '"'))
-                    ul--;
-                add_link(r, u, ul, CLAW_URL_HTML_META, NULL);
-            }
-        }
-    } else if (!strcmp(t, "img") || !strcmp(t, "iframe") || !strcmp(t, "frame") ||
-               !strcmp(t, "embed") || !strcmp(t, "source") || !strcmp(t, "video") ||
-               !strcmp(t, "audio") || !strcmp(t, "script") || !strcmp(t, "object") ||
-               !strcmp(t, "image") || !strcmp(t, "use")) {
+        break;
+    case K_META:
+        meta_refresh(r, a);
+        break;
+    case K_MEDIA:
+    case K_IMG:
+    case K_SCRIPT:
         if ((v = attr(a, "src", &vl)) || (v = attr(a, "data", &vl)) ||
             (v = attr(a, "href", &vl)) || (v = attr(a, "xlink:href", &vl)))
             add_link(r, v, vl, CLAW_URL_HTML_SRC, NULL);
-        if (!strcmp(t, "img") && r->link_text && (v = attr(a, "alt", &vl)) && vl)
+        if (t->kind == K_IMG && r->link_text && (v = attr(a, "alt", &vl)) && vl)
             emit_text(r, v, vl);
-    } else if (!strcmp(t, "link") || !strcmp(t, "body") || !strcmp(t, "table") ||
-               !strcmp(t, "td")) {
+        break;
+    case K_BACKGROUND:
         if ((v = attr(a, "href", &vl)) || (v = attr(a, "background", &vl)))
             add_link(r, v, vl, CLAW_URL_HTML_SRC, NULL);
+        break;
+    case K_NONE:
+        break;
     }
 }
 
@@ -422,7 +520,7 @@ _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, c
                   .scratch = g_string_sized_new(256)};
     const char *p = html, *end = html + len;
     attrs_t *a = g_new(attrs_t, 1);
-    unsigned tags = 0;
+    unsigned n_tags = 0;
 
     while (p < end) {
         const char *lt = memchr(p, '<', (size_t)(end - p));
@@ -433,7 +531,7 @@ _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, c
         if (lt > p)
             emit_text(&r, p, (size_t)(lt - p));
         p = lt + 1;
-        if ((++tags & 1023) == 0 && _claw_out_of_time(ctx))
+        if ((++n_tags & 1023) == 0 && _claw_out_of_time(ctx))
             break;
         if (p + 2 < end && p[0] == '!' && p[1] == '-' && p[2] == '-') {
             const char *close = g_strstr_len(p + 3, end - p - 3, "-->");
@@ -459,18 +557,16 @@ _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, c
         bool closing;
         p = read_tag(p, end, a, &closing);
         handle_tag(&r, a, closing);
-        if (!closing && (!strcmp(a->name, "script") || !strcmp(a->name, "style") ||
-                         !strcmp(a->name, "title") || !strcmp(a->name, "textarea") ||
-                         !strcmp(a->name, "xmp"))) {
+        if (!closing && (a->tag->flags & TAG_RAW)) {
             /* Raw text: a title is not body text either, but it is what the
              * browser shows in the tab, so it is kept on a line of its own. */
             const char *stop = skip_raw_text(p, end, a->name);
             /* Scripts in a mail body never run, but in an HTML or SVG
              * attachment they do, in the browser: where they send the
              * reader matters (HTML smuggling). */
-            if (from_attachment && !strcmp(a->name, "script"))
+            if (from_attachment && a->tag->kind == K_SCRIPT)
                 _claw_urls_from_text(ctx, p, (size_t)(stop - p), part, CLAW_URL_ATTACHMENT);
-            if (!strcmp(a->name, "title") || !strcmp(a->name, "textarea")) {
+            if (a->tag->flags & TAG_RAW_KEEP) {
                 emit_text(&r, p, (size_t)(stop - p));
                 newline(&r);
             }

@@ -42,13 +42,29 @@ _claw_strndup(claw_ctx_t *ctx, const char *s, size_t len)
     return g_string_chunk_insert_len(ctx->strings, s, (gssize)len);
 }
 
+bool
+_claw_utf8_valid(const char *s, size_t len)
+{
+    /* Mail text is mostly ASCII: check eight bytes at a time for a high bit
+     * and leave only the rest to GLib's validator. */
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull)
+            break;
+    }
+    while (i < len && !((unsigned char)s[i] & 0x80))
+        i++;
+    return i == len || g_utf8_validate(s + i, (gssize)(len - i), NULL);
+}
+
 const char *
 _claw_strndup_utf8(claw_ctx_t *ctx, const char *s, size_t len)
 {
-    const char *end;
     if (!s)
         return NULL;
-    if (g_utf8_validate(s, (gssize)len, &end) && !memchr(s, '\0', len))
+    if (_claw_utf8_valid(s, len) && !memchr(s, '\0', len))
         return _claw_strndup(ctx, s, len);
     /* g_utf8_make_valid stops at NUL only when given -1; with a length it
      * keeps NUL, which we drop. */
@@ -583,7 +599,7 @@ to_utf8(claw_ctx_t *ctx, const char *path, const char *charset, const guint8 *da
             return;
         _claw_anomaly(ctx, CLAW_ANOM_CHARSET_UNKNOWN, path, "unknown charset '%.64s'", charset);
     }
-    if (g_utf8_validate((const char *)data, (gssize)len, NULL)) {
+    if (_claw_utf8_valid((const char *)data, len)) {
         g_string_append_len(out, (const char *)data, (gssize)len);
         return;
     }
@@ -990,6 +1006,9 @@ claw_message_destroy(claw_message_t *m)
     if (ctx) {
         if (ctx->url_seen)
             g_hash_table_destroy(ctx->url_seen);
+        for (size_t i = 0; i < G_N_ELEMENTS(ctx->scratch); i++)
+            if (ctx->scratch[i])
+                g_string_free(ctx->scratch[i], TRUE);
         if (ctx->domains)
             g_hash_table_destroy(ctx->domains);
         g_ptr_array_free(ctx->method_arrays, TRUE);

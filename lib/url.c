@@ -68,13 +68,19 @@ _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char *host, size_t le
     if (!ctx->domains)
         ctx->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
-    char *key = g_strndup(host, len);
-    claw_domain_t *cached = g_hash_table_lookup(ctx->domains, key);
+    char stack[256];
+    const char *lookup = host;
+    if (len < sizeof stack) {
+        memcpy(stack, host, len);
+        stack[len] = '\0';
+        lookup = stack;
+    }
+    claw_domain_t *cached = lookup == stack ? g_hash_table_lookup(ctx->domains, stack) : NULL;
     if (cached) {
         *d = *cached;
-        g_free(key);
         return;
     }
+    char *key = g_strndup(host, len);
 
     /* Lower-case (ASCII here; idn2 folds the rest) and drop one final dot. */
     char *lower = g_utf8_make_valid(key, -1);
@@ -271,6 +277,16 @@ looks_like_host(const char *s)
     return dot && alpha;
 }
 
+/* One of the message's reusable buffers, emptied. */
+static GString *
+scratch(claw_ctx_t *ctx, unsigned i)
+{
+    if (!ctx->scratch[i])
+        ctx->scratch[i] = g_string_sized_new(256);
+    g_string_truncate(ctx->scratch[i], 0);
+    return ctx->scratch[i];
+}
+
 void
 _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
               claw_url_source_t source, const char *link_text)
@@ -285,7 +301,7 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
         len--;
     if (len == 0)
         return;
-    GString *s = g_string_sized_new(MIN(len, MAX_RAW_URL) + 1);
+    GString *s = scratch(ctx, 0);
     for (size_t i = 0; i < len && s->len < MAX_RAW_URL; i++)
         if (raw[i] != '\t' && raw[i] != '\n' && raw[i] != '\r')
             g_string_append_c(s, raw[i]);
@@ -299,27 +315,27 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
         while (q < end && (g_ascii_isalnum(*q) || *q == '+' || *q == '-' || *q == '.'))
             q++;
     }
-    char *scheme;
+    char scheme[32];
     if (q < end && *q == ':' && q > p) {
-        scheme = g_ascii_strdown(p, q - p);
+        size_t n = MIN((size_t)(q - p), sizeof scheme - 1);
+        for (size_t i = 0; i < n; i++)
+            scheme[i] = g_ascii_tolower(p[i]);
+        scheme[n] = '\0';
         p = q + 1;
     } else if (s->len > 4 && g_ascii_strncasecmp(p, "www.", 4) == 0) {
-        scheme = g_strdup("http");
+        strcpy(scheme, "http");
         u.flags |= CLAW_URL_NO_SCHEME;
     } else {
         /* Relative references and fragments go nowhere new. */
-        g_string_free(s, TRUE);
         return;
     }
     if (!strcmp(scheme, "cid") || !strcmp(scheme, "mid")) {
         /* References to other parts of the same message. */
-        g_free(scheme);
-        g_string_free(s, TRUE);
         return;
     }
 
     /* Dedupe: the same link with the same text, once per message part. */
-    GString *k = g_string_sized_new(s->len + 32);
+    GString *k = scratch(ctx, 1);
     g_string_append_c(k, (char)('0' + source));
     g_string_append_len(k, s->str, (gssize)s->len);
     g_string_append_c(k, '\x1f');
@@ -328,26 +344,19 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
     g_string_append_c(k, '\x1f');
     if (part)
         g_string_append(k, part);
-    char *key = g_string_free(k, FALSE);
     if (!ctx->url_seen)
-        ctx->url_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    if (g_hash_table_contains(ctx->url_seen, key)) {
-        g_free(key);
-        g_free(scheme);
-        g_string_free(s, TRUE);
+        ctx->url_seen = g_hash_table_new(g_str_hash, g_str_equal);
+    if (g_hash_table_contains(ctx->url_seen, k->str))
         return;
-    }
     if (ctx->urls->len >= (guint)ctx->limits->max_urls) {
         if (!_claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_URLS))
             _claw_anomaly(ctx, CLAW_ANOM_LIMIT_URLS, part,
                           "more than %" G_GINT64_FORMAT " distinct URLs",
                           ctx->limits->max_urls);
-        g_free(key);
-        g_free(scheme);
-        g_string_free(s, TRUE);
         return;
     }
-    g_hash_table_add(ctx->url_seen, key);
+    /* The key lives as long as the message, in its string chunk. */
+    g_hash_table_add(ctx->url_seen, (gpointer)_claw_strndup(ctx, k->str, k->len));
 
     u.raw = _claw_strndup_utf8(ctx, s->str, s->len);
     u.scheme = _claw_strndup_utf8(ctx, scheme, strlen(scheme));
@@ -362,7 +371,8 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
         u.link_text = _claw_strndup_utf8(ctx, link_text, tl);
     }
 
-    GString *norm = g_string_new(u.scheme);
+    GString *norm = scratch(ctx, 2);
+    g_string_append(norm, u.scheme);
     bool special = is_special_scheme(scheme) || (u.flags & CLAW_URL_NO_SCHEME);
     bool hierarchical = special || (p + 1 < end && p[0] == '/' && p[1] == '/');
     if (hierarchical) {
@@ -426,7 +436,7 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
             if (ok && pn <= 65535)
                 u.port = pn;
         }
-        GString *h = g_string_new(NULL);
+        GString *h = scratch(ctx, 3);
         if (memchr(host, '%', (size_t)(host_end - host))) {
             u.flags |= CLAW_URL_HOST_ENCODED;
             percent_decode(h, host, (size_t)(host_end - host));
@@ -453,7 +463,6 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
             }
             g_free(low);
         }
-        g_string_free(h, TRUE);
         g_string_append(norm, "://");
         if (u.host.ascii) {
             bool v6 = (u.host.flags & CLAW_DOMAIN_IP) && strchr(u.host.ascii, ':');
@@ -476,19 +485,18 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
         }
     }
     /* The rest: path, query and fragment. */
-    GString *rest = g_string_new(NULL);
+    GString *rest = scratch(ctx, 4);
     for (const char *r = p; r < end; r++)
         g_string_append_c(rest, (special && *r == '\\') ? '/' : *r);
     g_string_append_len(norm, rest->str, (gssize)rest->len);
-    GString *decoded = g_string_new(NULL);
-    percent_decode(decoded, rest->str, rest->len);
-    u.path = _claw_strndup_utf8(ctx, decoded->str, decoded->len);
+    if (memchr(rest->str, '%', rest->len)) {
+        GString *decoded = scratch(ctx, 5);
+        percent_decode(decoded, rest->str, rest->len);
+        u.path = _claw_strndup_utf8(ctx, decoded->str, decoded->len);
+    } else {
+        u.path = _claw_strndup_utf8(ctx, rest->str, rest->len);
+    }
     u.url = _claw_strndup_utf8(ctx, norm->str, norm->len);
-    g_string_free(decoded, TRUE);
-    g_string_free(rest, TRUE);
-    g_string_free(norm, TRUE);
-    g_free(scheme);
-    g_string_free(s, TRUE);
     g_array_append_val(ctx->urls, u);
 }
 
