@@ -1,6 +1,6 @@
 /* claw - the investigator's command-line tool.
  *
- *   claw [--config FILE] scan [--json] [--set SECTION.NAME=VALUE]... FILE... | -
+ *   claw [--config FILE] scan [--config FILE] [--json] [--set S.N=VALUE]... FILE... | -
  *   claw --check-config FILE
  *   claw --dump-config [--config FILE]
  *
@@ -41,7 +41,7 @@ usage(FILE *out)
             "       %s --dump-config [--config FILE]\n"
             "\n"
             "Commands:\n"
-            "  scan [--json] [--set SECTION.NAME=VALUE]... FILE... | -\n"
+            "  scan [--config FILE] [--json] [--set SECTION.NAME=VALUE]... FILE... | -\n"
             "        Parse each message and print its model: a readable summary, or one\n"
             "        JSON object per line with --json. '-' reads one message from stdin.\n"
             "\n"
@@ -181,47 +181,66 @@ free_input(input_t *in)
 }
 
 static int
-cmd_scan(claw_config_t *cfg, int argc, char **argv)
+cmd_scan(claw_config_t **cfgp, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"set", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool json = false;
-    int c;
+    const char *config_path = NULL;
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int n_sets = 0, c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "js:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "js:c:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
             break;
-        case 's': {
-            char *dot = strchr(optarg, '.'), *eq = strchr(optarg, '=');
-            char *err = NULL;
-            if (!dot || !eq || dot > eq) {
-                fprintf(stderr, "%s: --set wants SECTION.NAME=VALUE, got '%s'\n", progname,
-                        optarg);
-                return EX_USAGE;
-            }
-            *dot = *eq = '\0';
-            if (claw_config_set(cfg, optarg, dot + 1, eq + 1, &err)) {
-                fprintf(stderr, "%s: --set: %s\n", progname, err ? err : "invalid");
-                free(err);
-                return EX_CONFIG;
-            }
+        case 'c':
+            config_path = optarg;
             break;
-        }
+        case 's':
+            sets[n_sets++] = optarg;
+            break;
         case 'h':
             usage(stdout);
+            free(sets);
             return 0;
         default:
             usage(stderr);
+            free(sets);
             return EX_USAGE;
         }
     }
+    /* The file first, then each --set over it, whatever their order. */
+    if (config_path) {
+        claw_config_destroy(*cfgp);
+        *cfgp = load_config(config_path, true);
+        apply_log_config(*cfgp);
+    }
+    claw_config_t *cfg = *cfgp;
+    for (int i = 0; i < n_sets; i++) {
+        char *dot = strchr(sets[i], '.'), *eq = strchr(sets[i], '=');
+        char *err = NULL;
+        if (!dot || !eq || dot > eq) {
+            fprintf(stderr, "%s: --set wants SECTION.NAME=VALUE, got '%s'\n", progname, sets[i]);
+            free(sets);
+            return EX_USAGE;
+        }
+        *dot = *eq = '\0';
+        if (claw_config_set(cfg, sets[i], dot + 1, eq + 1, &err)) {
+            fprintf(stderr, "%s: --set: %s\n", progname, err ? err : "invalid");
+            free(err);
+            free(sets);
+            return EX_CONFIG;
+        }
+    }
+    free(sets);
     if (optind >= argc) {
         fprintf(stderr, "%s scan: no input (give FILE... or - for stdin)\n", progname);
         return EX_USAGE;
@@ -339,7 +358,7 @@ main(int argc, char **argv)
         usage(stderr);
         rc = EX_USAGE;
     } else if (strcmp(argv[optind], "scan") == 0) {
-        rc = cmd_scan(cfg, argc - optind, argv + optind);
+        rc = cmd_scan(&cfg, argc - optind, argv + optind);
     } else {
         fprintf(stderr, "%s: unknown command '%s' (try --help)\n", progname, argv[optind]);
         rc = EX_USAGE;

@@ -5,7 +5,7 @@ fx="$srcdir/tests/fixtures"
 
 "$CLAW" --help > "$tmp/help" 2>&1; rc=$?
 check "--help exits 0" [ $rc -eq 0 ]
-check "--help describes scan" grep -q "scan \[--json\]" "$tmp/help"
+check "--help describes scan" grep -q "scan \[--config FILE\] \[--json\]" "$tmp/help"
 "$CLAW" --version > "$tmp/v" 2>&1
 check "--version prints the version" grep -q "^claw (Clawback) [0-9]" "$tmp/v"
 
@@ -54,6 +54,13 @@ check "--check-config bad file: file:line: message" grep -q "^$tmp/bad.conf:3: m
 check "--config naming a missing file: 78" [ $rc -eq 78 ]
 "$CLAW" --config "$tmp/bad.conf" scan "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?
 check "--config with an error: 78 and file:line" sh -c "[ $rc -eq 78 ] && grep -q 'bad.conf:3:' '$tmp/err'"
+printf '[limits]\nmax_urls = 1\n' > "$tmp/urls.conf"
+"$CLAW" scan --config "$tmp/urls.conf" --json "$fx/html-phish.eml" > "$tmp/out"
+check "scan --config FILE applies the file" grep -q '"code":"LIMIT_URLS"' "$tmp/out"
+"$CLAW" scan --set limits.max_urls=2000 --config "$tmp/urls.conf" --json "$fx/html-phish.eml" > "$tmp/out"
+check "--set wins over --config whatever the order" sh -c "! grep -q '\"code\":\"LIMIT_URLS\"' '$tmp/out'"
+"$CLAW" scan --config "$tmp/bad.conf" "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?
+check "scan --config with an error: 78 and file:line" sh -c "[ $rc -eq 78 ] && grep -q 'bad.conf:3:' '$tmp/err'"
 "$CLAW" scan --set limits.max_parts=many "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?
 check "--set with a bad value: 78" [ $rc -eq 78 ]
 "$CLAW" scan --set limits.max_parts "$fx/plain.eml" > /dev/null 2> "$tmp/err"; rc=$?

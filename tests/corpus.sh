@@ -25,8 +25,30 @@ if [ -d "$corpora/edge/fuzz-go-multipart-bodies" ]; then
           cat "$f"; } > "$tmp/bodies/$(basename "$f")"
     done
 fi
+# The attachment samples (Office macros, TNEF, EICAR, encrypted zips) are
+# also mailed as attachments, so the archive, OLE, TNEF and RTF readers see
+# them, not only the message parser.
+mkdir -p "$tmp/attached"
+"${PYTHON3:-python3}" - "$corpora/attachments" "$tmp/attached" <<'PY'
+import base64, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+for root, _, names in os.walk(src):
+    for n in sorted(names):
+        data = open(os.path.join(root, n), "rb").read()
+        msg = ("From: sender@example.net\nTo: rcpt@example.org\nSubject: sample %s\n"
+               "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"s\"\n\n"
+               "--s\nContent-Type: text/plain\n\nsee attached\n"
+               "--s\nContent-Type: application/octet-stream; name=\"%s\"\n"
+               "Content-Disposition: attachment; filename=\"%s\"\n"
+               "Content-Transfer-Encoding: base64\n\n" % (n, n, n))
+        out = msg.encode() + base64.encodebytes(data) + b"--s--\n"
+        rel = os.path.relpath(os.path.join(root, n), src).replace("/", "__")
+        open(os.path.join(dst, rel + ".eml"), "wb").write(out)
+PY
 if [ -n "${CLAW_SANITIZED:-}" ]; then mem="" san="--sanitized"; else mem="--max-rss-mb 1024" san=""; fi
 "$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "real mail (ham, spam, phishing)" \
     $mem $san --messages ham- spam- phish- -- "$tmp/mail"
 "$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "edge cases and attachments" \
     $mem $san -- "$corpora/edge" "$corpora/attachments" "$tmp/bodies"
+"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "attachment samples, attached" \
+    $mem $san --messages attached -- "$tmp/attached"

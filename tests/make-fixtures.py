@@ -90,9 +90,28 @@ def sevenzip_bytes(entries):
 
 
 def ole_bytes(names):
-    """A minimal OLE2 compound file: header, one FAT sector, one directory
-    sector holding a root entry and the given (name, type) entries."""
+    """A minimal OLE2 compound file: header, FAT, directory and stream data.
+    names: (name, type) or (name, type, data); type 1 storage, 2 stream.
+    Stream data is padded to 4096 bytes so it lives in regular sectors."""
     FREE, END, FATSECT, NOSTREAM = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    entries = [("Root Entry", 5, None)] + [tuple(n) + (None,) * (3 - len(n)) for n in names]
+    n_dir = (len(entries) + 3) // 4
+    datas = []
+    next_sector = 1 + n_dir  # sector 0 is the FAT
+    fat = [FATSECT] + [2 + i if i < n_dir - 1 else END for i in range(n_dir)]
+    starts = []
+    for _, typ, data in entries:
+        if data is None:
+            starts.append(END)
+            continue
+        data = data + b"\0" * (max(4096, len(data)) - len(data))
+        data += b"\0" * (-len(data) % 512)
+        n = len(data) // 512
+        starts.append(next_sector)
+        fat += [next_sector + i + 1 if i < n - 1 else END for i in range(n)]
+        next_sector += n
+        datas.append(data)
+    assert len(fat) <= 128, "one FAT sector is enough for the fixtures"
     hdr = bytearray(512)
     hdr[0:8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"
     struct.pack_into("<HHHHH", hdr, 24, 0x3E, 3, 0xFFFE, 9, 6)
@@ -101,14 +120,11 @@ def ole_bytes(names):
     struct.pack_into("<I", hdr, 76, 0)  # DIFAT[0]: the FAT is sector 0
     for i in range(1, 109):
         struct.pack_into("<I", hdr, 76 + 4 * i, FREE)
-    fat = bytearray(b"\xff" * 512)
-    struct.pack_into("<II", fat, 0, FATSECT, END)
-    entries = [("Root Entry", 5)] + list(names)
-    n_dir = (len(entries) + 3) // 4
-    for i in range(n_dir):  # the directory chain: sectors 1..n_dir
-        struct.pack_into("<I", fat, 4 * (1 + i), END if i == n_dir - 1 else 2 + i)
+    fatb = bytearray(b"\xff" * 512)
+    for i, v in enumerate(fat):
+        struct.pack_into("<I", fatb, 4 * i, v)
     dirs = bytearray()
-    for i, (name, typ) in enumerate(entries):
+    for i, (name, typ, data) in enumerate(entries):
         e = bytearray(128)
         n = name.encode("utf-16-le") + b"\0\0"
         e[0:len(n)] = n
@@ -116,10 +132,29 @@ def ole_bytes(names):
         child = 1 if i == 0 else NOSTREAM
         right = i + 1 if 0 < i < len(entries) - 1 else NOSTREAM
         struct.pack_into("<III", e, 68, NOSTREAM, right, child)
-        struct.pack_into("<II", e, 116, END if typ != 2 else 0, 0)
+        size = 0 if data is None else max(4096, len(data))
+        struct.pack_into("<II", e, 116, starts[i], size)
         dirs += e
     dirs += b"\0" * (512 * n_dir - len(dirs))
-    return bytes(hdr + fat + dirs)
+    return bytes(hdr + fatb + dirs + b"".join(datas))
+
+
+def biff_workbook(macro_sheet):
+    """BIFF8 globals: BOF, a BOUNDSHEET (type 1 = Excel 4 macro sheet), EOF."""
+    def rec(t, data):
+        return struct.pack("<HH", t, len(data)) + data
+    name = b"Macro1"
+    sheet = struct.pack("<IBB", 0, 0, 1 if macro_sheet else 0) + bytes([len(name), 0]) + name
+    return rec(0x0809, struct.pack("<HHHHII", 0x0600, 5, 0, 0, 0, 0)) + rec(0x0085, sheet) + \
+        rec(0x000A, b"")
+
+
+def word_document(encrypted):
+    """The start of a Word FIB: wIdent 0xA5EC; fEncrypted is bit 0 of byte 11."""
+    fib = bytearray(64)
+    struct.pack_into("<HH", fib, 0, 0xA5EC, 0x00C1)
+    fib[11] = 0x01 if encrypted else 0
+    return bytes(fib)
 
 
 def tnef_bytes(attachments):
@@ -279,6 +314,10 @@ def attachments():
         part("application/x-7z-compressed", "script.7z", seven),
         part("application/vnd.ms-word.document.macroEnabled.12", "report.docm", docm),
         part("application/msword", "legacy.doc", ole),
+        part("application/vnd.ms-excel", "budget.xls",
+             ole_bytes([("Workbook", 2, biff_workbook(True))])),
+        part("application/msword", "secret.doc",
+             ole_bytes([("WordDocument", 2, word_document(True))])),
         part("application/rtf", "letter.rtf", rtf),
         part("application/ms-tnef", "winmail.dat", tnef),
         part("application/octet-stream", "shortcut.url", url),

@@ -202,6 +202,19 @@ test_html(void)
           "unclosed tags: link text up to the end");
     claw_message_destroy(m);
 
+    /* The tag table is searched by bsearch: its first and last entries and
+     * a few between must all be found. */
+    m = html("<a href=\"http://first.example/\">one</a><address>two</address>"
+             "<xmp>hidden <b>raw</b></xmp><table><tr><td>c1</td><th>c2</th></tr></table>"
+             "<video src=\"http://last.example/v.mp4\"></video><ul><li>three</li></ul>");
+    CHECK(m->n_texts == 1, "tag table: one text");
+    if (m->n_texts == 1)
+        CHECK_STR(m->texts[0].text, "one\ntwo\nc1 c2\nthree",
+                  "tag table: a, address, xmp (raw), td/th, li");
+    CHECK(url_from(m, CLAW_URL_HTML_HREF) && url_from(m, CLAW_URL_HTML_SRC),
+          "tag table: a href and video src");
+    claw_message_destroy(m);
+
     /* The entity table is sorted (bsearch depends on it) and complete. */
     const char *names[] = {"AElig", "amp", "zwnj", "lsquo", "mdash", "euro", "nbsp"};
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
