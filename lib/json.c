@@ -33,9 +33,16 @@ _claw_json_string(GString *out, const char *s)
                 /* C1 controls: NEL (U+0085) ends a line for some readers. */
                 g_string_append_printf(out, "\\u%04x", p[1]);
                 p++;
-            } else if (*p == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
-                /* U+2028/2029 end lines in JavaScript. */
+            } else if (*p == 0xE2 && p[1] == 0x80 &&
+                       (p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0x8E || p[2] == 0x8F ||
+                        (p[2] >= 0xAA && p[2] <= 0xAE))) {
+                /* U+2028/2029 end lines in JavaScript; the bidi controls
+                 * reorder what a terminal shows. Escaped, the value is the
+                 * same to a JSON reader and harmless on a screen. */
                 g_string_append_printf(out, "\\u%04x", 0x2000 | (p[2] - 0x80));
+                p += 2;
+            } else if (*p == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
+                g_string_append_printf(out, "\\u%04x", 0x2040 | (p[2] - 0x80));
                 p += 2;
             } else {
                 g_string_append_c(out, (char)*p);
@@ -63,8 +70,17 @@ _claw_escape_line(GString *out, const char *s)
             /* C1 controls, NEL among them. */
             g_string_append_printf(out, "\\u%04x", p[1]);
             p++;
-        } else if (*p == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
+        } else if (*p == 0xE2 && p[1] == 0x80 &&
+                   (p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0x8E || p[2] == 0x8F ||
+                    (p[2] >= 0xAA && p[2] <= 0xAE))) {
+            /* Line and paragraph separators, and the bidi controls (LRM,
+             * RLM, LRE..RLO) that make a terminal show "exe.pdf" for
+             * "fdp.exe". */
             g_string_append_printf(out, "\\u%04x", 0x2000 | (p[2] - 0x80));
+            p += 2;
+        } else if (*p == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
+            /* Bidi isolates U+2066..U+2069. */
+            g_string_append_printf(out, "\\u%04x", 0x2040 | (p[2] - 0x80));
             p += 2;
         } else {
             g_string_append_c(out, (char)*p);

@@ -323,6 +323,10 @@ def attachments():
         part("application/octet-stream", "shortcut.url", url),
         part("text/html", "login.html", htm),
         part("image/svg+xml", "image.svg", svg),
+        # A right-to-left override in the name: shown as "invoiceexe.pdf".
+        "Content-Type: application/octet-stream\n"
+        "Content-Disposition: attachment; filename*=utf-8''invoice%E2%80%AEfdp.exe\n"
+        "Content-Transfer-Encoding: base64\n\n" + b64(EXE),
         part("image/gif", None, b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", disposition="inline",
              extra="Content-ID: <logo@x>\n"),
     ]

@@ -448,11 +448,13 @@ static void
 test_escaping(void)
 {
     GString *o = g_string_new(NULL);
-    _claw_json_string(o, "a\"b\\c\nd\re\x01\x7f\xe2\x80\xa8z");
-    CHECK_STR(o->str, "\"a\\\"b\\\\c\\nd\\re\\u0001\\u007f\\u2028z\"", "JSON string escaping");
+    _claw_json_string(o, "a\"b\\c\nd\re\x01\x7f\xe2\x80\xa8z\xe2\x80\xae\xc2\x85");
+    CHECK_STR(o->str, "\"a\\\"b\\\\c\\nd\\re\\u0001\\u007f\\u2028z\\u202e\\u0085\"",
+              "JSON string escaping");
     g_string_assign(o, "");
-    _claw_escape_line(o, "a\nb\r\x1b[31m\xc2\x85\xe2\x80\xa9");
-    CHECK_STR(o->str, "a\\nb\\r\\x1b[31m\\u0085\\u2029", "line escaping");
+    _claw_escape_line(o, "a\nb\r\x1b[31m\xc2\x85\xe2\x80\xa9x\xe2\x80\xaey\xe2\x81\xa6\xc3\xa9");
+    CHECK_STR(o->str, "a\\nb\\r\\x1b[31m\\u0085\\u2029x\\u202ey\\u2066\xc3\xa9",
+              "line escaping: controls, separators, bidi; other UTF-8 kept");
     g_string_free(o, TRUE);
 
     claw_message_t *m = parse("From: a@b.example\nSubject: =?utf-8?q?x=0D=0AFrom:_evil?=\n\nb\n");
