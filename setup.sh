@@ -18,7 +18,7 @@ done
 PACKAGES="build-essential autoconf automake libtool pkg-config
  libgmime-3.0-dev liblmdb-dev lmdb-utils libxapian-dev xapian-tools libevent-dev
  libpsl-dev publicsuffix libidn2-dev libicu-dev libzstd-dev zstd libmagic-dev libmagic-mgc
- libarchive-dev libssl-dev python3 p7zip-full"
+ libarchive-dev libssl-dev python3 p7zip-full clang libclang-rt-14-dev"
 
 if [ "$install" = yes ]; then
     missing=""

@@ -203,6 +203,10 @@ _claw_attachment_add(claw_ctx_t *ctx, const char *part, const char *filename,
                      const unsigned char *data, size_t len, unsigned depth, unsigned flags)
 {
     (void)disposition;
+    /* An empty GByteArray has no buffer at all: give the readers below an
+     * empty string rather than NULL. */
+    if (!data)
+        data = (const unsigned char *)"";
     claw_attachment_t a = {
         .part = _claw_strdup(ctx, part),
         .filename = filename ? _claw_strndup_utf8(ctx, filename, strlen(filename)) : NULL,

@@ -24,6 +24,10 @@ bomb headers-100000.eml LIMIT_HEADER_BYTES
 bomb nul-bare-cr.eml NUL_BYTES BARE_CR
 bomb encoded-crlf.eml HEADER_CONTROL_CHARS
 
+# Inputs that once crashed (found by fuzzing): still one line each, no crash.
+"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "saved crash inputs (tests/regressions)" \
+    --max-seconds 60 $mem $san -- "$srcdir/tests/regressions"
+
 # Nothing from a message may start a line of its own in either output form.
 "$CLAW" scan --json "$tmp/bombs/encoded-crlf.eml" > "$tmp/json"
 check "encoded CR/LF: JSON stays one line" [ "$(wc -l < "$tmp/json")" -eq 1 ]

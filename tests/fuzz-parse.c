@@ -1,0 +1,46 @@
+/* fuzz-parse.c - libFuzzer target: any bytes through claw_message_parse and
+ * both output writers. Built by `make fuzz` (clang, -fsanitize=fuzzer) and
+ * run for a bounded time by tests/fuzz.sh. */
+#include "build-config.h"
+
+#include "claw.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static claw_engine_t *engine;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    claw_config_t *cfg = NULL;
+    (void)argc;
+    (void)argv;
+    claw_config_new(&cfg);
+    /* Small limits keep each input fast; they are limits like any other. */
+    claw_config_set(cfg, "limits", "max_time", "1s", NULL);
+    claw_config_set(cfg, "limits", "max_archive_bytes", "8m", NULL);
+    claw_config_set(cfg, "limits", "max_decoded_bytes", "8m", NULL);
+    if (claw_engine_new(cfg, &engine, NULL) != CLAW_STATUS_SUCCESS)
+        abort();
+    claw_config_destroy(cfg);
+    return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    claw_message_t *m = NULL;
+    if (claw_message_parse(engine, (const char *)data, size, &m) != CLAW_STATUS_SUCCESS)
+        abort(); /* hostile input must never be an error */
+    char *json = NULL, *text = NULL;
+    claw_message_to_json(m, "fuzz", &json);
+    claw_message_to_text(m, "fuzz", &text);
+    free(json);
+    free(text);
+    claw_message_destroy(m);
+    return 0;
+}
