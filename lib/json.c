@@ -11,6 +11,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* If @p starts a character that must not reach output raw, return its code
+ * point and its length in bytes; else 0. Those are the C0 controls, DEL,
+ * the C1 controls (U+0085 NEL ends lines for some readers), U+2028/U+2029
+ * (line ends in JavaScript) and the bidi controls LRM, RLM, LRE..RLO and
+ * the isolates, which reorder what a terminal shows ("invoice<RLO>fdp.exe"
+ * reads "invoiceexe.pdf"). */
+static unsigned
+unsafe_char(const unsigned char *p, size_t *len)
+{
+    *len = 1;
+    if (*p < 0x20 || *p == 0x7f)
+        return *p;
+    if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+        *len = 2;
+        return p[1];
+    }
+    if (p[0] == 0xE2 && p[1] == 0x80 &&
+        (p[2] == 0x8E || p[2] == 0x8F || p[2] == 0xA8 || p[2] == 0xA9 ||
+         (p[2] >= 0xAA && p[2] <= 0xAE))) {
+        *len = 3;
+        return 0x2000u | (p[2] - 0x80u);
+    }
+    if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
+        *len = 3;
+        return 0x2040u | (p[2] - 0x80u);
+    }
+    return 0;
+}
+
+/* Append @s with backslash, newline, CR, tab and every unsafe character
+ * escaped, and with @json also the double quote. C0 controls and DEL are
+ * \\u00XX in JSON and \\xXX in a text line. */
+static void
+escape(GString *out, const char *s, bool json)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n;
+        unsigned c;
+        switch (*p) {
+        case '\\': g_string_append(out, "\\\\"); p++; continue;
+        case '\n': g_string_append(out, "\\n"); p++; continue;
+        case '\r': g_string_append(out, "\\r"); p++; continue;
+        case '\t': g_string_append(out, "\\t"); p++; continue;
+        case '"':
+            g_string_append(out, json ? "\\\"" : "\"");
+            p++;
+            continue;
+        default: break;
+        }
+        if ((c = unsafe_char(p, &n)) != 0 || *p < 0x20) {
+            if (n == 1 && !json)
+                g_string_append_printf(out, "\\x%02x", c);
+            else
+                g_string_append_printf(out, "\\u%04x", c);
+            p += n;
+        } else {
+            g_string_append_c(out, (char)*p++);
+        }
+    }
+}
+
 void
 _claw_json_string(GString *out, const char *s)
 {
@@ -19,73 +80,14 @@ _claw_json_string(GString *out, const char *s)
         return;
     }
     g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': g_string_append(out, "\\\""); break;
-        case '\\': g_string_append(out, "\\\\"); break;
-        case '\n': g_string_append(out, "\\n"); break;
-        case '\r': g_string_append(out, "\\r"); break;
-        case '\t': g_string_append(out, "\\t"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) {
-                g_string_append_printf(out, "\\u%04x", *p);
-            } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
-                /* C1 controls: NEL (U+0085) ends a line for some readers. */
-                g_string_append_printf(out, "\\u%04x", p[1]);
-                p++;
-            } else if (*p == 0xE2 && p[1] == 0x80 &&
-                       (p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0x8E || p[2] == 0x8F ||
-                        (p[2] >= 0xAA && p[2] <= 0xAE))) {
-                /* U+2028/2029 end lines in JavaScript; the bidi controls
-                 * reorder what a terminal shows. Escaped, the value is the
-                 * same to a JSON reader and harmless on a screen. */
-                g_string_append_printf(out, "\\u%04x", 0x2000 | (p[2] - 0x80));
-                p += 2;
-            } else if (*p == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
-                g_string_append_printf(out, "\\u%04x", 0x2040 | (p[2] - 0x80));
-                p += 2;
-            } else {
-                g_string_append_c(out, (char)*p);
-            }
-        }
-    }
+    escape(out, s, true);
     g_string_append_c(out, '"');
 }
 
 void
 _claw_escape_line(GString *out, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\\') {
-            g_string_append(out, "\\\\");
-        } else if (*p == '\n') {
-            g_string_append(out, "\\n");
-        } else if (*p == '\r') {
-            g_string_append(out, "\\r");
-        } else if (*p == '\t') {
-            g_string_append(out, "\\t");
-        } else if (*p < 0x20 || *p == 0x7f) {
-            g_string_append_printf(out, "\\x%02x", *p);
-        } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
-            /* C1 controls, NEL among them. */
-            g_string_append_printf(out, "\\u%04x", p[1]);
-            p++;
-        } else if (*p == 0xE2 && p[1] == 0x80 &&
-                   (p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0x8E || p[2] == 0x8F ||
-                    (p[2] >= 0xAA && p[2] <= 0xAE))) {
-            /* Line and paragraph separators, and the bidi controls (LRM,
-             * RLM, LRE..RLO) that make a terminal show "exe.pdf" for
-             * "fdp.exe". */
-            g_string_append_printf(out, "\\u%04x", 0x2000 | (p[2] - 0x80));
-            p += 2;
-        } else if (*p == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
-            /* Bidi isolates U+2066..U+2069. */
-            g_string_append_printf(out, "\\u%04x", 0x2040 | (p[2] - 0x80));
-            p += 2;
-        } else {
-            g_string_append_c(out, (char)*p);
-        }
-    }
+    escape(out, s, false);
 }
 
 /* ------------------------------------------------------------------------
