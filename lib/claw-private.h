@@ -59,6 +59,7 @@ struct claw_engine {
     const psl_ctx_t *psl;
     psl_ctx_t *psl_owned; /* non-NULL when loaded from a file we must free */
     GHashTable *iconv;    /* charset name -> iconv_t to UTF-8 (or (iconv_t)-1) */
+    GMimeParserOptions *parser_options; /* reused; the warning callback's data is set per message */
 };
 
 /* ------------------------------------------------------------------------

@@ -81,6 +81,7 @@ claw_engine_new(const claw_config_t *config, claw_engine_t **engine, char **erro
     }
 
     e->iconv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, close_iconv);
+    e->parser_options = g_mime_parser_options_new();
 
     *engine = e;
     return CLAW_STATUS_SUCCESS;
@@ -103,6 +104,8 @@ claw_engine_destroy(claw_engine_t *e)
         psl_free(e->psl_owned);
     if (e->iconv)
         g_hash_table_destroy(e->iconv);
+    if (e->parser_options)
+        g_mime_parser_options_free(e->parser_options);
     claw_config_destroy(e->config);
     free(e);
     g_mime_shutdown();

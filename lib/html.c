@@ -354,26 +354,38 @@ emit_text(render_t *r, const char *s, size_t len)
         t = dec->str;
         tl = dec->len;
     }
-    for (size_t i = 0; i < tl; i++) {
+    for (size_t i = 0; i < tl;) {
         unsigned char c = (unsigned char)t[i];
-        /* U+00A0 (NBSP) is white space to a reader. */
-        if (c == 0xC2 && i + 1 < tl && (unsigned char)t[i + 1] == 0xA0) {
+        /* White space, NUL and U+00A0 (NBSP, white space to a reader) only
+         * mark that a space is due before the next word. */
+        if (c <= ' ' && (c == 0 || g_ascii_isspace(c))) {
             r->space = true;
             i++;
             continue;
         }
-        if (g_ascii_isspace(c) || c == 0) {
+        if (c == 0xC2 && i + 1 < tl && (unsigned char)t[i + 1] == 0xA0) {
             r->space = true;
+            i += 2;
             continue;
+        }
+        /* A word: everything up to the next space-like byte, appended whole. */
+        size_t j = i + 1;
+        while (j < tl) {
+            unsigned char d = (unsigned char)t[j];
+            if ((d <= ' ' && (d == 0 || g_ascii_isspace(d))) ||
+                (d == 0xC2 && j + 1 < tl && (unsigned char)t[j + 1] == 0xA0))
+                break;
+            j++;
         }
         if (r->space && r->out->len && r->out->str[r->out->len - 1] != '\n')
             g_string_append_c(r->out, ' ');
         if (r->space && r->link_text && r->link_text->len)
             g_string_append_c(r->link_text, ' ');
         r->space = false;
-        g_string_append_c(r->out, (char)c);
+        g_string_append_len(r->out, t + i, (gssize)(j - i));
         if (r->link_text && r->link_text->len < 1024)
-            g_string_append_c(r->link_text, (char)c);
+            g_string_append_len(r->link_text, t + i, (gssize)MIN(j - i, 1024 - r->link_text->len));
+        i = j;
     }
 }
 

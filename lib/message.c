@@ -611,20 +611,21 @@ to_utf8(claw_ctx_t *ctx, const char *path, const char *charset, const guint8 *da
 }
 
 static void
-add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charset, GString *text)
+add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charset,
+         const char *str, size_t full_len)
 {
     uint64_t room = (uint64_t)ctx->limits->max_text_bytes - ctx->text_bytes;
-    size_t len = text->len;
+    size_t len = full_len;
     if (len > room) {
         _claw_anomaly(ctx, CLAW_ANOM_LIMIT_TEXT_BYTES, path,
                       "text past %" G_GINT64_FORMAT " bytes not examined",
                       ctx->limits->max_text_bytes);
         len = (size_t)room;
         /* Cut on a character boundary. */
-        while (len > 0 && ((unsigned char)text->str[len] & 0xC0) == 0x80)
+        while (len > 0 && ((unsigned char)str[len] & 0xC0) == 0x80)
             len--;
     }
-    if (len == 0 && text->len != 0)
+    if (len == 0 && full_len != 0)
         return;
     ctx->text_bytes += len;
     claw_text_t t = {
@@ -634,8 +635,8 @@ add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charse
     };
     /* to_utf8() and the HTML renderer give valid UTF-8; only NUL, which
      * UTF-8 allows and C strings do not, may need taking out. */
-    t.text = memchr(text->str, '\0', len) ? _claw_strndup_utf8(ctx, text->str, len)
-                                           : _claw_strndup(ctx, text->str, len);
+    t.text = memchr(str, '\0', len) ? _claw_strndup_utf8(ctx, str, len)
+                                           : _claw_strndup(ctx, str, len);
     t.length = strlen(t.text);
     g_array_append_val(ctx->texts, t);
     /* Rendered HTML too: a mail client turns "www.example.com" in visible
@@ -677,17 +678,26 @@ walk_leaf(claw_ctx_t *ctx, GMimePart *part, const char *path)
 
     if ((is_plain || is_html) && !is_attachment) {
         const char *charset = g_mime_object_get_content_type_parameter(obj, "charset");
-        GString *utf8 = g_string_sized_new(content->len + 1);
-        to_utf8(ctx, path, charset, content->data, content->len, utf8);
+        GString *utf8 = NULL;
+        const char *text = (const char *)content->data;
+        size_t text_len = content->len;
+        /* UTF-8 or ASCII that is valid is used as decoded, without a copy. */
+        if (!text || !is_utf8_name(charset) || !_claw_utf8_valid(text, text_len)) {
+            utf8 = g_string_sized_new(content->len + 1);
+            to_utf8(ctx, path, charset, content->data, content->len, utf8);
+            text = utf8->str;
+            text_len = utf8->len;
+        }
         if (is_html) {
-            GString *rendered = g_string_sized_new(utf8->len / 2 + 1);
-            _claw_html_render(ctx, utf8->str, utf8->len, rendered, path, false);
-            add_text(ctx, path, "text/html", charset, rendered);
+            GString *rendered = g_string_sized_new(text_len / 2 + 1);
+            _claw_html_render(ctx, text, text_len, rendered, path, false);
+            add_text(ctx, path, "text/html", charset, rendered->str, rendered->len);
             g_string_free(rendered, TRUE);
         } else {
-            add_text(ctx, path, "text/plain", charset, utf8);
+            add_text(ctx, path, "text/plain", charset, text, text_len);
         }
-        g_string_free(utf8, TRUE);
+        if (utf8)
+            g_string_free(utf8, TRUE);
     } else {
         unsigned flags = 0;
         if (!is_attachment)
@@ -913,7 +923,7 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
         stream = g_mime_stream_mem_new_with_buffer(data, len);
     }
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    GMimeParserOptions *opts = g_mime_parser_options_new();
+    GMimeParserOptions *opts = ctx->engine->parser_options;
     g_mime_parser_options_set_warning_callback(opts, on_parser_warning, ctx);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     GMimeMessage *gm = g_mime_parser_construct_message(parser, opts);
@@ -922,7 +932,6 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
 
     if (!gm) {
         _claw_anomaly(ctx, CLAW_ANOM_NOT_A_MESSAGE, NULL, "GMime found no message");
-        g_mime_parser_options_free(opts);
         return;
     }
     /* GMime files Content-* fields under the top MIME part, so a message
@@ -941,7 +950,6 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
     if (body && m->is_message)
         walk(ctx, body, "", 0, m);
     g_object_unref(gm);
-    g_mime_parser_options_free(opts);
 }
 
 claw_status_t
