@@ -5,8 +5,9 @@
 #   CLAW_UPDATE_GOLDEN=1 make check-one T=tests/golden.sh
 # and review the diff before committing.
 . "$srcdir/tests/tap.sh"
-fx="$srcdir/tests/fixtures"
-golden="$srcdir/tests/golden"
+# Absolute paths: the loop runs inside the fixtures directory.
+fx=$(cd "$srcdir/tests/fixtures" && pwd)
+golden=$(cd "$srcdir/tests/golden" && pwd)
 cd "$fx" || exit 1
 
 for f in *.eml *.txt; do
