@@ -159,9 +159,10 @@ hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
-    c = g_ascii_tolower(c);
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 

@@ -195,6 +195,11 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0, c;
 
+    if (!sets) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        return EX_OSERR;
+    }
+
     optind = 1;
     while ((c = getopt_long(argc, argv, "js:c:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -205,7 +210,8 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
             config_path = optarg;
             break;
         case 's':
-            sets[n_sets++] = optarg;
+            if (optarg) /* always, for a required argument */
+                sets[n_sets++] = optarg;
             break;
         case 'h':
             usage(stdout);
