@@ -432,35 +432,71 @@ _claw_parse_received(claw_ctx_t *ctx, const char *value)
     g_string_free(from_comment, TRUE);
 }
 
-void
-_claw_auth_extract(claw_ctx_t *ctx, GMimeHeaderList *headers)
+static bool
+name_is(const claw_raw_field_t *f, const char *name)
 {
-    int n = g_mime_header_list_get_count(headers);
-    unsigned n_auth = 0;
+    size_t n = strlen(name);
+    return f->name_len == n && g_ascii_strncasecmp(f->name, name, n) == 0;
+}
 
-    for (int i = 0; i < n; i++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
-        const char *name = g_mime_header_get_name(h);
-        const char *value;
-        /* GMime decodes a value on first access: only touch the ones read. */
-        if (!name || !strchr("aArRdD", name[0]) ||
-            !(value = g_mime_header_get_value(h)))
+void
+_claw_auth_extract(claw_ctx_t *ctx, const claw_raw_field_t *fields, size_t n)
+{
+    unsigned n_auth = 0;
+    GString *v = g_string_new(NULL);
+
+    for (size_t i = 0; i < n; i++) {
+        const claw_raw_field_t *f = &fields[i];
+        enum { NONE, AR, ARC, SPF, DKIM, RECEIVED } kind = NONE;
+        if (name_is(f, "Received"))
+            kind = ctx->received->len < MAX_RECEIVED ? RECEIVED : NONE;
+        else if (name_is(f, "Authentication-Results"))
+            kind = n_auth++ < MAX_AUTH_HEADERS ? AR : NONE;
+        else if (name_is(f, "ARC-Authentication-Results"))
+            kind = n_auth++ < MAX_AUTH_HEADERS ? ARC : NONE;
+        else if (name_is(f, "Received-SPF"))
+            kind = n_auth++ < MAX_AUTH_HEADERS ? SPF : NONE;
+        else if (name_is(f, "DKIM-Signature"))
+            kind = ctx->dkim->len < MAX_DKIM ? DKIM : NONE;
+        if (kind == NONE)
             continue;
-        if (!g_ascii_strcasecmp(name, "Authentication-Results")) {
-            if (n_auth++ < MAX_AUTH_HEADERS)
-                _claw_parse_auth_results(ctx, CLAW_AUTH_RESULTS, value);
-        } else if (!g_ascii_strcasecmp(name, "ARC-Authentication-Results")) {
-            if (n_auth++ < MAX_AUTH_HEADERS)
-                _claw_parse_auth_results(ctx, CLAW_AUTH_ARC_RESULTS, value);
-        } else if (!g_ascii_strcasecmp(name, "Received-SPF")) {
-            if (n_auth++ < MAX_AUTH_HEADERS)
-                parse_received_spf(ctx, value);
-        } else if (!g_ascii_strcasecmp(name, "DKIM-Signature")) {
-            if (ctx->dkim->len < MAX_DKIM)
-                parse_dkim_signature(ctx, value);
-        } else if (!g_ascii_strcasecmp(name, "Received")) {
-            if (ctx->received->len < MAX_RECEIVED)
-                _claw_parse_received(ctx, value);
+
+        /* Unfold (RFC 5322 2.2.3): line ends go, the white space stays. NUL
+         * would end the C string early; it reads as a space. */
+        g_string_truncate(v, 0);
+        for (size_t k = 0; k < f->value_len; k++) {
+            char c = f->value[k];
+            if (c == '\r' || c == '\n')
+                continue;
+            g_string_append_c(v, c ? c : ' ');
         }
+        char *value = g_strstrip(v->str);
+        char *decoded = NULL;
+        /* Encoded words, and raw 8-bit text in a legacy charset, are read the
+         * way GMime reads any header value. */
+        if (strstr(value, "=?") || !_claw_utf8_valid(value, strlen(value)))
+            value = decoded = g_mime_utils_header_decode_text(NULL, value);
+
+        switch (kind) {
+        case AR:
+            _claw_parse_auth_results(ctx, CLAW_AUTH_RESULTS, value);
+            break;
+        case ARC:
+            _claw_parse_auth_results(ctx, CLAW_AUTH_ARC_RESULTS, value);
+            break;
+        case SPF:
+            parse_received_spf(ctx, value);
+            break;
+        case DKIM:
+            parse_dkim_signature(ctx, value);
+            break;
+        case RECEIVED:
+            _claw_parse_received(ctx, value);
+            break;
+        case NONE:
+            break;
+        }
+        g_free(decoded);
     }
+    g_string_free(v, TRUE);
 }

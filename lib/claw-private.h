@@ -77,6 +77,8 @@ struct claw_message_private {
     GHashTable *url_seen;     /* "source url text" -> 1, so each link is listed once */
     GHashTable *domains;      /* host -> claw_domain_t*, each name converted once */
     GString *scratch[6];      /* reused buffers for URL normalisation */
+    GArray *fields;           /* claw_raw_field_t: the top-level header block */
+    GArray *segments;         /* where GMime's input came from in the message */
     uint64_t anomaly_seen[(CLAW_ANOM_LAST + 63) / 64];
     struct timespec deadline;
     bool out_of_time;
@@ -89,6 +91,15 @@ struct claw_message_private {
 };
 
 typedef struct claw_message_private claw_ctx_t;
+
+/* One field of the top-level header block as written: pointers into the
+ * message's bytes, the value still folded and without its line end. */
+typedef struct claw_raw_field {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} claw_raw_field_t;
 
 /* Strings owned by the message. NULL in gives NULL out. */
 CLAW_HIDDEN const char *_claw_strdup(claw_ctx_t *ctx, const char *s);
@@ -115,8 +126,9 @@ CLAW_HIDDEN bool _claw_charge_memory(claw_ctx_t *ctx, uint64_t bytes);
 CLAW_HIDDEN void _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char *host,
                                    size_t len);
 
-/* Authentication evidence and the Received chain from the top-level headers. */
-CLAW_HIDDEN void _claw_auth_extract(claw_ctx_t *ctx, GMimeHeaderList *headers);
+/* Authentication evidence and the Received chain from the top-level header
+ * fields, in order. */
+CLAW_HIDDEN void _claw_auth_extract(claw_ctx_t *ctx, const claw_raw_field_t *fields, size_t n);
 /* Parse one header value of each kind; exposed for the unit tests. */
 CLAW_HIDDEN void _claw_parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source,
                                           const char *value);

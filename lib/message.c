@@ -242,11 +242,37 @@ prescan(claw_ctx_t *ctx, const char *data, size_t len, prescan_t *ps)
  * GMime parser warnings become anomalies
  * --------------------------------------------------------------------- */
 
+/* GMime reads a copy of the message without some header fields (see
+ * split_header_block): turn an offset in that copy back into one in the
+ * message. */
+typedef struct {
+    size_t orig, out, len;
+} segment_t;
+
+static gint64
+original_offset(const claw_ctx_t *ctx, gint64 offset)
+{
+    if (offset < 0 || !ctx->segments)
+        return offset;
+    const segment_t *sg = NULL;
+    for (guint i = 0; i < ctx->segments->len; i++) {
+        sg = &g_array_index(ctx->segments, segment_t, i);
+        if ((size_t)offset >= sg->out && (size_t)offset < sg->out + sg->len)
+            return (gint64)(sg->orig + ((size_t)offset - sg->out));
+    }
+    /* At (or past) the end of GMime's input: the end of the last piece. */
+    if (sg && (size_t)offset >= sg->out)
+        return (gint64)(sg->orig + ((size_t)offset - sg->out));
+    return offset;
+}
+
 static void
 on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
 {
     claw_ctx_t *ctx = data;
     claw_anomaly_code_t c;
+
+    offset = original_offset(ctx, offset);
 
     switch (code) {
     case GMIME_WARN_DUPLICATED_HEADER: c = CLAW_ANOM_GMIME_DUPLICATED_HEADER; break;
@@ -445,7 +471,7 @@ extract_headers(claw_ctx_t *ctx, claw_message_t *m, GMimeMessage *gm, GMimeParse
             }
         }
     }
-    _claw_auth_extract(ctx, headers);
+    _claw_auth_extract(ctx, (const claw_raw_field_t *)ctx->fields->data, ctx->fields->len);
 }
 
 /* ------------------------------------------------------------------------
@@ -813,6 +839,106 @@ finish(claw_message_t *m, claw_ctx_t *ctx)
             m->unscannable = 1;
 }
 
+/* Header fields GMime itself needs: it parses addresses, dates, ids and the
+ * MIME fields, checks the RFC 5322 once-only fields for repeats, and the
+ * model reads Subject, Return-Path and these through GMime. */
+static bool
+gmime_needs_field(const char *name, size_t n)
+{
+    static const char *const names[] = {
+        "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID",
+        "In-Reply-To", "References", "Return-Path", "MIME-Version",
+    };
+    if ((n >= 8 && !g_ascii_strncasecmp(name, "Content-", 8)) ||
+        (n >= 7 && !g_ascii_strncasecmp(name, "Resent-", 7)))
+        return true;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+        if (strlen(names[i]) == n && !g_ascii_strncasecmp(name, names[i], n))
+            return true;
+    return false;
+}
+
+static void
+append_segment(claw_ctx_t *ctx, GByteArray *out, const char *data, size_t orig, size_t len)
+{
+    if (len == 0)
+        return;
+    segment_t *last = ctx->segments->len
+                          ? &g_array_index(ctx->segments, segment_t, ctx->segments->len - 1)
+                          : NULL;
+    if (last && last->orig + last->len == orig) {
+        last->len += len;
+    } else {
+        segment_t sg = {.orig = orig, .out = out->len, .len = len};
+        g_array_append_val(ctx->segments, sg);
+    }
+    g_byte_array_append(out, (const guint8 *)data + orig, (guint)len);
+}
+
+/* Record every field of the top-level header block in ctx->fields and give
+ * GMime a copy of the message without the plain trace fields.
+ *
+ * Why: with a warning callback installed GMime 3.2 decodes the value of
+ * every header it adds to a message (to report invalid RFC 2047 words),
+ * which on mail with long Received, ARC, DKIM and X- chains is a third of its
+ * parse time. A field that GMime does not use and whose bytes are 7-bit, with
+ * no NUL, no lone CR and no "=?", cannot give a GMime warning, so it is read
+ * by our own code (auth.c) straight from the message instead. Everything
+ * else, including anything malformed, still goes to GMime, so its warnings
+ * are the same; their offsets are mapped back (original_offset). */
+static GByteArray *
+split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
+{
+    GByteArray *out = g_byte_array_sized_new((guint)len + 1);
+    size_t p = 0;
+
+    while (p < len) {
+        const char *nl = memchr(data + p, '\n', len - p);
+        size_t line_end = nl ? (size_t)(nl - data) + 1 : len;
+        size_t content = line_end - p - (nl ? 1 : 0);
+        if (content > 0 && data[p + content - 1] == '\r')
+            content--;
+        if (content == 0)
+            break; /* the empty line: the body follows */
+        /* The field: this line and its continuation lines. */
+        size_t f_end = line_end;
+        while (f_end < len && (data[f_end] == ' ' || data[f_end] == '\t')) {
+            const char *n2 = memchr(data + f_end, '\n', len - f_end);
+            f_end = n2 ? (size_t)(n2 - data) + 1 : len;
+        }
+        /* A well-formed name: printable ASCII up to the colon. */
+        size_t name = 0;
+        while (p + name < f_end && data[p + name] > ' ' && data[p + name] < 127 &&
+               data[p + name] != ':')
+            name++;
+        bool well_formed = name > 0 && p + name < f_end && data[p + name] == ':';
+        if (well_formed) {
+            size_t vstart = p + name + 1, vend = f_end;
+            if (vend > vstart && data[vend - 1] == '\n')
+                vend--;
+            if (vend > vstart && data[vend - 1] == '\r')
+                vend--;
+            claw_raw_field_t f = {data + p, name, data + vstart, vend - vstart};
+            g_array_append_val(ctx->fields, f);
+        }
+        /* The first field always stays: GMime treats a malformed line as
+         * fatal only when no field came before it. */
+        bool plain = well_formed && f_end < len && ctx->fields->len > 1 &&
+                     !gmime_needs_field(data + p, name);
+        for (size_t k = p; plain && k < f_end; k++) {
+            unsigned char c = (unsigned char)data[k];
+            if (c >= 0x80 || c == 0 || (c == '\r' && (k + 1 >= f_end || data[k + 1] != '\n')) ||
+                (c == '=' && k + 1 < f_end && data[k + 1] == '?'))
+                plain = false;
+        }
+        if (!plain)
+            append_segment(ctx, out, data, p, f_end - p);
+        p = f_end;
+    }
+    append_segment(ctx, out, data, p, len - p);
+    return out;
+}
+
 /* Does the buffer start like a mail message or mbox entry at all? GMime
  * accepts almost anything as "a message with no headers"; a message needs at
  * least one well-formed header field before the body. */
@@ -910,18 +1036,18 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
     /* Headers past the limit are not handed to GMime: it would build every
      * one of them. GMime gets the whole header lines that fit, ended by an
      * empty line, and no body; the limit anomaly says the rest was not read. */
-    GMimeStream *stream;
+    size_t gmime_len = len;
     if (ps.header_bytes > (uint64_t)lim->max_header_bytes) {
-        size_t keep = (size_t)lim->max_header_bytes;
-        while (keep > 0 && data[keep - 1] != '\n')
-            keep--;
-        GByteArray *head = g_byte_array_sized_new((guint)keep + 2);
-        g_byte_array_append(head, (const guint8 *)data, (guint)keep);
-        g_byte_array_append(head, (const guint8 *)"\n\n", keep ? 1 : 2);
-        stream = g_mime_stream_mem_new_with_byte_array(head);
-    } else {
-        stream = g_mime_stream_mem_new_with_buffer(data, len);
+        gmime_len = (size_t)lim->max_header_bytes;
+        while (gmime_len > 0 && data[gmime_len - 1] != '\n')
+            gmime_len--;
     }
+    GByteArray *input = split_header_block(ctx, data, gmime_len);
+    if (gmime_len < len) {
+        /* Headers cut at the limit: end them, and give GMime no body. */
+        g_byte_array_append(input, (const guint8 *)"\n\n", gmime_len ? 1 : 2);
+    }
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(input);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeParserOptions *opts = ctx->engine->parser_options;
     g_mime_parser_options_set_warning_callback(opts, on_parser_warning, ctx);
@@ -937,7 +1063,8 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
     /* GMime files Content-* fields under the top MIME part, so a message
      * whose only header is Content-Type has an empty message header list. */
     GMimeObject *body = g_mime_message_get_mime_part(gm);
-    int n_headers = g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(gm)));
+    int n_headers = g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(gm))) +
+                    (int)ctx->fields->len;
     if (body)
         n_headers += g_mime_header_list_get_count(g_mime_object_get_header_list(body));
     if (n_headers == 0) {
@@ -979,6 +1106,8 @@ claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_mes
     ctx->attachments = g_array_new(FALSE, TRUE, sizeof(claw_attachment_t));
     ctx->anomalies = g_array_new(FALSE, TRUE, sizeof(claw_anomaly_t));
     ctx->method_arrays = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+    ctx->fields = g_array_new(FALSE, FALSE, sizeof(claw_raw_field_t));
+    ctx->segments = g_array_new(FALSE, FALSE, sizeof(segment_t));
 
     clock_gettime(CLOCK_MONOTONIC, &ctx->deadline);
     int64_t ms = ctx->limits->max_time_ms;
@@ -1020,6 +1149,8 @@ claw_message_destroy(claw_message_t *m)
         if (ctx->domains)
             g_hash_table_destroy(ctx->domains);
         g_ptr_array_free(ctx->method_arrays, TRUE);
+        g_array_free(ctx->fields, TRUE);
+        g_array_free(ctx->segments, TRUE);
         g_array_free(ctx->addresses, TRUE);
         g_array_free(ctx->auth_results, TRUE);
         g_array_free(ctx->dkim, TRUE);

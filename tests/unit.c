@@ -391,6 +391,38 @@ test_anomalies(void)
           "ISO-2022-JP converted to UTF-8");
     claw_message_destroy(m);
 
+    /* GMime reads the header block without the plain trace fields; what it
+     * reports must not change. A malformed line after a leading Received is
+     * skipped, as GMime skips it when a field precedes it. */
+    m = parse("Received: by mx.example with SMTP id 1\n\tfor <a@b.example>; Mon, 27 Apr 2020 09:54:21 -0700\n"
+              "From\n : <any@attack.example>\nFrom: <admin@legit.example>\nSubject: x\n\nbody\n");
+    CHECK(m->is_message && claw_message_has_anomaly(m, CLAW_ANOM_GMIME_INVALID_HEADER_NAME) &&
+              m->n_received == 1,
+          "malformed line after a trace field: still a message, warned, Received kept");
+    claw_message_destroy(m);
+
+    /* Warning offsets are offsets in the message, not in GMime's copy. */
+    const char *offs = "Received: from a (a [192.0.2.1]) by b; Mon, 2 Nov 2026 10:00:00 +0000\n"
+                       "X-Filler: 1\nX-Filler: 2\nFrom: a@b.example\nX-Filler: 3\n"
+                       "Content-Type: text\n\nbody\n";
+    m = parse(offs);
+    char *want = g_strdup_printf("at byte %d: text", (int)(strstr(offs, "Content-Type") - offs));
+    bool found = false;
+    for (size_t i = 0; i < m->n_anomalies; i++)
+        if (m->anomalies[i].code == CLAW_ANOM_GMIME_INVALID_CONTENT_TYPE)
+            found = strcmp(m->anomalies[i].detail, want) == 0;
+    CHECK(found, "GMime warning offset maps back to the message (%s)", want);
+    g_free(want);
+    claw_message_destroy(m);
+
+    /* Raw 8-bit Latin-1 in a trace field reads as GMime reads any header. */
+    m = parse("Received: from produ\xe7\xe3o_drops by mx.example with ASMTP;\n"
+              " Fri, 13 Apr 2007 13:12:64 -0400\nFrom: a@b.example\n\nx\n");
+    CHECK(m->n_received == 1 && m->received[0].from &&
+              strcmp(m->received[0].from, "produ\xc3\xa7\xc3\xa3o_drops") == 0,
+          "8-bit Received text converted like GMime's header values");
+    claw_message_destroy(m);
+
     for (int c = 0; c < CLAW_ANOM_LAST; c++)
         if (strcmp(claw_anomaly_code_to_string((claw_anomaly_code_t)c), "UNKNOWN") == 0)
             CHECK(false, "anomaly code %d has a name", c);
