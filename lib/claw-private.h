@@ -77,7 +77,9 @@ struct claw_message_private {
     GHashTable *url_seen;     /* "source url text" -> 1, so each link is listed once */
     GHashTable *domains;      /* host -> claw_domain_t*, each name converted once */
     GString *scratch[6];      /* reused buffers for URL normalisation */
-    GArray *fields;           /* claw_raw_field_t: the top-level header block */
+    GArray *fields;           /* claw_raw_field_t: the top-level header block; points
+                                 into the caller's bytes, so emptied before
+                                 claw_message_parse() returns */
     GArray *segments;         /* where GMime's input came from in the message */
     uint64_t anomaly_seen[(CLAW_ANOM_LAST + 63) / 64];
     struct timespec deadline;

@@ -1121,6 +1121,7 @@ claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_mes
     m->size = len;
     _claw_sha256_hex(data ? data : "", len, m->sha256);
     parse_into(ctx, m, data ? data : "", len);
+    g_array_set_size(ctx->fields, 0); /* it points into @data */
     finish(m, ctx);
     *out = m;
     return CLAW_STATUS_SUCCESS;
