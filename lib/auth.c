@@ -141,8 +141,8 @@ add_method(claw_ctx_t *ctx, GArray *methods, const char *resinfo)
     g_free(s);
 }
 
-void
-_claw_parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source, const char *value)
+static void
+parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source, const char *value)
 {
     char *clean = strip_comments(value);
     GPtrArray *parts = split_unquoted(clean, ';');
@@ -328,8 +328,8 @@ parse_from_comment(const char *comment, char **ip, char **rdns, char **helo)
     g_ptr_array_free(w, TRUE);
 }
 
-void
-_claw_parse_received(claw_ctx_t *ctx, const char *value)
+static void
+parse_received(claw_ctx_t *ctx, const char *value)
 {
     claw_received_t r = {0};
     char *ip = NULL, *rdns = NULL, *helo = NULL, *from = NULL, *by = NULL, *with = NULL;
@@ -479,10 +479,10 @@ _claw_auth_extract(claw_ctx_t *ctx, const claw_raw_field_t *fields, size_t n)
 
         switch (kind) {
         case AR:
-            _claw_parse_auth_results(ctx, CLAW_AUTH_RESULTS, value);
+            parse_auth_results(ctx, CLAW_AUTH_RESULTS, value);
             break;
         case ARC:
-            _claw_parse_auth_results(ctx, CLAW_AUTH_ARC_RESULTS, value);
+            parse_auth_results(ctx, CLAW_AUTH_ARC_RESULTS, value);
             break;
         case SPF:
             parse_received_spf(ctx, value);
@@ -491,7 +491,7 @@ _claw_auth_extract(claw_ctx_t *ctx, const claw_raw_field_t *fields, size_t n)
             parse_dkim_signature(ctx, value);
             break;
         case RECEIVED:
-            _claw_parse_received(ctx, value);
+            parse_received(ctx, value);
             break;
         case NONE:
             break;

@@ -131,10 +131,6 @@ CLAW_HIDDEN void _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char
 /* Authentication evidence and the Received chain from the top-level header
  * fields, in order. */
 CLAW_HIDDEN void _claw_auth_extract(claw_ctx_t *ctx, const claw_raw_field_t *fields, size_t n);
-/* Parse one header value of each kind; exposed for the unit tests. */
-CLAW_HIDDEN void _claw_parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source,
-                                          const char *value);
-CLAW_HIDDEN void _claw_parse_received(claw_ctx_t *ctx, const char *value);
 
 /* URLs. */
 CLAW_HIDDEN void _claw_urls_from_text(claw_ctx_t *ctx, const char *text, size_t len,
