@@ -1005,7 +1005,8 @@ analyse(claw_ctx_t *ctx, guint index, const unsigned char *d, size_t len)
                has_suffix_ci(name, ".svg")) {
         GString *ignored = g_string_new(NULL);
         char *valid = g_utf8_make_valid((const char *)d, (gssize)len);
-        _claw_html_render(ctx, valid, strlen(valid), ignored, part, true);
+        unsigned features = _claw_html_render(ctx, valid, strlen(valid), ignored, part, true);
+        att(ctx, index)->flags |= features;
         g_free(valid);
         g_string_free(ignored, TRUE);
     } else if (has_suffix_ci(name, ".url") || starts(d, len, "[InternetShortcut]", 18) ||

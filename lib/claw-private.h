@@ -36,21 +36,57 @@ typedef struct claw_limits {
 } claw_limits_t;
 
 #define CLAW_N_OPTIONS_MAX 64
+#define CLAW_N_RULES_MAX 64
+
+/* [policy]: lists are kept as written (comma or space separated) and split
+ * by the engine. */
+typedef struct claw_policy_config {
+    char *protected_domains;
+    char *partner_domains;
+    char *trusted_authserv_ids;
+    char *freemail_domains;
+    char *internal_relays;
+    char *shortener_domains;
+} claw_policy_config_t;
 
 struct claw_config {
     char *log_level;
     char *log_sink;
     char *log_facility;
     claw_limits_t limits;
+    claw_policy_config_t policy;
+    char *ioc_files;
+    double tag_score, quarantine_score, reject_score;
+    /* [weights]: a score per rule, set when the file names the rule. */
+    double weight[CLAW_N_RULES_MAX];
+    char *weight_text[CLAW_N_RULES_MAX];
     /* The text form of every option, indexed like the option table. */
     char *text[CLAW_N_OPTIONS_MAX];
 };
+
+/* Rules (classify.c): the index of a rule name, or -1; its default score. */
+CLAW_HIDDEN int _claw_rule_index(const char *name);
+CLAW_HIDDEN size_t _claw_rule_count(void);
+CLAW_HIDDEN const char *_claw_rule_name(size_t i);
+CLAW_HIDDEN double _claw_rule_default_score(size_t i);
+CLAW_HIDDEN const char *_claw_rule_doc(size_t i);
 
 CLAW_HIDDEN claw_status_t _claw_config_copy(const claw_config_t *src, claw_config_t **dst);
 
 /* ------------------------------------------------------------------------
  * Engine
  * --------------------------------------------------------------------- */
+
+typedef struct claw_policy claw_policy_t;
+typedef struct claw_iocs claw_iocs_t;
+
+/* classify.c: the [policy] and [ioc] sections, compiled once per engine. */
+CLAW_HIDDEN claw_status_t _claw_policy_new(const claw_config_t *config, claw_policy_t **out,
+                                           char **error);
+CLAW_HIDDEN void _claw_policy_free(claw_policy_t *policy);
+CLAW_HIDDEN claw_status_t _claw_iocs_new(const claw_config_t *config, claw_iocs_t **out,
+                                         char **error);
+CLAW_HIDDEN void _claw_iocs_free(claw_iocs_t *iocs);
 
 struct claw_engine {
     claw_config_t *config;
@@ -60,6 +96,8 @@ struct claw_engine {
     psl_ctx_t *psl_owned; /* non-NULL when loaded from a file we must free */
     GHashTable *iconv;    /* charset name -> iconv_t to UTF-8 (or (iconv_t)-1) */
     GMimeParserOptions *parser_options; /* reused; the warning callback's data is set per message */
+    claw_policy_t *policy;
+    claw_iocs_t *iocs;
 };
 
 /* ------------------------------------------------------------------------
@@ -140,10 +178,10 @@ CLAW_HIDDEN void _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, con
                                claw_url_source_t source, const char *link_text);
 
 /* HTML: render @html to text in @out and report links through _claw_url_add.
- * @url_source is CLAW_URL_ATTACHMENT for HTML attachments, where every link is
- * recorded as coming from an attachment. */
-CLAW_HIDDEN void _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out,
-                                   const char *part, bool from_attachment);
+ * With @from_attachment every link is recorded as coming from an attachment.
+ * Returns CLAW_ATT_HTML_FORM and CLAW_ATT_HTML_SCRIPT for what it met. */
+CLAW_HIDDEN unsigned _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len,
+                                       GString *out, const char *part, bool from_attachment);
 /* Decode one HTML character reference starting at @s ('&'); returns bytes
  * consumed (0 if not a reference) and appends the UTF-8 to @out. */
 CLAW_HIDDEN size_t _claw_html_entity(const char *s, size_t len, GString *out);

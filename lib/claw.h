@@ -297,6 +297,8 @@ typedef struct claw_url {
 #define CLAW_ATT_TRUNCATED    0x0040u /**< only partly read (a limit was hit) */
 #define CLAW_ATT_MESSAGE      0x0080u /**< an attached message (message/rfc822) */
 #define CLAW_ATT_OLE_OBJECT   0x0100u /**< Office document embedding OLE objects */
+#define CLAW_ATT_HTML_FORM    0x0200u /**< HTML/SVG attachment with a form */
+#define CLAW_ATT_HTML_SCRIPT  0x0400u /**< HTML/SVG attachment with script or event handlers */
 
 typedef struct claw_attachment {
     const char *part;           /**< MIME part path; members add "/N" per level */
@@ -425,19 +427,80 @@ typedef struct claw_message {
 CLAW_PUBLIC claw_status_t claw_message_parse(claw_engine_t *engine, const char *data, size_t len,
                                              claw_message_t **message);
 
+/* ------------------------------------------------------------------------
+ * Classification: the verdict the MTA acts on
+ * --------------------------------------------------------------------- */
+
+typedef enum claw_action {
+    CLAW_ACTION_ACCEPT = 0,
+    CLAW_ACTION_TAG,
+    CLAW_ACTION_QUARANTINE,
+    CLAW_ACTION_REJECT
+} claw_action_t;
+
+/** "accept", "tag", "quarantine", "reject"; "unknown" if out of range. */
+CLAW_PUBLIC const char *claw_action_to_string(claw_action_t action);
+
+/** What the MTA knows that the message does not say. Every field may be
+ * NULL; strings are borrowed for the duration of claw_classify(). */
+typedef struct claw_envelope {
+    const char *client_ip;   /**< the connecting client */
+    const char *helo;
+    const char *mail_from;   /**< envelope sender; "" for <> */
+    const char *const *rcpt; /**< envelope recipients */
+    size_t n_rcpt;
+    const char *dmarc;       /**< the MTA's own DMARC result ("pass", "fail", ...) */
+    const char *spf;         /**< the MTA's own SPF result */
+    const char *dkim;        /**< the MTA's own DKIM result for the From domain */
+} claw_envelope_t;
+
+/** One rule that fired. */
+typedef struct claw_rule_hit {
+    const char *rule;   /**< stable upper-case name, e.g. "URL_USERINFO_TRICK" */
+    double score;       /**< what it added (the [weights] value) */
+    const char *detail; /**< what it saw, in English; message-derived text inside */
+} claw_rule_hit_t;
+
+typedef struct claw_verdict {
+    claw_action_t action;
+    double score;
+    size_t n_rules;
+    const claw_rule_hit_t *rules; /**< in the order the detectors ran */
+    struct claw_verdict_private *priv; /**< internal; do not touch */
+} claw_verdict_t;
+
+/** Judge @message under the engine's [policy], indicators and [actions].
+ * @envelope may be NULL. Reloads changed indicator files first (at most
+ * once a second). Returns SUCCESS, INVALID_ARGUMENT or OUT_OF_MEMORY;
+ * *@verdict is released with claw_verdict_destroy(). The verdict holds
+ * pointers into @message: destroy it first, or keep the message alive. */
+CLAW_PUBLIC claw_status_t claw_classify(claw_engine_t *engine, const claw_message_t *message,
+                                        const claw_envelope_t *envelope,
+                                        claw_verdict_t **verdict);
+
+CLAW_PUBLIC void claw_verdict_destroy(claw_verdict_t *verdict);
+
+/** Does @verdict carry a hit of @rule? */
+CLAW_PUBLIC int claw_verdict_has_rule(const claw_verdict_t *verdict, const char *rule);
+
 /** Does @message carry an anomaly with @code? */
 CLAW_PUBLIC int claw_message_has_anomaly(const claw_message_t *message, claw_anomaly_code_t code);
 
 /** The model as one line of JSON (no newline), every string escaped.
- * @name, if not NULL, is added as "file". *@json is malloc'd; free() it.
- * Returns SUCCESS or OUT_OF_MEMORY. */
-CLAW_PUBLIC claw_status_t claw_message_to_json(const claw_message_t *message, const char *name,
+ * @name, if not NULL, is added as "file". With @verdict (may be NULL) the
+ * object also has "action", "score" and "rules" (each {"rule","score",
+ * "detail"}). *@json is malloc'd; free() it. Returns SUCCESS or
+ * OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_message_to_json(const claw_message_t *message,
+                                               const claw_verdict_t *verdict, const char *name,
                                                char **json);
 
-/** The model as readable text, several lines each ending in "\n". Every
- * message-derived string is escaped so it cannot start a line of its own.
- * *@text is malloc'd; free() it. Returns SUCCESS or OUT_OF_MEMORY. */
-CLAW_PUBLIC claw_status_t claw_message_to_text(const claw_message_t *message, const char *name,
+/** The model as readable text, several lines each ending in "\n", with the
+ * verdict (if not NULL) first and one line per rule. Every message-derived
+ * string is escaped so it cannot start a line of its own. *@text is
+ * malloc'd; free() it. Returns SUCCESS or OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_message_to_text(const claw_message_t *message,
+                                               const claw_verdict_t *verdict, const char *name,
                                                char **text);
 
 CLAW_PUBLIC void claw_message_destroy(claw_message_t *message);

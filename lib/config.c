@@ -22,7 +22,9 @@ typedef enum {
     OPT_ENUM,   /* one of a '|' separated list */
     OPT_INT,    /* a whole number */
     OPT_SIZE,   /* bytes, with an optional k/m/g suffix (powers of 1024) */
-    OPT_MSEC    /* a duration in milliseconds, with an optional ms/s suffix */
+    OPT_MSEC,   /* a duration in milliseconds, with an optional ms/s suffix */
+    OPT_LIST,   /* words separated by commas or white space, kept as text */
+    OPT_SCORE   /* a decimal number */
 } opt_type_t;
 
 typedef struct {
@@ -37,6 +39,7 @@ typedef struct {
 } option_t;
 
 #define LIM(f) offsetof(struct claw_config, limits.f)
+#define POL(f) offsetof(struct claw_config, policy.f)
 #define KIB 1024LL
 #define MIB (1024LL * 1024)
 #define GIB (1024LL * 1024 * 1024)
@@ -72,6 +75,30 @@ static const option_t options[] = {
      "Most text (plain and rendered HTML) kept for one message."},
     {"limits", "max_memory", OPT_SIZE, LIM(max_memory_bytes), "256m", 1 * MIB, 64 * GIB, NULL,
      "Memory Clawback itself may hold for one message (GMime's tree aside)."},
+
+    {"policy", "protected_domains", OPT_LIST, POL(protected_domains), "", 0, 0, NULL,
+     "Our own domains: mail claiming them must authenticate. Subdomains are included."},
+    {"policy", "partner_domains", OPT_LIST, POL(partner_domains), "", 0, 0, NULL,
+     "Suppliers' and customers' domains, watched like our own for impersonation."},
+    {"policy", "trusted_authserv_ids", OPT_LIST, POL(trusted_authserv_ids), "", 0, 0, NULL,
+     "authserv-ids of Authentication-Results headers written by our own servers."},
+    {"policy", "freemail_domains", OPT_LIST, POL(freemail_domains), "", 0, 0, NULL,
+     "Free-mail providers added to the built-in list (gmail.com, outlook.com, ...)."},
+    {"policy", "internal_relays", OPT_LIST, POL(internal_relays), "", 0, 0, NULL,
+     "Networks (CIDR) whose Received hops are ours; mail that came only through them is internal."},
+    {"policy", "shortener_domains", OPT_LIST, POL(shortener_domains), "", 0, 0, NULL,
+     "URL shorteners added to the built-in list (bit.ly, tinyurl.com, ...)."},
+
+    {"ioc", "files", OPT_LIST, offsetof(struct claw_config, ioc_files), "", 0, 0, NULL,
+     "Indicator files, one TYPE:VALUE a line (url, host, domain, sender, sha256, ip; '#' "
+     "starts a comment). Re-read when they change."},
+
+    {"actions", "tag", OPT_SCORE, offsetof(struct claw_config, tag_score), "4", 0, 1000, NULL,
+     "Score from which a message is tagged (X-Clawback headers, subject left alone)."},
+    {"actions", "quarantine", OPT_SCORE, offsetof(struct claw_config, quarantine_score), "9", 0,
+     1000, NULL, "Score from which a message is quarantined."},
+    {"actions", "reject", OPT_SCORE, offsetof(struct claw_config, reject_score), "15", 0, 1000,
+     NULL, "Score from which a message is rejected."},
 };
 
 #define N_OPTIONS G_N_ELEMENTS(options)
@@ -108,6 +135,8 @@ find_option(const char *section, const char *name, size_t *index)
 static bool
 section_exists(const char *section)
 {
+    if (!strcmp(section, "weights"))
+        return true;
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (strcmp(options[i].section, section) == 0)
             return true;
@@ -165,6 +194,22 @@ enum_allows(const char *choices, const char *value)
     return false;
 }
 
+static const char *
+parse_score(const char *value, double *out)
+{
+    char *end;
+    if (!*value)
+        return "expected a number";
+    errno = 0;
+    double d = g_ascii_strtod(value, &end);
+    if (errno || *end || d != d)
+        return "expected a number such as 2.5";
+    *out = d;
+    return NULL;
+}
+
+static char *set_weight(claw_config_t *c, const char *name, const char *value);
+
 /* Store @value into option @i of @c. Returns NULL or a malloc'd reason. */
 static char *
 set_option(claw_config_t *c, size_t i, const char *value)
@@ -183,6 +228,28 @@ set_option(claw_config_t *c, size_t i, const char *value)
             return error_printf("out of memory");
         free(*(char **)slot);
         *(char **)slot = copy;
+        break;
+    }
+    case OPT_LIST: {
+        for (const char *q = value; *q; q++)
+            if ((unsigned char)*q < ' ' && *q != '\t')
+                return error_printf("%s: control character in list", o->name);
+        char *copy = strdup(value);
+        if (!copy)
+            return error_printf("out of memory");
+        free(*(char **)slot);
+        *(char **)slot = copy;
+        break;
+    }
+    case OPT_SCORE: {
+        double d;
+        const char *why = parse_score(value, &d);
+        if (why)
+            return error_printf("%s: %s, got '%s'", o->name, why, value);
+        if (d < (double)o->min || d > (double)o->max)
+            return error_printf("%s: %g is outside %" PRId64 "..%" PRId64, o->name, d, o->min,
+                                o->max);
+        *(double *)slot = d;
         break;
     }
     case OPT_INT:
@@ -244,6 +311,17 @@ _claw_config_copy(const claw_config_t *src, claw_config_t **dst)
             return CLAW_STATUS_OUT_OF_MEMORY;
         }
     }
+    for (size_t r = 0; r < CLAW_N_RULES_MAX; r++) {
+        if (!src->weight_text[r])
+            continue;
+        char *why = set_weight(*dst, _claw_rule_name(r), src->weight_text[r]);
+        if (why) {
+            free(why);
+            claw_config_destroy(*dst);
+            *dst = NULL;
+            return CLAW_STATUS_OUT_OF_MEMORY;
+        }
+    }
     return CLAW_STATUS_SUCCESS;
 }
 
@@ -253,11 +331,36 @@ claw_config_destroy(claw_config_t *c)
     if (!c)
         return;
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (options[i].type == OPT_STRING || options[i].type == OPT_ENUM)
+        if (options[i].type == OPT_STRING || options[i].type == OPT_ENUM ||
+            options[i].type == OPT_LIST)
             free(*(char **)((char *)c + options[i].offset));
         free(c->text[i]);
     }
+    for (size_t i = 0; i < CLAW_N_RULES_MAX; i++)
+        free(c->weight_text[i]);
     free(c);
+}
+
+/* [weights] RULE = score: the names come from the rule table. */
+static char *
+set_weight(claw_config_t *c, const char *name, const char *value)
+{
+    int r = _claw_rule_index(name);
+    double d;
+    const char *why;
+    if (r < 0)
+        return error_printf("unknown rule '%s' in section [weights]", name);
+    if ((why = parse_score(value, &d)))
+        return error_printf("%s: %s, got '%s'", name, why, value);
+    if (d < -1000 || d > 1000)
+        return error_printf("%s: %g is outside -1000..1000", name, d);
+    char *text = strdup(value);
+    if (!text)
+        return error_printf("out of memory");
+    free(c->weight_text[r]);
+    c->weight_text[r] = text;
+    c->weight[r] = d;
+    return NULL;
 }
 
 claw_status_t
@@ -268,7 +371,9 @@ claw_config_set(claw_config_t *c, const char *section, const char *name, const c
     char *why;
     if (!c || !section || !name || !value)
         return CLAW_STATUS_INVALID_ARGUMENT;
-    if (!find_option(section, name, &i))
+    if (!strcmp(section, "weights"))
+        why = set_weight(c, name, value);
+    else if (!find_option(section, name, &i))
         why = section_exists(section)
                   ? error_printf("unknown option '%s' in section [%s]", name, section)
                   : error_printf("unknown section [%s]", section);
@@ -287,6 +392,10 @@ const char *
 claw_config_get(const claw_config_t *c, const char *section, const char *name)
 {
     size_t i;
+    if (c && section && name && !strcmp(section, "weights")) {
+        int r = _claw_rule_index(name);
+        return r >= 0 ? c->weight_text[r] : NULL;
+    }
     if (!c || !section || !name || !find_option(section, name, &i))
         return NULL;
     return c->text[i];
@@ -373,6 +482,16 @@ claw_config_load(const char *path, claw_config_t **config, char **error)
             goto bad;
         }
         size_t i;
+        if (!strcmp(section, "weights")) {
+            int r = _claw_rule_index(name);
+            if (r >= 0 && c->weight_text[r]) {
+                why = error_printf("rule '%s' in section [weights] set twice", name);
+                goto bad;
+            }
+            if ((why = set_weight(c, name, value)))
+                goto bad;
+            continue;
+        }
         if (!find_option(section, name, &i)) {
             why = error_printf("unknown option '%s' in section [%s]", name, section);
             goto bad;
@@ -447,13 +566,27 @@ claw_config_write(const claw_config_t *c, FILE *out)
             fprintf(out, "# From %" PRId64 " to %" PRId64 "%s.\n", o->min, o->max,
                     o->type == OPT_SIZE ? " bytes" : o->type == OPT_MSEC ? " ms" : "");
             break;
+        case OPT_LIST:
+            fprintf(out, "# A list: words separated by commas or spaces.\n");
+            break;
+        case OPT_SCORE:
+            fprintf(out, "# A number from %" PRId64 " to %" PRId64 ".\n", o->min, o->max);
+            break;
         case OPT_STRING:
             break;
         }
         const char *value = c ? c->text[i] : o->def;
-        if (c && strcmp(value, o->def) != 0)
-            fprintf(out, "%s = %s\n", o->name, value);
+        fprintf(out, "%s%s =%s%s\n", c && strcmp(value, o->def) != 0 ? "" : "#", o->name,
+                *value ? " " : "", value);
+    }
+    fputs("\n[weights]\n\n"
+          "# The score each rule adds when it fires; set a rule to 0 to silence it.\n",
+          out);
+    for (size_t r = 0; r < _claw_rule_count(); r++) {
+        fprintf(out, "\n# %s\n", _claw_rule_doc(r));
+        if (c && c->weight_text[r])
+            fprintf(out, "%s = %s\n", _claw_rule_name(r), c->weight_text[r]);
         else
-            fprintf(out, "#%s = %s\n", o->name, value);
+            fprintf(out, "#%s = %g\n", _claw_rule_name(r), _claw_rule_default_score(r));
     }
 }

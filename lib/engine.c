@@ -81,6 +81,15 @@ claw_engine_new(const claw_config_t *config, claw_engine_t **engine, char **erro
     }
 
     e->iconv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, close_iconv);
+
+    /* Policy and indicators: a bad network or indicator line is the
+     * configuration's fault; an unreadable indicator file is an I/O one. */
+    st = _claw_policy_new(e->config, &e->policy, error);
+    if (st)
+        goto fail;
+    st = _claw_iocs_new(e->config, &e->iocs, error);
+    if (st)
+        goto fail;
     e->parser_options = g_mime_parser_options_new();
 
     *engine = e;
@@ -106,6 +115,8 @@ claw_engine_destroy(claw_engine_t *e)
         g_hash_table_destroy(e->iconv);
     if (e->parser_options)
         g_mime_parser_options_free(e->parser_options);
+    _claw_policy_free(e->policy);
+    _claw_iocs_free(e->iocs);
     claw_config_destroy(e->config);
     free(e);
     g_mime_shutdown();

@@ -338,6 +338,7 @@ typedef struct {
     GString *link_href;    /* the open <a href>, or NULL */
     GString *link_text;
     GString *scratch;      /* reused for decoding character references */
+    unsigned features;     /* CLAW_ATT_HTML_FORM, CLAW_ATT_HTML_SCRIPT */
 } render_t;
 
 static void
@@ -401,6 +402,12 @@ static void
 add_link(render_t *r, const char *v, size_t vl, claw_url_source_t source, const char *text)
 {
     claw_url_source_t src = r->from_attachment ? CLAW_URL_ATTACHMENT : source;
+    while (vl && (unsigned char)*v <= ' ') {
+        v++;
+        vl--;
+    }
+    if (vl >= 11 && !g_ascii_strncasecmp(v, "javascript:", 11))
+        r->features |= CLAW_ATT_HTML_SCRIPT;
     if (!memchr(v, '&', vl)) {
         _claw_url_add(r->ctx, v, vl, r->part, src, text);
         return;
@@ -462,6 +469,14 @@ handle_tag(render_t *r, const attrs_t *a, bool closing)
             close_link(r);
         return;
     }
+    /* Event handlers (onload=, onclick=...) are scripts too. */
+    for (int i = 0; i < a->n; i++)
+        if (a->aname[i][0] == 'o' && a->aname[i][1] == 'n' && a->aname[i][2])
+            r->features |= CLAW_ATT_HTML_SCRIPT;
+    if (t->kind == K_SCRIPT)
+        r->features |= CLAW_ATT_HTML_SCRIPT;
+    else if (t->kind == K_FORM)
+        r->features |= CLAW_ATT_HTML_FORM;
     switch (t->kind) {
     case K_A:
     case K_AREA:
@@ -524,7 +539,7 @@ skip_raw_text(const char *p, const char *end, const char *name)
     return end;
 }
 
-void
+unsigned
 _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, const char *part,
                   bool from_attachment)
 {
@@ -591,4 +606,5 @@ _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, c
     /* No trailing blank line. */
     while (out->len && (out->str[out->len - 1] == '\n' || out->str[out->len - 1] == ' '))
         g_string_truncate(out, out->len - 1);
+    return r.features;
 }

@@ -156,7 +156,7 @@ static const char *const url_flag_names[] = {
 };
 static const char *const att_flag_names[] = {
     "inline", "archive", "encrypted", "macro", "rtf-object",
-    "tnef", "truncated", "message", "ole-object",
+    "tnef", "truncated", "message", "ole-object", "html-form", "html-script",
 };
 
 static void
@@ -183,7 +183,8 @@ auth_source_name(claw_auth_source_t s)
 }
 
 claw_status_t
-claw_message_to_json(const claw_message_t *m, const char *name, char **json)
+claw_message_to_json(const claw_message_t *m, const claw_verdict_t *v, const char *name,
+                     char **json)
 {
     if (!m || !json)
         return CLAW_STATUS_INVALID_ARGUMENT;
@@ -191,6 +192,22 @@ claw_message_to_json(const claw_message_t *m, const char *name, char **json)
     g_string_append_c(o, '{');
     if (name)
         kv_str(o, "file", name);
+    if (v) {
+        kv_str(o, "action", claw_action_to_string(v->action));
+        key(o, "score");
+        g_string_append_printf(o, "%g", v->score);
+        key(o, "rules");
+        g_string_append_c(o, '[');
+        for (size_t i = 0; i < v->n_rules; i++) {
+            open_item(o);
+            kv_str(o, "rule", v->rules[i].rule);
+            key(o, "score");
+            g_string_append_printf(o, "%g", v->rules[i].score);
+            kv_str(o, "detail", v->rules[i].detail);
+            g_string_append_c(o, '}');
+        }
+        g_string_append_c(o, ']');
+    }
     kv_bool(o, "is_message", m->is_message);
     kv_bool(o, "unscannable", m->unscannable);
     kv_int(o, "size", (int64_t)m->size);
@@ -371,7 +388,8 @@ flag_words(GString *o, unsigned flags, const char *const *names, size_t n)
 }
 
 claw_status_t
-claw_message_to_text(const claw_message_t *m, const char *name, char **text)
+claw_message_to_text(const claw_message_t *m, const claw_verdict_t *verdict, const char *name,
+                     char **text)
 {
     if (!m || !text)
         return CLAW_STATUS_INVALID_ARGUMENT;
@@ -383,6 +401,16 @@ claw_message_to_text(const claw_message_t *m, const char *name, char **text)
     g_string_append_printf(o, " (%" PRIu64 " bytes)%s%s\n", m->size,
                            m->is_message ? "" : " NOT A MESSAGE",
                            m->unscannable ? " UNSCANNABLE" : "");
+    if (verdict) {
+        g_string_printf(v, "%s (score %g)", claw_action_to_string(verdict->action),
+                        verdict->score);
+        line(o, "verdict", v->str);
+        for (size_t i = 0; i < verdict->n_rules; i++) {
+            g_string_printf(v, "%s %+g: %s", verdict->rules[i].rule, verdict->rules[i].score,
+                            verdict->rules[i].detail);
+            line(o, "rule", v->str);
+        }
+    }
     line(o, "sha256", m->sha256);
     line(o, "message-id", m->message_id);
     line(o, "date", m->date);

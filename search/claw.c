@@ -280,8 +280,15 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
             status = EX_SOFTWARE;
             continue;
         }
+        claw_verdict_t *v = NULL;
+        if (claw_classify(engine, m, NULL, &v) != CLAW_STATUS_SUCCESS) {
+            fprintf(stderr, "%s: %s: classification failed\n", progname, path);
+            status = EX_SOFTWARE;
+        }
         char *out = NULL;
-        st = json ? claw_message_to_json(m, name, &out) : claw_message_to_text(m, name, &out);
+        st = json ? claw_message_to_json(m, v, name, &out)
+                  : claw_message_to_text(m, v, name, &out);
+        claw_verdict_destroy(v);
         if (st == 0) {
             fputs(out, stdout);
             if (json)

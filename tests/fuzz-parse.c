@@ -37,8 +37,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (claw_message_parse(engine, (const char *)data, size, &m) != CLAW_STATUS_SUCCESS)
         abort(); /* hostile input must never be an error */
     char *json = NULL, *text = NULL;
-    claw_message_to_json(m, "fuzz", &json);
-    claw_message_to_text(m, "fuzz", &text);
+    claw_verdict_t *v = NULL;
+    if (claw_classify(engine, m, NULL, &v) != CLAW_STATUS_SUCCESS)
+        abort();
+    claw_message_to_json(m, v, "fuzz", &json);
+    claw_message_to_text(m, v, "fuzz", &text);
+    claw_verdict_destroy(v);
     free(json);
     free(text);
     claw_message_destroy(m);

@@ -491,8 +491,8 @@ test_escaping(void)
 
     claw_message_t *m = parse("From: a@b.example\nSubject: =?utf-8?q?x=0D=0AFrom:_evil?=\n\nb\n");
     char *json = NULL, *text = NULL;
-    claw_message_to_json(m, "name\nwith newline", &json);
-    claw_message_to_text(m, NULL, &text);
+    claw_message_to_json(m, NULL, "name\nwith newline", &json);
+    claw_message_to_text(m, NULL, NULL, &text);
     CHECK(json && !strchr(json, '\n') && !strchr(json, '\r'), "JSON is one line");
     int lines = 0;
     bool injected = false;
@@ -615,10 +615,269 @@ test_log(void)
     g_string_free(out, TRUE);
 }
 
+
+/* ------------------------------------------------------------------------
+ * Classification
+ * --------------------------------------------------------------------- */
+
+static claw_engine_t *policy_engine;
+static char ioc_path[] = "/tmp/claw-unit-ioc-XXXXXX";
+
+static claw_verdict_t *
+judge(const char *text, const claw_envelope_t *env, claw_message_t **mp)
+{
+    claw_message_t *m = NULL;
+    claw_verdict_t *v = NULL;
+    if (claw_message_parse(policy_engine, text, strlen(text), &m) ||
+        claw_classify(policy_engine, m, env, &v))
+        abort();
+    *mp = m;
+    return v;
+}
+
+/* Does @text (with envelope @env) make @rule fire? */
+static bool
+fires(const char *text, const claw_envelope_t *env, const char *rule)
+{
+    claw_message_t *m;
+    claw_verdict_t *v = judge(text, env, &m);
+    bool r = claw_verdict_has_rule(v, rule);
+    claw_verdict_destroy(v);
+    claw_message_destroy(m);
+    return r;
+}
+
+#define MSG(headers, body) "From: Boss <ceo@corp.example>\nTo: a@corp.example\n" headers \
+    "Subject: t\n\n" body "\n"
+
+static void
+test_classify(void)
+{
+    int fd = mkstemp(ioc_path);
+    const char *iocs = "# indicators\nurl: https://Bad.Example/Login\nhost: evil-host.example\n"
+                       "domain: evil-domain.example\nsender: crook@fraud.example\n"
+                       "sha256: 9b8db510ef42b8ed54a3712636fda55a4f8cfcd5493e20b74ab00cd4f3979f2d\n"
+                       "ip: 198.51.100.66\n";
+    if (write(fd, iocs, strlen(iocs)) < 0)
+        abort();
+    close(fd);
+    claw_config_t *cfg;
+    claw_config_new(&cfg);
+    claw_config_set(cfg, "policy", "protected_domains", "corp.example", NULL);
+    claw_config_set(cfg, "policy", "trusted_authserv_ids", "mx.corp.example", NULL);
+    claw_config_set(cfg, "policy", "internal_relays", "10.0.0.0/8, 2001:db8::/32", NULL);
+    claw_config_set(cfg, "ioc", "files", ioc_path, NULL);
+    char *err = NULL;
+    CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_SUCCESS,
+          "engine with policy and indicators (%s)", err ? err : "ok");
+    claw_config_destroy(cfg);
+
+    /* SPOOF_PROTECTED_DOMAIN */
+    CHECK(fires(MSG("", "pay now"), NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: protected From without authentication");
+    CHECK(!fires(MSG("Authentication-Results: mx.corp.example; dmarc=pass header.from=corp.example\n",
+                     "x"), NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: trusted DMARC pass clears it");
+    CHECK(fires(MSG("Authentication-Results: evil.example; dmarc=pass header.from=corp.example\n",
+                    "x"), NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: an untrusted authserv-id is not believed");
+    CHECK(!fires(MSG("Authentication-Results: mx.corp.example; dkim=pass header.d=mail.corp.example\n",
+                     "x"), NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: aligned DKIM pass (relaxed) clears it");
+    CHECK(fires(MSG("Authentication-Results: mx.corp.example; dkim=pass header.d=other.example\n",
+                    "x"), NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: DKIM pass for another domain is not alignment");
+    CHECK(fires("From: hr@mail.corp.example\n\nx\n", NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: subdomains of a protected domain are protected");
+    CHECK(!fires("From: hr@mail.corp.example\nAuthentication-Results: mx.corp.example; "
+                 "dmarc=pass\n\nx\n", NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: a legitimate, authenticated subdomain is quiet");
+    CHECK(!fires(MSG("Received: from build (build [10.1.2.3]) by mx; Mon, 2 Nov 2026 10:00:00 +0000\n",
+                     "x"), NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: mail only through internal relays is ours");
+    CHECK(fires(MSG("Received: from x (x [198.51.100.9]) by mx; Mon, 2 Nov 2026 10:00:00 +0000\n"
+                    "Received: from build (build [10.1.2.3]) by x; Mon, 2 Nov 2026 10:00:00 +0000\n",
+                    "x"), NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: one outside hop makes it external");
+    claw_envelope_t env = {.dmarc = "pass"};
+    CHECK(!fires(MSG("", "x"), &env, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: the MTA's own DMARC pass clears it");
+    CHECK(!fires("From: a@partner.example\n\nx\n", NULL, "SPOOF_PROTECTED_DOMAIN"),
+          "spoof: other domains are not protected");
+
+    /* REPLY_TO_DIVERTS */
+    claw_message_t *m;
+    claw_verdict_t *v = judge("From: billing@vendor.example\nReply-To: vendor.billing@gmail.com\n\nx\n",
+                              NULL, &m);
+    CHECK(claw_verdict_has_rule(v, "REPLY_TO_DIVERTS") && v->n_rules &&
+              v->rules[0].score == 4,
+          "reply-to free-mail: fires at double weight");
+    claw_verdict_destroy(v);
+    claw_message_destroy(m);
+    CHECK(!fires("From: a@news.vendor.example\nReply-To: b@support.vendor.example\n\nx\n", NULL,
+                 "REPLY_TO_DIVERTS"),
+          "reply-to in the same organisation is quiet");
+    CHECK(!fires("From: a@vendor.example\nReturn-Path: <bounce-123@mailer.esp.example>\n\nx\n",
+                 NULL, "REPLY_TO_DIVERTS"),
+          "a mailing service's bounce address is quiet");
+    CHECK(fires("From: a@vendor.example\nReturn-Path: <x@yahoo.com>\n\nx\n", NULL,
+                "REPLY_TO_DIVERTS"),
+          "Return-Path at free-mail fires");
+
+    /* URLs */
+#define HTML(body) "From: a@vendor.example\nContent-Type: text/html\n\n" body "\n"
+    CHECK(fires(HTML("<a href=\"https://paypal.com@evil.example/\">x</a>"), NULL,
+                "URL_USERINFO_TRICK"),
+          "paypal.com@evil.example: userinfo trick");
+    CHECK(!fires(HTML("<a href=\"ftp://user:pw@files.example/\">x</a>"), NULL,
+                 "URL_USERINFO_TRICK"),
+          "a plain user:password is not the trick");
+    CHECK(fires(HTML("<a href=\"http://0x7f.1/\">x</a>"), NULL, "URL_IP_LITERAL"),
+          "0x7f.1 is an IP literal");
+    CHECK(fires(HTML("<a href=\"http://[2001:db8::1]/\">x</a>"), NULL, "URL_IP_LITERAL"),
+          "IPv6 literal");
+    CHECK(!fires(HTML("<a href=\"http://example.com/\">x</a>"), NULL, "URL_IP_LITERAL"),
+          "a host name is not an IP literal");
+    CHECK(fires(HTML("<a href=\"https://evil.example/\">https://www.paypal.com/</a>"), NULL,
+                "URL_TEXT_MISMATCH"),
+          "link text naming another domain");
+    CHECK(!fires(HTML("<a href=\"https://click.news.example.com/r?u=1\">Read more</a>"), NULL,
+                 "URL_TEXT_MISMATCH"),
+          "newsletter: a generic word as link text is quiet");
+    CHECK(!fires(HTML("<a href=\"https://www.paypal.com/x\">paypal.com</a>"), NULL,
+                 "URL_TEXT_MISMATCH"),
+          "link text naming the same organisation is quiet");
+    CHECK(!fires(HTML("<a href=\"https://shop.example/\">Version 3.5 now</a>"), NULL,
+                 "URL_TEXT_MISMATCH"),
+          "numbers with a dot are not domains");
+    CHECK(fires(HTML("<a href=\"javascript:alert(1)\">x</a>"), NULL, "URL_DANGEROUS_SCHEME"),
+          "javascript: link");
+    CHECK(!fires(HTML("<img src=\"data:image/png;base64,AAAA\">"), NULL, "URL_DANGEROUS_SCHEME"),
+          "an inline data: image is quiet");
+    CHECK(fires(HTML("<a href=\"https://bit.ly/3abc\">x</a>"), NULL, "URL_SHORTENER"),
+          "shortener");
+    CHECK(fires(HTML("<a href=\"https://bad.example/Login\">x</a>"), NULL, "URL_IOC"),
+          "URL indicator (scheme and host case-folded)");
+    CHECK(fires(HTML("<a href=\"http://www.evil-domain.example/x\">x</a>"), NULL, "URL_IOC"),
+          "domain indicator covers subdomains");
+    CHECK(!fires(HTML("<a href=\"http://www.evil-host.example/x\">x</a>"), NULL, "URL_IOC"),
+          "host indicator is exact");
+
+    /* Attachments */
+#define ATT(name, type, data) "From: a@vendor.example\nContent-Type: multipart/mixed; boundary=b\n\n" \
+    "--b\nContent-Type: text/plain\n\nsee\n--b\nContent-Type: " type "\n" \
+    "Content-Disposition: attachment; filename*=utf-8''" name "\n" \
+    "Content-Transfer-Encoding: base64\n\n" data "\n--b--\n"
+    /* "MZ" + padding: a DOS/PE header as libmagic sees it. */
+#define EXE_B64 "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQAAAAFBFAABMAQMA"
+    CHECK(fires(ATT("invoice%E2%80%AEfdp.exe", "application/octet-stream", EXE_B64), NULL,
+                "ATTACHMENT_DISGUISED"),
+          "invoice\\u202Efdp.exe: right-to-left override");
+    CHECK(fires(ATT("invoice.pdf.exe", "application/octet-stream", EXE_B64), NULL,
+                "ATTACHMENT_DISGUISED"),
+          "invoice.pdf.exe: double extension");
+    CHECK(fires(ATT("report.pdf", "application/pdf", EXE_B64), NULL, "ATTACHMENT_DISGUISED"),
+          "a program declared and named as PDF");
+    CHECK(fires(ATT("setup.exe", "application/octet-stream", EXE_B64), NULL,
+                "ATTACHMENT_EXECUTABLE"),
+          "a program by its content");
+    CHECK(!fires(ATT("setup.exe", "application/octet-stream", EXE_B64), NULL,
+                 "ATTACHMENT_DISGUISED"),
+          "a program named .exe is not disguised");
+    CHECK(!fires(ATT("notes.txt", "text/plain", "aGVsbG8gd29ybGQK"), NULL,
+                 "ATTACHMENT_EXECUTABLE"),
+          "a text file is no program");
+    CHECK(fires(ATT("a.bin", "application/octet-stream", "TVo="), NULL, "ATTACHMENT_IOC"),
+          "attachment SHA-256 indicator");
+
+    /* Senders */
+    CHECK(fires("From: Crook <CROOK@fraud.example>\n\nx\n", NULL, "SENDER_IOC"),
+          "sender address indicator (case-folded)");
+    CHECK(fires("From: a@mx.evil-domain.example\n\nx\n", NULL, "SENDER_IOC"),
+          "sender domain indicator");
+    claw_envelope_t env2 = {.client_ip = "198.51.100.66"};
+    CHECK(fires("From: a@b.example\n\nx\n", &env2, "SENDER_IOC"), "client IP indicator");
+    CHECK(!fires("From: a@b.example\n\nx\n", NULL, "SENDER_IOC"), "no indicator, no hit");
+
+    /* Structure */
+    CHECK(fires("\x89PNG binary", NULL, "UNSCANNABLE"), "not a message: unscannable");
+    CHECK(fires("From: a@b.example\nFrom: c@d.example\n\nx\n", NULL, "MIME_AMBIGUOUS"),
+          "two different From: ambiguous");
+    CHECK(!fires("From: a@b.example\n\nhello\n", NULL, "MIME_AMBIGUOUS"),
+          "a plain message is not ambiguous");
+
+    v = judge("From: a@b.example\n\nhello\n", NULL, &m);
+    CHECK(v->action == CLAW_ACTION_ACCEPT && v->score == 0 && v->n_rules == 0,
+          "a plain message is accepted with no rules");
+    claw_verdict_destroy(v);
+    claw_message_destroy(m);
+    claw_engine_destroy(policy_engine);
+
+    /* Weights and thresholds */
+    claw_config_new(&cfg);
+    claw_config_set(cfg, "weights", "URL_SHORTENER", "0", NULL);
+    claw_config_set(cfg, "weights", "URL_IP_LITERAL", "9.5", NULL);
+    claw_config_set(cfg, "actions", "quarantine", "9.5", NULL);
+    claw_engine_new(cfg, &policy_engine, NULL);
+    claw_config_destroy(cfg);
+    v = judge(HTML("<a href=\"https://bit.ly/x\">x</a><a href=\"http://10.0.0.1/\">y</a>"), NULL, &m);
+    CHECK(!claw_verdict_has_rule(v, "URL_SHORTENER") && v->score == 9.5 &&
+              v->action == CLAW_ACTION_QUARANTINE,
+          "weight 0 silences a rule; weights and thresholds decide the action");
+    claw_verdict_destroy(v);
+    claw_message_destroy(m);
+    claw_engine_destroy(policy_engine);
+
+    /* Indicator files are re-read when they change. */
+    claw_config_new(&cfg);
+    claw_config_set(cfg, "ioc", "files", ioc_path, NULL);
+    claw_engine_new(cfg, &policy_engine, NULL);
+    claw_config_destroy(cfg);
+    CHECK(!fires("From: new@threat.example\n\nx\n", NULL, "SENDER_IOC"), "before the reload");
+    FILE *f = fopen(ioc_path, "a");
+    fputs("domain: threat.example\n", f);
+    fclose(f);
+    g_usleep(1100 * 1000);
+    CHECK(fires("From: new@threat.example\n\nx\n", NULL, "SENDER_IOC"),
+          "a changed indicator file is re-read");
+    claw_engine_destroy(policy_engine);
+
+    /* Bad policy or indicators are errors that say where. */
+    claw_config_new(&cfg);
+    claw_config_set(cfg, "policy", "internal_relays", "10.0.0.0/33", NULL);
+    err = NULL;
+    CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
+              strstr(err, "10.0.0.0/33"),
+          "a bad network is a configuration error naming it");
+    free(err);
+    claw_config_destroy(cfg);
+    f = fopen(ioc_path, "w");
+    fputs("url: http://ok.example/\nbogus line\n", f);
+    fclose(f);
+    claw_config_new(&cfg);
+    claw_config_set(cfg, "ioc", "files", ioc_path, NULL);
+    err = NULL;
+    CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
+              strstr(err, ":2: expected TYPE:VALUE"),
+          "a bad indicator line is file:line");
+    free(err);
+    claw_config_destroy(cfg);
+    char *bad = NULL;
+    claw_config_new(&cfg);
+    CHECK(claw_config_set(cfg, "weights", "NO_SUCH_RULE", "1", &bad) == CLAW_STATUS_CONFIG_ERROR &&
+              bad && strstr(bad, "unknown rule"),
+          "an unknown rule in [weights] is an error");
+    free(bad);
+    claw_config_destroy(cfg);
+    unlink(ioc_path);
+}
+
 int
 main(void)
 {
     char *err = NULL;
+    /* Whole TAP lines: the library's log lines go to stderr meanwhile. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (claw_engine_new(NULL, &engine, &err) != CLAW_STATUS_SUCCESS) {
         printf("not ok - engine: %s\n", err ? err : "?");
         return 1;
@@ -633,6 +892,7 @@ main(void)
     test_anomalies();
     test_limits();
     test_escaping();
+    test_classify();
     claw_engine_destroy(engine);
     printf("# %d tests, %d failed\n", n_test, n_fail);
     return n_fail ? 1 : 0;

@@ -1,0 +1,1002 @@
+/* classify.c - policy, indicators and the detectors behind a verdict.
+ *
+ * Each detector looks at the message model and emits at most one hit of
+ * its rule, with the detail of the first thing it saw (and how many more).
+ * A rule's score comes from [weights] or its default; the sum against the
+ * [actions] thresholds gives the action. Nothing here parses mail: the
+ * model already holds every fact.
+ */
+#include "build-config.h"
+
+#include "claw-private.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------------------
+ * Rules
+ * --------------------------------------------------------------------- */
+
+typedef enum {
+    R_SPOOF_PROTECTED_DOMAIN,
+    R_REPLY_TO_DIVERTS,
+    R_URL_IOC,
+    R_URL_TEXT_MISMATCH,
+    R_URL_IP_LITERAL,
+    R_URL_USERINFO_TRICK,
+    R_URL_SHORTENER,
+    R_URL_DANGEROUS_SCHEME,
+    R_ATTACHMENT_EXECUTABLE,
+    R_ATTACHMENT_DISGUISED,
+    R_ATTACHMENT_MACRO,
+    R_ATTACHMENT_ARCHIVE_EXECUTABLE,
+    R_ATTACHMENT_ENCRYPTED_ARCHIVE,
+    R_ATTACHMENT_HTML_SMUGGLING,
+    R_ATTACHMENT_IOC,
+    R_SENDER_IOC,
+    R_MIME_AMBIGUOUS,
+    R_UNSCANNABLE,
+    R_LAST
+} rule_t;
+
+static const struct {
+    const char *name;
+    double score;
+    const char *doc;
+} rules[R_LAST] = {
+    [R_SPOOF_PROTECTED_DOMAIN] = {"SPOOF_PROTECTED_DOMAIN", 9,
+                                  "From is a protected domain without trusted authentication."},
+    [R_REPLY_TO_DIVERTS] = {"REPLY_TO_DIVERTS", 2,
+                            "Replies go to another organisation than From (more if free-mail)."},
+    [R_URL_IOC] = {"URL_IOC", 15, "A link matches an indicator (url, host, domain or ip)."},
+    [R_URL_TEXT_MISMATCH] = {"URL_TEXT_MISMATCH", 4,
+                             "A link's visible text names another domain than its target."},
+    [R_URL_IP_LITERAL] = {"URL_IP_LITERAL", 3, "A link goes to an IP address (any encoding)."},
+    [R_URL_USERINFO_TRICK] = {"URL_USERINFO_TRICK", 6,
+                              "A link starts with a host name that is only its user part."},
+    [R_URL_SHORTENER] = {"URL_SHORTENER", 1, "A link goes through a URL shortener."},
+    [R_URL_DANGEROUS_SCHEME] = {"URL_DANGEROUS_SCHEME", 5,
+                                "A link or form uses javascript:, vbscript:, data: or file:."},
+    [R_ATTACHMENT_EXECUTABLE] = {"ATTACHMENT_EXECUTABLE", 9,
+                                 "An attachment is a program, judged by its content."},
+    [R_ATTACHMENT_DISGUISED] = {"ATTACHMENT_DISGUISED", 7,
+                                "An attachment's name or declared type hides what it is."},
+    [R_ATTACHMENT_MACRO] = {"ATTACHMENT_MACRO", 5, "An Office document carries macros."},
+    [R_ATTACHMENT_ARCHIVE_EXECUTABLE] = {"ATTACHMENT_ARCHIVE_EXECUTABLE", 8,
+                                         "An archive holds a program or script."},
+    [R_ATTACHMENT_ENCRYPTED_ARCHIVE] = {"ATTACHMENT_ENCRYPTED_ARCHIVE", 4,
+                                        "An archive is encrypted, so it could not be checked."},
+    [R_ATTACHMENT_HTML_SMUGGLING] = {"ATTACHMENT_HTML_SMUGGLING", 6,
+                                     "An HTML or SVG attachment has a form or a script."},
+    [R_ATTACHMENT_IOC] = {"ATTACHMENT_IOC", 20, "An attachment's SHA-256 matches an indicator."},
+    [R_SENDER_IOC] = {"SENDER_IOC", 15,
+                      "The sender's address, domain or IP matches an indicator."},
+    [R_MIME_AMBIGUOUS] = {"MIME_AMBIGUOUS", 2,
+                          "The MIME structure reads differently in different mail clients."},
+    [R_UNSCANNABLE] = {"UNSCANNABLE", 6,
+                       "A limit was hit or the input is not a message: not scanned in full."},
+};
+G_STATIC_ASSERT(R_LAST <= CLAW_N_RULES_MAX);
+
+int
+_claw_rule_index(const char *name)
+{
+    for (int i = 0; i < R_LAST; i++)
+        if (!strcmp(rules[i].name, name))
+            return i;
+    return -1;
+}
+
+size_t
+_claw_rule_count(void)
+{
+    return R_LAST;
+}
+
+const char *
+_claw_rule_name(size_t i)
+{
+    return i < R_LAST ? rules[i].name : NULL;
+}
+
+double
+_claw_rule_default_score(size_t i)
+{
+    return i < R_LAST ? rules[i].score : 0;
+}
+
+const char *
+_claw_rule_doc(size_t i)
+{
+    return i < R_LAST ? rules[i].doc : NULL;
+}
+
+const char *
+claw_action_to_string(claw_action_t a)
+{
+    switch (a) {
+    case CLAW_ACTION_ACCEPT: return "accept";
+    case CLAW_ACTION_TAG: return "tag";
+    case CLAW_ACTION_QUARANTINE: return "quarantine";
+    case CLAW_ACTION_REJECT: return "reject";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------------
+ * Policy
+ * --------------------------------------------------------------------- */
+
+static const char *const builtin_freemail[] = {
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+    "yahoo.com", "ymail.com", "aol.com", "icloud.com", "me.com", "mac.com", "gmx.com",
+    "gmx.de", "gmx.net", "web.de", "mail.com", "proton.me", "protonmail.com", "zoho.com",
+    "yandex.com", "yandex.ru", "mail.ru", "qq.com", "163.com", "126.com", "hotmail.co.uk",
+    "yahoo.co.uk", "orange.fr", "free.fr", "laposte.net", "libero.it", "t-online.de",
+    "tutanota.com", "fastmail.com", "hushmail.com", "rediffmail.com", "inbox.com",
+};
+
+static const char *const builtin_shorteners[] = {
+    "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly",
+    "cutt.ly", "shorturl.at", "tiny.cc", "rb.gy", "t.ly", "bl.ink", "s.id", "v.gd",
+    "lnkd.in", "adf.ly", "shorte.st", "x.co", "qrco.de", "urlz.fr",
+};
+
+typedef struct {
+    int family;
+    unsigned char addr[16];
+    unsigned bits;
+} cidr_t;
+
+struct claw_policy {
+    GHashTable *protected_domains; /* lowercase ASCII names */
+    GHashTable *partner_domains;
+    GHashTable *trusted_authserv;
+    GHashTable *freemail;
+    GHashTable *shorteners;
+    GArray *internal; /* cidr_t */
+};
+
+static GHashTable *
+word_set(void)
+{
+    return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* Split a [policy] list into lower-case words and add them to @set. */
+static void
+add_words(GHashTable *set, const char *list)
+{
+    char **words = g_strsplit_set(list ? list : "", ", \t", -1);
+    for (char **w = words; *w; w++) {
+        if (!**w)
+            continue;
+        char *lower = g_ascii_strdown(*w, -1);
+        size_t n = strlen(lower);
+        if (n > 1 && lower[n - 1] == '.')
+            lower[n - 1] = '\0';
+        g_hash_table_add(set, lower);
+    }
+    g_strfreev(words);
+}
+
+static bool
+parse_cidr(const char *text, cidr_t *c)
+{
+    char buf[64];
+    g_strlcpy(buf, text, sizeof buf);
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    memset(c, 0, sizeof *c);
+    if (inet_pton(AF_INET, buf, c->addr) == 1) {
+        c->family = AF_INET;
+        c->bits = 32;
+    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+        c->family = AF_INET6;
+        c->bits = 128;
+    } else {
+        return false;
+    }
+    if (slash) {
+        char *end;
+        unsigned long b = strtoul(slash + 1, &end, 10);
+        if (*end || slash[1] == '\0' || b > c->bits)
+            return false;
+        c->bits = (unsigned)b;
+    }
+    return true;
+}
+
+static bool
+cidr_contains(const cidr_t *c, const char *ip)
+{
+    unsigned char a[16];
+    int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+    if (family != c->family || inet_pton(family, ip, a) != 1)
+        return false;
+    unsigned full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(a, c->addr, full) != 0)
+        return false;
+    if (rest) {
+        unsigned char mask = (unsigned char)(0xFF << (8 - rest));
+        if ((a[full] & mask) != (c->addr[full] & mask))
+            return false;
+    }
+    return true;
+}
+
+void
+_claw_policy_free(claw_policy_t *p)
+{
+    if (!p)
+        return;
+    g_hash_table_destroy(p->protected_domains);
+    g_hash_table_destroy(p->partner_domains);
+    g_hash_table_destroy(p->trusted_authserv);
+    g_hash_table_destroy(p->freemail);
+    g_hash_table_destroy(p->shorteners);
+    g_array_free(p->internal, TRUE);
+    g_free(p);
+}
+
+claw_status_t
+_claw_policy_new(const claw_config_t *config, claw_policy_t **out, char **error)
+{
+    const claw_policy_config_t *pc = &config->policy;
+    claw_policy_t *p = g_new0(claw_policy_t, 1);
+    p->protected_domains = word_set();
+    p->partner_domains = word_set();
+    p->trusted_authserv = word_set();
+    p->freemail = word_set();
+    p->shorteners = word_set();
+    p->internal = g_array_new(FALSE, FALSE, sizeof(cidr_t));
+    add_words(p->protected_domains, pc->protected_domains);
+    add_words(p->partner_domains, pc->partner_domains);
+    add_words(p->trusted_authserv, pc->trusted_authserv_ids);
+    add_words(p->freemail, pc->freemail_domains);
+    add_words(p->shorteners, pc->shortener_domains);
+    for (size_t i = 0; i < G_N_ELEMENTS(builtin_freemail); i++)
+        g_hash_table_add(p->freemail, g_strdup(builtin_freemail[i]));
+    for (size_t i = 0; i < G_N_ELEMENTS(builtin_shorteners); i++)
+        g_hash_table_add(p->shorteners, g_strdup(builtin_shorteners[i]));
+    char **nets = g_strsplit_set(pc->internal_relays ? pc->internal_relays : "", ", \t", -1);
+    for (char **n = nets; *n; n++) {
+        cidr_t c;
+        if (!**n)
+            continue;
+        if (!parse_cidr(*n, &c)) {
+            if (error)
+                *error = g_strdup_printf("[policy] internal_relays: '%s' is not an address "
+                                         "or network (CIDR)",
+                                         *n);
+            g_strfreev(nets);
+            _claw_policy_free(p);
+            return CLAW_STATUS_CONFIG_ERROR;
+        }
+        g_array_append_val(p->internal, c);
+    }
+    g_strfreev(nets);
+    *out = p;
+    return CLAW_STATUS_SUCCESS;
+}
+
+/* Is @name, or a parent domain of it, in @set? */
+static bool
+in_domain_set(GHashTable *set, const char *name)
+{
+    for (const char *p = name; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL)
+        if (g_hash_table_contains(set, p))
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------------
+ * Indicators of compromise
+ * --------------------------------------------------------------------- */
+
+typedef enum { IOC_URL, IOC_HOST, IOC_DOMAIN, IOC_SENDER, IOC_SHA256, IOC_IP, IOC_LAST } ioc_t;
+static const char *const ioc_names[IOC_LAST] = {"url", "host", "domain", "sender", "sha256", "ip"};
+
+typedef struct {
+    char *path;
+    struct stat st; /* as last read */
+} ioc_file_t;
+
+struct claw_iocs {
+    GHashTable *set[IOC_LAST];
+    GArray *files; /* ioc_file_t */
+    gint64 checked_us;
+    size_t count;
+};
+
+/* The form URLs are compared in: lower-case scheme and host, "/" for an
+ * empty path; the same the model gives for the URLs it finds. */
+static char *
+normalise_url_ioc(const char *v)
+{
+    const char *sep = strstr(v, "://");
+    if (!sep)
+        return g_ascii_strdown(v, -1);
+    const char *host = sep + 3;
+    size_t hl = strcspn(host, "/?#");
+    GString *s = g_string_new(NULL);
+    for (const char *p = v; p < host + hl; p++)
+        g_string_append_c(s, g_ascii_tolower(*p));
+    if (host[hl] == '\0' || host[hl] == '?' || host[hl] == '#')
+        g_string_append_c(s, '/');
+    g_string_append(s, host + hl);
+    return g_string_free(s, FALSE);
+}
+
+static claw_status_t
+load_ioc_file(claw_iocs_t *io, const char *path, char **error)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (error)
+            *error = g_strdup_printf("[ioc] %s: %s", path, g_strerror(errno));
+        return CLAW_STATUS_IO_ERROR;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = g_strstrip(line);
+        if (!*s)
+            continue;
+        char *colon = strchr(s, ':');
+        int type = -1;
+        if (colon) {
+            *colon = '\0';
+            for (int t = 0; t < IOC_LAST; t++)
+                if (!g_ascii_strcasecmp(g_strstrip(s), ioc_names[t]))
+                    type = t;
+        }
+        char *value = colon ? g_strstrip(colon + 1) : NULL;
+        if (type < 0 || !value || !*value) {
+            if (error)
+                *error = g_strdup_printf("%s:%u: expected TYPE:VALUE with TYPE one of url, "
+                                         "host, domain, sender, sha256, ip",
+                                         path, lineno);
+            free(line);
+            fclose(f);
+            return CLAW_STATUS_CONFIG_ERROR;
+        }
+        char *key = type == IOC_URL ? normalise_url_ioc(value) : g_ascii_strdown(value, -1);
+        if (type == IOC_HOST || type == IOC_DOMAIN) {
+            size_t n = strlen(key);
+            if (n > 1 && key[n - 1] == '.')
+                key[n - 1] = '\0';
+        }
+        if (type == IOC_IP) {
+            unsigned char bin[16];
+            char canon[INET6_ADDRSTRLEN];
+            int fam = strchr(key, ':') ? AF_INET6 : AF_INET;
+            if (inet_pton(fam, key, bin) == 1) {
+                g_free(key);
+                key = g_strdup(inet_ntop(fam, bin, canon, sizeof canon));
+            }
+        }
+        if (g_hash_table_add(io->set[type], key))
+            io->count++;
+    }
+    free(line);
+    fclose(f);
+    return CLAW_STATUS_SUCCESS;
+}
+
+void
+_claw_iocs_free(claw_iocs_t *io)
+{
+    if (!io)
+        return;
+    for (int t = 0; t < IOC_LAST; t++)
+        g_hash_table_destroy(io->set[t]);
+    for (guint i = 0; i < io->files->len; i++)
+        g_free(g_array_index(io->files, ioc_file_t, i).path);
+    g_array_free(io->files, TRUE);
+    g_free(io);
+}
+
+claw_status_t
+_claw_iocs_new(const claw_config_t *config, claw_iocs_t **out, char **error)
+{
+    claw_iocs_t *io = g_new0(claw_iocs_t, 1);
+    for (int t = 0; t < IOC_LAST; t++)
+        io->set[t] = word_set();
+    io->files = g_array_new(FALSE, TRUE, sizeof(ioc_file_t));
+    char **paths = g_strsplit_set(config->ioc_files ? config->ioc_files : "", ", \t", -1);
+    for (char **p = paths; *p; p++) {
+        if (!**p)
+            continue;
+        ioc_file_t f = {.path = g_strdup(*p)};
+        stat(f.path, &f.st);
+        g_array_append_val(io->files, f);
+        claw_status_t st = load_ioc_file(io, *p, error);
+        if (st) {
+            g_strfreev(paths);
+            _claw_iocs_free(io);
+            return st;
+        }
+    }
+    g_strfreev(paths);
+    io->checked_us = g_get_monotonic_time();
+    *out = io;
+    return CLAW_STATUS_SUCCESS;
+}
+
+/* Re-read the indicator files if one changed, at most once a second. A
+ * file that cannot be read now keeps the indicators already loaded, and
+ * the failure is logged: losing a blocklist silently would be worse. */
+static void
+iocs_refresh(claw_engine_t *e)
+{
+    claw_iocs_t *io = e->iocs;
+    gint64 now = g_get_monotonic_time();
+    if (!io || io->files->len == 0 || now - io->checked_us < G_USEC_PER_SEC)
+        return;
+    io->checked_us = now;
+    bool changed = false;
+    for (guint i = 0; i < io->files->len; i++) {
+        ioc_file_t *f = &g_array_index(io->files, ioc_file_t, i);
+        struct stat st;
+        if (stat(f->path, &st) == 0 &&
+            (st.st_mtim.tv_sec != f->st.st_mtim.tv_sec ||
+             st.st_mtim.tv_nsec != f->st.st_mtim.tv_nsec || st.st_size != f->st.st_size ||
+             st.st_ino != f->st.st_ino))
+            changed = true;
+    }
+    if (!changed)
+        return;
+    claw_iocs_t *fresh = NULL;
+    char *err = NULL;
+    if (_claw_iocs_new(e->config, &fresh, &err) != CLAW_STATUS_SUCCESS) {
+        claw_log(CLAW_LOG_ERROR, NULL, "indicators not reloaded, keeping the old set: %s",
+                 err ? err : "error");
+        g_free(err);
+        for (guint i = 0; i < io->files->len; i++)
+            stat(g_array_index(io->files, ioc_file_t, i).path,
+                 &g_array_index(io->files, ioc_file_t, i).st);
+        return;
+    }
+    claw_log(CLAW_LOG_NOTICE, NULL, "indicators reloaded: %zu entries", fresh->count);
+    _claw_iocs_free(io);
+    e->iocs = fresh;
+}
+
+/* ------------------------------------------------------------------------
+ * The verdict under construction
+ * --------------------------------------------------------------------- */
+
+struct claw_verdict_private {
+    GArray *hits;
+    GStringChunk *strings;
+    unsigned count[R_LAST];
+    int index[R_LAST]; /* the hit of each rule in @hits, or -1 */
+};
+
+typedef struct {
+    claw_engine_t *e;
+    const claw_message_t *m;
+    const claw_envelope_t *env;
+    claw_verdict_t *v;
+    struct claw_verdict_private *vp;
+} run_t;
+
+static double
+weight(const claw_engine_t *e, rule_t r)
+{
+    return e->config->weight_text[r] ? e->config->weight[r] : rules[r].score;
+}
+
+/* Record that @r fired. The first detail is kept; later ones are counted. */
+static void
+hit(run_t *run, rule_t r, const char *fmt, ...) CLAW_PRINTF(3, 4);
+
+static void
+hit(run_t *run, rule_t r, const char *fmt, ...)
+{
+    struct claw_verdict_private *vp = run->vp;
+    if (vp->count[r]++ > 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *d = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    claw_rule_hit_t h = {
+        .rule = rules[r].name,
+        .score = weight(run->e, r),
+        .detail = g_string_chunk_insert(vp->strings, d),
+    };
+    g_free(d);
+    vp->index[r] = (int)vp->hits->len;
+    g_array_append_val(vp->hits, h);
+}
+
+/* ------------------------------------------------------------------------
+ * Detectors
+ * --------------------------------------------------------------------- */
+
+static const claw_address_t *
+first_address(const claw_message_t *m, claw_address_field_t field)
+{
+    for (size_t i = 0; i < m->n_addresses; i++)
+        if (m->addresses[i].field == field)
+            return &m->addresses[i];
+    return NULL;
+}
+
+static const char *
+org(const claw_domain_t *d)
+{
+    return d->registrable ? d->registrable : d->ascii;
+}
+
+/* Does trusted evidence say the From domain @dom authenticated? DMARC pass,
+ * or DKIM pass with header.d / SPF pass with smtp.mailfrom in the same
+ * organisation (relaxed alignment). */
+static bool
+authenticated(const run_t *run, const claw_domain_t *dom)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (run->env && run->env->dmarc && !g_ascii_strcasecmp(run->env->dmarc, "pass"))
+        return true;
+    for (size_t i = 0; i < run->m->n_auth_results; i++) {
+        const claw_auth_result_t *r = &run->m->auth_results[i];
+        if (r->source != CLAW_AUTH_RESULTS || !r->authserv_id ||
+            !g_hash_table_contains(pol->trusted_authserv, r->authserv_id))
+            continue;
+        for (size_t k = 0; k < r->n_methods; k++) {
+            const claw_auth_method_t *am = &r->methods[k];
+            if (strcmp(am->result, "pass") != 0)
+                continue;
+            if (!strcmp(am->method, "dmarc"))
+                return true;
+            const char *key = !strcmp(am->method, "dkim") ? "header.d="
+                              : !strcmp(am->method, "spf") ? "smtp.mailfrom="
+                                                           : NULL;
+            const char *p = key ? strstr(am->properties, key) : NULL;
+            if (!p)
+                continue;
+            p += strlen(key);
+            const char *at = strchr(p, '@');
+            const char *d = at && (size_t)(at - p) < strcspn(p, " ") ? at + 1 : p;
+            char *dname = g_ascii_strdown(d, (gssize)strcspn(d, " ;"));
+            const char *reg = psl_registrable_domain(run->e->psl, dname);
+            bool aligned = reg && org(dom) && !strcmp(reg, org(dom));
+            g_free(dname);
+            if (aligned)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Did the message come only through our own relays (or straight from one)? */
+static bool
+internal_origin(const run_t *run)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (pol->internal->len == 0)
+        return false;
+    const char *client = run->env ? run->env->client_ip : NULL;
+    if (client) {
+        for (guint i = 0; i < pol->internal->len; i++)
+            if (cidr_contains(&g_array_index(pol->internal, cidr_t, i), client))
+                goto hops;
+        return false;
+    }
+hops:
+    /* Every hop with an IP must be ours; at least one must be seen. */
+    {
+        size_t seen = 0;
+        for (size_t h = 0; h < run->m->n_received; h++) {
+            const char *ip = run->m->received[h].ip;
+            if (!ip)
+                continue;
+            bool ours = false;
+            for (guint i = 0; i < pol->internal->len && !ours; i++)
+                ours = cidr_contains(&g_array_index(pol->internal, cidr_t, i), ip);
+            if (!ours)
+                return false;
+            seen++;
+        }
+        return seen > 0 || client;
+    }
+}
+
+static void
+detect_spoof(run_t *run)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (g_hash_table_size(pol->protected_domains) == 0)
+        return;
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if (a->field != CLAW_FIELD_FROM || !a->domain.ascii)
+            continue;
+        if (!in_domain_set(pol->protected_domains, a->domain.ascii))
+            continue;
+        if (authenticated(run, &a->domain) || internal_origin(run))
+            continue;
+        hit(run, R_SPOOF_PROTECTED_DOMAIN,
+            "From %s is in protected %s but no trusted DMARC, aligned DKIM or aligned SPF "
+            "pass, and it did not come through an internal relay",
+            a->address, org(&a->domain));
+    }
+}
+
+static void
+detect_reply_to(run_t *run)
+{
+    const claw_address_t *from = first_address(run->m, CLAW_FIELD_FROM);
+    if (!from || !from->domain.ascii)
+        return;
+    const claw_policy_t *pol = run->e->policy;
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if ((a->field != CLAW_FIELD_REPLY_TO && a->field != CLAW_FIELD_RETURN_PATH) ||
+            !a->domain.ascii || !strcmp(org(&a->domain), org(&from->domain)))
+            continue;
+        bool freemail = in_domain_set(pol->freemail, a->domain.ascii);
+        /* A bounce address at a mailing service is how bulk mail works; a
+         * Return-Path only counts when it points at free-mail. */
+        if (a->field == CLAW_FIELD_RETURN_PATH && !freemail)
+            continue;
+        hit(run, R_REPLY_TO_DIVERTS, "%s %s sends replies away from %s%s",
+            claw_address_field_to_string(a->field), a->address, org(&from->domain),
+            freemail ? ", to free-mail" : "");
+        if (freemail && run->vp->count[R_REPLY_TO_DIVERTS] == 1) {
+            /* Free-mail counts double. */
+            claw_rule_hit_t *h =
+                &g_array_index(run->vp->hits, claw_rule_hit_t, run->vp->index[R_REPLY_TO_DIVERTS]);
+            h->score *= 2;
+        }
+    }
+}
+
+/* A domain named in visible link text: the first word that the PSL can
+ * place (has a registrable part). Returns the registrable domain or NULL. */
+static char *
+domain_in_text(const claw_engine_t *e, const char *text)
+{
+    char *result = NULL;
+    char **words = g_strsplit_set(text, " \t\n<>()[]\"'", -1);
+    for (char **w = words; *w && !result; w++) {
+        const char *p = *w;
+        const char *sep = strstr(p, "://");
+        if (sep)
+            p = sep + 3;
+        size_t n = strcspn(p, "/?#:@");
+        if (n == 0 || !memchr(p, '.', n))
+            continue;
+        char *host = g_ascii_strdown(p, (gssize)n);
+        while (*host && host[strlen(host) - 1] == '.')
+            host[strlen(host) - 1] = '\0';
+        bool ok = *host && !strchr(host, '_');
+        for (const char *c = host; ok && *c; c++)
+            ok = g_ascii_isalnum(*c) || *c == '.' || *c == '-' || (unsigned char)*c >= 0x80;
+        /* Needs a letter in the top label: "3.5" and "1.2.3.4" are not names. */
+        const char *tld = strrchr(host, '.');
+        ok = ok && tld && g_ascii_isalpha(tld[1]);
+        const char *reg = ok ? psl_registrable_domain(e->psl, host) : NULL;
+        if (reg)
+            result = g_strdup(reg);
+        g_free(host);
+    }
+    g_strfreev(words);
+    return result;
+}
+
+static bool
+ioc_domain_match(const claw_iocs_t *io, const char *host)
+{
+    return io && (g_hash_table_contains(io->set[IOC_HOST], host) ||
+                  in_domain_set(io->set[IOC_DOMAIN], host));
+}
+
+static void
+detect_urls(run_t *run)
+{
+    const claw_policy_t *pol = run->e->policy;
+    const claw_iocs_t *io = run->e->iocs;
+    for (size_t i = 0; i < run->m->n_urls; i++) {
+        const claw_url_t *u = &run->m->urls[i];
+        bool web = !strcmp(u->scheme, "http") || !strcmp(u->scheme, "https");
+        if (io && (g_hash_table_contains(io->set[IOC_URL], u->url) ||
+                   (u->host.ascii && ioc_domain_match(io, u->host.ascii)) ||
+                   (u->host.ascii && (u->host.flags & CLAW_DOMAIN_IP) &&
+                    g_hash_table_contains(io->set[IOC_IP], u->host.ascii))))
+            hit(run, R_URL_IOC, "link %s matches an indicator", u->url);
+        if (!strcmp(u->scheme, "javascript") || !strcmp(u->scheme, "vbscript") ||
+            !strcmp(u->scheme, "file") ||
+            (!strcmp(u->scheme, "data") && u->source != CLAW_URL_HTML_SRC))
+            hit(run, R_URL_DANGEROUS_SCHEME, "%s link (%s): %.80s", u->scheme,
+                claw_url_source_to_string(u->source), u->url);
+        if (!web || !u->host.ascii)
+            continue;
+        if (u->flags & CLAW_URL_IP_HOST)
+            hit(run, R_URL_IP_LITERAL, "link %.120s goes to the address %s%s", u->raw,
+                u->host.ascii,
+                (u->flags & CLAW_URL_IP_OBFUSCATED) ? ", written in an obscured form" : "");
+        if (u->flags & CLAW_URL_USERINFO_HOSTLIKE)
+            hit(run, R_URL_USERINFO_TRICK, "link reads as %s but goes to %s", u->userinfo,
+                u->host.ascii);
+        if (in_domain_set(pol->shorteners, u->host.ascii))
+            hit(run, R_URL_SHORTENER, "link through shortener %s", u->host.ascii);
+        if (u->link_text && u->source == CLAW_URL_HTML_HREF) {
+            char *shown = domain_in_text(run->e, u->link_text);
+            const char *target = org(&u->host);
+            if (shown && target && strcmp(shown, target) != 0)
+                hit(run, R_URL_TEXT_MISMATCH, "link text shows %s but the link goes to %s",
+                    shown, u->host.ascii);
+            g_free(shown);
+        }
+    }
+}
+
+static bool
+executable_type(const char *t)
+{
+    static const char *const types[] = {
+        "application/x-dosexec", "application/vnd.microsoft.portable-executable",
+        "application/x-executable", "application/x-sharedlib", "application/x-pie-executable",
+        "application/x-mach-binary", "application/x-msi", "application/x-ms-shortcut",
+        "application/x-msdownload", "application/x-ms-installer", "application/java-archive",
+        "application/x-java-archive",
+    };
+    for (size_t i = 0; t && i < G_N_ELEMENTS(types); i++)
+        if (!strcmp(t, types[i]))
+            return true;
+    return false;
+}
+
+/* Extensions Windows runs or scripts when opened. */
+static bool
+dangerous_extension(const char *name)
+{
+    static const char *const exts[] = {
+        "exe", "scr", "com", "pif", "bat", "cmd", "js", "jse", "vbs", "vbe", "wsf", "wsh",
+        "hta", "lnk", "ps1", "msi", "msp", "jar", "cpl", "reg", "iso", "img", "vhd", "vhdx",
+        "dll", "appx", "msix", "apk", "sh", "application", "gadget", "inf", "scf", "url",
+    };
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    if (!dot)
+        return false;
+    for (size_t i = 0; i < G_N_ELEMENTS(exts); i++)
+        if (!g_ascii_strcasecmp(dot + 1, exts[i]))
+            return true;
+    return false;
+}
+
+static bool
+document_extension(const char *ext, size_t n)
+{
+    static const char *const exts[] = {"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
+                                       "txt", "rtf", "jpg", "jpeg", "png", "gif", "csv", "odt",
+                                       "htm", "html", "zip", "mp3", "mp4", "wav"};
+    for (size_t i = 0; i < G_N_ELEMENTS(exts); i++)
+        if (strlen(exts[i]) == n && !g_ascii_strncasecmp(ext, exts[i], n))
+            return true;
+    return false;
+}
+
+/* "invoice.pdf.exe", "photo.jpg      .scr": a document extension shown
+ * before a dangerous one. */
+static bool
+double_extension(const char *name)
+{
+    if (!dangerous_extension(name))
+        return false;
+    const char *last = strrchr(name, '.');
+    const char *prev = last;
+    while (prev > name && (prev[-1] == ' ' || prev[-1] == '_'))
+        prev--;
+    const char *dot = NULL;
+    for (const char *p = name; p < prev; p++)
+        if (*p == '.')
+            dot = p;
+    return dot && document_extension(dot + 1, (size_t)(prev - dot - 1));
+}
+
+static bool
+has_bidi_control(const char *s)
+{
+    return s && (strstr(s, "\xe2\x80\xae") || strstr(s, "\xe2\x80\xad") ||
+                 strstr(s, "\xe2\x80\xab") || strstr(s, "\xe2\x80\xaa") ||
+                 strstr(s, "\xe2\x81\xa6") || strstr(s, "\xe2\x81\xa7") ||
+                 strstr(s, "\xe2\x81\xa8"));
+}
+
+static void
+detect_attachments(run_t *run)
+{
+    const claw_iocs_t *io = run->e->iocs;
+    for (size_t i = 0; i < run->m->n_attachments; i++) {
+        const claw_attachment_t *a = &run->m->attachments[i];
+        const char *name = a->filename ? a->filename : "(no name)";
+        bool exe = executable_type(a->detected_type);
+        if (io && a->sha256[0] && g_hash_table_contains(io->set[IOC_SHA256], a->sha256))
+            hit(run, R_ATTACHMENT_IOC, "%s (part %s) has SHA-256 %s, an indicator", name,
+                a->part, a->sha256);
+        if (a->depth == 0 && exe)
+            hit(run, R_ATTACHMENT_EXECUTABLE, "%s (part %s) is %s", name, a->part,
+                a->detected_type);
+        if (a->depth > 0 && (exe || dangerous_extension(a->filename)))
+            hit(run, R_ATTACHMENT_ARCHIVE_EXECUTABLE, "archive member %s (part %s) is %s", name,
+                a->part, exe ? a->detected_type : "a program or script by its name");
+        if (has_bidi_control(a->filename))
+            hit(run, R_ATTACHMENT_DISGUISED,
+                "name of part %s has a right-to-left override that reverses its extension",
+                a->part);
+        else if (a->filename && double_extension(a->filename))
+            hit(run, R_ATTACHMENT_DISGUISED, "%s (part %s) shows a document extension before "
+                "the real one", name, a->part);
+        else if (exe && a->declared_type && !executable_type(a->declared_type) &&
+                 strcmp(a->declared_type, "application/octet-stream") != 0)
+            hit(run, R_ATTACHMENT_DISGUISED, "%s (part %s) is declared %s but is %s", name,
+                a->part, a->declared_type, a->detected_type);
+        else if (exe && a->filename && !dangerous_extension(a->filename))
+            hit(run, R_ATTACHMENT_DISGUISED, "%s (part %s) is %s under another name", name,
+                a->part, a->detected_type);
+        if (a->flags & CLAW_ATT_MACRO)
+            hit(run, R_ATTACHMENT_MACRO, "%s (part %s) has macros", name, a->part);
+        if ((a->flags & CLAW_ATT_ARCHIVE) && (a->flags & CLAW_ATT_ENCRYPTED))
+            hit(run, R_ATTACHMENT_ENCRYPTED_ARCHIVE, "%s (part %s) is encrypted", name, a->part);
+        if (a->flags & (CLAW_ATT_HTML_FORM | CLAW_ATT_HTML_SCRIPT))
+            hit(run, R_ATTACHMENT_HTML_SMUGGLING, "%s (part %s) is %s with %s", name, a->part,
+                a->detected_type ? a->detected_type : "HTML",
+                (a->flags & CLAW_ATT_HTML_FORM) && (a->flags & CLAW_ATT_HTML_SCRIPT)
+                    ? "a form and a script"
+                : (a->flags & CLAW_ATT_HTML_FORM) ? "a form"
+                                                  : "a script");
+    }
+}
+
+static void
+detect_sender_ioc(run_t *run)
+{
+    const claw_iocs_t *io = run->e->iocs;
+    if (!io || io->count == 0)
+        return;
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if (a->field >= CLAW_FIELD_TO || !*a->address)
+            continue;
+        char *lower = g_ascii_strdown(a->address, -1);
+        bool by_address = g_hash_table_contains(io->set[IOC_SENDER], lower);
+        g_free(lower);
+        if (by_address || (a->domain.ascii && ioc_domain_match(io, a->domain.ascii)))
+            hit(run, R_SENDER_IOC, "%s %s matches an indicator",
+                claw_address_field_to_string(a->field), a->address);
+    }
+    if (run->env && run->env->mail_from && *run->env->mail_from) {
+        char *lower = g_ascii_strdown(run->env->mail_from, -1);
+        const char *at = strrchr(lower, '@');
+        if (g_hash_table_contains(io->set[IOC_SENDER], lower) ||
+            (at && ioc_domain_match(io, at + 1)))
+            hit(run, R_SENDER_IOC, "envelope sender %s matches an indicator",
+                run->env->mail_from);
+        g_free(lower);
+    }
+    if (run->env && run->env->client_ip &&
+        g_hash_table_contains(io->set[IOC_IP], run->env->client_ip))
+        hit(run, R_SENDER_IOC, "client %s matches an indicator", run->env->client_ip);
+    for (size_t h = 0; h < run->m->n_received; h++) {
+        const char *ip = run->m->received[h].ip;
+        if (ip && g_hash_table_contains(io->set[IOC_IP], ip))
+            hit(run, R_SENDER_IOC, "Received hop %s matches an indicator", ip);
+    }
+}
+
+static void
+detect_structure(run_t *run)
+{
+    static const claw_anomaly_code_t ambiguous[] = {
+        CLAW_ANOM_GMIME_CONFLICTING_HEADER, CLAW_ANOM_GMIME_CONFLICTING_PARAMETER,
+        CLAW_ANOM_CONFLICTING_HEADER, CLAW_ANOM_GMIME_MULTIPART_WITHOUT_BOUNDARY,
+        CLAW_ANOM_GMIME_NESTING_OVERFLOW, CLAW_ANOM_GMIME_PART_WITHOUT_HEADERS_OR_CONTENT,
+        CLAW_ANOM_GMIME_INVALID_HEADER_NAME,
+    };
+    const claw_message_t *m = run->m;
+    for (size_t i = 0; i < m->n_anomalies; i++) {
+        const claw_anomaly_t *a = &m->anomalies[i];
+        for (size_t k = 0; k < G_N_ELEMENTS(ambiguous); k++)
+            if (a->code == ambiguous[k])
+                hit(run, R_MIME_AMBIGUOUS, "%s: %s", claw_anomaly_code_to_string(a->code),
+                    a->detail);
+        if (claw_anomaly_code_is_limit(a->code))
+            hit(run, R_UNSCANNABLE, "%s: %s", claw_anomaly_code_to_string(a->code), a->detail);
+    }
+    if (!m->is_message)
+        hit(run, R_UNSCANNABLE, "not a message: %s",
+            m->n_anomalies ? m->anomalies[m->n_anomalies - 1].detail : "no header fields");
+}
+
+/* ------------------------------------------------------------------------
+ * Entry points
+ * --------------------------------------------------------------------- */
+
+claw_status_t
+claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *env,
+              claw_verdict_t **out)
+{
+    if (!e || !m || !out)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    iocs_refresh(e);
+    claw_verdict_t *v = g_new0(claw_verdict_t, 1);
+    struct claw_verdict_private *vp = g_new0(struct claw_verdict_private, 1);
+    vp->hits = g_array_new(FALSE, TRUE, sizeof(claw_rule_hit_t));
+    vp->strings = g_string_chunk_new(1024);
+    for (int r = 0; r < R_LAST; r++)
+        vp->index[r] = -1;
+    v->priv = vp;
+    run_t run = {.e = e, .m = m, .env = env, .v = v, .vp = vp};
+
+    detect_structure(&run);
+    detect_spoof(&run);
+    detect_reply_to(&run);
+    detect_sender_ioc(&run);
+    detect_urls(&run);
+    detect_attachments(&run);
+
+    /* A rule that fired more than once says so in its detail; a rule
+     * weighted 0 is silenced. */
+    GArray *kept = g_array_new(FALSE, TRUE, sizeof(claw_rule_hit_t));
+    for (guint i = 0; i < vp->hits->len; i++) {
+        claw_rule_hit_t h = g_array_index(vp->hits, claw_rule_hit_t, i);
+        int r = _claw_rule_index(h.rule);
+        if (h.score == 0)
+            continue;
+        if (vp->count[r] > 1) {
+            char *d = g_strdup_printf("%s (and %u more)", h.detail, vp->count[r] - 1);
+            h.detail = g_string_chunk_insert(vp->strings, d);
+            g_free(d);
+        }
+        v->score += h.score;
+        g_array_append_val(kept, h);
+    }
+    g_array_free(vp->hits, TRUE);
+    vp->hits = kept;
+    v->rules = (const claw_rule_hit_t *)kept->data;
+    v->n_rules = kept->len;
+    const claw_config_t *c = e->config;
+    v->action = v->score >= c->reject_score       ? CLAW_ACTION_REJECT
+                : v->score >= c->quarantine_score ? CLAW_ACTION_QUARANTINE
+                : v->score >= c->tag_score        ? CLAW_ACTION_TAG
+                                                  : CLAW_ACTION_ACCEPT;
+    *out = v;
+    return CLAW_STATUS_SUCCESS;
+}
+
+int
+claw_verdict_has_rule(const claw_verdict_t *v, const char *rule)
+{
+    for (size_t i = 0; v && rule && i < v->n_rules; i++)
+        if (!strcmp(v->rules[i].rule, rule))
+            return 1;
+    return 0;
+}
+
+void
+claw_verdict_destroy(claw_verdict_t *v)
+{
+    if (!v)
+        return;
+    if (v->priv) {
+        g_array_free(v->priv->hits, TRUE);
+        g_string_chunk_free(v->priv->strings);
+        g_free(v->priv);
+    }
+    g_free(v);
+}
