@@ -649,6 +649,14 @@ detect_reply_to(run_t *run)
             !a->domain.ascii || !strcmp(org(&a->domain), org(&from->domain)))
             continue;
         bool freemail = in_domain_set(pol->freemail, a->domain.ascii);
+        /* Replies to a list (or group) that was also addressed are normal. */
+        bool recipient = false;
+        for (size_t k = 0; k < run->m->n_addresses && !recipient; k++)
+            recipient = (run->m->addresses[k].field == CLAW_FIELD_TO ||
+                         run->m->addresses[k].field == CLAW_FIELD_CC) &&
+                        !g_ascii_strcasecmp(run->m->addresses[k].address, a->address);
+        if (recipient)
+            continue;
         /* A bounce address at a mailing service is how bulk mail works; a
          * Return-Path only counts when it points at free-mail. */
         if (a->field == CLAW_FIELD_RETURN_PATH && !freemail)
@@ -656,8 +664,9 @@ detect_reply_to(run_t *run)
         hit(run, R_REPLY_TO_DIVERTS, "%s %s sends replies away from %s%s",
             claw_address_field_to_string(a->field), a->address, org(&from->domain),
             freemail ? ", to free-mail" : "");
-        if (freemail && run->vp->count[R_REPLY_TO_DIVERTS] == 1) {
-            /* Free-mail counts double. */
+        if (freemail && a->field == CLAW_FIELD_REPLY_TO &&
+            run->vp->count[R_REPLY_TO_DIVERTS] == 1) {
+            /* Replies diverted to free-mail count double. */
             claw_rule_hit_t *h =
                 &g_array_index(run->vp->hits, claw_rule_hit_t, run->vp->index[R_REPLY_TO_DIVERTS]);
             h->score *= 2;
@@ -686,9 +695,11 @@ domain_in_text(const claw_engine_t *e, const char *text)
         bool ok = *host && !strchr(host, '_');
         for (const char *c = host; ok && *c; c++)
             ok = g_ascii_isalnum(*c) || *c == '.' || *c == '-' || (unsigned char)*c >= 0x80;
-        /* Needs a letter in the top label: "3.5" and "1.2.3.4" are not names. */
+        /* The top label must be a real public suffix ("U.S." and "3.5" are
+         * not domains). */
         const char *tld = strrchr(host, '.');
-        ok = ok && tld && g_ascii_isalpha(tld[1]);
+        ok = ok && tld && g_ascii_isalpha(tld[1]) &&
+             psl_is_public_suffix2(e->psl, tld + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
         const char *reg = ok ? psl_registrable_domain(e->psl, host) : NULL;
         if (reg)
             result = g_strdup(reg);
@@ -718,9 +729,12 @@ detect_urls(run_t *run)
                    (u->host.ascii && (u->host.flags & CLAW_DOMAIN_IP) &&
                     g_hash_table_contains(io->set[IOC_IP], u->host.ascii))))
             hit(run, R_URL_IOC, "link %s matches an indicator", u->url);
-        if (!strcmp(u->scheme, "javascript") || !strcmp(u->scheme, "vbscript") ||
-            !strcmp(u->scheme, "file") ||
-            (!strcmp(u->scheme, "data") && u->source != CLAW_URL_HTML_SRC))
+        /* In HTML a reader clicks these; in plain text (a developer's
+         * file:// path) they are only words. */
+        if (u->source != CLAW_URL_TEXT &&
+            (!strcmp(u->scheme, "javascript") || !strcmp(u->scheme, "vbscript") ||
+             !strcmp(u->scheme, "file") ||
+             (!strcmp(u->scheme, "data") && u->source != CLAW_URL_HTML_SRC)))
             hit(run, R_URL_DANGEROUS_SCHEME, "%s link (%s): %.80s", u->scheme,
                 claw_url_source_to_string(u->source), u->url);
         if (!web || !u->host.ascii)
@@ -737,7 +751,12 @@ detect_urls(run_t *run)
         if (u->link_text && u->source == CLAW_URL_HTML_HREF) {
             char *shown = domain_in_text(run->e, u->link_text);
             const char *target = org(&u->host);
-            if (shown && target && strcmp(shown, target) != 0)
+            /* Text naming the sender's own organisation over a click
+             * tracker is how newsletters link; phishing shows someone
+             * else's name. */
+            const claw_address_t *from = first_address(run->m, CLAW_FIELD_FROM);
+            bool own = shown && from && from->domain.ascii && !strcmp(shown, org(&from->domain));
+            if (shown && target && strcmp(shown, target) != 0 && !own)
                 hit(run, R_URL_TEXT_MISMATCH, "link text shows %s but the link goes to %s",
                     shown, u->host.ascii);
             g_free(shown);

@@ -297,8 +297,9 @@ typedef struct claw_url {
 #define CLAW_ATT_TRUNCATED    0x0040u /**< only partly read (a limit was hit) */
 #define CLAW_ATT_MESSAGE      0x0080u /**< an attached message (message/rfc822) */
 #define CLAW_ATT_OLE_OBJECT   0x0100u /**< Office document embedding OLE objects */
-#define CLAW_ATT_HTML_FORM    0x0200u /**< HTML/SVG attachment with a form */
-#define CLAW_ATT_HTML_SCRIPT  0x0400u /**< HTML/SVG attachment with script or event handlers */
+#define CLAW_ATT_HTML_FORM    0x0200u /**< HTML/SVG attachment with a password field */
+#define CLAW_ATT_HTML_SCRIPT  0x0400u /**< HTML/SVG attachment whose script builds or goes to a
+                                           payload (atob, Blob, eval, location...) */
 
 typedef struct claw_attachment {
     const char *part;           /**< MIME part path; members add "/N" per level */

@@ -398,6 +398,22 @@ newline(render_t *r)
     r->space = false;
 }
 
+/* Script that builds or moves to a payload: what HTML smuggling and
+ * redirecting attachments do, and ordinary page scripts do not. */
+static bool
+payload_script(const char *s, size_t len)
+{
+    static const char *const words[] = {
+        "atob(", "Blob(", "createObjectURL", "msSaveOrOpenBlob", "fromCharCode", "unescape(",
+        "eval(", "document.write(", "location.href", "location.replace", "location.assign",
+        "window.location", "document.location", ".location=", "location =", "location=",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
+        if (g_strstr_len(s, (gssize)len, words[i]))
+            return true;
+    return false;
+}
+
 static void
 add_link(render_t *r, const char *v, size_t vl, claw_url_source_t source, const char *text)
 {
@@ -406,7 +422,7 @@ add_link(render_t *r, const char *v, size_t vl, claw_url_source_t source, const 
         v++;
         vl--;
     }
-    if (vl >= 11 && !g_ascii_strncasecmp(v, "javascript:", 11))
+    if (vl >= 11 && !g_ascii_strncasecmp(v, "javascript:", 11) && payload_script(v, vl))
         r->features |= CLAW_ATT_HTML_SCRIPT;
     if (!memchr(v, '&', vl)) {
         _claw_url_add(r->ctx, v, vl, r->part, src, text);
@@ -471,11 +487,12 @@ handle_tag(render_t *r, const attrs_t *a, bool closing)
     }
     /* Event handlers (onload=, onclick=...) are scripts too. */
     for (int i = 0; i < a->n; i++)
-        if (a->aname[i][0] == 'o' && a->aname[i][1] == 'n' && a->aname[i][2])
+        if (a->aname[i][0] == 'o' && a->aname[i][1] == 'n' && a->aname[i][2] &&
+            payload_script(a->val[i], a->vlen[i]))
             r->features |= CLAW_ATT_HTML_SCRIPT;
-    if (t->kind == K_SCRIPT)
-        r->features |= CLAW_ATT_HTML_SCRIPT;
-    else if (t->kind == K_FORM)
+    /* A form asking for a password is credential bait. */
+    if (t->kind == K_INPUT && (v = attr(a, "type", &vl)) && vl == 8 &&
+        !g_ascii_strncasecmp(v, "password", 8))
         r->features |= CLAW_ATT_HTML_FORM;
     switch (t->kind) {
     case K_A:
@@ -591,8 +608,11 @@ _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len, GString *out, c
             /* Scripts in a mail body never run, but in an HTML or SVG
              * attachment they do, in the browser: where they send the
              * reader matters (HTML smuggling). */
-            if (from_attachment && a->tag->kind == K_SCRIPT)
+            if (from_attachment && a->tag->kind == K_SCRIPT) {
                 _claw_urls_from_text(ctx, p, (size_t)(stop - p), part, CLAW_URL_ATTACHMENT);
+                if (payload_script(p, (size_t)(stop - p)))
+                    r.features |= CLAW_ATT_HTML_SCRIPT;
+            }
             if (a->tag->flags & TAG_RAW_KEEP) {
                 emit_text(&r, p, (size_t)(stop - p));
                 newline(&r);
