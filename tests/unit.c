@@ -790,6 +790,57 @@ test_classify(void)
     CHECK(fires(ATT("a.bin", "application/octet-stream", "TVo="), NULL, "ATTACHMENT_IOC"),
           "attachment SHA-256 indicator");
 
+    /* The fixture with every kind of attachment (tests/fixtures). */
+    {
+        const char *top = getenv("srcdir") ? getenv("srcdir") : "..";
+        char *path = g_build_filename(top, "tests", "fixtures", "attachments.eml", NULL);
+        gchar *text = NULL;
+        gsize len = 0;
+        if (g_file_get_contents(path, &text, &len, NULL)) {
+            claw_message_t *fm;
+            claw_verdict_t *fv = judge(text, NULL, &fm);
+            CHECK(claw_verdict_has_rule(fv, "ATTACHMENT_MACRO"), "fixture: macros (docm, doc, xls)");
+            CHECK(claw_verdict_has_rule(fv, "ATTACHMENT_ENCRYPTED_ARCHIVE"),
+                  "fixture: encrypted zip");
+            CHECK(claw_verdict_has_rule(fv, "ATTACHMENT_ARCHIVE_EXECUTABLE"),
+                  "fixture: program inside a zip and a TNEF");
+            CHECK(claw_verdict_has_rule(fv, "ATTACHMENT_HTML_SMUGGLING"),
+                  "fixture: HTML attachment with a password form and a redirecting script");
+            claw_verdict_destroy(fv);
+            claw_message_destroy(fm);
+        } else {
+            CHECK(false, "read %s", path);
+        }
+        g_free(text);
+        g_free(path);
+    }
+    CHECK(!fires(ATT("report.pdf", "application/pdf", "JVBERi0xLjQKJSVFT0YK"), NULL,
+                 "ATTACHMENT_MACRO"),
+          "a PDF has no macros");
+    CHECK(fires(ATT("photos.zip", "application/zip", "UEsDBBQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAaG9saWRheS5qcGf/2P/gAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAAAAAAAAAAACAAQAAAABob2xpZGF5LmpwZ1BLBQYAAAAAAQABADkAAABtAAAAAAA="), NULL, "ATTACHMENT_EXECUTABLE") == false &&
+              !fires(ATT("photos.zip", "application/zip", "UEsDBBQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAaG9saWRheS5qcGf/2P/gAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAAAAAAAAAAACAAQAAAABob2xpZGF5LmpwZ1BLBQYAAAAAAQABADkAAABtAAAAAAA="), NULL, "UNSCANNABLE"),
+          "the picture zip reads cleanly");
+    CHECK(!fires(ATT("photos.zip", "application/zip",
+                     "UEsDBBQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAaG9saWRheS5qcGf/2P/gAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAAAAAAAAAAACAAQAAAABob2xpZGF5LmpwZ1BLBQYAAAAAAQABADkAAABtAAAAAAA="),
+                 NULL, "ATTACHMENT_ARCHIVE_EXECUTABLE"),
+          "a zip of a picture holds no program");
+    CHECK(!fires(ATT("photos.zip", "application/zip",
+                     "UEsDBBQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAaG9saWRheS5qcGf/2P/gAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFBLAQIUAxQAAAAAAABgYV2FqHbJRAAAAEQAAAALAAAAAAAAAAAAAACAAQAAAABob2xpZGF5LmpwZ1BLBQYAAAAAAQABADkAAABtAAAAAAA="),
+                 NULL, "ATTACHMENT_ENCRYPTED_ARCHIVE"),
+          "a plain zip is not encrypted");
+    CHECK(fires(ATT("login.html", "text/html",
+                    "PGZvcm0+PGlucHV0IHR5cGU9cGFzc3dvcmQ+PC9mb3JtPg=="), NULL,
+                "ATTACHMENT_HTML_SMUGGLING"),
+          "HTML attachment asking for a password");
+    CHECK(fires(ATT("doc.html", "text/html",
+                    "PHNjcmlwdD52YXIgYj1uZXcgQmxvYihbYXRvYignVFZvPScpXSk7PC9zY3JpcHQ+"), NULL,
+                "ATTACHMENT_HTML_SMUGGLING"),
+          "HTML attachment building a Blob from base64");
+    CHECK(!fires(ATT("forecast.htm", "text/html",
+                     "PGZvcm0gYWN0aW9uPSJodHRwOi8vd2VhdGhlci5leGFtcGxlL3NlYXJjaCI+PGlucHV0IG5hbWU9InEiPjwvZm9ybT48c2NyaXB0PnZhciBhID0gMTs8L3NjcmlwdD4="),
+                 NULL, "ATTACHMENT_HTML_SMUGGLING"),
+          "a search form and a page script are not smuggling");
+
     /* Senders */
     CHECK(fires("From: Crook <CROOK@fraud.example>\n\nx\n", NULL, "SENDER_IOC"),
           "sender address indicator (case-folded)");
