@@ -5,9 +5,10 @@
  *
  * Every file under each DIR is read into memory first (no I/O is timed).
  * Then, message by message, the bare GMime parse (a GMimeStreamMem over a
- * copy of the bytes, g_mime_parser_construct_message, unref) and
- * claw_message_parse + claw_message_destroy run back to back, so the two
- * see the same caches and the same machine noise. Per set and overall it
+ * copy of the bytes, g_mime_parser_construct_message, unref), the same with
+ * a warning callback, claw_message_parse + destroy, and parse + classify
+ * run back to back, in an order that turns every round, so all see the
+ * same caches and the same machine noise. Per set and overall it
  * reports messages/s, MB/s and the 50th/99th percentile time per message,
  * and the ratio of the two rates (the goal: model >= 0.5 x bare GMime).
  */
@@ -16,6 +17,7 @@
 #include "claw.h"
 
 #include <gmime/gmime.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,7 @@ typedef struct {
     const char *name;
     GArray *msgs; /* msg_t */
     size_t bytes;
-    double *t_gmime, *t_warn, *t_model; /* seconds per message, best of rounds */
+    double *t_gmime, *t_warn, *t_model, *t_class; /* seconds per message, best of rounds */
 } set_t;
 
 static double
@@ -122,16 +124,23 @@ gmime_parse(const msg_t *m, GMimeParserOptions *opts)
 
 static void
 report_line(FILE *out, const char *name, size_t n, size_t bytes, double *tg, double *tw,
-            double *tm)
+            double *tm, double *tc)
 {
-    double sg = sum(tg, n), sw = sum(tw, n), sm = sum(tm, n);
+    /* Parse + classify per message: the model's time plus classify's. */
+    double *tmc = g_new(double, n);
+    for (size_t i = 0; i < n; i++)
+        tmc[i] = tm[i] + tc[i];
+    double sg = sum(tg, n), sw = sum(tw, n), sm = sum(tm, n), sc = sum(tmc, n);
     fprintf(out,
             "%-20s %6zu %6.1f | %7.0f %6.1f %6.3f %6.3f | %7.0f | %7.0f %6.1f %6.3f %6.3f | %5.2f "
-            "%5.2f\n",
+            "%5.2f | %7.0f %6.3f %6.3f %5.2f | %6.1f %6.1f\n",
             name, n, (double)bytes / 1e6, (double)n / sg, (double)bytes / 1e6 / sg,
             percentile(tg, n, 0.5) * 1e3, percentile(tg, n, 0.99) * 1e3, (double)n / sw,
             (double)n / sm, (double)bytes / 1e6 / sm, percentile(tm, n, 0.5) * 1e3,
-            percentile(tm, n, 0.99) * 1e3, sg / sm, sw / sm);
+            percentile(tm, n, 0.99) * 1e3, sg / sm, sw / sm, (double)n / sc,
+            percentile(tmc, n, 0.5) * 1e3, percentile(tmc, n, 0.99) * 1e3, sg / sc,
+            percentile(tc, n, 0.5) * 1e6, percentile(tc, n, 0.99) * 1e6);
+    g_free(tmc);
 }
 
 int
@@ -180,8 +189,9 @@ main(int argc, char **argv)
         s->t_gmime = g_new(double, s->msgs->len);
         s->t_warn = g_new(double, s->msgs->len);
         s->t_model = g_new(double, s->msgs->len);
+        s->t_class = g_new(double, s->msgs->len);
         for (guint i = 0; i < s->msgs->len; i++)
-            s->t_gmime[i] = s->t_warn[i] = s->t_model[i] = 1e9;
+            s->t_gmime[i] = s->t_warn[i] = s->t_model[i] = s->t_class[i] = 1e9;
         total += s->msgs->len;
         total_bytes += s->bytes;
     }
@@ -198,21 +208,44 @@ main(int argc, char **argv)
             set_t *s = &g_array_index(sets, set_t, k);
             for (guint i = 0; i < s->msgs->len; i++) {
                 const msg_t *m = &g_array_index(s->msgs, msg_t, i);
-                double t0 = now();
-                gmime_parse(m, NULL);
-                double t1 = now();
-                gmime_parse(m, wopts);
-                double t2 = now();
-                claw_message_t *cm = NULL;
-                claw_message_parse(engine, m->data, m->len, &cm);
-                claw_message_destroy(cm);
-                double t3 = now();
-                if (t1 - t0 < s->t_gmime[i])
-                    s->t_gmime[i] = t1 - t0;
-                if (t2 - t1 < s->t_warn[i])
-                    s->t_warn[i] = t2 - t1;
-                if (t3 - t2 < s->t_model[i])
-                    s->t_model[i] = t3 - t2;
+                /* Each method is timed on its second run, right after an
+                 * untimed run of itself on the same message: every one
+                 * starts equally warm, whatever ran before it. */
+                for (int step = 0; step < 8; step++) {
+                    int method = (step / 2 + r) % 4;
+                    bool timed = step % 2 == 1;
+                    double t0 = now(), dt;
+                    if (method == 0) {
+                        gmime_parse(m, NULL);
+                    } else if (method == 1) {
+                        gmime_parse(m, wopts);
+                    } else if (method == 2) {
+                        claw_message_t *cm = NULL;
+                        claw_message_parse(engine, m->data, m->len, &cm);
+                        claw_message_destroy(cm);
+                    } else {
+                        /* Classification alone, on a model parsed untimed. */
+                        claw_message_t *cm = NULL;
+                        claw_verdict_t *v = NULL;
+                        claw_message_parse(engine, m->data, m->len, &cm);
+                        t0 = now();
+                        claw_classify(engine, cm, NULL, &v);
+                        claw_verdict_destroy(v);
+                        dt = now() - t0;
+                        claw_message_destroy(cm);
+                        goto measured;
+                    }
+                    dt = now() - t0;
+                measured:
+                    if (!timed)
+                        continue;
+                    double *slot = method == 0   ? &s->t_gmime[i]
+                                   : method == 1 ? &s->t_warn[i]
+                                   : method == 2 ? &s->t_model[i]
+                                                 : &s->t_class[i];
+                    if (dt < *slot)
+                        *slot = dt;
+                }
             }
         }
         fprintf(stderr, "\rbench-parse: round %d/%d done", r + 1, rounds);
@@ -220,12 +253,13 @@ main(int argc, char **argv)
     fprintf(stderr, "\n");
 
     double *all_g = g_new(double, total), *all_w = g_new(double, total),
-           *all_m = g_new(double, total);
+           *all_m = g_new(double, total), *all_c = g_new(double, total);
     size_t at = 0;
     for (guint k = 0; k < sets->len; k++) {
         set_t *s = &g_array_index(sets, set_t, k);
         memcpy(all_g + at, s->t_gmime, s->msgs->len * sizeof(double));
         memcpy(all_w + at, s->t_warn, s->msgs->len * sizeof(double));
+        memcpy(all_c + at, s->t_class, s->msgs->len * sizeof(double));
         memcpy(all_m + at, s->t_model, s->msgs->len * sizeof(double));
         at += s->msgs->len;
     }
@@ -235,8 +269,9 @@ main(int argc, char **argv)
         for (guint k = 0; d && k < sets->len; k++) {
             set_t *s = &g_array_index(sets, set_t, k);
             for (guint i = 0; i < s->msgs->len; i++)
-                fprintf(d, "%.1f %.1f %.1f %s\n", s->t_gmime[i] * 1e6, s->t_warn[i] * 1e6,
-                        s->t_model[i] * 1e6, g_array_index(s->msgs, msg_t, i).path);
+                fprintf(d, "%.1f %.1f %.1f %.1f %s\n", s->t_gmime[i] * 1e6, s->t_warn[i] * 1e6,
+                        s->t_model[i] * 1e6, s->t_class[i] * 1e6,
+                        g_array_index(s->msgs, msg_t, i).path);
         }
         if (d)
             fclose(d);
@@ -250,23 +285,30 @@ main(int argc, char **argv)
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&t));
     fprintf(out,
-            "# bench-parse (Clawback %s), %s, one core, best of %d rounds per message.\n"
+            "# bench-parse (Clawback %s), %s, one core, best of %d rounds per message, each\n"
+            "# timed right after an untimed run of the same method on the same message.\n"
             "# bare = GMime %d.%d.%d g_mime_parser_construct_message from memory;\n"
             "# model = claw_message_parse (GMime parse + decode + text + URLs + attachments\n"
             "#         + hashes + libmagic + archives) + claw_message_destroy.\n"
             "# warn = the same GMime parse with a warning callback (what the model needs:\n"
             "#        GMime then decodes every header to check its encoded words).\n"
-            "# ratio = model msg/s / bare msg/s (goal >= 0.50); ratio/warn = model / warn.\n#\n",
+            "# ratio = model msg/s / bare msg/s (goal >= 0.50); ratio/warn = model / warn.\n"
+            "# +classify = model + claw_classify (default policy) per message; cratio = its\n"
+            "#   rate / bare; cls us = claw_classify alone, p50 and p99 in microseconds.\n#\n",
             claw_version(), when, rounds, gmime_major_version, gmime_minor_version,
             gmime_micro_version);
-    fprintf(out, "%-20s %6s %6s | %7s %6s %6s %6s | %7s | %7s %6s %6s %6s | %5s %5s\n",
+    fprintf(out,
+            "%-20s %6s %6s | %7s %6s %6s %6s | %7s | %7s %6s %6s %6s | %5s %5s | %7s %6s %6s "
+            "%5s | %6s %6s\n",
             "set", "msgs", "MB", "bare/s", "MB/s", "p50ms", "p99ms", "warn/s", "model/s",
-            "MB/s", "p50ms", "p99ms", "ratio", "/warn");
+            "MB/s", "p50ms", "p99ms", "ratio", "/warn", "+class/s", "p50ms", "p99ms", "cratio",
+            "cls us", "p99us");
     for (guint k = 0; k < sets->len; k++) {
         set_t *s = &g_array_index(sets, set_t, k);
-        report_line(out, s->name, s->msgs->len, s->bytes, s->t_gmime, s->t_warn, s->t_model);
+        report_line(out, s->name, s->msgs->len, s->bytes, s->t_gmime, s->t_warn, s->t_model,
+                    s->t_class);
     }
-    report_line(out, "all", total, total_bytes, all_g, all_w, all_m);
+    report_line(out, "all", total, total_bytes, all_g, all_w, all_m, all_c);
     g_mime_parser_options_free(wopts);
     if (out != stdout)
         fclose(out);

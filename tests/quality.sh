@@ -18,3 +18,14 @@ done
 mkdir -p "$(dirname "$out")"
 # shellcheck disable=SC2086
 "${PYTHON3:-python3}" "$srcdir/tests/quality.py" --claw "$builddir/search/claw" --out "$out" $sets
+
+# The README quotes the file between its markers.
+readme="$srcdir/README.md"
+if [ -z "${CLAW_QUALITY_OUT:-}" ] && [ -w "$readme" ] && grep -q '<!-- quality:begin -->' "$readme"; then
+    { sed '/<!-- quality:begin -->/q' "$readme"
+      echo '```'
+      cat "$out"
+      echo '```'
+      sed -n '/<!-- quality:end -->/,$p' "$readme"; } > "$readme.new" && mv "$readme.new" "$readme"
+    echo "quality: README.md updated" >&2
+fi
