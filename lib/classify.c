@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <unicode/uspoof.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,10 @@
 
 typedef enum {
     R_SPOOF_PROTECTED_DOMAIN,
+    R_LOOKALIKE_DOMAIN,
     R_REPLY_TO_DIVERTS,
     R_URL_IOC,
+    R_URL_LOOKALIKE,
     R_URL_TEXT_MISMATCH,
     R_URL_IP_LITERAL,
     R_URL_USERINFO_TRICK,
@@ -50,6 +53,10 @@ static const struct {
 } rules[R_LAST] = {
     [R_SPOOF_PROTECTED_DOMAIN] = {"SPOOF_PROTECTED_DOMAIN", 9,
                                   "From is a protected domain without trusted authentication."},
+    [R_LOOKALIKE_DOMAIN] = {"LOOKALIKE_DOMAIN", 8,
+                            "A sender domain imitates a protected or partner domain."},
+    [R_URL_LOOKALIKE] = {"URL_LOOKALIKE", 7,
+                         "A link goes to a domain imitating a protected or partner domain."},
     [R_REPLY_TO_DIVERTS] = {"REPLY_TO_DIVERTS", 2,
                             "Replies go to another organisation than From (more if free-mail)."},
     [R_URL_IOC] = {"URL_IOC", 15, "A link matches an indicator (url, host, domain or ip)."},
@@ -152,7 +159,18 @@ typedef struct {
     unsigned bits;
 } cidr_t;
 
+/* A protected or partner domain, prepared for lookalike comparison. */
+typedef struct {
+    char *registrable; /* "paypal.com" */
+    char *label;       /* "paypal": the registrable part before its suffix */
+    char *suffix;      /* "com" */
+    char *skeleton;    /* UTS #39 skeleton of the label, folded (see fold_skeleton) */
+    bool partner;
+} target_t;
+
 struct claw_policy {
+    GArray *targets;  /* target_t */
+    USpoofChecker *spoof;
     GHashTable *protected_domains; /* lowercase ASCII names */
     GHashTable *partner_domains;
     GHashTable *trusted_authserv;
@@ -235,6 +253,17 @@ _claw_policy_free(claw_policy_t *p)
 {
     if (!p)
         return;
+    for (guint i = 0; p->targets && i < p->targets->len; i++) {
+        target_t *t = &g_array_index(p->targets, target_t, i);
+        g_free(t->registrable);
+        g_free(t->label);
+        g_free(t->suffix);
+        g_free(t->skeleton);
+    }
+    if (p->targets)
+        g_array_free(p->targets, TRUE);
+    if (p->spoof)
+        uspoof_close(p->spoof);
     g_hash_table_destroy(p->protected_domains);
     g_hash_table_destroy(p->partner_domains);
     g_hash_table_destroy(p->trusted_authserv);
@@ -244,8 +273,65 @@ _claw_policy_free(claw_policy_t *p)
     g_free(p);
 }
 
+/* Lower-cased UTS #39 skeleton of @label (UTF-8), with the letter pairs
+ * that read as one letter and that the skeleton data keeps apart folded
+ * too: "vv" (w), "cl" (d), "nn" (m). */
+static char *
+fold_skeleton(USpoofChecker *sc, const char *label)
+{
+    char buf[512];
+    UErrorCode err = U_ZERO_ERROR;
+    int32_t n = uspoof_getSkeletonUTF8(sc, 0, label, -1, buf, sizeof buf, &err);
+    char *lower = U_SUCCESS(err) && n < (int32_t)sizeof buf ? g_utf8_strdown(buf, n)
+                                                             : g_utf8_strdown(label, -1);
+    GString *s = g_string_new(NULL);
+    for (const char *p = lower; *p; p++) {
+        if ((p[0] == 'v' && p[1] == 'v') || (p[0] == 'n' && p[1] == 'n')) {
+            g_string_append_c(s, p[0] == 'v' ? 'w' : 'm');
+            p++;
+        } else if (p[0] == 'c' && p[1] == 'l') {
+            g_string_append_c(s, 'd');
+            p++;
+        } else {
+            g_string_append_c(s, *p);
+        }
+    }
+    g_free(lower);
+    return g_string_free(s, FALSE);
+}
+
+static void
+add_targets(claw_policy_t *p, const psl_ctx_t *psl, GHashTable *set, bool partner)
+{
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, set);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        const char *reg = psl_registrable_domain(psl, key);
+        if (!reg)
+            continue;
+        bool dup = false;
+        for (guint i = 0; i < p->targets->len && !dup; i++)
+            dup = !strcmp(g_array_index(p->targets, target_t, i).registrable, reg);
+        if (dup)
+            continue;
+        const char *dot = strchr(reg, '.');
+        if (!dot)
+            continue;
+        target_t t = {
+            .registrable = g_strdup(reg),
+            .label = g_strndup(reg, (gsize)(dot - reg)),
+            .suffix = g_strdup(dot + 1),
+            .partner = partner,
+        };
+        t.skeleton = fold_skeleton(p->spoof, t.label);
+        g_array_append_val(p->targets, t);
+    }
+}
+
 claw_status_t
-_claw_policy_new(const claw_config_t *config, claw_policy_t **out, char **error)
+_claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_t **out,
+                 char **error)
 {
     const claw_policy_config_t *pc = &config->policy;
     claw_policy_t *p = g_new0(claw_policy_t, 1);
@@ -281,6 +367,20 @@ _claw_policy_new(const claw_config_t *config, claw_policy_t **out, char **error)
         g_array_append_val(p->internal, c);
     }
     g_strfreev(nets);
+
+    UErrorCode uerr = U_ZERO_ERROR;
+    p->spoof = uspoof_open(&uerr);
+    if (U_SUCCESS(uerr))
+        uspoof_setChecks(p->spoof, USPOOF_CONFUSABLE, &uerr);
+    if (U_FAILURE(uerr)) {
+        if (error)
+            *error = g_strdup_printf("ICU uspoof: %s", u_errorName(uerr));
+        _claw_policy_free(p);
+        return CLAW_STATUS_DEPENDENCY_ERROR;
+    }
+    p->targets = g_array_new(FALSE, TRUE, sizeof(target_t));
+    add_targets(p, psl, p->protected_domains, false);
+    add_targets(p, psl, p->partner_domains, true);
     *out = p;
     return CLAW_STATUS_SUCCESS;
 }
@@ -636,6 +736,149 @@ detect_spoof(run_t *run)
     }
 }
 
+/* Damerau-Levenshtein distance (optimal string alignment), stopping early
+ * once it must exceed @max. Labels are at most 63 bytes. */
+static unsigned
+edit_distance(const char *a, const char *b, unsigned max)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63 || (n > m ? n - m : m - n) > max)
+        return max + 1;
+    unsigned d[64][64];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (unsigned)i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = (unsigned)j;
+    for (size_t i = 1; i <= n; i++) {
+        unsigned row_min = UINT32_MAX;
+        for (size_t j = 1; j <= m; j++) {
+            unsigned cost = a[i - 1] != b[j - 1];
+            unsigned v = MIN(MIN(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                v = MIN(v, d[i - 2][j - 2] + 1);
+            d[i][j] = v;
+            row_min = MIN(row_min, v);
+        }
+        if (row_min > max)
+            return max + 1;
+    }
+    return d[n][m];
+}
+
+/* How @host imitates a protected or partner domain, or NULL. Sets *@target.
+ * The classes are dnstwist's: one character added, dropped, replaced,
+ * repeated, swapped, bit-flipped or vowel-swapped (edit distance 1);
+ * homoglyphs and other scripts (UTS #39 skeletons); hyphens; plural; another
+ * suffix; the name split by a dot; the name inside a longer name
+ * (dictionary words and the "various" forms). A domain of the
+ * organisation itself, or any subdomain of it, is never a lookalike. */
+static const char *
+lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (!host->ascii || (host->flags & CLAW_DOMAIN_IP) || !host->registrable ||
+        pol->targets->len == 0)
+        return NULL;
+    const char *reg = host->registrable;
+    for (guint i = 0; i < pol->targets->len; i++)
+        if (!strcmp(g_array_index(pol->targets, target_t, i).registrable, reg))
+            return NULL;
+    const char *dot = strchr(reg, '.');
+    if (!dot)
+        return NULL;
+    char *label = g_strndup(reg, (gsize)(dot - reg));
+    const char *suffix = dot + 1;
+    /* The U-label of the registrable part (for the skeleton of an IDN): as
+     * many labels from the end of the Unicode host as the registrable
+     * domain has. */
+    unsigned want = 1;
+    for (const char *p = reg; *p; p++)
+        want += *p == '.';
+    const char *u = host->unicode + strlen(host->unicode);
+    for (unsigned seen = 0; u > host->unicode && seen < want;)
+        if (*--u == '.')
+            seen++;
+    if (*u == '.')
+        u++;
+    char *ulabel = g_strndup(u, strcspn(u, "."));
+    char *skel = fold_skeleton(pol->spoof, ulabel);
+    /* The host's labels before its suffix, joined: "pay.pal.com" is paypal. */
+    char *joined = NULL;
+    {
+        size_t hl = strlen(host->ascii), sl = strlen(suffix);
+        if (hl > sl + 1) {
+            GString *j = g_string_new(NULL);
+            for (size_t k = 0; k < hl - sl - 1; k++)
+                if (host->ascii[k] != '.')
+                    g_string_append_c(j, host->ascii[k]);
+            joined = g_string_free(j, FALSE);
+        }
+    }
+    const char *how = NULL;
+    for (guint i = 0; i < pol->targets->len && !how; i++) {
+        const target_t *t = &g_array_index(pol->targets, target_t, i);
+        size_t tl = strlen(t->label);
+        char *dehyphen = g_strdup(label);
+        char *w = dehyphen;
+        for (const char *r = label; *r; r++)
+            if (*r != '-')
+                *w++ = *r;
+        *w = '\0';
+        if (!strcmp(label, t->label))
+            how = "the same name under another suffix";
+        else if (!strcmp(skel, t->skeleton))
+            how = "letters that look alike (homoglyphs or another script)";
+        else if (strcmp(dehyphen, label) != 0 && !strcmp(dehyphen, t->label))
+            how = "the name with hyphens";
+        else if (tl >= 4 && edit_distance(label, t->label, 1) == 1)
+            how = "one character added, dropped, changed or swapped";
+        else if (tl >= 4 && strlen(label) == tl + 1 && !strncmp(label, t->label, tl) &&
+                 label[tl] == 's')
+            how = "the name made plural";
+        else if (joined && strcmp(joined, label) != 0 && !strcmp(joined, t->label))
+            how = "the name split by a dot";
+        else if (tl >= 5 && (strstr(label, t->label) || strstr(skel, t->skeleton)))
+            how = "the name inside a longer name";
+        else if (tl >= 5 && strstr(host->ascii, t->label) && strstr(host->ascii, t->label) <
+                                                                 host->ascii + strlen(host->ascii) -
+                                                                     strlen(reg))
+            how = "the name as a subdomain of another domain";
+        if (how)
+            *target = t;
+        g_free(dehyphen);
+    }
+    g_free(joined);
+    g_free(skel);
+    g_free(ulabel);
+    g_free(label);
+    return how;
+}
+
+static void
+detect_lookalikes(run_t *run)
+{
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if (a->field != CLAW_FIELD_FROM && a->field != CLAW_FIELD_SENDER &&
+            a->field != CLAW_FIELD_REPLY_TO && a->field != CLAW_FIELD_RETURN_PATH)
+            continue;
+        const target_t *t = NULL;
+        const char *how = lookalike(run, &a->domain, &t);
+        if (how)
+            hit(run, R_LOOKALIKE_DOMAIN, "%s %s: %s imitates %s (%s domain): %s",
+                claw_address_field_to_string(a->field), a->address, a->domain.unicode,
+                t->registrable, t->partner ? "partner" : "protected", how);
+    }
+    for (size_t i = 0; i < run->m->n_urls; i++) {
+        const claw_url_t *u = &run->m->urls[i];
+        const target_t *t = NULL;
+        const char *how = lookalike(run, &u->host, &t);
+        if (how)
+            hit(run, R_URL_LOOKALIKE, "link %.120s: %s imitates %s (%s domain): %s", u->url,
+                u->host.unicode, t->registrable, t->partner ? "partner" : "protected", how);
+    }
+}
+
 static void
 detect_reply_to(run_t *run)
 {
@@ -964,6 +1207,7 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
 
     detect_structure(&run);
     detect_spoof(&run);
+    detect_lookalikes(&run);
     detect_reply_to(&run);
     detect_sender_ioc(&run);
     detect_urls(&run);

@@ -84,7 +84,7 @@ claw_engine_new(const claw_config_t *config, claw_engine_t **engine, char **erro
 
     /* Policy and indicators: a bad network or indicator line is the
      * configuration's fault; an unreadable indicator file is an I/O one. */
-    st = _claw_policy_new(e->config, &e->policy, error);
+    st = _claw_policy_new(e->config, e->psl, &e->policy, error);
     if (st)
         goto fail;
     st = _claw_iocs_new(e->config, &e->iocs, error);

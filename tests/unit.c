@@ -705,6 +705,56 @@ test_classify(void)
     CHECK(!fires("From: a@partner.example\n\nx\n", NULL, "SPOOF_PROTECTED_DOMAIN"),
           "spoof: other domains are not protected");
 
+#define HTML(body) "From: a@vendor.example\nContent-Type: text/html\n\n" body "\n"
+    /* LOOKALIKE_DOMAIN and URL_LOOKALIKE: dnstwist's classes. */
+    {
+        claw_engine_t *keep = policy_engine;
+        claw_config_t *lc;
+        claw_config_new(&lc);
+        claw_config_set(lc, "policy", "protected_domains", "paypal.com", NULL);
+        claw_config_set(lc, "policy", "partner_domains", "maersk.com", NULL);
+        claw_engine_new(lc, &policy_engine, NULL);
+        claw_config_destroy(lc);
+        static const struct {
+            const char *domain;
+            bool lookalike;
+        } cases[] = {
+            {"p\xd0\xb0ypal.com", true}, /* Cyrillic a: an IDN homograph */
+            {"paypa1.com", true},          /* homoglyph */
+            {"rnaersk.com", true},         /* rn for m */
+            {"paypall.com", true},         /* addition / repetition */
+            {"payal.com", true},           /* omission */
+            {"pyapal.com", true},          /* transposition */
+            {"paypel.com", true},          /* vowel swap */
+            {"pay-pal.com", true},         /* hyphenation */
+            {"paypals.com", true},         /* plural */
+            {"paypal.net", true},          /* tld swap */
+            {"pay.pal.com", true},         /* subdomain (split by a dot) */
+            {"paypal-login.com", true},    /* dictionary */
+            {"paypal.com.evil.example", true},
+            {"mail.paypal.com", false},    /* a legitimate subdomain */
+            {"paypal.com", false},
+            {"example.org", false},
+            {"maersk.com", false},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+            char *msg = g_strdup_printf("From: a@%s\n\nx\n", cases[i].domain);
+            char *shown = g_strescape(cases[i].domain, NULL);
+            CHECK(fires(msg, NULL, "LOOKALIKE_DOMAIN") == cases[i].lookalike,
+                  "lookalike %s: %s", shown, cases[i].lookalike ? "flagged" : "quiet");
+            g_free(shown);
+            g_free(msg);
+        }
+        CHECK(fires(HTML("<a href=\"https://secure-paypa1.com/login\">x</a>"), NULL,
+                    "URL_LOOKALIKE"),
+              "a link to a lookalike host");
+        CHECK(!fires(HTML("<a href=\"https://www.paypal.com/login\">x</a>"), NULL,
+                     "URL_LOOKALIKE"),
+              "a link to the real domain is quiet");
+        claw_engine_destroy(policy_engine);
+        policy_engine = keep;
+    }
+
     /* REPLY_TO_DIVERTS */
     claw_message_t *m;
     claw_verdict_t *v = judge("From: billing@vendor.example\nReply-To: vendor.billing@gmail.com\n\nx\n",
@@ -725,7 +775,6 @@ test_classify(void)
           "Return-Path at free-mail fires");
 
     /* URLs */
-#define HTML(body) "From: a@vendor.example\nContent-Type: text/html\n\n" body "\n"
     CHECK(fires(HTML("<a href=\"https://paypal.com@evil.example/\">x</a>"), NULL,
                 "URL_USERINFO_TRICK"),
           "paypal.com@evil.example: userinfo trick");
