@@ -818,6 +818,7 @@ lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
     for (guint i = 0; i < pol->targets->len && !how; i++) {
         const target_t *t = &g_array_index(pol->targets, target_t, i);
         size_t tl = strlen(t->label);
+        bool same_suffix = !strcmp(suffix, t->suffix);
         char *dehyphen = g_strdup(label);
         char *w = dehyphen;
         for (const char *r = label; *r; r++)
@@ -828,21 +829,23 @@ lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
             how = "the same name under another suffix";
         else if (!strcmp(skel, t->skeleton))
             how = "letters that look alike (homoglyphs or another script)";
-        else if (strcmp(dehyphen, label) != 0 && !strcmp(dehyphen, t->label))
+        /* Typos keep the suffix (dnstwist changes it only in tld-swap):
+         * baker.edu is not a typo of bayer.com. */
+        else if (same_suffix && strcmp(dehyphen, label) != 0 && !strcmp(dehyphen, t->label))
             how = "the name with hyphens";
-        else if (tl >= 4 && edit_distance(label, t->label, 1) == 1)
+        else if (same_suffix && tl >= 4 && edit_distance(label, t->label, 1) == 1)
             how = "one character added, dropped, changed or swapped";
-        else if (tl >= 4 && strlen(label) == tl + 1 && !strncmp(label, t->label, tl) &&
-                 label[tl] == 's')
+        else if (same_suffix && tl >= 4 && strlen(label) == tl + 1 &&
+                 !strncmp(label, t->label, tl) && label[tl] == 's')
             how = "the name made plural";
         else if (joined && strcmp(joined, label) != 0 && !strcmp(joined, t->label))
             how = "the name split by a dot";
         else if (tl >= 5 && (strstr(label, t->label) || strstr(skel, t->skeleton)))
             how = "the name inside a longer name";
-        else if (tl >= 5 && strstr(host->ascii, t->label) && strstr(host->ascii, t->label) <
-                                                                 host->ascii + strlen(host->ascii) -
-                                                                     strlen(reg))
-            how = "the name as a subdomain of another domain";
+        /* "paypal.com.evil.example": the whole domain inside another's
+         * host name. A bare word as a subdomain (apple.slashdot.org) is not. */
+        else if (strstr(host->ascii, t->registrable))
+            how = "the domain as part of another domain's host name";
         if (how)
             *target = t;
         g_free(dehyphen);

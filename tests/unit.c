@@ -736,6 +736,8 @@ test_classify(void)
             {"paypal.com", false},
             {"example.org", false},
             {"maersk.com", false},
+            {"paypel.org", false},         /* a typo and another suffix: not dnstwist's */
+            {"paypal.slashdot.org", false}, /* a bare word as a subdomain */
         };
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
             char *msg = g_strdup_printf("From: a@%s\n\nx\n", cases[i].domain);
