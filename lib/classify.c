@@ -25,6 +25,7 @@
 typedef enum {
     R_SPOOF_PROTECTED_DOMAIN,
     R_LOOKALIKE_DOMAIN,
+    R_DISPLAY_NAME_IMPERSONATION,
     R_REPLY_TO_DIVERTS,
     R_URL_IOC,
     R_URL_LOOKALIKE,
@@ -57,6 +58,9 @@ static const struct {
                             "A sender domain imitates a protected or partner domain."},
     [R_URL_LOOKALIKE] = {"URL_LOOKALIKE", 7,
                          "A link goes to a domain imitating a protected or partner domain."},
+    [R_DISPLAY_NAME_IMPERSONATION] = {"DISPLAY_NAME_IMPERSONATION", 6,
+                                      "A display name names a VIP, a brand or one of our domains "
+                                      "while the address is elsewhere."},
     [R_REPLY_TO_DIVERTS] = {"REPLY_TO_DIVERTS", 2,
                             "Replies go to another organisation than From (more if free-mail)."},
     [R_URL_IOC] = {"URL_IOC", 15, "A link matches an indicator (url, host, domain or ip)."},
@@ -168,8 +172,16 @@ typedef struct {
     bool partner;
 } target_t;
 
+/* A name to watch in display names: words, normalised (see norm_name). */
+typedef struct {
+    char *shown;   /* as configured, for the detail */
+    char *norm;    /* " jane doe " */
+    bool brand;
+} name_t;
+
 struct claw_policy {
     GArray *targets;  /* target_t */
+    GArray *names;    /* name_t */
     USpoofChecker *spoof;
     GHashTable *protected_domains; /* lowercase ASCII names */
     GHashTable *partner_domains;
@@ -262,6 +274,12 @@ _claw_policy_free(claw_policy_t *p)
     }
     if (p->targets)
         g_array_free(p->targets, TRUE);
+    for (guint i = 0; p->names && i < p->names->len; i++) {
+        g_free(g_array_index(p->names, name_t, i).shown);
+        g_free(g_array_index(p->names, name_t, i).norm);
+    }
+    if (p->names)
+        g_array_free(p->names, TRUE);
     if (p->spoof)
         uspoof_close(p->spoof);
     g_hash_table_destroy(p->protected_domains);
@@ -298,6 +316,100 @@ fold_skeleton(USpoofChecker *sc, const char *label)
     }
     g_free(lower);
     return g_string_free(s, FALSE);
+}
+
+/* A name reduced to what a reader sees: NFKC, case-folded, confusables
+ * folded (UTS #39 skeleton), every run of non-letters one space, with a
+ * space at both ends so whole words can be searched for with strstr. */
+static char *
+norm_name(USpoofChecker *sc, const char *name)
+{
+    char *nfkc = g_utf8_normalize(name, -1, G_NORMALIZE_ALL_COMPOSE);
+    if (!nfkc)
+        return g_strdup(" ");
+    char *skel = fold_skeleton(sc, nfkc);
+    GString *s = g_string_new(" ");
+    for (const char *p = skel; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_isalnum(c))
+            g_string_append_unichar(s, c);
+        else if (s->str[s->len - 1] != ' ')
+            g_string_append_c(s, ' ');
+    }
+    if (s->str[s->len - 1] != ' ')
+        g_string_append_c(s, ' ');
+    g_free(skel);
+    g_free(nfkc);
+    return g_string_free(s, FALSE);
+}
+
+/* First names and the nicknames that stand for them. */
+static const char *const nicknames[][4] = {
+    {"william", "bill", "will", "billy"}, {"robert", "bob", "rob", "bobby"},
+    {"richard", "rick", "dick", "rich"},  {"james", "jim", "jimmy", "jamie"},
+    {"michael", "mike", "mick", NULL},    {"elizabeth", "liz", "beth", "betty"},
+    {"katherine", "kate", "kathy", "katie"}, {"catherine", "cathy", "kate", "cat"},
+    {"thomas", "tom", "tommy", NULL},     {"joseph", "joe", "joey", NULL},
+    {"charles", "charlie", "chuck", NULL}, {"christopher", "chris", NULL, NULL},
+    {"daniel", "dan", "danny", NULL},     {"matthew", "matt", NULL, NULL},
+    {"anthony", "tony", NULL, NULL},      {"andrew", "andy", "drew", NULL},
+    {"edward", "ed", "ted", "eddie"},     {"jennifer", "jen", "jenny", NULL},
+    {"margaret", "maggie", "meg", "peggy"}, {"patricia", "pat", "patty", "trish"},
+    {"steven", "steve", NULL, NULL},      {"stephen", "steve", NULL, NULL},
+    {"benjamin", "ben", NULL, NULL},      {"samuel", "sam", NULL, NULL},
+    {"alexander", "alex", NULL, NULL},    {"nicholas", "nick", NULL, NULL},
+    {"jonathan", "jon", NULL, NULL},      {"timothy", "tim", NULL, NULL},
+    {"susan", "sue", "suzy", NULL},       {"deborah", "deb", "debbie", NULL},
+};
+
+static void
+add_name(claw_policy_t *p, const char *shown, const char *alias, bool brand)
+{
+    name_t n = {.shown = g_strdup(shown), .norm = norm_name(p->spoof, alias), .brand = brand};
+    if (strlen(n.norm) < 4) { /* a letter or two would match everything */
+        g_free(n.shown);
+        g_free(n.norm);
+        return;
+    }
+    g_array_append_val(p->names, n);
+}
+
+static void
+add_names(claw_policy_t *p, const char *config, bool brand)
+{
+    char **entries = g_strsplit(config ? config : "", ";", -1);
+    for (char **e = entries; *e; e++) {
+        char **aliases = g_strsplit(*e, "|", -1);
+        const char *shown = aliases[0] ? g_strstrip(aliases[0]) : "";
+        for (char **a = aliases; *a; a++) {
+            char *alias = g_strstrip(*a);
+            if (!*alias)
+                continue;
+            add_name(p, shown, alias, brand);
+            if (brand)
+                continue;
+            /* A known first name stands for its nicknames, and back. */
+            char *first_end = strchr(alias, ' ');
+            if (!first_end)
+                continue;
+            char *first = g_ascii_strdown(alias, first_end - alias);
+            for (size_t k = 0; k < G_N_ELEMENTS(nicknames); k++) {
+                bool in = false;
+                for (size_t j = 0; j < 4 && nicknames[k][j]; j++)
+                    in = in || !strcmp(nicknames[k][j], first);
+                for (size_t j = 0; in && j < 4 && nicknames[k][j]; j++) {
+                    if (!strcmp(nicknames[k][j], first))
+                        continue;
+                    char *other = g_strconcat(nicknames[k][j], first_end, NULL);
+                    add_name(p, shown, other, false);
+                    g_free(other);
+                }
+            }
+            g_free(first);
+        }
+        g_strfreev(aliases);
+    }
+    g_strfreev(entries);
 }
 
 static void
@@ -381,6 +493,9 @@ _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_
     p->targets = g_array_new(FALSE, TRUE, sizeof(target_t));
     add_targets(p, psl, p->protected_domains, false);
     add_targets(p, psl, p->partner_domains, true);
+    p->names = g_array_new(FALSE, TRUE, sizeof(name_t));
+    add_names(p, pc->vip_names, false);
+    add_names(p, pc->brand_names, true);
     *out = p;
     return CLAW_STATUS_SUCCESS;
 }
@@ -882,6 +997,70 @@ detect_lookalikes(run_t *run)
     }
 }
 
+static bool
+ours_or_partner(const claw_policy_t *pol, const claw_domain_t *d)
+{
+    return d->ascii && (in_domain_set(pol->protected_domains, d->ascii) ||
+                        in_domain_set(pol->partner_domains, d->ascii));
+}
+
+static void
+detect_display_names(run_t *run)
+{
+    const claw_policy_t *pol = run->e->policy;
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if ((a->field != CLAW_FIELD_FROM && a->field != CLAW_FIELD_SENDER) || !a->name ||
+            ours_or_partner(pol, &a->domain))
+            continue;
+        char *shown = norm_name(pol->spoof, a->name);
+        /* The address's own organisation, squeezed: "PayPal" from paypal.com. */
+        char *org_label = NULL;
+        if (a->domain.registrable)
+            org_label = g_strndup(a->domain.registrable, strcspn(a->domain.registrable, "."));
+        for (guint k = 0; k < pol->names->len; k++) {
+            const name_t *n = &g_array_index(pol->names, name_t, k);
+            if (!strstr(shown, n->norm))
+                continue;
+            if (n->brand && org_label) {
+                /* A brand mailing from its own domain is itself: the
+                 * organisation's label is the brand's name run together, or
+                 * its first word (DHL Express from dhl.com). Containing it is
+                 * not enough: paypal-security-alerts.example is not PayPal. */
+                GString *squeezed = g_string_new(NULL);
+                for (const char *c = n->norm; *c; c++)
+                    if (*c != ' ')
+                        g_string_append_c(squeezed, *c);
+                const char *w = n->norm + 1;
+                char *first = g_strndup(w, strcspn(w, " "));
+                bool own = !strcmp(org_label, squeezed->str) || !strcmp(org_label, first);
+                g_free(first);
+                g_string_free(squeezed, TRUE);
+                if (own)
+                    continue;
+            }
+            hit(run, R_DISPLAY_NAME_IMPERSONATION, "%s \"%s\" names %s %s, but the address is %s",
+                claw_address_field_to_string(a->field), a->name, n->brand ? "the brand" : "VIP",
+                n->shown, a->address);
+            break;
+        }
+        /* Our own or a partner's domain written into the name. */
+        for (guint k = 0; k < pol->targets->len; k++) {
+            const target_t *t = &g_array_index(pol->targets, target_t, k);
+            char *lower = g_utf8_strdown(a->name, -1);
+            bool named = strstr(lower, t->registrable) != NULL;
+            g_free(lower);
+            if (named)
+                hit(run, R_DISPLAY_NAME_IMPERSONATION,
+                    "%s \"%s\" shows %s (%s domain), but the address is %s",
+                    claw_address_field_to_string(a->field), a->name, t->registrable,
+                    t->partner ? "partner" : "protected", a->address);
+        }
+        g_free(org_label);
+        g_free(shown);
+    }
+}
+
 static void
 detect_reply_to(run_t *run)
 {
@@ -1211,6 +1390,7 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
     detect_structure(&run);
     detect_spoof(&run);
     detect_lookalikes(&run);
+    detect_display_names(&run);
     detect_reply_to(&run);
     detect_sender_ioc(&run);
     detect_urls(&run);

@@ -47,6 +47,8 @@ typedef struct claw_policy_config {
     char *freemail_domains;
     char *internal_relays;
     char *shortener_domains;
+    char *vip_names;   /* "Jane Doe|Janie Doe; John Smith" */
+    char *brand_names; /* "PayPal; DHL Express" */
 } claw_policy_config_t;
 
 struct claw_config {

@@ -80,6 +80,11 @@ static const option_t options[] = {
      "Our own domains: mail claiming them must authenticate. Subdomains are included."},
     {"policy", "partner_domains", OPT_LIST, POL(partner_domains), "", 0, 0, NULL,
      "Suppliers' and customers' domains, watched like our own for impersonation."},
+    {"policy", "vip_names", OPT_STRING, POL(vip_names), "", 0, 0, NULL,
+     "People whose names get impersonated: entries separated by ';', aliases by '|' "
+     "(Jane Doe|Janie Doe; John Smith). Common nicknames are added by themselves."},
+    {"policy", "brand_names", OPT_STRING, POL(brand_names), "", 0, 0, NULL,
+     "Brands whose names get impersonated, separated by ';' (PayPal; DHL Express)."},
     {"policy", "trusted_authserv_ids", OPT_LIST, POL(trusted_authserv_ids), "", 0, 0, NULL,
      "authserv-ids of Authentication-Results headers written by our own servers."},
     {"policy", "freemail_domains", OPT_LIST, POL(freemail_domains), "", 0, 0, NULL,

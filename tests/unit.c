@@ -757,6 +757,45 @@ test_classify(void)
         policy_engine = keep;
     }
 
+    /* DISPLAY_NAME_IMPERSONATION */
+    {
+        claw_engine_t *keep = policy_engine;
+        claw_config_t *dc;
+        claw_config_new(&dc);
+        claw_config_set(dc, "policy", "protected_domains", "corp.example", NULL);
+        claw_config_set(dc, "policy", "vip_names", "William Gates|Bill G; Jane Doe", NULL);
+        claw_config_set(dc, "policy", "brand_names", "PayPal; DHL Express", NULL);
+        claw_engine_new(dc, &policy_engine, NULL);
+        claw_config_destroy(dc);
+        static const struct {
+            const char *from;
+            bool fires;
+        } cases[] = {
+            {"\"Bill Gates\" <ceo.office@gmail.com>", true},   /* nickname */
+            {"\"GATES, William\" <w@x.example>", false},       /* other order: not the alias */
+            {"\"William  Gates (CEO)\" <w@x.example>", true},  /* extra words and spaces */
+            {"\"Jane Doe\" <jane.doe@corp.example>", false},   /* the real one */
+            {"\"Janet Doerr\" <j@x.example>", false},           /* whole words only */
+            {"\"PayPal Service\" <service@paypal-security-alerts.example>", true},
+            {"\"P\xd0\xb0yPal\" <service@x.example>", true},  /* Cyrillic a in the name */
+            {"\"PayPal\" <service@paypal.com>", false},       /* the brand's own domain */
+            {"\"DHL Express\" <noreply@dhl.com>", false},      /* its first word */
+            {"\"DHL EXPRESS\" <no-reply@track-parcel.example>", true},
+            {"\"corp.example IT\" <it@helpdesk.example>", true}, /* our domain in the name */
+            {"\"Support\" <it@helpdesk.example>", false},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+            char *msg = g_strdup_printf("From: %s\n\nx\n", cases[i].from);
+            char *shown = g_strescape(cases[i].from, NULL);
+            CHECK(fires(msg, NULL, "DISPLAY_NAME_IMPERSONATION") == cases[i].fires,
+                  "display name %s: %s", shown, cases[i].fires ? "flagged" : "quiet");
+            g_free(shown);
+            g_free(msg);
+        }
+        claw_engine_destroy(policy_engine);
+        policy_engine = keep;
+    }
+
     /* REPLY_TO_DIVERTS */
     claw_message_t *m;
     claw_verdict_t *v = judge("From: billing@vendor.example\nReply-To: vendor.billing@gmail.com\n\nx\n",
