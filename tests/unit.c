@@ -796,6 +796,50 @@ test_classify(void)
         policy_engine = keep;
     }
 
+    /* BEC_PAYMENT_CHANGE */
+    {
+        static const struct {
+            const char *body;
+            bool fires;
+        } cases[] = {
+            {"Please note our new bank account for all future invoices.", true},
+            {"Unsere neue Bankverbindung finden Sie unten.", true},
+            {"Veuillez noter nos nouvelles coordonn\xc3\xa9" "es bancaires.", true},
+            {"Le enviamos nuestra nueva cuenta bancaria.", true},
+            {"Can you buy some Gift Cards for the team today?", true},
+            {"I need an urgent wire before noon.", true},
+            {"Thanks for the lunch, see you tomorrow.", false},
+            {"The card game is at eight.", false},
+            {"Our bank is closed on Monday.", false},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+            char *msg = g_strdup_printf("From: Vendor <ap@vendor.example>\nSubject: x\n\n%s\n",
+                                        cases[i].body);
+            CHECK(fires(msg, NULL, "BEC_PAYMENT_CHANGE") == cases[i].fires, "BEC: \"%.40s\" %s",
+                  cases[i].body, cases[i].fires ? "flagged" : "quiet");
+            g_free(msg);
+        }
+        claw_message_t *bm;
+        claw_verdict_t *bv = judge("From: Boss <boss.ceo@gmail.com>\nSubject: x\n\nOur new bank account: "
+                  "DE89 3704 0044 0532 0130 00 from today.\n",
+                  NULL, &bm);
+        const claw_rule_hit_t *bh = NULL;
+        for (size_t i = 0; i < bv->n_rules; i++)
+            if (!strcmp(bv->rules[i].rule, "BEC_PAYMENT_CHANGE"))
+                bh = &bv->rules[i];
+        CHECK(bh && bh->score == 8 && strstr(bh->detail, "IBAN DE89370400440532013000") &&
+                  strstr(bh->detail, "free-mail"),
+              "BEC from free-mail: double weight, the valid IBAN named");
+        claw_verdict_destroy(bv);
+        claw_message_destroy(bm);
+        bv = judge("From: a@vendor.example\nSubject: x\n\nnew bank account DE89 3704 0044 0532 "
+                  "0130 01\n", NULL, &bm);
+        CHECK(bv->n_rules == 1 && !strstr(bv->rules[0].detail, "IBAN"),
+              "an IBAN failing its checksum is not named");
+        claw_verdict_destroy(bv);
+        claw_message_destroy(bm);
+    }
+
     /* REPLY_TO_DIVERTS */
     claw_message_t *m;
     claw_verdict_t *v = judge("From: billing@vendor.example\nReply-To: vendor.billing@gmail.com\n\nx\n",
