@@ -147,7 +147,7 @@ int
 main(int argc, char **argv)
 {
     int rounds = 3;
-    const char *outpath = NULL, *dump = NULL;
+    const char *outpath = NULL, *dump = NULL, *config_path = NULL;
     GArray *sets = g_array_new(FALSE, TRUE, sizeof(set_t));
 
     g_mime_init();
@@ -156,6 +156,8 @@ main(int argc, char **argv)
             rounds = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             outpath = argv[++i];
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config_path = argv[++i];
         } else if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
             dump = argv[++i]; /* per-message times, for finding the slow ones */
         } else {
@@ -177,11 +179,19 @@ main(int argc, char **argv)
     }
 
     claw_engine_t *engine;
+    claw_config_t *config = NULL;
     char *err = NULL;
-    if (claw_engine_new(NULL, &engine, &err)) {
+    if (config_path && claw_config_load(config_path, &config, &err)) {
+        fprintf(stderr, "bench-parse: %s\n", err ? err : config_path);
+        return 1;
+    }
+    double t_load = now();
+    if (claw_engine_new(config, &engine, &err)) {
         fprintf(stderr, "bench-parse: %s\n", err ? err : "engine");
         return 1;
     }
+    t_load = now() - t_load;
+    claw_config_destroy(config);
 
     size_t total = 0, total_bytes = 0;
     for (guint k = 0; k < sets->len; k++) {
@@ -297,6 +307,8 @@ main(int argc, char **argv)
             "#   rate / bare; cls us = claw_classify alone, p50 and p99 in microseconds.\n#\n",
             claw_version(), when, rounds, gmime_major_version, gmime_minor_version,
             gmime_micro_version);
+    if (config_path)
+        fprintf(out, "# config: %s (engine created in %.2f s)\n#\n", config_path, t_load);
     fprintf(out,
             "%-20s %6s %6s | %7s %6s %6s %6s | %7s | %7s %6s %6s %6s | %5s %5s | %7s %6s %6s "
             "%5s | %6s %6s\n",
