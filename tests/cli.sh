@@ -77,4 +77,15 @@ sed 's/^#max_time = 2000$/max_time = 750ms/' "$srcdir/conf/clawback.conf" > "$tm
 "$CLAW" --config "$tmp/edited.conf" --dump-config | grep -q '^max_time = 750ms$'
 check "an uncommented sample option takes effect" [ $? -eq 0 ]
 
+# clawback.conf(5) documents every option and every rule the code knows.
+missing=""
+for name in $(sed -n 's/^#\{0,1\}\([A-Za-z_]*\) =.*/\1/p' "$srcdir/conf/clawback.conf" | sort -u); do
+    grep -q "^\.B $name\$" "$srcdir/conf/clawback.conf.5" || missing="$missing $name"
+done
+if [ -z "$missing" ]; then
+    ok "clawback.conf(5) documents every option and rule"
+else
+    fail "clawback.conf(5) lacks:$missing"
+fi
+
 [ "$n_fail" -eq 0 ]
