@@ -223,22 +223,17 @@ set_option(claw_config_t *c, size_t i, const char *value)
     char *slot = (char *)c + o->offset;
 
     switch (o->type) {
-    case OPT_ENUM:
-        if (!enum_allows(o->choices, value))
-            return error_printf("%s: '%s' is not one of %s", o->name, value, o->choices);
-        /* fall through */
-    case OPT_STRING: {
-        char *copy = strdup(value);
-        if (!copy)
-            return error_printf("out of memory");
-        free(*(char **)slot);
-        *(char **)slot = copy;
-        break;
-    }
-    case OPT_LIST: {
+    case OPT_LIST:
         for (const char *q = value; *q; q++)
             if ((unsigned char)*q < ' ' && *q != '\t')
                 return error_printf("%s: control character in list", o->name);
+        /* A list is kept as its text. */
+        /* fall through */
+    case OPT_ENUM:
+        if (o->type == OPT_ENUM && !enum_allows(o->choices, value))
+            return error_printf("%s: '%s' is not one of %s", o->name, value, o->choices);
+        /* fall through */
+    case OPT_STRING: {
         char *copy = strdup(value);
         if (!copy)
             return error_printf("out of memory");

@@ -118,6 +118,13 @@ kv_int(GString *o, const char *k, int64_t v)
 }
 
 static void
+kv_double(GString *o, const char *k, double v)
+{
+    key(o, k);
+    g_string_append_printf(o, "%g", v);
+}
+
+static void
 kv_bool(GString *o, const char *k, bool v)
 {
     key(o, k);
@@ -194,15 +201,13 @@ claw_message_to_json(const claw_message_t *m, const claw_verdict_t *v, const cha
         kv_str(o, "file", name);
     if (v) {
         kv_str(o, "action", claw_action_to_string(v->action));
-        key(o, "score");
-        g_string_append_printf(o, "%g", v->score);
+        kv_double(o, "score", v->score);
         key(o, "rules");
         g_string_append_c(o, '[');
         for (size_t i = 0; i < v->n_rules; i++) {
             open_item(o);
             kv_str(o, "rule", v->rules[i].rule);
-            key(o, "score");
-            g_string_append_printf(o, "%g", v->rules[i].score);
+            kv_double(o, "score", v->rules[i].score);
             kv_str(o, "detail", v->rules[i].detail);
             g_string_append_c(o, '}');
         }

@@ -7,10 +7,10 @@ set -eu
 : "${srcdir:=.}" "${builddir:=.}"
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
 out="${CLAW_BENCH_OUT:-$srcdir/tests/bench-results/ioc.txt}"
-[ -f "$corpora/phish-phishing_pot.tar.zst" ] || { echo "bench-ioc: no corpora at $corpora" >&2; exit 1; }
+. "$srcdir/tests/bench-lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/claw-bench-ioc.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-tar -I zstd -xf "$corpora/phish-phishing_pot.tar.zst" -C "$tmp"
+unpack_corpora "$tmp" phish-phishing_pot
 "${PYTHON3:-python3}" - "$tmp/iocs.txt" <<'PY'
 import hashlib, random, sys
 r = random.Random(2026)

@@ -6,18 +6,10 @@ set -eu
 : "${srcdir:=.}" "${builddir:=.}"
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
 out="${CLAW_BENCH_OUT:-$srcdir/tests/bench-results/parse.txt}"
-if [ ! -d "$corpora" ]; then
-    echo "bench: no corpora at $corpora (set CLAW_CORPORA)" >&2
-    exit 1
-fi
+. "$srcdir/tests/bench-lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/claw-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-sets=""
-for name in ham-trec07p ham-linux-mips-lore spam-trec07p phish-phishing_pot; do
-    [ -f "$corpora/$name.tar.zst" ] || continue
-    tar -I zstd -xf "$corpora/$name.tar.zst" -C "$tmp"
-    sets="$sets $name=$tmp/$name"
-done
+unpack_corpora "$tmp" ham-trec07p ham-linux-mips-lore spam-trec07p phish-phishing_pot
 mkdir -p "$(dirname "$out")"
 echo "bench: parse + model vs bare GMime ->$out" >&2
 # shellcheck disable=SC2086
@@ -26,12 +18,4 @@ cat "$out"
 
 # The README quotes the file between its markers; refresh that copy when
 # the in-tree results file was written.
-readme="$srcdir/README.md"
-if [ -z "${CLAW_BENCH_OUT:-}" ] && [ -w "$readme" ] && grep -q '<!-- bench-parse:begin -->' "$readme"; then
-    { sed '/<!-- bench-parse:begin -->/q' "$readme"
-      echo '```'
-      cat "$out"
-      echo '```'
-      sed -n '/<!-- bench-parse:end -->/,$p' "$readme"; } > "$readme.new" && mv "$readme.new" "$readme"
-    echo "bench: README.md updated" >&2
-fi
+[ -n "${CLAW_BENCH_OUT:-}" ] || quote_in_readme bench-parse "$out"
