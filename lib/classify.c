@@ -173,15 +173,117 @@ typedef struct {
     char *label;       /* "paypal": the registrable part before its suffix */
     char *suffix;      /* "com" */
     char *skeleton;    /* UTS #39 skeleton of the label, folded (see fold_skeleton) */
+    char *visual;      /* the label as a reader takes it (see visual_fold) */
     bool partner;
 } target_t;
 
 /* A name to watch in display names: words, normalised (see norm_name). */
 typedef struct {
-    char *shown;   /* as configured, for the detail */
-    char *norm;    /* " jane doe " */
+    char *shown;     /* as configured, for the detail */
+    char *norm;      /* " jane doe " */
+    const char *own; /* built-in brands: " dhl dpdhl " - organisation labels that are the brand */
     bool brand;
+    bool exact;      /* the whole display name, not a part of it */
 } name_t;
+
+/* Words a sender adds to a brand to look like its service desk. */
+static const char *const service_words[] = {
+    "support", "team", "service", "services", "customer", "customers", "care", "security",
+    "secure", "account", "accounts", "alert", "alerts", "notice", "notification",
+    "notifications", "update", "updates", "official", "billing", "payment", "payments",
+    "recovery", "help", "helpdesk", "desk", "center", "centre", "info", "information", "no",
+    "reply", "noreply", "news", "mail", "online", "incident", "response", "verification",
+    "department", "admin", "administrator", "the", "de", "us", "uk", "tm", "live", "wallet",
+    "kundenservice", "kundendienst", "sicherheit", "konto", "equipe", "compte", "soporte",
+    "cuenta", "suporte", "atendimento", "conta", "servicio", "servico", "seguranca",
+};
+
+/* The brands most often impersonated in phishing (as the APWG and vendors'
+ * brand reports list them), with the organisation labels (the registrable
+ * domain before its public suffix, so paypal.co.uk counts as paypal) that
+ * are the brand itself. A name starting with '=' must be the whole display
+ * name: "Apple" alone is the brand, "Apple Valley Farms" is not. Common
+ * first names and words (Chase, Zoom, Steam) only count in brand phrases.
+ * Free-mail domains are never the brand itself, whoever owns them. */
+static const struct {
+    const char *names;
+    const char *own;
+} builtin_brands[] = {
+    {"Microsoft|Office 365|Microsoft 365|OneDrive|SharePoint|Outlook Web Access|=Outlook|"
+     "Microsoft Teams|Azure",
+     "microsoft office office365 microsoftonline onedrive sharepoint sharepointonline skype "
+     "xbox bing azure windows windowsazure microsoftstore msft linkedin"},
+    {"Google|Gmail|Google Drive|Google Docs|YouTube",
+     "google youtube googlemail gstatic blogger android"},
+    {"=Apple|Apple ID|Apple Store|Apple Pay|iCloud|iTunes|App Store", "apple itunes"},
+    {"Amazon|Amazon.com|Amazon Prime|Prime Video|Amazon Web Services|AWS|Amazon Pay",
+     "amazon amazonaws aws primevideo amazonses"},
+    {"PayPal", "paypal paypal-communication"},
+    {"Netflix", "netflix"},
+    {"DHL|DHL Express", "dhl dpdhl deutschepost dhl-news"},
+    {"FedEx", "fedex"},
+    {"=UPS|UPS My Choice|UPS Quantum View|United Parcel Service", "ups"},
+    {"USPS|U.S. Postal Service|US Postal Service|Informed Delivery", "usps informeddelivery"},
+    {"LinkedIn", "linkedin licdn microsoft"},
+    {"Facebook|Instagram|WhatsApp|Meta for Business|Meta Business Suite",
+     "facebook facebookmail instagram whatsapp meta metamail"},
+    {"Adobe|Adobe Sign|Adobe Acrobat", "adobe adobesign echosign"},
+    {"DocuSign", "docusign"},
+    {"Dropbox", "dropbox dropboxmail"},
+    {"WeTransfer", "wetransfer"},
+    {"Wells Fargo", "wellsfargo wf"},
+    {"Chase Bank|JPMorgan Chase|Chase Online|Chase Alert|Chase Card Services|J.P. Morgan",
+     "chase jpmorgan jpmorganchase jpmchase"},
+    {"Bank of America|BofA", "bankofamerica bofa ml merrill"},
+    {"Citibank|Citi Cards|Citigroup", "citi citibank citigroup citicards"},
+    {"HSBC", "hsbc"},
+    {"Barclays", "barclays barclaycard"},
+    {"Royal Bank of Canada|RBC Royal Bank", "rbc rbcroyalbank"},
+    {"American Express|AmEx", "americanexpress amex aexp"},
+    {"Coinbase", "coinbase"},
+    {"Binance", "binance"},
+    {"MetaMask", "metamask consensys"},
+    {"Trust Wallet", "trustwallet"},
+    {"=Ledger|Ledger Live", "ledger"},
+    {"Crypto.com", "crypto"},
+    {"=Norton|NortonLifeLock|Norton 360|Norton Security|Norton Antivirus", "norton nortonlifelock"},
+    {"McAfee", "mcafee"},
+    {"Walmart", "walmart"},
+    {"Costco", "costco"},
+    {"eBay", "ebay"},
+    {"Steam Support|Steam Community|Steam Guard", "steampowered steamcommunity valvesoftware"},
+    {"Internal Revenue Service|IRS", "irs"},
+    {"HMRC|HM Revenue", "hmrc"},
+    {"Yahoo", "yahoo yahooinc yahoogroups"},
+    {"AT&T", "att"},
+    {"Verizon", "verizon verizonwireless"},
+    {"Xfinity|Comcast", "xfinity comcast"},
+    {"Zoom Video|Zoom Meetings|Zoom Communications", "zoom zoomus"},
+    {"Spotify", "spotify"},
+    {"Booking.com", "booking"},
+    {"Airbnb", "airbnb"},
+    {"QuickBooks|Intuit", "intuit quickbooks"},
+    {"Geek Squad", "geeksquad bestbuy"},
+    {"WordPress", "wordpress automattic wp"},
+    {"Shein", "shein"},
+    {"Home Depot", "homedepot"},
+    {"Santander", "santander"},
+    {"Deutsche Bank", "db deutsche-bank"},
+    {"Sparkasse", "sparkasse"},
+    {"Deutsche Bahn", "bahn db"},
+    {"Royal Mail", "royalmail"},
+    {"=DPD|DPD Parcel", "dpd"},
+    {"PostNL", "postnl"},
+    {"La Poste|Colissimo", "laposte colissimo"},
+    {"Correios", "correios"},
+    {"Bradesco", "bradesco"},
+    {"Banco do Brasil", "bb"},
+    {"=Itau|Itau Unibanco", "itau"},
+    {"Caixa Economica", "caixa"},
+    {"Mercado Pago|Mercado Livre|Mercado Libre", "mercadopago mercadolivre mercadolibre"},
+    {"Nubank", "nubank"},
+    {"Livelo", "livelo"},
+};
 
 struct claw_policy {
     GArray *targets;  /* target_t */
@@ -192,6 +294,7 @@ struct claw_policy {
     GHashTable *trusted_authserv;
     GHashTable *freemail;
     GHashTable *shorteners;
+    GHashTable *service_words; /* normalised like names: "tearn" */
     GArray *internal; /* cidr_t */
 };
 
@@ -275,6 +378,7 @@ _claw_policy_free(claw_policy_t *p)
         g_free(t->label);
         g_free(t->suffix);
         g_free(t->skeleton);
+        g_free(t->visual);
     }
     if (p->targets)
         g_array_free(p->targets, TRUE);
@@ -291,6 +395,8 @@ _claw_policy_free(claw_policy_t *p)
     g_hash_table_destroy(p->trusted_authserv);
     g_hash_table_destroy(p->freemail);
     g_hash_table_destroy(p->shorteners);
+    if (p->service_words)
+        g_hash_table_destroy(p->service_words);
     g_array_free(p->internal, TRUE);
     g_free(p);
 }
@@ -322,13 +428,121 @@ fold_skeleton(USpoofChecker *sc, const char *label)
     return g_string_free(s, FALSE);
 }
 
+/* Letters that neither the skeleton data nor decomposition turn into the
+ * plain letter they imitate (dnstwist's homoglyph table has them). */
+static const struct {
+    gunichar from;
+    char to;
+} glyph_letters[] = {
+    {0x0131, 'i'}, {0x0269, 'i'}, {0x0268, 'i'}, {0x026A, 'i'}, {0x026B, 'l'}, {0x0142, 'l'},
+    {0x0192, 'f'}, {0x0251, 'a'}, {0x0259, 'a'}, {0x01DD, 'a'}, {0x0299, 'b'}, {0x0253, 'b'}, {0x0185, 'b'},
+    {0x0188, 'c'}, {0x1D04, 'c'}, {0x0257, 'd'}, {0x0111, 'd'}, {0x0256, 'd'}, {0x0247, 'e'},
+    {0x0262, 'g'}, {0x0261, 'g'}, {0x01E5, 'g'}, {0x0127, 'h'}, {0x0266, 'h'}, {0x2C68, 'h'},
+    {0x029D, 'j'}, {0x0249, 'j'}, {0x2C6A, 'k'}, {0x1D0B, 'k'}, {0x1D0D, 'm'}, {0x0271, 'm'},
+    {0xA791, 'n'}, {0x1D0F, 'o'}, {0x01BF, 'p'}, {0x01A5, 'p'}, {0x02A0, 'q'}, {0x0280, 'r'},
+    {0x027C, 'r'}, {0x027D, 'r'}, {0x024D, 'r'}, {0x027E, 'r'}, {0x0282, 's'}, {0xA731, 's'},
+    {0x0167, 't'}, {0x01AB, 't'}, {0x1D1C, 'u'}, {0x0289, 'u'}, {0x2C71, 'v'}, {0x1D8C, 'v'},
+    {0x2C74, 'v'}, {0x1D20, 'v'}, {0x2C73, 'w'}, {0x1D21, 'w'}, {0x028F, 'y'}, {0x01B4, 'y'},
+    {0x024F, 'y'}, {0x1EFF, 'y'}, {0x0290, 'z'}, {0x1D22, 'z'}, {0x01B6, 'z'}, {0x2C6C, 'z'},
+    {0x01BB, '2'}, {0x01BD, '5'}, {0x0442, 't'}, {0x044C, 'b'}, {0x043A, 'k'}, {0x043C, 'm'},
+    {0x051B, 'q'},
+};
+
+static void
+append_glyph_letter(GString *s, gunichar c)
+{
+    size_t k = 0;
+    while (k < G_N_ELEMENTS(glyph_letters) && glyph_letters[k].from != c)
+        k++;
+    if (k < G_N_ELEMENTS(glyph_letters))
+        g_string_append_c(s, glyph_letters[k].to);
+    else
+        g_string_append_unichar(s, g_unichar_tolower(c));
+}
+
+/* Letter groups a reader takes for one another, each written as one form
+ * (applied in order, to both sides of a comparison, so only equality of
+ * the results matters): i/1/l, 0/o, e/c, q/g, v/u, 3/8, 9/6; then the pairs
+ * lb, lh, lk, lc, cl, dl for the letter they imitate; d/b; w as uu; m as nn;
+ * r as n. */
+static void
+fold_glyph_groups(GString *s)
+{
+    static const char singles[][2] = {{'i', 'l'}, {'1', 'l'}, {'0', 'o'}, {'e', 'c'},
+                                      {'q', 'g'}, {'v', 'u'}, {'3', '8'}, {'9', '6'}};
+    for (size_t i = 0; i < s->len; i++)
+        for (size_t k = 0; k < G_N_ELEMENTS(singles); k++)
+            if (s->str[i] == singles[k][0])
+                s->str[i] = singles[k][1];
+    static const char *const pairs[][2] = {{"lb", "b"}, {"lh", "h"}, {"lk", "k"}, {"lc", "k"},
+                                           {"cl", "d"}, {"dl", "d"}, {"d", "b"},  {"w", "uu"},
+                                           {"m", "nn"}, {"r", "n"}};
+    for (size_t k = 0; k < G_N_ELEMENTS(pairs); k++) {
+        const char *from = pairs[k][0], *to = pairs[k][1];
+        size_t fl = strlen(from);
+        GString *out = g_string_sized_new(s->len + 8);
+        for (size_t i = 0; i < s->len;) {
+            if (!strncmp(s->str + i, from, fl)) {
+                g_string_append(out, to);
+                i += fl;
+            } else {
+                g_string_append_c(out, s->str[i++]);
+            }
+        }
+        g_string_assign(s, out->str);
+        g_string_free(out, TRUE);
+    }
+}
+
+/* @label as a reader would take it: the folded skeleton, without accents
+ * and marks, with the letters of glyph_letters and the groups of
+ * fold_glyph_groups made one. "lŭfthámsá" and "1ufthansa" both read as
+ * lufthansa. Only compared with another label treated the same way. */
+static char *
+visual_fold(USpoofChecker *sc, const char *label)
+{
+    /* Before the skeleton too, which would turn some of them (small
+     * capitals) into letters of other scripts. */
+    GString *pre = g_string_new(NULL);
+    for (const char *p = label; *p; p = g_utf8_next_char(p))
+        append_glyph_letter(pre, g_utf8_get_char(p));
+    char *skel = fold_skeleton(sc, pre->str);
+    g_string_free(pre, TRUE);
+    char *nfd = g_utf8_normalize(skel, -1, G_NORMALIZE_NFD);
+    g_free(skel);
+    GString *s = g_string_new(NULL);
+    for (const char *p = nfd ? nfd : ""; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        GUnicodeType t = g_unichar_type(c);
+        if (t == G_UNICODE_NON_SPACING_MARK || t == G_UNICODE_SPACING_MARK ||
+            t == G_UNICODE_ENCLOSING_MARK)
+            continue;
+        append_glyph_letter(s, c);
+    }
+    g_free(nfd);
+    fold_glyph_groups(s);
+    return g_string_free(s, FALSE);
+}
+
 /* A name reduced to what a reader sees: NFKC, case-folded, confusables
  * folded (UTS #39 skeleton), every run of non-letters one space, with a
  * space at both ends so whole words can be searched for with strstr. */
 static char *
 norm_name(USpoofChecker *sc, const char *name)
 {
-    char *nfkc = g_utf8_normalize(name, -1, G_NORMALIZE_ALL_COMPOSE);
+    /* Trade marks are decoration, and NFKC would glue "TM" to the word. */
+    GString *plain = g_string_new(NULL);
+    for (const char *p = name; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char_validated(p, -1);
+        if ((gint32)c < 0)
+            break;
+        if (c == 0x2122 || c == 0x00AE || c == 0x2120 || c == 0x00A9)
+            g_string_append_c(plain, ' ');
+        else
+            g_string_append_unichar(plain, c);
+    }
+    char *nfkc = g_utf8_normalize(plain->str, -1, G_NORMALIZE_ALL_COMPOSE);
+    g_string_free(plain, TRUE);
     if (!nfkc)
         return g_strdup(" ");
     char *skel = fold_skeleton(sc, nfkc);
@@ -369,7 +583,11 @@ static const char *const nicknames[][4] = {
 static void
 add_name(claw_policy_t *p, const char *shown, const char *alias, bool brand)
 {
-    name_t n = {.shown = g_strdup(shown), .norm = norm_name(p->spoof, alias), .brand = brand};
+    bool exact = alias[0] == '=';
+    name_t n = {.shown = g_strdup(shown[0] == '=' ? shown + 1 : shown),
+                .norm = norm_name(p->spoof, alias + exact),
+                .brand = brand,
+                .exact = exact};
     if (strlen(n.norm) < 4) { /* a letter or two would match everything */
         g_free(n.shown);
         g_free(n.norm);
@@ -441,6 +659,7 @@ add_targets(claw_policy_t *p, const psl_ctx_t *psl, GHashTable *set, bool partne
             .partner = partner,
         };
         t.skeleton = fold_skeleton(p->spoof, t.label);
+        t.visual = visual_fold(p->spoof, t.label);
         g_array_append_val(p->targets, t);
     }
 }
@@ -497,9 +716,23 @@ _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_
     p->targets = g_array_new(FALSE, TRUE, sizeof(target_t));
     add_targets(p, psl, p->protected_domains, false);
     add_targets(p, psl, p->partner_domains, true);
+    p->service_words = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(service_words); i++) {
+        char *norm = norm_name(p->spoof, service_words[i]);
+        g_hash_table_add(p->service_words, g_strndup(norm + 1, strlen(norm) - 2));
+        g_free(norm);
+    }
     p->names = g_array_new(FALSE, TRUE, sizeof(name_t));
     add_names(p, pc->vip_names, false);
     add_names(p, pc->brand_names, true);
+    if (!pc->builtin_brands || strcmp(pc->builtin_brands, "no") != 0) {
+        for (size_t i = 0; i < G_N_ELEMENTS(builtin_brands); i++) {
+            guint from = p->names->len;
+            add_names(p, builtin_brands[i].names, true);
+            for (guint k = from; k < p->names->len; k++)
+                g_array_index(p->names, name_t, k).own = builtin_brands[i].own;
+        }
+    }
     *out = p;
     return CLAW_STATUS_SUCCESS;
 }
@@ -884,6 +1117,113 @@ edit_distance(const char *a, const char *b, unsigned max)
     return d[n][m];
 }
 
+/* Words phishing domains add to a name: lufthansa-login, secureups. The
+ * list takes in dnstwist's dictionary of words common in targeted phishing
+ * (agree, blue, choose, find, cl among them). */
+static const char *const lure_words[] = {
+    "agree", "blue", "choose", "find", "cl",
+    "access", "account", "accounts", "admin", "alert", "app", "auth", "bank", "billing",
+    "cdn", "claim", "click", "confirm", "confirmation", "connect", "customer", "delivery",
+    "download", "enroll", "help", "http", "https", "id", "info", "install", "invoice",
+    "log", "login", "logon", "mail", "my", "mobile", "net", "notice", "online", "pay",
+    "payment", "payments", "portal", "recovery", "register", "safe", "secure", "security",
+    "service", "services", "signin", "signon", "signup", "ssl", "summary", "support",
+    "team", "track", "tracking", "update", "user", "verify", "verification", "view",
+    "web", "webmail", "ww", "www", "group", "business",
+};
+
+static bool
+lure_word(const char *w, size_t n)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(lure_words); i++)
+        if (strlen(lure_words[i]) == n && !strncmp(w, lure_words[i], n))
+            return true;
+    return false;
+}
+
+/* Is @name inside the longer label @label as a lookalike would put it? A
+ * long name (6 letters or more: lufthansa) anywhere; a shorter one (ups,
+ * delta) as a whole hyphen-separated part (ups-parcel) or with a lure word
+ * before or after it (upslogin, secure-delta). */
+static bool
+name_inside(const char *label, const char *name)
+{
+    size_t ll = strlen(label), nl = strlen(name);
+    if (nl < 3 || ll <= nl)
+        return false;
+    if (nl >= 6)
+        return strstr(label, name) != NULL;
+    for (const char *p = strstr(label, name); p; p = strstr(p + 1, name)) {
+        size_t before = (size_t)(p - label), after = ll - before - nl;
+        bool left_edge = before == 0 || p[-1] == '-';
+        bool right_edge = after == 0 || p[nl] == '-';
+        if (left_edge && right_edge)
+            return true;
+        const char *head = label, *tail = p + nl;
+        size_t hl = before, tl = after;
+        if (hl && head[hl - 1] == '-')
+            hl--;
+        if (tl && *tail == '-')
+            tail++, tl--;
+        if ((before == 0 && lure_word(tail, tl)) || (after == 0 && lure_word(head, hl)))
+            return true;
+    }
+    return false;
+}
+
+/* "lufthan.sa.com": @host, where it ends in @t's suffix, is @t's name with
+ * dots in it (the split may have made a registrable domain of its own
+ * under a private suffix such as sa.com). */
+static bool
+split_before_suffix(const char *host, const target_t *t)
+{
+    size_t hl = strlen(host), sl = strlen(t->suffix), tl = strlen(t->label);
+    if (hl <= sl + 1 || host[hl - sl - 1] != '.' || strcmp(host + hl - sl, t->suffix) != 0)
+        return false;
+    size_t k = 0, dots = 0;
+    for (size_t i = 0; i < hl - sl - 1; i++) {
+        if (host[i] == '.') {
+            dots++;
+            continue;
+        }
+        if (k >= tl || host[i] != t->label[k])
+            return false;
+        k++;
+    }
+    return dots > 0 && k == tl;
+}
+
+/* "deltacom.com": @label is @t's name and suffix without the dots. */
+static bool
+run_together(const char *label, const target_t *t)
+{
+    size_t tl = strlen(t->label);
+    if (strncmp(label, t->label, tl) != 0)
+        return false;
+    const char *r = label + tl, *x = t->suffix;
+    for (; *x; x++) {
+        if (*x == '.')
+            continue;
+        if (*r++ != *x)
+            return false;
+    }
+    return *r == '\0';
+}
+
+/* Is the domain @reg inside the host name @host at label edges (paypal.com
+ * in paypal.com.evil.example or secure-paypal.com-x.example, not in
+ * mypaypal.com)? */
+static bool
+domain_inside(const char *host, const char *reg)
+{
+    size_t rl = strlen(reg);
+    for (const char *p = strstr(host, reg); p; p = strstr(p + 1, reg))
+        if ((p == host || p[-1] == '.' || p[-1] == '-') &&
+            (p[rl] == '\0' || p[rl] == '.' || p[rl] == '-'))
+            return true;
+    return false;
+}
+
 /* How @host imitates a protected or partner domain, or NULL. Sets *@target.
  * The classes are dnstwist's: one character added, dropped, replaced,
  * repeated, swapped, bit-flipped or vowel-swapped (edit distance 1);
@@ -933,6 +1273,7 @@ lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
             joined = g_string_free(j, FALSE);
         }
     }
+    char *vis = visual_fold(pol->spoof, ulabel);
     const char *how = NULL;
     for (guint i = 0; i < pol->targets->len && !how; i++) {
         const target_t *t = &g_array_index(pol->targets, target_t, i);
@@ -946,29 +1287,38 @@ lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
         *w = '\0';
         if (!strcmp(label, t->label))
             how = "the same name under another suffix";
-        else if (!strcmp(skel, t->skeleton))
+        else if (!strcmp(skel, t->skeleton) ||
+                 ((same_suffix || tl >= 5) && !strcmp(vis, t->visual)))
             how = "letters that look alike (homoglyphs or another script)";
         /* Typos keep the suffix (dnstwist changes it only in tld-swap):
          * baker.edu is not a typo of bayer.com. */
         else if (same_suffix && strcmp(dehyphen, label) != 0 && !strcmp(dehyphen, t->label))
             how = "the name with hyphens";
-        else if (same_suffix && tl >= 4 && edit_distance(label, t->label, 1) == 1)
+        else if (same_suffix && tl >= 3 && edit_distance(label, t->label, 1) == 1)
             how = "one character added, dropped, changed or swapped";
-        else if (same_suffix && tl >= 4 && strlen(label) == tl + 1 &&
+        else if (same_suffix && tl >= 5 && edit_distance(vis, t->visual, 1) == 1)
+            how = "letters that look alike and one character changed";
+        else if (same_suffix && tl >= 3 && strlen(label) == tl + 1 &&
                  !strncmp(label, t->label, tl) && label[tl] == 's')
             how = "the name made plural";
         else if (joined && strcmp(joined, label) != 0 && !strcmp(joined, t->label))
             how = "the name split by a dot";
-        else if (tl >= 5 && (strstr(label, t->label) || strstr(skel, t->skeleton)))
+        else if (split_before_suffix(host->ascii, t))
+            how = "the name split by a dot";
+        else if (same_suffix && run_together(dehyphen, t))
+            how = "the name and its suffix run together";
+        else if (name_inside(label, t->label) || name_inside(skel, t->skeleton) ||
+                 (tl >= 5 && name_inside(vis, t->visual)))
             how = "the name inside a longer name";
         /* "paypal.com.evil.example": the whole domain inside another's
          * host name. A bare word as a subdomain (apple.slashdot.org) is not. */
-        else if (strstr(host->ascii, t->registrable))
+        else if (domain_inside(host->ascii, t->registrable))
             how = "the domain as part of another domain's host name";
         if (how)
             *target = t;
         g_free(dehyphen);
     }
+    g_free(vis);
     g_free(joined);
     g_free(skel);
     g_free(ulabel);
@@ -1008,6 +1358,40 @@ ours_or_partner(const claw_policy_t *pol, const claw_domain_t *d)
                         in_domain_set(pol->partner_domains, d->ascii));
 }
 
+
+/* @norm (" apple support team ") without the service words (" apple "). */
+static char *
+strip_service_words(const claw_policy_t *pol, const char *norm)
+{
+    GString *s = g_string_new(" ");
+    char **words = g_strsplit(norm, " ", -1);
+    for (char **w = words; *w; w++) {
+        if (**w && !g_hash_table_contains(pol->service_words, *w)) {
+            g_string_append(s, *w);
+            g_string_append_c(s, ' ');
+        }
+    }
+    g_strfreev(words);
+    return g_string_free(s, FALSE);
+}
+
+/* "Steven Rostedt (Google)": a person's name with their employer after it,
+ * as developers sign on mailing lists. True when @brand is only in the
+ * parenthesised tail of @name. Only the built-in brands allow this. */
+static bool
+affiliation(const claw_policy_t *pol, const char *name, const char *brand)
+{
+    const char *open = strchr(name, '(');
+    if (!open || open == name)
+        return false;
+    char *head = g_strndup(name, open - name);
+    char *norm = norm_name(pol->spoof, head);
+    bool person = strlen(norm) > 3 && !strstr(norm, brand);
+    g_free(norm);
+    g_free(head);
+    return person;
+}
+
 static void
 detect_display_names(run_t *run)
 {
@@ -1020,13 +1404,16 @@ detect_display_names(run_t *run)
             ours_or_partner(pol, &a->domain))
             continue;
         char *shown = norm_name(pol->spoof, a->name);
+        char *bare = strip_service_words(pol, shown);
         /* The address's own organisation, squeezed: "PayPal" from paypal.com. */
         char *org_label = NULL;
         if (a->domain.registrable)
             org_label = g_strndup(a->domain.registrable, strcspn(a->domain.registrable, "."));
         for (guint k = 0; k < pol->names->len; k++) {
             const name_t *n = &g_array_index(pol->names, name_t, k);
-            if (!strstr(shown, n->norm))
+            if (n->exact ? strcmp(bare, n->norm) != 0 : !strstr(shown, n->norm))
+                continue;
+            if (n->own && affiliation(pol, a->name, n->norm))
                 continue;
             if (n->brand && org_label) {
                 /* A brand mailing from its own domain is itself: the
@@ -1040,6 +1427,12 @@ detect_display_names(run_t *run)
                 const char *w = n->norm + 1;
                 char *first = g_strndup(w, strcspn(w, " "));
                 bool own = !strcmp(org_label, squeezed->str) || !strcmp(org_label, first);
+                if (n->own && !own && !g_hash_table_contains(pol->freemail, a->domain.registrable)) {
+                    size_t ol = strlen(org_label);
+                    for (const char *o = strstr(n->own, org_label); o && !own;
+                         o = strstr(o + 1, org_label))
+                        own = (o == n->own || o[-1] == ' ') && (o[ol] == ' ' || !o[ol]);
+                }
                 g_free(first);
                 g_string_free(squeezed, TRUE);
                 if (own)
@@ -1063,6 +1456,7 @@ detect_display_names(run_t *run)
                     t->partner ? "partner" : "protected", a->address);
         }
         g_free(org_label);
+        g_free(bare);
         g_free(shown);
     }
 }

@@ -49,6 +49,7 @@ typedef struct claw_policy_config {
     char *shortener_domains;
     char *vip_names;   /* "Jane Doe|Janie Doe; John Smith" */
     char *brand_names; /* "PayPal; DHL Express" */
+    char *builtin_brands; /* "yes" | "no" */
 } claw_policy_config_t;
 
 struct claw_config {

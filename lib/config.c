@@ -85,6 +85,9 @@ static const option_t options[] = {
      "(Jane Doe|Janie Doe; John Smith). Common nicknames are added by themselves."},
     {"policy", "brand_names", OPT_STRING, POL(brand_names), "", 0, 0, NULL,
      "Brands whose names get impersonated, separated by ';' (PayPal; DHL Express)."},
+    {"policy", "builtin_brands", OPT_ENUM, POL(builtin_brands), "yes", 0, 0, "yes|no",
+     "Also watch the built-in list of brands most often impersonated (Microsoft, PayPal, DHL, "
+     "banks, crypto wallets, ...) in display names."},
     {"policy", "trusted_authserv_ids", OPT_LIST, POL(trusted_authserv_ids), "", 0, 0, NULL,
      "authserv-ids of Authentication-Results headers written by our own servers."},
     {"policy", "freemail_domains", OPT_LIST, POL(freemail_domains), "", 0, 0, NULL,

@@ -712,7 +712,7 @@ test_classify(void)
         claw_config_t *lc;
         claw_config_new(&lc);
         claw_config_set(lc, "policy", "protected_domains", "paypal.com", NULL);
-        claw_config_set(lc, "policy", "partner_domains", "maersk.com", NULL);
+        claw_config_set(lc, "policy", "partner_domains", "maersk.com, ups.com, ing.com", NULL);
         claw_engine_new(lc, &policy_engine, NULL);
         claw_config_destroy(lc);
         static const struct {
@@ -738,6 +738,15 @@ test_classify(void)
             {"maersk.com", false},
             {"paypel.org", false},         /* a typo and another suffix: not dnstwist's */
             {"paypal.slashdot.org", false}, /* a bare word as a subdomain */
+            {"p\xc3\xa4yp\xc9\x91l.com", true}, /* accents and Latin alpha */
+            {"paypalcom.com", true},       /* name and suffix run together */
+            {"payp.al.com", true},         /* split, under a private suffix */
+            {"ups-parcel.com", true},      /* a short name as a hyphenated part */
+            {"upslogin.com", true},        /* a short name with a lure word */
+            {"ups1.com", true},            /* a short name, one character added */
+            {"upstream.com", false},       /* a short name inside a word */
+            {"bookcrossing.com", false},   /* ing.com is not in bookcrossing.com */
+            {"secure-ing.com", true},
         };
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
             char *msg = g_strdup_printf("From: a@%s\n\nx\n", cases[i].domain);
@@ -783,6 +792,18 @@ test_classify(void)
             {"\"DHL EXPRESS\" <no-reply@track-parcel.example>", true},
             {"\"corp.example IT\" <it@helpdesk.example>", true}, /* our domain in the name */
             {"\"Support\" <it@helpdesk.example>", false},
+            /* The built-in brands. */
+            {"\"Mcafee\xe2\x84\xa2\" <support@shop.example>", true}, /* a trade mark sign */
+            {"\"Apple Support Team\" <help@x.example>", true},     /* brand and service words */
+            {"\"Apple Valley Farms\" <farm@x.example>", false},    /* '=' brands: whole name */
+            {"\"Microsoft account team\" <no-reply@access-accsecurity.example>", true},
+            {"\"Microsoft\" <account@accountprotection.microsoft.com>", false},
+            {"\"Microsoft account team\" <no-reply@outlook.com>", true}, /* free-mail */
+            {"\"LinkedIn\" <messages@linkedin.com>", false},
+            {"\"Steven Rostedt (Google)\" <rostedt@goodmis.example>", false}, /* affiliation */
+            {"\"Google (Security)\" <x@y.example>", true},
+            {"\"Chase Smith\" <chase@x.example>", false},          /* a first name */
+            {"\"Chase Online\" <alerts@x.example>", true},
         };
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
             char *msg = g_strdup_printf("From: %s\n\nx\n", cases[i].from);
@@ -792,6 +813,14 @@ test_classify(void)
             g_free(shown);
             g_free(msg);
         }
+        claw_engine_destroy(policy_engine);
+        claw_config_new(&dc);
+        claw_config_set(dc, "policy", "builtin_brands", "no", NULL);
+        claw_engine_new(dc, &policy_engine, NULL);
+        claw_config_destroy(dc);
+        CHECK(!fires("From: \"Microsoft account team\" <x@y.example>\n\nx\n", NULL,
+                     "DISPLAY_NAME_IMPERSONATION"),
+              "display name: builtin_brands=no turns the built-in list off");
         claw_engine_destroy(policy_engine);
         policy_engine = keep;
     }
