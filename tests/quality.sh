@@ -1,18 +1,50 @@
 #!/bin/sh
-# make quality: how the classifier judges the shared ham, spam and phishing
-# corpora with the built-in defaults (tests/quality.py). Writes
-# tests/bench-results/quality.txt.
+# make quality: how the classifier judges real mail, written to
+# tests/bench-results/:
+#   quality.txt    the shared ham, spam and phishing corpora with the built-in
+#                  defaults (tests/quality.py), side by side with rspamd 3.4's
+#                  stock rules on the same messages when rspamd is installed
+#                  and we are root (tests/rspamd-lib.sh; CLAW_RSPAMD=no skips);
+#   lookalike.txt  every dnstwist permutation of 20 real domains, and the
+#                  distinct sender domains of the ham corpora
+#                  (tests/quality-lookalike.py; needs dnstwist).
 set -eu
 : "${srcdir:=.}" "${builddir:=.}"
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
-out="${CLAW_QUALITY_OUT:-$srcdir/tests/bench-results/quality.txt}"
+results="${CLAW_QUALITY_DIR:-$srcdir/tests/bench-results}"
 . "$srcdir/tests/bench-lib.sh"
+. "$srcdir/tests/rspamd-lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/claw-quality.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-unpack_corpora "$tmp" ham-trec07p ham-linux-mips-lore spam-trec07p phish-phishing_pot
-mkdir -p "$(dirname "$out")"
-# shellcheck disable=SC2086
-"${PYTHON3:-python3}" "$srcdir/tests/quality.py" --claw "$builddir/search/claw" --out "$out" $sets
+trap 'rspamd_stop; rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/corpora" "$results"
+unpack_corpora "$tmp/corpora" ham-trec07p ham-linux-mips-lore spam-trec07p phish-phishing_pot
 
-# The README quotes the file between its markers.
-[ -n "${CLAW_QUALITY_OUT:-}" ] || quote_in_readme quality "$out"
+rspamd_arg=""
+if [ "${CLAW_RSPAMD:-yes}" != no ] && command -v rspamd > /dev/null && [ "$(id -u)" -eq 0 ]; then
+    echo "$0: starting rspamd (the first start on a machine compiles its caches)" >&2
+    RSPAMD_WORKERS=2 rspamd_start "$tmp/rspamd" && rspamd_arg="--rspamd 127.0.0.1:$RSPAMD_PORT"
+else
+    echo "$0: rspamd is not installed or we are not root: Clawback only" >&2
+fi
+# shellcheck disable=SC2086
+"${PYTHON3:-python3}" "$srcdir/tests/quality.py" --claw "$builddir/search/claw" \
+    --out "$results/quality.txt" $rspamd_arg $sets
+rspamd_stop
+
+if python3 -c 'import sys; sys.path.append("/usr/lib/python3/dist-packages"); import dnstwist' 2>/dev/null; then
+    ham=""
+    for s in $sets; do
+        case "$s" in ham-*) ham="$ham ${s#*=}" ;; esac
+    done
+    # shellcheck disable=SC2086
+    "${PYTHON3:-python3}" "$srcdir/tests/quality-lookalike.py" --claw "$builddir/search/claw" \
+        --out "$results/lookalike.txt" $ham
+else
+    echo "$0: dnstwist is missing (apt-get install dnstwist): no lookalike figures" >&2
+fi
+
+# The README quotes the files between its markers.
+if [ -z "${CLAW_QUALITY_DIR:-}" ]; then
+    quote_in_readme quality "$results/quality.txt"
+    [ ! -f "$results/lookalike.txt" ] || quote_in_readme lookalike "$results/lookalike.txt"
+fi
