@@ -18,7 +18,20 @@ done
 PACKAGES="build-essential autoconf automake libtool pkg-config
  libgmime-3.0-dev liblmdb-dev lmdb-utils libxapian-dev xapian-tools libevent-dev
  libpsl-dev publicsuffix libidn2-dev libicu-dev libzstd-dev zstd libmagic-dev libmagic-mgc
- libarchive-dev libssl-dev python3 p7zip-full clang libclang-rt-14-dev"
+ libarchive-dev libssl-dev python3 p7zip-full clang libclang-rt-14-dev
+ exim4-dev rspamd dnstwist"
+
+# The real Exim the plugin is tested in. Installing it replaces another MTA
+# (postfix, sendmail), so it is only added where none is installed; the Exim
+# tests skip, saying so, where it is missing.
+if dpkg-query -W -f='${Status}' exim4-daemon-heavy 2>/dev/null | grep -q "install ok installed"; then
+    PACKAGES="$PACKAGES exim4-daemon-heavy"
+elif ! dpkg-query -W -f='${Provides}\n' 2>/dev/null | grep -q mail-transport-agent ||
+        dpkg-query -W -f='${Status}' exim4-base 2>/dev/null | grep -q "install ok installed"; then
+    PACKAGES="$PACKAGES exim4-daemon-heavy"
+else
+    echo "setup: another MTA is installed: not installing Exim (its tests will be skipped)"
+fi
 
 if [ "$install" = yes ]; then
     missing=""

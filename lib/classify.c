@@ -926,11 +926,19 @@ iocs_refresh(claw_engine_t *e)
     e->iocs = fresh;
 }
 
+void
+claw_engine_refresh(claw_engine_t *engine)
+{
+    if (engine)
+        iocs_refresh(engine);
+}
+
 /* ------------------------------------------------------------------------
  * The verdict under construction
  * --------------------------------------------------------------------- */
 
 struct claw_verdict_private {
+    claw_message_t *message; /* owned, from claw_scan_buffer() */
     GArray *hits;
     GStringChunk *strings;
     unsigned count[R_LAST];
@@ -1980,11 +1988,24 @@ claw_verdict_has_rule(const claw_verdict_t *v, const char *rule)
 }
 
 void
+_claw_verdict_adopt(claw_verdict_t *v, claw_message_t *m)
+{
+    v->priv->message = m;
+}
+
+const claw_message_t *
+claw_verdict_message(const claw_verdict_t *v)
+{
+    return v && v->priv ? v->priv->message : NULL;
+}
+
+void
 claw_verdict_destroy(claw_verdict_t *v)
 {
     if (!v)
         return;
     if (v->priv) {
+        claw_message_destroy(v->priv->message);
         g_array_free(v->priv->hits, TRUE);
         g_string_chunk_free(v->priv->strings);
         g_free(v->priv);

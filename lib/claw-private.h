@@ -60,6 +60,10 @@ struct claw_config {
     claw_policy_config_t policy;
     char *ioc_files;
     double tag_score, quarantine_score, reject_score;
+    /* [mta]: what the MTA plugins do (plugin/). */
+    char *mta_on_failure; /* "defer" | "accept" */
+    int64_t mta_deadline_ms;
+    char *mta_test_fault; /* "none" | "internal" | "hang" */
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];
@@ -87,6 +91,8 @@ typedef struct claw_iocs claw_iocs_t;
 CLAW_HIDDEN claw_status_t _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl,
                                            claw_policy_t **out, char **error);
 CLAW_HIDDEN void _claw_policy_free(claw_policy_t *policy);
+/* Give @message to @verdict, to be destroyed with it (claw_scan_buffer). */
+CLAW_HIDDEN void _claw_verdict_adopt(claw_verdict_t *verdict, claw_message_t *message);
 CLAW_HIDDEN claw_status_t _claw_iocs_new(const claw_config_t *config, claw_iocs_t **out,
                                          char **error);
 CLAW_HIDDEN void _claw_iocs_free(claw_iocs_t *iocs);

@@ -506,6 +506,70 @@ CLAW_PUBLIC claw_status_t claw_message_to_text(const claw_message_t *message,
 
 CLAW_PUBLIC void claw_message_destroy(claw_message_t *message);
 
+/* ------------------------------------------------------------------------
+ * Scanning in one call: the small, stable surface the MTA plugins use (the
+ * Exim plugin in C, the rspamd plugin through LuaJIT FFI). Version
+ * CLAW_API_VERSION; a change that breaks a caller raises it.
+ * --------------------------------------------------------------------- */
+
+#define CLAW_API_VERSION 1
+
+/** CLAW_API_VERSION of the library actually loaded. */
+CLAW_PUBLIC int claw_api_version(void);
+
+/** An engine from the configuration file @config_path (NULL: the built-in
+ * defaults). On failure *@error (if not NULL) says why, with file:line for
+ * configuration errors; release it with claw_free(). */
+CLAW_PUBLIC claw_status_t claw_engine_open(const char *config_path, claw_engine_t **engine,
+                                           char **error);
+
+/** Parse and classify @len bytes at @data (a whole message, LF or CRLF line
+ * ends) with the optional @envelope. The verdict keeps the parsed message
+ * (claw_verdict_message()); claw_verdict_destroy() releases both. Returns
+ * what claw_message_parse() and claw_classify() return. */
+CLAW_PUBLIC claw_status_t claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len,
+                                           const claw_envelope_t *envelope,
+                                           claw_verdict_t **verdict);
+
+/** Re-read the indicator files that changed (claw_classify() does it itself
+ * at most once a second). A process that judges in forked children calls it
+ * before forking, so the reload is kept. */
+CLAW_PUBLIC void claw_engine_refresh(claw_engine_t *engine);
+
+/** The message a verdict from claw_scan_buffer() judged; NULL for claw_classify(). */
+CLAW_PUBLIC const claw_message_t *claw_verdict_message(const claw_verdict_t *verdict);
+
+/** The verdict as one line of ASCII for MTA configuration languages:
+ * "action=tag score=6 rules=RULE_A,RULE_B" ("rules=" empty when none).
+ * Writes at most @size bytes including the NUL and returns the length the
+ * whole line needs, like snprintf. */
+CLAW_PUBLIC size_t claw_verdict_format(const claw_verdict_t *verdict, char *buf, size_t size);
+
+/** The "rule: detail" of the verdict's highest-scoring hit, made safe for an
+ * SMTP reply or a header (printable ASCII, no CR/LF, at most @size - 1
+ * bytes, cut at a character boundary with "..."). Empty if no rule fired. */
+CLAW_PUBLIC size_t claw_verdict_reason(const claw_verdict_t *verdict, char *buf, size_t size);
+
+/** The rules the classifier knows, in a stable order: the name of rule @i
+ * (from 0), or NULL past the last one. */
+CLAW_PUBLIC const char *claw_rule_name(size_t i);
+
+/** Rule @i's built-in score (before [weights]); 0 past the last rule. */
+CLAW_PUBLIC double claw_rule_default_score(size_t i);
+
+/** Rule @i's one-line description, or NULL past the last rule. */
+CLAW_PUBLIC const char *claw_rule_description(size_t i);
+
+#define CLAW_ID_SIZE 27
+
+/** A new message id for X-Clawback-Id: 26 characters, Crockford base32 of
+ * 48 bits of milliseconds since 1970 and 80 random bits (a ULID), so ids
+ * sort by time as text. @out holds CLAW_ID_SIZE bytes. */
+CLAW_PUBLIC void claw_id_new(char out[CLAW_ID_SIZE]);
+
+/** Free memory the library handed out (error strings). */
+CLAW_PUBLIC void claw_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

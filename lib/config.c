@@ -107,6 +107,16 @@ static const option_t options[] = {
      1000, NULL, "Score from which a message is quarantined."},
     {"actions", "reject", OPT_SCORE, offsetof(struct claw_config, reject_score), "15", 0, 1000,
      NULL, "Score from which a message is rejected."},
+
+    {"mta", "on_failure", OPT_ENUM, offsetof(struct claw_config, mta_on_failure), "defer", 0, 0,
+     "defer|accept",
+     "What the MTA plugins do when they cannot judge a message (unreadable configuration, "
+     "out of memory, deadline): defer (451, the sender retries) or accept it unscanned."},
+    {"mta", "deadline", OPT_MSEC, offsetof(struct claw_config, mta_deadline_ms), "2000", 10,
+     600000, NULL, "Wall-clock time the MTA plugins allow one message, in ms (or with s)."},
+    {"mta", "test_fault", OPT_ENUM, offsetof(struct claw_config, mta_test_fault), "none", 0, 0,
+     "none|internal|hang",
+     "For the test suite only: make every scan fail (internal) or overrun the deadline (hang)."},
 };
 
 #define N_OPTIONS G_N_ELEMENTS(options)

@@ -11,9 +11,7 @@
 # caches live in $CLAW_RSPAMD_CACHE (default /var/tmp/clawback-rspamd), so
 # only the first start on a machine is slow.
 
-free_port() {
-    "${PYTHON3:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$srcdir/tests/daemon-lib.sh"
 
 rspamd_start() {
     rs_dir=$1

@@ -1086,6 +1086,67 @@ test_classify(void)
     unlink(ioc_path);
 }
 
+/* The one-call API the MTA plugins use. */
+static void
+test_scan_api(void)
+{
+    CHECK(claw_api_version() == CLAW_API_VERSION, "claw_api_version() is CLAW_API_VERSION");
+
+    claw_engine_t *e = NULL;
+    char *err = NULL;
+    CHECK(claw_engine_open("/nonexistent/clawback.conf", &e, &err) != CLAW_STATUS_SUCCESS && !e &&
+              err && strstr(err, "/nonexistent/clawback.conf"),
+          "claw_engine_open: a missing file fails and names it");
+    claw_free(err);
+    CHECK(claw_engine_open(NULL, &e, NULL) == CLAW_STATUS_SUCCESS && e,
+          "claw_engine_open(NULL): the built-in defaults");
+
+    const char *msg = "From: \"PayPal\" <pp@x.example>\nReply-To: a@gmail.com\n"
+                      "Subject: t\n\n<a href=\"http://10.1.2.3/\">http://paypal.com/</a>\n";
+    claw_verdict_t *v = NULL;
+    CHECK(claw_scan_buffer(e, msg, strlen(msg), NULL, &v) == CLAW_STATUS_SUCCESS && v &&
+              claw_verdict_message(v),
+          "claw_scan_buffer: a verdict that keeps its message");
+    char line[256];
+    size_t need = claw_verdict_format(v, line, sizeof line);
+    CHECK(need == strlen(line) && !strncmp(line, "action=", 7) && strstr(line, " score=") &&
+              strstr(line, "rules=DISPLAY_NAME_IMPERSONATION,"),
+          "claw_verdict_format: %s", line);
+    char small[12];
+    CHECK(claw_verdict_format(v, small, sizeof small) == need && strlen(small) == 11,
+          "claw_verdict_format: truncates like snprintf");
+    char reason[64];
+    claw_verdict_reason(v, reason, sizeof reason);
+    CHECK(strlen(reason) < sizeof reason && strstr(reason, "...") &&
+              !strncmp(reason, "DISPLAY_NAME_IMPERSONATION: ", 28),
+          "claw_verdict_reason: the top rule, cut with ...: %s", reason);
+    claw_verdict_destroy(v);
+
+    /* A detail with non-ASCII and control characters comes out printable. */
+    const char *hostile = "From: \"P\xd0\xb0yPal\r\x01\" <pp@x.example>\n\nx\n";
+    claw_scan_buffer(e, hostile, strlen(hostile), NULL, &v);
+    char r2[300];
+    claw_verdict_reason(v, r2, sizeof r2);
+    bool printable = r2[0] != '\0';
+    for (const char *c = r2; *c; c++)
+        printable = printable && *c >= 0x20 && *c < 0x7f;
+    CHECK(printable, "claw_verdict_reason: printable ASCII only: %s", r2);
+    claw_verdict_destroy(v);
+    claw_engine_destroy(e);
+
+    char a[CLAW_ID_SIZE], b[CLAW_ID_SIZE];
+    claw_id_new(a);
+    usleep(2000);
+    claw_id_new(b);
+    bool alphabet = strlen(a) == 26;
+    for (const char *c = a; *c; c++)
+        alphabet = alphabet && strchr("0123456789ABCDEFGHJKMNPQRSTVWXYZ", *c);
+    CHECK(alphabet, "claw_id_new: 26 characters of Crockford base32 (%s)", a);
+    CHECK(strcmp(a, b) < 0, "claw_id_new: later ids sort after earlier ones");
+    claw_id_new(b);
+    CHECK(strcmp(a, b) != 0 && strncmp(a, b, 10) <= 0, "claw_id_new: unique within a millisecond");
+}
+
 int
 main(void)
 {
@@ -1107,6 +1168,7 @@ main(void)
     test_limits();
     test_escaping();
     test_classify();
+    test_scan_api();
     claw_engine_destroy(engine);
     printf("# %d tests, %d failed\n", n_test, n_fail);
     return n_fail ? 1 : 0;

@@ -1,0 +1,267 @@
+--[[
+Clawback for rspamd: judges each message with libclaw (through LuaJIT FFI on
+task:get_content(), no copy) and reports every Clawback rule as its own
+symbol, CLAWBACK_<RULE>, with the rule's detail as the symbol's option.
+A reject or quarantine verdict becomes at least the configured rspamd
+action, and the X-Clawback-* headers (any that came from outside removed)
+go out through the milter reply.
+
+Settings: the clawback { } section (defaults in clawback.conf, modules.d
+style; site changes in local.d/clawback.conf). Without the library or with
+an unreadable Clawback configuration the module disables itself with one
+log line.
+]]
+
+if confighelp then
+  return
+end
+
+local N = 'clawback'
+local rspamd_logger = require "rspamd_logger"
+local lua_util = require "lua_util"
+local lua_mime = require "lua_mime"
+local ts = (require "tableshape").types
+local ffi = require "ffi"
+
+local API_VERSION = 1
+
+local settings = {
+  library = 'libclaw.so.0',
+  config = '/etc/clawback/clawback.conf',
+  prefix = 'CLAWBACK_',
+  group = 'clawback',
+  -- rspamd action at least applied for these Clawback actions
+  actions = {
+    reject = 'reject',
+    quarantine = 'add header',
+  },
+  headers = true,
+}
+
+local settings_schema = ts.shape({
+  enabled = ts.boolean:is_optional(),
+  library = ts.string,
+  config = ts.string,
+  prefix = ts.string,
+  group = ts.string,
+  actions = ts.map_of(ts.one_of { 'reject', 'quarantine' }, ts.string),
+  headers = ts.boolean,
+}, { extra_fields = ts.map_of(ts.string, ts.any) })
+
+ffi.cdef [[
+typedef struct claw_engine claw_engine_t;
+typedef struct claw_rule_hit { const char *rule; double score; const char *detail; } claw_rule_hit_t;
+typedef struct claw_verdict {
+  int action; double score; size_t n_rules; const claw_rule_hit_t *rules; void *priv;
+} claw_verdict_t;
+typedef struct claw_envelope {
+  const char *client_ip; const char *helo; const char *mail_from;
+  const char *const *rcpt; size_t n_rcpt;
+  const char *dmarc; const char *spf; const char *dkim;
+} claw_envelope_t;
+int claw_api_version(void);
+const char *claw_version(void);
+int claw_engine_open(const char *config_path, claw_engine_t **engine, char **error);
+void claw_engine_refresh(claw_engine_t *engine);
+int claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len,
+                     const claw_envelope_t *envelope, claw_verdict_t **verdict);
+void claw_verdict_destroy(claw_verdict_t *verdict);
+size_t claw_verdict_reason(const claw_verdict_t *verdict, char *buf, size_t size);
+const char *claw_action_to_string(int action);
+const char *claw_status_to_string(int status);
+const char *claw_rule_name(size_t i);
+double claw_rule_default_score(size_t i);
+const char *claw_rule_description(size_t i);
+void claw_id_new(char *out);
+void claw_free(void *p);
+]]
+
+local opts = rspamd_config:get_all_opt(N)
+if not opts then
+  return
+end
+settings = lua_util.override_defaults(settings, opts)
+local res, err = settings_schema:transform(settings)
+if not res then
+  rspamd_logger.errx(rspamd_config, 'clawback: invalid settings: %s; module disabled', err)
+  lua_util.disable_module(N, 'config')
+  return
+end
+settings = res
+if settings.enabled == false then
+  lua_util.disable_module(N, 'config')
+  return
+end
+
+local ok, lib = pcall(ffi.load, settings.library)
+if not ok then
+  rspamd_logger.errx(rspamd_config, 'clawback: cannot load %s (%s); module disabled',
+      settings.library, lib)
+  lua_util.disable_module(N, 'fail')
+  return
+end
+if lib.claw_api_version() ~= API_VERSION then
+  rspamd_logger.errx(rspamd_config, 'clawback: %s has API version %s, this module needs %s; ' ..
+      'module disabled', settings.library, lib.claw_api_version(), API_VERSION)
+  lua_util.disable_module(N, 'fail')
+  return
+end
+
+local engine
+do
+  local ep = ffi.new('claw_engine_t *[1]')
+  local errp = ffi.new('char *[1]')
+  local st = lib.claw_engine_open(settings.config, ep, errp)
+  if st ~= 0 then
+    local why = errp[0] ~= nil and ffi.string(errp[0]) or ffi.string(lib.claw_status_to_string(st))
+    lib.claw_free(errp[0])
+    rspamd_logger.errx(rspamd_config, 'clawback: %s; module disabled', why)
+    lua_util.disable_module(N, 'fail')
+    return
+  end
+  engine = ffi.gc(ep[0], nil) -- lives as long as the worker
+end
+
+local function envelope(task, keep)
+  local env = ffi.new('claw_envelope_t')
+  local ip = task:get_from_ip()
+  if ip and ip:is_valid() then
+    keep.ip = tostring(ip)
+    env.client_ip = keep.ip
+  end
+  keep.helo = task:get_helo()
+  env.helo = keep.helo
+  local from = task:get_from('smtp')
+  if from and from[1] then
+    keep.from = from[1].addr or ''
+    env.mail_from = keep.from
+  end
+  local rcpts = task:get_recipients('smtp')
+  if rcpts and #rcpts > 0 then
+    keep.rcpt = ffi.new('const char *[?]', #rcpts)
+    keep.rcpt_str = {}
+    for i, r in ipairs(rcpts) do
+      keep.rcpt_str[i] = r.addr or ''
+      keep.rcpt[i - 1] = keep.rcpt_str[i]
+    end
+    env.rcpt = keep.rcpt
+    env.n_rcpt = #rcpts
+  end
+  return env
+end
+
+-- A detail carries message text: control, bidi and line-separator
+-- characters are written as \uXXXX (as claw scan does), not passed on.
+local function escape(s)
+  local function u(c)
+    local cp = utf8 and utf8.codepoint and utf8.codepoint(c) or nil
+    if not cp then
+      -- LuaJIT has no utf8 library: decode the 1-3 byte forms used here
+      local b1, b2, b3 = c:byte(1, 3)
+      if #c == 1 then
+        cp = b1
+      elseif #c == 2 then
+        cp = (b1 % 32) * 64 + (b2 % 64)
+      else
+        cp = (b1 % 16) * 4096 + (b2 % 64) * 64 + (b3 % 64)
+      end
+    end
+    return string.format('\\u%04x', cp)
+  end
+  s = s:gsub('[%z\1-\31\127]', u)
+  s = s:gsub('\194[\128-\159]', u)
+  s = s:gsub('\226\128[\142\143\168-\174]', u)
+  s = s:gsub('\226\129[\166-\169]', u)
+  return s
+end
+
+local function clawback_cb(task)
+  lib.claw_engine_refresh(engine)
+  local content = task:get_content()
+  local keep = {}
+  local env = envelope(task, keep)
+  local vp = ffi.new('claw_verdict_t *[1]')
+  local st = lib.claw_scan_buffer(engine, content:ptr(), #content, env, vp)
+  if st ~= 0 then
+    rspamd_logger.errx(task, 'clawback: scan failed: %s',
+        ffi.string(lib.claw_status_to_string(st)))
+    task:insert_result(settings.prefix .. 'FAIL', 1.0, ffi.string(lib.claw_status_to_string(st)))
+    return
+  end
+  local v = ffi.gc(vp[0], lib.claw_verdict_destroy)
+  local action = ffi.string(lib.claw_action_to_string(v.action))
+  local rules = {}
+  for i = 0, tonumber(v.n_rules) - 1 do
+    local hit = v.rules[i]
+    local name = ffi.string(hit.rule)
+    rules[#rules + 1] = name
+    task:insert_result(settings.prefix .. name, 1.0,
+        hit.detail ~= nil and escape(ffi.string(hit.detail)) or nil)
+  end
+
+  local id = ffi.new('char[27]')
+  lib.claw_id_new(id)
+  id = ffi.string(id)
+  if settings.headers then
+    local add = {
+      ['X-Clawback-Id'] = { order = 0, value = id },
+      ['X-Clawback-Verdict'] = { order = 0, value = string.format('%s; score=%g', action, v.score) },
+    }
+    if #rules > 0 then
+      add['X-Clawback-Rules'] = { order = 0, value = table.concat(rules, ', ') }
+    end
+    lua_mime.modify_headers(task, {
+      remove = { ['X-Clawback-Id'] = 0, ['X-Clawback-Verdict'] = 0, ['X-Clawback-Rules'] = 0 },
+      add = add,
+    })
+  end
+
+  local forced = settings.actions[action]
+  if forced then
+    local buf = ffi.new('char[400]')
+    lib.claw_verdict_reason(v, buf, 400)
+    -- A reject is final; a milder action is a floor the other rules may raise.
+    task:set_pre_result { action = forced, module = N,
+                          flags = forced ~= 'reject' and 'least' or nil,
+                          message = 'Rejected by policy: ' .. ffi.string(buf) }
+  end
+  lib.claw_verdict_destroy(ffi.gc(v, nil))
+end
+
+local cb_id = rspamd_config:register_symbol {
+  name = settings.prefix .. 'CHECK',
+  type = 'callback',
+  callback = clawback_cb,
+  group = settings.group,
+  description = 'Clawback: judge the message',
+  flags = 'nice',
+}
+rspamd_config:register_symbol {
+  name = settings.prefix .. 'FAIL',
+  type = 'virtual',
+  parent = cb_id,
+  score = 0.0,
+  group = settings.group,
+  description = 'Clawback could not judge the message',
+}
+
+local i = 0
+while true do
+  local name = lib.claw_rule_name(i)
+  if name == nil then
+    break
+  end
+  rspamd_config:register_symbol {
+    name = settings.prefix .. ffi.string(name),
+    type = 'virtual',
+    parent = cb_id,
+    score = lib.claw_rule_default_score(i),
+    group = settings.group,
+    description = ffi.string(lib.claw_rule_description(i)),
+    one_shot = true,
+  }
+  i = i + 1
+end
+
+rspamd_logger.infox(rspamd_config, 'clawback: libclaw %s, %s rules, configuration %s',
+    ffi.string(lib.claw_version()), i, settings.config)

@@ -1,0 +1,131 @@
+#!/bin/sh
+# make bench, MTA part: the same messages from the shared corpora through
+# (1) Exim without Clawback, with the ${dlfunc} ACL fragment and with
+#     local_scan, over parallel SMTP connections, messages left on the queue
+#     so reception is what is measured;
+# (2) rspamd 3.4 (stock rules, offline) without and with the Clawback
+#     module: rspamd's own scan time per message (time_real), one at a time.
+# All in one run. Writes tests/bench-results/mta.txt (quoted in the README).
+# Needs root, Exim, rspamd and ../shared/corpora.
+set -eu
+: "${srcdir:=.}" "${builddir:=.}"
+corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
+out="${CLAW_BENCH_MTA_OUT:-$srcdir/tests/bench-results/mta.txt}"
+n="${CLAW_BENCH_MTA_MESSAGES:-3000}"
+conns="${CLAW_BENCH_MTA_CONNECTIONS:-8}"
+py="${PYTHON3:-python3}"
+. "$srcdir/tests/bench-lib.sh"
+. "$srcdir/tests/exim-lib.sh"
+. "$srcdir/tests/rspamd-lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "$0: needs root (Exim and rspamd run as their users)" >&2; exit 1; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/claw-bench-mta.XXXXXX")
+chmod 755 "$tmp"
+trap 'exim_stop; rspamd_stop; rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/corpora"
+unpack_corpora "$tmp/corpora" ham-trec07p phish-phishing_pot
+
+# N messages: half ham, half phishing, at most 1 MB each, in a fixed order.
+"$py" - "$n" "$tmp/list" $sets <<'EOF'
+import os, random, sys
+n, out, sets = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+files = []
+for s in sets:
+    d = s.split("=", 1)[1]
+    fs = sorted(os.path.join(r, f) for r, _, x in os.walk(d) for f in x
+                if os.path.getsize(os.path.join(r, f)) <= 1 << 20)
+    random.Random(7).shuffle(fs)
+    files += fs[: n // len(sets)]
+random.Random(8).shuffle(files)
+open(out, "w").write("\n".join(files) + "\n")
+EOF
+printf '[policy]\nprotected_domains = corp.example\n' > "$tmp/clawback.conf"
+chmod 644 "$tmp/clawback.conf"
+msgs=$(wc -l < "$tmp/list")
+
+exim_run() { # exim_run MODE -> one JSON line
+    EXIM_EXTRA="-DQUEUE_ONLY=1" exim_start "$tmp/exim-$1" "$1" "$tmp/clawback.conf" >&2
+    # One untimed message first: the first EHLO after start is slow.
+    "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" "$srcdir/tests/fixtures/plain.eml" > /dev/null
+    # shellcheck disable=SC2046
+    "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" --bench "$conns" $(cat "$tmp/list")
+    exim_stop
+    rm -rf "$tmp/exim-$1"
+}
+
+echo "bench-mta: $msgs messages through Exim, $conns connections, 3 modes x 2 rounds" >&2
+: > "$tmp/exim.jsonl"
+for round in 1 2; do
+    for mode in none dlfunc local_scan; do
+        printf '{"round":%d,"mode":"%s","result":%s}\n' "$round" "$mode" "$(exim_run $mode)" \
+            >> "$tmp/exim.jsonl"
+    done
+done
+
+rspamd_run() { # rspamd_run NAME [LOCAL] -> time_real of every message, one a line
+    rspamd_start "$tmp/rspamd-$1" ${2:+"$2"} >&2
+    # shellcheck disable=SC2046
+    "$py" - "$RSPAMD_PORT" $(cat "$tmp/list") <<'EOF'
+import http.client, json, sys
+port, files = int(sys.argv[1]), sys.argv[2:]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+for i, path in enumerate([files[0]] * 20 + files):
+    c.request("POST", "/checkv2", body=open(path, "rb").read())
+    a = json.loads(c.getresponse().read())
+    if i >= 20:
+        print(a.get("time_real", -1))
+EOF
+    rspamd_stop
+}
+
+mkdir -p "$tmp/local/plugins.d" "$tmp/local/local.d"
+cp "$srcdir/plugin/rspamd/clawback.lua" "$tmp/local/plugins.d/"
+cp "$srcdir/plugin/rspamd/clawback.conf" "$tmp/local/clawback.conf"
+echo '.include "$LOCAL_CONFDIR/clawback.conf"' > "$tmp/local/rspamd.conf.local"
+install -m 644 "$builddir/lib/.libs/libclaw.so" "$tmp/libclaw.so"
+printf 'library = "%s";\nconfig = "%s";\n' "$tmp/libclaw.so" "$tmp/clawback.conf" \
+    > "$tmp/local/local.d/clawback.conf"
+chmod -R a+rX "$tmp/local"
+echo "bench-mta: $msgs messages through rspamd without and with the module" >&2
+rspamd_run plain > "$tmp/rspamd-plain.txt"
+rspamd_run clawback "$tmp/local" > "$tmp/rspamd-clawback.txt"
+
+mkdir -p "$(dirname "$out")"
+"$py" - "$tmp/exim.jsonl" "$tmp/rspamd-plain.txt" "$tmp/rspamd-clawback.txt" "$msgs" "$conns" \
+    > "$out" <<'EOF'
+import json, statistics, sys, time
+runs = [json.loads(l) for l in open(sys.argv[1])]
+msgs, conns = sys.argv[4], sys.argv[5]
+print("# make bench (MTA), %s: %s messages (half ham-trec07p, half phishing_pot), "
+      "%s parallel SMTP connections, Exim 4.96, messages queued (reception only);"
+      % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), msgs, conns))
+print("# each mode twice, alternating; best round per mode. Latency: end of DATA to its reply.")
+print("%-24s %10s %10s %10s %8s %16s" % ("exim mode", "msgs/s", "p50 ms", "p99 ms", "vs none", "replies"))
+best = {}
+for r in runs:
+    m = r["mode"]
+    if m not in best or r["result"]["msgs_per_s"] > best[m]["msgs_per_s"]:
+        best[m] = r["result"]
+base = best["none"]
+for m in ("none", "dlfunc", "local_scan"):
+    b = best[m]
+    print("%-24s %10.1f %10.2f %10.2f %8.2f %16s" % (
+        {"none": "plain Exim", "dlfunc": "Clawback ${dlfunc} ACL",
+         "local_scan": "Clawback local_scan"}[m],
+        b["msgs_per_s"], b["p50_ms"], b["p99_ms"], b["msgs_per_s"] / base["msgs_per_s"],
+        ",".join("%s:%s" % kv for kv in b["codes"].items())))
+for m in ("dlfunc", "local_scan"):
+    print("added median latency, %-10s %.2f ms" % (m, best[m]["p50_ms"] - base["p50_ms"]))
+print()
+p = sorted(float(x) for x in open(sys.argv[2]) if float(x) >= 0)
+c = sorted(float(x) for x in open(sys.argv[3]) if float(x) >= 0)
+def q(v, f):
+    return v[min(len(v) - 1, int(len(v) * f))]
+print("# rspamd 3.4, stock rules, offline (DNS answered NXDOMAIN), one normal worker, one message")
+print("# at a time; rspamd's own scan time (time_real) per message")
+print("%-24s %10s %10s %10s" % ("rspamd", "p50 ms", "p90 ms", "p99 ms"))
+for name, v in (("without Clawback", p), ("with the Clawback module", c)):
+    print("%-24s %10.2f %10.2f %10.2f" % (name, q(v, .5), q(v, .9), q(v, .99)))
+print("added median scan time    %.2f ms" % (q(c, .5) - q(p, .5)))
+EOF
+cat "$out"
+[ -n "${CLAW_BENCH_MTA_OUT:-}" ] || quote_in_readme bench-mta "$out"

@@ -1,0 +1,74 @@
+# exim-lib.sh - sourced by scripts that need a real Exim (Debian's
+# exim4-daemon-heavy) with the Clawback plugin: tests/exim/exim.conf run as
+# a foreground daemon on a free loopback port, everything under one temp
+# dir. See ../shared/INTEGRATION.md for why it is set up this way.
+#
+#   exim_start DIR MODE [CLAWCONF]   MODE: dlfunc | local_scan | none
+#                                    ($EXIM_EXTRA: more -D options)
+#   exim_stop
+#   exim_wait_delivered N [SECONDS]  wait until the Maildir holds N messages
+#   exim_spool_empty                 true when no message is left on the spool
+# Sets EXIM_PORT, EXIM_MAILDIR, EXIM_LOG (the main log), EXIM_CONF.
+# Needs root; Exim receives as Debian-exim, so the plugin and the Clawback
+# configuration must be readable by that user.
+
+. "$srcdir/tests/daemon-lib.sh"
+EXIM_USER=Debian-exim
+
+exim_start() {
+    ex_dir=$1 ex_mode=$2 ex_claw_conf=${3:-}
+    mkdir -p "$ex_dir/spool" "$ex_dir/log" "$ex_dir/Maildir"
+    chmod 755 "$ex_dir"
+    chown -R "$EXIM_USER:$EXIM_USER" "$ex_dir/spool" "$ex_dir/log" "$ex_dir/Maildir"
+    EXIM_CONF=$ex_dir/exim.conf
+    cp "$srcdir/tests/exim/exim.conf" "$EXIM_CONF"
+    cp "$builddir/conf/exim/clawback-acl.conf" "$ex_dir/clawback-acl.conf"
+    chown root:root "$EXIM_CONF" "$ex_dir/clawback-acl.conf"
+    chmod 644 "$EXIM_CONF" "$ex_dir/clawback-acl.conf"
+    EXIM_PORT=$(free_port)
+    EXIM_MAILDIR=$ex_dir/Maildir
+    EXIM_LOG=$ex_dir/log/mainlog
+    # The plugin, where Debian-exim can read it (the build tree may not be).
+    ex_plugin=$ex_dir/claw_exim.so
+    install -m 644 "$builddir/plugin/.libs/claw_exim.so" "$ex_plugin"
+    set -- -DSPOOL="$ex_dir/spool" -DLOGS="$ex_dir/log" -DMAILDIR="$EXIM_MAILDIR" \
+        -DPORT="$EXIM_PORT" -DACL="$ex_dir/clawback-acl.conf" -DCLAWBACK_PLUGIN="$ex_plugin"
+    case "$ex_mode" in
+        local_scan) set -- "$@" -DLOCAL_SCAN=1 ;;
+        none) set -- "$@" -DNO_CLAWBACK=1 ;;
+    esac
+    # shellcheck disable=SC2086
+    [ -z "${EXIM_EXTRA:-}" ] || set -- "$@" $EXIM_EXTRA
+    EXIM_ARGS="$*"
+    CLAWBACK_CONFIG=$ex_claw_conf exim -C "$EXIM_CONF" "$@" -bdf -oX "$EXIM_PORT" \
+        > "$ex_dir/log/stdout" 2>&1 &
+    ex_pid=$!
+    wait_port "$EXIM_PORT" "$ex_pid" || {
+        echo "exim did not start:" >&2
+        cat "$ex_dir/log/stdout" "$ex_dir/log/paniclog" >&2 2>/dev/null
+        return 1
+    }
+}
+
+exim_stop() {
+    [ -z "${ex_pid:-}" ] || { kill "$ex_pid" 2>/dev/null; wait "$ex_pid" 2>/dev/null; }
+    ex_pid=""
+}
+
+# Messages delivered so far.
+exim_delivered() {
+    find "$EXIM_MAILDIR/new" -type f 2>/dev/null | wc -l
+}
+
+exim_wait_delivered() {
+    i=0 limit=$(( ${2:-10} * 20 ))
+    while [ "$(exim_delivered)" -lt "$1" ] && [ $i -lt $limit ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    [ "$(exim_delivered)" -ge "$1" ]
+}
+
+exim_spool_empty() {
+    [ -z "$(find "$ex_dir/spool/input" -type f 2>/dev/null)" ]
+}
