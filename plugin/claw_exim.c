@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -98,6 +100,23 @@ log_to_exim(void *ctx, claw_log_level_t level, const char *id, const char *line)
         log_write(0, LOG_MAIN, "clawback: %s", line);
 }
 
+/* One throwaway scan in this process, so the one-time set-up of the
+ * libraries (OpenSSL reads its configuration on first use, GMime and ICU
+ * build tables) is done once per connection and not again in every child. */
+static void
+warm_up(claw_engine_t *engine)
+{
+    static const char msg[] = "From: a@b.example\nTo: c@d.example\nSubject: warm-up\n"
+                              "Content-Type: multipart/mixed; boundary=x\n\n--x\n"
+                              "Content-Type: text/html; charset=windows-1252\n\n"
+                              "<a href=\"http://e.example/\">f\xe9</a>\n--x\n"
+                              "Content-Type: application/octet-stream\n"
+                              "Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--x--\n";
+    claw_verdict_t *v = NULL;
+    if (claw_scan_buffer(engine, msg, sizeof msg - 1, NULL, &v) == CLAW_STATUS_SUCCESS)
+        claw_verdict_destroy(v);
+}
+
 /* Make sure the engine matches the configuration file: built on first use,
  * rebuilt when the file changed. A failed rebuild keeps the old engine (and
  * says so); with no engine at all the caller gets NULL and *@why. */
@@ -139,6 +158,7 @@ engine_for(const char *path, char **why)
             plugin.config = cfg;
             plugin.path = g_strdup(path);
             plugin.st = st;
+            warm_up(eng);
             return eng;
         }
         *why = g_strdup_printf("%s", err ? err : claw_status_to_string(s));
@@ -198,102 +218,24 @@ find_data_fd(const char *id)
     return fd;
 }
 
-/* The message as the MTA will deliver it: Exim's header lines (deleted ones
- * left out) and the body from the spool's data file, LF line ends. */
-static GString *
-read_message(int data_fd, size_t max)
-{
-    GString *m = g_string_sized_new(64 * 1024);
-    for (header_line *h = header_list; h; h = h->next)
-        if (h->type != '*' && h->text)
-            g_string_append_len(m, (const char *)h->text, h->slen);
-    g_string_append_c(m, '\n');
-    char buf[64 * 1024];
-    off_t off = SPOOL_DATA_START_OFFSET;
-    for (;;) {
-        ssize_t n = pread(data_fd, buf, sizeof buf, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        /* Past the size limit the rest is not needed: the parser marks the
-         * message unscannable at its own limit. */
-        if (m->len < max)
-            g_string_append_len(m, buf, MIN((size_t)n, max - m->len));
-        off += n;
-    }
-    return m;
-}
-
 /* ------------------------------------------------------------------------
- * Scanning in a child
+ * Scanning in a helper process
+ *
+ * The first message of a connection forks a helper from this process: it
+ * shares the engine (copy-on-write) and then judges every message of the
+ * connection, so later messages cost neither a fork nor the page copies a
+ * fresh child makes. Per message the parent sends a request (the envelope
+ * and Exim's header lines, with the spool data file's descriptor passed
+ * along) and waits, until the deadline, for a result_t. A helper that is
+ * late is killed, one that dies is reaped; the next message starts another.
+ * The helper also dies with its parent (PR_SET_PDEATHSIG) or when the
+ * socket closes.
  * --------------------------------------------------------------------- */
 
-static char *
-expand_var(const char *name)
-{
-    char *v = (char *)expand_string((uschar *)name);
-    return v && *v ? v : NULL;
-}
-
-/* In the child: read, judge, write the result to @out, exit. */
-static void __attribute__((noreturn))
-child_scan(claw_engine_t *engine, int data_fd, int out, const char *const *kv, int n_kv)
-{
-    const claw_config_t *cfg = plugin.config;
-    if (cfg && cfg->mta_test_fault && !strcmp(cfg->mta_test_fault, "internal"))
-        _exit(70);
-    if (cfg && cfg->mta_test_fault && !strcmp(cfg->mta_test_fault, "hang"))
-        for (;;)
-            pause();
-
-    GString *msg = read_message(data_fd, (size_t)cfg->limits.max_message_bytes + 1);
-
-    const char **rcpt = g_new0(const char *, recipients_count + 1);
-    for (int i = 0; i < recipients_count; i++)
-        rcpt[i] = (const char *)recipients_list[i].address;
-    claw_envelope_t env = {
-        .client_ip = (const char *)sender_host_address,
-        .helo = expand_var("$sender_helo_name"),
-        .mail_from = sender_address ? (const char *)sender_address : "",
-        .rcpt = rcpt,
-        .n_rcpt = (size_t)recipients_count,
-    };
-    /* What the ACL passes: dmarc=..., spf=..., dkim=... */
-    for (int i = 0; i < n_kv; i++) {
-        const char *a = kv[i];
-        if (!strncmp(a, "dmarc=", 6) && a[6])
-            env.dmarc = a + 6;
-        else if (!strncmp(a, "spf=", 4) && a[4])
-            env.spf = a + 4;
-        else if (!strncmp(a, "dkim=", 5) && a[5])
-            env.dkim = a + 5;
-    }
-
-    claw_verdict_t *v = NULL;
-    if (claw_scan_buffer(engine, msg->str, msg->len, &env, &v) != CLAW_STATUS_SUCCESS)
-        _exit(71);
-    result_t r = {.score = v->score};
-    g_strlcpy(r.action, claw_action_to_string(v->action), sizeof r.action);
-    claw_verdict_format(v, r.line, sizeof r.line);
-    claw_verdict_reason(v, r.reason, sizeof r.reason);
-    for (size_t i = 0; i < v->n_rules; i++) {
-        size_t l = strlen(r.rules);
-        snprintf(r.rules + l, sizeof r.rules - l, "%s%s", i ? ", " : "", v->rules[i].rule);
-    }
-    const char *p = (const char *)&r;
-    size_t left = sizeof r;
-    while (left) {
-        ssize_t n = write(out, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            _exit(72);
-        p += n;
-        left -= (size_t)n;
-    }
-    _exit(0);
-}
+static struct {
+    pid_t pid;
+    int sock;
+} helper = {0, -1};
 
 static int64_t
 now_ms(void)
@@ -303,88 +245,353 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Judge the message held in @data_fd. Returns true with *@r filled, or
- * false with *@why (g_free it). */
+/* Wait until @fd is ready for @events or the deadline @end (ms) passes. */
+static bool
+wait_fd(int fd, short events, int64_t end)
+{
+    for (;;) {
+        int64_t left = end - now_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = poll(&p, 1, (int)MIN(left, 1000));
+        if (n > 0)
+            return true;
+        if (n < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* Read exactly @len bytes; false on EOF, error or deadline (@end < 0: none). */
+static bool
+read_full(int fd, void *buf, size_t len, int64_t end)
+{
+    char *p = buf;
+    while (len) {
+        if (end >= 0 && !wait_fd(fd, POLLIN, end))
+            return false;
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static bool
+write_full(int fd, const void *buf, size_t len, int64_t end)
+{
+    const char *p = buf;
+    while (len) {
+        if (end >= 0 && !wait_fd(fd, POLLOUT, end))
+            return false;
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* A request: u32 length, then NUL-terminated fields (client IP, HELO,
+ * sender, DMARC, SPF, DKIM, the number of recipients, the recipients),
+ * then the header lines as Exim holds them. */
+static GString *
+request(const char *const *kv, int n_kv)
+{
+    const char *dmarc = "", *spf = "", *dkim = "";
+    for (int i = 0; i < n_kv; i++) {
+        const char *a = kv[i];
+        if (!strncmp(a, "dmarc=", 6))
+            dmarc = a + 6;
+        else if (!strncmp(a, "spf=", 4))
+            spf = a + 4;
+        else if (!strncmp(a, "dkim=", 5))
+            dkim = a + 5;
+    }
+    const char *helo = (const char *)expand_string((uschar *)"$sender_helo_name");
+    GString *r = g_string_new(NULL);
+    uint32_t len = 0;
+    g_string_append_len(r, (const char *)&len, sizeof len);
+    const char *fields[] = {sender_host_address ? (const char *)sender_host_address : "",
+                            helo ? helo : "", sender_address ? (const char *)sender_address : "",
+                            dmarc, spf, dkim};
+    for (size_t i = 0; i < G_N_ELEMENTS(fields); i++)
+        g_string_append_len(r, fields[i], (gssize)strlen(fields[i]) + 1);
+    g_string_append_printf(r, "%d", recipients_count);
+    g_string_append_c(r, '\0');
+    for (int i = 0; i < recipients_count; i++)
+        g_string_append_len(r, (const char *)recipients_list[i].address,
+                            (gssize)strlen((const char *)recipients_list[i].address) + 1);
+    for (header_line *h = header_list; h; h = h->next)
+        if (h->type != '*' && h->text)
+            g_string_append_len(r, (const char *)h->text, h->slen);
+    len = (uint32_t)(r->len - sizeof len);
+    memcpy(r->str, &len, sizeof len);
+    return r;
+}
+
+/* In the helper: judge one request. @data_fd holds the spool data file. */
+static void
+helper_scan(claw_engine_t *engine, const char *req, size_t len, int data_fd, result_t *r)
+{
+    const claw_config_t *cfg = plugin.config;
+    const char *f[7];
+    const char *p = req, *end = req + len;
+    for (int i = 0; i < 7; i++) {
+        f[i] = p;
+        p = memchr(p, '\0', (size_t)(end - p));
+        p = p ? p + 1 : end;
+    }
+    int n_rcpt = atoi(f[6]);
+    const char **rcpt = g_new0(const char *, (size_t)MAX(n_rcpt, 0) + 1);
+    int k = 0;
+    for (; k < n_rcpt && p < end; k++) {
+        rcpt[k] = p;
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        p = z ? z + 1 : end;
+    }
+    claw_envelope_t env = {
+        .client_ip = *f[0] ? f[0] : NULL,
+        .helo = *f[1] ? f[1] : NULL,
+        .mail_from = f[2],
+        .dmarc = *f[3] ? f[3] : NULL,
+        .spf = *f[4] ? f[4] : NULL,
+        .dkim = *f[5] ? f[5] : NULL,
+        .rcpt = rcpt,
+        .n_rcpt = (size_t)k,
+    };
+    /* The message as the MTA will deliver it: the header lines, a blank
+     * line, and the body from the spool data file (LF line ends). Past the
+     * size limit the rest is not needed: the parser marks the message
+     * unscannable at its own limit. */
+    size_t max = (size_t)cfg->limits.max_message_bytes + 1;
+    GString *m = g_string_sized_new(64 * 1024);
+    g_string_append_len(m, p, end - p);
+    g_string_append_c(m, '\n');
+    char buf[64 * 1024];
+    for (off_t off = SPOOL_DATA_START_OFFSET;;) {
+        ssize_t n = pread(data_fd, buf, sizeof buf, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (m->len < max)
+            g_string_append_len(m, buf, MIN((size_t)n, max - m->len));
+        off += n;
+    }
+
+    claw_verdict_t *v = NULL;
+    if (claw_scan_buffer(engine, m->str, m->len, &env, &v) != CLAW_STATUS_SUCCESS)
+        _exit(71);
+    memset(r, 0, sizeof *r);
+    r->score = v->score;
+    g_strlcpy(r->action, claw_action_to_string(v->action), sizeof r->action);
+    claw_verdict_format(v, r->line, sizeof r->line);
+    claw_verdict_reason(v, r->reason, sizeof r->reason);
+    for (size_t i = 0; i < v->n_rules; i++) {
+        size_t l = strlen(r->rules);
+        snprintf(r->rules + l, sizeof r->rules - l, "%s%s", i ? ", " : "", v->rules[i].rule);
+    }
+    claw_verdict_destroy(v);
+    g_string_free(m, TRUE);
+    g_free(rcpt);
+}
+
+/* Read one request with the descriptor that came with it. */
+static char *
+helper_receive(int sock, size_t *len, int *data_fd)
+{
+    uint32_t n;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &n, .iov_len = sizeof n};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf};
+    ssize_t got;
+    do
+        got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+    while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)sizeof n)
+        return NULL;
+    *data_fd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            memcpy(data_fd, CMSG_DATA(c), sizeof(int));
+    char *req = g_malloc(n + 1);
+    if (*data_fd < 0 || !read_full(sock, req, n, -1)) {
+        g_free(req);
+        return NULL;
+    }
+    req[n] = '\0';
+    *len = n;
+    return req;
+}
+
+static void __attribute__((noreturn))
+helper_main(claw_engine_t *engine, int sock)
+{
+    const claw_config_t *cfg = plugin.config;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Keep none of Exim's descriptors: the SMTP connection must close when
+     * Exim closes it, and spool files are Exim's business. */
+    if (sock != 3) {
+        dup2(sock, 3);
+        sock = 3;
+    }
+    close_range(4, ~0U, 0);
+    int null = open("/dev/null", O_RDWR);
+    for (int i = 0; null >= 0 && i < 3; i++)
+        if (null != i)
+            dup2(null, i);
+    if (null > 2)
+        close(null);
+    signal(SIGALRM, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    claw_log_set_sink(NULL, NULL); /* Exim's log belongs to the parent */
+    for (;;) {
+        size_t len = 0;
+        int data_fd = -1;
+        char *req = helper_receive(sock, &len, &data_fd);
+        if (!req)
+            _exit(0); /* the parent has gone, or closed us */
+        if (cfg->mta_test_fault && !strcmp(cfg->mta_test_fault, "internal"))
+            _exit(70);
+        if (cfg->mta_test_fault && !strcmp(cfg->mta_test_fault, "hang"))
+            for (;;)
+                pause();
+        result_t r;
+        helper_scan(engine, req, len, data_fd, &r);
+        close(data_fd);
+        g_free(req);
+        if (!write_full(sock, &r, sizeof r, -1))
+            _exit(72);
+    }
+}
+
+/* Stop the helper (late, dead, or holding an old engine). */
+static char *
+helper_stop(bool kill_it)
+{
+    char *how = NULL;
+    if (helper.sock >= 0)
+        close(helper.sock);
+    helper.sock = -1;
+    if (helper.pid > 0) {
+        if (kill_it)
+            kill(helper.pid, SIGKILL);
+        int status = 0;
+        pid_t w;
+        while ((w = waitpid(helper.pid, &status, 0)) < 0 && errno == EINTR)
+            ;
+        if (w == helper.pid && WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+            how = g_strdup_printf("scanner died of signal %d", WTERMSIG(status));
+        else if (w == helper.pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+            how = g_strdup_printf("scanner failed (internal error %d)", WEXITSTATUS(status));
+    }
+    helper.pid = 0;
+    return how;
+}
+
+static bool
+helper_start(claw_engine_t *engine, char **why)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        *why = g_strdup_printf("socketpair: %s", strerror(errno));
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        helper_main(engine, sv[1]);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        *why = g_strdup_printf("fork: %s", strerror(errno));
+        return false;
+    }
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+    helper.pid = pid;
+    helper.sock = sv[0];
+    return true;
+}
+
+/* Send the request and the data descriptor. */
+static bool
+helper_send(const GString *req, int data_fd, int64_t end)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct iovec iov = {.iov_base = req->str, .iov_len = sizeof(uint32_t)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &data_fd, sizeof(int));
+    ssize_t n;
+    do {
+        if (!wait_fd(helper.sock, POLLOUT, end))
+            return false;
+        n = sendmsg(helper.sock, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && (errno == EINTR || errno == EAGAIN));
+    if (n != (ssize_t)sizeof(uint32_t))
+        return false;
+    return write_full(helper.sock, req->str + sizeof(uint32_t), req->len - sizeof(uint32_t), end);
+}
+
+/* Judge the message whose spool data file is open as @data_fd. Returns
+ * true with *@r filled, or false with *@why (g_free it). */
 static bool
 scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, result_t *r, char **why)
 {
     claw_log_set_sink(log_to_exim, NULL);
+    claw_engine_t *before = plugin.engine;
     claw_engine_t *engine = engine_for(config_path(cfg_arg), why);
     if (!engine)
         return false;
+    if (engine != before && helper.pid > 0)
+        g_free(helper_stop(true)); /* it holds the old engine */
     int64_t deadline = plugin.config->mta_deadline_ms;
-    claw_engine_refresh(engine); /* here, not in the child, so a reload sticks */
-
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0) {
-        *why = g_strdup_printf("pipe: %s", strerror(errno));
-        return false;
-    }
-    /* Exim may ignore SIGCHLD; we need to reap our own child. */
-    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(SIGCHLD, &dfl, &old);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(pfd[0]);
-        signal(SIGALRM, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        child_scan(engine, data_fd, pfd[1], kv, n_kv);
-    }
-    close(pfd[1]);
-    bool ok = false;
-    if (pid < 0) {
-        *why = g_strdup_printf("fork: %s", strerror(errno));
-        close(pfd[0]);
-        sigaction(SIGCHLD, &old, NULL);
-        return false;
-    }
-
-    size_t got = 0;
     int64_t end = now_ms() + deadline;
-    bool late = false;
-    for (;;) {
-        int64_t left = end - now_ms();
-        if (left <= 0) {
-            late = true;
-            break;
-        }
-        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        int n = poll(&p, 1, (int)MIN(left, 1000));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            continue;
-        ssize_t k = read(pfd[0], (char *)r + got, sizeof *r - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-        if (got == sizeof *r)
-            break;
-    }
-    close(pfd[0]);
-    if (late)
-        kill(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    sigaction(SIGCHLD, &old, NULL);
+    /* SIGPIPE from a dead helper must not kill Exim's process. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old_pipe);
 
-    if (late)
-        *why = g_strdup_printf("deadline of %" PRId64 " ms passed", deadline);
-    else if (WIFSIGNALED(status))
-        *why = g_strdup_printf("scanner died of signal %d", WTERMSIG(status));
-    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != sizeof *r)
-        *why = g_strdup_printf("scanner failed (internal error %d)",
-                               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    else
+    bool ok = false;
+    if (helper.pid <= 0) {
+        claw_engine_refresh(engine); /* here, so the helper starts with fresh indicators */
+        if (!helper_start(engine, why)) {
+            sigaction(SIGPIPE, &old_pipe, NULL);
+            return false;
+        }
+    }
+    GString *req = request(kv, n_kv);
+    if (helper_send(req, data_fd, end) && read_full(helper.sock, r, sizeof *r, end)) {
         ok = true;
-    if (ok) {
         r->action[sizeof r->action - 1] = r->line[sizeof r->line - 1] = '\0';
         r->reason[sizeof r->reason - 1] = r->rules[sizeof r->rules - 1] = '\0';
+    } else {
+        bool late = now_ms() >= end;
+        char *how = helper_stop(true);
+        if (late)
+            *why = g_strdup_printf("deadline of %" PRId64 " ms passed", deadline);
+        else
+            *why = how ? g_strdup(how) : g_strdup("scanner failed");
+        g_free(how);
     }
+    g_string_free(req, TRUE);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     return ok;
 }
 

@@ -51,7 +51,7 @@ exim_start() {
 }
 
 exim_stop() {
-    [ -z "${ex_pid:-}" ] || { kill "$ex_pid" 2>/dev/null; wait "$ex_pid" 2>/dev/null; }
+    [ -z "${ex_pid:-}" ] || { kill "$ex_pid" 2>/dev/null; wait "$ex_pid" 2>/dev/null || true; }
     ex_pid=""
 }
 

@@ -73,7 +73,7 @@ EOF
 }
 
 rspamd_stop() {
-    [ -z "${rs_pid:-}" ] || { kill "$rs_pid" 2>/dev/null; wait "$rs_pid" 2>/dev/null; }
-    [ -z "${rs_dns_pid:-}" ] || { kill "$rs_dns_pid" 2>/dev/null; wait "$rs_dns_pid" 2>/dev/null; }
+    [ -z "${rs_pid:-}" ] || { kill "$rs_pid" 2>/dev/null; wait "$rs_pid" 2>/dev/null || true; }
+    [ -z "${rs_dns_pid:-}" ] || { kill "$rs_dns_pid" 2>/dev/null; wait "$rs_dns_pid" 2>/dev/null || true; }
     rs_pid="" rs_dns_pid=""
 }

@@ -32,6 +32,8 @@ class Dropped(Exception):
 class Client:
     def __init__(self, host, port, timeout):
         self.s = socket.create_connection((host, port), timeout=timeout)
+        # Replies are waited for after small writes: no Nagle delay.
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
     def reply(self):
