@@ -118,4 +118,17 @@ if rspamd_start "$tmp/rspamd2" "$tmp/local2"; then
 else
     fail "missing library: rspamd still starts"
 fi
+# Nor with a Clawback configuration it cannot read.
+local_dir "$tmp/local3" "$tmp/libclaw.so"
+printf 'library = "%s";\nconfig = "%s";\n' "$tmp/libclaw.so" "$tmp/no-such.conf" \
+    > "$tmp/local3/local.d/clawback.conf"
+if rspamd_start "$tmp/rspamd3" "$tmp/local3"; then
+    check "missing configuration: the log says so and that the module is disabled" \
+        grep -q "clawback: .*no-such.conf.*module disabled" "$RSPAMD_LOG"
+    checkv2 "$fx/html-phish.eml"
+    check "missing configuration: no CLAWBACK_ symbols" sh -c "! grep -q CLAWBACK_ '$tmp/answer'"
+    rspamd_stop
+else
+    fail "missing configuration: rspamd still starts"
+fi
 [ "$n_fail" -eq 0 ]
