@@ -12,7 +12,9 @@ set -eu
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
 out="${CLAW_BENCH_MTA_OUT:-$srcdir/tests/bench-results/mta.txt}"
 n="${CLAW_BENCH_MTA_MESSAGES:-3000}"
-conns="${CLAW_BENCH_MTA_CONNECTIONS:-1 8}"
+# Connection plans: PARALLEL[xMESSAGES-PER-CONNECTION]; "8x1" is an MX's
+# usual traffic, one message per connection.
+conns="${CLAW_BENCH_MTA_CONNECTIONS:-1 8 8x1}"
 py="${PYTHON3:-python3}"
 . "$srcdir/tests/bench-lib.sh"
 . "$srcdir/tests/exim-lib.sh"
@@ -48,12 +50,15 @@ printf '[policy]\nprotected_domains = corp.example\n' > "$tmp/clawback.conf"
 chmod 644 "$tmp/clawback.conf"
 msgs=$(wc -l < "$tmp/list")
 
-exim_run() { # exim_run MODE CONNECTIONS -> one JSON line
+exim_run() { # exim_run MODE PLAN -> one JSON line
     EXIM_EXTRA="-DQUEUE_ONLY=1" exim_start "$tmp/exim-$1" "$1" "$tmp/clawback.conf" >&2
     # One untimed message first: the first EHLO after start is slow.
     "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" "$srcdir/tests/fixtures/plain.eml" > /dev/null
     # shellcheck disable=SC2046
-    "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" --bench "$2" $(cat "$tmp/list")
+    per=""
+    case "$2" in *x*) per="--per-connection ${2#*x}" ;; esac
+    # shellcheck disable=SC2086
+    "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" --bench "${2%x*}" $per $(cat "$tmp/list")
     exim_stop
     rm -rf "$tmp/exim-$1"
 }
@@ -63,7 +68,7 @@ for c in $conns; do
     echo "bench-mta: $msgs messages through Exim, $c connection(s), 3 modes x 2 rounds" >&2
     for round in 1 2; do
         for mode in none dlfunc local_scan; do
-            printf '{"conns":%d,"round":%d,"mode":"%s","result":%s}\n' "$c" "$round" "$mode" \
+            printf '{"conns":"%s","round":%d,"mode":"%s","result":%s}\n' "$c" "$round" "$mode" \
                 "$(exim_run $mode "$c")" >> "$tmp/exim.jsonl"
         done
     done
@@ -107,11 +112,12 @@ print("# make bench (MTA), %s: %s messages (half ham-trec07p, half phishing_pot)
       % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), msgs))
 print("# Exim 4.96 over SMTP, messages queued (reception only), spool in /dev/shm; each mode")
 print("# twice, alternating, best round kept. Latency: end of DATA to its reply.")
+print("# conns: parallel connections, xN: a new connection every N messages.")
 print("%-5s %-24s %10s %10s %10s %8s %10s" % ("conns", "exim mode", "msgs/s", "p50 ms",
                                               "p99 ms", "vs none", "added p50"))
 names = {"none": "plain Exim", "dlfunc": "Clawback ${dlfunc} ACL",
          "local_scan": "Clawback local_scan"}
-for c in sorted({r["conns"] for r in runs}):
+for c in sorted({r["conns"] for r in runs}, key=lambda c: (len(c), c)):
     best = {}
     for r in runs:
         if r["conns"] != c:
@@ -122,7 +128,7 @@ for c in sorted({r["conns"] for r in runs}):
     base = best["none"]
     for m in ("none", "dlfunc", "local_scan"):
         b = best[m]
-        print("%-5d %-24s %10.1f %10.2f %10.2f %8.2f %10s" % (
+        print("%-5s %-24s %10.1f %10.2f %10.2f %8.2f %10s" % (
             c, names[m], b["msgs_per_s"], b["p50_ms"], b["p99_ms"],
             b["msgs_per_s"] / base["msgs_per_s"],
             "" if m == "none" else "%.2f ms" % (b["p50_ms"] - base["p50_ms"])))

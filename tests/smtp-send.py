@@ -12,7 +12,8 @@ A dropped connection prints "DROP" for the remaining files and exits 3.
 Lines are sent with CRLF and dot-stuffed. QUIT is sent without waiting for
 the 221: Exim 4.96 waits up to 200 ms for the client to close first.
 
---bench C spreads the files over C parallel connections and prints one
+--bench C spreads the files over C parallel connections (a new connection
+every --per-connection N messages, if given) and prints one
 JSON line: messages, seconds, messages/s, the median and 99th percentile
 of the time from the end of DATA to its reply (ms), and the reply codes.
 """
@@ -101,8 +102,10 @@ def bench(args, rcpts):
     errors = []
 
     def run(files):
+        k = args.per_connection or len(files)
         try:
-            send_all(args, files, rcpts, codes, lat)
+            for i in range(0, len(files), k):
+                send_all(args, files[i:i + k], rcpts, codes, lat)
         except (Dropped, OSError) as e:
             errors.append(str(e) or "dropped")
     threads = [threading.Thread(target=run, args=(p,)) for p in parts if p]
@@ -132,6 +135,8 @@ def main():
     ap.add_argument("--helo", default="client.outside.example")
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--bench", type=int, metavar="CONNECTIONS")
+    ap.add_argument("--per-connection", type=int, metavar="N",
+                    help="with --bench: a new connection every N messages")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
     rcpts = args.to or ["user@clawback.test"]
