@@ -66,7 +66,6 @@ static struct {
     claw_config_t *config;
     char *path;
     struct stat st; /* of @path when it was read */
-    time_t last_error_log;
 } plugin;
 
 /* The message last stamped, so the dlfunc and local_scan together, or a
@@ -118,8 +117,10 @@ warm_up(claw_engine_t *engine)
 }
 
 /* Make sure the engine matches the configuration file: built on first use,
- * rebuilt when the file changed. A failed rebuild keeps the old engine (and
- * says so); with no engine at all the caller gets NULL and *@why. */
+ * rebuilt when the file changed. A file that cannot be read or has an error
+ * gives NULL and *@why, even with an older engine at hand: mail must not be
+ * judged by a policy the admin has replaced, so it waits (451) until the
+ * file is fixed, unless [mta] on_failure = accept was last seen. */
 static claw_engine_t *
 engine_for(const char *path, char **why)
 {
@@ -165,15 +166,6 @@ engine_for(const char *path, char **why)
         free(err);
         claw_config_destroy(cfg);
     }
-    if (plugin.engine) {
-        time_t now = time(NULL);
-        if (now != plugin.last_error_log)
-            log_write(0, LOG_MAIN, "clawback: keeping the previous configuration: %s", *why);
-        plugin.last_error_log = now;
-        g_free(*why);
-        *why = NULL;
-        return plugin.engine;
-    }
     return NULL;
 }
 
@@ -216,6 +208,21 @@ find_data_fd(const char *id)
     }
     closedir(d);
     return fd;
+}
+
+/* On load: the engine for the default configuration, warmed up. Loaded
+ * lazily by ${dlfunc} or local_scan this happens in each connection's
+ * process; preloaded in Exim's daemon (perl_startup, see
+ * conf/exim/clawback-main.conf) it happens once, and every connection
+ * inherits the engine with the fork. A configuration that cannot be read
+ * now is simply tried again with the first message. */
+static void __attribute__((constructor))
+preload(void)
+{
+    char *why = NULL;
+    claw_log_set_sink(log_to_exim, NULL);
+    engine_for(config_path(NULL), &why);
+    g_free(why);
 }
 
 /* ------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 # a foreground daemon on a free loopback port, everything under one temp
 # dir. See ../shared/INTEGRATION.md for why it is set up this way.
 #
-#   exim_start DIR MODE [CLAWCONF]   MODE: dlfunc | local_scan | none
+#   exim_start DIR MODE [CLAWCONF]   MODE: dlfunc | local_scan | none, and
+#                                    dlfunc+preload (loaded in the daemon)
 #                                    ($EXIM_EXTRA: more -D options)
 #   exim_stop
 #   exim_wait_delivered N [SECONDS]  wait until the Maildir holds N messages
@@ -35,6 +36,7 @@ exim_start() {
         -DPORT="$EXIM_PORT" -DACL="$ex_dir/clawback-acl.conf" -DCLAWBACK_PLUGIN="$ex_plugin"
     case "$ex_mode" in
         local_scan) set -- "$@" -DLOCAL_SCAN=1 ;;
+        dlfunc+preload) set -- "$@" -DPRELOAD=1 ;;
         none) set -- "$@" -DNO_CLAWBACK=1 ;;
     esac
     # shellcheck disable=SC2086
