@@ -536,6 +536,12 @@ CLAW_PUBLIC claw_status_t claw_scan_buffer(claw_engine_t *engine, const char *da
  * before forking, so the reload is kept. */
 CLAW_PUBLIC void claw_engine_refresh(claw_engine_t *engine);
 
+/** The value of an option as the engine was built with it (as
+ * claw_config_get() gives it), e.g. ("mta", "on_failure"); NULL for an
+ * unknown option. Valid as long as the engine. */
+CLAW_PUBLIC const char *claw_engine_get(const claw_engine_t *engine, const char *section,
+                                        const char *name);
+
 /** The message a verdict from claw_scan_buffer() judged; NULL for claw_classify(). */
 CLAW_PUBLIC const claw_message_t *claw_verdict_message(const claw_verdict_t *verdict);
 

@@ -41,6 +41,12 @@ claw_engine_open(const char *config_path, claw_engine_t **engine, char **error)
     return st;
 }
 
+const char *
+claw_engine_get(const claw_engine_t *engine, const char *section, const char *name)
+{
+    return engine ? claw_config_get(engine->config, section, name) : NULL;
+}
+
 claw_status_t
 claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len, const claw_envelope_t *envelope,
           claw_verdict_t **verdict)

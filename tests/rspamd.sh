@@ -95,6 +95,31 @@ m = json.load(open(sys.argv[1])).get("milter", {})
 rm = m.get("remove_headers", {})
 sys.exit(0 if "X-Clawback-Id" in rm and "X-Clawback-Verdict" in rm else 1)' "$tmp/answer"
 
+rspamd_stop
+
+# An internal fault: soft reject (the MTA answers 451) with CLAWBACK_FAIL;
+# with on_failure = accept, no soft reject. The configuration is read when
+# rspamd starts, so each case is its own start.
+for policy in defer accept; do
+    printf '[mta]\ntest_fault = internal\non_failure = %s\n' "$policy" > "$tmp/clawback.conf"
+    chmod 644 "$tmp/clawback.conf"
+    if rspamd_start "$tmp/rspamd-$policy" "$tmp/local"; then
+        checkv2 "$fx/plain.eml"
+        if [ "$policy" = defer ]; then
+            check "internal fault: soft reject with CLAWBACK_FAIL" \
+                sh -c "grep -q '\"action\":\"soft reject\"' '$tmp/answer' && grep -q CLAWBACK_FAIL '$tmp/answer'"
+        else
+            check "internal fault, on_failure = accept: CLAWBACK_FAIL, no soft reject" \
+                sh -c "! grep -q '\"action\":\"soft reject\"' '$tmp/answer' && grep -q CLAWBACK_FAIL '$tmp/answer'"
+        fi
+        rspamd_stop
+    else
+        fail "internal fault ($policy): rspamd starts"
+    fi
+done
+printf '[policy]\nprotected_domains = corp.example\n' > "$tmp/clawback.conf"
+rspamd_start "$tmp/rspamd-b" "$tmp/local" || fail "rspamd restarts"
+
 "$py" "$srcdir/tests/make-bombs.py" "$tmp/bombs" > /dev/null
 bad=""
 for f in "$tmp"/bombs/*.eml; do

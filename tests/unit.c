@@ -1100,6 +1100,9 @@ test_scan_api(void)
     claw_free(err);
     CHECK(claw_engine_open(NULL, &e, NULL) == CLAW_STATUS_SUCCESS && e,
           "claw_engine_open(NULL): the built-in defaults");
+    const char *of = claw_engine_get(e, "mta", "on_failure");
+    CHECK(of && !strcmp(of, "defer") && !claw_engine_get(e, "mta", "no_such_option"),
+          "claw_engine_get: [mta] on_failure is defer by default; unknown options are NULL");
 
     const char *msg = "From: \"PayPal\" <pp@x.example>\nReply-To: a@gmail.com\n"
                       "Subject: t\n\n<a href=\"http://10.1.2.3/\">http://paypal.com/</a>\n";

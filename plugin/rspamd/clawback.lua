@@ -63,6 +63,7 @@ int claw_api_version(void);
 const char *claw_version(void);
 int claw_engine_open(const char *config_path, claw_engine_t **engine, char **error);
 void claw_engine_refresh(claw_engine_t *engine);
+const char *claw_engine_get(const claw_engine_t *engine, const char *section, const char *name);
 int claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len,
                      const claw_envelope_t *envelope, claw_verdict_t **verdict);
 void claw_verdict_destroy(claw_verdict_t *verdict);
@@ -121,6 +122,14 @@ do
   end
   engine = ffi.gc(ep[0], nil) -- lives as long as the worker
 end
+
+-- [mta] settings of the Clawback configuration, as the Exim plugin reads them.
+local function mta_setting(name, default)
+  local v = lib.claw_engine_get(engine, 'mta', name)
+  return v ~= nil and ffi.string(v) or default
+end
+local fail_open = mta_setting('on_failure', 'defer') == 'accept'
+local test_fault = mta_setting('test_fault', 'none')
 
 local function envelope(task, keep)
   local env = ffi.new('claw_envelope_t')
@@ -181,11 +190,22 @@ local function clawback_cb(task)
   local keep = {}
   local env = envelope(task, keep)
   local vp = ffi.new('claw_verdict_t *[1]')
-  local st = lib.claw_scan_buffer(engine, content:ptr(), #content, env, vp)
+  local st = test_fault == 'internal' and -1 or
+      lib.claw_scan_buffer(engine, content:ptr(), #content, env, vp)
   if st ~= 0 then
-    rspamd_logger.errx(task, 'clawback: scan failed: %s',
-        ffi.string(lib.claw_status_to_string(st)))
-    task:insert_result(settings.prefix .. 'FAIL', 1.0, ffi.string(lib.claw_status_to_string(st)))
+    -- Not judged: a temporary failure (the MTA keeps the message and the
+    -- sender retries) unless [mta] on_failure = accept.
+    local why = st == -1 and 'injected fault (test_fault)' or
+        ffi.string(lib.claw_status_to_string(st))
+    task:insert_result(settings.prefix .. 'FAIL', 1.0, why)
+    if fail_open then
+      rspamd_logger.warnx(task, 'clawback: message not scanned, accepted (on_failure=accept): %s',
+          why)
+    else
+      rspamd_logger.errx(task, 'clawback: message not scanned, deferred: %s', why)
+      task:set_pre_result { action = 'soft reject', module = N,
+                            message = 'clawback: message not scanned, try again later' }
+    end
     return
   end
   local v = ffi.gc(vp[0], lib.claw_verdict_destroy)
