@@ -7,12 +7,17 @@
  *       Debian's dlopen'd local_scan (ABI 6.0): judges every message,
  *       including non-SMTP submissions, and applies the verdict itself.
  *
- * Each scan runs in a forked child with its own deadline, so a hang or a
- * crash in the parser costs the child, never the Exim process receiving the
- * message. The parent keeps the engine for the life of the connection and
- * rebuilds it when the configuration file changes. Anything that stops a
- * verdict becomes the configured outcome: a temporary failure (451) unless
- * [mta] on_failure = accept, always with a line in Exim's main log.
+ * The judging happens in a scanner: a process started by the first message
+ * that needs it (as Exim's user, detached), holding one engine and a pool of
+ * worker processes that accept requests on a Unix socket in Exim's spool
+ * directory. A receiving process only reads clawback.conf (for [mta] and to
+ * catch errors), sends the envelope and header lines with the spool data
+ * file's descriptor, and waits until its deadline. So no receiving process
+ * builds an engine or forks, and a hang or a crash costs a worker (killed by
+ * its own timer, replaced by the scanner), never Exim's process. Anything
+ * that stops a verdict becomes the configured outcome: a temporary failure
+ * (451) unless [mta] on_failure = accept, always with a line in Exim's main
+ * log.
  *
  * local_scan.h defines OK, FAIL, BOOL and friends: it is included here
  * only, and libclaw's headers never see it.
@@ -29,8 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -60,9 +69,8 @@ typedef struct {
     double score;
 } result_t;
 
-/* The connection's engine and what it was built from. */
+/* The configuration as this process last read it. */
 static struct {
-    claw_engine_t *engine;
     claw_config_t *config;
     char *path;
     struct stat st; /* of @path when it was read */
@@ -116,57 +124,37 @@ warm_up(claw_engine_t *engine)
         claw_verdict_destroy(v);
 }
 
-/* Make sure the engine matches the configuration file: built on first use,
- * rebuilt when the file changed. A file that cannot be read or has an error
- * gives NULL and *@why, even with an older engine at hand: mail must not be
- * judged by a policy the admin has replaced, so it waits (451) until the
- * file is fixed, unless [mta] on_failure = accept was last seen. */
-static claw_engine_t *
-engine_for(const char *path, char **why)
+/* The configuration, re-read when the file changed. A file that cannot be
+ * read or has an error gives NULL and *@why, even with an older one at
+ * hand: mail must not be judged by a policy the admin has replaced, so it
+ * waits (451) until the file is fixed, unless [mta] on_failure = accept was
+ * last seen. Parsing is cheap; the engine lives in the scanner. */
+static claw_config_t *
+config_for(const char *path, char **why)
 {
     struct stat st;
     *why = NULL;
-    if (plugin.engine && plugin.path && !strcmp(plugin.path, path) && stat(path, &st) == 0 &&
-        same_file(&st, &plugin.st))
-        return plugin.engine;
-
     if (stat(path, &st) != 0) {
         *why = g_strdup_printf("configuration %s: %s", path, strerror(errno));
-    } else {
-        claw_config_t *cfg = NULL;
-        claw_engine_t *eng = NULL;
-        char *err = NULL;
-        claw_status_t s = claw_config_load(path, &cfg, &err);
-        /* The parser's own time limit ends a slow message with a verdict
-         * (UNSCANNABLE); it must come well before the deadline, which ends
-         * it with none. */
-        if (s == CLAW_STATUS_SUCCESS &&
-            cfg->limits.max_time_ms > cfg->mta_deadline_ms * 3 / 4) {
-            char v[32];
-            snprintf(v, sizeof v, "%" PRId64, MAX(cfg->mta_deadline_ms * 3 / 4, 1));
-            s = claw_config_set(cfg, "limits", "max_time", v, &err);
-        }
-        if (s == CLAW_STATUS_SUCCESS)
-            s = claw_engine_new(cfg, &eng, &err);
-        if (s == CLAW_STATUS_SUCCESS) {
-            /* The first load in a connection is routine; a reload is news. */
-            if (plugin.engine)
-                log_write(0, LOG_MAIN, "clawback: configuration %s reloaded", path);
-            claw_engine_destroy(plugin.engine);
-            claw_config_destroy(plugin.config);
-            g_free(plugin.path);
-            plugin.engine = eng;
-            plugin.config = cfg;
-            plugin.path = g_strdup(path);
-            plugin.st = st;
-            warm_up(eng);
-            return eng;
-        }
+        return NULL;
+    }
+    if (plugin.config && plugin.path && !strcmp(plugin.path, path) && same_file(&st, &plugin.st))
+        return plugin.config;
+    claw_config_t *cfg = NULL;
+    char *err = NULL;
+    claw_status_t s = claw_config_load(path, &cfg, &err);
+    if (s != CLAW_STATUS_SUCCESS) {
         *why = g_strdup_printf("%s", err ? err : claw_status_to_string(s));
         free(err);
         claw_config_destroy(cfg);
+        return NULL;
     }
-    return NULL;
+    claw_config_destroy(plugin.config);
+    g_free(plugin.path);
+    plugin.config = cfg;
+    plugin.path = g_strdup(path);
+    plugin.st = st;
+    return cfg;
 }
 
 /* ------------------------------------------------------------------------
@@ -210,39 +198,9 @@ find_data_fd(const char *id)
     return fd;
 }
 
-/* On load: the engine for the default configuration, warmed up. Loaded
- * lazily by ${dlfunc} or local_scan this happens in each connection's
- * process; preloaded in Exim's daemon (perl_startup, see
- * conf/exim/clawback-main.conf) it happens once, and every connection
- * inherits the engine with the fork. A configuration that cannot be read
- * now is simply tried again with the first message. */
-static void __attribute__((constructor))
-preload(void)
-{
-    char *why = NULL;
-    claw_log_set_sink(log_to_exim, NULL);
-    engine_for(config_path(NULL), &why);
-    g_free(why);
-}
-
 /* ------------------------------------------------------------------------
- * Scanning in a helper process
- *
- * The first message of a connection forks a helper from this process: it
- * shares the engine (copy-on-write) and then judges every message of the
- * connection, so later messages cost neither a fork nor the page copies a
- * fresh child makes. Per message the parent sends a request (the envelope
- * and Exim's header lines, with the spool data file's descriptor passed
- * along) and waits, until the deadline, for a result_t. A helper that is
- * late is killed, one that dies is reaped; the next message starts another.
- * The helper also dies with its parent (PR_SET_PDEATHSIG) or when the
- * socket closes.
+ * Talking to the scanner
  * --------------------------------------------------------------------- */
-
-static struct {
-    pid_t pid;
-    int sock;
-} helper = {0, -1};
 
 static int64_t
 now_ms(void)
@@ -295,7 +253,7 @@ write_full(int fd, const void *buf, size_t len, int64_t end)
     while (len) {
         if (end >= 0 && !wait_fd(fd, POLLOUT, end))
             return false;
-        ssize_t n = write(fd, p, len);
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
@@ -306,11 +264,13 @@ write_full(int fd, const void *buf, size_t len, int64_t end)
     return true;
 }
 
-/* A request: u32 length, then NUL-terminated fields (client IP, HELO,
- * sender, DMARC, SPF, DKIM, the number of recipients, the recipients),
- * then the header lines as Exim holds them. */
+/* A request: u32 length, then NUL-terminated fields (the test fault, the
+ * deadline in ms, client IP, HELO, sender, DMARC, SPF, DKIM, the number of
+ * recipients, the recipients), then the header lines as Exim holds them. */
+enum { REQ_FIELDS = 9 };
+
 static GString *
-request(const char *const *kv, int n_kv)
+request(const claw_config_t *cfg, const char *const *kv, int n_kv)
 {
     const char *dmarc = "", *spf = "", *dkim = "";
     for (int i = 0; i < n_kv; i++) {
@@ -323,12 +283,19 @@ request(const char *const *kv, int n_kv)
             dkim = a + 5;
     }
     const char *helo = (const char *)expand_string((uschar *)"$sender_helo_name");
+    char deadline[32];
+    snprintf(deadline, sizeof deadline, "%" PRId64, cfg->mta_deadline_ms);
     GString *r = g_string_new(NULL);
     uint32_t len = 0;
     g_string_append_len(r, (const char *)&len, sizeof len);
-    const char *fields[] = {sender_host_address ? (const char *)sender_host_address : "",
-                            helo ? helo : "", sender_address ? (const char *)sender_address : "",
-                            dmarc, spf, dkim};
+    const char *fields[] = {cfg->mta_test_fault ? cfg->mta_test_fault : "none",
+                            deadline,
+                            sender_host_address ? (const char *)sender_host_address : "",
+                            helo ? helo : "",
+                            sender_address ? (const char *)sender_address : "",
+                            dmarc,
+                            spf,
+                            dkim};
     for (size_t i = 0; i < G_N_ELEMENTS(fields); i++)
         g_string_append_len(r, fields[i], (gssize)strlen(fields[i]) + 1);
     g_string_append_printf(r, "%d", recipients_count);
@@ -344,19 +311,201 @@ request(const char *const *kv, int n_kv)
     return r;
 }
 
-/* In the helper: judge one request. @data_fd holds the spool data file. */
-static void
-helper_scan(claw_engine_t *engine, const char *req, size_t len, int data_fd, result_t *r)
+/* Send @req with @data_fd alongside. */
+static bool
+send_request(int sock, const GString *req, int data_fd, int64_t end)
 {
-    const claw_config_t *cfg = plugin.config;
-    const char *f[7];
-    const char *p = req, *end = req + len;
-    for (int i = 0; i < 7; i++) {
-        f[i] = p;
-        p = memchr(p, '\0', (size_t)(end - p));
-        p = p ? p + 1 : end;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct iovec iov = {.iov_base = req->str, .iov_len = sizeof(uint32_t)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &data_fd, sizeof(int));
+    ssize_t n;
+    do {
+        if (!wait_fd(sock, POLLOUT, end))
+            return false;
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && (errno == EINTR || errno == EAGAIN));
+    if (n != (ssize_t)sizeof(uint32_t))
+        return false;
+    return write_full(sock, req->str + sizeof(uint32_t), req->len - sizeof(uint32_t), end);
+}
+
+/* The scanner's socket: in Exim's spool directory, so each Exim instance
+ * has its own and only Exim's user can reach it. */
+static bool
+scanner_address(struct sockaddr_un *sa, char **why)
+{
+    char *spool = (char *)expand_string((uschar *)"$spool_directory");
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    if (!spool || !*spool ||
+        snprintf(sa->sun_path, sizeof sa->sun_path, "%s/clawback-scanner.sock", spool) >=
+            (int)sizeof sa->sun_path) {
+        *why = g_strdup_printf("no room for the scanner's socket under %s", spool ? spool : "?");
+        return false;
     }
-    int n_rcpt = atoi(f[6]);
+    return true;
+}
+
+static int
+scanner_connect(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void __attribute__((noreturn)) scanner_main(const char *sock_path, const char *cfg_path);
+
+/* Start a scanner, detached (it outlives this connection). Two receiving
+ * processes may both try; the scanner's lock lets one through. */
+static void
+scanner_spawn(const char *sock_path, const char *cfg_path)
+{
+    pid_t a = fork();
+    if (a == 0) {
+        setsid();
+        if (fork() == 0)
+            scanner_main(sock_path, cfg_path);
+        _exit(0);
+    }
+    if (a > 0)
+        while (waitpid(a, NULL, 0) < 0 && errno == EINTR)
+            ;
+}
+
+/* Judge the message whose spool data file is open as @data_fd. Returns
+ * true with *@r filled, or false with *@why (g_free it). */
+static bool
+scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, result_t *r, char **why)
+{
+    claw_log_set_sink(log_to_exim, NULL);
+    const char *cfg_path = config_path(cfg_arg);
+    claw_config_t *cfg = config_for(cfg_path, why);
+    if (!cfg)
+        return false;
+    int64_t deadline = cfg->mta_deadline_ms;
+    int64_t end = now_ms() + deadline;
+    struct sockaddr_un sa;
+    if (!scanner_address(&sa, why))
+        return false;
+    int sock = scanner_connect(&sa);
+    if (sock < 0) {
+        scanner_spawn(sa.sun_path, cfg_path);
+        for (int64_t wait = 2; sock < 0 && now_ms() < end; wait = MIN(wait * 2, 50)) {
+            struct timespec ts = {0, (long)wait * 1000000};
+            nanosleep(&ts, NULL);
+            sock = scanner_connect(&sa);
+        }
+        if (sock < 0) {
+            *why = g_strdup_printf("the scanner did not start (%s); see syslog", sa.sun_path);
+            return false;
+        }
+    }
+    GString *req = request(cfg, kv, n_kv);
+    bool ok = send_request(sock, req, data_fd, end) && read_full(sock, r, sizeof *r, end);
+    g_string_free(req, TRUE);
+    close(sock);
+    if (ok) {
+        r->action[sizeof r->action - 1] = r->line[sizeof r->line - 1] = '\0';
+        r->reason[sizeof r->reason - 1] = r->rules[sizeof r->rules - 1] = '\0';
+    } else if (now_ms() >= end) {
+        *why = g_strdup_printf("deadline of %" PRId64 " ms passed", deadline);
+    } else {
+        *why = g_strdup("scanner failed");
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------------------
+ * The scanner
+ * --------------------------------------------------------------------- */
+
+static volatile sig_atomic_t scanner_stop;
+
+static void
+on_stop(int sig)
+{
+    (void)sig;
+    scanner_stop = 1;
+}
+
+/* An engine for @path, with the parser's own time limit well inside the
+ * deadline, so a slow message normally ends with a verdict (UNSCANNABLE). */
+static claw_engine_t *
+scanner_engine(const char *path, struct stat *st)
+{
+    claw_config_t *cfg = NULL;
+    claw_engine_t *eng = NULL;
+    char *err = NULL;
+    if (stat(path, st) != 0)
+        memset(st, 0, sizeof *st);
+    claw_status_t s = claw_config_load(path, &cfg, &err);
+    if (s == CLAW_STATUS_SUCCESS && cfg->limits.max_time_ms > cfg->mta_deadline_ms * 3 / 4) {
+        char v[32];
+        snprintf(v, sizeof v, "%" PRId64, MAX(cfg->mta_deadline_ms * 3 / 4, 1));
+        s = claw_config_set(cfg, "limits", "max_time", v, &err);
+    }
+    if (s == CLAW_STATUS_SUCCESS)
+        s = claw_engine_new(cfg, &eng, &err);
+    if (s != CLAW_STATUS_SUCCESS)
+        claw_log(CLAW_LOG_ERROR, NULL, "cannot build the engine: %s",
+                 err ? err : claw_status_to_string(s));
+    else
+        warm_up(eng);
+    free(err);
+    claw_config_destroy(cfg);
+    return eng;
+}
+
+/* Read one request with the descriptor that came with it. */
+static char *
+receive_request(int sock, size_t *len, int *data_fd)
+{
+    uint32_t n;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &n, .iov_len = sizeof n};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf};
+    ssize_t got;
+    do
+        got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+    while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)sizeof n || n > 512u * 1024 * 1024)
+        return NULL;
+    *data_fd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            memcpy(data_fd, CMSG_DATA(c), sizeof(int));
+    char *req = g_malloc(n + 1);
+    if (*data_fd < 0 || !read_full(sock, req, n, -1)) {
+        if (*data_fd >= 0)
+            close(*data_fd);
+        g_free(req);
+        return NULL;
+    }
+    req[n] = '\0';
+    *len = n;
+    return req;
+}
+
+/* In a worker: judge one request. @data_fd holds the spool data file. */
+static void
+worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const char *end,
+            int data_fd, result_t *r)
+{
+    int n_rcpt = atoi(f[8]);
     const char **rcpt = g_new0(const char *, (size_t)MAX(n_rcpt, 0) + 1);
     int k = 0;
     for (; k < n_rcpt && p < end; k++) {
@@ -365,12 +514,12 @@ helper_scan(claw_engine_t *engine, const char *req, size_t len, int data_fd, res
         p = z ? z + 1 : end;
     }
     claw_envelope_t env = {
-        .client_ip = *f[0] ? f[0] : NULL,
-        .helo = *f[1] ? f[1] : NULL,
-        .mail_from = f[2],
-        .dmarc = *f[3] ? f[3] : NULL,
-        .spf = *f[4] ? f[4] : NULL,
-        .dkim = *f[5] ? f[5] : NULL,
+        .client_ip = *f[2] ? f[2] : NULL,
+        .helo = *f[3] ? f[3] : NULL,
+        .mail_from = f[4],
+        .dmarc = *f[5] ? f[5] : NULL,
+        .spf = *f[6] ? f[6] : NULL,
+        .dkim = *f[7] ? f[7] : NULL,
         .rcpt = rcpt,
         .n_rcpt = (size_t)k,
     };
@@ -378,7 +527,7 @@ helper_scan(claw_engine_t *engine, const char *req, size_t len, int data_fd, res
      * line, and the body from the spool data file (LF line ends). Past the
      * size limit the rest is not needed: the parser marks the message
      * unscannable at its own limit. */
-    size_t max = (size_t)cfg->limits.max_message_bytes + 1;
+    size_t max = (size_t)engine->config->limits.max_message_bytes + 1;
     GString *m = g_string_sized_new(64 * 1024);
     g_string_append_len(m, p, end - p);
     g_string_append_c(m, '\n');
@@ -411,197 +560,164 @@ helper_scan(claw_engine_t *engine, const char *req, size_t len, int data_fd, res
     g_free(rcpt);
 }
 
-/* Read one request with the descriptor that came with it. */
-static char *
-helper_receive(int sock, size_t *len, int *data_fd)
-{
-    uint32_t n;
-    char cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = &n, .iov_len = sizeof n};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof cbuf};
-    ssize_t got;
-    do
-        got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-    while (got < 0 && errno == EINTR);
-    if (got != (ssize_t)sizeof n)
-        return NULL;
-    *data_fd = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-            memcpy(data_fd, CMSG_DATA(c), sizeof(int));
-    char *req = g_malloc(n + 1);
-    if (*data_fd < 0 || !read_full(sock, req, n, -1)) {
-        g_free(req);
-        return NULL;
-    }
-    req[n] = '\0';
-    *len = n;
-    return req;
-}
-
+/* A worker: one request per connection, each under its own timer (the
+ * request's deadline and a little more: SIGALRM's default action ends a
+ * worker that is late, and the scanner starts another). Retires after
+ * many requests, so nothing it gathers grows without bound. */
 static void __attribute__((noreturn))
-helper_main(claw_engine_t *engine, int sock)
+worker_main(claw_engine_t *engine, int lfd)
 {
-    const claw_config_t *cfg = plugin.config;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* Keep none of Exim's descriptors: the SMTP connection must close when
-     * Exim closes it, and spool files are Exim's business. */
-    if (sock != 3) {
-        dup2(sock, 3);
-        sock = 3;
-    }
-    close_range(4, ~0U, 0);
-    int null = open("/dev/null", O_RDWR);
-    for (int i = 0; null >= 0 && i < 3; i++)
-        if (null != i)
-            dup2(null, i);
-    if (null > 2)
-        close(null);
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: accept returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGALRM, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    claw_log_set_sink(NULL, NULL); /* Exim's log belongs to the parent */
-    for (;;) {
+    signal(SIGCHLD, SIG_DFL);
+    for (int served = 0; served < 20000 && !scanner_stop; served++) {
+        int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        struct timeval tv = {5, 0}; /* a client that sends nothing */
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         size_t len = 0;
         int data_fd = -1;
-        char *req = helper_receive(sock, &len, &data_fd);
-        if (!req)
-            _exit(0); /* the parent has gone, or closed us */
-        if (cfg->mta_test_fault && !strcmp(cfg->mta_test_fault, "internal"))
-            _exit(70);
-        if (cfg->mta_test_fault && !strcmp(cfg->mta_test_fault, "hang"))
-            for (;;)
-                pause();
-        result_t r;
-        helper_scan(engine, req, len, data_fd, &r);
-        close(data_fd);
-        g_free(req);
-        if (!write_full(sock, &r, sizeof r, -1))
-            _exit(72);
+        char *req = receive_request(c, &len, &data_fd);
+        if (req) {
+            const char *f[REQ_FIELDS];
+            const char *p = req, *end = req + len;
+            for (int i = 0; i < REQ_FIELDS; i++) {
+                f[i] = p;
+                p = memchr(p, '\0', (size_t)(end - p));
+                p = p ? p + 1 : end;
+            }
+            if (!strcmp(f[0], "internal"))
+                _exit(70);
+            long deadline = MAX(atol(f[1]), 10);
+            struct itimerval it = {{0, 0}, {deadline / 1000 + 1, (deadline % 1000) * 1000}};
+            setitimer(ITIMER_REAL, &it, NULL);
+            if (!strcmp(f[0], "hang"))
+                for (;;)
+                    pause();
+            result_t r;
+            worker_scan(engine, f, p, end, data_fd, &r);
+            struct itimerval off = {{0, 0}, {0, 0}};
+            setitimer(ITIMER_REAL, &off, NULL);
+            write_full(c, &r, sizeof r, -1);
+            close(data_fd);
+            g_free(req);
+        }
+        close(c);
     }
+    _exit(0);
 }
 
-/* Stop the helper (late, dead, or holding an old engine). */
-static char *
-helper_stop(bool kill_it)
+/* The scanner's first process: holds the lock, the socket and the engine,
+ * keeps the workers going, rebuilds the engine when the configuration
+ * changes (its workers are then replaced), and leaves when its socket is
+ * removed or replaced, or on SIGTERM. Logs to syslog (mail). */
+static void __attribute__((noreturn))
+scanner_main(const char *sock_path, const char *cfg_path)
 {
-    char *how = NULL;
-    if (helper.sock >= 0)
-        close(helper.sock);
-    helper.sock = -1;
-    if (helper.pid > 0) {
-        if (kill_it)
-            kill(helper.pid, SIGKILL);
-        int status = 0;
-        pid_t w;
-        while ((w = waitpid(helper.pid, &status, 0)) < 0 && errno == EINTR)
-            ;
-        if (w == helper.pid && WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-            how = g_strdup_printf("scanner died of signal %d", WTERMSIG(status));
-        else if (w == helper.pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
-            how = g_strdup_printf("scanner failed (internal error %d)", WEXITSTATUS(status));
+    /* Nothing of the receiving process: no descriptors (the SMTP connection
+     * must close when Exim closes it), no signal handlers. */
+    close_range(0, ~0U, 0);
+    int null = open("/dev/null", O_RDWR);
+    if (null == 0) {
+        dup2(0, 1);
+        dup2(0, 2);
     }
-    helper.pid = 0;
-    return how;
-}
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    claw_log_use_syslog("clawback-scanner", LOG_MAIL);
+    umask(077);
 
-static bool
-helper_start(claw_engine_t *engine, char **why)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        *why = g_strdup_printf("socketpair: %s", strerror(errno));
-        return false;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(sv[0]);
-        helper_main(engine, sv[1]);
-    }
-    close(sv[1]);
-    if (pid < 0) {
-        close(sv[0]);
-        *why = g_strdup_printf("fork: %s", strerror(errno));
-        return false;
-    }
-    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-    helper.pid = pid;
-    helper.sock = sv[0];
-    return true;
-}
-
-/* Send the request and the data descriptor. */
-static bool
-helper_send(const GString *req, int data_fd, int64_t end)
-{
-    char cbuf[CMSG_SPACE(sizeof(int))];
-    memset(cbuf, 0, sizeof cbuf);
-    struct iovec iov = {.iov_base = req->str, .iov_len = sizeof(uint32_t)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof cbuf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &data_fd, sizeof(int));
-    ssize_t n;
-    do {
-        if (!wait_fd(helper.sock, POLLOUT, end))
-            return false;
-        n = sendmsg(helper.sock, &mh, MSG_NOSIGNAL);
-    } while (n < 0 && (errno == EINTR || errno == EAGAIN));
-    if (n != (ssize_t)sizeof(uint32_t))
-        return false;
-    return write_full(helper.sock, req->str + sizeof(uint32_t), req->len - sizeof(uint32_t), end);
-}
-
-/* Judge the message whose spool data file is open as @data_fd. Returns
- * true with *@r filled, or false with *@why (g_free it). */
-static bool
-scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, result_t *r, char **why)
-{
-    claw_log_set_sink(log_to_exim, NULL);
-    claw_engine_t *before = plugin.engine;
-    claw_engine_t *engine = engine_for(config_path(cfg_arg), why);
+    char *lock_path = g_strconcat(sock_path, ".lock", NULL);
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
+        _exit(0); /* another one is starting or running */
+    struct stat cst;
+    claw_engine_t *engine = scanner_engine(cfg_path, &cst);
     if (!engine)
-        return false;
-    if (engine != before && helper.pid > 0)
-        g_free(helper_stop(true)); /* it holds the old engine */
-    int64_t deadline = plugin.config->mta_deadline_ms;
-    int64_t end = now_ms() + deadline;
-    /* SIGPIPE from a dead helper must not kill Exim's process. */
-    struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &old_pipe);
+        _exit(1);
 
-    bool ok = false;
-    if (helper.pid <= 0) {
-        claw_engine_refresh(engine); /* here, so the helper starts with fresh indicators */
-        if (!helper_start(engine, why)) {
-            sigaction(SIGPIPE, &old_pipe, NULL);
-            return false;
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, sock_path, sizeof sa.sun_path);
+    unlink(sock_path);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 256) != 0) {
+        claw_log(CLAW_LOG_ERROR, NULL, "cannot listen on %s: %s", sock_path, strerror(errno));
+        _exit(1);
+    }
+    struct stat sst;
+    stat(sock_path, &sst);
+    char *pid_path = g_strconcat(sock_path, ".pid", NULL);
+    FILE *pf = fopen(pid_path, "w");
+    if (pf) {
+        fprintf(pf, "%d\n", (int)getpid());
+        fclose(pf);
+    }
+    struct sigaction sa_stop = {.sa_handler = on_stop};
+    sigemptyset(&sa_stop.sa_mask);
+    sigaction(SIGTERM, &sa_stop, NULL);
+    sigaction(SIGINT, &sa_stop, NULL);
+
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_workers = (int)CLAMP(n * 2, 2, 32);
+    pid_t *workers = g_new0(pid_t, n_workers);
+    claw_log(CLAW_LOG_NOTICE, NULL, "scanner %s up: %d workers, configuration %s",
+             claw_version(), n_workers, cfg_path);
+    while (!scanner_stop) {
+        for (int i = 0; i < n_workers; i++) {
+            if (workers[i] > 0)
+                continue;
+            claw_engine_refresh(engine);
+            pid_t w = fork();
+            if (w == 0)
+                worker_main(engine, lfd);
+            workers[i] = w > 0 ? w : 0;
+        }
+        struct timespec tick = {1, 0};
+        nanosleep(&tick, NULL);
+        int status;
+        pid_t w;
+        while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (int i = 0; i < n_workers; i++)
+                if (workers[i] == w)
+                    workers[i] = 0;
+            if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+                claw_log(CLAW_LOG_WARNING, NULL, "worker %d ended by signal %d%s", (int)w,
+                         WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (deadline)" : "");
+        }
+        /* Gone or replaced: someone else owns the name now. */
+        struct stat now;
+        if (stat(sock_path, &now) != 0 || now.st_ino != sst.st_ino || now.st_dev != sst.st_dev)
+            break;
+        struct stat c2;
+        if (stat(cfg_path, &c2) == 0 && !same_file(&c2, &cst)) {
+            claw_engine_t *fresh = scanner_engine(cfg_path, &cst);
+            if (fresh) {
+                claw_log(CLAW_LOG_NOTICE, NULL, "configuration %s reloaded", cfg_path);
+                for (int i = 0; i < n_workers; i++)
+                    if (workers[i] > 0)
+                        kill(workers[i], SIGTERM);
+                /* The workers hold their own copy; this one can go. */
+                claw_engine_destroy(engine);
+                engine = fresh;
+            }
         }
     }
-    GString *req = request(kv, n_kv);
-    if (helper_send(req, data_fd, end) && read_full(helper.sock, r, sizeof *r, end)) {
-        ok = true;
-        r->action[sizeof r->action - 1] = r->line[sizeof r->line - 1] = '\0';
-        r->reason[sizeof r->reason - 1] = r->rules[sizeof r->rules - 1] = '\0';
-    } else {
-        bool late = now_ms() >= end;
-        char *how = helper_stop(true);
-        if (late)
-            *why = g_strdup_printf("deadline of %" PRId64 " ms passed", deadline);
-        else
-            *why = how ? g_strdup(how) : g_strdup("scanner failed");
-        g_free(how);
-    }
-    g_string_free(req, TRUE);
-    sigaction(SIGPIPE, &old_pipe, NULL);
-    return ok;
+    for (int i = 0; i < n_workers; i++)
+        if (workers[i] > 0)
+            kill(workers[i], SIGTERM);
+    struct stat now;
+    if (stat(sock_path, &now) == 0 && now.st_ino == sst.st_ino)
+        unlink(sock_path);
+    unlink(pid_path);
+    _exit(0);
 }
-
 static bool
 fail_open(void)
 {
