@@ -68,9 +68,9 @@ exim_run() { # exim_run MODE PLAN -> one JSON line
 
 : > "$tmp/exim.jsonl"
 for c in $conns; do
-    echo "bench-mta: $msgs messages through Exim, $c connection(s), 4 modes x 2 rounds" >&2
+    echo "bench-mta: $msgs messages through Exim, $c connection(s), 3 modes x 2 rounds" >&2
     for round in 1 2; do
-        for mode in none dlfunc local_scan dlfunc+preload; do
+        for mode in none dlfunc local_scan; do
             printf '{"conns":"%s","round":%d,"mode":"%s","result":%s}\n' "$c" "$round" "$mode" \
                 "$(exim_run $mode "$c")" >> "$tmp/exim.jsonl"
         done
@@ -119,7 +119,7 @@ print("# conns: parallel connections, xN: a new connection every N messages.")
 print("%-5s %-24s %10s %10s %10s %8s %10s" % ("conns", "exim mode", "msgs/s", "p50 ms",
                                               "p99 ms", "vs none", "added p50"))
 names = {"none": "plain Exim", "dlfunc": "Clawback ${dlfunc} ACL",
-         "local_scan": "Clawback local_scan", "dlfunc+preload": "${dlfunc}, preloaded"}
+         "local_scan": "Clawback local_scan"}
 for c in sorted({r["conns"] for r in runs}, key=lambda c: (len(c), c)):
     best = {}
     for r in runs:
@@ -129,7 +129,7 @@ for c in sorted({r["conns"] for r in runs}, key=lambda c: (len(c), c)):
         if m not in best or r["result"]["msgs_per_s"] > best[m]["msgs_per_s"]:
             best[m] = r["result"]
     base = best["none"]
-    for m in ("none", "dlfunc", "local_scan", "dlfunc+preload"):
+    for m in ("none", "dlfunc", "local_scan"):
         b = best[m]
         print("%-5s %-24s %10.1f %10.2f %10.2f %8.2f %10s" % (
             c, names[m], b["msgs_per_s"], b["p50_ms"], b["p99_ms"],

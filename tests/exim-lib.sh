@@ -3,8 +3,7 @@
 # a foreground daemon on a free loopback port, everything under one temp
 # dir. See ../shared/INTEGRATION.md for why it is set up this way.
 #
-#   exim_start DIR MODE [CLAWCONF]   MODE: dlfunc | local_scan | none, and
-#                                    dlfunc+preload (loaded in the daemon)
+#   exim_start DIR MODE [CLAWCONF]   MODE: dlfunc | local_scan | none
 #                                    ($EXIM_EXTRA: more -D options)
 #   exim_stop
 #   exim_wait_delivered N [SECONDS]  wait until the Maildir holds N messages
@@ -32,11 +31,12 @@ exim_start() {
     # The plugin, where Debian-exim can read it (the build tree may not be).
     ex_plugin=$ex_dir/claw_exim.so
     install -m 644 "$builddir/plugin/.libs/claw_exim.so" "$ex_plugin"
+    # claw_exim.so starts the claw-scanner beside it (as Exim's user).
+    install -m 755 "$builddir/plugin/claw-scanner" "$ex_dir/claw-scanner"
     set -- -DSPOOL="$ex_dir/spool" -DLOGS="$ex_dir/log" -DMAILDIR="$EXIM_MAILDIR" \
         -DPORT="$EXIM_PORT" -DACL="$ex_dir/clawback-acl.conf" -DCLAWBACK_PLUGIN="$ex_plugin"
     case "$ex_mode" in
         local_scan) set -- "$@" -DLOCAL_SCAN=1 ;;
-        dlfunc+preload) set -- "$@" -DPRELOAD=1 ;;
         none) set -- "$@" -DNO_CLAWBACK=1 ;;
     esac
     # shellcheck disable=SC2086

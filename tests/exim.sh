@@ -51,7 +51,7 @@ print("%s; score=%g|%s" % (m["action"], m["score"], top))'
 printf 'From: a@outside.example\nTo: user@clawback.test\nSubject: submitted\n\nhello\n' \
     > "$tmp/submit.eml"
 
-for mode in dlfunc local_scan dlfunc+preload; do
+for mode in dlfunc local_scan; do
     claw_conf ""
     if ! exim_start "$tmp/$mode" "$mode" "$conf"; then
         fail "$mode: Exim starts with the plugin"

@@ -1,0 +1,395 @@
+/* claw-scanner - judges messages for the Exim plugin (claw_exim.so).
+ *
+ *   claw-scanner --socket PATH --config FILE
+ *
+ * Started by the plugin, detached, as Exim's user, the first time a message
+ * needs it; not normally started by hand. It holds one engine and a pool of
+ * worker processes that accept requests on the Unix socket PATH (in Exim's
+ * spool directory): the envelope and header lines, with the spool data
+ * file's descriptor (see scan-proto.h). Each request runs under its own
+ * timer, so a late or crashed worker costs that one message (the plugin
+ * defers it) and is replaced. The engine is rebuilt when FILE changes; a
+ * request made after the file changed and stopped loading is answered with
+ * the error. It leaves when PATH is removed or replaced, or on SIGTERM, and
+ * logs to syslog (facility mail, ident clawback-scanner).
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "claw-private.h"
+#include "scan-proto.h"
+
+/* Where the message starts in Exim's -D spool file, after the line with its
+ * id (local_scan.h's SPOOL_DATA_START_OFFSET). */
+#define SPOOL_DATA_START_OFFSET 19
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* One throwaway scan in this process, so the one-time set-up of the
+ * libraries (OpenSSL reads its configuration on first use, GMime and ICU
+ * build tables) is done once per connection and not again in every child. */
+static void
+warm_up(claw_engine_t *engine)
+{
+    static const char msg[] = "From: a@b.example\nTo: c@d.example\nSubject: warm-up\n"
+                              "Content-Type: multipart/mixed; boundary=x\n\n--x\n"
+                              "Content-Type: text/html; charset=windows-1252\n\n"
+                              "<a href=\"http://e.example/\">f\xe9</a>\n--x\n"
+                              "Content-Type: application/octet-stream\n"
+                              "Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--x--\n";
+    claw_verdict_t *v = NULL;
+    if (claw_scan_buffer(engine, msg, sizeof msg - 1, NULL, &v) == CLAW_STATUS_SUCCESS)
+        claw_verdict_destroy(v);
+}
+
+/* An error if @path changed since @st and no longer loads; NULL otherwise. */
+static char *
+config_error(const char *path, const struct stat *st)
+{
+    struct stat now;
+    if (stat(path, &now) != 0)
+        return g_strdup_printf("configuration %s: %s", path, strerror(errno));
+    if (same_file(&now, st))
+        return NULL;
+    claw_config_t *cfg = NULL;
+    char *err = NULL;
+    claw_status_t s = claw_config_load(path, &cfg, &err);
+    claw_config_destroy(cfg);
+    if (s == CLAW_STATUS_SUCCESS)
+        return NULL;
+    char *why = g_strdup(err ? err : claw_status_to_string(s));
+    free(err);
+    return why;
+}
+
+static volatile sig_atomic_t scanner_stop;
+
+static void
+on_stop(int sig)
+{
+    (void)sig;
+    scanner_stop = 1;
+}
+
+/* An engine for @path, with the parser's own time limit well inside the
+ * deadline, so a slow message normally ends with a verdict (UNSCANNABLE). */
+static claw_engine_t *
+scanner_engine(const char *path, struct stat *st)
+{
+    claw_config_t *cfg = NULL;
+    claw_engine_t *eng = NULL;
+    char *err = NULL;
+    if (stat(path, st) != 0)
+        memset(st, 0, sizeof *st);
+    claw_status_t s = claw_config_load(path, &cfg, &err);
+    if (s == CLAW_STATUS_SUCCESS && cfg->limits.max_time_ms > cfg->mta_deadline_ms * 3 / 4) {
+        char v[32];
+        snprintf(v, sizeof v, "%" PRId64, MAX(cfg->mta_deadline_ms * 3 / 4, 1));
+        s = claw_config_set(cfg, "limits", "max_time", v, &err);
+    }
+    if (s == CLAW_STATUS_SUCCESS)
+        s = claw_engine_new(cfg, &eng, &err);
+    if (s != CLAW_STATUS_SUCCESS)
+        claw_log(CLAW_LOG_ERROR, NULL, "cannot build the engine: %s",
+                 err ? err : claw_status_to_string(s));
+    else
+        warm_up(eng);
+    free(err);
+    claw_config_destroy(cfg);
+    return eng;
+}
+
+/* Read one request with the descriptor that came with it. */
+static char *
+receive_request(int sock, size_t *len, int *data_fd)
+{
+    uint32_t n = 0;
+    if (!proto_recv_with_fd(sock, &n, data_fd))
+        return NULL;
+    char *req = n <= 512u * 1024 * 1024 && *data_fd >= 0 ? g_try_malloc(n + 1) : NULL;
+    if (!req || !proto_read(sock, req, n, -1)) {
+        if (*data_fd >= 0)
+            close(*data_fd);
+        g_free(req);
+        return NULL;
+    }
+    req[n] = '\0';
+    *len = n;
+    return req;
+}
+
+/* In a worker: judge one request. @data_fd holds the spool data file. */
+static void
+worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const char *end,
+            int data_fd, scan_result_t *r)
+{
+    int n_rcpt = atoi(f[9]);
+    const char **rcpt = g_new0(const char *, (size_t)MAX(n_rcpt, 0) + 1);
+    int k = 0;
+    for (; k < n_rcpt && p < end; k++) {
+        rcpt[k] = p;
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        p = z ? z + 1 : end;
+    }
+    claw_envelope_t env = {
+        .client_ip = *f[3] ? f[3] : NULL,
+        .helo = *f[4] ? f[4] : NULL,
+        .mail_from = f[5],
+        .dmarc = *f[6] ? f[6] : NULL,
+        .spf = *f[7] ? f[7] : NULL,
+        .dkim = *f[8] ? f[8] : NULL,
+        .rcpt = rcpt,
+        .n_rcpt = (size_t)k,
+    };
+    /* The message as the MTA will deliver it: the header lines, a blank
+     * line, and the body from the spool data file (LF line ends). Past the
+     * size limit the rest is not needed: the parser marks the message
+     * unscannable at its own limit. */
+    size_t max = (size_t)engine->config->limits.max_message_bytes + 1;
+    GString *m = g_string_sized_new(64 * 1024);
+    g_string_append_len(m, p, end - p);
+    g_string_append_c(m, '\n');
+    char buf[64 * 1024];
+    for (off_t off = SPOOL_DATA_START_OFFSET;;) {
+        ssize_t n = pread(data_fd, buf, sizeof buf, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (m->len < max)
+            g_string_append_len(m, buf, MIN((size_t)n, max - m->len));
+        off += n;
+    }
+
+    claw_verdict_t *v = NULL;
+    if (claw_scan_buffer(engine, m->str, m->len, &env, &v) != CLAW_STATUS_SUCCESS)
+        _exit(71);
+    memset(r, 0, sizeof *r);
+    r->score = v->score;
+    g_strlcpy(r->action, claw_action_to_string(v->action), sizeof r->action);
+    claw_verdict_format(v, r->line, sizeof r->line);
+    claw_verdict_reason(v, r->reason, sizeof r->reason);
+    for (size_t i = 0; i < v->n_rules; i++) {
+        size_t l = strlen(r->rules);
+        snprintf(r->rules + l, sizeof r->rules - l, "%s%s", i ? ", " : "", v->rules[i].rule);
+    }
+    claw_verdict_destroy(v);
+    g_string_free(m, TRUE);
+    g_free(rcpt);
+}
+
+/* A worker: one request per connection, each under its own timer (the
+ * request's deadline and a little more: SIGALRM's default action ends a
+ * worker that is late, and the scanner starts another). Retires after
+ * many requests, so nothing it gathers grows without bound. */
+static void __attribute__((noreturn))
+worker_main(claw_engine_t *engine, int lfd, const struct stat *cfg_st)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: accept returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGALRM, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    for (int served = 0; served < 20000 && !scanner_stop; served++) {
+        int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        struct timeval tv = {5, 0}; /* a client that sends nothing */
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        size_t len = 0;
+        int data_fd = -1;
+        char *req = receive_request(c, &len, &data_fd);
+        if (req) {
+            const char *f[REQ_FIELDS];
+            const char *p = req, *end = req + len;
+            for (int i = 0; i < REQ_FIELDS; i++) {
+                f[i] = p;
+                p = memchr(p, '\0', (size_t)(end - p));
+                p = p ? p + 1 : end;
+            }
+            if (!strcmp(f[1], "internal"))
+                _exit(70);
+            long deadline = MAX(atol(f[2]), 10);
+            struct itimerval it = {{0, 0}, {deadline / 1000 + 1, (deadline % 1000) * 1000}};
+            setitimer(ITIMER_REAL, &it, NULL);
+            if (!strcmp(f[1], "hang"))
+                for (;;)
+                    pause();
+            scan_result_t r;
+            char *err = config_error(f[0], cfg_st);
+            if (err) {
+                /* The file changed and no longer loads: no verdict under a
+                 * policy the admin has replaced. */
+                memset(&r, 0, sizeof r);
+                g_strlcpy(r.action, "error", sizeof r.action);
+                g_strlcpy(r.reason, err, sizeof r.reason);
+                g_free(err);
+            } else {
+                worker_scan(engine, f, p, end, data_fd, &r);
+            }
+            struct itimerval off = {{0, 0}, {0, 0}};
+            setitimer(ITIMER_REAL, &off, NULL);
+            proto_write(c, &r, sizeof r, -1);
+            close(data_fd);
+            g_free(req);
+        }
+        close(c);
+    }
+    _exit(0);
+}
+
+/* The scanner's first process: holds the lock, the socket and the engine,
+ * keeps the workers going, rebuilds the engine when the configuration
+ * changes (its workers are then replaced), and leaves when its socket is
+ * removed or replaced, or on SIGTERM. Logs to syslog (mail). */
+static int
+scanner_main(const char *sock_path, const char *cfg_path)
+{
+    /* Nothing of the receiving process: no descriptors (the SMTP connection
+     * must close when Exim closes it), no signal handlers. */
+    close_range(0, ~0U, 0);
+    int null = open("/dev/null", O_RDWR);
+    if (null == 0) {
+        dup2(0, 1);
+        dup2(0, 2);
+    }
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    claw_log_use_syslog("clawback-scanner", LOG_MAIL);
+    umask(077);
+
+    char *lock_path = g_strconcat(sock_path, ".lock", NULL);
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
+        _exit(0); /* another one is starting or running */
+    struct stat cst;
+    claw_engine_t *engine = scanner_engine(cfg_path, &cst);
+    if (!engine)
+        _exit(1);
+
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, sock_path, sizeof sa.sun_path);
+    unlink(sock_path);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 256) != 0) {
+        claw_log(CLAW_LOG_ERROR, NULL, "cannot listen on %s: %s", sock_path, strerror(errno));
+        _exit(1);
+    }
+    struct stat sst;
+    stat(sock_path, &sst);
+    char *pid_path = g_strconcat(sock_path, ".pid", NULL);
+    FILE *pf = fopen(pid_path, "w");
+    if (pf) {
+        fprintf(pf, "%d\n", (int)getpid());
+        fclose(pf);
+    }
+    struct sigaction sa_stop = {.sa_handler = on_stop};
+    sigemptyset(&sa_stop.sa_mask);
+    sigaction(SIGTERM, &sa_stop, NULL);
+    sigaction(SIGINT, &sa_stop, NULL);
+
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_workers = (int)CLAMP(n * 2, 2, 32);
+    pid_t *workers = g_new0(pid_t, n_workers);
+    claw_log(CLAW_LOG_NOTICE, NULL, "scanner %s up: %d workers, configuration %s",
+             claw_version(), n_workers, cfg_path);
+    while (!scanner_stop) {
+        for (int i = 0; i < n_workers; i++) {
+            if (workers[i] > 0)
+                continue;
+            claw_engine_refresh(engine);
+            pid_t w = fork();
+            if (w == 0)
+                worker_main(engine, lfd, &cst);
+            workers[i] = w > 0 ? w : 0;
+        }
+        struct timespec tick = {1, 0};
+        nanosleep(&tick, NULL);
+        int status;
+        pid_t w;
+        while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (int i = 0; i < n_workers; i++)
+                if (workers[i] == w)
+                    workers[i] = 0;
+            if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+                claw_log(CLAW_LOG_WARNING, NULL, "worker %d ended by signal %d%s", (int)w,
+                         WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (deadline)" : "");
+        }
+        /* Gone or replaced: someone else owns the name now. */
+        struct stat now;
+        if (stat(sock_path, &now) != 0 || now.st_ino != sst.st_ino || now.st_dev != sst.st_dev)
+            break;
+        struct stat c2;
+        if (stat(cfg_path, &c2) == 0 && !same_file(&c2, &cst)) {
+            claw_engine_t *fresh = scanner_engine(cfg_path, &cst);
+            if (fresh) {
+                claw_log(CLAW_LOG_NOTICE, NULL, "configuration %s reloaded", cfg_path);
+                for (int i = 0; i < n_workers; i++)
+                    if (workers[i] > 0)
+                        kill(workers[i], SIGTERM);
+                /* The workers hold their own copy; this one can go. */
+                claw_engine_destroy(engine);
+                engine = fresh;
+            }
+        }
+    }
+    for (int i = 0; i < n_workers; i++)
+        if (workers[i] > 0)
+            kill(workers[i], SIGTERM);
+    struct stat now;
+    if (stat(sock_path, &now) == 0 && now.st_ino == sst.st_ino)
+        unlink(sock_path);
+    unlink(pid_path);
+    _exit(0);
+}
+int
+main(int argc, char **argv)
+{
+    const char *sock = NULL, *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+            sock = argv[++i];
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config = argv[++i];
+        } else if (!strcmp(argv[i], "--help")) {
+            printf("usage: claw-scanner --socket PATH --config FILE\n"
+                   "Judges messages for claw_exim.so, which starts it.\n");
+            return 0;
+        } else {
+            fprintf(stderr, "claw-scanner: unknown argument '%s' (try --help)\n", argv[i]);
+            return 64;
+        }
+    }
+    if (!sock || !config) {
+        fprintf(stderr, "usage: claw-scanner --socket PATH --config FILE\n");
+        return 64;
+    }
+    return scanner_main(sock, config);
+}

@@ -1,0 +1,39 @@
+/* scan-proto.h - what the Exim plugin and claw-scanner say to each other
+ * over the scanner's Unix socket, and the I/O both sides use. Neither this
+ * nor scan-proto.c needs libclaw: the plugin stays small.
+ *
+ * A request is a u32 length (host order: both ends are on this machine),
+ * sent with the spool data file's descriptor (SCM_RIGHTS), then REQ_FIELDS
+ * NUL-terminated fields (the configuration file, the test fault, the
+ * deadline in ms, client IP, HELO, sender, DMARC, SPF, DKIM, the number of
+ * recipients), the recipients, each NUL-terminated, and Exim's header lines.
+ * The answer is one scan_result_t. */
+#ifndef CLAW_SCAN_PROTO_H
+#define CLAW_SCAN_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { REQ_FIELDS = 10 };
+
+typedef struct {
+    char action[16];   /* accept|tag|quarantine|reject, or "error" */
+    char line[1024];   /* claw_verdict_format(), or for "error" empty */
+    char reason[400];  /* claw_verdict_reason(), or what went wrong */
+    char rules[800];   /* "A, B" for X-Clawback-Rules */
+    double score;
+} scan_result_t;
+
+int64_t proto_now_ms(void);
+/* Wait for @events on @fd until @end (ms on proto_now_ms's clock). */
+bool proto_wait(int fd, short events, int64_t end);
+/* Exactly @len bytes, or false on EOF, error or @end (< 0: no deadline). */
+bool proto_read(int fd, void *buf, size_t len, int64_t end);
+bool proto_write(int fd, const void *buf, size_t len, int64_t end);
+/* @len bytes at @buf with @fd passed along, then false or true as above. */
+bool proto_send_with_fd(int sock, const void *buf, size_t len, int fd, int64_t end);
+/* The u32 length and the descriptor that came with it (-1 if none). */
+bool proto_recv_with_fd(int sock, uint32_t *len, int *fd);
+
+#endif
