@@ -40,14 +40,6 @@
  * id (local_scan.h's SPOOL_DATA_START_OFFSET). */
 #define SPOOL_DATA_START_OFFSET 19
 
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* One throwaway scan in this process, so the one-time set-up of the
  * libraries (OpenSSL reads its configuration on first use, GMime and ICU
  * build tables) is done once per connection and not again in every child. */
@@ -72,7 +64,7 @@ config_error(const char *path, const struct stat *st)
     struct stat now;
     if (stat(path, &now) != 0)
         return g_strdup_printf("configuration %s: %s", path, strerror(errno));
-    if (same_file(&now, st))
+    if (proto_same_file(&now, st))
         return NULL;
     claw_config_t *cfg = NULL;
     char *err = NULL;
@@ -102,8 +94,9 @@ scanner_engine(const char *path, struct stat *st)
     claw_config_t *cfg = NULL;
     claw_engine_t *eng = NULL;
     char *err = NULL;
-    if (stat(path, st) != 0)
-        memset(st, 0, sizeof *st);
+    struct stat now;
+    if (stat(path, &now) != 0)
+        memset(&now, 0, sizeof now);
     claw_status_t s = claw_config_load(path, &cfg, &err);
     if (s == CLAW_STATUS_SUCCESS && cfg->limits.max_time_ms > cfg->mta_deadline_ms * 3 / 4) {
         char v[32];
@@ -112,11 +105,15 @@ scanner_engine(const char *path, struct stat *st)
     }
     if (s == CLAW_STATUS_SUCCESS)
         s = claw_engine_new(cfg, &eng, &err);
-    if (s != CLAW_STATUS_SUCCESS)
+    /* @st only moves on success: the workers compare the file with it and
+     * answer requests with the error while the file does not load. */
+    if (s != CLAW_STATUS_SUCCESS) {
         claw_log(CLAW_LOG_ERROR, NULL, "cannot build the engine: %s",
                  err ? err : claw_status_to_string(s));
-    else
+    } else {
         warm_up(eng);
+        *st = now;
+    }
     free(err);
     claw_config_destroy(cfg);
     return eng;
@@ -318,6 +315,8 @@ scanner_main(const char *sock_path, const char *cfg_path)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     int n_workers = (int)CLAMP(n * 2, 2, 32);
     pid_t *workers = g_new0(pid_t, n_workers);
+    struct stat failed;
+    memset(&failed, 0, sizeof failed);
     claw_log(CLAW_LOG_NOTICE, NULL, "scanner %s up: %d workers, configuration %s",
              claw_version(), n_workers, cfg_path);
     while (!scanner_stop) {
@@ -347,7 +346,8 @@ scanner_main(const char *sock_path, const char *cfg_path)
         if (stat(sock_path, &now) != 0 || now.st_ino != sst.st_ino || now.st_dev != sst.st_dev)
             break;
         struct stat c2;
-        if (stat(cfg_path, &c2) == 0 && !same_file(&c2, &cst)) {
+        if (stat(cfg_path, &c2) == 0 && !proto_same_file(&c2, &cst) &&
+            !proto_same_file(&c2, &failed)) {
             claw_engine_t *fresh = scanner_engine(cfg_path, &cst);
             if (fresh) {
                 claw_log(CLAW_LOG_NOTICE, NULL, "configuration %s reloaded", cfg_path);
@@ -357,6 +357,8 @@ scanner_main(const char *sock_path, const char *cfg_path)
                 /* The workers hold their own copy; this one can go. */
                 claw_engine_destroy(engine);
                 engine = fresh;
+            } else {
+                failed = c2; /* logged once; tried again when it changes */
             }
         }
     }

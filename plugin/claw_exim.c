@@ -96,14 +96,6 @@ config_path(const char *arg)
     return env && *env ? env : CLAW_EXIM_CONFIG;
 }
 
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* "2000", "2000ms" or "2s"; -1 if it is none of them. */
 static int64_t
 parse_ms(const char *v)
@@ -131,7 +123,7 @@ read_mta(const char *path, char **why)
         *why = str_printf("configuration %s: %s", path, strerror(errno));
         return false;
     }
-    if (mta.loaded && !strcmp(mta.path, path) && same_file(&st, &mta.st))
+    if (mta.loaded && !strcmp(mta.path, path) && proto_same_file(&st, &mta.st))
         return true;
     FILE *f = fopen(path, "r");
     if (!f) {

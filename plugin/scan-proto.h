@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 enum { REQ_FIELDS = 10 };
 
@@ -25,6 +26,8 @@ typedef struct {
     double score;
 } scan_result_t;
 
+/* The same file, unchanged since @b was taken (a configuration to re-read?). */
+bool proto_same_file(const struct stat *a, const struct stat *b);
 int64_t proto_now_ms(void);
 /* Wait for @events on @fd until @end (ms on proto_now_ms's clock). */
 bool proto_wait(int fd, short events, int64_t end);
