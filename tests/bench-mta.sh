@@ -68,8 +68,8 @@ exim_run() { # exim_run MODE PLAN -> one JSON line
 
 : > "$tmp/exim.jsonl"
 for c in $conns; do
-    echo "bench-mta: $msgs messages through Exim, $c connection(s), 3 modes x 2 rounds" >&2
-    for round in 1 2; do
+    echo "bench-mta: $msgs messages through Exim, $c connection(s), 3 modes x 3 rounds" >&2
+    for round in $(seq 1 "${CLAW_BENCH_MTA_ROUNDS:-3}"); do
         for mode in none dlfunc local_scan; do
             printf '{"conns":"%s","round":%d,"mode":"%s","result":%s}\n' "$c" "$round" "$mode" \
                 "$(exim_run $mode "$c")" >> "$tmp/exim.jsonl"
@@ -114,7 +114,7 @@ msgs = sys.argv[4]
 print("# make bench (MTA), %s: %s messages (half ham-trec07p, half phishing_pot) through"
       % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), msgs))
 print("# Exim 4.96 over SMTP, messages queued (reception only), spool in /dev/shm; each mode")
-print("# twice, alternating, best round kept. Latency: end of DATA to its reply.")
+print("# three times, alternating, best round kept. Latency: end of DATA to its reply.")
 print("# conns: parallel connections, xN: a new connection every N messages.")
 print("%-5s %-24s %10s %10s %10s %8s %10s" % ("conns", "exim mode", "msgs/s", "p50 ms",
                                               "p99 ms", "vs none", "added p50"))
