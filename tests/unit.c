@@ -647,6 +647,27 @@ fires(const char *text, const claw_envelope_t *env, const char *rule)
     return r;
 }
 
+/* One row of a table of cases: the message @head @value @tail, whether
+ * @rule must fire on it, and the check's name "@label VALUE: flagged|quiet". */
+typedef struct {
+    const char *value;
+    bool fires;
+} rule_case_t;
+
+static void
+check_cases(const char *rule, const char *label, const char *head, const char *tail,
+            const rule_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *msg = g_strconcat(head, cases[i].value, tail, NULL);
+        char *shown = g_strescape(cases[i].value, NULL);
+        CHECK(fires(msg, NULL, rule) == cases[i].fires, "%s %s: %s", label, shown,
+              cases[i].fires ? "flagged" : "quiet");
+        g_free(shown);
+        g_free(msg);
+    }
+}
+
 #define MSG(headers, body) "From: Boss <ceo@corp.example>\nTo: a@corp.example\n" headers \
     "Subject: t\n\n" body "\n"
 
@@ -715,10 +736,7 @@ test_classify(void)
         claw_config_set(lc, "policy", "partner_domains", "maersk.com, ups.com, ing.com", NULL);
         claw_engine_new(lc, &policy_engine, NULL);
         claw_config_destroy(lc);
-        static const struct {
-            const char *domain;
-            bool lookalike;
-        } cases[] = {
+        static const rule_case_t cases[] = {
             {"p\xd0\xb0ypal.com", true}, /* Cyrillic a: an IDN homograph */
             {"paypa1.com", true},          /* homoglyph */
             {"rnaersk.com", true},         /* rn for m */
@@ -748,14 +766,8 @@ test_classify(void)
             {"bookcrossing.com", false},   /* ing.com is not in bookcrossing.com */
             {"secure-ing.com", true},
         };
-        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-            char *msg = g_strdup_printf("From: a@%s\n\nx\n", cases[i].domain);
-            char *shown = g_strescape(cases[i].domain, NULL);
-            CHECK(fires(msg, NULL, "LOOKALIKE_DOMAIN") == cases[i].lookalike,
-                  "lookalike %s: %s", shown, cases[i].lookalike ? "flagged" : "quiet");
-            g_free(shown);
-            g_free(msg);
-        }
+        check_cases("LOOKALIKE_DOMAIN", "lookalike", "From: a@", "\n\nx\n", cases,
+                    G_N_ELEMENTS(cases));
         CHECK(fires(HTML("<a href=\"https://secure-paypa1.com/login\">x</a>"), NULL,
                     "URL_LOOKALIKE"),
               "a link to a lookalike host");
@@ -776,10 +788,7 @@ test_classify(void)
         claw_config_set(dc, "policy", "brand_names", "PayPal; DHL Express", NULL);
         claw_engine_new(dc, &policy_engine, NULL);
         claw_config_destroy(dc);
-        static const struct {
-            const char *from;
-            bool fires;
-        } cases[] = {
+        static const rule_case_t cases[] = {
             {"\"Bill Gates\" <ceo.office@gmail.com>", true},   /* nickname */
             {"\"GATES, William\" <w@x.example>", false},       /* other order: not the alias */
             {"\"William  Gates (CEO)\" <w@x.example>", true},  /* extra words and spaces */
@@ -805,14 +814,8 @@ test_classify(void)
             {"\"Chase Smith\" <chase@x.example>", false},          /* a first name */
             {"\"Chase Online\" <alerts@x.example>", true},
         };
-        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-            char *msg = g_strdup_printf("From: %s\n\nx\n", cases[i].from);
-            char *shown = g_strescape(cases[i].from, NULL);
-            CHECK(fires(msg, NULL, "DISPLAY_NAME_IMPERSONATION") == cases[i].fires,
-                  "display name %s: %s", shown, cases[i].fires ? "flagged" : "quiet");
-            g_free(shown);
-            g_free(msg);
-        }
+        check_cases("DISPLAY_NAME_IMPERSONATION", "display name", "From: ", "\n\nx\n", cases,
+                    G_N_ELEMENTS(cases));
         claw_engine_destroy(policy_engine);
         claw_config_new(&dc);
         claw_config_set(dc, "policy", "builtin_brands", "no", NULL);
@@ -827,10 +830,7 @@ test_classify(void)
 
     /* BEC_PAYMENT_CHANGE */
     {
-        static const struct {
-            const char *body;
-            bool fires;
-        } cases[] = {
+        static const rule_case_t cases[] = {
             {"Please note our new bank account for all future invoices.", true},
             {"Unsere neue Bankverbindung finden Sie unten.", true},
             {"Veuillez noter nos nouvelles coordonn\xc3\xa9" "es bancaires.", true},
@@ -841,13 +841,8 @@ test_classify(void)
             {"The card game is at eight.", false},
             {"Our bank is closed on Monday.", false},
         };
-        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-            char *msg = g_strdup_printf("From: Vendor <ap@vendor.example>\nSubject: x\n\n%s\n",
-                                        cases[i].body);
-            CHECK(fires(msg, NULL, "BEC_PAYMENT_CHANGE") == cases[i].fires, "BEC: \"%.40s\" %s",
-                  cases[i].body, cases[i].fires ? "flagged" : "quiet");
-            g_free(msg);
-        }
+        check_cases("BEC_PAYMENT_CHANGE", "BEC:", "From: Vendor <ap@vendor.example>\nSubject: x\n\n",
+                    "\n", cases, G_N_ELEMENTS(cases));
         claw_message_t *bm;
         claw_verdict_t *bv = judge("From: Boss <boss.ceo@gmail.com>\nSubject: x\n\nOur new bank account: "
                   "DE89 3704 0044 0532 0130 00 from today.\n",
