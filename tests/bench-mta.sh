@@ -93,14 +93,8 @@ EOF
     rspamd_stop
 }
 
-mkdir -p "$tmp/local/plugins.d" "$tmp/local/local.d"
-cp "$srcdir/plugin/rspamd/clawback.lua" "$tmp/local/plugins.d/"
-cp "$srcdir/plugin/rspamd/clawback.conf" "$tmp/local/clawback.conf"
-echo '.include "$LOCAL_CONFDIR/clawback.conf"' > "$tmp/local/rspamd.conf.local"
 install -m 644 "$builddir/lib/.libs/libclaw.so" "$tmp/libclaw.so"
-printf 'library = "%s";\nconfig = "%s";\n' "$tmp/libclaw.so" "$tmp/clawback.conf" \
-    > "$tmp/local/local.d/clawback.conf"
-chmod -R a+rX "$tmp/local"
+rspamd_clawback_dir "$tmp/local" "$tmp/libclaw.so" "$tmp/clawback.conf"
 echo "bench-mta: $msgs messages through rspamd without and with the module" >&2
 rspamd_run plain > "$tmp/rspamd-plain.txt"
 rspamd_run clawback "$tmp/local" > "$tmp/rspamd-clawback.txt"

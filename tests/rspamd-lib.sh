@@ -6,6 +6,9 @@
 #   rspamd_start DIR [LOCAL]   start; LOCAL is copied into the local config
 #                              dir (local.d/, override.d/, plugins.d/)
 #   rspamd_stop                stop it and the stub
+#   rspamd_clawback_dir DIR LIBRARY CONFIG
+#                              a LOCAL to load the Clawback module with
+#                              LIBRARY (libclaw) and CONFIG (clawback.conf)
 # Sets RSPAMD_PORT (normal worker), RSPAMD_CONTROLLER_PORT and RSPAMD_LOG.
 # Needs root (rspamd drops to _rspamd). The hyperscan and public-suffix
 # caches live in $CLAW_RSPAMD_CACHE (default /var/tmp/clawback-rspamd), so
@@ -76,4 +79,13 @@ rspamd_stop() {
     [ -z "${rs_pid:-}" ] || { kill "$rs_pid" 2>/dev/null; wait "$rs_pid" 2>/dev/null || true; }
     [ -z "${rs_dns_pid:-}" ] || { kill "$rs_dns_pid" 2>/dev/null; wait "$rs_dns_pid" 2>/dev/null || true; }
     rs_pid="" rs_dns_pid=""
+}
+
+rspamd_clawback_dir() {
+    mkdir -p "$1/plugins.d" "$1/local.d"
+    cp "$srcdir/plugin/rspamd/clawback.lua" "$1/plugins.d/"
+    echo ".include \"\$LOCAL_CONFDIR/clawback.conf\"" > "$1/rspamd.conf.local"
+    cp "$srcdir/plugin/rspamd/clawback.conf" "$1/clawback.conf"
+    printf 'library = "%s";\nconfig = "%s";\n' "$2" "$3" > "$1/local.d/clawback.conf"
+    chmod -R a+rX "$1"
 }

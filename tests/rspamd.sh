@@ -20,16 +20,6 @@ install -m 644 "${CLAW_LIB:-$builddir/lib/.libs/libclaw.so}" "$tmp/libclaw.so"
 printf '[policy]\nprotected_domains = corp.example\n' > "$tmp/clawback.conf"
 chmod 644 "$tmp/clawback.conf"
 
-local_dir() { # local_dir DIR LIBRARY: a LOCAL_CONFDIR with the module
-    mkdir -p "$1/plugins.d" "$1/local.d"
-    cp "$srcdir/plugin/rspamd/clawback.lua" "$1/plugins.d/"
-    echo ".include \"\$LOCAL_CONFDIR/clawback.conf\"" > "$1/rspamd.conf.local"
-    cp "$srcdir/plugin/rspamd/clawback.conf" "$1/clawback.conf"
-    printf 'library = "%s";\nconfig = "%s";\n' "$2" "$tmp/clawback.conf" \
-        > "$1/local.d/clawback.conf"
-    chmod -R a+rX "$1"
-}
-
 checkv2() { # checkv2 FILE -> the JSON answer in $tmp/answer
     curl -s --data-binary @"$1" "http://127.0.0.1:$RSPAMD_PORT/checkv2" > "$tmp/answer"
 }
@@ -68,7 +58,7 @@ print("ok" if not problems else "; ".join(problems))
 EOF
 }
 
-local_dir "$tmp/local" "$tmp/libclaw.so"
+rspamd_clawback_dir "$tmp/local" "$tmp/libclaw.so" "$tmp/clawback.conf"
 if ! RSPAMD_LOG_LEVEL=info rspamd_start "$tmp/rspamd" "$tmp/local"; then
     fail "rspamd starts with the module"
     exit 1
@@ -132,7 +122,7 @@ check "bombs: rspamd still running" curl -sf -o /dev/null "http://127.0.0.1:$RSP
 rspamd_stop
 
 # Without the library the module disables itself, with one clear line.
-local_dir "$tmp/local2" "$tmp/no-such-libclaw.so"
+rspamd_clawback_dir "$tmp/local2" "$tmp/no-such-libclaw.so" "$tmp/clawback.conf"
 if rspamd_start "$tmp/rspamd2" "$tmp/local2"; then
     check "missing library: one log line says the module is disabled" \
         [ "$(grep -c 'clawback: cannot load .*module disabled' "$RSPAMD_LOG")" -ge 1 ]
@@ -144,9 +134,7 @@ else
     fail "missing library: rspamd still starts"
 fi
 # Nor with a Clawback configuration it cannot read.
-local_dir "$tmp/local3" "$tmp/libclaw.so"
-printf 'library = "%s";\nconfig = "%s";\n' "$tmp/libclaw.so" "$tmp/no-such.conf" \
-    > "$tmp/local3/local.d/clawback.conf"
+rspamd_clawback_dir "$tmp/local3" "$tmp/libclaw.so" "$tmp/no-such.conf"
 if rspamd_start "$tmp/rspamd3" "$tmp/local3"; then
     check "missing configuration: the log says so and that the module is disabled" \
         grep -q "clawback: .*no-such.conf.*module disabled" "$RSPAMD_LOG"
