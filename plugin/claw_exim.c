@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -193,23 +192,8 @@ find_data_fd(const char *id)
         if (stat(path, &want) != 0)
             return -1;
     }
-    /* Exim's descriptors are few and low: fstat them in turn (stopping
-     * after a long run of unused numbers), and read /proc/self/fd only if
-     * that did not find it. */
     int fd = -1;
-    struct rlimit rl;
-    int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
-    for (int n = 0, misses = 0; fd < 0 && n < max && misses < 256; n++) {
-        struct stat st;
-        if (fstat(n, &st) != 0) {
-            misses++;
-            continue;
-        }
-        misses = 0;
-        if (st.st_dev == want.st_dev && st.st_ino == want.st_ino)
-            fd = n;
-    }
-    DIR *d = fd < 0 ? opendir("/proc/self/fd") : NULL;
+    DIR *d = opendir("/proc/self/fd");
     struct dirent *de;
     while (d && fd < 0 && (de = readdir(d))) {
         char *end;
