@@ -162,18 +162,17 @@ end
 -- A detail carries message text: control, bidi and line-separator
 -- characters are written as \uXXXX (as claw scan does), not passed on.
 local function escape(s)
+  -- LuaJIT (which FFI means) has no utf8 library: decode the 1-3 byte
+  -- forms the patterns below match.
   local function u(c)
-    local cp = utf8 and utf8.codepoint and utf8.codepoint(c) or nil
-    if not cp then
-      -- LuaJIT has no utf8 library: decode the 1-3 byte forms used here
-      local b1, b2, b3 = c:byte(1, 3)
-      if #c == 1 then
-        cp = b1
-      elseif #c == 2 then
-        cp = (b1 % 32) * 64 + (b2 % 64)
-      else
-        cp = (b1 % 16) * 4096 + (b2 % 64) * 64 + (b3 % 64)
-      end
+    local b1, b2, b3 = c:byte(1, 3)
+    local cp
+    if #c == 1 then
+      cp = b1
+    elseif #c == 2 then
+      cp = (b1 % 32) * 64 + (b2 % 64)
+    else
+      cp = (b1 % 16) * 4096 + (b2 % 64) * 64 + (b3 % 64)
     end
     return string.format('\\u%04x', cp)
   end
