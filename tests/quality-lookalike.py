@@ -22,13 +22,13 @@ import collections
 import email.parser
 import email.policy
 import email.utils
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+
+from quality import emit, scan_all  # tests/quality.py, beside this script
 
 sys.path.append("/usr/lib/python3/dist-packages")
 try:
@@ -56,7 +56,7 @@ def permutations():
     for target in PROTECTED + PARTNERS:
         fz = dnstwist.Fuzzer(target, dictionary=english, tld_dictionary=tlds)
         fz.generate()
-        for p in fz.domains:
+        for p in sorted(fz.domains, key=lambda p: (p["fuzzer"], p["domain"])):
             d = p["domain"]
             if p["fuzzer"] == "*original" or d in PROTECTED + PARTNERS:
                 continue
@@ -68,16 +68,6 @@ def permutations():
                     continue
                 out.append((target, p["fuzzer"] + " (UTF-8)", u))
     return out
-
-
-def scan_dir(claw, config, files, workers=2):
-    def run(batch):
-        cmd = [claw, "--config", config, "scan", "--json"] + batch
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        return [json.loads(l) for l in r.stdout.split(b"\n") if l]
-    batches = [files[i:i + 500] for i in range(0, len(files), 500)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [m for b in pool.map(run, batches) for m in b]
 
 
 def write_messages(tmp, domains):
@@ -138,7 +128,7 @@ def main():
     perms = permutations()
     pdir = os.path.join(tmp, "perm")
     os.mkdir(pdir)
-    results = scan_dir(args.claw, config, write_messages(pdir, [d for _, _, d in perms]))
+    results = scan_all(args.claw, config, write_messages(pdir, [d for _, _, d in perms]))
     assert len(results) == len(perms), "claw scan lost messages"
     by_fuzzer = collections.defaultdict(lambda: [0, 0])
     by_target = collections.defaultdict(lambda: [0, 0])
@@ -177,7 +167,7 @@ def main():
         domains = ham_sender_domains(args.ham)
         hdir = os.path.join(tmp, "ham")
         os.mkdir(hdir)
-        results = scan_dir(args.claw, config, write_messages(hdir, domains))
+        results = scan_all(args.claw, config, write_messages(hdir, domains))
         assert len(results) == len(domains), "claw scan lost messages"
         noisy = [(d, r["detail"]) for d, m in zip(domains, results)
                  for r in m["rules"] if r["rule"] == "LOOKALIKE_DOMAIN"]
@@ -189,11 +179,7 @@ def main():
             lines.append("  " + detail)
 
     subprocess.run(["rm", "-rf", tmp])
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    sys.stdout.write(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

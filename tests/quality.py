@@ -71,6 +71,22 @@ def scan(claw, config, files):
     return [json.loads(l) for l in out.split(b"\n") if l]
 
 
+def scan_all(claw, config, files):
+    """`claw scan --json` over @files, two processes at a time, in order."""
+    batches = [files[i:i + 400] for i in range(0, len(files), 400)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return [m for b in pool.map(lambda b: scan(claw, config, b), batches) for m in b]
+
+
+def emit(lines, out):
+    """Write @lines to the file @out (if given) and to standard output."""
+    text = "\n".join(lines) + "\n"
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+    sys.stdout.write(text)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--claw", required=True)
@@ -92,10 +108,7 @@ def main():
     for spec in args.sets:
         name, d = spec.split("=", 1)
         files = sorted(os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs)
-        batches = [files[i:i + 400] for i in range(0, len(files), 400)]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            results = [m for b in pool.map(lambda b: scan(args.claw, args.config, b), batches)
-                       for m in b]
+        results = scan_all(args.claw, args.config, files)
         actions = collections.Counter(m["action"] for m in results)
         rules = collections.Counter(r["rule"] for m in results for r in m["rules"])
         all_rules.update(rules.keys())
@@ -138,11 +151,7 @@ def main():
     for rule in sorted(all_rules):
         lines.append("%-30s" % rule + "".join(
             "%22s" % ("%d (%.2f%%)" % (r[rule], 100.0 * r[rule] / n)) for _, n, _, r in per_set))
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    sys.stdout.write(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
