@@ -64,6 +64,21 @@ struct claw_config {
     char *mta_on_failure; /* "defer" | "accept" */
     int64_t mta_deadline_ms;
     char *mta_test_fault; /* "none" | "internal" | "hang" */
+    /* [archive] and [clawd]: the archive daemon and claw (indexer/, search/). */
+    char *archive_path;
+    int64_t archive_map_size;
+    int64_t archive_zstd_level;
+    char *archive_index_headers;
+    char *archive_positions;
+    int64_t archive_max_text;
+    int64_t archive_commit_batch;
+    int64_t archive_commit_delay_ms;
+    int64_t archive_index_batch;
+    int64_t archive_threads;
+    char *clawd_socket;
+    char *clawd_listen;
+    char *clawd_allow;
+    int64_t clawd_max_sessions;
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];

@@ -64,6 +64,8 @@ typedef enum claw_status {
     CLAW_STATUS_DEPENDENCY_ERROR,
     /** A bug in libclaw itself. */
     CLAW_STATUS_INTERNAL_ERROR,
+    /** What was asked for (an archived message, an id) is not there. */
+    CLAW_STATUS_NOT_FOUND,
     CLAW_STATUS_LAST_STATUS
 } claw_status_t;
 

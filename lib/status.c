@@ -27,6 +27,8 @@ claw_status_to_string(claw_status_t status)
         return "a library Clawback depends on failed";
     case CLAW_STATUS_INTERNAL_ERROR:
         return "internal error";
+    case CLAW_STATUS_NOT_FOUND:
+        return "not found";
     case CLAW_STATUS_LAST_STATUS:
         break;
     }

@@ -1,6 +1,7 @@
 /* claw - the investigator's command-line tool.
  *
  *   claw [--config FILE] scan [--config FILE] [--json] [--set S.N=VALUE]... FILE... | -
+ *   claw [--config FILE] [--archive DIR] import|search|show|export|stats|check|reindex ...
  *   claw --check-config FILE
  *   claw --dump-config [--config FILE]
  *
@@ -13,6 +14,7 @@
 #include "build-config.h"
 
 #include "claw.h"
+#include "claw-cmds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,10 +46,23 @@ usage(FILE *out)
             "  scan [--config FILE] [--json] [--set SECTION.NAME=VALUE]... FILE... | -\n"
             "        Parse each message and print its model: a readable summary, or one\n"
             "        JSON object per line with --json. '-' reads one message from stdin.\n"
+            "  import [--quiet] [--json] [--no-index] PATH...\n"
+            "        Store and index Maildirs, mbox files, messages and trees of them.\n"
+            "  search [--json] [--ids] [--count] [--limit N] [--offset N]\n"
+            "         [--sort date|relevance] [--explain] QUERY...\n"
+            "        Search the archive (QUERY LANGUAGE in claw(1)); exit 1 if no match.\n"
+            "  show [--raw|--headers|--json] ID...\n"
+            "        One archived message: ID is its X-Clawback-Id, SHA-256 or #docid.\n"
+            "  export (--mbox FILE | --dir DIR) QUERY...\n"
+            "        Write the messages a query finds to an mbox file or a directory.\n"
+            "  stats [--json]          what the archive holds and its size\n"
+            "  check [--deep]          store and index agree; xapian-check is clean\n"
+            "  reindex [--catch-up]    rebuild the index from the store (or catch it up)\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE        configuration file (default %s;\n"
             "                           built-in defaults if that does not exist)\n"
+            "  -a, --archive DIR        the archive (default: [archive] path)\n"
             "      --check-config FILE  check FILE and report file:line: message\n"
             "      --dump-config        print the effective configuration, documented\n"
             "  -s, --set S.N=VALUE      override one option for this run\n"
@@ -312,6 +327,7 @@ main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"archive", required_argument, NULL, 'a'},
         {"check-config", required_argument, NULL, 'C'},
         {"dump-config", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
@@ -319,6 +335,7 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config_path = CLAW_DEFAULT_CONFIG;
+    const char *archive = NULL;
     bool explicit_config = false, dump = false;
     int c;
 
@@ -328,11 +345,14 @@ main(int argc, char **argv)
         progname = argv[0];
 
     /* Options before the command only: "+" stops at the first non-option. */
-    while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:a:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config_path = optarg;
             explicit_config = true;
+            break;
+        case 'a':
+            archive = optarg;
             break;
         case 'C': {
             claw_config_t *cfg = NULL;
@@ -373,8 +393,21 @@ main(int argc, char **argv)
     } else if (strcmp(argv[optind], "scan") == 0) {
         rc = cmd_scan(&cfg, argc - optind, argv + optind);
     } else {
-        fprintf(stderr, "%s: unknown command '%s' (try --help)\n", progname, argv[optind]);
-        rc = EX_USAGE;
+        static const struct {
+            const char *name;
+            int (*fn)(const char *, claw_config_t *, const char *, int, char **);
+        } cmds[] = {{"import", claw_cmd_import}, {"search", claw_cmd_search},
+                    {"show", claw_cmd_show},     {"export", claw_cmd_export},
+                    {"stats", claw_cmd_stats},   {"check", claw_cmd_check},
+                    {"reindex", claw_cmd_reindex}};
+        rc = -1;
+        for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+            if (strcmp(argv[optind], cmds[i].name) == 0)
+                rc = cmds[i].fn(progname, cfg, archive, argc - optind, argv + optind);
+        if (rc == -1) {
+            fprintf(stderr, "%s: unknown command '%s' (try --help)\n", progname, argv[optind]);
+            rc = EX_USAGE;
+        }
     }
     claw_config_destroy(cfg);
     return rc;

@@ -14,9 +14,12 @@ fi
 build="$(cd "$builddir" && pwd)/tests/fuzz-build"
 src=$(cd "$top_srcdir" && pwd)
 mkdir -p "$build" "$build/corpus"
+# libclaw's own sources (lib/include.am), not the archive's.
+lib_sources=$(sed -n '/^lib_libclaw_la_SOURCES/,/^$/p' "$src/lib/include.am" |
+    grep -o 'lib/[a-z_-]*\.c' | sed "s|^|$src/|")
 # shellcheck disable=SC2086
 if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -I"$(cd "$builddir" && pwd)" -I"$src/lib" $CLAW_FUZZ_CFLAGS "$src"/lib/*.c \
+        -I"$(cd "$builddir" && pwd)" -I"$src/lib" $CLAW_FUZZ_CFLAGS $lib_sources \
         "$src/tests/fuzz-parse.c" $CLAW_FUZZ_LIBS -o "$build/fuzz-parse" > "$tmp/cc.log" 2>&1; then
     if grep -q "libclang_rt.fuzzer\|fsanitize=fuzzer" "$tmp/cc.log"; then
         skip "fuzzing" "$cc has no libFuzzer runtime (apt-get install libclang-rt-14-dev)"

@@ -1,0 +1,1390 @@
+/* archive.c - the LMDB store: raw messages, metadata, envelopes, the log.
+ *
+ * The layout is in claw-archive.h. LMDB runs with its safe defaults: every
+ * commit is synced (no MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP), so a
+ * message whose transaction committed survives a crash of the process or
+ * the machine.
+ */
+#include "build-config.h"
+
+#include "claw-archive.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+/* Tags of the records (a tag byte, a 32-bit length, the bytes). */
+enum {
+    T_SHA = 1,
+    T_ID,
+    T_ARRIVAL,
+    T_SIZE,
+    T_DATE,
+    T_MSGID,
+    T_SUBJECT,
+    T_FROM,
+    T_FROM_NAME,
+    T_ACTION,
+    T_SCORE,
+    T_RULES,
+    T_VSOURCE,
+    T_MAIL_FROM = 20,
+    T_RCPT,
+    T_IP,
+    T_HELO,
+    T_SOURCE,
+    T_TIME
+};
+
+enum { DB_BLOB, DB_SHA, DB_META, DB_ENV, DB_ENVKEY, DB_CID, DB_LOG, DB_INFO, N_DBS };
+static const char *const db_names[N_DBS] = {"blob", "sha",  "meta", "env",
+                                            "envkey", "cid", "log", "info"};
+
+struct claw_archive {
+    MDB_env *env;
+    MDB_dbi dbi[N_DBS];
+    bool have_dbs;
+    bool read_only;
+    char *dir;
+    char error[512];
+    /* Readers hold it shared, a map resize exclusively: LMDB resizes only
+     * with no transaction open in the process. */
+    pthread_rwlock_t resize;
+};
+
+struct claw_item {
+    unsigned char sha[32];
+    char sha_hex[65];
+    GByteArray *blob;  /* u64 raw size (BE) + zstd frame */
+    GByteArray *meta;  /* record */
+    GByteArray *env;   /* envelope record */
+    GByteArray *envid; /* what makes a delivery the same one (no time) */
+    uint64_t raw_size;
+    char id[CLAW_ID_SIZE];
+    char action[16];
+    claw_doc_t *doc;
+    claw_item_outcome_t outcome;
+    uint64_t docid, seq;
+};
+
+struct claw_record_private {
+    GStringChunk *strings;
+    GPtrArray *arrays; /* the deliveries' recipient lists */
+};
+
+static void
+set_error(claw_archive_t *a, const char *fmt, ...) CLAW_PRINTF(2, 3);
+
+static void
+set_error(claw_archive_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->error, sizeof a->error, fmt, ap);
+    va_end(ap);
+}
+
+const char *
+claw_archive_error(const claw_archive_t *a)
+{
+    return a ? a->error : "no archive";
+}
+
+const char *
+claw_archive_dir(const claw_archive_t *a)
+{
+    return a->dir;
+}
+
+static claw_status_t
+mdb_status(claw_archive_t *a, int rc, const char *what)
+{
+    set_error(a, "%s/store: %s: %s", a->dir, what, mdb_strerror(rc));
+    if (rc == ENOMEM)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    return CLAW_STATUS_IO_ERROR;
+}
+
+static void
+be64(unsigned char out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (unsigned char)v;
+}
+
+static uint64_t
+get_be64(const void *p)
+{
+    const unsigned char *b = p;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* ------------------------------------------------------------------------
+ * Records
+ * --------------------------------------------------------------------- */
+
+static void
+rec_add(GByteArray *r, unsigned tag, const char *s, size_t len)
+{
+    unsigned char h[5] = {(unsigned char)tag, (unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+                          (unsigned char)len};
+    g_byte_array_append(r, h, 5);
+    g_byte_array_append(r, (const guint8 *)s, (guint)len);
+}
+
+static void
+rec_str(GByteArray *r, unsigned tag, const char *s)
+{
+    if (s && *s)
+        rec_add(r, tag, s, strlen(s));
+}
+
+static void
+rec_int(GByteArray *r, unsigned tag, int64_t v)
+{
+    char b[32];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    rec_add(r, tag, b, (size_t)n);
+}
+
+/* Call @fn for each field of a record; false if it is malformed. */
+static bool
+rec_each(const void *data, size_t len, void (*fn)(void *ctx, unsigned tag, const char *s, size_t n),
+         void *ctx)
+{
+    const unsigned char *p = data, *end = p + len;
+    while (p < end) {
+        if (end - p < 5)
+            return false;
+        size_t n = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+        if ((size_t)(end - p - 5) < n)
+            return false;
+        fn(ctx, p[0], (const char *)p + 5, n);
+        p += 5 + n;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Opening
+ * --------------------------------------------------------------------- */
+
+/* Open the named databases; in a read-only archive that was never written
+ * they do not exist yet, which reads as empty. */
+static int
+open_dbs(claw_archive_t *a)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(a->env, NULL, a->read_only ? MDB_RDONLY : 0, &txn);
+    if (rc)
+        return rc;
+    for (int i = 0; i < N_DBS; i++) {
+        unsigned flags = a->read_only ? 0 : MDB_CREATE;
+        if (i == DB_CID)
+            flags |= MDB_DUPSORT | MDB_DUPFIXED;
+        rc = mdb_dbi_open(txn, db_names[i], flags, &a->dbi[i]);
+        if (rc)
+            break;
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc == MDB_NOTFOUND && a->read_only ? 0 : rc;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        a->have_dbs = true;
+    return rc;
+}
+
+claw_status_t
+claw_archive_open(const char *dir, unsigned flags, uint64_t map_size, claw_archive_t **out,
+                  char **error)
+{
+    *out = NULL;
+    if (error)
+        *error = NULL;
+    claw_archive_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    pthread_rwlock_init(&a->resize, NULL);
+    a->dir = strdup(dir);
+    a->read_only = flags & CLAW_ARCHIVE_READ_ONLY;
+    claw_status_t st = CLAW_STATUS_IO_ERROR;
+    char *path = g_build_filename(dir, "store", NULL);
+    int rc;
+
+    if (!a->read_only) {
+        if (g_mkdir_with_parents(path, 0750) != 0) {
+            set_error(a, "%s: %s", path, strerror(errno));
+            goto fail;
+        }
+    } else if (access(path, F_OK) != 0) {
+        set_error(a, "%s: no archive here (%s)", dir, strerror(errno));
+        st = CLAW_STATUS_NOT_FOUND;
+        goto fail;
+    }
+    if ((rc = mdb_env_create(&a->env)) || (rc = mdb_env_set_maxdbs(a->env, N_DBS + 2)) ||
+        (rc = mdb_env_set_maxreaders(a->env, 1022))) {
+        st = mdb_status(a, rc, "create");
+        goto fail;
+    }
+    /* The map only grows: the larger of what is configured and what the
+     * file already holds (mdb_env_open keeps the file's size if larger). */
+    if (!a->read_only && map_size && (rc = mdb_env_set_mapsize(a->env, map_size))) {
+        st = mdb_status(a, rc, "set map size");
+        goto fail;
+    }
+    rc = mdb_env_open(a->env, path, MDB_NOTLS | (a->read_only ? MDB_RDONLY : 0), 0640);
+    if (rc) {
+        st = mdb_status(a, rc, "open");
+        goto fail;
+    }
+    /* Reader slots of processes that died (kill -9) would pin old pages. */
+    int dead = 0;
+    mdb_reader_check(a->env, &dead);
+    if ((rc = open_dbs(a))) {
+        st = mdb_status(a, rc, "open databases");
+        goto fail;
+    }
+    g_free(path);
+    *out = a;
+    return CLAW_STATUS_SUCCESS;
+
+fail:
+    if (error)
+        *error = strdup(a->error);
+    g_free(path);
+    claw_archive_close(a);
+    return st;
+}
+
+void
+claw_archive_close(claw_archive_t *a)
+{
+    if (!a)
+        return;
+    if (a->env)
+        mdb_env_close(a->env);
+    pthread_rwlock_destroy(&a->resize);
+    free(a->dir);
+    free(a);
+}
+
+/* A read transaction, following a map that another process grew. */
+static int
+read_begin(claw_archive_t *a, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&a->resize);
+    int rc = mdb_txn_begin(a->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        pthread_rwlock_unlock(&a->resize);
+        pthread_rwlock_wrlock(&a->resize);
+        mdb_env_set_mapsize(a->env, 0);
+        pthread_rwlock_unlock(&a->resize);
+        pthread_rwlock_rdlock(&a->resize);
+        rc = mdb_txn_begin(a->env, NULL, MDB_RDONLY, txn);
+    }
+    if (rc)
+        pthread_rwlock_unlock(&a->resize);
+    return rc;
+}
+
+static void
+read_end(claw_archive_t *a, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&a->resize);
+}
+
+/* ------------------------------------------------------------------------
+ * Items
+ * --------------------------------------------------------------------- */
+
+static void
+free_cctx(gpointer c)
+{
+    ZSTD_freeCCtx(c);
+}
+
+/* One compression context per thread, kept: creating one costs more than
+ * compressing a typical message. */
+static GPrivate cctx_key = G_PRIVATE_INIT(free_cctx);
+
+static bool
+compress_into(GByteArray *out, const char *raw, size_t len, int level)
+{
+    ZSTD_CCtx *c = g_private_get(&cctx_key);
+    if (!c) {
+        c = ZSTD_createCCtx();
+        if (!c)
+            return false;
+        g_private_set(&cctx_key, c);
+    }
+    size_t bound = ZSTD_compressBound(len);
+    unsigned char size[8];
+    be64(size, len);
+    g_byte_array_set_size(out, (guint)(8 + bound));
+    memcpy(out->data, size, 8);
+    size_t n = ZSTD_compressCCtx(c, out->data + 8, bound, raw, len, level);
+    if (ZSTD_isError(n))
+        return false;
+    g_byte_array_set_size(out, (guint)(8 + n));
+    return true;
+}
+
+/* The header block of @raw: fields with their values unfolded, to @fn. */
+static size_t
+header_block_end(const char *raw, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (raw[i] != '\n')
+            continue;
+        if (i + 1 < len && raw[i + 1] == '\n')
+            return i + 1;
+        if (i + 2 < len && raw[i + 1] == '\r' && raw[i + 2] == '\n')
+            return i + 1;
+    }
+    return len;
+}
+
+/* The value of the last header @name in the header block (unfolded,
+ * trimmed), or NULL. */
+static char *
+header_value(const char *raw, size_t hlen, const char *name)
+{
+    size_t nl = strlen(name);
+    char *found = NULL;
+    for (size_t i = 0; i < hlen;) {
+        size_t eol = i;
+        while (eol < hlen && raw[eol] != '\n')
+            eol++;
+        if (eol - i > nl && g_ascii_strncasecmp(raw + i, name, nl) == 0 && raw[i + nl] == ':') {
+            GString *v = g_string_new(NULL);
+            size_t j = i + nl + 1;
+            for (;;) {
+                g_string_append_len(v, raw + j, (gssize)(eol - j));
+                if (eol + 1 < hlen && (raw[eol + 1] == ' ' || raw[eol + 1] == '\t')) {
+                    j = eol + 1;
+                    for (eol = j; eol < hlen && raw[eol] != '\n'; eol++)
+                        ;
+                    continue;
+                }
+                break;
+            }
+            g_free(found);
+            found = g_strstrip(g_string_free(v, FALSE));
+        }
+        i = eol + 1;
+    }
+    return found;
+}
+
+/* @raw without the X-Clawback-Envelope-* fields (an MTA adds them for us,
+ * so the archived copy equals the delivered one), in @out. */
+static void
+strip_envelope_headers(const char *raw, size_t len, size_t hlen, GByteArray *out)
+{
+    static const char pfx[] = "X-Clawback-Envelope-";
+    size_t i = 0;
+    while (i < hlen) {
+        size_t eol = i;
+        while (eol < hlen && raw[eol] != '\n')
+            eol++;
+        /* The field with its folded continuation lines. */
+        size_t end = eol < hlen ? eol + 1 : eol;
+        while (end < hlen && (raw[end] == ' ' || raw[end] == '\t')) {
+            while (end < hlen && raw[end] != '\n')
+                end++;
+            if (end < hlen)
+                end++;
+        }
+        if (!(end - i > sizeof pfx - 1 && g_ascii_strncasecmp(raw + i, pfx, sizeof pfx - 1) == 0))
+            g_byte_array_append(out, (const guint8 *)raw + i, (guint)(end - i));
+        i = end;
+    }
+    g_byte_array_append(out, (const guint8 *)raw + hlen, (guint)(len - hlen));
+}
+
+static bool
+valid_id(const char *s)
+{
+    if (!s || strlen(s) != CLAW_ID_SIZE - 1)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!strchr("0123456789ABCDEFGHJKMNPQRSTVWXYZ", *p))
+            return false;
+    return true;
+}
+
+static void
+hex_to_bin(const char *hex, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (unsigned char)v;
+    }
+}
+
+static void
+envelope_record(GByteArray *r, const claw_delivery_t *d, bool with_time)
+{
+    rec_add(r, T_MAIL_FROM, d->mail_from ? d->mail_from : "",
+            d->mail_from ? strlen(d->mail_from) : 0);
+    for (size_t i = 0; i < d->n_rcpt; i++)
+        rec_str(r, T_RCPT, d->rcpt[i]);
+    rec_str(r, T_IP, d->client_ip);
+    rec_str(r, T_HELO, d->helo);
+    if (with_time) {
+        rec_str(r, T_SOURCE, d->source);
+        rec_int(r, T_TIME, d->time_ms);
+    }
+}
+
+claw_status_t
+claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, const char *raw,
+                  size_t len, const claw_delivery_t *delivery, claw_item_t **out)
+{
+    *out = NULL;
+    claw_item_t *it = calloc(1, sizeof *it);
+    if (!it)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    claw_status_t st = CLAW_STATUS_OUT_OF_MEMORY;
+    claw_verdict_t *verdict = NULL;
+    claw_message_t *msg = NULL;
+    char *vid = NULL, *vverdict = NULL, *vrules = NULL, *vip = NULL, *vhelo = NULL;
+
+    size_t hlen = header_block_end(raw, len);
+    vip = header_value(raw, hlen, "X-Clawback-Envelope-IP");
+    vhelo = header_value(raw, hlen, "X-Clawback-Envelope-HELO");
+    GByteArray *clean = g_byte_array_sized_new((guint)len);
+    strip_envelope_headers(raw, len, hlen, clean);
+    const char *data = (const char *)clean->data;
+    size_t dlen = clean->len;
+    hlen = header_block_end(data, dlen);
+    vid = header_value(data, hlen, "X-Clawback-Id");
+    vverdict = header_value(data, hlen, "X-Clawback-Verdict");
+    vrules = header_value(data, hlen, "X-Clawback-Rules");
+
+    claw_delivery_t d = *delivery;
+    if ((!d.client_ip || !*d.client_ip) && vip)
+        d.client_ip = vip;
+    if ((!d.helo || !*d.helo) && vhelo)
+        d.helo = vhelo;
+
+    /* The MTA's verdict when the message carries one; our own otherwise
+     * (mail imported from before Clawback, or an MTA without the plugin). */
+    double score = 0;
+    char rules[1024] = "";
+    const char *vsource = "archive";
+    bool have_verdict = false;
+    if (vverdict) {
+        char action[16] = "";
+        if (sscanf(vverdict, "%15[a-z]", action) == 1 &&
+            (!strcmp(action, "accept") || !strcmp(action, "tag") ||
+             !strcmp(action, "quarantine") || !strcmp(action, "reject"))) {
+            const char *sc = strstr(vverdict, "score=");
+            score = sc ? g_ascii_strtod(sc + 6, NULL) : 0;
+            snprintf(it->action, sizeof it->action, "%s", action);
+            if (vrules) {
+                size_t o = 0;
+                for (const char *p = vrules; *p && o + 1 < sizeof rules; p++)
+                    if (g_ascii_isalnum(*p) || *p == '_' || *p == ',')
+                        rules[o++] = *p;
+                rules[o] = '\0';
+            }
+            have_verdict = true;
+            vsource = "mta";
+        }
+    }
+    if (have_verdict) {
+        st = claw_message_parse(engine, data, dlen, &msg);
+        if (st)
+            goto fail;
+    } else {
+        st = claw_scan_buffer(engine, data, dlen, NULL, &verdict);
+        if (st)
+            goto fail;
+        msg = (claw_message_t *)claw_verdict_message(verdict);
+        snprintf(it->action, sizeof it->action, "%s", claw_action_to_string(verdict->action));
+        score = verdict->score;
+        size_t o = 0;
+        for (size_t i = 0; i < verdict->n_rules; i++) {
+            int n = snprintf(rules + o, sizeof rules - o, "%s%s", o ? "," : "",
+                             verdict->rules[i].rule);
+            if (n < 0 || (size_t)n >= sizeof rules - o)
+                break;
+            o += (size_t)n;
+        }
+    }
+    if (valid_id(vid))
+        memcpy(it->id, vid, CLAW_ID_SIZE);
+    else
+        claw_id_new(it->id);
+
+    memcpy(it->sha_hex, msg->sha256, 65);
+    hex_to_bin(it->sha_hex, it->sha, 32);
+    it->raw_size = dlen;
+
+    it->blob = g_byte_array_new();
+    if (!compress_into(it->blob, data, dlen, opt->zstd_level)) {
+        st = CLAW_STATUS_DEPENDENCY_ERROR;
+        goto fail;
+    }
+    const claw_address_t *from = NULL;
+    for (size_t i = 0; i < msg->n_addresses; i++)
+        if (msg->addresses[i].field == CLAW_FIELD_FROM) {
+            from = &msg->addresses[i];
+            break;
+        }
+    it->meta = g_byte_array_new();
+    rec_str(it->meta, T_SHA, it->sha_hex);
+    rec_str(it->meta, T_ID, it->id);
+    rec_int(it->meta, T_ARRIVAL, d.time_ms);
+    rec_int(it->meta, T_SIZE, (int64_t)dlen);
+    rec_int(it->meta, T_DATE, msg->date_unix);
+    rec_str(it->meta, T_MSGID, msg->message_id);
+    rec_str(it->meta, T_SUBJECT, msg->subject);
+    if (from) {
+        rec_str(it->meta, T_FROM, from->address);
+        rec_str(it->meta, T_FROM_NAME, from->name);
+    }
+    rec_str(it->meta, T_ACTION, it->action);
+    char sbuf[G_ASCII_DTOSTR_BUF_SIZE];
+    rec_str(it->meta, T_SCORE, g_ascii_dtostr(sbuf, sizeof sbuf, score));
+    rec_str(it->meta, T_RULES, rules);
+    rec_str(it->meta, T_VSOURCE, vsource);
+
+    it->env = g_byte_array_new();
+    envelope_record(it->env, &d, true);
+    it->envid = g_byte_array_new();
+    envelope_record(it->envid, &d, false);
+
+    /* The index document, built now from the model we already have. */
+    claw_record_t rec = {0};
+    memcpy(rec.sha256, it->sha_hex, 65);
+    memcpy(rec.id, it->id, CLAW_ID_SIZE);
+    rec.arrival_ms = d.time_ms;
+    rec.size = dlen;
+    rec.date = msg->date_unix;
+    rec.message_id = msg->message_id ? msg->message_id : "";
+    rec.subject = msg->subject ? msg->subject : "";
+    rec.from = from && from->address ? from->address : "";
+    rec.from_name = from && from->name ? from->name : "";
+    rec.action = it->action;
+    rec.score = score;
+    rec.rules = rules;
+    rec.verdict_source = vsource;
+    rec.n_deliveries = 1;
+    rec.deliveries = &d;
+    it->doc = claw_doc_build(msg, &rec, data, dlen, opt);
+    if (!it->doc)
+        goto fail;
+
+    st = CLAW_STATUS_SUCCESS;
+    *out = it;
+    it = NULL;
+fail:
+    if (verdict)
+        claw_verdict_destroy(verdict);
+    else
+        claw_message_destroy(msg);
+    g_byte_array_unref(clean);
+    g_free(vid);
+    g_free(vverdict);
+    g_free(vrules);
+    g_free(vip);
+    g_free(vhelo);
+    claw_item_free(it);
+    return st;
+}
+
+void
+claw_item_free(claw_item_t *it)
+{
+    if (!it)
+        return;
+    if (it->blob)
+        g_byte_array_unref(it->blob);
+    if (it->meta)
+        g_byte_array_unref(it->meta);
+    if (it->env)
+        g_byte_array_unref(it->env);
+    if (it->envid)
+        g_byte_array_unref(it->envid);
+    claw_doc_free(it->doc);
+    free(it);
+}
+
+claw_item_outcome_t
+claw_item_outcome(const claw_item_t *it)
+{
+    return it->outcome;
+}
+
+uint64_t
+claw_item_docid(const claw_item_t *it)
+{
+    return it->docid;
+}
+
+uint64_t
+claw_item_seq(const claw_item_t *it)
+{
+    return it->seq;
+}
+
+const char *
+claw_item_id(const claw_item_t *it)
+{
+    return it->id;
+}
+
+const char *
+claw_item_action(const claw_item_t *it)
+{
+    return it->action;
+}
+
+claw_doc_t *
+claw_item_take_doc(claw_item_t *it)
+{
+    claw_doc_t *d = it->doc;
+    it->doc = NULL;
+    return d;
+}
+
+/* ------------------------------------------------------------------------
+ * Storing
+ * --------------------------------------------------------------------- */
+
+static uint64_t
+last_key(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t last = 0;
+    if (mdb_cursor_open(txn, dbi, &c) == 0) {
+        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size >= 8)
+            last = get_be64(k.mv_data);
+        mdb_cursor_close(c);
+    }
+    return last;
+}
+
+/* Keys longer than LMDB's limit (511 bytes) are replaced by their hash. */
+static MDB_val
+key_of(const char *s, unsigned char hash[32])
+{
+    size_t n = strlen(s);
+    if (n <= 64)
+        return (MDB_val){n, (void *)s};
+    SHA256((const unsigned char *)s, n, hash);
+    return (MDB_val){32, hash};
+}
+
+static int
+info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    uint64_t cur = 0;
+    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+        cur = get_be64(v.mv_data);
+    unsigned char b[8];
+    be64(b, cur + (uint64_t)delta);
+    v = (MDB_val){8, b};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int
+store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid,
+          uint64_t *next_seq)
+{
+    MDB_val k = {32, it->sha}, v;
+    unsigned char dk[8], sk[8];
+    int rc = mdb_get(txn, a->dbi[DB_SHA], &k, &v);
+    bool is_new = rc == MDB_NOTFOUND;
+    if (rc && !is_new)
+        return rc;
+    uint64_t docid = is_new ? (*next_docid)++ : get_be64(v.mv_data);
+    be64(dk, docid);
+
+    /* Is this delivery already here (the MTA retrying after a lost 250)? */
+    unsigned char ek[32];
+    {
+        GByteArray *m = g_byte_array_sized_new(8 + it->envid->len);
+        g_byte_array_append(m, dk, 8);
+        g_byte_array_append(m, it->envid->data, it->envid->len);
+        SHA256(m->data, m->len, ek);
+        g_byte_array_unref(m);
+    }
+    k = (MDB_val){32, ek};
+    if (!is_new) {
+        rc = mdb_get(txn, a->dbi[DB_ENVKEY], &k, &v);
+        if (rc == 0) {
+            it->outcome = CLAW_ITEM_DUPLICATE;
+            it->docid = docid;
+            return 0;
+        }
+        if (rc != MDB_NOTFOUND)
+            return rc;
+    }
+    v = (MDB_val){8, dk};
+    if ((rc = mdb_put(txn, a->dbi[DB_ENVKEY], &k, &v, 0)))
+        return rc;
+
+    if (is_new) {
+        k = (MDB_val){32, it->sha};
+        v = (MDB_val){it->blob->len, it->blob->data};
+        if ((rc = mdb_put(txn, a->dbi[DB_BLOB], &k, &v, 0)))
+            return rc;
+        v = (MDB_val){8, dk};
+        if ((rc = mdb_put(txn, a->dbi[DB_SHA], &k, &v, 0)))
+            return rc;
+        k = (MDB_val){8, dk};
+        v = (MDB_val){it->meta->len, it->meta->data};
+        if ((rc = mdb_put(txn, a->dbi[DB_META], &k, &v, 0)))
+            return rc;
+        unsigned char h[32];
+        k = key_of(it->id, h);
+        v = (MDB_val){8, dk};
+        if ((rc = mdb_put(txn, a->dbi[DB_CID], &k, &v, 0)) && rc != MDB_KEYEXIST)
+            return rc;
+        if ((rc = info_add(txn, a->dbi[DB_INFO], "raw_bytes", (int64_t)it->raw_size)) ||
+            (rc = info_add(txn, a->dbi[DB_INFO], "stored_bytes", (int64_t)it->blob->len)))
+            return rc;
+    }
+    /* The delivery: after the last one of this message. */
+    unsigned char ekey[12];
+    memcpy(ekey, dk, 8);
+    uint32_t n = 0;
+    {
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(txn, a->dbi[DB_ENV], &c)))
+            return rc;
+        unsigned char probe[12];
+        memcpy(probe, dk, 8);
+        memset(probe + 8, 0xff, 4);
+        MDB_val pk = {12, probe}, pv;
+        rc = mdb_cursor_get(c, &pk, &pv, MDB_SET_RANGE);
+        if (rc == 0)
+            rc = mdb_cursor_get(c, &pk, &pv, MDB_PREV);
+        else if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(c, &pk, &pv, MDB_LAST);
+        if (rc == 0 && pk.mv_size == 12 && memcmp(pk.mv_data, dk, 8) == 0) {
+            const unsigned char *q = (const unsigned char *)pk.mv_data + 8;
+            n = ((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]) + 1;
+        }
+        mdb_cursor_close(c);
+    }
+    ekey[8] = (unsigned char)(n >> 24);
+    ekey[9] = (unsigned char)(n >> 16);
+    ekey[10] = (unsigned char)(n >> 8);
+    ekey[11] = (unsigned char)n;
+    k = (MDB_val){12, ekey};
+    v = (MDB_val){it->env->len, it->env->data};
+    if ((rc = mdb_put(txn, a->dbi[DB_ENV], &k, &v, 0)))
+        return rc;
+
+    uint64_t seq = (*next_seq)++;
+    be64(sk, seq);
+    k = (MDB_val){8, sk};
+    v = (MDB_val){8, dk};
+    if ((rc = mdb_put(txn, a->dbi[DB_LOG], &k, &v, MDB_APPEND)))
+        return rc;
+    it->outcome = is_new ? CLAW_ITEM_NEW : CLAW_ITEM_NEW_DELIVERY;
+    it->docid = docid;
+    it->seq = seq;
+    return 0;
+}
+
+/* Test-only: CLAW_TEST_CRASH=before:N or after:N ends the process (as
+ * kill -9 would) right before or right after its Nth commit, for the
+ * crash-safety tests. */
+static void
+test_crash(const char *when, unsigned commits_done)
+{
+    static int phase = -1; /* -1 unread, 0 off, 1 before, 2 after */
+    static unsigned at;
+    if (phase < 0) {
+        const char *e = getenv("CLAW_TEST_CRASH");
+        char w[8];
+        phase = 0;
+        if (e && sscanf(e, "%7[a-z]:%u", w, &at) == 2 && at > 0)
+            phase = !strcmp(w, "before") ? 1 : !strcmp(w, "after") ? 2 : 0;
+    }
+    if (phase && commits_done + 1 == at && phase == (!strcmp(when, "before") ? 1 : 2))
+        _exit(137);
+}
+
+claw_status_t
+claw_archive_store(claw_archive_t *a, claw_item_t *const *items, size_t n)
+{
+    if (a->read_only)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    for (int attempt = 0;; attempt++) {
+        static unsigned commits;
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+        if (rc == MDB_MAP_RESIZED) { /* another process grew it */
+            pthread_rwlock_wrlock(&a->resize);
+            mdb_env_set_mapsize(a->env, 0);
+            pthread_rwlock_unlock(&a->resize);
+            rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+        }
+        if (rc)
+            return mdb_status(a, rc, "begin");
+        uint64_t next_docid = last_key(txn, a->dbi[DB_META]) + 1;
+        uint64_t next_seq = last_key(txn, a->dbi[DB_LOG]) + 1;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = store_one(a, txn, items[i], &next_docid, &next_seq);
+        if (rc == 0) {
+            test_crash("before", commits);
+            rc = mdb_txn_commit(txn);
+            if (rc == 0) {
+                test_crash("after", commits++);
+                return CLAW_STATUS_SUCCESS;
+            }
+        } else {
+            mdb_txn_abort(txn);
+        }
+        for (size_t i = 0; i < n; i++)
+            items[i]->outcome = CLAW_ITEM_PENDING;
+        if (rc != MDB_MAP_FULL || attempt >= 8)
+            return mdb_status(a, rc, "store");
+        /* Grow the map (doubling, at least 64 MiB more) and try again. */
+        MDB_envinfo info;
+        mdb_env_info(a->env, &info);
+        size_t grow = info.me_mapsize < (64u << 20) ? (64u << 20) : info.me_mapsize;
+        pthread_rwlock_wrlock(&a->resize);
+        rc = mdb_env_set_mapsize(a->env, info.me_mapsize + grow);
+        pthread_rwlock_unlock(&a->resize);
+        if (rc)
+            return mdb_status(a, rc, "grow the map");
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Reading
+ * --------------------------------------------------------------------- */
+
+void
+claw_record_free(claw_record_t *r)
+{
+    if (!r)
+        return;
+    if (r->priv) {
+        g_string_chunk_free(r->priv->strings);
+        if (r->priv->arrays)
+            g_ptr_array_free(r->priv->arrays, TRUE);
+        free(r->priv);
+    }
+    free(r->deliveries);
+    free(r);
+}
+
+typedef struct {
+    claw_record_t *r;
+    GStringChunk *s;
+    claw_delivery_t *d;
+    GPtrArray *rcpt; /* per delivery, NULL-terminated later */
+} rec_ctx_t;
+
+static const char *
+chunk(GStringChunk *s, const char *p, size_t n)
+{
+    return g_string_chunk_insert_len(s, p, (gssize)n);
+}
+
+static int64_t
+num(const char *p, size_t n)
+{
+    char b[32];
+    if (n >= sizeof b)
+        return 0;
+    memcpy(b, p, n);
+    b[n] = '\0';
+    return g_ascii_strtoll(b, NULL, 10);
+}
+
+static void
+meta_field(void *ctx, unsigned tag, const char *p, size_t n)
+{
+    rec_ctx_t *c = ctx;
+    claw_record_t *r = c->r;
+    switch (tag) {
+    case T_SHA:
+        if (n == 64)
+            memcpy(r->sha256, p, 64);
+        break;
+    case T_ID:
+        if (n == CLAW_ID_SIZE - 1)
+            memcpy(r->id, p, n);
+        break;
+    case T_ARRIVAL: r->arrival_ms = num(p, n); break;
+    case T_SIZE: r->size = (uint64_t)num(p, n); break;
+    case T_DATE: r->date = num(p, n); break;
+    case T_MSGID: r->message_id = chunk(c->s, p, n); break;
+    case T_SUBJECT: r->subject = chunk(c->s, p, n); break;
+    case T_FROM: r->from = chunk(c->s, p, n); break;
+    case T_FROM_NAME: r->from_name = chunk(c->s, p, n); break;
+    case T_ACTION: r->action = chunk(c->s, p, n); break;
+    case T_SCORE: r->score = g_ascii_strtod(chunk(c->s, p, n), NULL); break;
+    case T_RULES: r->rules = chunk(c->s, p, n); break;
+    case T_VSOURCE: r->verdict_source = chunk(c->s, p, n); break;
+    default: break;
+    }
+}
+
+static void
+env_field(void *ctx, unsigned tag, const char *p, size_t n)
+{
+    rec_ctx_t *c = ctx;
+    switch (tag) {
+    case T_MAIL_FROM: c->d->mail_from = chunk(c->s, p, n); break;
+    case T_RCPT: g_ptr_array_add(c->rcpt, (gpointer)chunk(c->s, p, n)); break;
+    case T_IP: c->d->client_ip = chunk(c->s, p, n); break;
+    case T_HELO: c->d->helo = chunk(c->s, p, n); break;
+    case T_SOURCE: c->d->source = chunk(c->s, p, n); break;
+    case T_TIME: c->d->time_ms = num(p, n); break;
+    default: break;
+    }
+}
+
+static claw_status_t
+get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, claw_record_t **out)
+{
+    unsigned char dk[8];
+    be64(dk, docid);
+    MDB_val k = {8, dk}, v;
+    int rc = mdb_get(txn, a->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        set_error(a, "no message %" PRIu64 " in the archive", docid);
+        return CLAW_STATUS_NOT_FOUND;
+    }
+    if (rc)
+        return mdb_status(a, rc, "read");
+    claw_record_t *r = calloc(1, sizeof *r);
+    r->priv = calloc(1, sizeof *r->priv);
+    r->priv->strings = g_string_chunk_new(1024);
+    r->docid = docid;
+    r->message_id = r->subject = r->from = r->from_name = r->action = r->rules =
+        r->verdict_source = "";
+    rec_ctx_t c = {r, r->priv->strings, NULL, NULL};
+    if (!rec_each(v.mv_data, v.mv_size, meta_field, &c)) {
+        claw_record_free(r);
+        set_error(a, "message %" PRIu64 ": damaged record", docid);
+        return CLAW_STATUS_IO_ERROR;
+    }
+    /* Deliveries: the env keys docid + n, in order. */
+    GArray *ds = g_array_new(FALSE, TRUE, sizeof(claw_delivery_t));
+    GPtrArray *lists = g_ptr_array_new();
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, a->dbi[DB_ENV], &cur) == 0) {
+        unsigned char probe[12] = {0};
+        memcpy(probe, dk, 8);
+        MDB_val pk = {12, probe}, pv;
+        for (rc = mdb_cursor_get(cur, &pk, &pv, MDB_SET_RANGE);
+             rc == 0 && pk.mv_size == 12 && memcmp(pk.mv_data, dk, 8) == 0;
+             rc = mdb_cursor_get(cur, &pk, &pv, MDB_NEXT)) {
+            claw_delivery_t d = {0};
+            c.d = &d;
+            c.rcpt = g_ptr_array_new();
+            rec_each(pv.mv_data, pv.mv_size, env_field, &c);
+            d.n_rcpt = c.rcpt->len;
+            g_ptr_array_add(lists, c.rcpt);
+            g_array_append_val(ds, d);
+        }
+        mdb_cursor_close(cur);
+    }
+    r->n_deliveries = ds->len;
+    r->deliveries = calloc(ds->len ? ds->len : 1, sizeof(claw_delivery_t));
+    r->priv->arrays = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < ds->len; i++) {
+        claw_delivery_t *d = &g_array_index(ds, claw_delivery_t, i);
+        GPtrArray *l = lists->pdata[i];
+        d->rcpt = l->len ? (const char *const *)l->pdata : NULL;
+        r->deliveries[i] = *d;
+        g_ptr_array_add(r->priv->arrays, g_ptr_array_free(l, FALSE));
+    }
+    g_ptr_array_free(lists, TRUE);
+    g_array_free(ds, TRUE);
+    *out = r;
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_archive_get(claw_archive_t *a, uint64_t docid, claw_record_t **out)
+{
+    *out = NULL;
+    if (!a->have_dbs) {
+        set_error(a, "no message %" PRIu64 " in the archive", docid);
+        return CLAW_STATUS_NOT_FOUND;
+    }
+    MDB_txn *txn;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    claw_status_t st = get_record(a, txn, docid, out);
+    read_end(a, txn);
+    return st;
+}
+
+static claw_status_t
+decompress(claw_archive_t *a, const MDB_val *v, char **data, size_t *len)
+{
+    if (v->mv_size < 8) {
+        set_error(a, "damaged blob");
+        return CLAW_STATUS_IO_ERROR;
+    }
+    uint64_t n = get_be64(v->mv_data);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    size_t got = ZSTD_decompress(buf, n, (const char *)v->mv_data + 8, v->mv_size - 8);
+    if (ZSTD_isError(got) || got != n) {
+        free(buf);
+        set_error(a, "damaged blob: %s", ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size");
+        return CLAW_STATUS_IO_ERROR;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return CLAW_STATUS_SUCCESS;
+}
+
+static claw_status_t
+get_raw(claw_archive_t *a, MDB_txn *txn, uint64_t docid, char **data, size_t *len)
+{
+    unsigned char dk[8];
+    be64(dk, docid);
+    MDB_val k = {8, dk}, v;
+    int rc = mdb_get(txn, a->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        set_error(a, "no message %" PRIu64 " in the archive", docid);
+        return CLAW_STATUS_NOT_FOUND;
+    }
+    if (rc)
+        return mdb_status(a, rc, "read");
+    claw_record_t r = {0};
+    rec_ctx_t c = {&r, NULL, NULL, NULL};
+    /* Only T_SHA is needed; meta_field copies it without the chunk. */
+    GStringChunk *s = g_string_chunk_new(256);
+    c.s = s;
+    rec_each(v.mv_data, v.mv_size, meta_field, &c);
+    g_string_chunk_free(s);
+    unsigned char sha[32];
+    hex_to_bin(r.sha256, sha, 32);
+    k = (MDB_val){32, sha};
+    rc = mdb_get(txn, a->dbi[DB_BLOB], &k, &v);
+    if (rc)
+        return mdb_status(a, rc, "read the message");
+    return decompress(a, &v, data, len);
+}
+
+claw_status_t
+claw_archive_raw(claw_archive_t *a, uint64_t docid, char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (!a->have_dbs) {
+        set_error(a, "no message %" PRIu64 " in the archive", docid);
+        return CLAW_STATUS_NOT_FOUND;
+    }
+    MDB_txn *txn;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    claw_status_t st = get_raw(a, txn, docid, data, len);
+    read_end(a, txn);
+    return st;
+}
+
+claw_status_t
+claw_archive_find_id(claw_archive_t *a, const char *id, uint64_t *docids, size_t max, size_t *n)
+{
+    *n = 0;
+    if (!a->have_dbs)
+        return CLAW_STATUS_SUCCESS;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    unsigned char h[32];
+    MDB_val k = key_of(id, h), v;
+    if (mdb_cursor_open(txn, a->dbi[DB_CID], &c) == 0) {
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && *n < max;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP))
+            docids[(*n)++] = get_be64(v.mv_data);
+        mdb_cursor_close(c);
+    }
+    read_end(a, txn);
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_archive_find_sha(claw_archive_t *a, const char *hex, uint64_t *docid)
+{
+    if (strlen(hex) != 64 || !a->have_dbs)
+        return CLAW_STATUS_NOT_FOUND;
+    unsigned char sha[32];
+    hex_to_bin(hex, sha, 32);
+    MDB_txn *txn;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    MDB_val k = {32, sha}, v;
+    rc = mdb_get(txn, a->dbi[DB_SHA], &k, &v);
+    if (rc == 0)
+        *docid = get_be64(v.mv_data);
+    read_end(a, txn);
+    return rc == 0 ? CLAW_STATUS_SUCCESS : CLAW_STATUS_NOT_FOUND;
+}
+
+claw_status_t
+claw_archive_log(claw_archive_t *a, uint64_t after, size_t max,
+                 bool (*fn)(void *ctx, uint64_t seq, uint64_t docid), void *ctx)
+{
+    if (!a->have_dbs)
+        return CLAW_STATUS_SUCCESS;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    unsigned char sk[8];
+    be64(sk, after + 1);
+    MDB_val k = {8, sk}, v;
+    size_t done = 0;
+    if ((rc = mdb_cursor_open(txn, a->dbi[DB_LOG], &c)) == 0) {
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && (!max || done < max);
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), done++)
+            if (!fn(ctx, get_be64(k.mv_data), get_be64(v.mv_data)))
+                break;
+        mdb_cursor_close(c);
+    }
+    read_end(a, txn);
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_archive_each(claw_archive_t *a, bool (*fn)(void *ctx, uint64_t docid, const char *sha_hex),
+                  void *ctx)
+{
+    if (!a->have_dbs)
+        return CLAW_STATUS_SUCCESS;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, a->dbi[DB_META], &c) == 0) {
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            claw_record_t r = {0};
+            GStringChunk *s = g_string_chunk_new(256);
+            rec_ctx_t rc2 = {&r, s, NULL, NULL};
+            rec_each(v.mv_data, v.mv_size, meta_field, &rc2);
+            g_string_chunk_free(s);
+            if (!fn(ctx, get_be64(k.mv_data), r.sha256))
+                break;
+        }
+        mdb_cursor_close(c);
+    }
+    read_end(a, txn);
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_archive_stats(claw_archive_t *a, claw_archive_stats_t *s)
+{
+    memset(s, 0, sizeof *s);
+    MDB_envinfo info;
+    mdb_env_info(a->env, &info);
+    s->map_size = info.me_mapsize;
+    char *path = g_build_filename(a->dir, "store", "data.mdb", NULL);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        s->file_bytes = (uint64_t)st.st_blocks * 512;
+    g_free(path);
+    if (!a->have_dbs)
+        return CLAW_STATUS_SUCCESS;
+    MDB_txn *txn;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    MDB_stat ms;
+    if (mdb_stat(txn, a->dbi[DB_META], &ms) == 0)
+        s->messages = ms.ms_entries;
+    if (mdb_stat(txn, a->dbi[DB_BLOB], &ms) == 0)
+        s->blobs = ms.ms_entries;
+    if (mdb_stat(txn, a->dbi[DB_ENV], &ms) == 0)
+        s->deliveries = ms.ms_entries;
+    s->last_seq = last_key(txn, a->dbi[DB_LOG]);
+    s->last_docid = last_key(txn, a->dbi[DB_META]);
+    MDB_val k = {9, "raw_bytes"}, v;
+    if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)
+        s->raw_bytes = get_be64(v.mv_data);
+    k = (MDB_val){12, "stored_bytes"};
+    if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)
+        s->stored_bytes = get_be64(v.mv_data);
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, a->dbi[DB_META], &c) == 0) {
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            claw_record_t r = {0};
+            GStringChunk *sc = g_string_chunk_new(256);
+            rec_ctx_t rc2 = {&r, sc, NULL, NULL};
+            rec_each(v.mv_data, v.mv_size, meta_field, &rc2);
+            for (int i = 0; i < 4; i++)
+                if (r.action && !strcmp(r.action, claw_action_to_string((claw_action_t)i)))
+                    s->by_action[i]++;
+            g_string_chunk_free(sc);
+        }
+        mdb_cursor_close(c);
+    }
+    read_end(a, txn);
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const char *problem),
+                    void *ctx, uint64_t *n_problems)
+{
+    *n_problems = 0;
+    if (!a->have_dbs)
+        return CLAW_STATUS_SUCCESS;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    char msg[1024];
+#define PROBLEM(...)                                                                              \
+    do {                                                                                          \
+        snprintf(msg, sizeof msg, __VA_ARGS__);                                                   \
+        fn(ctx, msg);                                                                             \
+        (*n_problems)++;                                                                          \
+    } while (0)
+    MDB_val k, v;
+    GHashTable *logged = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    GArray *docs = g_array_new(FALSE, FALSE, sizeof(gint64));
+    /* The log: every docid it names is stored; every stored one is named. */
+    if (mdb_cursor_open(txn, a->dbi[DB_LOG], &c) == 0) {
+        uint64_t prev = 0;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            uint64_t seq = get_be64(k.mv_data);
+            if (seq <= prev)
+                PROBLEM("log: sequence %" PRIu64 " after %" PRIu64, seq, prev);
+            prev = seq;
+            gint64 *d = g_new(gint64, 1);
+            *d = (gint64)get_be64(v.mv_data);
+            g_array_append_val(docs, *d);
+            g_hash_table_add(logged, d);
+        }
+        mdb_cursor_close(c);
+    }
+    uint64_t n_meta = 0;
+    if (mdb_cursor_open(txn, a->dbi[DB_META], &c) == 0) {
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            n_meta++;
+            gint64 docid = (gint64)get_be64(k.mv_data);
+            claw_record_t r = {0};
+            GStringChunk *sc = g_string_chunk_new(256);
+            rec_ctx_t rc2 = {&r, sc, NULL, NULL};
+            if (!rec_each(v.mv_data, v.mv_size, meta_field, &rc2) || !r.sha256[0])
+                PROBLEM("message %" PRId64 ": damaged record", docid);
+            g_string_chunk_free(sc);
+            if (!g_hash_table_contains(logged, &docid))
+                PROBLEM("message %" PRId64 ": not in the log", docid);
+            unsigned char sha[32];
+            hex_to_bin(r.sha256, sha, 32);
+            MDB_val sk = {32, sha}, sv;
+            if (mdb_get(txn, a->dbi[DB_SHA], &sk, &sv) != 0 || sv.mv_size != 8 ||
+                (gint64)get_be64(sv.mv_data) != docid)
+                PROBLEM("message %" PRId64 ": its hash does not lead back to it", docid);
+            if (mdb_get(txn, a->dbi[DB_BLOB], &sk, &sv) != 0) {
+                PROBLEM("message %" PRId64 ": raw message missing", docid);
+            } else if (deep) {
+                char *data;
+                size_t len;
+                if (decompress(a, &sv, &data, &len) != CLAW_STATUS_SUCCESS) {
+                    PROBLEM("message %" PRId64 ": %s", docid, a->error);
+                } else {
+                    unsigned char h[32];
+                    SHA256((unsigned char *)data, len, h);
+                    if (memcmp(h, sha, 32) != 0)
+                        PROBLEM("message %" PRId64 ": raw message does not match its hash",
+                                docid);
+                    free(data);
+                }
+            }
+        }
+        mdb_cursor_close(c);
+    }
+    for (guint i = 0; i < docs->len; i++) {
+        unsigned char dk[8];
+        be64(dk, (uint64_t)g_array_index(docs, gint64, i));
+        MDB_val mk = {8, dk}, mv;
+        if (mdb_get(txn, a->dbi[DB_META], &mk, &mv) != 0)
+            PROBLEM("log names message %" PRId64 ", which is not stored",
+                    g_array_index(docs, gint64, i));
+    }
+    MDB_stat ms;
+    if (mdb_stat(txn, a->dbi[DB_BLOB], &ms) == 0 && ms.ms_entries != n_meta)
+        PROBLEM("%zu raw messages for %" PRIu64 " records", (size_t)ms.ms_entries, n_meta);
+#undef PROBLEM
+    g_hash_table_destroy(logged);
+    g_array_free(docs, TRUE);
+    read_end(a, txn);
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_archive_doc(claw_archive_t *a, claw_engine_t *engine, const claw_prepare_options_t *opt,
+                 uint64_t docid, claw_doc_t **doc)
+{
+    *doc = NULL;
+    if (!a->have_dbs)
+        return CLAW_STATUS_NOT_FOUND;
+    MDB_txn *txn;
+    int rc = read_begin(a, &txn);
+    if (rc)
+        return mdb_status(a, rc, "begin");
+    claw_record_t *r = NULL;
+    char *raw = NULL;
+    size_t len = 0;
+    claw_status_t st = get_record(a, txn, docid, &r);
+    if (!st)
+        st = get_raw(a, txn, docid, &raw, &len);
+    read_end(a, txn);
+    claw_message_t *msg = NULL;
+    if (!st)
+        st = claw_message_parse(engine, raw, len, &msg);
+    if (!st) {
+        *doc = claw_doc_build(msg, r, raw, len, opt);
+        if (!*doc)
+            st = CLAW_STATUS_OUT_OF_MEMORY;
+    }
+    claw_message_destroy(msg);
+    free(raw);
+    claw_record_free(r);
+    return st;
+}

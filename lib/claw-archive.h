@@ -1,0 +1,224 @@
+/* claw-archive.h - the archive: LMDB store (the truth) and what clawd and
+ * claw need around it.
+ *
+ * Not part of libclaw.so: the MTA plugins must not pull in LMDB, Xapian or
+ * libstdc++. clawd and claw link this as lib/libclaw-archive.la, on top of
+ * the public libclaw API.
+ *
+ * Layout of an archive directory:
+ *   DIR/store/data.mdb   LMDB: raw messages, metadata, envelopes, the log
+ *   DIR/index/           Xapian: derived, rebuilt from the store at will
+ *
+ * The store (LMDB named databases):
+ *   blob   sha256 (32 bytes)        -> u64 raw size (BE) + zstd frame
+ *   sha    sha256 (32 bytes)        -> docid (u64 BE)
+ *   meta   docid (u64 BE)           -> record (see claw_record_t)
+ *   env    docid (u64 BE) + n (u32) -> one delivery's envelope
+ *   envkey sha256(docid, envelope)  -> docid: a delivery seen twice is
+ *                                      stored once (the MTA's retry after a
+ *                                      lost 250)
+ *   cid    X-Clawback-Id            -> docid (duplicates sorted)
+ *   log    seq (u64 BE)             -> docid: every change, in order; the
+ *                                      index follows it
+ * Every write is one transaction committed with sync on.
+ */
+#ifndef CLAW_ARCHIVE_H
+#define CLAW_ARCHIVE_H
+
+#include "claw.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct claw_archive claw_archive_t;
+
+/** One delivery of a message: what the MTA said about it. Strings may be
+ * NULL. */
+typedef struct claw_delivery {
+    const char *mail_from;   /**< envelope sender; "" for <> */
+    const char *const *rcpt; /**< every envelope recipient, Bcc included */
+    size_t n_rcpt;
+    const char *client_ip;
+    const char *helo;
+    const char *source;      /**< "lmtp", "import" */
+    int64_t time_ms;         /**< arrival, ms since the epoch */
+} claw_delivery_t;
+
+/** A stored message as read back. Strings are "" when absent. */
+typedef struct claw_record {
+    uint64_t docid;
+    char sha256[65];
+    char id[CLAW_ID_SIZE];   /**< X-Clawback-Id */
+    int64_t arrival_ms;      /**< first delivery */
+    uint64_t size;           /**< raw bytes */
+    int64_t date;            /**< Date header, seconds; 0 if none */
+    const char *message_id;
+    const char *subject;
+    const char *from;        /**< the From address */
+    const char *from_name;
+    const char *action;      /**< accept, tag, quarantine, reject */
+    double score;
+    const char *rules;       /**< comma separated */
+    const char *verdict_source; /**< "mta" (X-Clawback-* headers) or "archive" */
+    size_t n_deliveries;
+    claw_delivery_t *deliveries;
+    struct claw_record_private *priv;
+} claw_record_t;
+
+void claw_record_free(claw_record_t *rec);
+
+#define CLAW_ARCHIVE_READ_ONLY 0x1u
+
+/** Open (creating when writable) the store under @dir/store. Clears stale
+ * reader slots. On failure *@error says why (free()). */
+claw_status_t claw_archive_open(const char *dir, unsigned flags, uint64_t map_size,
+                                claw_archive_t **archive, char **error);
+void claw_archive_close(claw_archive_t *archive);
+/** The last detailed error on @archive. */
+const char *claw_archive_error(const claw_archive_t *archive);
+const char *claw_archive_dir(const claw_archive_t *archive);
+
+/* ------------------------------------------------------------------------
+ * Ingest: prepare in any thread, store in one.
+ * --------------------------------------------------------------------- */
+
+typedef struct claw_item claw_item_t;
+
+typedef enum claw_item_outcome {
+    CLAW_ITEM_PENDING = 0,
+    CLAW_ITEM_NEW,          /**< a message not seen before */
+    CLAW_ITEM_NEW_DELIVERY, /**< the same bytes again, with another envelope */
+    CLAW_ITEM_DUPLICATE     /**< the same bytes and envelope: nothing to do */
+} claw_item_outcome_t;
+
+typedef struct claw_doc claw_doc_t;
+
+typedef struct claw_prepare_options {
+    int zstd_level;
+    const char *const *index_headers; /**< header names to index, lowercase */
+    size_t n_index_headers;
+    bool positions;            /**< word positions (phrase search) */
+    size_t max_text_bytes;     /**< body text indexed per message */
+} claw_prepare_options_t;
+
+/** Parse @raw (copied), take its verdict from X-Clawback-* headers or
+ * classify it with @engine, compress it and build its index document.
+ * Strips the X-Clawback-Envelope-* headers an MTA adds for clawd (their
+ * values fill the envelope's gaps). Thread-safe for distinct engines. */
+claw_status_t claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt,
+                                const char *raw, size_t len, const claw_delivery_t *delivery,
+                                claw_item_t **item);
+void claw_item_free(claw_item_t *item);
+claw_item_outcome_t claw_item_outcome(const claw_item_t *item);
+uint64_t claw_item_docid(const claw_item_t *item);
+uint64_t claw_item_seq(const claw_item_t *item);
+const char *claw_item_id(const claw_item_t *item);
+const char *claw_item_action(const claw_item_t *item);
+/** The index document built with the item (NULL once taken). The caller
+ * owns what it takes. */
+claw_doc_t *claw_item_take_doc(claw_item_t *item);
+
+/** Store @n items in one transaction, committed with sync. Sets each
+ * item's outcome, docid and seq. Grows the map and retries on MDB_MAP_FULL.
+ * On failure nothing is stored. */
+claw_status_t claw_archive_store(claw_archive_t *archive, claw_item_t *const *items, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Reading
+ * --------------------------------------------------------------------- */
+
+claw_status_t claw_archive_get(claw_archive_t *archive, uint64_t docid, claw_record_t **rec);
+/** The raw message, malloc'd. */
+claw_status_t claw_archive_raw(claw_archive_t *archive, uint64_t docid, char **data,
+                               size_t *len);
+/** Docids stored under X-Clawback-Id @id (up to @max). */
+claw_status_t claw_archive_find_id(claw_archive_t *archive, const char *id, uint64_t *docids,
+                                   size_t max, size_t *n);
+/** Docid of the message with raw SHA-256 @hex (full 64 hex digits). */
+claw_status_t claw_archive_find_sha(claw_archive_t *archive, const char *hex,
+                                    uint64_t *docid);
+/** Call @fn for every log entry after @after (seq, docid) until it returns
+ * false; at most @max entries (0: all). */
+claw_status_t claw_archive_log(claw_archive_t *archive, uint64_t after, size_t max,
+                               bool (*fn)(void *ctx, uint64_t seq, uint64_t docid), void *ctx);
+
+typedef struct claw_archive_stats {
+    uint64_t messages, blobs, deliveries, last_seq, last_docid;
+    uint64_t raw_bytes;        /**< sum of raw sizes (each blob once) */
+    uint64_t stored_bytes;     /**< compressed blob bytes */
+    uint64_t file_bytes;       /**< data.mdb on disk */
+    uint64_t map_size;
+    uint64_t by_action[4];
+} claw_archive_stats_t;
+
+claw_status_t claw_archive_stats(claw_archive_t *archive, claw_archive_stats_t *stats);
+
+/** Walk every message in docid order: fn(ctx, docid, sha) (false stops). */
+claw_status_t claw_archive_each(claw_archive_t *archive,
+                                bool (*fn)(void *ctx, uint64_t docid, const char *sha_hex),
+                                void *ctx);
+
+/** Check the store's internal agreement (every meta has its blob, sha and
+ * log entries, the blob decompresses to its hash). Problems go to @fn. */
+claw_status_t claw_archive_verify(claw_archive_t *archive, bool deep,
+                                  void (*fn)(void *ctx, const char *problem), void *ctx,
+                                  uint64_t *n_problems);
+
+/* ------------------------------------------------------------------------
+ * Index documents (terms.c): what a message contributes to the index.
+ * --------------------------------------------------------------------- */
+
+/** Build the document for a stored message from its parsed model, its
+ * record (verdict, id) and deliveries. */
+claw_doc_t *claw_doc_build(const claw_message_t *msg, const claw_record_t *rec,
+                           const char *raw, size_t raw_len, const claw_prepare_options_t *opt);
+void claw_doc_free(claw_doc_t *doc);
+
+/** Rebuild the document of @docid from the store alone (decompress, parse
+ * with @engine, no classification). */
+claw_status_t claw_archive_doc(claw_archive_t *archive, claw_engine_t *engine,
+                               const claw_prepare_options_t *opt, uint64_t docid,
+                               claw_doc_t **doc);
+
+/* Reading a document (for the Xapian wrapper). Terms are prefix + value, at
+ * most 240 bytes; pos is 0 for terms without a position. */
+size_t claw_doc_n_terms(const claw_doc_t *doc);
+const char *claw_doc_term(const claw_doc_t *doc, size_t i, uint32_t *pos);
+double claw_doc_value(const claw_doc_t *doc, unsigned slot);
+const char *claw_doc_data(const claw_doc_t *doc);
+
+/* Value slots. */
+#define CLAW_SLOT_DATE 0    /* Date header (or arrival), seconds */
+#define CLAW_SLOT_SIZE 1    /* raw bytes */
+#define CLAW_SLOT_ARRIVAL 2 /* first arrival, seconds */
+#define CLAW_N_SLOTS 3
+
+/** Append to @out the term(s) text @s gives under @prefix, the way the
+ * index does it (for the query parser). Calls @fn per word. */
+void claw_words(const char *s, size_t len, void (*fn)(void *ctx, const char *w, size_t n),
+                void *ctx);
+
+/** @s as a boolean term value under @prefix: lowercased, hashed when long.
+ * malloc'd. */
+char *claw_term(const char *prefix, const char *s, size_t len);
+
+/* ------------------------------------------------------------------------
+ * mbox files (mbox.c)
+ * --------------------------------------------------------------------- */
+
+/** Does @d start with an mbox postmark ("From ..." line)? */
+bool claw_mbox_is(const char *d, size_t len);
+/** Split an mbox file: @fn gets each message (without its postmark line),
+ * pointing into @d. Returns how many. See mbox.c for the rules. */
+size_t claw_mbox_split(const char *d, size_t len,
+                       void (*fn)(void *ctx, const char *msg, size_t n), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLAW_ARCHIVE_H */

@@ -1,0 +1,849 @@
+/* claw_xapian.cc - the search index and the query language.
+ *
+ * The only file that includes <xapian.h>. Every entry point catches
+ * Xapian::Error, std::bad_alloc and our own QueryError, and returns a
+ * status: no exception crosses into C.
+ *
+ * The query language is parsed here by hand rather than with
+ * Xapian::QueryParser, so that its limits (length, nesting, number of
+ * terms, wildcard expansion) and its errors are ours, and so that field
+ * values are normalised exactly as terms.c wrote them.
+ */
+#include "build-config.h"
+
+#include "claw_xapian.h"
+
+#include <xapian.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace {
+
+/* Limits that keep one query from taking the server down. */
+const size_t MAX_QUERY_BYTES = 8192;
+const int MAX_DEPTH = 32;
+const size_t MAX_LEAVES = 256;
+const Xapian::termcount MAX_EXPANSION = 1000;
+
+struct QueryError {
+    std::string what;
+};
+
+enum Kind { TEXT, SUBJECT, ADDRESS, EXACT, RANGE_DATE, RANGE_ARRIVAL, RANGE_SIZE, HEADER };
+
+struct Field {
+    const char *name;
+    const char *prefix;
+    Kind kind;
+};
+
+const Field fields[] = {
+    {"from", "XF", ADDRESS},       {"to", "XT", ADDRESS},          {"cc", "XC", ADDRESS},
+    {"rcpt", "XR", ADDRESS},       {"bcc", "XR", ADDRESS},         {"replyto", "XRT", ADDRESS},
+    {"reply-to", "XRT", ADDRESS},  {"mailfrom", "XE", ADDRESS},    {"envfrom", "XE", ADDRESS},
+    {"subject", "S", SUBJECT},     {"body", "", TEXT},             {"attachment", "XA", ADDRESS},
+    {"filename", "XA", ADDRESS},   {"type", "XTYPE", EXACT},       {"sha256", "XSHA", EXACT},
+    {"hash", "XSHA", EXACT},       {"url", "XURL", EXACT},         {"host", "XHOST", EXACT},
+    {"domain", "XDOM", EXACT},     {"ip", "XIP", EXACT},           {"helo", "XHELO", EXACT},
+    {"msgid", "XMID", EXACT},      {"message-id", "XMID", EXACT},  {"id", "XID", EXACT},
+    {"action", "XACT", EXACT},     {"verdict", "XACT", EXACT},     {"rule", "XRULE", EXACT},
+    {"auth", "XAUTH", EXACT},      {"date", "", RANGE_DATE},       {"received", "", RANGE_ARRIVAL},
+    {"size", "", RANGE_SIZE},      {"header", "XHDR", HEADER},
+};
+
+const Field *
+find_field(const std::string &name)
+{
+    for (const Field &f : fields)
+        if (name == f.name)
+            return &f;
+    return nullptr;
+}
+
+std::string
+lower(const std::string &s)
+{
+    char *t = claw_term("", s.data(), s.size());
+    std::string r(t);
+    free(t);
+    return r;
+}
+
+struct WordsCtx {
+    std::vector<std::string> *out;
+};
+
+void
+collect_word(void *ctx, const char *w, size_t n)
+{
+    static_cast<WordsCtx *>(ctx)->out->emplace_back(w, n);
+}
+
+std::vector<std::string>
+words(const std::string &s)
+{
+    std::vector<std::string> v;
+    WordsCtx c = {&v};
+    claw_words(s.data(), s.size(), collect_word, &c);
+    return v;
+}
+
+/* ---------------------------------------------------------------------
+ * Dates and sizes
+ * ------------------------------------------------------------------ */
+
+/* @s as seconds since the epoch (UTC); @upper picks the end of the period
+ * it names (2026-02 .. means up to the last second of February). */
+bool
+parse_date(const std::string &s, bool upper, double *out)
+{
+    time_t now = time(nullptr);
+    if (s == "now") {
+        *out = (double)now;
+        return true;
+    }
+    if (s == "today" || s == "yesterday") {
+        time_t day = now - now % 86400 - (s == "yesterday" ? 86400 : 0);
+        *out = (double)(upper ? day + 86399 : day);
+        return true;
+    }
+    /* Relative: 7d, 2w, 3m (months of 30 days), 1y, 12h: that long ago. */
+    char unit = 0;
+    long n = 0;
+    int used = 0;
+    if (sscanf(s.c_str(), "%ld%c%n", &n, &unit, &used) == 2 && (size_t)used == s.size() &&
+        n >= 0 && n < 100000 && strchr("hdwmy", unit)) {
+        long mul = unit == 'h' ? 3600 : unit == 'd' ? 86400 : unit == 'w' ? 604800
+                   : unit == 'm' ? 2592000 : 31536000;
+        *out = (double)(now - n * mul);
+        return true;
+    }
+    int y = 0, mo = 1, d = 1, h = 0, mi = 0, se = 0;
+    int parts = 0;
+    used = 0;
+    const char *c = s.c_str();
+    if (sscanf(c, "%4d%n", &y, &used) == 1 && used == 4) {
+        parts = 1;
+        c += used;
+        if (*c == '-' && sscanf(c, "-%2d%n", &mo, &used) == 1 && used == 3) {
+            parts = 2;
+            c += used;
+            if (*c == '-' && sscanf(c, "-%2d%n", &d, &used) == 1 && used == 3) {
+                parts = 3;
+                c += used;
+                if ((*c == 'T' || *c == 't') && sscanf(c + 1, "%2d:%2d%n", &h, &mi, &used) == 2) {
+                    parts = 4;
+                    c += 1 + used;
+                    if (*c == ':' && sscanf(c, ":%2d%n", &se, &used) == 1) {
+                        parts = 5;
+                        c += used;
+                    }
+                }
+            }
+        }
+    }
+    if (!parts || *c || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+        h > 23 || mi > 59 || se > 60)
+        return false;
+    struct tm tm = {};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    time_t t = timegm(&tm);
+    if (upper) {
+        /* The last second of the period named. */
+        struct tm e = tm;
+        switch (parts) {
+        case 1: e.tm_year++; break;
+        case 2: e.tm_mon++; break;
+        case 3: e.tm_mday++; break;
+        case 4: e.tm_min++; break;
+        default: e.tm_sec++; break;
+        }
+        t = timegm(&e) - 1;
+    }
+    *out = (double)t;
+    return true;
+}
+
+bool
+parse_size(const std::string &s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s.c_str(), &end);
+    if (errno || end == s.c_str() || v < 0 || !std::isfinite(v))
+        return false;
+    std::string unit(end);
+    if (unit == "" || unit == "b")
+        ;
+    else if (unit == "k" || unit == "K" || unit == "kb" || unit == "KB")
+        v *= 1024;
+    else if (unit == "m" || unit == "M" || unit == "mb" || unit == "MB")
+        v *= 1024 * 1024;
+    else if (unit == "g" || unit == "G" || unit == "gb" || unit == "GB")
+        v *= 1024.0 * 1024 * 1024;
+    else
+        return false;
+    *out = std::floor(v);
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * The parser
+ * ------------------------------------------------------------------ */
+
+enum Tok { T_END, T_LPAREN, T_RPAREN, T_AND, T_OR, T_NOT, T_WORD };
+
+struct Token {
+    Tok type;
+    std::string text;   /* the word as written (quotes removed) */
+    std::string field;  /* for field:value */
+    bool has_field;
+    bool quoted;        /* the value was in quotes */
+    bool negated;       /* written with a leading '-' */
+    size_t col;
+};
+
+class Parser {
+  public:
+    explicit Parser(const std::string &q) : q_(q) {}
+
+    Xapian::Query
+    parse()
+    {
+        if (q_.size() > MAX_QUERY_BYTES)
+            fail("the query is longer than " + std::to_string(MAX_QUERY_BYTES) + " bytes", 0);
+        next();
+        if (tok_.type == T_END)
+            fail("empty query", 0);
+        Xapian::Query q = parse_or(0);
+        if (tok_.type == T_RPAREN)
+            fail("')' without '('", tok_.col);
+        if (tok_.type != T_END)
+            fail("unexpected '" + tok_.text + "'", tok_.col);
+        return q;
+    }
+
+  private:
+    const std::string &q_;
+    size_t at_ = 0;
+    Token tok_;
+    size_t leaves_ = 0;
+
+    [[noreturn]] void
+    fail(const std::string &why, size_t col)
+    {
+        throw QueryError{col ? why + " (at column " + std::to_string(col) + ")" : why};
+    }
+
+    /* A quoted string starting at q_[at_] == '"'; at_ moves past it. */
+    std::string
+    quoted()
+    {
+        size_t start = at_++;
+        std::string s;
+        while (at_ < q_.size() && q_[at_] != '"')
+            s += q_[at_++];
+        if (at_ >= q_.size())
+            fail("unterminated quote", start + 1);
+        at_++;
+        return s;
+    }
+
+    void
+    next()
+    {
+        while (at_ < q_.size() && isspace((unsigned char)q_[at_]))
+            at_++;
+        tok_ = Token();
+        tok_.col = at_ + 1;
+        if (at_ >= q_.size()) {
+            tok_.type = T_END;
+            return;
+        }
+        char c = q_[at_];
+        if (c == '(' || c == ')') {
+            tok_.type = c == '(' ? T_LPAREN : T_RPAREN;
+            tok_.text = c;
+            at_++;
+            return;
+        }
+        tok_.type = T_WORD;
+        if (c == '-' && at_ + 1 < q_.size() && !isspace((unsigned char)q_[at_ + 1]) &&
+            q_[at_ + 1] != ')') {
+            tok_.negated = true;
+            at_++;
+        } else if (c == '+' && at_ + 1 < q_.size() && !isspace((unsigned char)q_[at_ + 1])) {
+            at_++;
+        }
+        if (q_[at_] == '"') {
+            tok_.text = quoted();
+            tok_.quoted = true;
+            return;
+        }
+        size_t start = at_;
+        while (at_ < q_.size() && !isspace((unsigned char)q_[at_]) && q_[at_] != '(' &&
+               q_[at_] != ')' && q_[at_] != '"')
+            at_++;
+        std::string w = q_.substr(start, at_ - start);
+        if (!tok_.negated && (w == "AND" || w == "OR" || w == "NOT")) {
+            tok_.type = w == "AND" ? T_AND : w == "OR" ? T_OR : T_NOT;
+            tok_.text = w;
+            return;
+        }
+        /* field:value, field:"quoted value" */
+        size_t colon = w.find(':');
+        if (colon != std::string::npos && colon > 0) {
+            std::string name = w.substr(0, colon);
+            bool fieldlike = true;
+            for (char ch : name)
+                if (!isalnum((unsigned char)ch) && ch != '-' && ch != '_')
+                    fieldlike = false;
+            if (fieldlike) {
+                tok_.has_field = true;
+                tok_.field = lower(name);
+                tok_.text = w.substr(colon + 1);
+                if (tok_.text.empty() && at_ < q_.size() && q_[at_] == '"') {
+                    tok_.text = quoted();
+                    tok_.quoted = true;
+                }
+                return;
+            }
+        }
+        tok_.text = w;
+    }
+
+    Xapian::Query
+    parse_or(int depth)
+    {
+        Xapian::Query q = parse_and(depth);
+        while (tok_.type == T_OR) {
+            next();
+            if (tok_.type == T_END || tok_.type == T_RPAREN || tok_.type == T_OR)
+                fail("OR needs something after it", tok_.col);
+            q = Xapian::Query(Xapian::Query::OP_OR, q, parse_and(depth));
+        }
+        return q;
+    }
+
+    Xapian::Query
+    parse_and(int depth)
+    {
+        std::vector<Xapian::Query> pos, neg;
+        while (tok_.type != T_END && tok_.type != T_RPAREN && tok_.type != T_OR) {
+            if (tok_.type == T_AND) {
+                next();
+                if (tok_.type == T_END || tok_.type == T_RPAREN || tok_.type == T_OR ||
+                    tok_.type == T_AND)
+                    fail("AND needs something after it", tok_.col);
+                continue;
+            }
+            bool negate = false;
+            while (tok_.type == T_NOT) {
+                negate = !negate;
+                next();
+                if (tok_.type == T_END || tok_.type == T_RPAREN || tok_.type == T_OR ||
+                    tok_.type == T_AND)
+                    fail("NOT needs something after it", tok_.col);
+            }
+            if (tok_.type == T_WORD && tok_.negated)
+                negate = !negate;
+            Xapian::Query q = parse_primary(depth);
+            (negate ? neg : pos).push_back(q);
+        }
+        if (pos.empty() && neg.empty())
+            fail("expected a search term", tok_.col);
+        Xapian::Query p = pos.empty() ? Xapian::Query::MatchAll
+                                      : Xapian::Query(Xapian::Query::OP_AND, pos.begin(), pos.end());
+        if (neg.empty())
+            return p;
+        return Xapian::Query(Xapian::Query::OP_AND_NOT, p,
+                             Xapian::Query(Xapian::Query::OP_OR, neg.begin(), neg.end()));
+    }
+
+    Xapian::Query
+    parse_primary(int depth)
+    {
+        if (tok_.type == T_LPAREN) {
+            if (depth + 1 > MAX_DEPTH)
+                fail("parentheses nested deeper than " + std::to_string(MAX_DEPTH), tok_.col);
+            size_t col = tok_.col;
+            next();
+            if (tok_.type == T_RPAREN)
+                fail("empty parentheses", col);
+            Xapian::Query q = parse_or(depth + 1);
+            if (tok_.type != T_RPAREN)
+                fail("'(' without ')'", col);
+            next();
+            return q;
+        }
+        if (tok_.type != T_WORD)
+            fail("unexpected '" + tok_.text + "'", tok_.col);
+        Token t = tok_;
+        next();
+        if (++leaves_ > MAX_LEAVES)
+            fail("more than " + std::to_string(MAX_LEAVES) + " search terms", t.col);
+        return leaf(t);
+    }
+
+    Xapian::Query
+    wildcard(const std::string &prefix, const std::string &stem, size_t min, size_t col)
+    {
+        if (stem.size() < min)
+            fail("a wildcard needs at least " + std::to_string(min) +
+                     " characters before '*'",
+                 col);
+        return Xapian::Query(Xapian::Query::OP_WILDCARD, prefix + stem, MAX_EXPANSION,
+                             Xapian::Query::WILDCARD_LIMIT_ERROR);
+    }
+
+    Xapian::Query
+    text(const std::string &prefix, const Token &t, bool phrase_ok)
+    {
+        std::string v = t.text;
+        if (!t.quoted && v == "*")
+            fail("'*' alone would match everything", t.col);
+        bool wild = !t.quoted && v.size() > 1 && v.back() == '*';
+        if (wild)
+            v.pop_back();
+        if (v.find('*') != std::string::npos && !t.quoted)
+            fail("'*' is only allowed at the end of a word", t.col);
+        std::vector<std::string> w = words(v);
+        if (w.empty())
+            fail("'" + t.text + "' has no words to search for", t.col);
+        if (wild && w.size() == 1)
+            return wildcard(prefix, w[0], 2, t.col);
+        std::vector<Xapian::Query> qs;
+        for (size_t i = 0; i < w.size(); i++) {
+            if (wild && i + 1 == w.size())
+                qs.push_back(wildcard(prefix, w[i], 2, t.col));
+            else
+                qs.push_back(Xapian::Query(prefix + w[i]));
+        }
+        if (qs.size() == 1)
+            return qs[0];
+        if (phrase_ok && !wild)
+            return Xapian::Query(Xapian::Query::OP_PHRASE, qs.begin(), qs.end(), qs.size());
+        return Xapian::Query(Xapian::Query::OP_AND, qs.begin(), qs.end());
+    }
+
+    Xapian::Query
+    exact(const std::string &prefix, const Token &t)
+    {
+        std::string v = t.text;
+        if (!t.quoted && v == "*")
+            fail("'" + t.field + ":*' would match everything: put at least 3 characters "
+                 "before '*'", t.col);
+        if (!t.quoted && v.size() > 1 && v.back() == '*') {
+            v.pop_back();
+            if (v.find('*') != std::string::npos)
+                fail("'*' is only allowed at the end", t.col);
+            std::string term = lower(v);
+            if (prefix.size() + term.size() > 200)
+                fail("the text before '*' is too long", t.col);
+            return wildcard(prefix, term, 3, t.col);
+        }
+        if (v.empty())
+            fail("'" + t.field + ":' needs a value", t.col);
+        char *term = claw_term(prefix.c_str(), v.data(), v.size());
+        Xapian::Query q{std::string(term)};
+        free(term);
+        return q;
+    }
+
+    Xapian::Query
+    range(Xapian::valueno slot, Kind kind, const Token &t)
+    {
+        std::string v = t.text;
+        size_t dots = v.find("..");
+        std::string lo = dots == std::string::npos ? v : v.substr(0, dots);
+        std::string hi = dots == std::string::npos ? v : v.substr(dots + 2);
+        if (lo.empty() && hi.empty())
+            fail("'" + t.field + ":' needs a value or a range a..b", t.col);
+        double a = 0, b = 0;
+        auto parse_one = [&](const std::string &s, bool upper, double *out) {
+            bool ok = kind == RANGE_SIZE ? parse_size(s, out) : parse_date(s, upper, out);
+            if (!ok)
+                fail(std::string("'") + s + "' is not a " +
+                         (kind == RANGE_SIZE ? "size (like 10k, 2m)"
+                                             : "date (YYYY, YYYY-MM, YYYY-MM-DD, "
+                                               "YYYY-MM-DDTHH:MM, today, 7d)"),
+                     t.col);
+        };
+        if (!lo.empty())
+            parse_one(lo, false, &a);
+        if (!hi.empty())
+            parse_one(hi, true, &b);
+        if (lo.empty())
+            return Xapian::Query(Xapian::Query::OP_VALUE_LE, slot, Xapian::sortable_serialise(b));
+        if (hi.empty())
+            return Xapian::Query(Xapian::Query::OP_VALUE_GE, slot, Xapian::sortable_serialise(a));
+        if (a > b)
+            fail("the range '" + v + "' ends before it starts", t.col);
+        return Xapian::Query(Xapian::Query::OP_VALUE_RANGE, slot, Xapian::sortable_serialise(a),
+                             Xapian::sortable_serialise(b));
+    }
+
+    Xapian::Query
+    leaf(const Token &t)
+    {
+        if (!t.has_field) {
+            if (!t.quoted && t.text.find(':') != std::string::npos)
+                fail("unknown field in '" + t.text + "' (quote it to search for the text)",
+                     t.col);
+            return text("", t, true);
+        }
+        const Field *f = find_field(t.field);
+        if (!f) {
+            std::string hint = t.field == "http" || t.field == "https"
+                                   ? " (for a link, write url:\"" + t.field + ":" + t.text + "\")"
+                                   : " (the fields are in claw(1), QUERY LANGUAGE)";
+            fail("unknown field '" + t.field + "'" + hint, t.col);
+        }
+        switch (f->kind) {
+        case TEXT: return text(f->prefix, t, true);
+        case SUBJECT: return text(f->prefix, t, true);
+        case ADDRESS: {
+            /* An address or domain is one term; words (a display name,
+             * "John Smith") each match a word of the name. */
+            const std::string &v = t.text;
+            if (v.find('@') != std::string::npos || v.find('.') != std::string::npos ||
+                (v.size() > 1 && v.back() == '*'))
+                return exact(f->prefix, t);
+            return text(f->prefix, t, false);
+        }
+        case EXACT: return exact(f->prefix, t);
+        case RANGE_DATE: return range(CLAW_SLOT_DATE, RANGE_DATE, t);
+        case RANGE_ARRIVAL: return range(CLAW_SLOT_ARRIVAL, RANGE_DATE, t);
+        case RANGE_SIZE: return range(CLAW_SLOT_SIZE, RANGE_SIZE, t);
+        case HEADER: {
+            /* header:NAME=value */
+            size_t eq = t.text.find('=');
+            if (eq == std::string::npos || eq == 0)
+                fail("write header:NAME=value", t.col);
+            Token v = t;
+            v.text = t.text.substr(eq + 1);
+            std::string prefix = "XHDR" + lower(t.text.substr(0, eq)) + ":";
+            if (v.text.find(' ') == std::string::npos && !v.quoted)
+                return Xapian::Query(Xapian::Query::OP_OR, exact(prefix, v), text(prefix, v, false));
+            return text(prefix, v, false);
+        }
+        }
+        fail("internal error", t.col);
+    }
+};
+
+} // namespace
+
+struct claw_index {
+    Xapian::Database *db = nullptr;
+    Xapian::WritableDatabase *wdb = nullptr;
+    std::string dir;
+    std::string error;
+};
+
+static char *
+dup_error(const std::string &s)
+{
+    return strdup(s.c_str());
+}
+
+#define CATCH(ix, what)                                                                           \
+    catch (const Xapian::DatabaseLockError &e)                                                    \
+    {                                                                                             \
+        (ix)->error = std::string(what) + ": the index is locked by another process (" +          \
+                      e.get_msg() + ")";                                                          \
+        return CLAW_STATUS_IO_ERROR;                                                              \
+    }                                                                                             \
+    catch (const Xapian::DatabaseNotFoundError &e)                                                \
+    {                                                                                             \
+        (ix)->error = std::string(what) + ": no index (" + e.get_msg() + ")";                     \
+        return CLAW_STATUS_NOT_FOUND;                                                             \
+    }                                                                                             \
+    catch (const Xapian::Error &e)                                                                \
+    {                                                                                             \
+        (ix)->error = std::string(what) + ": " + e.get_description();                             \
+        return CLAW_STATUS_IO_ERROR;                                                              \
+    }                                                                                             \
+    catch (const std::bad_alloc &)                                                                \
+    {                                                                                             \
+        return CLAW_STATUS_OUT_OF_MEMORY;                                                         \
+    }
+
+static claw_status_t
+open_index(claw_index_t *ix, const char *dir, unsigned flags)
+{
+    try {
+        ix->dir = dir;
+        if (flags & CLAW_INDEX_WRITE) {
+            int action = (flags & CLAW_INDEX_FRESH)    ? Xapian::DB_CREATE_OR_OVERWRITE
+                         : (flags & CLAW_INDEX_CREATE) ? Xapian::DB_CREATE_OR_OPEN
+                                                       : Xapian::DB_OPEN;
+            ix->wdb = new Xapian::WritableDatabase(dir, action | Xapian::DB_BACKEND_GLASS);
+            ix->db = ix->wdb;
+        } else {
+            ix->db = new Xapian::Database(dir);
+        }
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, dir)
+}
+
+extern "C" claw_status_t
+claw_index_open(const char *dir, unsigned flags, claw_index_t **out, char **error)
+{
+    *out = nullptr;
+    if (error)
+        *error = nullptr;
+    claw_index_t *ix = new (std::nothrow) claw_index_t;
+    if (!ix)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    claw_status_t st = open_index(ix, dir, flags);
+    if (st) {
+        if (error)
+            *error = dup_error(ix->error);
+        delete ix;
+        return st;
+    }
+    *out = ix;
+    return st;
+}
+
+extern "C" void
+claw_index_close(claw_index_t *ix)
+{
+    if (!ix)
+        return;
+    try {
+        if (ix->wdb)
+            ix->wdb->close();
+    } catch (...) {
+    }
+    delete ix->db;
+    delete ix;
+}
+
+extern "C" const char *
+claw_index_error(const claw_index_t *ix)
+{
+    return ix ? ix->error.c_str() : "no index";
+}
+
+extern "C" claw_status_t
+claw_index_last_seq(claw_index_t *ix, uint64_t *seq)
+{
+    *seq = 0;
+    try {
+        std::string v = ix->db->get_metadata("last_seq");
+        *seq = v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
+}
+
+extern "C" claw_status_t
+claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
+{
+    if (!ix->wdb || docid == 0 || docid > 0xffffffffu)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    try {
+        Xapian::Document d;
+        size_t n = claw_doc_n_terms(doc);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t pos;
+            const char *t = claw_doc_term(doc, i, &pos);
+            if (pos)
+                d.add_posting(t, pos);
+            else if (t[0] == 'X')
+                d.add_boolean_term(t);
+            else
+                d.add_term(t);
+        }
+        for (unsigned s = 0; s < CLAW_N_SLOTS; s++)
+            d.add_value(s, Xapian::sortable_serialise(claw_doc_value(doc, s)));
+        d.set_data(claw_doc_data(doc));
+        ix->wdb->replace_document((Xapian::docid)docid, d);
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
+}
+
+extern "C" claw_status_t
+claw_index_commit(claw_index_t *ix, uint64_t seq)
+{
+    if (!ix->wdb)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    try {
+        ix->wdb->set_metadata("last_seq", std::to_string(seq));
+        ix->wdb->commit();
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
+}
+
+extern "C" claw_status_t
+claw_index_count(claw_index_t *ix, uint64_t *n, uint64_t *last)
+{
+    try {
+        *n = ix->db->get_doccount();
+        *last = ix->db->get_lastdocid();
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
+}
+
+extern "C" claw_status_t
+claw_index_has(claw_index_t *ix, uint64_t docid, bool *has)
+{
+    *has = false;
+    try {
+        Xapian::PostingIterator p = ix->db->postlist_begin("");
+        p.skip_to((Xapian::docid)docid);
+        *has = p != ix->db->postlist_end("") && *p == docid;
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
+}
+
+extern "C" claw_status_t
+claw_index_each(claw_index_t *ix, bool (*fn)(void *ctx, uint64_t docid), void *ctx)
+{
+    try {
+        for (Xapian::PostingIterator p = ix->db->postlist_begin(""); p != ix->db->postlist_end("");
+             ++p)
+            if (!fn(ctx, *p))
+                break;
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
+}
+
+extern "C" claw_status_t
+claw_index_reopen(claw_index_t *ix)
+{
+    try {
+        ix->db->reopen();
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
+}
+
+static claw_status_t
+search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, size_t limit,
+       claw_hits_t **out)
+{
+    Xapian::Query q = Parser(query).parse();
+    Xapian::Enquire enq(*ix->db);
+    enq.set_query(q);
+    if (sort == CLAW_SORT_DATE) {
+        /* Newest first; no relevance to compute. */
+        enq.set_weighting_scheme(Xapian::BoolWeight());
+        enq.set_sort_by_value(CLAW_SLOT_DATE, true);
+    }
+    Xapian::MSet m = enq.get_mset((Xapian::doccount)offset, (Xapian::doccount)limit);
+    claw_hits_t *h = (claw_hits_t *)calloc(1, sizeof *h);
+    if (!h)
+        throw std::bad_alloc();
+    h->estimated = m.get_matches_estimated();
+    h->hits = (claw_hit_t *)calloc(m.size() ? m.size() : 1, sizeof(claw_hit_t));
+    if (!h->hits) {
+        free(h);
+        throw std::bad_alloc();
+    }
+    for (Xapian::MSetIterator i = m.begin(); i != m.end(); ++i) {
+        claw_hit_t *x = &h->hits[h->n++];
+        x->docid = *i;
+        x->relevance = i.get_percent();
+        x->data = strdup(i.get_document().get_data().c_str());
+    }
+    *out = h;
+    return CLAW_STATUS_SUCCESS;
+}
+
+extern "C" claw_status_t
+claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset,
+                  size_t limit, claw_hits_t **hits, char **error)
+{
+    *hits = nullptr;
+    if (error)
+        *error = nullptr;
+    try {
+        return search(ix, query, sort, offset, limit, hits);
+    } catch (const QueryError &e) {
+        ix->error = e.what;
+        if (error)
+            *error = dup_error(e.what);
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    } catch (const Xapian::WildcardError &e) {
+        ix->error = "a wildcard matches more than " + std::to_string(MAX_EXPANSION) +
+                    " terms: make it longer";
+        if (error)
+            *error = dup_error(ix->error);
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    } catch (const Xapian::DatabaseModifiedError &e) {
+        /* The writer committed while we read: read the new revision. */
+        try {
+            ix->db->reopen();
+            return search(ix, query, sort, offset, limit, hits);
+        } catch (const Xapian::Error &e2) {
+            ix->error = e2.get_description();
+        } catch (const QueryError &e2) {
+            ix->error = e2.what;
+        }
+        if (error)
+            *error = dup_error(ix->error);
+        return CLAW_STATUS_IO_ERROR;
+    } catch (const Xapian::Error &e) {
+        ix->error = e.get_description();
+        if (error)
+            *error = dup_error(ix->error);
+        return CLAW_STATUS_IO_ERROR;
+    } catch (const std::bad_alloc &) {
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    }
+}
+
+extern "C" void
+claw_hits_free(claw_hits_t *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n; i++)
+        free(h->hits[i].data);
+    free(h->hits);
+    free(h);
+}
+
+extern "C" claw_status_t
+claw_index_describe(const char *query, char **description, char **error)
+{
+    *description = nullptr;
+    if (error)
+        *error = nullptr;
+    try {
+        *description = strdup(Parser(query).parse().get_description().c_str());
+        return CLAW_STATUS_SUCCESS;
+    } catch (const QueryError &e) {
+        if (error)
+            *error = dup_error(e.what);
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    } catch (const Xapian::Error &e) {
+        if (error)
+            *error = dup_error(e.get_description());
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    } catch (const std::bad_alloc &) {
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    }
+}

@@ -1,0 +1,79 @@
+/* claw_xapian.h - the search index, behind a C interface.
+ *
+ * claw_xapian.cc is the only file that includes <xapian.h>; no exception
+ * crosses into C: every entry point catches Xapian::Error (and
+ * std::bad_alloc) and returns a status, with the text in the handle's last
+ * error.
+ *
+ * The index is derived from the store: document ids are the store's docids
+ * and the metadata key "last_seq" is the store log position it holds,
+ * committed together with the documents.
+ */
+#ifndef CLAW_XAPIAN_H
+#define CLAW_XAPIAN_H
+
+#include "claw-archive.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct claw_index claw_index_t;
+
+#define CLAW_INDEX_WRITE 0x1u  /**< open for writing (takes Xapian's lock) */
+#define CLAW_INDEX_CREATE 0x2u /**< ...and create it if missing */
+#define CLAW_INDEX_FRESH 0x4u  /**< ...replacing any index already there */
+
+/** Open the index in @dir. CLAW_STATUS_NOT_FOUND when read-only and there
+ * is none; IO_ERROR with "locked" in *@error when another process writes
+ * it. *@error is malloc'd. */
+claw_status_t claw_index_open(const char *dir, unsigned flags, claw_index_t **index,
+                              char **error);
+/** Commits (when writable) and closes; NULL is a no-op. */
+void claw_index_close(claw_index_t *index);
+const char *claw_index_error(const claw_index_t *index);
+
+/** The store log position the index holds (0 when empty). */
+claw_status_t claw_index_last_seq(claw_index_t *index, uint64_t *seq);
+claw_status_t claw_index_replace(claw_index_t *index, uint64_t docid, const claw_doc_t *doc);
+/** Make what was added durable and record @seq as caught up to. */
+claw_status_t claw_index_commit(claw_index_t *index, uint64_t seq);
+/** Documents in the index and the highest docid. */
+claw_status_t claw_index_count(claw_index_t *index, uint64_t *n, uint64_t *last_docid);
+/** Is @docid in the index? */
+claw_status_t claw_index_has(claw_index_t *index, uint64_t docid, bool *has);
+/** Call @fn for every docid in the index, in order. */
+claw_status_t claw_index_each(claw_index_t *index, bool (*fn)(void *ctx, uint64_t docid),
+                              void *ctx);
+/** Re-open a read-only index at its latest revision. */
+claw_status_t claw_index_reopen(claw_index_t *index);
+
+typedef enum claw_sort { CLAW_SORT_DATE = 0, CLAW_SORT_RELEVANCE } claw_sort_t;
+
+typedef struct claw_hit {
+    uint64_t docid;
+    double relevance; /**< percent, 0-100 */
+    char *data;       /**< "id\tdate\tarrival\tfrom\tsubject\taction\tscore\tsize" */
+} claw_hit_t;
+
+typedef struct claw_hits {
+    size_t n;
+    claw_hit_t *hits;
+    uint64_t estimated; /**< matches in all, estimated */
+} claw_hits_t;
+
+/** Run @query (the language in claw(1)); @limit hits from @offset. A query
+ * that is malformed, too long, too deeply nested, names an unknown field or
+ * has a wildcard that expands too far gives INVALID_ARGUMENT, with the
+ * reason in *@error (malloc'd); never a hang. */
+claw_status_t claw_index_search(claw_index_t *index, const char *query, claw_sort_t sort,
+                                size_t offset, size_t limit, claw_hits_t **hits, char **error);
+void claw_hits_free(claw_hits_t *hits);
+
+/** The query as Xapian understood it (for --explain and tests); malloc'd. */
+claw_status_t claw_index_describe(const char *query, char **description, char **error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLAW_XAPIAN_H */

@@ -1,0 +1,591 @@
+/* ingest.c - the ingest pipeline (workers, group-committing writer) and the
+ * indexer thread that follows the store into Xapian. See claw-ingest.h. */
+#include "build-config.h"
+
+#include "claw-ingest.h"
+
+#include <glib.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------
+ * Settings
+ * --------------------------------------------------------------------- */
+
+static int64_t
+cfg_int(const claw_config_t *cfg, const char *section, const char *name)
+{
+    const char *v = claw_config_get(cfg, section, name);
+    return v ? g_ascii_strtoll(v, NULL, 10) : 0;
+}
+
+/* OPT_SIZE values print as bytes with a suffix; read them back. */
+static uint64_t
+cfg_size(const claw_config_t *cfg, const char *section, const char *name)
+{
+    const char *v = claw_config_get(cfg, section, name);
+    char *end;
+    uint64_t n = v ? g_ascii_strtoull(v, &end, 10) : 0;
+    if (v && *end) {
+        switch (g_ascii_tolower(*end)) {
+        case 'k': n <<= 10; break;
+        case 'm': n <<= 20; break;
+        case 'g': n <<= 30; break;
+        case 't': n <<= 40; break;
+        default: break;
+        }
+    }
+    return n;
+}
+
+void
+claw_archive_settings_read(const claw_config_t *cfg, claw_archive_settings_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->path = g_strdup(claw_config_get(cfg, "archive", "path"));
+    s->map_size = cfg_size(cfg, "archive", "map_size");
+    s->prep.zstd_level = (int)cfg_int(cfg, "archive", "compression_level");
+    s->prep.positions = strcmp(claw_config_get(cfg, "archive", "positions"), "yes") == 0;
+    s->prep.max_text_bytes = cfg_size(cfg, "archive", "max_text");
+    gchar **h = g_strsplit_set(claw_config_get(cfg, "archive", "index_headers"), ", \t", -1);
+    GPtrArray *names = g_ptr_array_new();
+    for (gchar **p = h; *p; p++)
+        if (**p)
+            g_ptr_array_add(names, g_ascii_strdown(*p, -1));
+    g_strfreev(h);
+    s->prep.n_index_headers = names->len;
+    g_ptr_array_add(names, NULL);
+    s->index_headers = (char **)g_ptr_array_free(names, FALSE);
+    s->prep.index_headers = (const char *const *)s->index_headers;
+    s->commit_batch = (size_t)cfg_int(cfg, "archive", "commit_batch");
+    s->commit_delay_ms = cfg_int(cfg, "archive", "commit_delay");
+    s->index_batch = (size_t)cfg_int(cfg, "archive", "index_batch");
+    s->threads = (unsigned)cfg_int(cfg, "archive", "threads");
+    if (!s->threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->threads = n > 0 ? (unsigned)n : 1;
+    }
+}
+
+void
+claw_archive_settings_clear(claw_archive_settings_t *s)
+{
+    g_free(s->path);
+    g_strfreev(s->index_headers);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------------------
+ * The indexer
+ * --------------------------------------------------------------------- */
+
+#define MAX_OFFERED 20000
+
+struct claw_indexer {
+    claw_archive_t *ar;
+    claw_index_t *ix;
+    claw_engine_t *engine; /* parses messages it must rebuild */
+    claw_archive_settings_t set;
+    GThread *thread;
+    GMutex lock;
+    GCond cond;
+    bool stop, kicked;
+    GHashTable *offered;   /* seq -> claw_doc_t */
+    uint64_t position;     /* last seq replaced */
+    uint64_t indexed;      /* last seq committed */
+    claw_status_t failed;  /* the index could not be written */
+    char error[512];
+};
+
+typedef struct {
+    uint64_t seq, docid;
+} log_entry_t;
+
+static bool
+collect_log(void *ctx, uint64_t seq, uint64_t docid)
+{
+    log_entry_t e = {seq, docid};
+    g_array_append_val((GArray *)ctx, e);
+    return true;
+}
+
+static void
+indexer_commit(claw_indexer_t *x, uint64_t pos)
+{
+    claw_status_t st = claw_index_commit(x->ix, pos);
+    g_mutex_lock(&x->lock);
+    if (st) {
+        x->failed = st;
+        snprintf(x->error, sizeof x->error, "%s", claw_index_error(x->ix));
+    } else {
+        x->indexed = pos;
+    }
+    g_cond_broadcast(&x->cond);
+    g_mutex_unlock(&x->lock);
+    if (st)
+        claw_log(CLAW_LOG_ERROR, NULL, "index: %s", claw_index_error(x->ix));
+}
+
+/* Index what the store has after our position; true if there was any. */
+static bool
+indexer_round(claw_indexer_t *x, size_t *uncommitted)
+{
+    GArray *entries = g_array_new(FALSE, FALSE, sizeof(log_entry_t));
+    claw_archive_log(x->ar, x->position, 2000, collect_log, entries);
+    bool any = entries->len > 0;
+    for (guint i = 0; i < entries->len; i++) {
+        log_entry_t *e = &g_array_index(entries, log_entry_t, i);
+        g_mutex_lock(&x->lock);
+        claw_doc_t *doc = g_hash_table_lookup(x->offered, &e->seq);
+        if (doc)
+            g_hash_table_steal(x->offered, &e->seq);
+        g_mutex_unlock(&x->lock);
+        claw_status_t st = CLAW_STATUS_SUCCESS;
+        if (!doc)
+            st = claw_archive_doc(x->ar, x->engine, &x->set.prep, e->docid, &doc);
+        if (st == CLAW_STATUS_SUCCESS) {
+            st = claw_index_replace(x->ix, e->docid, doc);
+            if (st)
+                claw_log(CLAW_LOG_ERROR, NULL, "index: message %" PRIu64 ": %s", e->docid,
+                         claw_index_error(x->ix));
+        } else {
+            claw_log(CLAW_LOG_ERROR, NULL, "index: message %" PRIu64 ": %s", e->docid,
+                     claw_archive_error(x->ar));
+        }
+        claw_doc_free(doc);
+        x->position = e->seq;
+        if (++*uncommitted >= x->set.index_batch) {
+            indexer_commit(x, x->position);
+            *uncommitted = 0;
+        }
+    }
+    g_array_free(entries, TRUE);
+    return any;
+}
+
+static gpointer
+indexer_main(gpointer data)
+{
+    claw_indexer_t *x = data;
+    size_t uncommitted = 0;
+    for (;;) {
+        bool any = indexer_round(x, &uncommitted);
+        if (!any && uncommitted) {
+            indexer_commit(x, x->position);
+            uncommitted = 0;
+        }
+        g_mutex_lock(&x->lock);
+        if (x->stop && !any) {
+            g_mutex_unlock(&x->lock);
+            break;
+        }
+        if (!any && !x->kicked) {
+            gint64 until = g_get_monotonic_time() + G_TIME_SPAN_SECOND;
+            g_cond_wait_until(&x->cond, &x->lock, until);
+        }
+        x->kicked = false;
+        g_mutex_unlock(&x->lock);
+    }
+    if (uncommitted)
+        indexer_commit(x, x->position);
+    return NULL;
+}
+
+static void
+free_doc(gpointer p)
+{
+    claw_doc_free(p);
+}
+
+claw_status_t
+claw_indexer_start(claw_archive_t *ar, const claw_config_t *cfg, claw_indexer_t **out,
+                   char **error)
+{
+    *out = NULL;
+    claw_indexer_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    x->ar = ar;
+    claw_archive_settings_read(cfg, &x->set);
+    g_mutex_init(&x->lock);
+    g_cond_init(&x->cond);
+    x->offered = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_doc);
+    char *dir = g_build_filename(claw_archive_dir(ar), "index", NULL);
+    claw_status_t st = claw_index_open(dir, CLAW_INDEX_WRITE | CLAW_INDEX_CREATE, &x->ix, error);
+    g_free(dir);
+    if (!st)
+        st = claw_engine_new(cfg, &x->engine, error);
+    if (!st)
+        st = claw_index_last_seq(x->ix, &x->position);
+    if (st) {
+        claw_index_close(x->ix);
+        claw_engine_destroy(x->engine);
+        g_hash_table_destroy(x->offered);
+        claw_archive_settings_clear(&x->set);
+        free(x);
+        return st;
+    }
+    x->indexed = x->position;
+    x->thread = g_thread_new("indexer", indexer_main, x);
+    *out = x;
+    return CLAW_STATUS_SUCCESS;
+}
+
+void
+claw_indexer_offer(claw_indexer_t *x, uint64_t seq, claw_doc_t *doc)
+{
+    g_mutex_lock(&x->lock);
+    if (seq <= x->position || g_hash_table_size(x->offered) >= MAX_OFFERED) {
+        g_mutex_unlock(&x->lock);
+        claw_doc_free(doc);
+        return;
+    }
+    gint64 *k = g_new(gint64, 1);
+    *k = (gint64)seq;
+    g_hash_table_replace(x->offered, k, doc);
+    g_mutex_unlock(&x->lock);
+}
+
+void
+claw_indexer_kick(claw_indexer_t *x)
+{
+    g_mutex_lock(&x->lock);
+    x->kicked = true;
+    g_cond_broadcast(&x->cond);
+    g_mutex_unlock(&x->lock);
+}
+
+claw_status_t
+claw_indexer_wait(claw_indexer_t *x, uint64_t seq)
+{
+    g_mutex_lock(&x->lock);
+    x->kicked = true;
+    g_cond_broadcast(&x->cond);
+    while (x->indexed < seq && !x->failed)
+        g_cond_wait(&x->cond, &x->lock);
+    claw_status_t st = x->failed;
+    g_mutex_unlock(&x->lock);
+    return st;
+}
+
+uint64_t
+claw_indexer_indexed(claw_indexer_t *x)
+{
+    g_mutex_lock(&x->lock);
+    uint64_t v = x->indexed;
+    g_mutex_unlock(&x->lock);
+    return v;
+}
+
+void
+claw_indexer_stop(claw_indexer_t *x)
+{
+    if (!x)
+        return;
+    g_mutex_lock(&x->lock);
+    x->stop = true;
+    x->kicked = true;
+    g_cond_broadcast(&x->cond);
+    g_mutex_unlock(&x->lock);
+    g_thread_join(x->thread);
+    claw_index_close(x->ix);
+    claw_engine_destroy(x->engine);
+    g_hash_table_destroy(x->offered);
+    claw_archive_settings_clear(&x->set);
+    g_mutex_clear(&x->lock);
+    g_cond_clear(&x->cond);
+    free(x);
+}
+
+/* ------------------------------------------------------------------------
+ * The pipeline
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+    claw_engine_t *engine;
+    unsigned generation;
+} engine_slot_t;
+
+typedef struct {
+    char *raw;
+    size_t len;
+    claw_delivery_t d;
+    char **strings; /* the delivery's copies */
+    void *tag;
+    /* results */
+    claw_item_t *item;
+    claw_status_t st;
+    char *error;
+} job_t;
+
+struct claw_ingest {
+    claw_archive_t *ar;
+    claw_indexer_t *indexer;
+    claw_archive_settings_t set;
+    claw_ingest_done_t done;
+    void *done_ctx;
+    GThreadPool *pool;
+    GAsyncQueue *engines; /* engine_slot_t */
+    unsigned generation;
+    GAsyncQueue *to_writer; /* job_t; the writer stops on &stop_job */
+    GThread *writer;
+    GMutex lock;
+    GCond cond;
+    size_t in_flight;     /* submitted, not yet done */
+    size_t in_workers;    /* submitted, not yet at the writer */
+    size_t max_in_flight;
+};
+
+static job_t stop_job;
+
+static void
+job_free(job_t *j)
+{
+    free(j->raw);
+    g_strfreev(j->strings);
+    g_free(j->error);
+    g_free(j);
+}
+
+static claw_status_t
+new_engines(claw_ingest_t *in, const claw_config_t *cfg, unsigned generation, GPtrArray *out,
+            char **error)
+{
+    for (unsigned i = 0; i < in->set.threads; i++) {
+        claw_engine_t *e;
+        claw_status_t st = claw_engine_new(cfg, &e, error);
+        if (st)
+            return st;
+        engine_slot_t *s = g_new(engine_slot_t, 1);
+        s->engine = e;
+        s->generation = generation;
+        g_ptr_array_add(out, s);
+    }
+    return CLAW_STATUS_SUCCESS;
+}
+
+static void
+worker(gpointer data, gpointer user)
+{
+    job_t *j = data;
+    claw_ingest_t *in = user;
+    engine_slot_t *s;
+    for (;;) {
+        s = g_async_queue_pop(in->engines);
+        if (s->generation == (unsigned)g_atomic_int_get(&in->generation))
+            break;
+        claw_engine_destroy(s->engine); /* from before a reload */
+        g_free(s);
+    }
+    j->st = claw_item_prepare(s->engine, &in->set.prep, j->raw, j->len, &j->d, &j->item);
+    if (j->st)
+        j->error = g_strdup_printf("cannot prepare the message: %s",
+                                   claw_status_to_string(j->st));
+    g_async_queue_push(in->engines, s);
+    free(j->raw);
+    j->raw = NULL;
+    g_mutex_lock(&in->lock);
+    in->in_workers--;
+    g_mutex_unlock(&in->lock);
+    g_async_queue_push(in->to_writer, j);
+}
+
+static gpointer
+writer_main(gpointer data)
+{
+    claw_ingest_t *in = data;
+    GPtrArray *batch = g_ptr_array_new();
+    GPtrArray *items = g_ptr_array_new();
+    bool stop = false;
+    while (!stop) {
+        job_t *j = g_async_queue_pop(in->to_writer);
+        if (j == &stop_job)
+            break;
+        g_ptr_array_add(batch, j);
+        gint64 until = g_get_monotonic_time() + in->set.commit_delay_ms * 1000;
+        while (batch->len < in->set.commit_batch) {
+            job_t *more = g_async_queue_try_pop(in->to_writer);
+            if (!more) {
+                /* Wait for more only while the workers still hold some. */
+                g_mutex_lock(&in->lock);
+                size_t pending = in->in_workers;
+                g_mutex_unlock(&in->lock);
+                if (!pending || g_get_monotonic_time() >= until)
+                    break;
+                more = g_async_queue_timeout_pop(in->to_writer, 1000);
+                if (!more)
+                    continue;
+            }
+            if (more == &stop_job) {
+                stop = true;
+                break;
+            }
+            g_ptr_array_add(batch, more);
+        }
+        g_ptr_array_set_size(items, 0);
+        for (guint i = 0; i < batch->len; i++) {
+            job_t *b = batch->pdata[i];
+            if (!b->st)
+                g_ptr_array_add(items, b->item);
+        }
+        claw_status_t st = items->len ? claw_archive_store(in->ar, (claw_item_t *const *)items->pdata,
+                                                            items->len)
+                                      : CLAW_STATUS_SUCCESS;
+        const char *err = st ? claw_archive_error(in->ar) : NULL;
+        if (st)
+            claw_log(CLAW_LOG_ERROR, NULL, "store: %s", err);
+        if (!st && in->indexer) {
+            for (guint i = 0; i < items->len; i++) {
+                claw_item_t *it = items->pdata[i];
+                if (claw_item_outcome(it) == CLAW_ITEM_NEW)
+                    claw_indexer_offer(in->indexer, claw_item_seq(it), claw_item_take_doc(it));
+            }
+            claw_indexer_kick(in->indexer);
+        }
+        for (guint i = 0; i < batch->len; i++) {
+            job_t *b = batch->pdata[i];
+            if (b->st)
+                in->done(in->done_ctx, b->tag, NULL, b->st, b->error);
+            else
+                in->done(in->done_ctx, b->tag, b->item, st, err);
+            b->item = NULL;
+            job_free(b);
+        }
+        g_mutex_lock(&in->lock);
+        in->in_flight -= batch->len;
+        g_cond_broadcast(&in->cond);
+        g_mutex_unlock(&in->lock);
+        g_ptr_array_set_size(batch, 0);
+    }
+    g_ptr_array_free(batch, TRUE);
+    g_ptr_array_free(items, TRUE);
+    return NULL;
+}
+
+claw_status_t
+claw_ingest_start(claw_archive_t *ar, const claw_config_t *cfg, claw_indexer_t *indexer,
+                  claw_ingest_done_t done, void *done_ctx, claw_ingest_t **out, char **error)
+{
+    *out = NULL;
+    claw_ingest_t *in = calloc(1, sizeof *in);
+    if (!in)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    in->ar = ar;
+    in->indexer = indexer;
+    in->done = done;
+    in->done_ctx = done_ctx;
+    claw_archive_settings_read(cfg, &in->set);
+    g_mutex_init(&in->lock);
+    g_cond_init(&in->cond);
+    in->engines = g_async_queue_new();
+    GPtrArray *engines = g_ptr_array_new();
+    claw_status_t st = new_engines(in, cfg, 0, engines, error);
+    for (guint i = 0; i < engines->len; i++)
+        g_async_queue_push(in->engines, engines->pdata[i]);
+    g_ptr_array_free(engines, TRUE);
+    if (st) {
+        claw_ingest_stop(in);
+        return st;
+    }
+    in->max_in_flight = in->set.threads * 4 + in->set.commit_batch * 2;
+    in->to_writer = g_async_queue_new();
+    in->pool = g_thread_pool_new(worker, in, (gint)in->set.threads, TRUE, NULL);
+    in->writer = g_thread_new("writer", writer_main, in);
+    *out = in;
+    return CLAW_STATUS_SUCCESS;
+}
+
+void
+claw_ingest_submit(claw_ingest_t *in, char *raw, size_t len, const claw_delivery_t *d, void *tag)
+{
+    job_t *j = g_new0(job_t, 1);
+    j->raw = raw;
+    j->len = len;
+    j->tag = tag;
+    /* Copy the delivery's strings into one vector. */
+    GPtrArray *s = g_ptr_array_new();
+    g_ptr_array_add(s, g_strdup(d->mail_from));
+    g_ptr_array_add(s, g_strdup(d->client_ip));
+    g_ptr_array_add(s, g_strdup(d->helo));
+    g_ptr_array_add(s, g_strdup(d->source));
+    for (size_t i = 0; i < d->n_rcpt; i++)
+        g_ptr_array_add(s, g_strdup(d->rcpt[i]));
+    g_ptr_array_add(s, NULL);
+    /* NULL entries (absent fields) would end a strv early: use "". */
+    for (guint i = 0; i + 1 < s->len; i++)
+        if (!s->pdata[i])
+            s->pdata[i] = g_strdup("");
+    j->strings = (char **)g_ptr_array_free(s, FALSE);
+    j->d.mail_from = d->mail_from ? j->strings[0] : NULL;
+    j->d.client_ip = j->strings[1];
+    j->d.helo = j->strings[2];
+    j->d.source = j->strings[3];
+    j->d.rcpt = (const char *const *)j->strings + 4;
+    j->d.n_rcpt = d->n_rcpt;
+    j->d.time_ms = d->time_ms ? d->time_ms : g_get_real_time() / 1000;
+
+    g_mutex_lock(&in->lock);
+    while (in->in_flight >= in->max_in_flight)
+        g_cond_wait(&in->cond, &in->lock);
+    in->in_flight++;
+    in->in_workers++;
+    g_mutex_unlock(&in->lock);
+    g_thread_pool_push(in->pool, j, NULL);
+}
+
+claw_status_t
+claw_ingest_reload(claw_ingest_t *in, const claw_config_t *cfg, char **error)
+{
+    unsigned gen = g_atomic_int_get(&in->generation) + 1;
+    GPtrArray *engines = g_ptr_array_new();
+    claw_status_t st = new_engines(in, cfg, gen, engines, error);
+    if (st) {
+        for (guint i = 0; i < engines->len; i++) {
+            engine_slot_t *s = engines->pdata[i];
+            claw_engine_destroy(s->engine);
+            g_free(s);
+        }
+    } else {
+        g_atomic_int_set(&in->generation, gen);
+        for (guint i = 0; i < engines->len; i++)
+            g_async_queue_push(in->engines, engines->pdata[i]);
+    }
+    g_ptr_array_free(engines, TRUE);
+    return st;
+}
+
+void
+claw_ingest_drain(claw_ingest_t *in)
+{
+    g_mutex_lock(&in->lock);
+    while (in->in_flight)
+        g_cond_wait(&in->cond, &in->lock);
+    g_mutex_unlock(&in->lock);
+}
+
+void
+claw_ingest_stop(claw_ingest_t *in)
+{
+    if (!in)
+        return;
+    if (in->writer) {
+        claw_ingest_drain(in);
+        g_thread_pool_free(in->pool, FALSE, TRUE);
+        g_async_queue_push(in->to_writer, &stop_job);
+        g_thread_join(in->writer);
+        g_async_queue_unref(in->to_writer);
+    }
+    engine_slot_t *s;
+    while ((s = g_async_queue_try_pop(in->engines))) {
+        claw_engine_destroy(s->engine);
+        g_free(s);
+    }
+    g_async_queue_unref(in->engines);
+    claw_archive_settings_clear(&in->set);
+    g_mutex_clear(&in->lock);
+    g_cond_clear(&in->cond);
+    free(in);
+}
