@@ -709,6 +709,65 @@ info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
     return mdb_put(txn, dbi, &k, &v, 0);
 }
 
+/* The compressed message in pieces small enough to sit in LMDB's leaf
+ * pages (two to a page) under docid + piece number. Stored whole, a value
+ * over about 2 KB takes overflow pages of its own and wastes half a page
+ * on average; appended in docid order, the pieces fill pages completely. */
+#define PIECE 2000
+
+static int
+put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByteArray *blob)
+{
+    unsigned char key[10];
+    memcpy(key, dk, 8);
+    for (size_t off = 0, n = 0; off < blob->len || n == 0; off += PIECE, n++) {
+        size_t len = blob->len - off < PIECE ? blob->len - off : PIECE;
+        key[8] = (unsigned char)(n >> 8);
+        key[9] = (unsigned char)n;
+        MDB_val k = {10, key}, v = {len, blob->data + off};
+        int rc = mdb_put(txn, a->dbi[DB_BLOB], &k, &v, MDB_APPEND);
+        if (rc)
+            return rc;
+        if (n >= 0xffff)
+            return MDB_BAD_VALSIZE;
+    }
+    return 0;
+}
+
+/* The pieces of message @dk put back together (g_byte_array_unref). */
+static int
+get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray **out)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, a->dbi[DB_BLOB], &c);
+    if (rc)
+        return rc;
+    unsigned char key[10] = {0};
+    memcpy(key, dk, 8);
+    MDB_val k = {10, key}, v;
+    GByteArray *b = g_byte_array_new();
+    unsigned n = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 10 && memcmp(k.mv_data, dk, 8) == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
+        const unsigned char *kb = k.mv_data;
+        if (((unsigned)kb[8] << 8 | kb[9]) != n)
+            break; /* a missing piece */
+        g_byte_array_append(b, v.mv_data, (guint)v.mv_size);
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND) {
+        g_byte_array_unref(b);
+        return rc;
+    }
+    if (n == 0) {
+        g_byte_array_unref(b);
+        return MDB_NOTFOUND;
+    }
+    *out = b;
+    return 0;
+}
+
 static int
 store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid,
           uint64_t *next_seq)
@@ -747,10 +806,9 @@ store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid
         return rc;
 
     if (is_new) {
-        k = (MDB_val){32, it->sha};
-        v = (MDB_val){it->blob->len, it->blob->data};
-        if ((rc = mdb_put(txn, a->dbi[DB_BLOB], &k, &v, 0)))
+        if ((rc = put_blob(a, txn, dk, it->blob)))
             return rc;
+        k = (MDB_val){32, it->sha};
         v = (MDB_val){8, dk};
         if ((rc = mdb_put(txn, a->dbi[DB_SHA], &k, &v, 0)))
             return rc;
@@ -1079,20 +1137,14 @@ get_raw(claw_archive_t *a, MDB_txn *txn, uint64_t docid, char **data, size_t *le
     }
     if (rc)
         return mdb_status(a, rc, "read");
-    claw_record_t r = {0};
-    rec_ctx_t c = {&r, NULL, NULL, NULL};
-    /* Only T_SHA is needed; meta_field copies it without the chunk. */
-    GStringChunk *s = g_string_chunk_new(256);
-    c.s = s;
-    rec_each(v.mv_data, v.mv_size, meta_field, &c);
-    g_string_chunk_free(s);
-    unsigned char sha[32];
-    hex_to_bin(r.sha256, sha, 32);
-    k = (MDB_val){32, sha};
-    rc = mdb_get(txn, a->dbi[DB_BLOB], &k, &v);
+    GByteArray *b;
+    rc = get_blob(a, txn, dk, &b);
     if (rc)
         return mdb_status(a, rc, "read the message");
-    return decompress(a, &v, data, len);
+    MDB_val bv = {b->len, b->data};
+    claw_status_t st = decompress(a, &bv, data, len);
+    g_byte_array_unref(b);
+    return st;
 }
 
 claw_status_t
@@ -1231,8 +1283,7 @@ claw_archive_stats(claw_archive_t *a, claw_archive_stats_t *s)
     MDB_stat ms;
     if (mdb_stat(txn, a->dbi[DB_META], &ms) == 0)
         s->messages = ms.ms_entries;
-    if (mdb_stat(txn, a->dbi[DB_BLOB], &ms) == 0)
-        s->blobs = ms.ms_entries;
+    s->blobs = s->messages;
     if (mdb_stat(txn, a->dbi[DB_ENV], &ms) == 0)
         s->deliveries = ms.ms_entries;
     s->last_seq = last_key(txn, a->dbi[DB_LOG]);
@@ -1320,12 +1371,16 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
             if (mdb_get(txn, a->dbi[DB_SHA], &sk, &sv) != 0 || sv.mv_size != 8 ||
                 (gint64)get_be64(sv.mv_data) != docid)
                 PROBLEM("message %" PRId64 ": its hash does not lead back to it", docid);
-            if (mdb_get(txn, a->dbi[DB_BLOB], &sk, &sv) != 0) {
+            GByteArray *blob = NULL;
+            unsigned char dk[8];
+            be64(dk, (uint64_t)docid);
+            if (get_blob(a, txn, dk, &blob) != 0) {
                 PROBLEM("message %" PRId64 ": raw message missing", docid);
             } else if (deep) {
                 char *data;
                 size_t len;
-                if (decompress(a, &sv, &data, &len) != CLAW_STATUS_SUCCESS) {
+                MDB_val bv = {blob->len, blob->data};
+                if (decompress(a, &bv, &data, &len) != CLAW_STATUS_SUCCESS) {
                     PROBLEM("message %" PRId64 ": %s", docid, a->error);
                 } else {
                     unsigned char h[32];
@@ -1336,6 +1391,8 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
                     free(data);
                 }
             }
+            if (blob)
+                g_byte_array_unref(blob);
         }
         mdb_cursor_close(c);
     }
@@ -1347,9 +1404,6 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
             PROBLEM("log names message %" PRId64 ", which is not stored",
                     g_array_index(docs, gint64, i));
     }
-    MDB_stat ms;
-    if (mdb_stat(txn, a->dbi[DB_BLOB], &ms) == 0 && ms.ms_entries != n_meta)
-        PROBLEM("%zu raw messages for %" PRIu64 " records", (size_t)ms.ms_entries, n_meta);
 #undef PROBLEM
     g_hash_table_destroy(logged);
     g_array_free(docs, TRUE);

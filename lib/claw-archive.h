@@ -10,7 +10,9 @@
  *   DIR/index/           Xapian: derived, rebuilt from the store at will
  *
  * The store (LMDB named databases):
- *   blob   sha256 (32 bytes)        -> u64 raw size (BE) + zstd frame
+ *   blob   docid + piece (u16 BE)   -> u64 raw size (BE) + zstd frame, in
+ *                                      pieces of 2000 bytes (dense leaf
+ *                                      pages, no half-empty overflow pages)
  *   sha    sha256 (32 bytes)        -> docid (u64 BE)
  *   meta   docid (u64 BE)           -> record (see claw_record_t)
  *   env    docid (u64 BE) + n (u32) -> one delivery's envelope
@@ -186,9 +188,10 @@ claw_status_t claw_archive_doc(claw_archive_t *archive, claw_engine_t *engine,
                                claw_doc_t **doc);
 
 /* Reading a document (for the Xapian wrapper). Terms are prefix + value, at
- * most 240 bytes; pos is 0 for terms without a position. */
+ * most 240 bytes; *pos is 0 for terms without a position, which come once
+ * with their count in *wdf. */
 size_t claw_doc_n_terms(const claw_doc_t *doc);
-const char *claw_doc_term(const claw_doc_t *doc, size_t i, uint32_t *pos);
+const char *claw_doc_term(const claw_doc_t *doc, size_t i, uint32_t *pos, uint32_t *wdf);
 double claw_doc_value(const claw_doc_t *doc, unsigned slot);
 const char *claw_doc_data(const claw_doc_t *doc);
 

@@ -28,6 +28,7 @@ typedef struct claw_archive_settings {
     size_t commit_batch;
     int64_t commit_delay_ms;
     size_t index_batch;
+    unsigned index_shards;
     unsigned threads;
 } claw_archive_settings_t;
 
@@ -36,10 +37,13 @@ void claw_archive_settings_clear(claw_archive_settings_t *s);
 
 /* ---- the indexer ---- */
 
-/** A thread that keeps the index at @index_dir caught up with @archive.
- * Fails with IO_ERROR ("locked") when another process holds the index. */
+/** Threads (one per shard) that keep the index at @index_dir (NULL: the
+ * archive's index/) caught up with @archive; @fresh starts an empty index
+ * there, replacing what was. Fails with IO_ERROR ("locked") when another
+ * process holds the index. */
 claw_status_t claw_indexer_start(claw_archive_t *archive, const claw_config_t *cfg,
-                                 claw_indexer_t **indexer, char **error);
+                                 const char *index_dir, bool fresh, claw_indexer_t **indexer,
+                                 char **error);
 /** Hand over the document of a just-committed item (takes @doc). */
 void claw_indexer_offer(claw_indexer_t *ix, uint64_t seq, claw_doc_t *doc);
 /** Wake it: the store has new entries. */

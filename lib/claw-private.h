@@ -74,6 +74,7 @@ struct claw_config {
     int64_t archive_commit_batch;
     int64_t archive_commit_delay_ms;
     int64_t archive_index_batch;
+    int64_t archive_index_shards;
     int64_t archive_threads;
     char *clawd_socket;
     char *clawd_listen;

@@ -16,6 +16,8 @@
 #include <xapian.h>
 
 #include <cerrno>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -547,12 +549,32 @@ class Parser {
 
 } // namespace
 
+/* An index is split into shards (DIR/shard0, shard1, ..., their number in
+ * DIR/shards) so that each can be written by its own thread. Store docid d
+ * lives in shard (d-1) % n as document (d-1) / n + 1, which is exactly how
+ * Xapian numbers documents of n databases searched together: the combined
+ * docid is the store's. */
 struct claw_index {
     Xapian::Database *db = nullptr;
     Xapian::WritableDatabase *wdb = nullptr;
+    std::vector<Xapian::Database> shards; /* read: each one, for metadata */
+    unsigned shard = 0, n_shards = 1;      /* write: which one */
     std::string dir;
     std::string error;
 };
+
+static unsigned
+read_shards(const std::string &dir)
+{
+    FILE *f = fopen((dir + "/shards").c_str(), "r");
+    unsigned n = 0;
+    if (f) {
+        if (fscanf(f, "%u", &n) != 1)
+            n = 0;
+        fclose(f);
+    }
+    return n;
+}
 
 static char *
 dup_error(const std::string &s)
@@ -583,18 +605,54 @@ dup_error(const std::string &s)
     }
 
 static claw_status_t
-open_index(claw_index_t *ix, const char *dir, unsigned flags)
+open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, unsigned n_shards)
 {
     try {
         ix->dir = dir;
         if (flags & CLAW_INDEX_WRITE) {
+            /* The shard count is fixed when the index is created. */
+            unsigned have = read_shards(dir);
+            if (have && have != n_shards) {
+                ix->error = std::string(dir) + ": has " + std::to_string(have) + " shards, not " +
+                            std::to_string(n_shards);
+                return CLAW_STATUS_INVALID_ARGUMENT;
+            }
+            if (!have) {
+                if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+                    ix->error = std::string(dir) + ": " + strerror(errno);
+                    return CLAW_STATUS_IO_ERROR;
+                }
+                std::string tmp = std::string(dir) + "/shards.tmp";
+                FILE *f = fopen(tmp.c_str(), "w");
+                if (!f || fprintf(f, "%u\n", n_shards) < 0 || fflush(f) != 0 ||
+                    fsync(fileno(f)) != 0 || fclose(f) != 0 ||
+                    rename(tmp.c_str(), (std::string(dir) + "/shards").c_str()) != 0) {
+                    ix->error = std::string(dir) + "/shards: " + strerror(errno);
+                    return CLAW_STATUS_IO_ERROR;
+                }
+            }
             int action = (flags & CLAW_INDEX_FRESH)    ? Xapian::DB_CREATE_OR_OVERWRITE
                          : (flags & CLAW_INDEX_CREATE) ? Xapian::DB_CREATE_OR_OPEN
                                                        : Xapian::DB_OPEN;
-            ix->wdb = new Xapian::WritableDatabase(dir, action | Xapian::DB_BACKEND_GLASS);
+            ix->shard = shard;
+            ix->n_shards = n_shards;
+            ix->wdb = new Xapian::WritableDatabase(std::string(dir) + "/shard" +
+                                                       std::to_string(shard),
+                                                   action | Xapian::DB_BACKEND_GLASS);
             ix->db = ix->wdb;
         } else {
-            ix->db = new Xapian::Database(dir);
+            unsigned n = read_shards(dir);
+            if (!n) {
+                ix->error = std::string(dir) + ": no index";
+                return CLAW_STATUS_NOT_FOUND;
+            }
+            ix->db = new Xapian::Database();
+            for (unsigned i = 0; i < n; i++) {
+                Xapian::Database one(std::string(dir) + "/shard" + std::to_string(i));
+                ix->shards.push_back(one);
+                ix->db->add_database(one);
+            }
+            ix->n_shards = n;
         }
         return CLAW_STATUS_SUCCESS;
     }
@@ -604,21 +662,37 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags)
 extern "C" claw_status_t
 claw_index_open(const char *dir, unsigned flags, claw_index_t **out, char **error)
 {
+    return claw_index_open_shard(dir, flags & ~CLAW_INDEX_WRITE, 0, 1, out, error);
+}
+
+extern "C" claw_status_t
+claw_index_open_shard(const char *dir, unsigned flags, unsigned shard, unsigned n_shards,
+                      claw_index_t **out, char **error)
+{
     *out = nullptr;
     if (error)
         *error = nullptr;
+    if (n_shards == 0 || shard >= n_shards)
+        return CLAW_STATUS_INVALID_ARGUMENT;
     claw_index_t *ix = new (std::nothrow) claw_index_t;
     if (!ix)
         return CLAW_STATUS_OUT_OF_MEMORY;
-    claw_status_t st = open_index(ix, dir, flags);
+    claw_status_t st = open_index(ix, dir, flags, shard, n_shards);
     if (st) {
         if (error)
             *error = dup_error(ix->error);
+        delete ix->db;
         delete ix;
         return st;
     }
     *out = ix;
     return st;
+}
+
+extern "C" unsigned
+claw_index_n_shards(const claw_index_t *ix)
+{
+    return ix->n_shards;
 }
 
 extern "C" void
@@ -646,8 +720,19 @@ claw_index_last_seq(claw_index_t *ix, uint64_t *seq)
 {
     *seq = 0;
     try {
-        std::string v = ix->db->get_metadata("last_seq");
-        *seq = v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
+        if (ix->wdb) {
+            std::string v = ix->wdb->get_metadata("last_seq");
+            *seq = v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
+            return CLAW_STATUS_SUCCESS;
+        }
+        /* The index as a whole holds what its slowest shard holds. */
+        uint64_t low = UINT64_MAX;
+        for (Xapian::Database &one : ix->shards) {
+            std::string v = one.get_metadata("last_seq");
+            uint64_t n = v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
+            low = n < low ? n : low;
+        }
+        *seq = low == UINT64_MAX ? 0 : low;
         return CLAW_STATUS_SUCCESS;
     }
     CATCH(ix, ix->dir)
@@ -656,25 +741,32 @@ claw_index_last_seq(claw_index_t *ix, uint64_t *seq)
 extern "C" claw_status_t
 claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
 {
-    if (!ix->wdb || docid == 0 || docid > 0xffffffffu)
+    if (!ix->wdb || docid == 0 || docid > 0xffffffffu ||
+        (docid - 1) % ix->n_shards != ix->shard)
         return CLAW_STATUS_INVALID_ARGUMENT;
+    docid = (docid - 1) / ix->n_shards + 1; /* within this shard */
     try {
         Xapian::Document d;
         size_t n = claw_doc_n_terms(doc);
         for (size_t i = 0; i < n; i++) {
-            uint32_t pos;
-            const char *t = claw_doc_term(doc, i, &pos);
+            uint32_t pos, wdf;
+            const char *t = claw_doc_term(doc, i, &pos, &wdf);
             if (pos)
                 d.add_posting(t, pos);
             else if (t[0] == 'X')
                 d.add_boolean_term(t);
             else
-                d.add_term(t);
+                d.add_term(t, wdf);
         }
         for (unsigned s = 0; s < CLAW_N_SLOTS; s++)
             d.add_value(s, Xapian::sortable_serialise(claw_doc_value(doc, s)));
         d.set_data(claw_doc_data(doc));
-        ix->wdb->replace_document((Xapian::docid)docid, d);
+        /* A new docid just past the end is an append: add_document is
+         * cheaper than replace_document, which looks for an old version. */
+        if (docid == (uint64_t)ix->wdb->get_lastdocid() + 1)
+            ix->wdb->add_document(d);
+        else
+            ix->wdb->replace_document((Xapian::docid)docid, d);
         return CLAW_STATUS_SUCCESS;
     }
     CATCH(ix, ix->dir)
@@ -735,6 +827,8 @@ claw_index_reopen(claw_index_t *ix)
 {
     try {
         ix->db->reopen();
+        for (Xapian::Database &one : ix->shards)
+            one.reopen();
         return CLAW_STATUS_SUCCESS;
     }
     CATCH(ix, ix->dir)

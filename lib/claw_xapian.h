@@ -24,17 +24,25 @@ typedef struct claw_index claw_index_t;
 #define CLAW_INDEX_CREATE 0x2u /**< ...and create it if missing */
 #define CLAW_INDEX_FRESH 0x4u  /**< ...replacing any index already there */
 
-/** Open the index in @dir. CLAW_STATUS_NOT_FOUND when read-only and there
- * is none; IO_ERROR with "locked" in *@error when another process writes
- * it. *@error is malloc'd. */
+/** Open the index in @dir for searching: all its shards as one database.
+ * CLAW_STATUS_NOT_FOUND when there is none. *@error is malloc'd. */
 claw_status_t claw_index_open(const char *dir, unsigned flags, claw_index_t **index,
                               char **error);
+/** Open shard @shard of @n_shards for writing (CLAW_INDEX_WRITE, with
+ * CREATE or FRESH as wanted); the count is fixed when the index is
+ * created. IO_ERROR with "locked" in *@error when another process writes
+ * it. */
+claw_status_t claw_index_open_shard(const char *dir, unsigned flags, unsigned shard,
+                                    unsigned n_shards, claw_index_t **index, char **error);
+unsigned claw_index_n_shards(const claw_index_t *index);
 /** Commits (when writable) and closes; NULL is a no-op. */
 void claw_index_close(claw_index_t *index);
 const char *claw_index_error(const claw_index_t *index);
 
-/** The store log position the index holds (0 when empty). */
+/** The store log position the index holds (0 when empty); for a whole
+ * index, its slowest shard's. */
 claw_status_t claw_index_last_seq(claw_index_t *index, uint64_t *seq);
+/** Index store document @docid, which must belong to this shard. */
 claw_status_t claw_index_replace(claw_index_t *index, uint64_t docid, const claw_doc_t *doc);
 /** Make what was added durable and record @seq as caught up to. */
 claw_status_t claw_index_commit(claw_index_t *index, uint64_t seq);

@@ -139,7 +139,10 @@ static const option_t options[] = {
      "5", 0, 1000, NULL,
      "How long a commit waits for more messages to share its sync, in ms."},
     {"archive", "index_batch", OPT_INT, offsetof(struct claw_config, archive_index_batch),
-     "5000", 1, 1000000, NULL, "Documents per index commit (the index also commits when idle)."},
+     "1000", 1, 1000000, NULL, "Documents per index commit (the index also commits when idle)."},
+    {"archive", "index_shards", OPT_INT, offsetof(struct claw_config, archive_index_shards), "2",
+     1, 16, NULL,
+     "Parts of a new index, each written by its own thread (fixed when the index is made)."},
     {"archive", "threads", OPT_INT, offsetof(struct claw_config, archive_threads), "0", 0, 256,
      NULL, "Threads that parse, classify and compress; 0 means one per CPU."},
 

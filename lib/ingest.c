@@ -63,6 +63,7 @@ claw_archive_settings_read(const claw_config_t *cfg, claw_archive_settings_t *s)
     s->commit_batch = (size_t)cfg_int(cfg, "archive", "commit_batch");
     s->commit_delay_ms = cfg_int(cfg, "archive", "commit_delay");
     s->index_batch = (size_t)cfg_int(cfg, "archive", "index_batch");
+    s->index_shards = (unsigned)cfg_int(cfg, "archive", "index_shards");
     s->threads = (unsigned)cfg_int(cfg, "archive", "threads");
     if (!s->threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -84,20 +85,29 @@ claw_archive_settings_clear(claw_archive_settings_t *s)
 
 #define MAX_OFFERED 20000
 
-struct claw_indexer {
-    claw_archive_t *ar;
+/* One thread per index shard: each follows the whole log and indexes the
+ * documents of its shard, so both cores write Xapian at once. */
+typedef struct shard {
+    struct claw_indexer *x;
+    unsigned no;
     claw_index_t *ix;
     claw_engine_t *engine; /* parses messages it must rebuild */
-    claw_archive_settings_t set;
     GThread *thread;
+    uint64_t position;     /* last seq read (replaced or not ours) */
+    uint64_t indexed;      /* last seq committed */
+} shard_t;
+
+struct claw_indexer {
+    claw_archive_t *ar;
+    claw_archive_settings_t set;
+    unsigned n_shards;
+    shard_t *shards;
     GMutex lock;
     GCond cond;
-    bool stop, kicked;
+    bool stop;
+    unsigned kicks;        /* bumped by every kick */
     GHashTable *offered;   /* seq -> claw_doc_t */
-    uint64_t position;     /* last seq replaced */
-    uint64_t indexed;      /* last seq committed */
     claw_status_t failed;  /* the index could not be written */
-    char error[512];
 };
 
 typedef struct {
@@ -113,31 +123,34 @@ collect_log(void *ctx, uint64_t seq, uint64_t docid)
 }
 
 static void
-indexer_commit(claw_indexer_t *x, uint64_t pos)
+shard_commit(shard_t *sh)
 {
-    claw_status_t st = claw_index_commit(x->ix, pos);
+    claw_indexer_t *x = sh->x;
+    claw_status_t st = claw_index_commit(sh->ix, sh->position);
     g_mutex_lock(&x->lock);
-    if (st) {
+    if (st)
         x->failed = st;
-        snprintf(x->error, sizeof x->error, "%s", claw_index_error(x->ix));
-    } else {
-        x->indexed = pos;
-    }
+    else
+        sh->indexed = sh->position;
     g_cond_broadcast(&x->cond);
     g_mutex_unlock(&x->lock);
     if (st)
-        claw_log(CLAW_LOG_ERROR, NULL, "index: %s", claw_index_error(x->ix));
+        claw_log(CLAW_LOG_ERROR, NULL, "index: %s", claw_index_error(sh->ix));
 }
 
 /* Index what the store has after our position; true if there was any. */
 static bool
-indexer_round(claw_indexer_t *x, size_t *uncommitted)
+shard_round(shard_t *sh, size_t *uncommitted)
 {
+    claw_indexer_t *x = sh->x;
     GArray *entries = g_array_new(FALSE, FALSE, sizeof(log_entry_t));
-    claw_archive_log(x->ar, x->position, 2000, collect_log, entries);
+    claw_archive_log(x->ar, sh->position, 2000, collect_log, entries);
     bool any = entries->len > 0;
     for (guint i = 0; i < entries->len; i++) {
         log_entry_t *e = &g_array_index(entries, log_entry_t, i);
+        sh->position = e->seq;
+        if ((e->docid - 1) % x->n_shards != sh->no)
+            continue;
         g_mutex_lock(&x->lock);
         claw_doc_t *doc = g_hash_table_lookup(x->offered, &e->seq);
         if (doc)
@@ -145,20 +158,19 @@ indexer_round(claw_indexer_t *x, size_t *uncommitted)
         g_mutex_unlock(&x->lock);
         claw_status_t st = CLAW_STATUS_SUCCESS;
         if (!doc)
-            st = claw_archive_doc(x->ar, x->engine, &x->set.prep, e->docid, &doc);
+            st = claw_archive_doc(x->ar, sh->engine, &x->set.prep, e->docid, &doc);
         if (st == CLAW_STATUS_SUCCESS) {
-            st = claw_index_replace(x->ix, e->docid, doc);
+            st = claw_index_replace(sh->ix, e->docid, doc);
             if (st)
                 claw_log(CLAW_LOG_ERROR, NULL, "index: message %" PRIu64 ": %s", e->docid,
-                         claw_index_error(x->ix));
+                         claw_index_error(sh->ix));
         } else {
             claw_log(CLAW_LOG_ERROR, NULL, "index: message %" PRIu64 ": %s", e->docid,
                      claw_archive_error(x->ar));
         }
         claw_doc_free(doc);
-        x->position = e->seq;
         if (++*uncommitted >= x->set.index_batch) {
-            indexer_commit(x, x->position);
+            shard_commit(sh);
             *uncommitted = 0;
         }
     }
@@ -167,14 +179,17 @@ indexer_round(claw_indexer_t *x, size_t *uncommitted)
 }
 
 static gpointer
-indexer_main(gpointer data)
+shard_main(gpointer data)
 {
-    claw_indexer_t *x = data;
+    shard_t *sh = data;
+    claw_indexer_t *x = sh->x;
     size_t uncommitted = 0;
+    unsigned seen = 0;
     for (;;) {
-        bool any = indexer_round(x, &uncommitted);
-        if (!any && uncommitted) {
-            indexer_commit(x, x->position);
+        bool any = shard_round(sh, &uncommitted);
+        /* Caught up: make it durable (also records skipped positions). */
+        if (!any && (uncommitted || sh->indexed < sh->position)) {
+            shard_commit(sh);
             uncommitted = 0;
         }
         g_mutex_lock(&x->lock);
@@ -182,15 +197,15 @@ indexer_main(gpointer data)
             g_mutex_unlock(&x->lock);
             break;
         }
-        if (!any && !x->kicked) {
+        if (!any && seen == x->kicks) {
             gint64 until = g_get_monotonic_time() + G_TIME_SPAN_SECOND;
             g_cond_wait_until(&x->cond, &x->lock, until);
         }
-        x->kicked = false;
+        seen = x->kicks;
         g_mutex_unlock(&x->lock);
     }
-    if (uncommitted)
-        indexer_commit(x, x->position);
+    if (uncommitted || sh->indexed < sh->position)
+        shard_commit(sh);
     return NULL;
 }
 
@@ -200,9 +215,24 @@ free_doc(gpointer p)
     claw_doc_free(p);
 }
 
+static void
+indexer_free(claw_indexer_t *x)
+{
+    for (unsigned i = 0; i < x->n_shards; i++) {
+        claw_index_close(x->shards[i].ix);
+        claw_engine_destroy(x->shards[i].engine);
+    }
+    free(x->shards);
+    g_hash_table_destroy(x->offered);
+    claw_archive_settings_clear(&x->set);
+    g_mutex_clear(&x->lock);
+    g_cond_clear(&x->cond);
+    free(x);
+}
+
 claw_status_t
-claw_indexer_start(claw_archive_t *ar, const claw_config_t *cfg, claw_indexer_t **out,
-                   char **error)
+claw_indexer_start(claw_archive_t *ar, const claw_config_t *cfg, const char *index_dir, bool fresh,
+                   claw_indexer_t **out, char **error)
 {
     *out = NULL;
     claw_indexer_t *x = calloc(1, sizeof *x);
@@ -213,32 +243,64 @@ claw_indexer_start(claw_archive_t *ar, const claw_config_t *cfg, claw_indexer_t 
     g_mutex_init(&x->lock);
     g_cond_init(&x->cond);
     x->offered = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_doc);
-    char *dir = g_build_filename(claw_archive_dir(ar), "index", NULL);
-    claw_status_t st = claw_index_open(dir, CLAW_INDEX_WRITE | CLAW_INDEX_CREATE, &x->ix, error);
+    char *dir = index_dir ? g_strdup(index_dir)
+                          : g_build_filename(claw_archive_dir(ar), "index", NULL);
+    /* An existing index keeps the shard count it was made with. */
+    unsigned n = 0;
+    if (!fresh) {
+        char *f = g_build_filename(dir, "shards", NULL);
+        gchar *text = NULL;
+        if (g_file_get_contents(f, &text, NULL, NULL))
+            n = (unsigned)g_ascii_strtoull(text, NULL, 10);
+        g_free(text);
+        g_free(f);
+    }
+    x->n_shards = n ? n : x->set.index_shards;
+    x->shards = calloc(x->n_shards, sizeof *x->shards);
+    /* Xapian keeps postings in memory until this many documents; small
+     * batches measured faster here (its in-memory maps stay in cache). */
+    char thr[32];
+    snprintf(thr, sizeof thr, "%zu", x->set.index_batch);
+    setenv("XAPIAN_FLUSH_THRESHOLD", thr, 0);
+    claw_status_t st = CLAW_STATUS_SUCCESS;
+    for (unsigned i = 0; i < x->n_shards && !st; i++) {
+        shard_t *sh = &x->shards[i];
+        sh->x = x;
+        sh->no = i;
+        st = claw_index_open_shard(dir, CLAW_INDEX_WRITE | (fresh ? CLAW_INDEX_FRESH
+                                                                  : CLAW_INDEX_CREATE),
+                                   i, x->n_shards, &sh->ix, error);
+        if (!st)
+            st = claw_engine_new(cfg, &sh->engine, error);
+        if (!st)
+            st = claw_index_last_seq(sh->ix, &sh->position);
+        sh->indexed = sh->position;
+    }
     g_free(dir);
-    if (!st)
-        st = claw_engine_new(cfg, &x->engine, error);
-    if (!st)
-        st = claw_index_last_seq(x->ix, &x->position);
     if (st) {
-        claw_index_close(x->ix);
-        claw_engine_destroy(x->engine);
-        g_hash_table_destroy(x->offered);
-        claw_archive_settings_clear(&x->set);
-        free(x);
+        indexer_free(x);
         return st;
     }
-    x->indexed = x->position;
-    x->thread = g_thread_new("indexer", indexer_main, x);
+    for (unsigned i = 0; i < x->n_shards; i++)
+        x->shards[i].thread = g_thread_new("indexer", shard_main, &x->shards[i]);
     *out = x;
     return CLAW_STATUS_SUCCESS;
+}
+
+static uint64_t
+low_position(claw_indexer_t *x)
+{
+    uint64_t low = UINT64_MAX;
+    for (unsigned i = 0; i < x->n_shards; i++)
+        low = x->shards[i].position < low ? x->shards[i].position : low;
+    return low;
 }
 
 void
 claw_indexer_offer(claw_indexer_t *x, uint64_t seq, claw_doc_t *doc)
 {
     g_mutex_lock(&x->lock);
-    if (seq <= x->position || g_hash_table_size(x->offered) >= MAX_OFFERED) {
+    if (seq <= low_position(x) || g_hash_table_size(x->offered) >= MAX_OFFERED) {
         g_mutex_unlock(&x->lock);
         claw_doc_free(doc);
         return;
@@ -253,18 +315,27 @@ void
 claw_indexer_kick(claw_indexer_t *x)
 {
     g_mutex_lock(&x->lock);
-    x->kicked = true;
+    x->kicks++;
     g_cond_broadcast(&x->cond);
     g_mutex_unlock(&x->lock);
+}
+
+static uint64_t
+low_indexed(claw_indexer_t *x)
+{
+    uint64_t low = UINT64_MAX;
+    for (unsigned i = 0; i < x->n_shards; i++)
+        low = x->shards[i].indexed < low ? x->shards[i].indexed : low;
+    return low;
 }
 
 claw_status_t
 claw_indexer_wait(claw_indexer_t *x, uint64_t seq)
 {
     g_mutex_lock(&x->lock);
-    x->kicked = true;
+    x->kicks++;
     g_cond_broadcast(&x->cond);
-    while (x->indexed < seq && !x->failed)
+    while (low_indexed(x) < seq && !x->failed)
         g_cond_wait(&x->cond, &x->lock);
     claw_status_t st = x->failed;
     g_mutex_unlock(&x->lock);
@@ -275,7 +346,7 @@ uint64_t
 claw_indexer_indexed(claw_indexer_t *x)
 {
     g_mutex_lock(&x->lock);
-    uint64_t v = x->indexed;
+    uint64_t v = low_indexed(x);
     g_mutex_unlock(&x->lock);
     return v;
 }
@@ -287,17 +358,12 @@ claw_indexer_stop(claw_indexer_t *x)
         return;
     g_mutex_lock(&x->lock);
     x->stop = true;
-    x->kicked = true;
+    x->kicks++;
     g_cond_broadcast(&x->cond);
     g_mutex_unlock(&x->lock);
-    g_thread_join(x->thread);
-    claw_index_close(x->ix);
-    claw_engine_destroy(x->engine);
-    g_hash_table_destroy(x->offered);
-    claw_archive_settings_clear(&x->set);
-    g_mutex_clear(&x->lock);
-    g_cond_clear(&x->cond);
-    free(x);
+    for (unsigned i = 0; i < x->n_shards; i++)
+        g_thread_join(x->shards[i].thread);
+    indexer_free(x);
 }
 
 /* ------------------------------------------------------------------------

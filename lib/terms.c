@@ -29,21 +29,39 @@ struct claw_doc {
     GString *terms; /* NUL-terminated terms, back to back */
     GArray *off;    /* size_t: where each term starts */
     GArray *pos;    /* uint32_t: its position, 0 for none */
+    GArray *wdf;    /* uint32_t: how often (terms without a position) */
     GHashTable *seen; /* boolean terms already added */
+    GHashTable *words; /* term -> 1 + its entry, for terms without a position */
     double values[CLAW_N_SLOTS];
     char *data;
 };
 
+/* One occurrence of a term. Terms without a position are counted in one
+ * entry (Xapian then does one insertion per distinct term, not per word). */
 static void
 add_term(claw_doc_t *d, const char *t, size_t n, uint32_t pos)
 {
     if (n == 0 || n > MAX_TERM)
         return;
+    char key[MAX_TERM + 1];
+    if (!pos) {
+        memcpy(key, t, n);
+        key[n] = '\0';
+        guint i = GPOINTER_TO_UINT(g_hash_table_lookup(d->words, key));
+        if (i) {
+            g_array_index(d->wdf, uint32_t, i - 1)++;
+            return;
+        }
+    }
     size_t o = d->terms->len;
+    uint32_t one = 1;
     g_string_append_len(d->terms, t, (gssize)n);
     g_string_append_c(d->terms, '\0');
     g_array_append_val(d->off, o);
     g_array_append_val(d->pos, pos);
+    g_array_append_val(d->wdf, one);
+    if (!pos)
+        g_hash_table_insert(d->words, g_strdup(key), GUINT_TO_POINTER(d->off->len));
 }
 
 char *
@@ -264,7 +282,9 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
     d->terms = g_string_sized_new(4096);
     d->off = g_array_sized_new(FALSE, FALSE, sizeof(size_t), 256);
     d->pos = g_array_sized_new(FALSE, FALSE, sizeof(uint32_t), 256);
+    d->wdf = g_array_sized_new(FALSE, FALSE, sizeof(uint32_t), 256);
     d->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    d->words = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     for (size_t i = 0; i < m->n_addresses; i++) {
         const claw_address_t *a = &m->addresses[i];
@@ -374,6 +394,8 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
     d->data = g_string_free(data, FALSE);
     g_hash_table_destroy(d->seen);
     d->seen = NULL;
+    g_hash_table_destroy(d->words);
+    d->words = NULL;
     return d;
 }
 
@@ -385,8 +407,11 @@ claw_doc_free(claw_doc_t *d)
     g_string_free(d->terms, TRUE);
     g_array_free(d->off, TRUE);
     g_array_free(d->pos, TRUE);
+    g_array_free(d->wdf, TRUE);
     if (d->seen)
         g_hash_table_destroy(d->seen);
+    if (d->words)
+        g_hash_table_destroy(d->words);
     g_free(d->data);
     free(d);
 }
@@ -398,9 +423,10 @@ claw_doc_n_terms(const claw_doc_t *d)
 }
 
 const char *
-claw_doc_term(const claw_doc_t *d, size_t i, uint32_t *pos)
+claw_doc_term(const claw_doc_t *d, size_t i, uint32_t *pos, uint32_t *wdf)
 {
     *pos = g_array_index(d->pos, uint32_t, i);
+    *wdf = g_array_index(d->wdf, uint32_t, i);
     return d->terms->str + g_array_index(d->off, size_t, i);
 }
 

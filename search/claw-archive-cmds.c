@@ -286,7 +286,7 @@ claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int a
     claw_indexer_t *ix = NULL;
     bool index_elsewhere = false;
     if (!no_index) {
-        claw_status_t st = claw_indexer_start(ar, cfg, &ix, &err);
+        claw_status_t st = claw_indexer_start(ar, cfg, NULL, false, &ix, &err);
         if (st) {
             /* clawd holds the index: it follows the store and indexes these too. */
             fprintf(stderr, "%s import: not indexing here: %s\n", prog,
@@ -1182,7 +1182,6 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
                    s.last_seq - seq);
         }
         claw_index_each(ix, check_index_doc, &c);
-        claw_index_close(ix);
         if (seq == s.last_seq && g_hash_table_size(c.store_docs)) {
             char m[128];
             snprintf(m, sizeof m, "%u stored messages are missing from the index",
@@ -1190,22 +1189,27 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
             report(&c, m);
         }
 #ifdef XAPIAN_CHECK
-        if (access(XAPIAN_CHECK, X_OK) == 0) {
+        for (unsigned i = 0; access(XAPIAN_CHECK, X_OK) == 0 && i < claw_index_n_shards(ix); i++) {
             char *out = NULL;
             int status = 0;
-            char *args[] = {(char *)XAPIAN_CHECK, ipath, NULL};
+            char *shard = g_strdup_printf("%s/shard%u", ipath, i);
+            char *args[] = {(char *)XAPIAN_CHECK, shard, NULL};
             if (g_spawn_sync(NULL, args, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
                              &status, NULL) &&
                 g_spawn_check_wait_status(status, NULL)) {
-                printf("xapian-check: clean\n");
+                printf("xapian-check %s: clean\n", shard);
             } else {
-                report(&c, "xapian-check found errors (run it on the index for details)");
+                char m[600];
+                snprintf(m, sizeof m, "xapian-check %s found errors", shard);
+                report(&c, m);
                 if (out)
                     fputs(out, stdout);
             }
             g_free(out);
+            g_free(shard);
         }
 #endif
+        claw_index_close(ix);
     }
     g_free(ipath);
     g_free(dir);
@@ -1228,14 +1232,6 @@ rm_tree(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static bool
-collect_docids(void *ctx, uint64_t docid, const char *sha)
-{
-    (void)sha;
-    g_array_append_val((GArray *)ctx, docid);
-    return true;
-}
-
 int
 claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
@@ -1253,7 +1249,7 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
     claw_archive_stats(ar, &s);
     if (catch_up) {
         claw_indexer_t *x = NULL;
-        st = claw_indexer_start(ar, cfg, &x, &err);
+        st = claw_indexer_start(ar, cfg, NULL, false, &x, &err);
         if (!st)
             st = claw_indexer_wait(x, s.last_seq);
         claw_indexer_stop(x);
@@ -1266,76 +1262,55 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
         g_free(dir);
         return st ? EX_IOERR : 0;
     }
-    /* Hold the live index's lock while the new one is built beside it. */
+    /* Hold the live index's locks while the new one is built beside it,
+     * by the indexer's threads replaying the whole log from the store. */
     char *ipath = g_build_filename(dir, "index", NULL);
     char *npath = g_build_filename(dir, "index.new", NULL);
     char *opath = g_build_filename(dir, "index.old", NULL);
-    claw_index_t *live = NULL, *fresh = NULL;
-    st = claw_index_open(ipath, CLAW_INDEX_WRITE | CLAW_INDEX_CREATE, &live, &err);
-    if (st) {
-        fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
-        rc = EX_TEMPFAIL;
-        goto out;
+    GPtrArray *live = g_ptr_array_new_with_free_func((GDestroyNotify)claw_index_close);
+    {
+        char *f = g_build_filename(ipath, "shards", NULL);
+        gchar *text = NULL;
+        unsigned n = g_file_get_contents(f, &text, NULL, NULL)
+                         ? (unsigned)g_ascii_strtoull(text, NULL, 10)
+                         : 0;
+        g_free(text);
+        g_free(f);
+        for (unsigned i = 0; i < n; i++) {
+            claw_index_t *one = NULL;
+            st = claw_index_open_shard(ipath, CLAW_INDEX_WRITE, i, n, &one, &err);
+            if (st) {
+                fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
+                rc = EX_TEMPFAIL;
+                goto out;
+            }
+            g_ptr_array_add(live, one);
+        }
     }
-    st = claw_index_open(npath, CLAW_INDEX_WRITE | CLAW_INDEX_FRESH, &fresh, &err);
-    if (st) {
-        fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
-        rc = EX_IOERR;
-        goto out;
-    }
-    claw_engine_t *engine = NULL;
-    if ((st = claw_engine_new(cfg, &engine, &err))) {
-        fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
-        rc = EX_SOFTWARE;
-        goto out;
-    }
-    claw_archive_settings_t set;
-    claw_archive_settings_read(cfg, &set);
-    GArray *docids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    claw_archive_each(ar, collect_docids, docids);
-    bool tty = isatty(STDERR_FILENO);
+    rm_tree(npath);
     gint64 start = g_get_monotonic_time();
-    for (guint i = 0; i < docids->len && !rc; i++) {
-        claw_doc_t *doc = NULL;
-        uint64_t d = g_array_index(docids, uint64_t, i);
-        st = claw_archive_doc(ar, engine, &set.prep, d, &doc);
-        if (!st)
-            st = claw_index_replace(fresh, d, doc);
-        claw_doc_free(doc);
-        if (st) {
-            fprintf(stderr, "%s reindex: message %" PRIu64 ": %s\n", prog, d,
-                    claw_index_error(fresh)[0] ? claw_index_error(fresh) : claw_archive_error(ar));
-            rc = EX_IOERR;
-        }
-        if (tty && (i % 500 == 0 || i + 1 == docids->len))
-            fprintf(stderr, "\r%u / %u messages", i + 1, docids->len);
-    }
-    if (tty)
-        fputc('\n', stderr);
-    claw_engine_destroy(engine);
-    claw_archive_settings_clear(&set);
-    /* The log position read before the walk: anything stored since is
-     * after it, so the indexer picks it up. */
-    if (!rc && (st = claw_index_commit(fresh, s.last_seq))) {
-        fprintf(stderr, "%s reindex: %s\n", prog, claw_index_error(fresh));
+    claw_indexer_t *x = NULL;
+    st = claw_indexer_start(ar, cfg, npath, true, &x, &err);
+    if (!st)
+        st = claw_indexer_wait(x, s.last_seq);
+    claw_indexer_stop(x);
+    if (st) {
+        fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
         rc = EX_IOERR;
+        goto out;
     }
-    claw_index_close(fresh);
-    fresh = NULL;
-    if (!rc) {
-        /* Swap in the new index; the old one's lock is held until now. */
-        rm_tree(opath);
-        if (rename(ipath, opath) != 0 || rename(npath, ipath) != 0) {
-            fprintf(stderr, "%s reindex: swapping in the new index: %s\n", prog, strerror(errno));
-            rc = EX_IOERR;
-        }
-        printf("reindexed %u messages in %.1f s\n", docids->len,
+    /* Swap in the new index; the old one's locks are held until now. */
+    rm_tree(opath);
+    if ((g_file_test(ipath, G_FILE_TEST_EXISTS) && rename(ipath, opath) != 0) ||
+        rename(npath, ipath) != 0) {
+        fprintf(stderr, "%s reindex: swapping in the new index: %s\n", prog, strerror(errno));
+        rc = EX_IOERR;
+    } else {
+        printf("reindexed %" PRIu64 " messages in %.1f s\n", s.messages,
                (double)(g_get_monotonic_time() - start) / 1e6);
     }
-    g_array_free(docids, TRUE);
 out:
-    claw_index_close(fresh);
-    claw_index_close(live);
+    g_ptr_array_free(live, TRUE);
     if (!rc)
         rm_tree(opath);
     free(err);

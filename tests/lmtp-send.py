@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""A small LMTP client (RFC 2033) for the tests and the benchmark.
+
+Python's smtplib.LMTP reads one reply after DATA; LMTP gives one per
+recipient, so this client does it by hand.
+
+  lmtp-send.py (--socket PATH | --port N [--host H]) [--from ADDR]
+               [--rcpt ADDR]... [--xforward ADDR,HELO] [--connections N]
+               [--list FILE] [FILE...]
+
+Prints one JSON line: {"sent": N, "replies": {"250": n, ...}, "seconds": s,
+"ids": [...] (with --ids)}. Exit 0 when every recipient of every message got
+250, 1 otherwise.
+"""
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+
+
+class Session:
+    def __init__(self, args):
+        if args.socket:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.connect(args.socket)
+        else:
+            self.s = socket.create_connection((args.host, args.port))
+        self.f = self.s.makefile("rb")
+        self.reply()  # greeting
+        self.cmd("LHLO test.example")
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise ConnectionError("connection closed")
+            lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+            if len(line) < 4 or line[3:4] != b"-":
+                break
+        return int(lines[-1][:3]), lines
+
+    def cmd(self, text):
+        self.s.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+    def send(self, sender, rcpts, data, xforward=None):
+        if xforward:
+            addr, helo = xforward
+            self.cmd(f"XFORWARD ADDR={addr} HELO={helo}")
+        code, _ = self.cmd(f"MAIL FROM:<{sender}>")
+        if code != 250:
+            return [str(code)] * len(rcpts), None
+        ok = []
+        codes = []
+        for r in rcpts:
+            c, _ = self.cmd(f"RCPT TO:<{r}>")
+            if c == 250:
+                ok.append(r)
+            else:
+                codes.append(str(c))
+        if not ok:
+            self.cmd("RSET")
+            return codes, None
+        c, _ = self.cmd("DATA")
+        if c != 354:
+            return codes + [str(c)] * len(ok), None
+        body = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        lines = body.split(b"\r\n")
+        body = b"\r\n".join(b"." + l if l.startswith(b".") else l for l in lines)
+        self.s.sendall(body + b".\r\n")
+        ids = None
+        for _ in ok:
+            c, lines = self.reply()
+            codes.append(str(c))
+            if c == 250:
+                parts = lines[-1].split()
+                ids = parts[2] if len(parts) > 2 else None
+        return codes, ids
+
+    def close(self):
+        try:
+            self.cmd("QUIT")
+        except (OSError, ConnectionError):
+            pass
+        self.s.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socket")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--from", dest="sender", default="sender@test.example")
+    ap.add_argument("--rcpt", action="append", default=[])
+    ap.add_argument("--xforward")
+    ap.add_argument("--connections", type=int, default=1)
+    ap.add_argument("--list")
+    ap.add_argument("--ids", action="store_true")
+    ap.add_argument("files", nargs="*")
+    a = ap.parse_args()
+    files = list(a.files)
+    if a.list:
+        files += [l.strip() for l in open(a.list) if l.strip()]
+    rcpts = a.rcpt or ["archive@test.example"]
+    xf = tuple(a.xforward.split(",", 1)) if a.xforward else None
+    replies = {}
+    ids = []
+    lock = threading.Lock()
+    nxt = [0]
+    errors = []
+
+    def worker():
+        try:
+            s = Session(a)
+        except (OSError, ConnectionError) as e:
+            errors.append(str(e))
+            return
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= len(files):
+                break
+            data = open(files[i], "rb").read()
+            try:
+                codes, mid = s.send(a.sender, rcpts, data, xf)
+            except (OSError, ConnectionError) as e:
+                with lock:
+                    replies["dropped"] = replies.get("dropped", 0) + 1
+                errors.append(str(e))
+                try:
+                    s = Session(a)
+                except (OSError, ConnectionError):
+                    return
+                continue
+            with lock:
+                for c in codes:
+                    replies[c] = replies.get(c, 0) + 1
+                if mid:
+                    ids.append(mid)
+        s.close()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(a.connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = {"sent": len(files), "replies": replies, "seconds": round(time.monotonic() - start, 3)}
+    if a.ids:
+        out["ids"] = ids
+    if errors:
+        out["errors"] = errors[:5]
+    print(json.dumps(out))
+    good = replies.get("250", 0) == len(files) * len(rcpts) and len(replies) == 1
+    sys.exit(0 if good else 1)
+
+
+if __name__ == "__main__":
+    main()
