@@ -75,6 +75,18 @@ void claw_ingest_drain(claw_ingest_t *in);
 /** Drain and stop; NULL is a no-op. */
 void claw_ingest_stop(claw_ingest_t *in);
 
+/* ---- phrases in an index without body positions ---- */
+
+typedef struct claw_phrase_checker claw_phrase_checker_t;
+/** A checker reading messages from @archive and parsing them with
+ * @engine (both borrowed); one thread at a time. */
+claw_phrase_checker_t *claw_phrase_checker_new(claw_archive_t *archive, claw_engine_t *engine,
+                                               size_t max_text);
+void claw_phrase_checker_free(claw_phrase_checker_t *checker);
+/** A claw_phrase_check_t; @ctx is the checker. */
+bool claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *const *words,
+                       size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,7 @@
 #include <ctime>
 #include <new>
 #include <string>
+#include <algorithm>
 #include <vector>
 
 namespace {
@@ -97,6 +98,144 @@ words(const std::string &s)
     claw_words(s.data(), s.size(), collect_word, &c);
     return v;
 }
+
+/* ---------------------------------------------------------------------
+ * Phrases without positions
+ *
+ * An index made with [archive] positions = no has no word positions for
+ * the body. A phrase there matches the documents holding all its words
+ * (walked together, as OP_AND would) that the caller's check confirms
+ * against the stored message. As a posting source it is exact wherever it
+ * sits in the query, under OR and NOT too.
+ * ------------------------------------------------------------------ */
+
+struct Checker {
+    claw_phrase_check_t fn = nullptr;
+    void *ctx = nullptr;
+    std::vector<std::string> shard_uuids; /* which shard a database is */
+};
+
+class PhraseSource : public Xapian::PostingSource {
+  public:
+    PhraseSource(const std::string &prefix, const std::vector<std::string> &words,
+                 const Checker *check)
+        : prefix_(prefix), words_(words), check_(check)
+    {
+    }
+
+    PostingSource *
+    clone() const override
+    {
+        return new PhraseSource(prefix_, words_, check_);
+    }
+
+    void
+    init(const Xapian::Database &db) override
+    {
+        db_ = db;
+        its_.clear();
+        ends_.clear();
+        for (const std::string &w : words_) {
+            its_.push_back(db.postlist_begin(prefix_ + w));
+            ends_.push_back(db.postlist_end(prefix_ + w));
+        }
+        /* Which shard: store docid = (local - 1) * n + shard + 1. */
+        shard_ = 0;
+        n_shards_ = 1;
+        if (check_ && check_->shard_uuids.size() > 1) {
+            n_shards_ = (unsigned)check_->shard_uuids.size();
+            std::string u = db.get_uuid();
+            for (unsigned i = 0; i < n_shards_; i++)
+                if (check_->shard_uuids[i] == u)
+                    shard_ = i;
+        }
+        Xapian::doccount tf = db.get_doccount();
+        for (const std::string &w : words_)
+            tf = std::min(tf, db.get_termfreq(prefix_ + w));
+        set_maxweight(0);
+        max_ = tf;
+        started_ = false;
+        at_end_ = false;
+        did_ = 0;
+    }
+
+    Xapian::doccount get_termfreq_min() const override { return 0; }
+    Xapian::doccount get_termfreq_est() const override { return max_ / 2; }
+    Xapian::doccount get_termfreq_max() const override { return max_; }
+
+    void
+    next(double) override
+    {
+        advance(did_ + 1);
+    }
+
+    void
+    skip_to(Xapian::docid did, double) override
+    {
+        if (!started_ || did > did_)
+            advance(std::max(did, did_ + 1));
+    }
+
+    bool at_end() const override { return at_end_; }
+    Xapian::docid get_docid() const override { return did_; }
+    std::string get_description() const override { return "PhraseSource(" + prefix_ + ")"; }
+
+  private:
+    std::string prefix_;
+    std::vector<std::string> words_;
+    const Checker *check_;
+    Xapian::Database db_;
+    std::vector<Xapian::PostingIterator> its_, ends_;
+    unsigned shard_ = 0, n_shards_ = 1;
+    Xapian::doccount max_ = 0;
+    bool started_ = false, at_end_ = false;
+    Xapian::docid did_ = 0;
+
+    /* The next document at or after @from with every word, confirmed. */
+    void
+    advance(Xapian::docid from)
+    {
+        started_ = true;
+        if (its_.empty()) {
+            at_end_ = true;
+            return;
+        }
+        Xapian::docid want = from;
+        for (;;) {
+            bool agree = true;
+            for (size_t i = 0; i < its_.size(); i++) {
+                its_[i].skip_to(want);
+                if (its_[i] == ends_[i]) {
+                    at_end_ = true;
+                    return;
+                }
+                if (*its_[i] != want) {
+                    want = *its_[i];
+                    agree = false;
+                }
+            }
+            if (!agree)
+                continue;
+            if (confirm(want)) {
+                did_ = want;
+                return;
+            }
+            want++;
+        }
+    }
+
+    bool
+    confirm(Xapian::docid local)
+    {
+        if (!check_ || !check_->fn)
+            return true; /* nothing to check with: all the words */
+        std::vector<const char *> w;
+        for (const std::string &x : words_)
+            w.push_back(x.c_str());
+        uint64_t docid = (uint64_t)(local - 1) * n_shards_ + shard_ + 1;
+        return check_->fn(check_->ctx, docid, prefix_.c_str(), w.data(), w.size());
+    }
+};
 
 /* ---------------------------------------------------------------------
  * Dates and sizes
@@ -220,7 +359,11 @@ struct Token {
 
 class Parser {
   public:
-    explicit Parser(const std::string &q) : q_(q) {}
+    explicit Parser(const std::string &q, bool body_positions = true,
+                    const Checker *check = nullptr)
+        : q_(q), body_positions_(body_positions), check_(check)
+    {
+    }
 
     Xapian::Query
     parse()
@@ -240,6 +383,8 @@ class Parser {
 
   private:
     const std::string &q_;
+    bool body_positions_;
+    const Checker *check_;
     size_t at_ = 0;
     Token tok_;
     size_t leaves_ = 0;
@@ -436,8 +581,11 @@ class Parser {
         }
         if (qs.size() == 1)
             return qs[0];
-        if (phrase_ok && !wild)
+        if (phrase_ok && !wild) {
+            if (prefix.empty() && !body_positions_)
+                return Xapian::Query(new PhraseSource(prefix, w, check_));
             return Xapian::Query(Xapian::Query::OP_PHRASE, qs.begin(), qs.end(), qs.size());
+        }
         return Xapian::Query(Xapian::Query::OP_AND, qs.begin(), qs.end());
     }
 
@@ -559,6 +707,8 @@ struct claw_index {
     Xapian::WritableDatabase *wdb = nullptr;
     std::vector<Xapian::Database> shards; /* read: each one, for metadata */
     unsigned shard = 0, n_shards = 1;      /* write: which one */
+    bool positions = true;                 /* read: body positions kept */
+    Checker check;
     std::string dir;
     std::string error;
 };
@@ -651,6 +801,9 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
                 Xapian::Database one(std::string(dir) + "/shard" + std::to_string(i));
                 ix->shards.push_back(one);
                 ix->db->add_database(one);
+                ix->check.shard_uuids.push_back(one.get_uuid());
+                if (one.get_metadata("positions") == "no")
+                    ix->positions = false;
             }
             ix->n_shards = n;
         }
@@ -687,6 +840,19 @@ claw_index_open_shard(const char *dir, unsigned flags, unsigned shard, unsigned 
     }
     *out = ix;
     return st;
+}
+
+extern "C" void
+claw_index_set_positions(claw_index_t *ix, bool positions)
+{
+    ix->positions = positions;
+}
+
+extern "C" void
+claw_index_set_phrase_check(claw_index_t *ix, claw_phrase_check_t fn, void *ctx)
+{
+    ix->check.fn = fn;
+    ix->check.ctx = ctx;
 }
 
 extern "C" unsigned
@@ -779,6 +945,7 @@ claw_index_commit(claw_index_t *ix, uint64_t seq)
         return CLAW_STATUS_INVALID_ARGUMENT;
     try {
         ix->wdb->set_metadata("last_seq", std::to_string(seq));
+        ix->wdb->set_metadata("positions", ix->positions ? "yes" : "no");
         ix->wdb->commit();
         return CLAW_STATUS_SUCCESS;
     }
@@ -838,7 +1005,7 @@ static claw_status_t
 search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, size_t limit,
        claw_hits_t **out)
 {
-    Xapian::Query q = Parser(query).parse();
+    Xapian::Query q = Parser(query, ix->positions, &ix->check).parse();
     Xapian::Enquire enq(*ix->db);
     enq.set_query(q);
     if (sort == CLAW_SORT_DATE) {
@@ -846,7 +1013,9 @@ search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, siz
         enq.set_weighting_scheme(Xapian::BoolWeight());
         enq.set_sort_by_value(CLAW_SLOT_DATE, true);
     }
-    Xapian::MSet m = enq.get_mset((Xapian::doccount)offset, (Xapian::doccount)limit);
+    /* limit 0 asks for the count alone: make it exact. */
+    Xapian::MSet m = enq.get_mset((Xapian::doccount)offset, (Xapian::doccount)limit,
+                                  limit ? 0 : ix->db->get_doccount());
     claw_hits_t *h = (claw_hits_t *)calloc(1, sizeof *h);
     if (!h)
         throw std::bad_alloc();

@@ -35,6 +35,18 @@ claw_status_t claw_index_open(const char *dir, unsigned flags, claw_index_t **in
 claw_status_t claw_index_open_shard(const char *dir, unsigned flags, unsigned shard,
                                     unsigned n_shards, claw_index_t **index, char **error);
 unsigned claw_index_n_shards(const claw_index_t *index);
+
+/** Writing: record whether body word positions are kept (the searcher
+ * needs to know how to answer phrases). */
+void claw_index_set_positions(claw_index_t *index, bool positions);
+
+/** Does the stored message @docid hold @words in a row (in its body text
+ * or subject when @prefix is "")? */
+typedef bool (*claw_phrase_check_t)(void *ctx, uint64_t docid, const char *prefix,
+                                    const char *const *words, size_t n);
+/** Searching an index without body positions: phrases are confirmed with
+ * @fn (without one they match documents holding all their words). */
+void claw_index_set_phrase_check(claw_index_t *index, claw_phrase_check_t fn, void *ctx);
 /** Commits (when writable) and closes; NULL is a no-op. */
 void claw_index_close(claw_index_t *index);
 const char *claw_index_error(const claw_index_t *index);

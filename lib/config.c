@@ -129,8 +129,10 @@ static const option_t options[] = {
     {"archive", "index_headers", OPT_LIST, offsetof(struct claw_config, archive_index_headers),
      "", 0, 0, NULL,
      "Extra headers to make searchable, e.g. List-Id, X-Mailer (search header:list-id=...)."},
-    {"archive", "positions", OPT_ENUM, offsetof(struct claw_config, archive_positions), "yes",
-     0, 0, "yes|no", "Keep word positions, so \"quoted phrases\" can be searched."},
+    {"archive", "positions", OPT_ENUM, offsetof(struct claw_config, archive_positions), "no",
+     0, 0, "yes|no",
+     "Keep body word positions (a larger index, faster phrases); without them a phrase is "
+     "confirmed against the stored message. Changing it needs claw reindex."},
     {"archive", "max_text", OPT_SIZE, offsetof(struct claw_config, archive_max_text), "256k",
      1 * KIB, 1 * GIB, NULL, "Body text indexed per message; the rest is stored, not indexed."},
     {"archive", "commit_batch", OPT_INT, offsetof(struct claw_config, archive_commit_batch),

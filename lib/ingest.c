@@ -270,8 +270,10 @@ claw_indexer_start(claw_archive_t *ar, const claw_config_t *cfg, const char *ind
         st = claw_index_open_shard(dir, CLAW_INDEX_WRITE | (fresh ? CLAW_INDEX_FRESH
                                                                   : CLAW_INDEX_CREATE),
                                    i, x->n_shards, &sh->ix, error);
-        if (!st)
+        if (!st) {
+            claw_index_set_positions(sh->ix, x->set.prep.positions);
             st = claw_engine_new(cfg, &sh->engine, error);
+        }
         if (!st)
             st = claw_index_last_seq(sh->ix, &sh->position);
         sh->indexed = sh->position;
@@ -654,4 +656,86 @@ claw_ingest_stop(claw_ingest_t *in)
     g_mutex_clear(&in->lock);
     g_cond_clear(&in->cond);
     free(in);
+}
+
+/* ------------------------------------------------------------------------
+ * Phrases in an index without positions: confirmed against the message
+ * --------------------------------------------------------------------- */
+
+struct claw_phrase_checker {
+    claw_archive_t *ar;
+    claw_engine_t *engine;
+    size_t max_text;
+    uint64_t docid;  /* whose words are cached */
+    GPtrArray *words; /* NULL separates subject and text parts */
+};
+
+claw_phrase_checker_t *
+claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, size_t max_text)
+{
+    claw_phrase_checker_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->ar = ar;
+    c->engine = engine;
+    c->max_text = max_text ? max_text : (size_t)1 << 20;
+    c->words = g_ptr_array_new_with_free_func(g_free);
+    return c;
+}
+
+void
+claw_phrase_checker_free(claw_phrase_checker_t *c)
+{
+    if (!c)
+        return;
+    g_ptr_array_free(c->words, TRUE);
+    free(c);
+}
+
+static void
+keep_word(void *ctx, const char *w, size_t n)
+{
+    g_ptr_array_add(ctx, g_strndup(w, n));
+}
+
+bool
+claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *const *words,
+                  size_t n)
+{
+    claw_phrase_checker_t *c = ctx;
+    (void)prefix;
+    if (docid != c->docid) {
+        g_ptr_array_set_size(c->words, 0);
+        c->docid = docid;
+        char *raw = NULL;
+        size_t len = 0;
+        claw_message_t *m = NULL;
+        if (claw_archive_raw(c->ar, docid, &raw, &len) == 0 &&
+            claw_message_parse(c->engine, raw, len, &m) == 0) {
+            /* The same text terms.c indexes, in the same order. */
+            if (m->subject) {
+                claw_words(m->subject, strlen(m->subject), keep_word, c->words);
+                g_ptr_array_add(c->words, NULL);
+            }
+            size_t budget = c->max_text;
+            for (size_t i = 0; i < m->n_texts && budget; i++) {
+                size_t l = m->texts[i].length < budget ? m->texts[i].length : budget;
+                claw_words(m->texts[i].text, l, keep_word, c->words);
+                g_ptr_array_add(c->words, NULL);
+                budget -= l;
+            }
+        }
+        claw_message_destroy(m);
+        free(raw);
+    }
+    if (!n)
+        return true;
+    for (guint i = 0; i + n <= c->words->len; i++) {
+        size_t k = 0;
+        while (k < n && c->words->pdata[i + k] && strcmp(c->words->pdata[i + k], words[k]) == 0)
+            k++;
+        if (k == n)
+            return true;
+    }
+    return false;
 }

@@ -1,7 +1,7 @@
 /* mbox.c - splitting an mbox file into messages.
  *
  * A message starts at a "From " line (the postmark) at the start of the
- * file or after an empty line. Two kinds of file defeat naive splitting on
+ * file, after an empty line, or followed by a header field. Two kinds of file defeat naive splitting on
  * "^From ":
  *  - "unmunged" bodies, where a line such as "From Russia with love" was
  *    not escaped to ">From": a postmark must look like one, "From SENDER"
@@ -96,6 +96,18 @@ line_end(const char *d, size_t len, size_t at)
     return nl ? (size_t)(nl - d) : len;
 }
 
+/* Does the line after the one ending at @eol look like a header field
+ * ("Name: value")? Files that do not put an empty line between messages
+ * still start each with its header. */
+static bool
+header_follows(const char *d, size_t len, size_t eol)
+{
+    size_t p = eol + 1, i = p;
+    while (i < len && i - p < 80 && d[i] > ' ' && d[i] < 0x7f && d[i] != ':')
+        i++;
+    return i > p && i < len && d[i] == ':';
+}
+
 /* Content-Length in the header block starting at @at, or -1. */
 static long long
 content_length(const char *d, size_t len, size_t at, size_t *body)
@@ -166,7 +178,7 @@ claw_mbox_split(const char *d, size_t len, void (*fn)(void *ctx, const char *msg
             bool blank = false;
             while (p < len) {
                 size_t e = line_end(d, len, p);
-                if (blank && postmark(d + p, e - p)) {
+                if ((blank || header_follows(d, len, e)) && postmark(d + p, e - p)) {
                     end = p;
                     next = p;
                     break;

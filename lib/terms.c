@@ -319,7 +319,8 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
     uint32_t pos = 0, spos = 0;
     uint32_t *pp = opt->positions ? &pos : NULL;
     if (m->subject) {
-        add_words(d, "S", m->subject, strlen(m->subject), opt->positions ? &spos : NULL);
+        /* Subjects are short: their positions are always kept. */
+        add_words(d, "S", m->subject, strlen(m->subject), &spos);
         add_words(d, "", m->subject, strlen(m->subject), pp);
         pos += 8; /* no phrase across the subject and the body */
     }

@@ -397,8 +397,16 @@ claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int a
  * search
  * --------------------------------------------------------------------- */
 
+/* The index for searching, with what confirms phrases in an index without
+ * body positions (the archive and an engine to parse with). */
+static struct {
+    claw_archive_t *ar;
+    claw_engine_t *engine;
+    claw_phrase_checker_t *checker;
+} phrase_ctx;
+
 static claw_index_t *
-open_index(const char *prog, const char *dir, int *rc)
+open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
 {
     char *path = g_build_filename(dir, "index", NULL);
     claw_index_t *ix = NULL;
@@ -411,10 +419,31 @@ open_index(const char *prog, const char *dir, int *rc)
         else
             fprintf(stderr, "%s: %s\n", prog, err ? err : claw_status_to_string(st));
         *rc = st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
+    } else {
+        int ignore = 0;
+        phrase_ctx.ar = open_archive(prog, dir, false, cfg, &ignore);
+        if (phrase_ctx.ar && claw_engine_new(cfg, &phrase_ctx.engine, NULL) == 0) {
+            claw_archive_settings_t set;
+            claw_archive_settings_read(cfg, &set);
+            phrase_ctx.checker = claw_phrase_checker_new(phrase_ctx.ar, phrase_ctx.engine,
+                                                         set.prep.max_text_bytes);
+            claw_archive_settings_clear(&set);
+            claw_index_set_phrase_check(ix, claw_phrase_check, phrase_ctx.checker);
+        }
     }
     free(err);
     g_free(path);
     return ix;
+}
+
+static void
+close_index(claw_index_t *ix)
+{
+    claw_index_close(ix);
+    claw_phrase_checker_free(phrase_ctx.checker);
+    claw_engine_destroy(phrase_ctx.engine);
+    claw_archive_close(phrase_ctx.ar);
+    memset(&phrase_ctx, 0, sizeof phrase_ctx);
 }
 
 /* Split a hit's data line into its fields. */
@@ -544,7 +573,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     char *dir = archive_dir(cfg, archive);
-    claw_index_t *ix = open_index(prog, dir, &rc);
+    claw_index_t *ix = open_index(prog, cfg, dir, &rc);
     if (!ix) {
         g_free(query);
         g_free(dir);
@@ -558,7 +587,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     if (st) {
         fprintf(stderr, "%s search: %s\n", prog, err ? err : claw_status_to_string(st));
         free(err);
-        claw_index_close(ix);
+        close_index(ix);
         g_free(query);
         g_free(dir);
         return st == CLAW_STATUS_INVALID_ARGUMENT ? EX_DATAERR : EX_IOERR;
@@ -611,7 +640,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
         fprintf(stderr, "(%zu of about %" PRIu64 " shown; --limit, --offset for more)\n", hits->n,
                 hits->estimated);
     claw_hits_free(hits);
-    claw_index_close(ix);
+    close_index(ix);
     g_free(query);
     g_free(dir);
     if (fflush(stdout) != 0)
@@ -937,11 +966,11 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     char *dir = archive_dir(cfg, archive);
-    claw_index_t *ix = open_index(prog, dir, &rc);
+    claw_index_t *ix = open_index(prog, cfg, dir, &rc);
     claw_archive_t *ar = ix ? open_archive(prog, dir, false, cfg, &rc) : NULL;
     g_free(dir);
     if (!ar) {
-        claw_index_close(ix);
+        close_index(ix);
         return rc;
     }
     char *query = join_args(argc - optind, argv + optind);
@@ -1015,7 +1044,7 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     fprintf(stderr, "%s export: %zu messages\n", prog, exported);
 out:
     g_free(query);
-    claw_index_close(ix);
+    close_index(ix);
     claw_archive_close(ar);
     return rc;
 }

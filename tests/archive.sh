@@ -1,0 +1,207 @@
+#!/bin/sh
+# The archive through claw: import, every search field with a known answer,
+# phrases, hostile queries, show, export, duplicates, check, reindex, mbox.
+. "$srcdir/tests/tap.sh"
+fx="$srcdir/tests/fixtures"
+ax="$srcdir/tests/archive"
+py="${PYTHON3:-python3}"
+A="$tmp/archive"
+claw() { "$CLAW" --config /dev/null --archive "$A" "$@"; }
+json_field() { # json_field KEY < one JSON object
+    "$py" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# --- import --------------------------------------------------------------
+cp -r "$fx" "$tmp/in"
+cp "$ax"/* "$tmp/in/"
+claw import --json "$tmp/in" > "$tmp/import.json" 2> "$tmp/import.err"; rc=$?
+check "import: exit 0" [ $rc -eq 0 ]
+# 7 fixtures + html-link.eml + 3 messages in tricky.mbox; not-a-message.txt skipped
+check "import: 11 messages" [ "$(json_field messages < "$tmp/import.json")" = 11 ]
+check "import: all new" [ "$(json_field new < "$tmp/import.json")" = 11 ]
+check "import: the text file is skipped, not stored" [ "$(json_field skipped < "$tmp/import.json")" = 1 ]
+check "import: indexed" [ "$(json_field indexed < "$tmp/import.json")" = True ]
+claw check > "$tmp/check" 2>&1
+check "check: clean after import" grep -q '^clean$' "$tmp/check"
+check "check: xapian-check ran on every shard" [ "$(grep -c 'xapian-check .*: clean' "$tmp/check")" -ge 1 ]
+
+# --- every field, with a known answer -----------------------------------
+# one QUERY EXPECTED_SUBJECT: exactly one hit, with that subject
+one() {
+    name="$1"; shift
+    want="$1"; shift
+    claw search --json "$@" > "$tmp/hits" 2> "$tmp/err"
+    n=$(wc -l < "$tmp/hits")
+    got=$(head -1 "$tmp/hits" | json_field subject 2> /dev/null)
+    if [ "$n" -eq 1 ] && [ "$got" = "$want" ]; then
+        ok "search $name"
+    else
+        fail "search $name: $n hits, first '$got' (want '$want') $(cat "$tmp/err")"
+    fi
+}
+one "from: address" "Your November statement" from:alerts@billing.example.com
+one "from: domain" "Your November statement" from:billing.example.com
+one "from: display-name word" "Spring sale: quarterly invoice reminder" from:offers from:shop
+one "from: IDN (Unicode)" "Rechnung für Oktober – dringend" 'from:juergen@müller-bau.example.de'
+one "from: IDN (A-label)" "Rechnung für Oktober – dringend" from:xn--mller-bau-q9a.example.de
+one "to:" "Fwd: Mailbox quota exceeded" to:security@corp.example
+one "cc:" "Spring sale: quarterly invoice reminder" cc:lead@corp.example
+one "replyto:" "⚠️ Your account has been limited" replyto:resolution.center.team@gmail.com
+one "subject: word" "Documents" subject:documents
+one "subject: phrase" "Spring sale: quarterly invoice reminder" 'subject:"quarterly invoice"'
+one "body word" "Spring sale: quarterly invoice reminder" regards
+one "body phrase" "Spring sale: quarterly invoice reminder" '"the shop team"'
+one "attachment: name" "Documents" attachment:invoice.zip
+one "attachment: member of an archive" "Documents" attachment:payload.js
+one "url: a link only in HTML" "Spring sale: quarterly invoice reminder" \
+    'url:"https://only-in-html.example/deals/spring?ref=mail"'
+one "url: prefix wildcard" "Spring sale: quarterly invoice reminder" 'url:https://only-in-html.example/*'
+one "host:" "Spring sale: quarterly invoice reminder" host:only-in-html.example
+one "domain: of a link" "⚠️ Your account has been limited" domain:xn--pypal-4ve.com
+one "ip: from Received" "Your November statement" ip:203.0.113.25
+one "helo: from Received" "Spring sale: quarterly invoice reminder" helo:relay.shop.example
+one "msgid:" "Your November statement" msgid:statement-2026-11@billing.example.com
+one "auth:" "Spring sale: quarterly invoice reminder" auth:spf=pass auth:dkim=fail
+one "rule:" "⚠️ Your account has been limited" rule:URL_IP_LITERAL
+one "date: range" "Spring sale: quarterly invoice reminder" date:2025-03-01..2025-03-31 from:shop
+one "date: one day" "Spring sale: quarterly invoice reminder" date:2025-03-10 NOT subject:mbox
+one "boolean OR and NOT" "Documents" '(subject:documents OR subject:nothing-like-this) NOT from:alice@corp.example'
+one "mbox: unmunged From line kept in its message" "mbox one: unmunged" russia
+one "mbox: Content-Length keeps a postmark in the body" "mbox two: content-length" "still"
+
+# SHA-256 of a file inside a tar.gz inside a zip, computed here, not by claw.
+sha=$("$py" - "$fx/attachments.eml" <<'EOF'
+import email, hashlib, io, sys, tarfile, zipfile
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"))
+for part in msg.walk():
+    if part.get_filename() == "invoice.zip":
+        z = zipfile.ZipFile(io.BytesIO(part.get_payload(decode=True)))
+        t = tarfile.open(fileobj=io.BytesIO(z.read("docs/tools.tar.gz")))
+        print(hashlib.sha256(t.extractfile("tools/run.sh").read()).hexdigest())
+EOF
+)
+one "sha256: a file two archives deep" "Documents" "sha256:$sha"
+rawsha=$(sha256sum < "$fx/plain.eml" | cut -d' ' -f1)
+one "sha256: the message itself" "Your November statement" "sha256:$rawsha"
+
+claw search --count action:reject > "$tmp/n"
+want=$(for f in "$tmp"/in/*.eml; do "$CLAW" --config /dev/null scan --json "$f"; done |
+    grep -c '"action":"reject"')
+check "action: reject count matches claw scan ($want)" [ "$(cat "$tmp/n")" = "$want" ]
+claw search --count size:1..2k > "$tmp/n"
+want=$(find "$tmp/in" -name '*.eml' -size -2049c | wc -l)
+check "size: range ($want messages up to 2k, tricky.mbox's all under)" [ "$(cat "$tmp/n")" -ge "$want" ]
+
+claw search --json msgid:statement-2026-11@billing.example.com > "$tmp/hit"
+id=$(json_field id < "$tmp/hit")
+one "id: X-Clawback-Id" "Your November statement" "id:$id"
+claw search nothing-matches-this-word > /dev/null 2>&1; rc=$?
+check "no match: exit 1" [ $rc -eq 1 ]
+claw search --sort relevance --json invoice > "$tmp/rel"
+check "--sort relevance gives relevance" grep -q '"relevance":' "$tmp/rel"
+
+# A phrase whose words all occur, but not in a row, must not match.
+claw search --count '"team shop the"' > "$tmp/n"
+check "phrase: the words out of order do not match" [ "$(cat "$tmp/n")" = 0 ]
+claw search --count 'NOT "the shop team"' > "$tmp/n"
+check "phrase under NOT: the other 10" [ "$(cat "$tmp/n")" = 10 ]
+
+# header: an admin-named header (index_headers) needs a reindex to apply.
+printf '[archive]\nindex_headers = List-Id\n' > "$tmp/hdr.conf"
+"$CLAW" --config "$tmp/hdr.conf" --archive "$A" reindex > /dev/null 2>&1
+"$CLAW" --config "$tmp/hdr.conf" --archive "$A" search --json 'header:list-id=offers.news.shop.example' > "$tmp/hits" 2>&1
+check "header: List-Id named in index_headers" grep -q '"subject":"Spring sale' "$tmp/hits"
+
+# --- hostile queries: a clear error (65), quickly ------------------------
+bad() { # bad NAME EXPECTED_TEXT QUERY
+    name="$1"; want="$2"; shift 2
+    timeout 10 "$CLAW" --config /dev/null --archive "$A" search "$@" > /dev/null 2> "$tmp/err"; rc=$?
+    if [ $rc -eq 65 ] && grep -q "$want" "$tmp/err"; then
+        ok "hostile query: $name"
+    else
+        fail "hostile query: $name (exit $rc: $(cat "$tmp/err"))"
+    fi
+}
+deep=$("$py" -c 'print("(" * 2000 + "a" + ")" * 2000)')
+bad "2000 nested parentheses" "nested deeper" "$deep"
+bad "unknown field" "unknown field 'frm'" frm:alice
+bad "a bare URL" "unknown field" http://x.example/
+bad "unbalanced parenthesis" "without" "(a OR b"
+bad "unterminated quote" "unterminated" '"abc'
+bad "a lone wildcard" "match everything" 'url:*'
+bad "a one-letter wildcard" "at least 2" 'a*'
+bad "too many terms" "more than 256" "$("$py" -c 'print(" ".join("w%d" % i for i in range(300)))')"
+bad "a query over 8 KB" "longer than" "$("$py" -c 'print("x" * 9000)')"
+bad "an impossible date" "is not a date" date:2025-13-45
+bad "a range that ends first" "ends before" date:2025..2024
+bad "empty" "empty query" ""
+# A wildcard that would expand past the limit: a message with 1500 words.
+"$py" - "$tmp/words.eml" <<'EOF'
+import sys
+words = " ".join("zq%04d" % i for i in range(1500))
+open(sys.argv[1], "w").write("From: w@example.org\nSubject: many words\n\n" + words + "\n")
+EOF
+claw import -q "$tmp/words.eml" > /dev/null 2>&1
+bad "a wildcard over 1000 terms" "more than 1000" 'zq*'
+claw search --count 'zq00*' > "$tmp/n" 2>&1
+check "a wildcard under the limit works" [ "$(cat "$tmp/n")" = 1 ]
+
+# --- show ----------------------------------------------------------------
+claw show --raw "$id" > "$tmp/raw"
+check "show --raw: the bytes as stored (same as the file)" cmp -s "$tmp/raw" "$fx/plain.eml"
+claw show --headers "$id" > "$tmp/hdrs"
+check "show --headers: the header block only" sh -c "grep -q '^Subject: Your November statement' '$tmp/hdrs' && ! grep -q 'statement is ready' '$tmp/hdrs'"
+claw show --json "$id" > "$tmp/show.json"
+check "show --json: the delivery" grep -q '"source":"import"' "$tmp/show.json"
+claw show "$rawsha" > "$tmp/show.txt"
+check "show by SHA-256" grep -q "^Id: *$id" "$tmp/show.txt"
+claw show 01AAAAAAAAAAAAAAAAAAAAAAAA > /dev/null 2>&1; rc=$?
+check "show: unknown id exits 66" [ $rc -eq 66 ]
+
+# --- duplicates ----------------------------------------------------------
+claw import --json "$tmp/in" > "$tmp/again.json" 2> /dev/null
+check "import twice: nothing new" [ "$(json_field new < "$tmp/again.json")" = 0 ]
+check "import twice: all 11 are duplicates" [ "$(json_field duplicates < "$tmp/again.json")" = 11 ]
+claw stats --json > "$tmp/stats.json"
+check "stats: 12 messages stored once each" [ "$(json_field messages < "$tmp/stats.json")" = 12 ]
+
+# --- export --------------------------------------------------------------
+claw export --mbox "$tmp/out.mbox" 'date:2000..' > /dev/null 2>&1
+"$CLAW" --config /dev/null --archive "$tmp/archive2" import --json "$tmp/out.mbox" > "$tmp/re.json" 2> /dev/null
+check "export --mbox, import again: 12 messages" [ "$(json_field messages < "$tmp/re.json")" = 12 ]
+"$CLAW" --config /dev/null --archive "$tmp/archive2" search --json 'body:"from russia with love"' > "$tmp/hits"
+check "export --mbox quotes From lines (>From) and import keeps them in place" grep -q 'mbox one' "$tmp/hits"
+claw export --dir "$tmp/outdir" from:alerts@billing.example.com > /dev/null 2>&1
+check "export --dir: one file named by id and subject" [ -f "$tmp/outdir/$id-Your-November-statement.eml" ]
+claw export --dir "$tmp/outdir2" 'subject:limited' > /dev/null 2>&1
+check "export --dir: no path tricks in names" sh -c "ls '$tmp/outdir2' | grep -q '^[A-Za-z0-9._-]*\$'"
+
+# --- the index is derived: reindex, catch up -----------------------------
+before=$(claw search --ids 'date:2000..' | sort)
+claw reindex > /dev/null 2>&1
+after=$(claw search --ids 'date:2000..' | sort)
+check "reindex: the same answers" [ "$before" = "$after" ]
+rm -rf "$A/index"
+claw search invoice > /dev/null 2> "$tmp/err"; rc=$?
+check "no index: exit 66 and says what to do" sh -c "[ $rc -eq 66 ] && grep -q 'claw reindex' '$tmp/err'"
+claw reindex --catch-up > /dev/null 2>&1
+after=$(claw search --ids 'date:2000..' | sort)
+check "a deleted index is rebuilt from the store" [ "$before" = "$after" ]
+claw check > "$tmp/check" 2>&1
+check "check: clean after rebuilding" grep -q '^clean$' "$tmp/check"
+
+# --- the edge-case mbox files of other parsers (when ../shared is here) ---
+mb="$srcdir/../shared/corpora/edge/mbox-files"
+if [ -d "$mb" ]; then
+    for spec in mimekit__content-length.mbox:29 mimekit__unmunged.mbox:2 \
+        mimekit__simple.mbox:3 gmime__substring.mbox:3 spamassassin__nice.mbox:3; do
+        f=${spec%%:*}; n=${spec##*:}
+        rm -rf "$tmp/mb"
+        "$CLAW" --config /dev/null --archive "$tmp/mb" import --json --no-index "$mb/$f" > "$tmp/mb.json" 2> /dev/null
+        check "mbox $f: $n messages" [ "$(json_field messages < "$tmp/mb.json")" = "$n" ]
+    done
+else
+    skip "edge-case mbox files" "../shared/corpora absent"
+fi
+
+[ "$n_fail" -eq 0 ]
