@@ -1031,9 +1031,10 @@ main(int argc, char **argv)
         session_close(l->data);
     g_list_free(all);
     claw_indexer_stop(srv.indexer);
+    claw_log(CLAW_LOG_NOTICE, NULL,
+             "stopped: %" PRIu64 " messages stored in %u commits, %" PRIu64 " failed", srv.stored,
+             claw_archive_commits(srv.archive), srv.failed);
     claw_archive_close(srv.archive);
-    claw_log(CLAW_LOG_NOTICE, NULL, "stopped: %" PRIu64 " messages stored, %" PRIu64 " failed",
-             srv.stored, srv.failed);
     if (srv.sig_term) {
         event_free(srv.sig_term);
         event_free(srv.sig_int);

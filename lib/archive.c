@@ -59,6 +59,7 @@ struct claw_archive {
     /* Readers hold it shared, a map resize exclusively: LMDB resizes only
      * with no transaction open in the process. */
     pthread_rwlock_t resize;
+    unsigned commits; /* by this process */
 };
 
 struct claw_item {
@@ -97,6 +98,12 @@ const char *
 claw_archive_error(const claw_archive_t *a)
 {
     return a ? a->error : "no archive";
+}
+
+unsigned
+claw_archive_commits(const claw_archive_t *a)
+{
+    return a->commits;
 }
 
 const char *
@@ -894,7 +901,6 @@ claw_archive_store(claw_archive_t *a, claw_item_t *const *items, size_t n)
     if (a->read_only)
         return CLAW_STATUS_INVALID_ARGUMENT;
     for (int attempt = 0;; attempt++) {
-        static unsigned commits;
         MDB_txn *txn;
         int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
         if (rc == MDB_MAP_RESIZED) { /* another process grew it */
@@ -910,10 +916,10 @@ claw_archive_store(claw_archive_t *a, claw_item_t *const *items, size_t n)
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = store_one(a, txn, items[i], &next_docid, &next_seq);
         if (rc == 0) {
-            test_crash("before", commits);
+            test_crash("before", a->commits);
             rc = mdb_txn_commit(txn);
             if (rc == 0) {
-                test_crash("after", commits++);
+                test_crash("after", a->commits++);
                 return CLAW_STATUS_SUCCESS;
             }
         } else {

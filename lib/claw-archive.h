@@ -84,6 +84,8 @@ void claw_archive_close(claw_archive_t *archive);
 /** The last detailed error on @archive. */
 const char *claw_archive_error(const claw_archive_t *archive);
 const char *claw_archive_dir(const claw_archive_t *archive);
+/** Store transactions this process committed (group commits hold many). */
+unsigned claw_archive_commits(const claw_archive_t *archive);
 
 /* ------------------------------------------------------------------------
  * Ingest: prepare in any thread, store in one.

@@ -6,7 +6,12 @@ recipient, so this client does it by hand.
 
   lmtp-send.py (--socket PATH | --port N [--host H]) [--from ADDR]
                [--rcpt ADDR]... [--xforward ADDR,HELO] [--connections N]
-               [--list FILE] [FILE...]
+               [--list FILE] [--generate N] [--retry] [FILE...]
+
+--generate N sends N small distinct messages (Message-ID gen-I@test.example)
+instead of files; --retry resends a message whose recipients were not all
+told 250 (a dropped connection, a 4xx), as an MTA's queue would, until they
+are.
 
 Prints one JSON line: {"sent": N, "replies": {"250": n, ...}, "seconds": s,
 "ids": [...] (with --ids)}. Exit 0 when every recipient of every message got
@@ -101,11 +106,22 @@ def main():
     ap.add_argument("--connections", type=int, default=1)
     ap.add_argument("--list")
     ap.add_argument("--ids", action="store_true")
+    ap.add_argument("--generate", type=int, default=0)
+    ap.add_argument("--retry", action="store_true")
     ap.add_argument("files", nargs="*")
     a = ap.parse_args()
     files = list(a.files)
     if a.list:
         files += [l.strip() for l in open(a.list) if l.strip()]
+    files += [None] * a.generate
+
+    def content(i):
+        if files[i] is not None:
+            return open(files[i], "rb").read()
+        return (f"From: gen@test.example\nTo: rcpt@test.example\n"
+                f"Subject: generated message {i}\nMessage-ID: <gen-{i}@test.example>\n"
+                f"Date: Mon, 3 Mar 2025 10:00:00 +0000\n\nBody of message {i}, "
+                f"word{i} and the usual text.\n").encode()
     rcpts = a.rcpt or ["archive@test.example"]
     xf = tuple(a.xforward.split(",", 1)) if a.xforward else None
     replies = {}
@@ -114,11 +130,22 @@ def main():
     nxt = [0]
     errors = []
 
+    retries = [0]
+
+    def connect():
+        for _ in range(600 if a.retry else 1):
+            try:
+                return Session(a)
+            except (OSError, ConnectionError) as e:
+                if not a.retry:
+                    errors.append(str(e))
+                    return None
+                time.sleep(0.1)
+        return None
+
     def worker():
-        try:
-            s = Session(a)
-        except (OSError, ConnectionError) as e:
-            errors.append(str(e))
+        s = connect()
+        if not s:
             return
         while True:
             with lock:
@@ -126,18 +153,21 @@ def main():
                 nxt[0] += 1
             if i >= len(files):
                 break
-            data = open(files[i], "rb").read()
-            try:
-                codes, mid = s.send(a.sender, rcpts, data, xf)
-            except (OSError, ConnectionError) as e:
-                with lock:
-                    replies["dropped"] = replies.get("dropped", 0) + 1
-                errors.append(str(e))
+            data = content(i)
+            for attempt in range(600 if a.retry else 1):
                 try:
-                    s = Session(a)
-                except (OSError, ConnectionError):
-                    return
-                continue
+                    codes, mid = s.send(a.sender, rcpts, data, xf)
+                except (OSError, ConnectionError) as e:
+                    codes, mid = ["dropped"], None
+                    errors.append(str(e))
+                    s = connect()
+                    if not s:
+                        return
+                if not a.retry or codes == ["250"] * len(rcpts):
+                    break
+                with lock:
+                    retries[0] += 1
+                time.sleep(0.05)
             with lock:
                 for c in codes:
                     replies[c] = replies.get(c, 0) + 1
@@ -154,6 +184,8 @@ def main():
     out = {"sent": len(files), "replies": replies, "seconds": round(time.monotonic() - start, 3)}
     if a.ids:
         out["ids"] = ids
+    if a.retry:
+        out["retries"] = retries[0]
     if errors:
         out["errors"] = errors[:5]
     print(json.dumps(out))

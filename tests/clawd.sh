@@ -1,0 +1,203 @@
+#!/bin/sh
+# clawd over LMTP: the protocol, the envelope, verdicts carried by the MTA,
+# duplicates, limits, group commits, HUP and TERM, and crash safety (the
+# test-only CLAW_TEST_CRASH switch and kill -9 at random moments).
+. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/daemon-lib.sh"
+fx="$srcdir/tests/fixtures"
+py="${PYTHON3:-python3}"
+: "${CLAWD:=$builddir/indexer/clawd}"
+send="$py $srcdir/tests/lmtp-send.py"
+A="$tmp/archive"
+sock="$tmp/clawd.sock"
+port=$(free_port)
+cat > "$tmp/clawd.conf" <<EOF
+[log]
+level = info
+[archive]
+path = $A
+[clawd]
+socket = $sock
+listen = 127.0.0.1:$port
+[limits]
+max_message_bytes = 64k
+EOF
+claw() { "$CLAW" --config "$tmp/clawd.conf" "$@"; }
+json_field() { "$py" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+pid=
+start() { # start [ENV=VALUE...]: clawd in the background, waits for its socket
+    env "$@" "$CLAWD" --config "$tmp/clawd.conf" --stderr >> "$tmp/clawd.log" 2>&1 &
+    pid=$!
+    i=0
+    while [ ! -S "$sock" ] && kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    [ -S "$sock" ]
+}
+stop() { # TERM and wait; the exit status
+    kill -TERM $pid 2>/dev/null
+    wait $pid
+}
+trap 'kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+
+check "clawd --check-config" sh -c "\"$CLAWD\" --config \"$tmp/clawd.conf\" --check-config > /dev/null"
+"$CLAWD" --help > "$tmp/help" 2>&1
+check "clawd --help names the signals" grep -q "HUP reloads" "$tmp/help"
+check "clawd starts and listens on its socket" start
+
+# --- the protocol ----------------------------------------------------------
+"$py" - "$sock" > "$tmp/proto" 2>&1 <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+def reply():
+    out = []
+    while True:
+        l = f.readline().decode().rstrip("\r\n"); out.append(l)
+        if l[3:4] != "-": return out
+def cmd(c):
+    s.sendall(c.encode() + b"\r\n"); return reply()
+print("greeting", reply()[0][:3])
+print("ehlo", cmd("EHLO x")[0][:3])
+print("mail-before-lhlo", cmd("MAIL FROM:<a@b>")[0][:3])
+print("lhlo", " ".join(cmd("LHLO test")))
+print("data-before-rcpt", (cmd("MAIL FROM:<a@b>")[0][:3], cmd("DATA")[0][:3]))
+print("bad-rcpt", cmd("RCPT TO:bob")[0][:3])
+print("rcpt", cmd("RCPT TO:<one@corp.example>")[0][:3], cmd("RCPT TO:<two@corp.example>")[0][:3])
+# Pipelined: DATA, the message and NOOP in one write; one reply per recipient.
+s.sendall(b"DATA\r\nSubject: pipelined\r\nMessage-ID: <pipe@x>\r\n\r\n..leading dot\r\nbody\r\n.\r\nNOOP\r\n")
+print("data", reply()[0][:3])
+print("per-rcpt", reply()[0][:3], reply()[0][:3])
+print("noop", reply()[0][:3])
+print("quit", cmd("QUIT")[0][:3])
+EOF
+check "greeting 220" grep -q '^greeting 220' "$tmp/proto"
+check "EHLO: 500, this is LMTP" grep -q '^ehlo 500' "$tmp/proto"
+check "MAIL before LHLO: 503" grep -q '^mail-before-lhlo 503' "$tmp/proto"
+check "LHLO: PIPELINING, SIZE, XFORWARD" sh -c "grep '^lhlo' '$tmp/proto' | grep PIPELINING | grep 'SIZE 65536' | grep -q XFORWARD"
+check "DATA before RCPT: 503" grep -q "^data-before-rcpt ('250', '503')" "$tmp/proto"
+check "RCPT without <>: 501" grep -q '^bad-rcpt 501' "$tmp/proto"
+check "pipelined DATA: 354, then 250 for each of two recipients, then NOOP" \
+    sh -c "grep -q '^data 354' '$tmp/proto' && grep -q '^per-rcpt 250 250' '$tmp/proto' && grep -q '^noop 250' '$tmp/proto'"
+sleep 1.5
+claw show --raw "$(claw search --ids msgid:pipe@x)" > "$tmp/pipe.raw" 2>&1
+check "dot-unstuffing and CRLF to LF" grep -q '^\.leading dot$' "$tmp/pipe.raw"
+
+# --- the envelope: every recipient, Bcc too; XFORWARD; MTA headers -------
+$send --socket "$sock" --from bounce@sender.example --rcpt visible@corp.example \
+    --rcpt hidden-bcc@corp.example --xforward 192.0.2.7,mx.sender.example "$fx/html-phish.eml" > "$tmp/r" 2>&1
+check "two recipients: 250 each" grep -q '"250": 2' "$tmp/r"
+sed 's/^From: /X-Clawback-Envelope-IP: 198.51.100.9\nX-Clawback-Envelope-HELO: relay.example.net\nX-Clawback-Id: 01JAAAAAAAAAAAAAAAAAAAAAAA\nX-Clawback-Verdict: quarantine; score=11.5\nX-Clawback-Rules: LOOKALIKE_DOMAIN,URL_SHORTENER\nFrom: /' \
+    "$fx/plain.eml" > "$tmp/stamped.eml"
+$send --socket "$sock" --rcpt finance@corp.example "$tmp/stamped.eml" > /dev/null 2>&1
+sleep 1.5
+for q in "rcpt:hidden-bcc@corp.example" "rcpt:visible@corp.example" "mailfrom:bounce@sender.example" \
+    "ip:192.0.2.7" "helo:mx.sender.example" "ip:198.51.100.9" "helo:relay.example.net" \
+    "id:01JAAAAAAAAAAAAAAAAAAAAAAA" "action:quarantine" "rule:LOOKALIKE_DOMAIN"; do
+    n=$(claw search --count "$q" 2>/dev/null)
+    check "search $q: 1" [ "$n" = 1 ]
+done
+claw show --json 01JAAAAAAAAAAAAAAAAAAAAAAA > "$tmp/stamped.json"
+check "the MTA's verdict is kept (verdict_source mta, score 11.5)" \
+    sh -c "grep -q '\"verdict_source\":\"mta\"' '$tmp/stamped.json' && grep -q '\"score\":11.5' '$tmp/stamped.json'"
+claw show --raw 01JAAAAAAAAAAAAAAAAAAAAAAA > "$tmp/stamped.raw"
+check "X-Clawback-Envelope-* headers are not stored" sh -c "! grep -q '^X-Clawback-Envelope' '$tmp/stamped.raw'"
+check "...the rest is stored as sent" grep -q '^X-Clawback-Verdict: quarantine; score=11.5' "$tmp/stamped.raw"
+
+# --- the same delivery twice (a retry after a lost 250), another delivery --
+$send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
+$send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > "$tmp/r" 2>&1
+check "a repeated delivery is answered 250" grep -q '"250": 1' "$tmp/r"
+$send --socket "$sock" --rcpt b@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
+sleep 1.5
+claw show --json "$(claw search --ids to:security@corp.example)" > "$tmp/fwd.json"
+check "same bytes: one message, two deliveries (the repeat kept once)" \
+    [ "$("$py" -c 'import json,sys; print(len(json.load(sys.stdin)["deliveries"]))' < "$tmp/fwd.json")" = 2 ]
+check "the second delivery's recipient is searchable" [ "$(claw search --count rcpt:b@corp.example)" = 1 ]
+
+# --- limits and access -------------------------------------------------------
+"$py" -c 'print("Subject: big\n\n" + ("x" * 76 + "\n") * 1200)' > "$tmp/big.eml"
+$send --socket "$sock" "$tmp/big.eml" > "$tmp/r" 2>&1
+check "over max_message_bytes: 552" grep -q '"552": 1' "$tmp/r"
+$send --port "$port" "$fx/mbox-from.eml" > "$tmp/r" 2>&1
+check "TCP from an allowed network: 250" grep -q '"250": 1' "$tmp/r"
+
+# --- many sessions at once: group commits ----------------------------------
+before=$(claw stats --json | json_field messages)
+$send --socket "$sock" --connections 8 --generate 400 > "$tmp/r" 2>&1
+check "8 sessions, 400 messages: all 250" grep -q '"250": 400' "$tmp/r"
+
+# --- HUP: a broken file is refused, a good one taken ------------------------
+cp "$tmp/clawd.conf" "$tmp/good.conf"
+echo "[nonsense" >> "$tmp/clawd.conf"
+kill -HUP $pid; sleep 0.5
+check "HUP with a broken file: old configuration kept, logged" grep -q "keeping the old configuration" "$tmp/clawd.log"
+$send --socket "$sock" --rcpt x@corp.example "$fx/malformed.eml" > "$tmp/r" 2>&1
+check "...and still archiving" grep -q '"250": 1' "$tmp/r"
+cp "$tmp/good.conf" "$tmp/clawd.conf"
+kill -HUP $pid; sleep 0.5
+check "HUP with a good file: reloaded" grep -q "SIGHUP: reloaded" "$tmp/clawd.log"
+
+# --- TERM: drains, exits 0, removes its socket ------------------------------
+stop; rc=$?
+check "TERM: exit 0" [ $rc -eq 0 ]
+check "TERM: socket removed" [ ! -S "$sock" ]
+commits=$(sed -n 's/.*stored in \([0-9]*\) commits.*/\1/p' "$tmp/clawd.log" | tail -1)
+stored=$(sed -n 's/.*stopped: \([0-9]*\) messages.*/\1/p' "$tmp/clawd.log" | tail -1)
+check "group commits: $stored messages in $commits commits" [ "$commits" -lt "$stored" ]
+claw stats --json > "$tmp/stats.json"
+check "all 400 generated messages stored" [ "$(json_field messages < "$tmp/stats.json")" -eq $((before + 401)) ]
+claw check > "$tmp/check" 2>&1
+check "check: clean, index caught up" sh -c "grep -q '^clean$' '$tmp/check' && ! grep -q behind '$tmp/check'"
+
+# --- crash safety -------------------------------------------------------------
+# Exactly once: every message the client saw accepted is there, none twice.
+exactly_once() { # exactly_once N: the generated messages 0..N-1, once each
+    n=0
+    for i in 0 $(($1 / 2)) $(($1 - 1)); do
+        [ "$(claw search --count "msgid:gen-$i@test.example")" = 1 ] || n=$((n + 1))
+    done
+    [ $n -eq 0 ] && [ "$(claw search --count 'subject:generated')" = "$1" ]
+}
+for when in before after; do
+    rm -rf "$A"
+    : > "$tmp/clawd.log"
+    start CLAW_TEST_CRASH=$when:3
+    $send --socket "$sock" --connections 4 --generate 300 --retry > "$tmp/r" 2>&1 &
+    sender=$!
+    wait $pid
+    check "CLAW_TEST_CRASH=$when:3: clawd died at its third commit" [ $? -eq 137 ]
+    start
+    wait $sender
+    check "crash $when a commit: the sender (retrying) got 250 for all 300" grep -q '"250": 300' "$tmp/r"
+    sleep 1.5
+    check "crash $when a commit: each message stored exactly once" exactly_once 300
+    d=$(claw stats --json | json_field deliveries)
+    check "crash $when a commit: 300 deliveries, no repeat kept" [ "$d" = 300 ]
+    stop
+    claw check > "$tmp/check" 2>&1
+    check "crash $when a commit: check clean" grep -q '^clean$' "$tmp/check"
+done
+
+# kill -9 at random moments while 4 sessions send 1000 messages.
+rm -rf "$A"
+start
+$send --socket "$sock" --connections 4 --generate 1000 --retry > "$tmp/r" 2>&1 &
+sender=$!
+kills=0
+while kill -0 $sender 2>/dev/null && [ $kills -lt 6 ]; do
+    sleep "0.$(od -An -N1 -tu1 /dev/urandom | tr -d ' ' | cut -c1)"
+    kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+    wait $pid 2>/dev/null
+    start
+done
+wait $sender
+check "kill -9 x$kills during ingest: the sender got 250 for all 1000" grep -q '"250": 1000' "$tmp/r"
+sleep 2
+check "kill -9: each message stored exactly once" exactly_once 1000
+check "kill -9: 1000 deliveries" [ "$(claw stats --json | json_field deliveries)" = 1000 ]
+stop
+claw check > "$tmp/check" 2>&1
+check "kill -9: store and index agree, xapian-check clean" grep -q '^clean$' "$tmp/check"
+
+[ "$n_fail" -eq 0 ]
