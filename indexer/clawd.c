@@ -24,6 +24,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <getopt.h>
+#include <grp.h>
 #include <glib.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -661,8 +662,17 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
  * --------------------------------------------------------------------- */
 
 static bool
-listen_unix(server_t *srv, const char *path, unsigned mode)
+listen_unix(server_t *srv, const char *path, unsigned mode, const char *group)
 {
+    gid_t gid = (gid_t)-1;
+    if (group && *group) {
+        struct group *gr = getgrnam(group);
+        if (!gr) {
+            claw_log(CLAW_LOG_ERROR, NULL, "[clawd] socket_group: no group '%s'", group);
+            return false;
+        }
+        gid = gr->gr_gid;
+    }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path) {
         claw_log(CLAW_LOG_ERROR, NULL, "socket path too long: %s", path);
@@ -690,6 +700,12 @@ listen_unix(server_t *srv, const char *path, unsigned mode)
     umask(old);
     if (!l) {
         claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot listen: %s", path, strerror(errno));
+        return false;
+    }
+    if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) {
+        claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot give it group %s: %s", path, group,
+                 strerror(errno));
+        evconnlistener_free(l);
         return false;
     }
     chmod(path, mode);
@@ -993,7 +1009,7 @@ main(int argc, char **argv)
     const char *path = sock ? sock : claw_config_get(srv.cfg, "clawd", "socket");
     bool ok = true;
     if (path && *path)
-        ok = listen_unix(&srv, path, 0660);
+        ok = listen_unix(&srv, path, 0660, claw_config_get(srv.cfg, "clawd", "socket_group"));
     gchar **tcp = g_strsplit_set(claw_config_get(srv.cfg, "clawd", "listen"), ", \t", -1);
     for (gchar **p = tcp; ok && *p; p++)
         if (**p)

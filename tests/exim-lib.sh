@@ -23,8 +23,9 @@ exim_start() {
     EXIM_CONF=$ex_dir/exim.conf
     cp "$srcdir/tests/exim/exim.conf" "$EXIM_CONF"
     cp "$builddir/conf/exim/clawback-acl.conf" "$ex_dir/clawback-acl.conf"
-    chown root:root "$EXIM_CONF" "$ex_dir/clawback-acl.conf"
-    chmod 644 "$EXIM_CONF" "$ex_dir/clawback-acl.conf"
+    cp "$srcdir/conf/exim/clawback-router.conf" "$srcdir/conf/exim/clawback-transport.conf" "$ex_dir/"
+    chown root:root "$EXIM_CONF" "$ex_dir"/clawback-*.conf
+    chmod 644 "$EXIM_CONF" "$ex_dir"/clawback-*.conf
     EXIM_PORT=$(free_port)
     EXIM_MAILDIR=$ex_dir/Maildir
     EXIM_LOG=$ex_dir/log/mainlog
@@ -34,7 +35,8 @@ exim_start() {
     # claw_exim.so starts the claw-scanner beside it (as Exim's user).
     install -m 755 "$builddir/plugin/claw-scanner" "$ex_dir/claw-scanner"
     set -- -DSPOOL="$ex_dir/spool" -DLOGS="$ex_dir/log" -DMAILDIR="$EXIM_MAILDIR" \
-        -DPORT="$EXIM_PORT" -DACL="$ex_dir/clawback-acl.conf" -DCLAWBACK_PLUGIN="$ex_plugin"
+        -DPORT="$EXIM_PORT" -DACL="$ex_dir/clawback-acl.conf" -DCLAWBACK_PLUGIN="$ex_plugin" \
+        -DJOURNAL_ROUTER_FILE="$ex_dir/clawback-router.conf" -DLMTP_FILE="$ex_dir/clawback-transport.conf"
     case "$ex_mode" in
         local_scan) set -- "$@" -DLOCAL_SCAN=1 ;;
         none) set -- "$@" -DNO_CLAWBACK=1 ;;
