@@ -387,10 +387,24 @@ deliver(session_t *s, size_t end)
     }
     g_byte_array_unref(s->data);
     s->data = NULL;
+    /* Journal copies from Postfix's recipient_bcc_maps carry the original
+     * recipient in the address: NAME+LOCAL=DOMAIN@journal_domain. */
+    const char *jd = claw_config_get(srv->cfg, "clawd", "journal_domain");
+    GPtrArray *rcpt = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < s->rcpt->len; i++) {
+        const char *r = s->rcpt->pdata[i], *at = strrchr(r, '@'), *plus = strchr(r, '+');
+        const char *eq = plus ? strrchr(plus, '=') : NULL;
+        if (jd && *jd && at && g_ascii_strcasecmp(at + 1, jd) == 0 && plus && eq && eq < at &&
+            eq > plus + 1 && at > eq + 1)
+            g_ptr_array_add(rcpt, g_strdup_printf("%.*s@%.*s", (int)(eq - plus - 1), plus + 1,
+                                                  (int)(at - eq - 1), eq + 1));
+        else
+            g_ptr_array_add(rcpt, g_strdup(r));
+    }
     claw_delivery_t d = {0};
     d.mail_from = s->mail_from;
-    d.rcpt = (const char *const *)s->rcpt->pdata;
-    d.n_rcpt = s->rcpt->len;
+    d.rcpt = (const char *const *)rcpt->pdata;
+    d.n_rcpt = rcpt->len;
     d.client_ip = s->xf_addr;
     d.helo = s->xf_helo;
     d.source = "lmtp";
@@ -399,6 +413,7 @@ deliver(session_t *s, size_t end)
     s->refs++;
     bufferevent_disable(s->bev, EV_READ);
     claw_ingest_submit(srv->ingest, raw, len, &d, s);
+    g_ptr_array_free(rcpt, TRUE);
 }
 
 /* Take what arrived of the DATA; true when the message is complete. */

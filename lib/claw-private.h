@@ -78,6 +78,7 @@ struct claw_config {
     int64_t archive_threads;
     char *clawd_socket;
     char *clawd_socket_group;
+    char *clawd_journal_domain;
     char *clawd_listen;
     char *clawd_allow;
     int64_t clawd_max_sessions;

@@ -153,6 +153,10 @@ static const option_t options[] = {
     {"clawd", "socket_group", OPT_STRING, offsetof(struct claw_config, clawd_socket_group), "", 0,
      0, NULL,
      "Group given the socket (mode 0660), e.g. Debian-exim, so the MTA can connect."},
+    {"clawd", "journal_domain", OPT_STRING, offsetof(struct claw_config, clawd_journal_domain),
+     "archive.invalid", 0, 0, NULL,
+     "Recipients NAME+LOCAL=DOMAIN@ this domain (a Postfix recipient_bcc_maps copy) are "
+     "archived as LOCAL@DOMAIN."},
     {"clawd", "listen", OPT_LIST, offsetof(struct claw_config, clawd_listen), "", 0, 0, NULL,
      "LMTP also on these TCP addresses, e.g. 127.0.0.1:2424 [::1]:2424."},
     {"clawd", "allow", OPT_LIST, offsetof(struct claw_config, clawd_allow), "127.0.0.0/8 ::1/128",

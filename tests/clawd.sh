@@ -104,6 +104,13 @@ claw show --raw 01JAAAAAAAAAAAAAAAAAAAAAAA > "$tmp/stamped.raw"
 check "X-Clawback-Envelope-* headers are not stored" sh -c "! grep -q '^X-Clawback-Envelope' '$tmp/stamped.raw'"
 check "...the rest is stored as sent" grep -q '^X-Clawback-Verdict: quarantine; score=11.5' "$tmp/stamped.raw"
 
+# Postfix's recipient_bcc_maps copies: the original recipient in the address.
+$send --socket "$sock" --rcpt archive+carol=corp.example@archive.invalid \
+    --rcpt archive+dan=corp.example@archive.invalid "$fx/international.eml" > /dev/null 2>&1
+sleep 1.2
+check "journal_domain: archive+LOCAL=DOMAIN@archive.invalid archived as LOCAL@DOMAIN" \
+    [ "$(claw search --count rcpt:carol@corp.example rcpt:dan@corp.example)" = 1 ]
+
 # --- the same delivery twice (a retry after a lost 250), another delivery --
 $send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
 $send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > "$tmp/r" 2>&1
