@@ -969,14 +969,19 @@ main(int argc, char **argv)
                            : claw_config_load(config_path, &srv.cfg, &err);
     if (st) {
         fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
+        free(err);
+        g_ptr_array_free(listens, TRUE);
         return EX_CONFIG;
     }
     srv.allow = g_array_new(FALSE, FALSE, sizeof(network_t));
-    if (!parse_allow(&srv, claw_config_get(srv.cfg, "clawd", "allow")))
-        return EX_CONFIG;
-    if (check) {
-        printf("%s: OK\n", config_path);
-        return 0;
+    if (!parse_allow(&srv, claw_config_get(srv.cfg, "clawd", "allow")) || check) {
+        bool bad = srv.allow->len == 0 && *claw_config_get(srv.cfg, "clawd", "allow");
+        if (check && !bad)
+            printf("%s: OK\n", config_path);
+        g_array_free(srv.allow, TRUE);
+        claw_config_destroy(srv.cfg);
+        g_ptr_array_free(listens, TRUE);
+        return check && !bad ? 0 : EX_CONFIG;
     }
     apply_log(srv.cfg, to_stderr);
     signal(SIGPIPE, SIG_IGN);
@@ -1005,25 +1010,25 @@ main(int argc, char **argv)
     claw_archive_settings_read(srv.cfg, &set);
     st = claw_archive_open(srv.archive_dir, 0, set.map_size, &srv.archive, &err);
     claw_archive_settings_clear(&set);
+    int rc = 0;
     if (st) {
         claw_log(CLAW_LOG_ERROR, NULL, "%s", err ? err : claw_status_to_string(st));
-        return EX_IOERR;
+        rc = EX_IOERR;
     }
-    st = claw_indexer_start(srv.archive, srv.cfg, NULL, false, &srv.indexer, &err);
-    if (st) {
+    if (!rc && (st = claw_indexer_start(srv.archive, srv.cfg, NULL, false, &srv.indexer, &err))) {
         claw_log(CLAW_LOG_ERROR, NULL, "index: %s", err ? err : claw_status_to_string(st));
-        return EX_IOERR;
+        rc = EX_IOERR;
     }
-    st = claw_ingest_start(srv.archive, srv.cfg, srv.indexer, ingest_done, &srv, &srv.ingest, &err);
-    if (st) {
+    if (!rc && (st = claw_ingest_start(srv.archive, srv.cfg, srv.indexer, ingest_done, &srv,
+                                       &srv.ingest, &err))) {
         claw_log(CLAW_LOG_ERROR, NULL, "%s", err ? err : claw_status_to_string(st));
-        return EX_SOFTWARE;
+        rc = EX_SOFTWARE;
     }
     srv.done_ev = event_new(srv.base, -1, 0, on_done, &srv);
 
     const char *path = sock ? sock : claw_config_get(srv.cfg, "clawd", "socket");
-    bool ok = true;
-    if (path && *path)
+    bool ok = !rc;
+    if (ok && path && *path)
         ok = listen_unix(&srv, path, 0660, claw_config_get(srv.cfg, "clawd", "socket_group"));
     gchar **tcp = g_strsplit_set(claw_config_get(srv.cfg, "clawd", "listen"), ", \t", -1);
     for (gchar **p = tcp; ok && *p; p++)
@@ -1036,9 +1041,8 @@ main(int argc, char **argv)
         claw_log(CLAW_LOG_ERROR, NULL, "nothing to listen on: set [clawd] socket or listen");
         ok = false;
     }
-    int rc = 0;
     if (!ok) {
-        rc = EX_OSERR;
+        rc = rc ? rc : EX_OSERR;
     } else {
         srv.sig_term = evsignal_new(srv.base, SIGTERM, on_stop, &srv);
         srv.sig_int = evsignal_new(srv.base, SIGINT, on_stop, &srv);
@@ -1056,15 +1060,17 @@ main(int argc, char **argv)
     if (srv.socket_path && !srv.draining)
         unlink(srv.socket_path);
     claw_ingest_stop(srv.ingest);
-    on_done(-1, 0, &srv); /* answer what the last commits finished */
+    if (srv.ingest)
+        on_done(-1, 0, &srv); /* answer what the last commits finished */
     GList *all = g_hash_table_get_keys(srv.live);
     for (GList *l = all; l; l = l->next)
         session_close(l->data);
     g_list_free(all);
     claw_indexer_stop(srv.indexer);
-    claw_log(CLAW_LOG_NOTICE, NULL,
-             "stopped: %" PRIu64 " messages stored in %u commits, %" PRIu64 " failed", srv.stored,
-             claw_archive_commits(srv.archive), srv.failed);
+    if (srv.archive)
+        claw_log(CLAW_LOG_NOTICE, NULL,
+                 "stopped: %" PRIu64 " messages stored in %u commits, %" PRIu64 " failed",
+                 srv.stored, claw_archive_commits(srv.archive), srv.failed);
     claw_archive_close(srv.archive);
     if (srv.sig_term) {
         event_free(srv.sig_term);

@@ -583,7 +583,7 @@ class Parser {
             return qs[0];
         if (phrase_ok && !wild) {
             if (prefix.empty() && !body_positions_)
-                return Xapian::Query(new PhraseSource(prefix, w, check_));
+                return Xapian::Query((new PhraseSource(prefix, w, check_))->release());
             return Xapian::Query(Xapian::Query::OP_PHRASE, qs.begin(), qs.end(), qs.size());
         }
         return Xapian::Query(Xapian::Query::OP_AND, qs.begin(), qs.end());

@@ -152,9 +152,10 @@ shard_round(shard_t *sh, size_t *uncommitted)
         if ((e->docid - 1) % x->n_shards != sh->no)
             continue;
         g_mutex_lock(&x->lock);
-        claw_doc_t *doc = g_hash_table_lookup(x->offered, &e->seq);
-        if (doc)
-            g_hash_table_steal(x->offered, &e->seq);
+        gpointer key = NULL, offered = NULL;
+        if (g_hash_table_steal_extended(x->offered, &e->seq, &key, &offered))
+            g_free(key);
+        claw_doc_t *doc = offered;
         g_mutex_unlock(&x->lock);
         claw_status_t st = CLAW_STATUS_SUCCESS;
         if (!doc)

@@ -15,7 +15,7 @@ if [ ! -f "$san/Makefile" ]; then
     (cd "$san" && "$src/configure" -q --enable-asan --enable-ubsan CFLAGS="-O1 -g") \
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
 fi
-if ! make -C "$san" -j2 search/claw tests/unit > "$tmp/make.log" 2>&1; then
+if ! make -C "$san" -j2 search/claw indexer/clawd tests/unit > "$tmp/make.log" 2>&1; then
     fail "build with ASan and UBSan"
     tail -30 "$tmp/make.log" | sed 's/^/#  /'
     exit 1
@@ -23,9 +23,11 @@ fi
 ok "build with ASan and UBSan"
 
 export CLAW_SANITIZED=1
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit"
+# Reports of every process (clawd runs in the background) go to files too.
+mkdir -p "$tmp/reports"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$tmp/reports/asan"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/reports/ubsan"
+export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit" CLAWD="$san/indexer/clawd"
 
 "$CLAW_UNIT" > "$tmp/unit.log" 2>&1; rc=$?
 if [ $rc -eq 0 ] && ! grep -qE "Sanitizer|runtime error" "$tmp/unit.log"; then
@@ -34,6 +36,12 @@ else
     fail "unit tests under sanitizers (exit $rc)"
     grep -E "^not ok|Sanitizer|runtime error|SUMMARY" "$tmp/unit.log" | head -20 | sed 's/^/#  /'
 fi
-for t in golden bombs corpus; do
+for t in golden bombs corpus archive clawd; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
+if [ -z "$(ls "$tmp/reports")" ]; then
+    ok "no sanitizer report from any process (claw, clawd)"
+else
+    fail "sanitizer reports:"
+    head -40 "$tmp"/reports/* | sed 's/^/#  /'
+fi
