@@ -186,6 +186,7 @@ walk(const char *path, walk_t *w, int depth)
     while ((de = readdir(dir)))
         if (de->d_name[0] != '.' || (maildir && de->d_name[1] && de->d_name[1] != '.'))
             if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+                strcmp(de->d_name, ".notmuch") && strcmp(de->d_name, ".mu") &&
                 !(maildir && strcmp(de->d_name, "tmp") == 0))
                 g_ptr_array_add(names, g_strdup(de->d_name));
     closedir(dir);

@@ -190,6 +190,28 @@ check "a deleted index is rebuilt from the store" [ "$before" = "$after" ]
 claw check > "$tmp/check" 2>&1
 check "check: clean after rebuilding" grep -q '^clean$' "$tmp/check"
 
+# --- a full map grows by itself ---------------------------------------------
+"$py" - "$tmp/big" <<'EOF2'
+import base64, os, sys
+d = sys.argv[1]
+os.makedirs(d)
+for i in range(500):
+    blob = base64.encodebytes(os.urandom(48 * 1024)).decode()
+    open(os.path.join(d, "%03d.eml" % i), "w").write(
+        "From: big@example.org\nSubject: incompressible %d\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n"
+        "--b\nContent-Type: application/octet-stream; name=r%d.bin\n"
+        "Content-Transfer-Encoding: base64\n\n%s--b--\n" % (i, i, blob))
+EOF2
+printf '[archive]\nmap_size = 16m\n' > "$tmp/small.conf"
+"$CLAW" --config "$tmp/small.conf" --archive "$tmp/grow" import --json "$tmp/big" > "$tmp/grow.json" 2>&1
+check "map full: import of 24 MB into a 16 MiB map goes on (500 stored)" \
+    [ "$(json_field new < "$tmp/grow.json" 2>/dev/null)" = 500 ]
+map=$("$CLAW" --config "$tmp/small.conf" --archive "$tmp/grow" stats --json | json_field map_size)
+check "map full: the map grew ($map bytes)" [ "$map" -gt 16777216 ]
+"$CLAW" --config "$tmp/small.conf" --archive "$tmp/grow" check --deep > "$tmp/check" 2>&1
+check "map full: check --deep clean" grep -q '^clean$' "$tmp/check"
+
 # --- the edge-case mbox files of other parsers (when ../shared is here) ---
 mb="$srcdir/../shared/corpora/edge/mbox-files"
 if [ -d "$mb" ]; then
