@@ -50,6 +50,9 @@ void claw_indexer_offer(claw_indexer_t *ix, uint64_t seq, claw_doc_t *doc);
 void claw_indexer_kick(claw_indexer_t *ix);
 /** Wait until everything stored up to @seq is indexed and committed. */
 claw_status_t claw_indexer_wait(claw_indexer_t *ix, uint64_t seq);
+/** A bulk load (claw import, reindex): no compaction as the index grows,
+ * one of each shard when it stops instead. */
+void claw_indexer_bulk(claw_indexer_t *ix);
 /** Catch up, commit and stop; NULL is a no-op. */
 void claw_indexer_stop(claw_indexer_t *ix);
 uint64_t claw_indexer_indexed(claw_indexer_t *ix);

@@ -58,6 +58,12 @@ claw_status_t claw_index_last_seq(claw_index_t *index, uint64_t *seq);
 claw_status_t claw_index_replace(claw_index_t *index, uint64_t docid, const claw_doc_t *doc);
 /** Make what was added durable and record @seq as caught up to. */
 claw_status_t claw_index_commit(claw_index_t *index, uint64_t seq);
+/** A writable shard: commit with @seq, then replace it with a compacted
+ * copy of itself (it stays open for writing). */
+claw_status_t claw_index_compact(claw_index_t *index, uint64_t seq);
+/** Documents in the shard (or index), and how many it had when last
+ * compacted (summed over the shards). */
+claw_status_t claw_index_compacted(claw_index_t *index, uint64_t *docs, uint64_t *compacted);
 /** Documents in the index and the highest docid. */
 claw_status_t claw_index_count(claw_index_t *index, uint64_t *n, uint64_t *last_docid);
 /** Is @docid in the index? */

@@ -95,6 +95,7 @@ typedef struct shard {
     GThread *thread;
     uint64_t position;     /* last seq read (replaced or not ours) */
     uint64_t indexed;      /* last seq committed */
+    uint64_t compacted;    /* documents when last compacted */
 } shard_t;
 
 struct claw_indexer {
@@ -105,6 +106,7 @@ struct claw_indexer {
     GMutex lock;
     GCond cond;
     bool stop;
+    bool bulk;             /* compact once at the end, not as it grows */
     unsigned kicks;        /* bumped by every kick */
     GHashTable *offered;   /* seq -> claw_doc_t */
     claw_status_t failed;  /* the index could not be written */
@@ -179,6 +181,43 @@ shard_round(shard_t *sh, size_t *uncommitted)
     return any;
 }
 
+/* Compact a shard that has had nothing to index for this long, when it has
+ * grown by as many documents as it had at its last compaction (at least
+ * 1,000, at most 100,000): the work stays linear in the documents indexed.
+ * Not under load: the first commits after a compaction split the packed
+ * blocks they touch, so a busy shard gains little from it. A bulk load
+ * compacts once, at the end. */
+#define COMPACT_WHEN_IDLE (G_TIME_SPAN_SECOND * 30)
+
+static void
+shard_maybe_compact(shard_t *sh, bool final)
+{
+    uint64_t docs = 0, compacted = 0;
+    if (claw_index_compacted(sh->ix, &docs, &compacted) != 0)
+        return;
+    sh->compacted = compacted;
+    uint64_t grown = docs > compacted ? docs - compacted : 0;
+    uint64_t need = compacted < 1000 ? 1000 : compacted > 100000 ? 100000 : compacted;
+    if (final ? grown == 0 : grown < need)
+        return;
+    gint64 t0 = g_get_monotonic_time();
+    claw_status_t st = claw_index_compact(sh->ix, sh->position);
+    if (st) {
+        claw_log(CLAW_LOG_ERROR, NULL, "index: shard %u: %s", sh->no, claw_index_error(sh->ix));
+        return;
+    }
+    sh->compacted = docs;
+    claw_log(CLAW_LOG_INFO, NULL, "index: shard %u compacted (%" PRIu64 " documents, %.1f s)",
+             sh->no, docs, (double)(g_get_monotonic_time() - t0) / G_TIME_SPAN_SECOND);
+}
+
+/* A caught-up shard commits at most this often: the index is derived (the
+ * store is durable already), and every Xapian commit syncs its tables and
+ * rewrites their upper blocks, so committing after each small group commit
+ * of the store cost more system time than the indexing itself. Searches
+ * see new mail within this delay. */
+#define INDEX_COMMIT_INTERVAL (G_TIME_SPAN_MILLISECOND * 300)
+
 static gpointer
 shard_main(gpointer data)
 {
@@ -186,12 +225,31 @@ shard_main(gpointer data)
     claw_indexer_t *x = sh->x;
     size_t uncommitted = 0;
     unsigned seen = 0;
+    gint64 last_commit = g_get_monotonic_time();
+    uint64_t checked = sh->indexed; /* compaction looked at, at this seq */
+    gint64 last_busy = 0;
+    gint64 compact_idle = COMPACT_WHEN_IDLE;
+    const char *t = getenv("CLAW_TEST_COMPACT_IDLE_MS"); /* tests only */
+    if (t && *t)
+        compact_idle = g_ascii_strtoll(t, NULL, 10) * G_TIME_SPAN_MILLISECOND;
     for (;;) {
         bool any = shard_round(sh, &uncommitted);
+        bool dirty = uncommitted || sh->indexed < sh->position;
+        if (!dirty)
+            last_commit = g_get_monotonic_time();
         /* Caught up: make it durable (also records skipped positions). */
-        if (!any && (uncommitted || sh->indexed < sh->position)) {
+        if (!any && dirty && g_get_monotonic_time() - last_commit >= INDEX_COMMIT_INTERVAL) {
             shard_commit(sh);
             uncommitted = 0;
+            dirty = false;
+            last_commit = g_get_monotonic_time();
+        }
+        if (any)
+            last_busy = g_get_monotonic_time();
+        if (!any && !dirty && !x->bulk && sh->indexed != checked &&
+            g_get_monotonic_time() - last_busy >= compact_idle) {
+            checked = sh->indexed;
+            shard_maybe_compact(sh, false);
         }
         g_mutex_lock(&x->lock);
         if (x->stop && !any) {
@@ -199,7 +257,8 @@ shard_main(gpointer data)
             break;
         }
         if (!any && seen == x->kicks) {
-            gint64 until = g_get_monotonic_time() + G_TIME_SPAN_SECOND;
+            gint64 until = dirty ? last_commit + INDEX_COMMIT_INTERVAL
+                                 : g_get_monotonic_time() + G_TIME_SPAN_SECOND;
             g_cond_wait_until(&x->cond, &x->lock, until);
         }
         seen = x->kicks;
@@ -207,6 +266,8 @@ shard_main(gpointer data)
     }
     if (uncommitted || sh->indexed < sh->position)
         shard_commit(sh);
+    if (x->bulk && sh->indexed == sh->position && !x->failed)
+        shard_maybe_compact(sh, true);
     return NULL;
 }
 
@@ -352,6 +413,14 @@ claw_indexer_indexed(claw_indexer_t *x)
     uint64_t v = low_indexed(x);
     g_mutex_unlock(&x->lock);
     return v;
+}
+
+void
+claw_indexer_bulk(claw_indexer_t *x)
+{
+    g_mutex_lock(&x->lock);
+    x->bulk = true;
+    g_mutex_unlock(&x->lock);
 }
 
 void

@@ -288,6 +288,8 @@ claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int a
     bool index_elsewhere = false;
     if (!no_index) {
         claw_status_t st = claw_indexer_start(ar, cfg, NULL, false, &ix, &err);
+        if (!st)
+            claw_indexer_bulk(ix);
         if (st) {
             /* clawd holds the index: it follows the store and indexes these too. */
             fprintf(stderr, "%s import: not indexing here: %s\n", prog,
@@ -1089,11 +1091,14 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
     claw_archive_close(ar);
     char *ipath = g_build_filename(dir, "index", NULL);
     uint64_t idx_docs = 0, idx_last = 0, idx_seq = 0, idx_bytes = dir_bytes(ipath);
+    uint64_t idx_compacted = 0;
     claw_index_t *ix = NULL;
     bool have_index = claw_index_open(ipath, 0, &ix, NULL) == 0;
     if (have_index) {
         claw_index_count(ix, &idx_docs, &idx_last);
         claw_index_last_seq(ix, &idx_seq);
+        uint64_t n;
+        claw_index_compacted(ix, &n, &idx_compacted);
         claw_index_close(ix);
     }
     if (json) {
@@ -1101,10 +1106,10 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
                ",\"raw_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64 ",\"store_file_bytes\":%" PRIu64
                ",\"map_size\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"index_documents\":%" PRIu64
                ",\"index_seq\":%" PRIu64 ",\"index_bytes\":%" PRIu64
-               ",\"actions\":{\"accept\":%" PRIu64 ",\"tag\":%" PRIu64 ",\"quarantine\":%" PRIu64
+               ",\"index_compacted_documents\":%" PRIu64 ",\"actions\":{\"accept\":%" PRIu64 ",\"tag\":%" PRIu64 ",\"quarantine\":%" PRIu64
                ",\"reject\":%" PRIu64 "}}\n",
                dir, s.messages, s.deliveries, s.raw_bytes, s.stored_bytes, s.file_bytes,
-               s.map_size, s.last_seq, idx_docs, idx_seq, idx_bytes, s.by_action[0],
+               s.map_size, s.last_seq, idx_docs, idx_seq, idx_bytes, idx_compacted, s.by_action[0],
                s.by_action[1], s.by_action[2], s.by_action[3]);
     } else {
         printf("Archive:     %s\n", dir);
@@ -1120,6 +1125,8 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
                idx_docs, (double)idx_bytes / 1e6);
         if (have_index && idx_seq < s.last_seq)
             printf(", %" PRIu64 " changes behind", s.last_seq - idx_seq);
+        if (have_index && idx_compacted < idx_docs)
+            printf(" (%" PRIu64 " added since compacted)", idx_docs - idx_compacted);
         printf("\n");
         if (s.raw_bytes)
             printf("Size:        store + index = %.2f x the raw mail\n",
@@ -1321,8 +1328,10 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
     gint64 start = g_get_monotonic_time();
     claw_indexer_t *x = NULL;
     st = claw_indexer_start(ar, cfg, npath, true, &x, &err);
-    if (!st)
+    if (!st) {
+        claw_indexer_bulk(x);
         st = claw_indexer_wait(x, s.last_seq);
+    }
     claw_indexer_stop(x);
     if (st) {
         fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));

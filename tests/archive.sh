@@ -21,6 +21,10 @@ check "import: 11 messages" [ "$(json_field messages < "$tmp/import.json")" = 11
 check "import: all new" [ "$(json_field new < "$tmp/import.json")" = 11 ]
 check "import: the text file is skipped, not stored" [ "$(json_field skipped < "$tmp/import.json")" = 1 ]
 check "import: indexed" [ "$(json_field indexed < "$tmp/import.json")" = True ]
+claw stats --json > "$tmp/stats.json"
+check "import: the index is compacted at the end" \
+    [ "$(json_field index_compacted_documents < "$tmp/stats.json")" = "$(json_field index_documents < "$tmp/stats.json")" ]
+check "import: no compaction copy left" sh -c "! ls -d '$A'/index/*.compact 2> /dev/null | grep -q ."
 claw check > "$tmp/check" 2>&1
 check "check: clean after import" grep -q '^clean$' "$tmp/check"
 check "check: xapian-check ran on every shard" [ "$(grep -c 'xapian-check .*: clean' "$tmp/check")" -ge 1 ]

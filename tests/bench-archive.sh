@@ -25,12 +25,16 @@ py="${PYTHON3:-python3}"
 CLAW="$builddir/search/claw"
 CLAWD="$builddir/indexer/clawd"
 BS="$builddir/tests/bench-search"
+# Timed as a whole command: the program itself, not libtool's wrapper
+# script (which costs a shell start, as an installed claw would not).
+CLAW_CMD="$CLAW"
+[ -x "$builddir/search/.libs/claw" ] && CLAW_CMD="$builddir/search/.libs/claw"
 . "$srcdir/tests/bench-lib.sh"
 for t in mu notmuch; do
     command -v $t > /dev/null || { echo "$0: needs $t (apt-get install maildir-utils notmuch)" >&2; exit 1; }
 done
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/claw-bench-archive.XXXXXX")
-trap 'kill $(cat "$tmp/clawd.pid" 2>/dev/null) 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -f "$tmp/clawd.pid" ] && kill "$(cat "$tmp/clawd.pid")" 2>/dev/null; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/corpora"
 unpack_corpora "$tmp/corpora" ham-trec07p ham-linux-mips-lore ham-notmuch-lkml
 
@@ -125,7 +129,7 @@ for size in $sizes; do
         sleep 0.05
     done
     t1=$(now)
-    hwm=$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$(cat "$tmp/clawd.pid")/status")
+    hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$(cat "$tmp/clawd.pid")/status")
     kill "$(cat "$tmp/clawd.pid")"; wait "$(cat "$tmp/clawd.pid")" || true
     rm -f "$tmp/clawd.pid"
     printf '%-34s %9.1f %9s %10.0f %12.2f\n' "clawd over LMTP (same work)" \
@@ -165,7 +169,8 @@ bs, a, qf = sys.argv[1:4]
 qs = [l.rstrip("\n") for l in open(qf) if l.strip()]
 print(subprocess.run([bs, a, "50"] + qs, capture_output=True, text=True, check=True).stdout)
 EOF
-    "$py" - "$CLAW" "$A" "$tmp/notmuch.conf" "$tmp/q.claw" "$tmp/q.nm" "$tmp/inproc.json" > "$tmp/search.txt" <<'EOF'
+    LD_LIBRARY_PATH="$builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        "$py" - "$CLAW_CMD" "$A" "$tmp/notmuch.conf" "$tmp/q.claw" "$tmp/q.nm" "$tmp/inproc.json" > "$tmp/search.txt" <<'EOF'
 import json, statistics, subprocess, sys, time
 claw, a, nmconf, qc, qn, inproc = sys.argv[1:7]
 qcs = [l.rstrip("\n") for l in open(qc) if l.strip()]

@@ -207,4 +207,24 @@ stop
 claw check > "$tmp/check" 2>&1
 check "kill -9: store and index agree, xapian-check clean" grep -q '^clean$' "$tmp/check"
 
+# An idle shard compacts itself (here after 0.3 s idle, not 30 s) into a
+# copy exchanged with the live one; it keeps indexing afterwards.
+rm -rf "$A"
+: > "$tmp/clawd.log"
+start CLAW_TEST_COMPACT_IDLE_MS=300
+$send --socket "$sock" --connections 4 --generate 2500 > "$tmp/r" 2>&1
+i=0
+while [ "$(grep -c 'compacted' "$tmp/clawd.log")" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "idle shards compact themselves (both logged)" [ "$(grep -c 'index: shard [01] compacted' "$tmp/clawd.log")" -ge 2 ]
+check "no copy left beside the shards" sh -c "! ls -d '$A'/index/*.compact '$A'/index/*.old 2> /dev/null | grep -q ."
+$send --socket "$sock" --rcpt after-compaction@corp.example --generate 3 > "$tmp/r" 2>&1
+i=0
+while [ "$(claw search --count rcpt:after-compaction@corp.example 2> /dev/null)" != 3 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "after compaction new mail is indexed and found" [ "$(claw search --count rcpt:after-compaction@corp.example)" = 3 ]
+n=$(claw stats --json | json_field messages)
+check "after compaction every message ($n) is found" [ "$(claw search --count 'date:1970-01-01..2100-01-01')" = "$n" ]
+stop
+claw check > "$tmp/check" 2>&1
+check "after compaction: check clean" grep -q '^clean$' "$tmp/check"
+
 [ "$n_fail" -eq 0 ]
