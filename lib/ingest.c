@@ -736,9 +736,12 @@ struct claw_phrase_checker {
     claw_archive_t *ar;
     claw_engine_t *engine;
     size_t max_text;
-    uint64_t docid;  /* whose words are cached */
-    GPtrArray *words; /* NULL separates subject and text parts */
+    uint64_t docid; /* whose words are cached */
+    GString *text;  /* the words, each NUL-terminated */
+    GArray *words;  /* their offsets in text; NO_WORD separates parts */
 };
+
+#define NO_WORD ((guint)-1)
 
 claw_phrase_checker_t *
 claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, size_t max_text)
@@ -749,7 +752,8 @@ claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, size_t max_te
     c->ar = ar;
     c->engine = engine;
     c->max_text = max_text ? max_text : (size_t)1 << 20;
-    c->words = g_ptr_array_new_with_free_func(g_free);
+    c->text = g_string_sized_new(65536);
+    c->words = g_array_sized_new(FALSE, FALSE, sizeof(guint), 8192);
     return c;
 }
 
@@ -758,14 +762,26 @@ claw_phrase_checker_free(claw_phrase_checker_t *c)
 {
     if (!c)
         return;
-    g_ptr_array_free(c->words, TRUE);
+    g_string_free(c->text, TRUE);
+    g_array_free(c->words, TRUE);
     free(c);
 }
 
 static void
 keep_word(void *ctx, const char *w, size_t n)
 {
-    g_ptr_array_add(ctx, g_strndup(w, n));
+    claw_phrase_checker_t *c = ctx;
+    guint off = (guint)c->text->len;
+    g_string_append_len(c->text, w, (gssize)n);
+    g_string_append_c(c->text, '\0');
+    g_array_append_val(c->words, off);
+}
+
+static void
+end_part(claw_phrase_checker_t *c)
+{
+    guint sep = NO_WORD;
+    g_array_append_val(c->words, sep);
 }
 
 bool
@@ -775,7 +791,8 @@ claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *con
     claw_phrase_checker_t *c = ctx;
     (void)prefix;
     if (docid != c->docid) {
-        g_ptr_array_set_size(c->words, 0);
+        g_string_truncate(c->text, 0);
+        g_array_set_size(c->words, 0);
         c->docid = docid;
         char *raw = NULL;
         size_t len = 0;
@@ -784,14 +801,14 @@ claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *con
             claw_message_parse(c->engine, raw, len, &m) == 0) {
             /* The same text terms.c indexes, in the same order. */
             if (m->subject) {
-                claw_words(m->subject, strlen(m->subject), keep_word, c->words);
-                g_ptr_array_add(c->words, NULL);
+                claw_words(m->subject, strlen(m->subject), keep_word, c);
+                end_part(c);
             }
             size_t budget = c->max_text;
             for (size_t i = 0; i < m->n_texts && budget; i++) {
                 size_t l = m->texts[i].length < budget ? m->texts[i].length : budget;
-                claw_words(m->texts[i].text, l, keep_word, c->words);
-                g_ptr_array_add(c->words, NULL);
+                claw_words(m->texts[i].text, l, keep_word, c);
+                end_part(c);
                 budget -= l;
             }
         }
@@ -800,9 +817,12 @@ claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *con
     }
     if (!n)
         return true;
+    const guint *off = (const guint *)(void *)c->words->data;
     for (guint i = 0; i + n <= c->words->len; i++) {
-        size_t k = 0;
-        while (k < n && c->words->pdata[i + k] && strcmp(c->words->pdata[i + k], words[k]) == 0)
+        if (off[i] == NO_WORD || strcmp(c->text->str + off[i], words[0]) != 0)
+            continue;
+        size_t k = 1;
+        while (k < n && off[i + k] != NO_WORD && strcmp(c->text->str + off[i + k], words[k]) == 0)
             k++;
         if (k == n)
             return true;
