@@ -83,7 +83,11 @@ claw_archive_settings_clear(claw_archive_settings_t *s)
  * The indexer
  * --------------------------------------------------------------------- */
 
-#define MAX_OFFERED 20000
+/* Documents handed from the writer to the indexer, waiting there: each is
+ * some tens of KB of terms, so this bounds the memory a lagging index may
+ * hold (20,000 took clawd past 450 MiB at 100,000 messages). Beyond it a
+ * shard rebuilds the document from the store; a bulk load waits instead. */
+#define MAX_OFFERED 2000
 
 /* One thread per index shard: each follows the whole log and indexes the
  * documents of its shard, so both cores write Xapian at once. */
@@ -155,8 +159,11 @@ shard_round(shard_t *sh, size_t *uncommitted)
             continue;
         g_mutex_lock(&x->lock);
         gpointer key = NULL, offered = NULL;
-        if (g_hash_table_steal_extended(x->offered, &e->seq, &key, &offered))
+        if (g_hash_table_steal_extended(x->offered, &e->seq, &key, &offered)) {
             g_free(key);
+            if (x->bulk)
+                g_cond_broadcast(&x->cond);
+        }
         claw_doc_t *doc = offered;
         g_mutex_unlock(&x->lock);
         claw_status_t st = CLAW_STATUS_SUCCESS;
@@ -364,6 +371,9 @@ void
 claw_indexer_offer(claw_indexer_t *x, uint64_t seq, claw_doc_t *doc)
 {
     g_mutex_lock(&x->lock);
+    while (x->bulk && !x->stop && !x->failed && seq > low_position(x) &&
+           g_hash_table_size(x->offered) >= MAX_OFFERED)
+        g_cond_wait_until(&x->cond, &x->lock, g_get_monotonic_time() + G_TIME_SPAN_SECOND);
     if (seq <= low_position(x) || g_hash_table_size(x->offered) >= MAX_OFFERED) {
         g_mutex_unlock(&x->lock);
         claw_doc_free(doc);

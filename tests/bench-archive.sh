@@ -6,7 +6,7 @@
 # Sets: the ham corpora (ham-trec07p, ham-linux-mips-lore, ham-notmuch-lkml:
 # about 23,000 messages) and the same replicated to 100,000 with unique
 # Message-IDs. Per set:
-#   - ingest messages/s: claw import; clawd over LMTP (4 sessions, until
+#   - ingest messages/s: claw import; clawd over LMTP (8 sessions, until
 #     the index has caught up); mu index; notmuch new; with peak memory;
 #   - size: store + index against the raw corpus (and notmuch's database
 #     plus the Maildir it needs, mu's database);
@@ -90,7 +90,7 @@ echo "# make bench (archive), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 
 echo "# Clawback $("$CLAW" --version | cut -d' ' -f3), $(mu --version | head -1 | sed 's/.*version/mu/'), $(notmuch --version)."
 echo "# Each tool indexes the same Maildir from empty. claw import and clawd also"
 echo "# classify every message and store it compressed; clawd is timed until its"
-echo "# index has caught up (4 LMTP sessions, tests/lmtp-send.py). Peak = max RSS."
+echo "# index has caught up (8 LMTP sessions, tests/lmtp-send.py, as an MTA delivers in parallel). Peak = max RSS."
 } > "$tmp/out"
 
 for size in $sizes; do
@@ -121,7 +121,7 @@ for size in $sizes; do
     echo $! > "$tmp/clawd.pid"
     while [ ! -S "$tmp/clawd.sock" ]; do sleep 0.1; done
     t0=$(now)
-    "$py" "$srcdir/tests/lmtp-send.py" --socket "$tmp/clawd.sock" --connections 4 --list "$tmp/list" > "$tmp/lmtp.json"
+    "$py" "$srcdir/tests/lmtp-send.py" --socket "$tmp/clawd.sock" --connections 8 --list "$tmp/list" > "$tmp/lmtp.json"
     last=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])')
     while :; do
         seq=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["index_seq"])')
