@@ -26,7 +26,7 @@ export CLAW_SANITIZED=1
 # Reports of every process (clawd runs in the background) go to files too.
 mkdir -p "$tmp/reports"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$tmp/reports/asan"
-export LSAN_OPTIONS="suppressions=$(cd "$srcdir" && pwd)/tests/lsan.supp"
+export LSAN_OPTIONS="suppressions=$(cd "$srcdir" && pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/reports/ubsan"
 export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit" CLAWD="$san/indexer/clawd"
 
