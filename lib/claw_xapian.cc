@@ -961,15 +961,28 @@ remove_entry(const char *path, const struct stat *, int, struct FTW *)
     return remove(path);
 }
 
-static void
-remove_tree(const std::string &path)
+extern "C" void
+claw_index_remove_tree(const char *path)
 {
-    nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* fsync a file or directory by name; what cannot be opened is skipped. */
+static void
+sync_path(const std::string &path, int flags)
+{
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
 }
 
 extern "C" claw_status_t
 claw_index_compacted(claw_index_t *ix, uint64_t *docs, uint64_t *compacted)
 {
+    if (!ix->db) /* a compaction could not reopen it */
+        return CLAW_STATUS_INVALID_ARGUMENT;
     try {
         *docs = ix->db->get_doccount();
         *compacted = 0;
@@ -1000,7 +1013,7 @@ claw_index_compact(claw_index_t *ix, uint64_t seq)
     std::string path = ix->dir + "/shard" + std::to_string(ix->shard);
     std::string tmp = path + ".compact";
     try {
-        remove_tree(tmp);
+        claw_index_remove_tree(tmp.c_str());
         ix->wdb->set_metadata("last_seq", std::to_string(seq));
         ix->wdb->set_metadata("positions", ix->positions ? "yes" : "no");
         ix->wdb->set_metadata("compacted_docs", std::to_string(ix->wdb->get_doccount()));
@@ -1009,18 +1022,9 @@ claw_index_compact(claw_index_t *ix, uint64_t seq)
     }
     CATCH(ix, path)
     /* The copy's files are durable before it replaces the shard. */
-    for (const char *t : {"postlist", "termlist", "docdata", "position", "record"}) {
-        int fd = open((tmp + "/" + t + ".glass").c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            fsync(fd);
-            close(fd);
-        }
-    }
-    int dfd = open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    for (const char *t : {"postlist", "termlist", "docdata", "position", "record"})
+        sync_path(tmp + "/" + t + ".glass", 0);
+    sync_path(tmp, O_DIRECTORY);
     try {
         ix->wdb->close();
     } catch (...) {
@@ -1032,20 +1036,16 @@ claw_index_compact(claw_index_t *ix, uint64_t seq)
     if (rc != 0 && errno == EINVAL) {
         /* No exchange here: two renames, with a moment between them. */
         std::string old = path + ".old";
-        remove_tree(old);
+        claw_index_remove_tree(old.c_str());
         rc = rename(path.c_str(), old.c_str());
         if (rc == 0 && (rc = rename(tmp.c_str(), path.c_str())) != 0)
             rename(old.c_str(), path.c_str());
         tmp = old;
     }
     int saved = errno;
-    int pfd = open(ix->dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (pfd >= 0) {
-        fsync(pfd);
-        close(pfd);
-    }
+    sync_path(ix->dir, O_DIRECTORY);
     if (rc == 0)
-        remove_tree(tmp);
+        claw_index_remove_tree(tmp.c_str());
     try {
         ix->wdb = new Xapian::WritableDatabase(path, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS);
         ix->db = ix->wdb;

@@ -64,6 +64,8 @@ claw_status_t claw_index_compact(claw_index_t *index, uint64_t seq);
 /** Documents in the shard (or index), and how many it had when last
  * compacted (summed over the shards). */
 claw_status_t claw_index_compacted(claw_index_t *index, uint64_t *docs, uint64_t *compacted);
+/** Remove a directory tree (an index or a copy of one); missing is fine. */
+void claw_index_remove_tree(const char *path);
 /** Documents in the index and the highest docid. */
 claw_status_t claw_index_count(claw_index_t *index, uint64_t *n, uint64_t *last_docid);
 /** Is @docid in the index? */

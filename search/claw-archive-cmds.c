@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -1255,20 +1254,6 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
     return c.problems ? EXIT_PROBLEMS : 0;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* Remove a directory tree (an old index); missing is fine. */
-static void
-rm_tree(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 int
 claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
@@ -1324,7 +1309,7 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
             g_ptr_array_add(live, one);
         }
     }
-    rm_tree(npath);
+    claw_index_remove_tree(npath);
     gint64 start = g_get_monotonic_time();
     claw_indexer_t *x = NULL;
     st = claw_indexer_start(ar, cfg, npath, true, &x, &err);
@@ -1339,7 +1324,7 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
         goto out;
     }
     /* Swap in the new index; the old one's locks are held until now. */
-    rm_tree(opath);
+    claw_index_remove_tree(opath);
     if ((g_file_test(ipath, G_FILE_TEST_EXISTS) && rename(ipath, opath) != 0) ||
         rename(npath, ipath) != 0) {
         fprintf(stderr, "%s reindex: swapping in the new index: %s\n", prog, strerror(errno));
@@ -1351,7 +1336,7 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
 out:
     g_ptr_array_free(live, TRUE);
     if (!rc)
-        rm_tree(opath);
+        claw_index_remove_tree(opath);
     free(err);
     g_free(ipath);
     g_free(npath);
