@@ -703,6 +703,14 @@ key_of(const char *s, unsigned char hash[32])
     return (MDB_val){32, hash};
 }
 
+/* The info key counting stored messages with verdict @action. */
+static char *
+action_key(char buf[32], const char *action)
+{
+    snprintf(buf, 32, "action:%s", action);
+    return buf;
+}
+
 static int
 info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
 {
@@ -832,8 +840,7 @@ store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid
             (rc = info_add(txn, a->dbi[DB_INFO], "stored_bytes", (int64_t)it->blob->len)))
             return rc;
         char an[32];
-        snprintf(an, sizeof an, "action:%s", it->action);
-        if ((rc = info_add(txn, a->dbi[DB_INFO], an, 1)))
+        if ((rc = info_add(txn, a->dbi[DB_INFO], action_key(an, it->action), 1)))
             return rc;
     }
     /* The delivery: after the last one of this message. */
@@ -1307,7 +1314,7 @@ claw_archive_stats(claw_archive_t *a, claw_archive_stats_t *s)
     /* Counted at store time: stats stay O(1) (claw search asks them). */
     for (int i = 0; i < 4; i++) {
         char an[32];
-        snprintf(an, sizeof an, "action:%s", claw_action_to_string((claw_action_t)i));
+        action_key(an, claw_action_to_string((claw_action_t)i));
         k = (MDB_val){strlen(an), an};
         if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)
             s->by_action[i] = get_be64(v.mv_data);
@@ -1412,7 +1419,7 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
     }
     for (int i = 0; i < 4; i++) {
         char an[32];
-        snprintf(an, sizeof an, "action:%s", claw_action_to_string((claw_action_t)i));
+        action_key(an, claw_action_to_string((claw_action_t)i));
         k = (MDB_val){strlen(an), an};
         uint64_t counted = 0;
         if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)

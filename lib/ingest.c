@@ -99,7 +99,6 @@ typedef struct shard {
     GThread *thread;
     uint64_t position;     /* last seq read (replaced or not ours) */
     uint64_t indexed;      /* last seq committed */
-    uint64_t compacted;    /* documents when last compacted */
 } shard_t;
 
 struct claw_indexer {
@@ -202,7 +201,6 @@ shard_maybe_compact(shard_t *sh, bool final)
     uint64_t docs = 0, compacted = 0;
     if (claw_index_compacted(sh->ix, &docs, &compacted) != 0)
         return;
-    sh->compacted = compacted;
     uint64_t grown = docs > compacted ? docs - compacted : 0;
     uint64_t need = compacted < 1000 ? 1000 : compacted > 100000 ? 100000 : compacted;
     if (final ? grown == 0 : grown < need)
@@ -213,7 +211,6 @@ shard_maybe_compact(shard_t *sh, bool final)
         claw_log(CLAW_LOG_ERROR, NULL, "index: shard %u: %s", sh->no, claw_index_error(sh->ix));
         return;
     }
-    sh->compacted = docs;
     claw_log(CLAW_LOG_INFO, NULL, "index: shard %u compacted (%" PRIu64 " documents, %.1f s)",
              sh->no, docs, (double)(g_get_monotonic_time() - t0) / G_TIME_SPAN_SECOND);
 }
