@@ -191,13 +191,7 @@ rm -rf "$A"
 start
 $send --socket "$sock" --connections 4 --generate 1000 --retry > "$tmp/r" 2>&1 &
 sender=$!
-kills=0
-while kill -0 $sender 2>/dev/null && [ $kills -lt 6 ]; do
-    sleep "0.$(od -An -N1 -tu1 /dev/urandom | tr -d ' ' | cut -c1)"
-    kill -9 $pid 2>/dev/null && kills=$((kills + 1))
-    wait $pid 2>/dev/null
-    start
-done
+kill_randomly $sender 6 start
 wait $sender
 check "kill -9 x$kills during ingest: the sender got 250 for all 1000" grep -q '"250": 1000' "$tmp/r"
 sleep 2

@@ -112,13 +112,7 @@ before=$(claw stats --json | json_field messages)
 "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" --to user@clawback.test \
     --bench 4 "$tmp"/gen/*.eml > "$tmp/bench.json" 2>&1 &
 sender=$!
-kills=0
-while kill -0 $sender 2>/dev/null && [ $kills -lt 12 ]; do
-    sleep "0.$(od -An -N1 -tu1 /dev/urandom | tr -d ' ' | cut -c1)"
-    kill -9 $pid 2>/dev/null && kills=$((kills + 1))
-    wait $pid 2>/dev/null
-    start_clawd
-done
+kill_randomly $sender 12 start_clawd
 wait $sender
 check "$n_msgs messages accepted by Exim while clawd was killed $kills times" \
     grep -q "\"250\": $n_msgs" "$tmp/bench.json"
