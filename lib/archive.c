@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#define ZDICT_STATIC_LINKING_ONLY /* ZDICT_trainFromBuffer_fastCover */
+#include <zdict.h>
 #include <zstd.h>
 
 /* Tags of the records (a tag byte, a 32-bit length, the bytes). */
@@ -45,9 +47,24 @@ enum {
     T_TIME
 };
 
-enum { DB_BLOB, DB_SHA, DB_META, DB_ENV, DB_ENVKEY, DB_CID, DB_LOG, DB_INFO, N_DBS };
-static const char *const db_names[N_DBS] = {"blob", "sha",  "meta", "env",
-                                            "envkey", "cid", "log", "info"};
+enum {
+    DB_BLOB,
+    DB_LOC,
+    DB_SHA,
+    DB_META,
+    DB_ENV,
+    DB_ENVKEY,
+    DB_CID,
+    DB_LOG,
+    DB_INFO,
+    DB_DICT,
+    N_DBS
+};
+static const char *const db_names[N_DBS] = {"blob", "loc",    "sha", "meta", "env",
+                                            "envkey", "cid", "log", "info", "dict"};
+
+/* The layout this code reads and writes (info key "format"). */
+#define FORMAT "2"
 
 struct claw_archive {
     MDB_env *env;
@@ -60,6 +77,20 @@ struct claw_archive {
      * with no transaction open in the process. */
     pthread_rwlock_t resize;
     unsigned commits; /* by this process */
+
+    /* zstd dictionaries: the newest compresses, any decompresses. */
+    GMutex dict_lock;
+    uint64_t dict_after;    /* train one after this many messages; 0: never */
+    int dict_level;         /* the zstd level it is tuned for */
+    uint32_t dict_id;       /* the newest, 0: none yet */
+    GBytes *dict;           /* its bytes */
+    ZSTD_CDict *cdict;      /* dictionary cdict_id at cdict_level */
+    uint32_t cdict_id;
+    int cdict_level;
+    GPtrArray *old_cdicts;  /* replaced, maybe still in use: freed at close */
+    GHashTable *ddicts;     /* dictionary id -> ZSTD_DDict */
+    GThread *trainer;
+    bool training;          /* trainer running, or it failed: no retry */
 };
 
 struct claw_item {
@@ -84,6 +115,8 @@ struct claw_record_private {
 
 static void
 set_error(claw_archive_t *a, const char *fmt, ...) CLAW_PRINTF(2, 3);
+static claw_status_t decompress(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, char **data,
+                                size_t *len);
 
 static void
 set_error(claw_archive_t *a, const char *fmt, ...)
@@ -92,6 +125,18 @@ set_error(claw_archive_t *a, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(a->error, sizeof a->error, fmt, ap);
     va_end(ap);
+}
+
+static void
+free_cdict(gpointer d)
+{
+    ZSTD_freeCDict(d);
+}
+
+static void
+free_ddict(gpointer d)
+{
+    ZSTD_freeDDict(d);
 }
 
 const char *
@@ -189,8 +234,35 @@ rec_each(const void *data, size_t len, void (*fn)(void *ctx, unsigned tag, const
  * Opening
  * --------------------------------------------------------------------- */
 
+/* The newest dictionary, if the store has one, for compressing. */
+static int
+load_dict(claw_archive_t *a, MDB_txn *txn)
+{
+    MDB_val k = {4, "dict"}, v;
+    int rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc || v.mv_size != 4)
+        return rc ? rc : MDB_CORRUPTED;
+    const unsigned char *b = v.mv_data;
+    uint32_t id = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    k = (MDB_val){4, v.mv_data};
+    if ((rc = mdb_get(txn, a->dbi[DB_DICT], &k, &v)))
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    g_mutex_lock(&a->dict_lock);
+    if (a->dict_id != id) {
+        if (a->dict)
+            g_bytes_unref(a->dict);
+        a->dict = g_bytes_new(v.mv_data, v.mv_size);
+        a->dict_id = id;
+    }
+    g_mutex_unlock(&a->dict_lock);
+    return 0;
+}
+
 /* Open the named databases; in a read-only archive that was never written
- * they do not exist yet, which reads as empty. */
+ * they do not exist yet, which reads as empty. A store of another layout
+ * is refused rather than misread. */
 static int
 open_dbs(claw_archive_t *a)
 {
@@ -206,8 +278,27 @@ open_dbs(claw_archive_t *a)
         if (rc)
             break;
     }
+    if (rc == 0) {
+        MDB_val k = {6, "format"}, v;
+        MDB_stat ms = {0};
+        rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);
+        if (rc == MDB_NOTFOUND && mdb_stat(txn, a->dbi[DB_META], &ms) == 0 &&
+            ms.ms_entries == 0 && !a->read_only) {
+            v = (MDB_val){strlen(FORMAT), FORMAT};
+            rc = mdb_put(txn, a->dbi[DB_INFO], &k, &v, 0);
+        } else if (rc == 0 && (v.mv_size != strlen(FORMAT) || memcmp(v.mv_data, FORMAT, v.mv_size))) {
+            rc = MDB_VERSION_MISMATCH;
+        } else if (rc == MDB_NOTFOUND && !(a->read_only && ms.ms_entries == 0)) {
+            rc = MDB_VERSION_MISMATCH;
+        }
+    }
+    if (rc == 0)
+        rc = load_dict(a, txn);
     if (rc) {
         mdb_txn_abort(txn);
+        if (rc == MDB_VERSION_MISMATCH)
+            set_error(a, "%s/store: written by another version of Clawback (store format %s "
+                      "expected); import the mail into a new archive", a->dir, FORMAT);
         return rc == MDB_NOTFOUND && a->read_only ? 0 : rc;
     }
     rc = mdb_txn_commit(txn);
@@ -227,6 +318,9 @@ claw_archive_open(const char *dir, unsigned flags, uint64_t map_size, claw_archi
     if (!a)
         return CLAW_STATUS_OUT_OF_MEMORY;
     pthread_rwlock_init(&a->resize, NULL);
+    g_mutex_init(&a->dict_lock);
+    a->old_cdicts = g_ptr_array_new_with_free_func(free_cdict);
+    a->ddicts = g_hash_table_new_full(NULL, NULL, NULL, free_ddict);
     a->dir = strdup(dir);
     a->read_only = flags & CLAW_ARCHIVE_READ_ONLY;
     claw_status_t st = CLAW_STATUS_IO_ERROR;
@@ -263,7 +357,10 @@ claw_archive_open(const char *dir, unsigned flags, uint64_t map_size, claw_archi
     int dead = 0;
     mdb_reader_check(a->env, &dead);
     if ((rc = open_dbs(a))) {
-        st = mdb_status(a, rc, "open databases");
+        if (rc == MDB_VERSION_MISMATCH)
+            st = CLAW_STATUS_INVALID_ARGUMENT; /* open_dbs said why */
+        else
+            st = mdb_status(a, rc, "open databases");
         goto fail;
     }
     g_free(path);
@@ -283,9 +380,17 @@ claw_archive_close(claw_archive_t *a)
 {
     if (!a)
         return;
+    if (a->trainer)
+        g_thread_join(a->trainer);
     if (a->env)
         mdb_env_close(a->env);
     pthread_rwlock_destroy(&a->resize);
+    if (a->dict)
+        g_bytes_unref(a->dict);
+    ZSTD_freeCDict(a->cdict);
+    g_ptr_array_free(a->old_cdicts, TRUE);
+    g_hash_table_destroy(a->ddicts);
+    g_mutex_clear(&a->dict_lock);
     free(a->dir);
     free(a);
 }
@@ -330,8 +435,33 @@ free_cctx(gpointer c)
  * compressing a typical message. */
 static GPrivate cctx_key = G_PRIVATE_INIT(free_cctx);
 
+/* The newest dictionary ready for level @level, or NULL if there is none
+ * yet. It stays valid until the archive is closed. */
+static const ZSTD_CDict *
+archive_cdict(claw_archive_t *a, int level)
+{
+    g_mutex_lock(&a->dict_lock);
+    if (a->dict && (!a->cdict || a->cdict_id != a->dict_id || a->cdict_level != level)) {
+        gsize n;
+        const void *d = g_bytes_get_data(a->dict, &n);
+        ZSTD_CDict *cd = ZSTD_createCDict(d, n, level);
+        if (cd) {
+            if (a->cdict)
+                g_ptr_array_add(a->old_cdicts, a->cdict);
+            a->cdict = cd;
+            a->cdict_id = a->dict_id;
+            a->cdict_level = level;
+        }
+    }
+    const ZSTD_CDict *cd = a->cdict && a->cdict_id == a->dict_id ? a->cdict : NULL;
+    g_mutex_unlock(&a->dict_lock);
+    return cd;
+}
+
+/* @raw as the stored blob: its size (u64 BE), then a zstd frame, made with
+ * @dict when there is one (the frame names it). */
 static bool
-compress_into(GByteArray *out, const char *raw, size_t len, int level)
+compress_into(GByteArray *out, const char *raw, size_t len, int level, const ZSTD_CDict *dict)
 {
     ZSTD_CCtx *c = g_private_get(&cctx_key);
     if (!c) {
@@ -345,7 +475,8 @@ compress_into(GByteArray *out, const char *raw, size_t len, int level)
     be64(size, len);
     g_byte_array_set_size(out, (guint)(8 + bound));
     memcpy(out->data, size, 8);
-    size_t n = ZSTD_compressCCtx(c, out->data + 8, bound, raw, len, level);
+    size_t n = dict ? ZSTD_compress_usingCDict(c, out->data + 8, bound, raw, len, dict)
+                    : ZSTD_compressCCtx(c, out->data + 8, bound, raw, len, level);
     if (ZSTD_isError(n))
         return false;
     g_byte_array_set_size(out, (guint)(8 + n));
@@ -547,7 +678,8 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     it->raw_size = dlen;
 
     it->blob = g_byte_array_new();
-    if (!compress_into(it->blob, data, dlen, opt->zstd_level)) {
+    if (!compress_into(it->blob, data, dlen, opt->zstd_level,
+                       opt->archive ? archive_cdict(opt->archive, opt->zstd_level) : NULL)) {
         st = CLAW_STATUS_DEPENDENCY_ERROR;
         goto fail;
     }
@@ -724,60 +856,116 @@ info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
     return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-/* The compressed message in pieces small enough to sit in LMDB's leaf
- * pages (two to a page) under docid + piece number. Stored whole, a value
- * over about 2 KB takes overflow pages of its own and wastes half a page
- * on average; appended in docid order, the pieces fill pages completely. */
-#define PIECE 2000
+/* The compressed messages are one byte stream, cut into pieces keyed by
+ * their number: two pieces fill a leaf page exactly (an 8-byte key and
+ * 2022 bytes make LMDB's largest node that is not moved to an overflow
+ * page), so the store holds the compressed bytes with almost no slack.
+ * loc gives each message's offset and length in the stream. */
+#define PIECE 2022
+
+static void
+piece_key(unsigned char k[8], uint64_t n)
+{
+    be64(k, n);
+}
 
 static int
 put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByteArray *blob)
 {
-    unsigned char key[10];
-    memcpy(key, dk, 8);
-    for (size_t off = 0, n = 0; off < blob->len || n == 0; off += PIECE, n++) {
-        size_t len = blob->len - off < PIECE ? blob->len - off : PIECE;
-        key[8] = (unsigned char)(n >> 8);
-        key[9] = (unsigned char)n;
-        MDB_val k = {10, key}, v = {len, blob->data + off};
-        int rc = mdb_put(txn, a->dbi[DB_BLOB], &k, &v, MDB_APPEND);
-        if (rc)
-            return rc;
-        if (n >= 0xffff)
-            return MDB_BAD_VALSIZE;
-    }
-    return 0;
-}
-
-/* The pieces of message @dk put back together (g_byte_array_unref). */
-static int
-get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray **out)
-{
+    /* Where the stream ends: the last piece's number and length. */
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, a->dbi[DB_BLOB], &c);
     if (rc)
         return rc;
-    unsigned char key[10] = {0};
-    memcpy(key, dk, 8);
-    MDB_val k = {10, key}, v;
-    GByteArray *b = g_byte_array_new();
-    unsigned n = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size == 10 && memcmp(k.mv_data, dk, 8) == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
-        const unsigned char *kb = k.mv_data;
-        if (((unsigned)kb[8] << 8 | kb[9]) != n)
-            break; /* a missing piece */
-        g_byte_array_append(b, v.mv_data, (guint)v.mv_size);
+    MDB_val k, v;
+    uint64_t end = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0 && (k.mv_size != 8 || v.mv_size > PIECE))
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        end = get_be64(k.mv_data) * PIECE + v.mv_size;
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    const unsigned char *p = blob->data;
+    size_t left = blob->len;
+    if (rc == 0 && end % PIECE) {
+        /* Fill the last piece up. */
+        unsigned char buf[PIECE];
+        size_t have = v.mv_size, take = PIECE - have < left ? PIECE - have : left;
+        memcpy(buf, v.mv_data, have);
+        memcpy(buf + have, p, take);
+        MDB_val nv = {have + take, buf};
+        rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
+        p += take;
+        left -= take;
+    }
+    uint64_t next = (end + PIECE - 1) / PIECE;
+    while (rc == 0 && left) {
+        unsigned char key[8];
+        piece_key(key, next++);
+        size_t take = left < PIECE ? left : PIECE;
+        MDB_val nk = {8, key}, nv = {take, (void *)p};
+        rc = mdb_cursor_put(c, &nk, &nv, MDB_APPEND);
+        p += take;
+        left -= take;
     }
     mdb_cursor_close(c);
-    if (rc && rc != MDB_NOTFOUND) {
+    if (rc)
+        return rc;
+    unsigned char loc[12];
+    be64(loc, end);
+    loc[8] = (unsigned char)(blob->len >> 24);
+    loc[9] = (unsigned char)(blob->len >> 16);
+    loc[10] = (unsigned char)(blob->len >> 8);
+    loc[11] = (unsigned char)blob->len;
+    k = (MDB_val){8, (void *)dk};
+    v = (MDB_val){12, loc};
+    return mdb_put(txn, a->dbi[DB_LOC], &k, &v, MDB_APPEND);
+}
+
+/* Message @dk's compressed bytes from the stream (g_byte_array_unref). */
+static int
+get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray **out)
+{
+    MDB_val k = {8, (void *)dk}, v;
+    int rc = mdb_get(txn, a->dbi[DB_LOC], &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != 12)
+        return MDB_CORRUPTED;
+    const unsigned char *l = v.mv_data;
+    uint64_t off = get_be64(l);
+    size_t len = (size_t)l[8] << 24 | (size_t)l[9] << 16 | (size_t)l[10] << 8 | l[11];
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, a->dbi[DB_BLOB], &c)))
+        return rc;
+    GByteArray *b = g_byte_array_sized_new((guint)len);
+    unsigned char key[8];
+    uint64_t n = off / PIECE;
+    piece_key(key, n);
+    k = (MDB_val){8, key};
+    size_t skip = off % PIECE;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+    while (rc == 0) {
+        if (k.mv_size != 8 || get_be64(k.mv_data) != n++ || v.mv_size <= skip) {
+            rc = MDB_CORRUPTED; /* a missing or short piece */
+            break;
+        }
+        size_t take = v.mv_size - skip < len - b->len ? v.mv_size - skip : len - b->len;
+        g_byte_array_append(b, (const guint8 *)v.mv_data + skip, (guint)take);
+        skip = 0;
+        if (b->len == len)
+            break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (b->len == len)
+        rc = 0;
+    else if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = MDB_CORRUPTED;
+    if (rc) {
         g_byte_array_unref(b);
         return rc;
-    }
-    if (n == 0) {
-        g_byte_array_unref(b);
-        return MDB_NOTFOUND;
     }
     *out = b;
     return 0;
@@ -906,6 +1094,142 @@ test_crash(const char *when, unsigned commits_done)
         _exit(137);
 }
 
+/* ------------------------------------------------------------------------
+ * The compression dictionary
+ *
+ * Mail is many small documents with much in common (header names, MTA
+ * and list boilerplate), which zstd alone cannot share between messages.
+ * Once the store holds dict_after messages, a thread trains a dictionary
+ * on them; later messages are compressed with it (about a quarter
+ * smaller) and each frame names its dictionary. Dictionaries are never
+ * removed.
+ * --------------------------------------------------------------------- */
+
+#define DICT_BYTES (112 * 1024)
+#define DICT_SAMPLES 4000
+#define DICT_SAMPLE_MAX (32 * 1024)      /* of each message */
+#define DICT_SAMPLES_TOTAL (24u << 20)
+
+static gpointer
+train_main(gpointer data)
+{
+    claw_archive_t *a = data;
+    GByteArray *samples = g_byte_array_new();
+    GArray *sizes = g_array_new(FALSE, FALSE, sizeof(size_t));
+    void *dict = g_malloc(DICT_BYTES);
+    const char *why = NULL;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = read_begin(a, &txn);
+    if (rc == 0) {
+        if (mdb_cursor_open(txn, a->dbi[DB_META], &c) == 0) {
+            MDB_val k, v;
+            for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+                 rc == 0 && sizes->len < DICT_SAMPLES && samples->len < DICT_SAMPLES_TOTAL;
+                 rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+                GByteArray *b;
+                char *raw;
+                size_t len;
+                if (k.mv_size != 8 || get_blob(a, txn, k.mv_data, &b) != 0)
+                    continue;
+                MDB_val bv = {b->len, b->data};
+                if (decompress(a, txn, &bv, &raw, &len) == CLAW_STATUS_SUCCESS) {
+                    size_t n = len < DICT_SAMPLE_MAX ? len : DICT_SAMPLE_MAX;
+                    g_byte_array_append(samples, (const guint8 *)raw, (guint)n);
+                    g_array_append_val(sizes, n);
+                    free(raw);
+                }
+                g_byte_array_unref(b);
+            }
+            mdb_cursor_close(c);
+        }
+        read_end(a, txn);
+    }
+    /* fastCover with fixed parameters: a tenth of a second for 1,000
+     * messages, within 1% of what searching for the best ones gives. */
+    ZDICT_fastCover_params_t p = {.k = 1000, .d = 8, .f = 20, .accel = 1, .splitPoint = 1.0};
+    p.zParams.compressionLevel = a->dict_level;
+    size_t n = ZDICT_trainFromBuffer_fastCover(dict, DICT_BYTES, samples->data,
+                                               (size_t *)sizes->data, sizes->len, p);
+    if (ZDICT_isError(n)) {
+        why = ZDICT_getErrorName(n);
+        goto out;
+    }
+    uint32_t id = ZDICT_getDictID(dict, n);
+    unsigned char k4[4] = {(unsigned char)(id >> 24), (unsigned char)(id >> 16),
+                           (unsigned char)(id >> 8), (unsigned char)id};
+    /* A write transaction of its own, beside the writer's (LMDB takes
+     * turns); the map must not be resized while it is open. */
+    pthread_rwlock_rdlock(&a->resize);
+    rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+    if (rc == 0) {
+        MDB_val k = {4, "dict"}, v;
+        if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0) {
+            mdb_txn_abort(txn); /* another process made one first: use it */
+        } else {
+            MDB_val dk = {4, k4}, dv = {n, dict};
+            v = (MDB_val){4, k4};
+            if ((rc = mdb_put(txn, a->dbi[DB_DICT], &dk, &dv, MDB_NOOVERWRITE)) ||
+                (rc = mdb_put(txn, a->dbi[DB_INFO], &k, &v, 0)))
+                mdb_txn_abort(txn);
+            else
+                rc = mdb_txn_commit(txn);
+        }
+    }
+    pthread_rwlock_unlock(&a->resize);
+    if (rc == 0 && (rc = read_begin(a, &txn)) == 0) {
+        rc = load_dict(a, txn);
+        read_end(a, txn);
+    }
+    if (rc)
+        why = mdb_strerror(rc);
+    else
+        claw_log(CLAW_LOG_INFO, NULL,
+                 "%s/store: compressing with dictionary %u, trained on %u messages", a->dir,
+                 id, sizes->len);
+out:
+    if (why)
+        claw_log(CLAW_LOG_WARNING, NULL,
+                 "%s/store: no compression dictionary from %u messages (%s); messages are "
+                 "compressed one by one",
+                 a->dir, sizes->len, why);
+    g_free(dict);
+    g_byte_array_unref(samples);
+    g_array_free(sizes, TRUE);
+    return NULL;
+}
+
+/* After a commit: train a dictionary once the store is large enough. */
+static void
+maybe_train(claw_archive_t *a, uint64_t messages)
+{
+    g_mutex_lock(&a->dict_lock);
+    bool go = a->dict_after && messages >= a->dict_after && !a->dict && !a->training;
+    if (go)
+        a->training = true; /* once per process: a failure is not retried */
+    g_mutex_unlock(&a->dict_lock);
+    if (go)
+        a->trainer = g_thread_try_new("claw-dict", train_main, a, NULL);
+}
+
+void
+claw_archive_set_dictionary(claw_archive_t *a, uint64_t after, int level)
+{
+    g_mutex_lock(&a->dict_lock);
+    a->dict_after = after;
+    a->dict_level = level;
+    g_mutex_unlock(&a->dict_lock);
+}
+
+uint32_t
+claw_archive_dictionary(claw_archive_t *a)
+{
+    g_mutex_lock(&a->dict_lock);
+    uint32_t id = a->dict_id;
+    g_mutex_unlock(&a->dict_lock);
+    return id;
+}
+
 claw_status_t
 claw_archive_store(claw_archive_t *a, claw_item_t *const *items, size_t n)
 {
@@ -931,6 +1255,7 @@ claw_archive_store(claw_archive_t *a, claw_item_t *const *items, size_t n)
             rc = mdb_txn_commit(txn);
             if (rc == 0) {
                 test_crash("after", a->commits++);
+                maybe_train(a, next_docid - 1);
                 return CLAW_STATUS_SUCCESS;
             }
         } else {
@@ -1118,18 +1443,63 @@ claw_archive_get(claw_archive_t *a, uint64_t docid, claw_record_t **out)
     return st;
 }
 
+static void
+free_dctx(gpointer c)
+{
+    ZSTD_freeDCtx(c);
+}
+
+static GPrivate dctx_key = G_PRIVATE_INIT(free_dctx);
+
+/* Dictionary @id for decompressing, read from the store once. */
+static ZSTD_DDict *
+archive_ddict(claw_archive_t *a, MDB_txn *txn, uint32_t id)
+{
+    g_mutex_lock(&a->dict_lock);
+    ZSTD_DDict *dd = g_hash_table_lookup(a->ddicts, GUINT_TO_POINTER(id));
+    if (!dd) {
+        unsigned char k4[4] = {(unsigned char)(id >> 24), (unsigned char)(id >> 16),
+                               (unsigned char)(id >> 8), (unsigned char)id};
+        MDB_val k = {4, k4}, v;
+        if (mdb_get(txn, a->dbi[DB_DICT], &k, &v) == 0 &&
+            (dd = ZSTD_createDDict(v.mv_data, v.mv_size)))
+            g_hash_table_insert(a->ddicts, GUINT_TO_POINTER(id), dd);
+    }
+    g_mutex_unlock(&a->dict_lock);
+    return dd;
+}
+
 static claw_status_t
-decompress(claw_archive_t *a, const MDB_val *v, char **data, size_t *len)
+decompress(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, char **data, size_t *len)
 {
     if (v->mv_size < 8) {
         set_error(a, "damaged blob");
         return CLAW_STATUS_IO_ERROR;
     }
     uint64_t n = get_be64(v->mv_data);
+    const char *src = (const char *)v->mv_data + 8;
+    size_t srclen = v->mv_size - 8;
+    unsigned id = ZSTD_getDictID_fromFrame(src, srclen);
+    ZSTD_DDict *dd = NULL;
+    if (id && !(dd = archive_ddict(a, txn, id))) {
+        set_error(a, "damaged blob: zstd dictionary %u is missing", id);
+        return CLAW_STATUS_IO_ERROR;
+    }
+    ZSTD_DCtx *dc = g_private_get(&dctx_key);
+    if (!dc) {
+        if (!(dc = ZSTD_createDCtx()))
+            return CLAW_STATUS_OUT_OF_MEMORY;
+        g_private_set(&dctx_key, dc);
+    }
+    if (n > (uint64_t)1 << 40) {
+        set_error(a, "damaged blob: size %" PRIu64, n);
+        return CLAW_STATUS_IO_ERROR;
+    }
     char *buf = malloc(n + 1);
     if (!buf)
         return CLAW_STATUS_OUT_OF_MEMORY;
-    size_t got = ZSTD_decompress(buf, n, (const char *)v->mv_data + 8, v->mv_size - 8);
+    size_t got = dd ? ZSTD_decompress_usingDDict(dc, buf, n, src, srclen, dd)
+                    : ZSTD_decompressDCtx(dc, buf, n, src, srclen);
     if (ZSTD_isError(got) || got != n) {
         free(buf);
         set_error(a, "damaged blob: %s", ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size");
@@ -1159,7 +1529,7 @@ get_raw(claw_archive_t *a, MDB_txn *txn, uint64_t docid, char **data, size_t *le
     if (rc)
         return mdb_status(a, rc, "read the message");
     MDB_val bv = {b->len, b->data};
-    claw_status_t st = decompress(a, &bv, data, len);
+    claw_status_t st = decompress(a, txn, &bv, data, len);
     g_byte_array_unref(b);
     return st;
 }
@@ -1393,7 +1763,7 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
                 char *data;
                 size_t len;
                 MDB_val bv = {blob->len, blob->data};
-                if (decompress(a, &bv, &data, &len) != CLAW_STATUS_SUCCESS) {
+                if (decompress(a, txn, &bv, &data, &len) != CLAW_STATUS_SUCCESS) {
                     PROBLEM("message %" PRId64 ": %s", docid, a->error);
                 } else {
                     unsigned char h[32];

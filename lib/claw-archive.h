@@ -10,9 +10,12 @@
  *   DIR/index/           Xapian: derived, rebuilt from the store at will
  *
  * The store (LMDB named databases):
- *   blob   docid + piece (u16 BE)   -> u64 raw size (BE) + zstd frame, in
- *                                      pieces of 2000 bytes (dense leaf
- *                                      pages, no half-empty overflow pages)
+ *   blob   piece number (u64 BE)    -> 2022 bytes of one stream holding
+ *                                      every message as u64 raw size (BE)
+ *                                      + zstd frame (dense leaf pages)
+ *   loc    docid (u64 BE)           -> offset in the stream (u64 BE) +
+ *                                      length (u32 BE)
+ *   dict   dictionary id (u32 BE)   -> zstd dictionary a frame may name
  *   sha    sha256 (32 bytes)        -> docid (u64 BE)
  *   meta   docid (u64 BE)           -> record (see claw_record_t)
  *   env    docid (u64 BE) + n (u32) -> one delivery's envelope
@@ -22,6 +25,9 @@
  *   cid    X-Clawback-Id            -> docid (duplicates sorted)
  *   log    seq (u64 BE)             -> docid: every change, in order; the
  *                                      index follows it
+ *   info   name                     -> counters (u64 BE), "format" (the
+ *                                      layout's version), "dict" (the id
+ *                                      of the newest dictionary)
  * Every write is one transaction committed with sync on.
  */
 #ifndef CLAW_ARCHIVE_H
@@ -86,6 +92,12 @@ const char *claw_archive_error(const claw_archive_t *archive);
 const char *claw_archive_dir(const claw_archive_t *archive);
 /** Store transactions this process committed (group commits hold many). */
 unsigned claw_archive_commits(const claw_archive_t *archive);
+/** Train a zstd dictionary (tuned for @level) in the background once the
+ * store holds @after messages (0: never); later messages are compressed
+ * with it. */
+void claw_archive_set_dictionary(claw_archive_t *archive, uint64_t after, int level);
+/** The id of the dictionary new messages are compressed with; 0: none. */
+uint32_t claw_archive_dictionary(claw_archive_t *archive);
 
 /* ------------------------------------------------------------------------
  * Ingest: prepare in any thread, store in one.
@@ -104,6 +116,7 @@ typedef struct claw_doc claw_doc_t;
 
 typedef struct claw_prepare_options {
     int zstd_level;
+    claw_archive_t *archive;   /**< whose zstd dictionary compresses (or NULL) */
     const char *const *index_headers; /**< header names to index, lowercase */
     size_t n_index_headers;
     bool positions;            /**< word positions (phrase search) */

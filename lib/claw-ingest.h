@@ -24,6 +24,7 @@ typedef struct claw_archive_settings {
     char *path;
     uint64_t map_size;
     claw_prepare_options_t prep;
+    uint64_t dictionary_after;
     char **index_headers; /* owned; prep points into it */
     size_t commit_batch;
     int64_t commit_delay_ms;

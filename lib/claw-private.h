@@ -68,6 +68,7 @@ struct claw_config {
     char *archive_path;
     int64_t archive_map_size;
     int64_t archive_zstd_level;
+    int64_t archive_dictionary_after;
     char *archive_index_headers;
     char *archive_positions;
     int64_t archive_max_text;

@@ -125,7 +125,11 @@ static const option_t options[] = {
      16 * MIB, 1024 * 1024 * GIB, NULL,
      "Initial size of the store's memory map; it grows by itself when full."},
     {"archive", "compression_level", OPT_INT, offsetof(struct claw_config, archive_zstd_level),
-     "3", 1, 19, NULL, "zstd level for stored messages (higher: smaller and slower)."},
+     "5", 1, 19, NULL, "zstd level for stored messages (higher: smaller and slower)."},
+    {"archive", "dictionary_after", OPT_INT,
+     offsetof(struct claw_config, archive_dictionary_after), "1000", 0, 100000000, NULL,
+     "Once the store holds this many messages, train a zstd dictionary on them and compress "
+     "later messages with it (about a quarter smaller); 0: never."},
     {"archive", "index_headers", OPT_LIST, offsetof(struct claw_config, archive_index_headers),
      "", 0, 0, NULL,
      "Extra headers to make searchable, e.g. List-Id, X-Mailer (search header:list-id=...)."},

@@ -48,6 +48,7 @@ claw_archive_settings_read(const claw_config_t *cfg, claw_archive_settings_t *s)
     s->path = g_strdup(claw_config_get(cfg, "archive", "path"));
     s->map_size = cfg_size(cfg, "archive", "map_size");
     s->prep.zstd_level = (int)cfg_int(cfg, "archive", "compression_level");
+    s->dictionary_after = (uint64_t)cfg_int(cfg, "archive", "dictionary_after");
     s->prep.positions = strcmp(claw_config_get(cfg, "archive", "positions"), "yes") == 0;
     s->prep.max_text_bytes = cfg_size(cfg, "archive", "max_text");
     gchar **h = g_strsplit_set(claw_config_get(cfg, "archive", "index_headers"), ", \t", -1);
@@ -623,6 +624,8 @@ claw_ingest_start(claw_archive_t *ar, const claw_config_t *cfg, claw_indexer_t *
     in->done = done;
     in->done_ctx = done_ctx;
     claw_archive_settings_read(cfg, &in->set);
+    in->set.prep.archive = ar;
+    claw_archive_set_dictionary(ar, in->set.dictionary_after, in->set.prep.zstd_level);
     g_mutex_init(&in->lock);
     g_cond_init(&in->cond);
     in->engines = g_async_queue_new();

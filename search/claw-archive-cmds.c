@@ -1087,6 +1087,7 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
     }
     claw_archive_stats_t s;
     claw_archive_stats(ar, &s);
+    uint32_t dict = claw_archive_dictionary(ar);
     claw_archive_close(ar);
     char *ipath = g_build_filename(dir, "index", NULL);
     uint64_t idx_docs = 0, idx_last = 0, idx_seq = 0, idx_bytes = dir_bytes(ipath);
@@ -1103,12 +1104,13 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
     if (json) {
         printf("{\"archive\":\"%s\",\"messages\":%" PRIu64 ",\"deliveries\":%" PRIu64
                ",\"raw_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64 ",\"store_file_bytes\":%" PRIu64
-               ",\"map_size\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"index_documents\":%" PRIu64
+               ",\"map_size\":%" PRIu64 ",\"dictionary\":%" PRIu32
+               ",\"last_seq\":%" PRIu64 ",\"index_documents\":%" PRIu64
                ",\"index_seq\":%" PRIu64 ",\"index_bytes\":%" PRIu64
                ",\"index_compacted_documents\":%" PRIu64 ",\"actions\":{\"accept\":%" PRIu64 ",\"tag\":%" PRIu64 ",\"quarantine\":%" PRIu64
                ",\"reject\":%" PRIu64 "}}\n",
                dir, s.messages, s.deliveries, s.raw_bytes, s.stored_bytes, s.file_bytes,
-               s.map_size, s.last_seq, idx_docs, idx_seq, idx_bytes, idx_compacted, s.by_action[0],
+               s.map_size, dict, s.last_seq, idx_docs, idx_seq, idx_bytes, idx_compacted, s.by_action[0],
                s.by_action[1], s.by_action[2], s.by_action[3]);
     } else {
         printf("Archive:     %s\n", dir);
@@ -1116,8 +1118,11 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
         printf("Verdicts:    %" PRIu64 " accept, %" PRIu64 " tag, %" PRIu64 " quarantine, %" PRIu64
                " reject\n",
                s.by_action[0], s.by_action[1], s.by_action[2], s.by_action[3]);
-        printf("Raw mail:    %.1f MB, compressed to %.1f MB\n", (double)s.raw_bytes / 1e6,
+        printf("Raw mail:    %.1f MB, compressed to %.1f MB", (double)s.raw_bytes / 1e6,
                (double)s.stored_bytes / 1e6);
+        if (dict)
+            printf(" (zstd dictionary %" PRIu32 ")", dict);
+        printf("\n");
         printf("Store file:  %.1f MB on disk (map %.1f MB)\n", (double)s.file_bytes / 1e6,
                (double)s.map_size / 1e6);
         printf("Index:       %s%" PRIu64 " documents, %.1f MB", have_index ? "" : "none; ",

@@ -207,7 +207,7 @@ for i in range(500):
         "--b\nContent-Type: application/octet-stream; name=r%d.bin\n"
         "Content-Transfer-Encoding: base64\n\n%s--b--\n" % (i, i, blob))
 EOF2
-printf '[archive]\nmap_size = 16m\n' > "$tmp/small.conf"
+printf '[archive]\nmap_size = 16m\ndictionary_after = 100\n' > "$tmp/small.conf"
 "$CLAW" --config "$tmp/small.conf" --archive "$tmp/grow" import --json "$tmp/big" > "$tmp/grow.json" 2>&1
 check "map full: import of 24 MB into a 16 MiB map goes on (500 stored)" \
     [ "$(json_field new < "$tmp/grow.json" 2>/dev/null)" = 500 ]
@@ -215,6 +215,68 @@ map=$("$CLAW" --config "$tmp/small.conf" --archive "$tmp/grow" stats --json | js
 check "map full: the map grew ($map bytes)" [ "$map" -gt 16777216 ]
 "$CLAW" --config "$tmp/small.conf" --archive "$tmp/grow" check --deep > "$tmp/check" 2>&1
 check "map full: check --deep clean" grep -q '^clean$' "$tmp/check"
+
+# --- the compression dictionary ----------------------------------------------
+# 300 messages of one mailing list; a dictionary is trained after the first
+# 50, and the second import compresses with it.
+"$py" - "$tmp/dict" <<'EOF2'
+import os, random, sys
+random.seed(7)
+words = ("kernel patch build fails on arm with gcc please find attached the log "
+         "regards thanks for the review merged into next tree release candidate").split()
+for part, (lo, hi) in (("one", (0, 100)), ("two", (100, 300))):
+    d = os.path.join(sys.argv[1], part, "cur")
+    os.makedirs(d)
+    for i in range(lo, hi):
+        body = "\n".join(" ".join(random.choice(words) for _ in range(12)) for _ in range(30))
+        open(os.path.join(d, "%d.eml" % i), "w").write(
+            "Return-Path: <dev-bounces@lists.example.org>\n"
+            "Received: from mail.example.org (mail.example.org [192.0.2.%d])\n"
+            "\tby mx.example.net with ESMTPS id %08x; Mon, 3 Nov 2025 10:%02d:00 +0000\n"
+            "From: Dev %d <dev%d@example.org>\nTo: dev@lists.example.org\n"
+            "Subject: [PATCH %d/300] fix number %d\nMessage-ID: <%d.%08x@example.org>\n"
+            "List-Id: Developers <dev.lists.example.org>\nMIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=utf-8\n\n%s\n-- \ndev mailing list\n"
+            "dev@lists.example.org\nhttps://lists.example.org/mailman/listinfo/dev\n"
+            % (i % 250, random.getrandbits(32), i % 60, i, i, i, i, i,
+               random.getrandbits(32), body))
+EOF2
+for a in withdict nodict; do
+    after=50; [ $a = nodict ] && after=0
+    printf '[archive]\ndictionary_after = %s\n' $after > "$tmp/$a.conf"
+    "$CLAW" --config "$tmp/$a.conf" --archive "$tmp/$a" import --quiet "$tmp/dict/one" &&
+        "$CLAW" --config "$tmp/$a.conf" --archive "$tmp/$a" import --quiet "$tmp/dict/two"
+    "$CLAW" --config "$tmp/$a.conf" --archive "$tmp/$a" stats --json > "$tmp/$a.json"
+done
+dict=$(json_field dictionary < "$tmp/withdict.json")
+check "dictionary: trained after 50 messages (id $dict)" [ "$dict" -gt 0 ]
+check "dictionary: none when dictionary_after = 0" [ "$(json_field dictionary < "$tmp/nodict.json")" = 0 ]
+with=$(json_field stored_bytes < "$tmp/withdict.json")
+without=$(json_field stored_bytes < "$tmp/nodict.json")
+check "dictionary: the same 300 messages take fewer bytes ($with < $without)" [ "$with" -lt "$without" ]
+"$CLAW" --archive "$tmp/withdict" check --deep > "$tmp/check" 2>&1
+check "dictionary: check --deep decompresses every message clean" grep -q '^clean$' "$tmp/check"
+"$CLAW" --archive "$tmp/withdict" search --ids 'subject:"fix number 250"' > "$tmp/ids"
+"$CLAW" --archive "$tmp/withdict" show --raw "$(head -1 "$tmp/ids")" > "$tmp/raw"
+check "dictionary: a message compressed with it reads back byte for byte" \
+    cmp -s "$tmp/raw" "$tmp/dict/two/cur/250.eml"
+"$CLAW" --archive "$tmp/withdict" search --ids 'subject:"fix number 7"' > "$tmp/ids"
+"$CLAW" --archive "$tmp/withdict" show --raw "$(head -1 "$tmp/ids")" > "$tmp/raw"
+check "dictionary: one stored before it reads back too" cmp -s "$tmp/raw" "$tmp/dict/one/cur/7.eml"
+
+# --- a store of another layout is refused, not misread ------------------------
+if command -v mdb_dump > /dev/null && command -v mdb_load > /dev/null; then
+    mdb_dump -a "$tmp/nodict/store" > "$tmp/dump"
+    # "format" (666f726d6174) = "2" (32) becomes "1" (31).
+    sed '/^ 666f726d6174$/{n;s/^ 32$/ 31/}' "$tmp/dump" > "$tmp/dump1"
+    mkdir -p "$tmp/old/store"
+    mdb_load -f "$tmp/dump1" "$tmp/old/store"
+    "$CLAW" --archive "$tmp/old" stats > /dev/null 2> "$tmp/err"; rc=$?
+    check "old store format: refused with a clear error" \
+        sh -c "[ $rc -ne 0 ] && grep -q 'another version of Clawback' '$tmp/err'"
+else
+    skip "old store format: refused with a clear error" "no mdb_dump/mdb_load (lmdb-utils)"
+fi
 
 # --- the edge-case mbox files of other parsers (when ../shared is here) ---
 mb="$srcdir/../shared/corpora/edge/mbox-files"
