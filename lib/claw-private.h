@@ -156,6 +156,7 @@ struct claw_message_private {
     uint64_t text_bytes;
     uint64_t memory;         /* bytes we allocated on the message's behalf */
     unsigned parts;
+    bool text_only;          /* claw_message_parse_text(): subject and texts */
 };
 
 typedef struct claw_message_private claw_ctx_t;

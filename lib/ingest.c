@@ -746,12 +746,12 @@ struct claw_phrase_checker {
     claw_archive_t *ar;
     claw_engine_t *engine;
     size_t max_text;
-    uint64_t docid; /* whose words are cached */
-    GString *text;  /* the words, each NUL-terminated */
-    GArray *words;  /* their offsets in text; NO_WORD separates parts */
+    uint64_t docid;     /* whose message is held */
+    char *raw;
+    claw_message_t *msg;
+    GString *text;      /* words of one text, each NUL-terminated */
+    GArray *words;      /* their offsets in text */
 };
-
-#define NO_WORD ((guint)-1)
 
 claw_phrase_checker_t *
 claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, size_t max_text)
@@ -767,11 +767,21 @@ claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, size_t max_te
     return c;
 }
 
+static void
+drop_message(claw_phrase_checker_t *c)
+{
+    claw_message_destroy(c->msg);
+    free(c->raw);
+    c->msg = NULL;
+    c->raw = NULL;
+}
+
 void
 claw_phrase_checker_free(claw_phrase_checker_t *c)
 {
     if (!c)
         return;
+    drop_message(c);
     g_string_free(c->text, TRUE);
     g_array_free(c->words, TRUE);
     free(c);
@@ -787,11 +797,104 @@ keep_word(void *ctx, const char *w, size_t n)
     g_array_append_val(c->words, off);
 }
 
-static void
-end_part(claw_phrase_checker_t *c)
+/* Every word of @s, then a search for the phrase in them. */
+static bool
+phrase_in_words(claw_phrase_checker_t *c, const char *s, size_t len, const char *const *words,
+                size_t n)
 {
-    guint sep = NO_WORD;
-    g_array_append_val(c->words, sep);
+    g_string_truncate(c->text, 0);
+    g_array_set_size(c->words, 0);
+    claw_words(s, len, keep_word, c);
+    const guint *off = (const guint *)(void *)c->words->data;
+    for (guint i = 0; i + n <= c->words->len; i++) {
+        size_t k = 0;
+        while (k < n && strcmp(c->text->str + off[i + k], words[k]) == 0)
+            k++;
+        if (k == n)
+            return true;
+    }
+    return false;
+}
+
+typedef struct {
+    const char *const *words;
+    size_t n, got, first_bad;
+} window_t;
+
+static void
+window_word(void *ctx, const char *w, size_t len)
+{
+    window_t *c = ctx;
+    if (c->got < c->n && c->first_bad == SIZE_MAX &&
+        !(strlen(c->words[c->got]) == len && memcmp(c->words[c->got], w, len) == 0))
+        c->first_bad = c->got;
+    c->got++;
+}
+
+/* The next place in [@p, @end) where ASCII word @w (lowercase) starts, in
+ * either case, or NULL. */
+static const char *
+find_ascii_ci(const char *p, const char *end, const char *w, size_t wl)
+{
+    int lo = w[0], up = g_ascii_toupper(w[0]);
+    while ((size_t)(end - p) >= wl) {
+        const char *a = memchr(p, lo, (size_t)(end - p) - wl + 1);
+        const char *b = lo == up ? NULL : memchr(p, up, (size_t)(a ? a - p : end - p));
+        const char *q = b ? b : a;
+        if (!q)
+            return NULL;
+        if (g_ascii_strncasecmp(q, w, wl) == 0)
+            return q;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+/* Does ASCII text @s hold the phrase? Only the places where its first word
+ * starts are cut into words (the same claw_words() the index used), which
+ * is most of the cost of a check saved. */
+static bool
+phrase_in_ascii(const char *s, size_t len, const char *const *words, size_t n)
+{
+    const char *end = s + len, *p = s;
+    size_t w0 = strlen(words[0]);
+    while ((p = find_ascii_ci(p, end, words[0], w0))) {
+        if (p == s || !(g_ascii_isalnum(p[-1]) || p[-1] == '_')) {
+            for (size_t win = 256;; win *= 2) {
+                size_t avail = (size_t)(end - p), wl = win < avail ? win : avail;
+                window_t c = {words, n, 0, SIZE_MAX};
+                claw_words(p, wl, window_word, &c);
+                /* A window that ends before the text may cut its last word. */
+                size_t complete = wl == avail ? c.got : c.got ? c.got - 1 : 0;
+                if (c.first_bad < complete)
+                    break;
+                if (complete >= n)
+                    return true;
+                if (wl == avail)
+                    break;
+            }
+        }
+        p++;
+    }
+    return false;
+}
+
+static bool
+ascii_only(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
+
+static bool
+phrase_in(claw_phrase_checker_t *c, const char *s, size_t len, const char *const *words,
+          size_t n, bool ascii_words)
+{
+    if (ascii_words && ascii_only(s, len))
+        return phrase_in_ascii(s, len, words, n);
+    return phrase_in_words(c, s, len, words, n);
 }
 
 bool
@@ -800,42 +903,30 @@ claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *con
 {
     claw_phrase_checker_t *c = ctx;
     (void)prefix;
-    if (docid != c->docid) {
-        g_string_truncate(c->text, 0);
-        g_array_set_size(c->words, 0);
+    if (docid != c->docid || !c->msg) {
+        drop_message(c);
         c->docid = docid;
-        char *raw = NULL;
         size_t len = 0;
-        claw_message_t *m = NULL;
-        if (claw_archive_raw(c->ar, docid, &raw, &len) == 0 &&
-            claw_message_parse(c->engine, raw, len, &m) == 0) {
-            /* The same text terms.c indexes, in the same order. */
-            if (m->subject) {
-                claw_words(m->subject, strlen(m->subject), keep_word, c);
-                end_part(c);
-            }
-            size_t budget = c->max_text;
-            for (size_t i = 0; i < m->n_texts && budget; i++) {
-                size_t l = m->texts[i].length < budget ? m->texts[i].length : budget;
-                claw_words(m->texts[i].text, l, keep_word, c);
-                end_part(c);
-                budget -= l;
-            }
-        }
-        claw_message_destroy(m);
-        free(raw);
+        if (claw_archive_raw(c->ar, docid, &c->raw, &len) != 0 ||
+            claw_message_parse_text(c->engine, c->raw, len, &c->msg) != 0)
+            return false;
     }
     if (!n)
         return true;
-    const guint *off = (const guint *)(void *)c->words->data;
-    for (guint i = 0; i + n <= c->words->len; i++) {
-        if (off[i] == NO_WORD || strcmp(c->text->str + off[i], words[0]) != 0)
-            continue;
-        size_t k = 1;
-        while (k < n && off[i + k] != NO_WORD && strcmp(c->text->str + off[i + k], words[k]) == 0)
-            k++;
-        if (k == n)
+    bool ascii_words = true;
+    for (size_t i = 0; i < n; i++)
+        if (!*words[i] || !ascii_only(words[i], strlen(words[i])))
+            ascii_words = false;
+    /* The same texts terms.c indexes; a phrase never spans two of them. */
+    const claw_message_t *m = c->msg;
+    if (m->subject && phrase_in(c, m->subject, strlen(m->subject), words, n, ascii_words))
+        return true;
+    size_t budget = c->max_text;
+    for (size_t i = 0; i < m->n_texts && budget; i++) {
+        size_t l = m->texts[i].length < budget ? m->texts[i].length : budget;
+        if (phrase_in(c, m->texts[i].text, l, words, n, ascii_words))
             return true;
+        budget -= l;
     }
     return false;
 }

@@ -471,7 +471,8 @@ extract_headers(claw_ctx_t *ctx, claw_message_t *m, GMimeMessage *gm, GMimeParse
             }
         }
     }
-    _claw_auth_extract(ctx, (const claw_raw_field_t *)ctx->fields->data, ctx->fields->len);
+    if (!ctx->text_only)
+        _claw_auth_extract(ctx, (const claw_raw_field_t *)ctx->fields->data, ctx->fields->len);
 }
 
 /* ------------------------------------------------------------------------
@@ -667,7 +668,8 @@ add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charse
     g_array_append_val(ctx->texts, t);
     /* Rendered HTML too: a mail client turns "www.example.com" in visible
      * text into a link whether or not the sender wrote an <a>. */
-    _claw_urls_from_text(ctx, t.text, t.length, t.part, CLAW_URL_TEXT);
+    if (!ctx->text_only)
+        _claw_urls_from_text(ctx, t.text, t.length, t.part, CLAW_URL_TEXT);
 }
 
 static void walk(claw_ctx_t *ctx, GMimeObject *obj, const char *path, unsigned depth,
@@ -724,7 +726,7 @@ walk_leaf(claw_ctx_t *ctx, GMimePart *part, const char *path)
         }
         if (utf8)
             g_string_free(utf8, TRUE);
-    } else {
+    } else if (!ctx->text_only) {
         unsigned flags = 0;
         if (!is_attachment)
             flags |= CLAW_ATT_INLINE;
@@ -744,24 +746,26 @@ walk_message_part(claw_ctx_t *ctx, GMimeMessagePart *mp, const char *path, unsig
         return;
     /* The attached message is listed as an attachment (with the hash of its
      * bytes as GMime writes them back) and then walked like the outer one. */
-    GMimeStream *mem = g_mime_stream_mem_new();
-    GMimeFormatOptions *fo = g_mime_format_options_new();
-    g_mime_object_write_to_stream(GMIME_OBJECT(inner), fo, mem);
-    g_mime_format_options_free(fo);
-    GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    claw_attachment_t a = {
-        .part = _claw_strdup(ctx, path),
-        .declared_type = "message/rfc822",
-        .detected_type = "message/rfc822",
-        .size = ba->len,
-        .flags = CLAW_ATT_MESSAGE,
-    };
-    const char *subject = g_mime_message_get_subject(inner);
-    if (subject)
-        a.filename = header_text(ctx, "an attached message's Subject", subject);
-    _claw_sha256_hex(ba->data, ba->len, a.sha256);
-    g_array_append_val(ctx->attachments, a);
-    g_object_unref(mem);
+    if (!ctx->text_only) {
+        GMimeStream *mem = g_mime_stream_mem_new();
+        GMimeFormatOptions *fo = g_mime_format_options_new();
+        g_mime_object_write_to_stream(GMIME_OBJECT(inner), fo, mem);
+        g_mime_format_options_free(fo);
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        claw_attachment_t a = {
+            .part = _claw_strdup(ctx, path),
+            .declared_type = "message/rfc822",
+            .detected_type = "message/rfc822",
+            .size = ba->len,
+            .flags = CLAW_ATT_MESSAGE,
+        };
+        const char *subject = g_mime_message_get_subject(inner);
+        if (subject)
+            a.filename = header_text(ctx, "an attached message's Subject", subject);
+        _claw_sha256_hex(ba->data, ba->len, a.sha256);
+        g_array_append_val(ctx->attachments, a);
+        g_object_unref(mem);
+    }
 
     GMimeObject *body = g_mime_message_get_mime_part(inner);
     if (body)
@@ -1079,8 +1083,8 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
     g_object_unref(gm);
 }
 
-claw_status_t
-claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_message_t **out)
+static claw_status_t
+parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_message_t **out)
 {
     if (!engine || !out || (!data && len))
         return CLAW_STATUS_INVALID_ARGUMENT;
@@ -1095,6 +1099,7 @@ claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_mes
     }
     m->priv = ctx;
     ctx->engine = engine;
+    ctx->text_only = text_only;
     ctx->limits = &engine->config->limits;
     ctx->strings = g_string_chunk_new(4096);
     ctx->addresses = g_array_new(FALSE, TRUE, sizeof(claw_address_t));
@@ -1119,12 +1124,26 @@ claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_mes
     }
 
     m->size = len;
-    _claw_sha256_hex(data ? data : "", len, m->sha256);
+    if (!text_only)
+        _claw_sha256_hex(data ? data : "", len, m->sha256);
     parse_into(ctx, m, data ? data : "", len);
     g_array_set_size(ctx->fields, 0); /* it points into @data */
     finish(m, ctx);
     *out = m;
     return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_message_t **out)
+{
+    return parse(engine, data, len, false, out);
+}
+
+claw_status_t
+claw_message_parse_text(claw_engine_t *engine, const char *data, size_t len,
+                        claw_message_t **out)
+{
+    return parse(engine, data, len, true, out);
 }
 
 int

@@ -292,6 +292,8 @@ void
 _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
               claw_url_source_t source, const char *link_text)
 {
+    if (ctx->text_only)
+        return;
     /* Browsers strip leading and trailing C0 controls and spaces, and remove
      * tabs and newlines anywhere. */
     while (len && (unsigned char)raw[0] <= ' ') {

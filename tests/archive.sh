@@ -110,6 +110,38 @@ check "phrase: the words out of order do not match" [ "$(cat "$tmp/n")" = 0 ]
 claw search --count 'NOT "the shop team"' > "$tmp/n"
 check "phrase under NOT: the other 10" [ "$(cat "$tmp/n")" = 10 ]
 
+# Phrases confirmed against the stored message: the cases the quick search
+# around the first word must get right.
+"$py" - "$tmp/phr" <<'EOF2'
+import base64, os, sys
+d = os.path.join(sys.argv[1], "cur")
+os.makedirs(d)
+bodies = {
+    "gap": "alpha" + " -" * 400 + "\n bravo charlie\n",   # words 800 bytes apart
+    "case": "Notes: ALPHA Bravo charlie.\n",
+    "inside": "xalpha bravo charlie and alphax bravo charlie\n",
+    "utf8": "Caf\u00e9 na\u00efve: alpha bravo charlie \u2014 d\u00e9j\u00e0 vu\n",
+    "late": "filler " * 3000 + "alpha bravo\ncharlie\n",
+}
+for name, body in bodies.items():
+    open(os.path.join(d, name + ".eml"), "w", encoding="utf-8").write(
+        "From: p@example.org\nSubject: phrase %s\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n%s"
+        % (name, body))
+html = base64.encodebytes(b"<p><b>delta</b>\n<i>echo</i> foxtrot</p>").decode()
+open(os.path.join(d, "html.eml"), "w").write(
+    "From: p@example.org\nSubject: golf hotel india\nMIME-Version: 1.0\n"
+    "Content-Type: text/html\nContent-Transfer-Encoding: base64\n\n" + html)
+EOF2
+"$CLAW" --archive "$tmp/ph" import --quiet "$tmp/phr"
+for spec in '"alpha bravo charlie"=4' '"bravo charlie"=5' '"echo foxtrot"=1' \
+    '"delta echo foxtrot"=1' '"golf hotel india"=1' '"hotel golf"=0' '"charlie bravo"=0' \
+    '"filler alpha bravo charlie"=1' '"naïve alpha"=1' '"café naïve alpha bravo"=1'; do
+    q=${spec%=*}; want=${spec##*=}
+    got=$("$CLAW" --archive "$tmp/ph" search --count "$q" 2>&1)
+    check "phrase $q: $want (got $got)" [ "$got" = "$want" ]
+done
+
 # header: an admin-named header (index_headers) needs a reindex to apply.
 printf '[archive]\nindex_headers = List-Id\n' > "$tmp/hdr.conf"
 "$CLAW" --config "$tmp/hdr.conf" --archive "$A" reindex > /dev/null 2>&1

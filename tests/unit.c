@@ -1145,6 +1145,57 @@ test_scan_api(void)
     CHECK(strcmp(a, b) != 0 && strncmp(a, b, 10) <= 0, "claw_id_new: unique within a millisecond");
 }
 
+/* claw_message_parse_text() gives the same words as the full parse, and
+ * none of the rest, on every fixture. */
+static void
+test_parse_text(void)
+{
+    const char *top = getenv("srcdir") ? getenv("srcdir") : "..";
+    char *dir = g_build_filename(top, "tests", "fixtures", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    int files = 0, same = 0, lean = 0;
+    while (d && (name = g_dir_read_name(d))) {
+        if (!g_str_has_suffix(name, ".eml"))
+            continue;
+        char *path = g_build_filename(dir, name, NULL);
+        gchar *text = NULL;
+        gsize len = 0;
+        claw_message_t *full = NULL, *words = NULL;
+        if (g_file_get_contents(path, &text, &len, NULL) &&
+            claw_message_parse(engine, text, len, &full) == CLAW_STATUS_SUCCESS &&
+            claw_message_parse_text(engine, text, len, &words) == CLAW_STATUS_SUCCESS) {
+            files++;
+            bool ok = g_strcmp0(full->subject, words->subject) == 0 &&
+                      g_strcmp0(full->message_id, words->message_id) == 0 &&
+                      full->n_texts == words->n_texts && full->n_addresses == words->n_addresses;
+            for (size_t i = 0; ok && i < full->n_texts; i++)
+                ok = full->texts[i].length == words->texts[i].length &&
+                     memcmp(full->texts[i].text, words->texts[i].text, full->texts[i].length) == 0;
+            same += ok;
+            bool bare = words->n_urls == 0 && words->n_attachments == 0 &&
+                        words->n_auth_results == 0 && !words->sha256[0];
+            lean += bare;
+            if (!bare)
+                printf("# %s: %zu URLs, %zu attachments, %zu results\n", name, words->n_urls,
+                       words->n_attachments, words->n_auth_results);
+            if (!ok)
+                printf("# %s: the texts differ\n", name);
+        }
+        claw_message_destroy(full);
+        claw_message_destroy(words);
+        g_free(text);
+        g_free(path);
+    }
+    if (d)
+        g_dir_close(d);
+    CHECK(files >= 5, "parse_text: read the fixtures (%d)", files);
+    CHECK(same == files, "parse_text: subject, addresses and texts as the full parse (%d of %d)",
+          same, files);
+    CHECK(lean == files, "parse_text: no URLs, attachments or results (%d of %d)", lean, files);
+    g_free(dir);
+}
+
 int
 main(void)
 {
@@ -1167,6 +1218,7 @@ main(void)
     test_escaping();
     test_classify();
     test_scan_api();
+    test_parse_text();
     claw_engine_destroy(engine);
     printf("# %d tests, %d failed\n", n_test, n_fail);
     return n_fail ? 1 : 0;
