@@ -895,7 +895,14 @@ put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByte
         memcpy(buf, v.mv_data, have);
         memcpy(buf + have, p, take);
         MDB_val nv = {have + take, buf};
-        rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
+        unsigned char key[8];
+        memcpy(key, k.mv_data, 8);
+        /* Deleted and appended again: LMDB's in-place resize (MDB_CURRENT
+         * with another size) copies overlapping memory with memcpy. */
+        k = (MDB_val){8, key};
+        rc = mdb_cursor_del(c, 0);
+        if (rc == 0)
+            rc = mdb_cursor_put(c, &k, &nv, MDB_APPEND);
         p += take;
         left -= take;
     }
