@@ -115,8 +115,8 @@ struct claw_record_private {
 
 static void
 set_error(claw_archive_t *a, const char *fmt, ...) CLAW_PRINTF(2, 3);
-static claw_status_t decompress(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, char **data,
-                                size_t *len);
+static claw_status_t get_raw(claw_archive_t *a, MDB_txn *txn, uint64_t docid, char **data,
+                             size_t *len);
 
 static void
 set_error(claw_archive_t *a, const char *fmt, ...)
@@ -166,21 +166,46 @@ mdb_status(claw_archive_t *a, int rc, const char *what)
     return CLAW_STATUS_IO_ERROR;
 }
 
+/* Big-endian numbers of @n bytes: keys sort as the numbers do. */
+static void
+be_put(unsigned char *out, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        out[i] = (unsigned char)v;
+}
+
+static uint64_t
+be_get(const void *p, int n)
+{
+    const unsigned char *b = p;
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
 static void
 be64(unsigned char out[8], uint64_t v)
 {
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (unsigned char)v;
+    be_put(out, v, 8);
 }
 
 static uint64_t
 get_be64(const void *p)
 {
-    const unsigned char *b = p;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
+    return be_get(p, 8);
+}
+
+static void
+be32(unsigned char out[4], uint32_t v)
+{
+    be_put(out, v, 4);
+}
+
+static uint32_t
+get_be32(const void *p)
+{
+    return (uint32_t)be_get(p, 4);
 }
 
 /* ------------------------------------------------------------------------
@@ -244,8 +269,7 @@ load_dict(claw_archive_t *a, MDB_txn *txn)
         return 0;
     if (rc || v.mv_size != 4)
         return rc ? rc : MDB_CORRUPTED;
-    const unsigned char *b = v.mv_data;
-    uint32_t id = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    uint32_t id = get_be32(v.mv_data);
     k = (MDB_val){4, v.mv_data};
     if ((rc = mdb_get(txn, a->dbi[DB_DICT], &k, &v)))
         return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
@@ -280,15 +304,18 @@ open_dbs(claw_archive_t *a)
     }
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
-        MDB_stat ms = {0};
         rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);
-        if (rc == MDB_NOTFOUND && mdb_stat(txn, a->dbi[DB_META], &ms) == 0 &&
-            ms.ms_entries == 0 && !a->read_only) {
-            v = (MDB_val){strlen(FORMAT), FORMAT};
-            rc = mdb_put(txn, a->dbi[DB_INFO], &k, &v, 0);
-        } else if (rc == 0 && (v.mv_size != strlen(FORMAT) || memcmp(v.mv_data, FORMAT, v.mv_size))) {
-            rc = MDB_VERSION_MISMATCH;
-        } else if (rc == MDB_NOTFOUND && !(a->read_only && ms.ms_entries == 0)) {
+        if (rc == MDB_NOTFOUND) {
+            MDB_stat ms = {0};
+            mdb_stat(txn, a->dbi[DB_META], &ms);
+            if (ms.ms_entries) { /* from before the format was recorded */
+                rc = MDB_VERSION_MISMATCH;
+            } else if (!a->read_only) { /* a new store */
+                v = (MDB_val){strlen(FORMAT), FORMAT};
+                rc = mdb_put(txn, a->dbi[DB_INFO], &k, &v, 0);
+            } /* else empty and read-only: reads as empty */
+        } else if (rc == 0 &&
+                   (v.mv_size != strlen(FORMAT) || memcmp(v.mv_data, FORMAT, v.mv_size))) {
             rc = MDB_VERSION_MISMATCH;
         }
     }
@@ -843,16 +870,22 @@ action_key(char buf[32], const char *action)
     return buf;
 }
 
+/* The info counter @name (0 if there is none). */
+static uint64_t
+info_get(MDB_txn *txn, MDB_dbi dbi, const char *name)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+        return get_be64(v.mv_data);
+    return 0;
+}
+
 static int
 info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
 {
-    MDB_val k = {strlen(name), (void *)name}, v;
-    uint64_t cur = 0;
-    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
-        cur = get_be64(v.mv_data);
     unsigned char b[8];
-    be64(b, cur + (uint64_t)delta);
-    v = (MDB_val){8, b};
+    be64(b, info_get(txn, dbi, name) + (uint64_t)delta);
+    MDB_val k = {strlen(name), (void *)name}, v = {8, b};
     return mdb_put(txn, dbi, &k, &v, 0);
 }
 
@@ -862,12 +895,6 @@ info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
  * page), so the store holds the compressed bytes with almost no slack.
  * loc gives each message's offset and length in the stream. */
 #define PIECE 2022
-
-static void
-piece_key(unsigned char k[8], uint64_t n)
-{
-    be64(k, n);
-}
 
 static int
 put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByteArray *blob)
@@ -886,33 +913,26 @@ put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByte
         end = get_be64(k.mv_data) * PIECE + v.mv_size;
     else if (rc == MDB_NOTFOUND)
         rc = 0;
+    /* A partial last piece is filled up in place (the cursor is on it),
+     * then whole pieces are appended. Key and value are our own copies:
+     * LMDB moves the page's nodes while it resizes one, and a key pointing
+     * into the page would be copied over itself (ASan caught that). In
+     * place, not deleted and appended again: that left pages 70% full. */
+    unsigned char buf[PIECE];
+    size_t have = 0;
+    if (rc == 0 && end % PIECE) {
+        have = v.mv_size;
+        memcpy(buf, v.mv_data, have);
+    }
     const unsigned char *p = blob->data;
     size_t left = blob->len;
-    if (rc == 0 && end % PIECE) {
-        /* Fill the last piece up. */
-        unsigned char buf[PIECE];
-        size_t have = v.mv_size, take = PIECE - have < left ? PIECE - have : left;
-        memcpy(buf, v.mv_data, have);
+    for (uint64_t next = end / PIECE; rc == 0 && left; next++, have = 0) {
+        unsigned char key[8];
+        be64(key, next);
+        size_t take = PIECE - have < left ? PIECE - have : left;
         memcpy(buf + have, p, take);
-        MDB_val nv = {have + take, buf};
-        unsigned char key[8];
-        memcpy(key, k.mv_data, 8);
-        /* Deleted and appended again: LMDB's in-place resize (MDB_CURRENT
-         * with another size) copies overlapping memory with memcpy. */
-        k = (MDB_val){8, key};
-        rc = mdb_cursor_del(c, 0);
-        if (rc == 0)
-            rc = mdb_cursor_put(c, &k, &nv, MDB_APPEND);
-        p += take;
-        left -= take;
-    }
-    uint64_t next = (end + PIECE - 1) / PIECE;
-    while (rc == 0 && left) {
-        unsigned char key[8];
-        piece_key(key, next++);
-        size_t take = left < PIECE ? left : PIECE;
-        MDB_val nk = {8, key}, nv = {take, (void *)p};
-        rc = mdb_cursor_put(c, &nk, &nv, MDB_APPEND);
+        MDB_val nk = {8, key}, nv = {have + take, buf};
+        rc = mdb_cursor_put(c, &nk, &nv, have ? MDB_CURRENT : MDB_APPEND);
         p += take;
         left -= take;
     }
@@ -921,10 +941,7 @@ put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByte
         return rc;
     unsigned char loc[12];
     be64(loc, end);
-    loc[8] = (unsigned char)(blob->len >> 24);
-    loc[9] = (unsigned char)(blob->len >> 16);
-    loc[10] = (unsigned char)(blob->len >> 8);
-    loc[11] = (unsigned char)blob->len;
+    be32(loc + 8, blob->len);
     k = (MDB_val){8, (void *)dk};
     v = (MDB_val){12, loc};
     return mdb_put(txn, a->dbi[DB_LOC], &k, &v, MDB_APPEND);
@@ -940,16 +957,15 @@ get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray 
         return rc;
     if (v.mv_size != 12)
         return MDB_CORRUPTED;
-    const unsigned char *l = v.mv_data;
-    uint64_t off = get_be64(l);
-    size_t len = (size_t)l[8] << 24 | (size_t)l[9] << 16 | (size_t)l[10] << 8 | l[11];
+    uint64_t off = get_be64(v.mv_data);
+    size_t len = get_be32((const unsigned char *)v.mv_data + 8);
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(txn, a->dbi[DB_BLOB], &c)))
         return rc;
     GByteArray *b = g_byte_array_sized_new((guint)len);
     unsigned char key[8];
     uint64_t n = off / PIECE;
-    piece_key(key, n);
+    be64(key, n);
     k = (MDB_val){8, key};
     size_t skip = off % PIECE;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
@@ -1056,15 +1072,11 @@ store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid
         else if (rc == MDB_NOTFOUND)
             rc = mdb_cursor_get(c, &pk, &pv, MDB_LAST);
         if (rc == 0 && pk.mv_size == 12 && memcmp(pk.mv_data, dk, 8) == 0) {
-            const unsigned char *q = (const unsigned char *)pk.mv_data + 8;
-            n = ((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]) + 1;
+            n = get_be32((const unsigned char *)pk.mv_data + 8) + 1;
         }
         mdb_cursor_close(c);
     }
-    ekey[8] = (unsigned char)(n >> 24);
-    ekey[9] = (unsigned char)(n >> 16);
-    ekey[10] = (unsigned char)(n >> 8);
-    ekey[11] = (unsigned char)n;
+    be32(ekey + 8, n);
     k = (MDB_val){12, ekey};
     v = (MDB_val){it->env->len, it->env->data};
     if ((rc = mdb_put(txn, a->dbi[DB_ENV], &k, &v, 0)))
@@ -1134,19 +1146,15 @@ train_main(gpointer data)
             for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
                  rc == 0 && sizes->len < DICT_SAMPLES && samples->len < DICT_SAMPLES_TOTAL;
                  rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-                GByteArray *b;
                 char *raw;
                 size_t len;
-                if (k.mv_size != 8 || get_blob(a, txn, k.mv_data, &b) != 0)
-                    continue;
-                MDB_val bv = {b->len, b->data};
-                if (decompress(a, txn, &bv, &raw, &len) == CLAW_STATUS_SUCCESS) {
+                if (k.mv_size == 8 &&
+                    get_raw(a, txn, get_be64(k.mv_data), &raw, &len) == CLAW_STATUS_SUCCESS) {
                     size_t n = len < DICT_SAMPLE_MAX ? len : DICT_SAMPLE_MAX;
                     g_byte_array_append(samples, (const guint8 *)raw, (guint)n);
                     g_array_append_val(sizes, n);
                     free(raw);
                 }
-                g_byte_array_unref(b);
             }
             mdb_cursor_close(c);
         }
@@ -1163,8 +1171,8 @@ train_main(gpointer data)
         goto out;
     }
     uint32_t id = ZDICT_getDictID(dict, n);
-    unsigned char k4[4] = {(unsigned char)(id >> 24), (unsigned char)(id >> 16),
-                           (unsigned char)(id >> 8), (unsigned char)id};
+    unsigned char k4[4];
+    be32(k4, id);
     /* A write transaction of its own, beside the writer's (LMDB takes
      * turns); the map must not be resized while it is open. */
     pthread_rwlock_rdlock(&a->resize);
@@ -1465,8 +1473,8 @@ archive_ddict(claw_archive_t *a, MDB_txn *txn, uint32_t id)
     g_mutex_lock(&a->dict_lock);
     ZSTD_DDict *dd = g_hash_table_lookup(a->ddicts, GUINT_TO_POINTER(id));
     if (!dd) {
-        unsigned char k4[4] = {(unsigned char)(id >> 24), (unsigned char)(id >> 16),
-                               (unsigned char)(id >> 8), (unsigned char)id};
+        unsigned char k4[4];
+        be32(k4, id);
         MDB_val k = {4, k4}, v;
         if (mdb_get(txn, a->dbi[DB_DICT], &k, &v) == 0 &&
             (dd = ZSTD_createDDict(v.mv_data, v.mv_size)))
@@ -1682,19 +1690,13 @@ claw_archive_stats(claw_archive_t *a, claw_archive_stats_t *s)
         s->deliveries = ms.ms_entries;
     s->last_seq = last_key(txn, a->dbi[DB_LOG]);
     s->last_docid = last_key(txn, a->dbi[DB_META]);
-    MDB_val k = {9, "raw_bytes"}, v;
-    if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)
-        s->raw_bytes = get_be64(v.mv_data);
-    k = (MDB_val){12, "stored_bytes"};
-    if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)
-        s->stored_bytes = get_be64(v.mv_data);
+    s->raw_bytes = info_get(txn, a->dbi[DB_INFO], "raw_bytes");
+    s->stored_bytes = info_get(txn, a->dbi[DB_INFO], "stored_bytes");
     /* Counted at store time: stats stay O(1) (claw search asks them). */
     for (int i = 0; i < 4; i++) {
         char an[32];
-        action_key(an, claw_action_to_string((claw_action_t)i));
-        k = (MDB_val){strlen(an), an};
-        if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)
-            s->by_action[i] = get_be64(v.mv_data);
+        s->by_action[i] =
+            info_get(txn, a->dbi[DB_INFO], action_key(an, claw_action_to_string((claw_action_t)i)));
     }
     read_end(a, txn);
     return CLAW_STATUS_SUCCESS;
@@ -1797,10 +1799,7 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
     for (int i = 0; i < 4; i++) {
         char an[32];
         action_key(an, claw_action_to_string((claw_action_t)i));
-        k = (MDB_val){strlen(an), an};
-        uint64_t counted = 0;
-        if (mdb_get(txn, a->dbi[DB_INFO], &k, &v) == 0 && v.mv_size == 8)
-            counted = get_be64(v.mv_data);
+        uint64_t counted = info_get(txn, a->dbi[DB_INFO], an);
         if (counted != by_action[i])
             PROBLEM("%s: %" PRIu64 " messages counted, %" PRIu64 " stored", an, counted,
                     by_action[i]);
