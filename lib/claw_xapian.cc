@@ -884,21 +884,26 @@ claw_index_error(const claw_index_t *ix)
     return ix ? ix->error.c_str() : "no index";
 }
 
+/* A number the index keeps in its metadata; 0 when it has none. */
+static uint64_t
+metadata_u64(const Xapian::Database &db, const char *key)
+{
+    return strtoull(db.get_metadata(key).c_str(), nullptr, 10);
+}
+
 extern "C" claw_status_t
 claw_index_last_seq(claw_index_t *ix, uint64_t *seq)
 {
     *seq = 0;
     try {
         if (ix->wdb) {
-            std::string v = ix->wdb->get_metadata("last_seq");
-            *seq = v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
+            *seq = metadata_u64(*ix->wdb, "last_seq");
             return CLAW_STATUS_SUCCESS;
         }
         /* The index as a whole holds what its slowest shard holds. */
         uint64_t low = UINT64_MAX;
         for (Xapian::Database &one : ix->shards) {
-            std::string v = one.get_metadata("last_seq");
-            uint64_t n = v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
+            uint64_t n = metadata_u64(one, "last_seq");
             low = n < low ? n : low;
         }
         *seq = low == UINT64_MAX ? 0 : low;
@@ -986,14 +991,10 @@ claw_index_compacted(claw_index_t *ix, uint64_t *docs, uint64_t *compacted)
     try {
         *docs = ix->db->get_doccount();
         *compacted = 0;
-        if (ix->wdb) {
-            std::string v = ix->wdb->get_metadata("compacted_docs");
-            *compacted = v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
-        }
-        for (Xapian::Database &one : ix->shards) {
-            std::string v = one.get_metadata("compacted_docs");
-            *compacted += v.empty() ? 0 : strtoull(v.c_str(), nullptr, 10);
-        }
+        if (ix->wdb)
+            *compacted = metadata_u64(*ix->wdb, "compacted_docs");
+        for (Xapian::Database &one : ix->shards)
+            *compacted += metadata_u64(one, "compacted_docs");
         return CLAW_STATUS_SUCCESS;
     }
     CATCH(ix, ix->dir)
