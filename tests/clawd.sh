@@ -26,15 +26,7 @@ claw() { "$CLAW" --config "$tmp/clawd.conf" "$@"; }
 json_field() { "$py" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 pid=
-start() { # start [ENV=VALUE...]: clawd in the background, waits for its socket
-    env "$@" "$CLAWD" --config "$tmp/clawd.conf" --stderr >> "$tmp/clawd.log" 2>&1 &
-    pid=$!
-    i=0
-    while [ ! -S "$sock" ] && kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do
-        sleep 0.1; i=$((i + 1))
-    done
-    [ -S "$sock" ]
-}
+start() { clawd_start "$tmp/clawd.conf" "$sock" "$@"; } # start [ENV=VALUE...]
 stop() { # TERM and wait; the exit status
     kill -TERM $pid 2>/dev/null
     wait $pid

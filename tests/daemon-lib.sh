@@ -1,4 +1,19 @@
-# daemon-lib.sh - sourced by exim-lib.sh and rspamd-lib.sh.
+# daemon-lib.sh - sourced by exim-lib.sh, rspamd-lib.sh and clawd.sh.
+
+# clawd_start CONF SOCKET [ENV=VALUE...]: clawd in the background ($pid,
+# its log appended to $tmp/clawd.log); false unless SOCKET appears within
+# 10 s.
+clawd_start() {
+    cs_conf=$1 cs_sock=$2
+    shift 2
+    env "$@" "$CLAWD" --config "$cs_conf" --stderr >> "$tmp/clawd.log" 2>&1 &
+    pid=$!
+    i=0
+    while [ ! -S "$cs_sock" ] && kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    [ -S "$cs_sock" ]
+}
 
 # A TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {

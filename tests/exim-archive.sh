@@ -13,14 +13,7 @@ py="${PYTHON3:-python3}"
 : "${CLAWD:=$builddir/indexer/clawd}"
 n_msgs="${CLAW_EXIM_ARCHIVE_MESSAGES:-2000}"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v exim > /dev/null; then
-    skip "Exim and the archive" "needs root and Exim (apt-get install exim4-daemon-heavy)"
-    exit 0
-fi
-if [ ! -f "$builddir/plugin/.libs/claw_exim.so" ]; then
-    skip "Exim and the archive" "claw_exim.so was not built (apt-get install exim4-dev)"
-    exit 0
-fi
+exim_require "Exim and the archive"
 pid=
 trap 'exim_stop; kill -9 $pid 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
@@ -41,15 +34,7 @@ chmod 644 "$tmp/clawback.conf"
 claw() { "$CLAW" --config "$tmp/clawback.conf" "$@"; }
 json_field() { "$py" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-start_clawd() {
-    "$CLAWD" --config "$tmp/clawback.conf" --stderr >> "$tmp/clawd.log" 2>&1 &
-    pid=$!
-    i=0
-    while [ ! -S "$sock" ] && kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do
-        sleep 0.1; i=$((i + 1))
-    done
-    [ -S "$sock" ]
-}
+start_clawd() { clawd_start "$tmp/clawback.conf" "$sock"; }
 
 check "clawd starts, socket in Exim's group" start_clawd
 EXIM_EXTRA="-DCLAWD_JOURNAL=1 -DCLAWBACK_ARCHIVE_SOCKET=$sock"

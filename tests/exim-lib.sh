@@ -8,12 +8,25 @@
 #   exim_stop
 #   exim_wait_delivered N [SECONDS]  wait until the Maildir holds N messages
 #   exim_spool_empty                 true when no message is left on the spool
+#   exim_require NAME                skip the script (as NAME) without root,
+#                                    Exim or the built plugin
 # Sets EXIM_PORT, EXIM_MAILDIR, EXIM_LOG (the main log), EXIM_CONF.
 # Needs root; Exim receives as Debian-exim, so the plugin and the Clawback
 # configuration must be readable by that user.
 
 . "$srcdir/tests/daemon-lib.sh"
 EXIM_USER=Debian-exim
+
+exim_require() {
+    if [ "$(id -u)" -ne 0 ] || ! command -v exim > /dev/null; then
+        skip "$1" "needs root and Exim (apt-get install exim4-daemon-heavy)"
+        exit 0
+    fi
+    if [ ! -f "$builddir/plugin/.libs/claw_exim.so" ]; then
+        skip "$1" "claw_exim.so was not built (apt-get install exim4-dev, re-run configure)"
+        exit 0
+    fi
+}
 
 exim_start() {
     ex_dir=$1 ex_mode=$2 ex_claw_conf=${3:-}

@@ -8,14 +8,7 @@
 fx="$srcdir/tests/fixtures"
 py="${PYTHON3:-python3}"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v exim > /dev/null; then
-    skip "Exim plugin" "needs root and Exim (apt-get install exim4-daemon-heavy)"
-    exit 0
-fi
-if [ ! -f "$builddir/plugin/.libs/claw_exim.so" ]; then
-    skip "Exim plugin" "claw_exim.so was not built (apt-get install exim4-dev, re-run configure)"
-    exit 0
-fi
+exim_require "Exim plugin"
 trap 'exim_stop; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 conf=$tmp/clawback.conf
