@@ -34,7 +34,19 @@ for t in mu notmuch; do
     command -v $t > /dev/null || { echo "$0: needs $t (apt-get install maildir-utils notmuch)" >&2; exit 1; }
 done
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/claw-bench-archive.XXXXXX")
-trap '[ -f "$tmp/clawd.pid" ] && kill "$(cat "$tmp/clawd.pid")" 2>/dev/null; rm -rf "$tmp"' EXIT
+# On a failure the logs stay (the Maildirs and archives go: they are big).
+step=setup
+finish() {
+    rc=$?
+    [ -f "$tmp/clawd.pid" ] && kill "$(cat "$tmp/clawd.pid")" 2>/dev/null
+    if [ "$rc" -ne 0 ]; then
+        echo "$0: failed (exit $rc) at: $step; logs kept in $tmp" >&2
+        rm -rf "$tmp"/md-* "$tmp"/claw-* "$tmp"/clawd-* "$tmp"/mu-* "$tmp/corpora"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap finish EXIT
 mkdir -p "$tmp/corpora"
 unpack_corpora "$tmp/corpora" ham-trec07p ham-linux-mips-lore ham-notmuch-lkml
 
@@ -104,9 +116,10 @@ for size in $sizes; do
     printf '%-34s %9s %9s %10s %12s\n' "ingest" "seconds" "msgs/s" "peak MiB" "disk/raw" >> "$tmp/out"
 
     # claw import
+    step="claw import, $size"
     A="$tmp/claw-$size"
     t0=$(now)
-    /usr/bin/time -v "$CLAW" --config /dev/null --archive "$A" import -q "$md" > /dev/null 2> "$tmp/time"
+    /usr/bin/time -v -o "$tmp/time" "$CLAW" --config /dev/null --archive "$A" import -q "$md" > /dev/null 2> "$tmp/import.log"
     t1=$(now)
     bytes=$(du_b "$A")
     printf '%-34s %9.1f %9s %10.0f %12.2f\n' "claw import (classify+store+index)" \
@@ -115,6 +128,7 @@ for size in $sizes; do
     claw_bytes=$bytes
 
     # clawd over LMTP
+    step="clawd over LMTP, $size"
     B="$tmp/clawd-$size"
     find "$md/cur" -type f | sort > "$tmp/list"
     "$CLAWD" --config /dev/null --archive "$B" --socket "$tmp/clawd.sock" --stderr 2> "$tmp/clawd.log" &
@@ -138,10 +152,11 @@ for size in $sizes; do
     rm -rf "$B"
 
     # mu
+    step="mu index, $size"
     M="$tmp/mu-$size"
     mu init --muhome="$M" --maildir="$md" > /dev/null
     t0=$(now)
-    /usr/bin/time -v mu index --muhome="$M" --quiet > /dev/null 2> "$tmp/time"
+    /usr/bin/time -v -o "$tmp/time" mu index --muhome="$M" --quiet > /dev/null 2> "$tmp/mu.log"
     t1=$(now)
     printf '%-34s %9.1f %9s %10.0f %12.2f\n' "mu index" "$(echo "$t1 - $t0" | bc)" \
         "$(rate "$n" "$t0" "$t1")" "$(($(peak "$tmp/time") / 1024))" \
@@ -149,9 +164,10 @@ for size in $sizes; do
     rm -rf "$M"
 
     # notmuch
+    step="notmuch new, $size"
     printf '[database]\npath=%s\n[new]\ntags=new\n[search]\nexclude_tags=\n' "$md" > "$tmp/notmuch.conf"
     t0=$(now)
-    /usr/bin/time -v notmuch --config="$tmp/notmuch.conf" new --quiet > /dev/null 2> "$tmp/time"
+    /usr/bin/time -v -o "$tmp/time" notmuch --config="$tmp/notmuch.conf" new --quiet > /dev/null 2> "$tmp/notmuch.log"
     t1=$(now)
     printf '%-34s %9.1f %9s %10.0f %12.2f\n' "notmuch new" "$(echo "$t1 - $t0" | bc)" \
         "$(rate "$n" "$t0" "$t1")" "$(($(peak "$tmp/time") / 1024))" \
@@ -160,6 +176,7 @@ for size in $sizes; do
     echo "# Clawback's archive alone: $(echo "$claw_bytes" | awk '{printf "%.1f", $1/1e6}') MB." >> "$tmp/out"
 
     # search
+    step="search, $size"
     cut -f1 "$tmp/queries" > "$tmp/q.claw"
     cut -f2 "$tmp/queries" > "$tmp/q.nm"
     # shellcheck disable=SC2046
