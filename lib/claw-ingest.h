@@ -82,14 +82,18 @@ void claw_ingest_stop(claw_ingest_t *in);
 /* ---- phrases in an index without body positions ---- */
 
 typedef struct claw_phrase_checker claw_phrase_checker_t;
-/** A checker reading messages from @archive and parsing them with
- * @engine (both borrowed); one thread at a time. */
+/** A checker reading messages from @archive and parsing them with @engine
+ * (both borrowed) in the caller's thread, and in up to @threads - 1 helper
+ * threads (0: one per processor), each with an engine of its own made from
+ * @config (borrowed; NULL: no helpers). The helpers start with the first
+ * batch of more than one message. One caller at a time. */
 claw_phrase_checker_t *claw_phrase_checker_new(claw_archive_t *archive, claw_engine_t *engine,
-                                               size_t max_text);
+                                               const claw_config_t *config, size_t max_text,
+                                               unsigned threads);
 void claw_phrase_checker_free(claw_phrase_checker_t *checker);
 /** A claw_phrase_check_t; @ctx is the checker. */
-bool claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *const *words,
-                       size_t n);
+void claw_phrase_check(void *ctx, const uint64_t *docids, size_t k, const char *prefix,
+                       const char *const *words, size_t n, bool *ok);
 
 #ifdef __cplusplus
 }

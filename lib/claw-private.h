@@ -157,6 +157,7 @@ struct claw_message_private {
     uint64_t memory;         /* bytes we allocated on the message's behalf */
     unsigned parts;
     bool text_only;          /* claw_message_parse_text(): subject and texts */
+    bool skip_non_text;      /* ... and parts that are not text left undecoded */
 };
 
 typedef struct claw_message_private claw_ctx_t;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -160,6 +161,11 @@ class PhraseSource : public Xapian::PostingSource {
         started_ = false;
         at_end_ = false;
         did_ = 0;
+        batch_.clear();
+        pos_ = 0;
+        want_ = 1;
+        walked_ = 0;
+        exhausted_ = false;
     }
 
     Xapian::doccount get_termfreq_min() const override { return 0; }
@@ -184,6 +190,7 @@ class PhraseSource : public Xapian::PostingSource {
     std::string get_description() const override { return "PhraseSource(" + prefix_ + ")"; }
 
   private:
+    static constexpr size_t kMaxBatch = 64;
     std::string prefix_;
     std::vector<std::string> words_;
     const Checker *check_;
@@ -193,24 +200,61 @@ class PhraseSource : public Xapian::PostingSource {
     Xapian::doccount max_ = 0;
     bool started_ = false, at_end_ = false;
     Xapian::docid did_ = 0;
+    /* Candidates (documents with every word) checked as a batch, ahead of
+     * the matcher: it grows while the matcher takes them in turn, and
+     * starts again at one when it skips past some unseen. */
+    std::vector<Xapian::docid> batch_;
+    bool ok_[kMaxBatch] = {};
+    size_t pos_ = 0, want_ = 1;
+    Xapian::docid walked_ = 0; /* the AND walk has passed every docid below */
+    bool exhausted_ = false;   /* ... and reached the end of a word's postings */
 
-    /* The next document at or after @from with every word, confirmed. */
     void
     advance(Xapian::docid from)
     {
         started_ = true;
-        if (its_.empty()) {
-            at_end_ = true;
-            return;
+        bool skipped = false;
+        while (pos_ < batch_.size() && batch_[pos_] < from) {
+            pos_++;
+            skipped = true;
         }
-        Xapian::docid want = from;
         for (;;) {
+            while (pos_ < batch_.size()) {
+                size_t i = pos_++;
+                if (ok_[i]) {
+                    did_ = batch_[i];
+                    return;
+                }
+            }
+            if (skipped)
+                want_ = 1;
+            else if (!batch_.empty() && want_ < kMaxBatch)
+                want_ *= 2;
+            skipped = false;
+            if (!gather(std::max(from, walked_))) {
+                at_end_ = true;
+                return;
+            }
+            confirm();
+        }
+    }
+
+    /* The next want_ documents at or after @from with every word. */
+    bool
+    gather(Xapian::docid from)
+    {
+        batch_.clear();
+        pos_ = 0;
+        if (its_.empty() || exhausted_)
+            return false;
+        Xapian::docid want = from;
+        while (batch_.size() < want_) {
             bool agree = true;
             for (size_t i = 0; i < its_.size(); i++) {
                 its_[i].skip_to(want);
                 if (its_[i] == ends_[i]) {
-                    at_end_ = true;
-                    return;
+                    exhausted_ = true;
+                    return !batch_.empty();
                 }
                 if (*its_[i] != want) {
                     want = *its_[i];
@@ -219,24 +263,27 @@ class PhraseSource : public Xapian::PostingSource {
             }
             if (!agree)
                 continue;
-            if (confirm(want)) {
-                did_ = want;
-                return;
-            }
-            want++;
+            batch_.push_back(want);
+            walked_ = ++want;
         }
+        return true;
     }
 
-    bool
-    confirm(Xapian::docid local)
+    void
+    confirm()
     {
-        if (!check_ || !check_->fn)
-            return true; /* nothing to check with: all the words */
+        if (!check_ || !check_->fn) {
+            std::fill(ok_, ok_ + batch_.size(), true); /* all the words */
+            return;
+        }
         std::vector<const char *> w;
         for (const std::string &x : words_)
             w.push_back(x.c_str());
-        uint64_t docid = (uint64_t)(local - 1) * n_shards_ + shard_ + 1;
-        return check_->fn(check_->ctx, docid, prefix_.c_str(), w.data(), w.size());
+        uint64_t docids[kMaxBatch];
+        for (size_t i = 0; i < batch_.size(); i++)
+            docids[i] = (uint64_t)(batch_[i] - 1) * n_shards_ + shard_ + 1;
+        check_->fn(check_->ctx, docids, batch_.size(), prefix_.c_str(), w.data(), w.size(),
+                   ok_);
     }
 };
 

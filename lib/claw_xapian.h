@@ -40,10 +40,12 @@ unsigned claw_index_n_shards(const claw_index_t *index);
  * needs to know how to answer phrases). */
 void claw_index_set_positions(claw_index_t *index, bool positions);
 
-/** Does the stored message @docid hold @words in a row (in its body text
- * or subject when @prefix is "")? */
-typedef bool (*claw_phrase_check_t)(void *ctx, uint64_t docid, const char *prefix,
-                                    const char *const *words, size_t n);
+/** Does each stored message @docids[i] (of @k) hold @words in a row (in
+ * its body text or subject when @prefix is "")? The answers go to @ok[i].
+ * A batch lets the checker work on several messages at once. */
+typedef void (*claw_phrase_check_t)(void *ctx, const uint64_t *docids, size_t k,
+                                    const char *prefix, const char *const *words, size_t n,
+                                    bool *ok);
 /** Searching an index without body positions: phrases are confirmed with
  * @fn (without one they match documents holding all their words). */
 void claw_index_set_phrase_check(claw_index_t *index, claw_phrase_check_t fn, void *ctx);

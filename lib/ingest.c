@@ -742,38 +742,71 @@ claw_ingest_stop(claw_ingest_t *in)
  * Phrases in an index without positions: confirmed against the message
  * --------------------------------------------------------------------- */
 
-struct claw_phrase_checker {
-    claw_archive_t *ar;
+/* What one thread checks with: its engine and the message it last read. */
+typedef struct {
     claw_engine_t *engine;
-    size_t max_text;
-    uint64_t docid;     /* whose message is held */
+    bool own_engine;     /* a helper's, made from the config */
+    bool broken;         /* a helper whose engine could not be made */
+    uint64_t docid;      /* whose message is held */
     char *raw;
     claw_message_t *msg;
-    GString *text;      /* words of one text, each NUL-terminated */
-    GArray *words;      /* their offsets in text */
+    GString *text;       /* words of one text, each NUL-terminated */
+    GArray *words;       /* their offsets in text */
+} slot_t;
+
+struct claw_phrase_checker {
+    claw_archive_t *ar;
+    const claw_config_t *cfg;
+    size_t max_text;
+    unsigned n_slots;    /* the caller's, then one per helper thread */
+    slot_t *slots;
+    GThreadPool *pool;   /* the helpers, started by the first batch of two */
+    /* The batch being checked: each thread takes the next message. */
+    const uint64_t *docids;
+    size_t k;
+    gint next;
+    const char *const *words;
+    size_t n;
+    bool *ok;
+    GMutex lock;
+    GCond done;
+    unsigned running;    /* helpers not yet finished with the batch */
 };
 
 claw_phrase_checker_t *
-claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, size_t max_text)
+claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, const claw_config_t *cfg,
+                        size_t max_text, unsigned threads)
 {
     claw_phrase_checker_t *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!threads)
+        threads = g_get_num_processors();
+    if (!cfg || threads > 64)
+        threads = cfg ? 64 : 1;
+    if (!c || !(c->slots = calloc(threads, sizeof *c->slots))) {
+        free(c);
         return NULL;
+    }
     c->ar = ar;
-    c->engine = engine;
+    c->cfg = cfg;
     c->max_text = max_text ? max_text : (size_t)1 << 20;
-    c->text = g_string_sized_new(65536);
-    c->words = g_array_sized_new(FALSE, FALSE, sizeof(guint), 8192);
+    c->n_slots = threads;
+    for (unsigned i = 0; i < threads; i++) {
+        c->slots[i].text = g_string_sized_new(i ? 4096 : 65536);
+        c->slots[i].words = g_array_sized_new(FALSE, FALSE, sizeof(guint), i ? 512 : 8192);
+    }
+    c->slots[0].engine = engine;
+    g_mutex_init(&c->lock);
+    g_cond_init(&c->done);
     return c;
 }
 
 static void
-drop_message(claw_phrase_checker_t *c)
+drop_message(slot_t *s)
 {
-    claw_message_destroy(c->msg);
-    free(c->raw);
-    c->msg = NULL;
-    c->raw = NULL;
+    claw_message_destroy(s->msg);
+    free(s->raw);
+    s->msg = NULL;
+    s->raw = NULL;
 }
 
 void
@@ -781,16 +814,26 @@ claw_phrase_checker_free(claw_phrase_checker_t *c)
 {
     if (!c)
         return;
-    drop_message(c);
-    g_string_free(c->text, TRUE);
-    g_array_free(c->words, TRUE);
+    if (c->pool)
+        g_thread_pool_free(c->pool, FALSE, TRUE);
+    for (unsigned i = 0; i < c->n_slots; i++) {
+        slot_t *s = &c->slots[i];
+        drop_message(s);
+        if (s->own_engine)
+            claw_engine_destroy(s->engine);
+        g_string_free(s->text, TRUE);
+        g_array_free(s->words, TRUE);
+    }
+    free(c->slots);
+    g_mutex_clear(&c->lock);
+    g_cond_clear(&c->done);
     free(c);
 }
 
 static void
 keep_word(void *ctx, const char *w, size_t n)
 {
-    claw_phrase_checker_t *c = ctx;
+    slot_t *c = ctx;
     guint off = (guint)c->text->len;
     g_string_append_len(c->text, w, (gssize)n);
     g_string_append_c(c->text, '\0');
@@ -799,8 +842,7 @@ keep_word(void *ctx, const char *w, size_t n)
 
 /* Every word of @s, then a search for the phrase in them. */
 static bool
-phrase_in_words(claw_phrase_checker_t *c, const char *s, size_t len, const char *const *words,
-                size_t n)
+phrase_in_words(slot_t *c, const char *s, size_t len, const char *const *words, size_t n)
 {
     g_string_truncate(c->text, 0);
     g_array_set_size(c->words, 0);
@@ -850,16 +892,31 @@ find_ascii_ci(const char *p, const char *end, const char *w, size_t wl)
     return NULL;
 }
 
-/* Does ASCII text @s hold the phrase? Only the places where its first word
- * starts are cut into words (the same claw_words() the index used), which
- * is most of the cost of a check saved. */
+/* Does the character before @p (not the first of @s) continue a word, as
+ * claw_words() sees it? */
+static bool
+word_before(const char *s, const char *p)
+{
+    unsigned char c = (unsigned char)p[-1];
+    if (c < 0x80)
+        return g_ascii_isalnum(c) || c == '_';
+    gunichar u = g_utf8_get_char_validated(g_utf8_find_prev_char(s, p), -1);
+    return u != (gunichar)-1 && u != (gunichar)-2 && (g_unichar_isalnum(u) || g_unichar_ismark(u));
+}
+
+/* Does UTF-8 text @s hold the phrase of ASCII words? Only the places where
+ * its first word starts are cut into words (the same claw_words() the index
+ * used), which is most of the cost of a check saved. A word of the text is
+ * an ASCII word only if it is spelled in ASCII, or with the Kelvin sign,
+ * the one other character that lower-cases into ASCII: the caller sends
+ * text holding that sign the long way. */
 static bool
 phrase_in_ascii(const char *s, size_t len, const char *const *words, size_t n)
 {
     const char *end = s + len, *p = s;
     size_t w0 = strlen(words[0]);
     while ((p = find_ascii_ci(p, end, words[0], w0))) {
-        if (p == s || !(g_ascii_isalnum(p[-1]) || p[-1] == '_')) {
+        if (p == s || !word_before(s, p)) {
             for (size_t win = 256;; win *= 2) {
                 size_t avail = (size_t)(end - p), wl = win < avail ? win : avail;
                 window_t c = {words, n, 0, SIZE_MAX};
@@ -888,45 +945,110 @@ ascii_only(const char *s, size_t n)
     return true;
 }
 
+#define KELVIN_SIGN "\xE2\x84\xAA" /* U+212A, lower case "k" */
+
 static bool
-phrase_in(claw_phrase_checker_t *c, const char *s, size_t len, const char *const *words,
-          size_t n, bool ascii_words)
+phrase_in(slot_t *s, const char *t, size_t len, const char *const *words, size_t n, bool windowed,
+          bool kelvin)
 {
-    if (ascii_words && ascii_only(s, len))
-        return phrase_in_ascii(s, len, words, n);
-    return phrase_in_words(c, s, len, words, n);
+    if (windowed && !(kelvin && memmem(t, len, KELVIN_SIGN, 3)))
+        return phrase_in_ascii(t, len, words, n);
+    return phrase_in_words(s, t, len, words, n);
 }
 
-bool
-claw_phrase_check(void *ctx, uint64_t docid, const char *prefix, const char *const *words,
-                  size_t n)
+/* Does message @docid hold the phrase? In @s's thread. */
+static bool
+check_message(claw_phrase_checker_t *c, slot_t *s, uint64_t docid)
 {
-    claw_phrase_checker_t *c = ctx;
-    (void)prefix;
-    if (docid != c->docid || !c->msg) {
-        drop_message(c);
-        c->docid = docid;
+    if (docid != s->docid || !s->msg) {
+        drop_message(s);
+        s->docid = docid;
         size_t len = 0;
-        if (claw_archive_raw(c->ar, docid, &c->raw, &len) != 0 ||
-            claw_message_parse_text(c->engine, c->raw, len, &c->msg) != 0)
+        if (claw_archive_raw(c->ar, docid, &s->raw, &len) != 0 ||
+            claw_message_parse_text(s->engine, s->raw, len, &s->msg) != 0)
             return false;
     }
+    const char *const *words = c->words;
+    size_t n = c->n;
     if (!n)
         return true;
-    bool ascii_words = true;
-    for (size_t i = 0; i < n; i++)
+    /* Words in ASCII are looked for only where the first one is; a "k" in
+     * them could also be written as the Kelvin sign. */
+    bool windowed = true, kelvin = false;
+    for (size_t i = 0; i < n; i++) {
         if (!*words[i] || !ascii_only(words[i], strlen(words[i])))
-            ascii_words = false;
+            windowed = false;
+        if (strchr(words[i], 'k'))
+            kelvin = true;
+    }
     /* The same texts terms.c indexes; a phrase never spans two of them. */
-    const claw_message_t *m = c->msg;
-    if (m->subject && phrase_in(c, m->subject, strlen(m->subject), words, n, ascii_words))
+    const claw_message_t *m = s->msg;
+    if (m->subject && phrase_in(s, m->subject, strlen(m->subject), words, n, windowed, kelvin))
         return true;
     size_t budget = c->max_text;
     for (size_t i = 0; i < m->n_texts && budget; i++) {
         size_t l = m->texts[i].length < budget ? m->texts[i].length : budget;
-        if (phrase_in(c, m->texts[i].text, l, words, n, ascii_words))
+        if (phrase_in(s, m->texts[i].text, l, words, n, windowed, kelvin))
             return true;
         budget -= l;
     }
     return false;
+}
+
+/* Take the batch's next message until none is left. */
+static void
+check_batch(claw_phrase_checker_t *c, slot_t *s)
+{
+    for (;;) {
+        size_t i = (size_t)g_atomic_int_add(&c->next, 1);
+        if (i >= c->k)
+            break;
+        c->ok[i] = check_message(c, s, c->docids[i]);
+    }
+}
+
+static void
+helper_main(gpointer data, gpointer user)
+{
+    claw_phrase_checker_t *c = user;
+    slot_t *s = data;
+    if (!s->engine && !s->broken) {
+        s->broken = claw_engine_new(c->cfg, &s->engine, NULL) != CLAW_STATUS_SUCCESS;
+        s->own_engine = !s->broken;
+    }
+    if (!s->broken)
+        check_batch(c, s);
+    g_mutex_lock(&c->lock);
+    if (--c->running == 0)
+        g_cond_signal(&c->done);
+    g_mutex_unlock(&c->lock);
+}
+
+void
+claw_phrase_check(void *ctx, const uint64_t *docids, size_t k, const char *prefix,
+                  const char *const *words, size_t n, bool *ok)
+{
+    claw_phrase_checker_t *c = ctx;
+    (void)prefix;
+    c->docids = docids;
+    c->k = k;
+    c->words = words;
+    c->n = n;
+    c->ok = ok;
+    g_atomic_int_set(&c->next, 0);
+    unsigned helpers = k > 1 ? c->n_slots - 1 : 0;
+    if (helpers > k - 1)
+        helpers = (unsigned)k - 1;
+    if (helpers && !c->pool)
+        c->pool = g_thread_pool_new(helper_main, c, (int)c->n_slots - 1, TRUE, NULL);
+    if (!c->pool)
+        helpers = 0;
+    c->running = helpers;
+    for (unsigned i = 1; i <= helpers; i++)
+        g_thread_pool_push(c->pool, &c->slots[i], NULL);
+    check_batch(c, &c->slots[0]);
+    g_mutex_lock(&c->lock);
+    while (c->running)
+        g_cond_wait(&c->done, &c->lock);
+    g_mutex_unlock(&c->lock);
 }

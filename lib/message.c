@@ -438,10 +438,12 @@ extract_headers(claw_ctx_t *ctx, claw_message_t *m, GMimeMessage *gm, GMimeParse
         {CLAW_FIELD_BCC, GMIME_ADDRESS_TYPE_BCC},
     };
 
+    m->subject = header_text(ctx, "Subject", g_mime_message_get_subject(gm));
+    if (ctx->text_only)
+        return;
     const char *mid = g_mime_message_get_message_id(gm);
     if (mid)
         m->message_id = header_text(ctx, "Message-ID", mid);
-    m->subject = header_text(ctx, "Subject", g_mime_message_get_subject(gm));
     const char *date = g_mime_object_get_header(obj, "Date");
     if (date) {
         m->date = _claw_strndup_utf8(ctx, date, strlen(date));
@@ -689,6 +691,10 @@ walk_leaf(claw_ctx_t *ctx, GMimePart *part, const char *path)
     bool is_plain = !g_ascii_strcasecmp(type, "text/plain");
     bool is_html = !g_ascii_strcasecmp(type, "text/html");
 
+    if (ctx->skip_non_text && !((is_plain || is_html) && !is_attachment)) {
+        g_free(type);
+        return;
+    }
     GByteArray *content = decode_part(ctx, part, path);
     if (!content) {
         /* Over budget: the part is listed but could not be examined. */
@@ -929,6 +935,17 @@ split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
          * fatal only when no field came before it. */
         bool plain = well_formed && f_end < len && ctx->fields->len > 1 &&
                      !gmime_needs_field(data + p, name);
+        /* Texts only: GMime's warnings are not wanted, and of the fields
+         * it reads only the Subject and those that shape the MIME tree are. */
+        if (ctx->text_only && well_formed && f_end < len && ctx->fields->len > 1) {
+            plain = !((name >= 8 && !g_ascii_strncasecmp(data + p, "Content-", 8)) ||
+                      (name == 12 && !g_ascii_strncasecmp(data + p, "MIME-Version", 12)) ||
+                      (name == 7 && !g_ascii_strncasecmp(data + p, "Subject", 7)));
+            if (plain) {
+                p = f_end;
+                continue;
+            }
+        }
         for (size_t k = p; plain && k < f_end; k++) {
             unsigned char c = (unsigned char)data[k];
             if (c >= 0x80 || c == 0 || (c == '\r' && (k + 1 >= f_end || data[k + 1] != '\n')) ||
@@ -1123,6 +1140,12 @@ parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_
         ctx->deadline.tv_nsec -= 1000000000L;
     }
 
+    /* Texts only: parts that give no text need not be decoded, as long as
+     * decoding them could not have used up the decoded-bytes budget that
+     * a full parse would spend on them before a later text part. No part
+     * decodes to more than its encoded bytes, and those are at most the
+     * message (plus the two bytes that end cut headers). */
+    ctx->skip_non_text = text_only && (uint64_t)len + 2 <= (uint64_t)ctx->limits->max_decoded_bytes;
     m->size = len;
     if (!text_only)
         _claw_sha256_hex(data ? data : "", len, m->sha256);

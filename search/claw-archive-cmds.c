@@ -427,8 +427,8 @@ open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
         if (phrase_ctx.ar && claw_engine_new(cfg, &phrase_ctx.engine, NULL) == 0) {
             claw_archive_settings_t set;
             claw_archive_settings_read(cfg, &set);
-            phrase_ctx.checker = claw_phrase_checker_new(phrase_ctx.ar, phrase_ctx.engine,
-                                                         set.prep.max_text_bytes);
+            phrase_ctx.checker = claw_phrase_checker_new(phrase_ctx.ar, phrase_ctx.engine, cfg,
+                                                         set.prep.max_text_bytes, 0);
             claw_archive_settings_clear(&set);
             claw_index_set_phrase_check(ix, claw_phrase_check, phrase_ctx.checker);
         }

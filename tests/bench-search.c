@@ -44,7 +44,7 @@ main(int argc, char **argv)
         fprintf(stderr, "bench-search: %s\n", err ? err : "cannot open");
         return 1;
     }
-    claw_phrase_checker_t *pc = claw_phrase_checker_new(ar, engine, 256 * 1024);
+    claw_phrase_checker_t *pc = claw_phrase_checker_new(ar, engine, cfg, 256 * 1024, 0);
     claw_index_set_phrase_check(ix, claw_phrase_check, pc);
     int nq = argc - 3;
     double *all = calloc((size_t)(nq * rounds), sizeof *all);

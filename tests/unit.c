@@ -1167,18 +1167,19 @@ test_parse_text(void)
             claw_message_parse_text(engine, text, len, &words) == CLAW_STATUS_SUCCESS) {
             files++;
             bool ok = g_strcmp0(full->subject, words->subject) == 0 &&
-                      g_strcmp0(full->message_id, words->message_id) == 0 &&
-                      full->n_texts == words->n_texts && full->n_addresses == words->n_addresses;
+                      full->n_texts == words->n_texts;
             for (size_t i = 0; ok && i < full->n_texts; i++)
                 ok = full->texts[i].length == words->texts[i].length &&
                      memcmp(full->texts[i].text, words->texts[i].text, full->texts[i].length) == 0;
             same += ok;
             bool bare = words->n_urls == 0 && words->n_attachments == 0 &&
-                        words->n_auth_results == 0 && !words->sha256[0];
+                        words->n_auth_results == 0 && !words->sha256[0] &&
+                        words->n_addresses == 0 && !words->message_id;
             lean += bare;
             if (!bare)
-                printf("# %s: %zu URLs, %zu attachments, %zu results\n", name, words->n_urls,
-                       words->n_attachments, words->n_auth_results);
+                printf("# %s: %zu URLs, %zu attachments, %zu results, %zu addresses\n", name,
+                       words->n_urls, words->n_attachments, words->n_auth_results,
+                       words->n_addresses);
             if (!ok)
                 printf("# %s: the texts differ\n", name);
         }
@@ -1190,9 +1191,9 @@ test_parse_text(void)
     if (d)
         g_dir_close(d);
     CHECK(files >= 5, "parse_text: read the fixtures (%d)", files);
-    CHECK(same == files, "parse_text: subject, addresses and texts as the full parse (%d of %d)",
+    CHECK(same == files, "parse_text: subject and texts as the full parse (%d of %d)",
           same, files);
-    CHECK(lean == files, "parse_text: no URLs, attachments or results (%d of %d)", lean, files);
+    CHECK(lean == files, "parse_text: no URLs, attachments, results or addresses (%d of %d)", lean, files);
     g_free(dir);
 }
 
