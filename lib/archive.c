@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #define ZDICT_STATIC_LINKING_ONLY /* ZDICT_trainFromBuffer_fastCover */
 #include <zdict.h>
@@ -1662,6 +1663,45 @@ claw_archive_each(claw_archive_t *a, bool (*fn)(void *ctx, uint64_t docid, const
     }
     read_end(a, txn);
     return CLAW_STATUS_SUCCESS;
+}
+
+/* Where this process maps the store (LMDB does not say unless the map is
+ * fixed): the mapping of data.mdb's inode at offset 0. */
+static bool
+find_map(claw_archive_t *a, uintptr_t *start, uintptr_t *end)
+{
+    mdb_filehandle_t fd;
+    struct stat sb;
+    if (mdb_env_get_fd(a->env, &fd) != 0 || fstat(fd, &sb) != 0)
+        return false;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off, ino;
+        if (sscanf(line, "%lx-%lx %*s %lx %*s %lu", &lo, &hi, &off, &ino) == 4 && off == 0 &&
+            ino == (unsigned long)sb.st_ino) {
+            *start = lo;
+            *end = hi;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+void
+claw_archive_release_pages(claw_archive_t *a)
+{
+    uintptr_t start, end;
+    pthread_rwlock_rdlock(&a->resize); /* the map stays where it is */
+    /* A shared file mapping, never written through (no MDB_WRITEMAP): the
+     * pages' contents are the file's, whoever reads them next. */
+    if (find_map(a, &start, &end))
+        madvise((void *)start, end - start, MADV_DONTNEED);
+    pthread_rwlock_unlock(&a->resize);
 }
 
 claw_status_t

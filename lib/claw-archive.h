@@ -175,6 +175,13 @@ typedef struct claw_archive_stats {
 
 claw_status_t claw_archive_stats(claw_archive_t *archive, claw_archive_stats_t *stats);
 
+/** Unmap from this process the store's pages it has read: they stay in the
+ * kernel's page cache (a later read maps them again from there, without
+ * I/O). A long-running process that comes to read the whole store, as
+ * clawd's indexer does when it falls behind, would otherwise keep all of
+ * it resident: the file-backed part of its RSS. */
+void claw_archive_release_pages(claw_archive_t *archive);
+
 /** Walk every message in docid order: fn(ctx, docid, sha) (false stops). */
 claw_status_t claw_archive_each(claw_archive_t *archive,
                                 bool (*fn)(void *ctx, uint64_t docid, const char *sha_hex),

@@ -27,6 +27,19 @@ json_field() { "$py" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]
 
 pid=
 start() { clawd_start "$tmp/clawd.conf" "$sock" "$@"; } # start [ENV=VALUE...]
+map_rss() { # map_rss PID: kB of data.mdb's map resident in the process
+    "$py" - "$1" <<'EOF2'
+import sys
+rss, cur = 0, False
+for line in open("/proc/%s/smaps" % sys.argv[1]):
+    f = line.split()
+    if "-" in f[0] and len(f) >= 5 and ":" not in f[0]:
+        cur = line.rstrip().endswith("/store/data.mdb")
+    elif cur and f[0] == "Rss:":
+        rss += int(f[1])
+print(rss)
+EOF2
+}
 stop() { # TERM and wait; the exit status
     kill -TERM $pid 2>/dev/null
     wait $pid
@@ -125,7 +138,6 @@ check "TCP from an allowed network: 250" grep -q '"250": 1' "$tmp/r"
 before=$(claw stats --json | json_field messages)
 $send --socket "$sock" --connections 8 --generate 400 > "$tmp/r" 2>&1
 check "8 sessions, 400 messages: all 250" grep -q '"250": 400' "$tmp/r"
-
 # --- HUP: a broken file is refused, a good one taken ------------------------
 cp "$tmp/clawd.conf" "$tmp/good.conf"
 echo "[nonsense" >> "$tmp/clawd.conf"
@@ -209,6 +221,19 @@ while [ "$(claw search --count rcpt:after-compaction@corp.example 2> /dev/null)"
 check "after compaction new mail is indexed and found" [ "$(claw search --count rcpt:after-compaction@corp.example)" = 3 ]
 n=$(claw stats --json | json_field messages)
 check "after compaction every message ($n) is found" [ "$(claw search --count 'date:1970-01-01..2100-01-01')" = "$n" ]
+# The store's pages that clawd read or wrote go back to the page cache once a
+# second: what stays resident of its map is what its last second touched.
+# (The idle shards still read the log each second: the least of a few looks.)
+sleep 2
+rss=999999
+for i in 1 2 3 4; do
+    r=$(map_rss $pid)
+    [ "${r:-999999}" -lt "$rss" ] && rss=$r
+    sleep 0.3
+done
+used=$(du -k "$A/store/data.mdb" | cut -f1)
+check "idle clawd keeps little of the store's map resident (${rss} kB of ${used} kB)" \
+    sh -c "[ $used -ge 2048 ] && [ $rss -le $((used / 4)) ]"
 stop
 claw check > "$tmp/check" 2>&1
 check "after compaction: check clean" grep -q '^clean$' "$tmp/check"
