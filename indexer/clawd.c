@@ -70,7 +70,7 @@ typedef struct server {
     struct event *done_ev;
     GMutex done_lock;
     GQueue done;             /* completed_t* from the writer thread */
-    struct event *sig_term, *sig_int, *sig_hup, *drain_timer, *release_timer;
+    struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
     uint64_t stored, failed;
 } server_t;
 
@@ -878,22 +878,6 @@ apply_log(const claw_config_t *cfg, bool force_stderr)
         claw_log_use_syslog("clawd", LOG_MAIL);
 }
 
-/* The indexer reads back the messages the ingest workers no longer hold
- * (when it falls behind), and the writer reads the store's pages it
- * changes: through LMDB's map, where every page read stays in clawd's
- * resident set until the map is gone. Once a second they are handed back
- * to the page cache, so clawd's memory does not grow with the store. */
-#define RELEASE_PAGES_EVERY 1
-
-static void
-on_release_timer(evutil_socket_t fd, short what, void *arg)
-{
-    server_t *srv = arg;
-    (void)fd;
-    (void)what;
-    claw_archive_release_pages(srv->archive);
-}
-
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -1066,9 +1050,6 @@ main(int argc, char **argv)
         event_add(srv.sig_term, NULL);
         event_add(srv.sig_int, NULL);
         event_add(srv.sig_hup, NULL);
-        srv.release_timer = event_new(srv.base, -1, EV_PERSIST, on_release_timer, &srv);
-        struct timeval every = {RELEASE_PAGES_EVERY, 0};
-        event_add(srv.release_timer, &every);
         claw_log(CLAW_LOG_NOTICE, NULL, "clawd %s: archive %s, index at %" PRIu64,
                  claw_version(), srv.archive_dir, claw_indexer_indexed(srv.indexer));
         event_base_dispatch(srv.base);
@@ -1098,8 +1079,6 @@ main(int argc, char **argv)
     }
     if (srv.drain_timer)
         event_free(srv.drain_timer);
-    if (srv.release_timer)
-        event_free(srv.release_timer);
     event_free(srv.done_ev);
     g_hash_table_destroy(srv.live);
     g_ptr_array_free(srv.listeners, TRUE);

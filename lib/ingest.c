@@ -114,6 +114,7 @@ struct claw_indexer {
     unsigned kicks;        /* bumped by every kick */
     GHashTable *offered;   /* seq -> claw_doc_t */
     claw_status_t failed;  /* the index could not be written */
+    gint64 released;       /* when the store's pages were last released */
 };
 
 typedef struct {
@@ -144,6 +145,25 @@ shard_commit(shard_t *sh)
         claw_log(CLAW_LOG_ERROR, NULL, "index: %s", claw_index_error(sh->ix));
 }
 
+/* The shards read back the messages they were not handed (when they fall
+ * behind), and the writer reads the pages it changes: through LMDB's map,
+ * where every page read stays in the process's resident memory until the
+ * map is gone. At most once a second (the shards look at least that often)
+ * they go back to the page cache, so the memory of clawd, claw import and
+ * reindex does not grow with the store. */
+static void
+release_pages(claw_indexer_t *x)
+{
+    gint64 now = g_get_monotonic_time();
+    g_mutex_lock(&x->lock);
+    bool due = now - x->released >= G_TIME_SPAN_SECOND;
+    if (due)
+        x->released = now;
+    g_mutex_unlock(&x->lock);
+    if (due)
+        claw_archive_release_pages(x->ar);
+}
+
 /* Index what the store has after our position; true if there was any. */
 static bool
 shard_round(shard_t *sh, size_t *uncommitted)
@@ -154,6 +174,8 @@ shard_round(shard_t *sh, size_t *uncommitted)
     bool any = entries->len > 0;
     for (guint i = 0; i < entries->len; i++) {
         log_entry_t *e = &g_array_index(entries, log_entry_t, i);
+        if (i % 64 == 63)
+            release_pages(x);
         sh->position = e->seq;
         if ((e->docid - 1) % x->n_shards != sh->no)
             continue;
@@ -256,6 +278,7 @@ shard_main(gpointer data)
             checked = sh->indexed;
             shard_maybe_compact(sh, false);
         }
+        release_pages(x);
         g_mutex_lock(&x->lock);
         if (x->stop && !any) {
             g_mutex_unlock(&x->lock);
