@@ -165,7 +165,7 @@ for size in $sizes; do
         i=$((i + 1))
     done
     t2=$(now)
-    echo "# clawd, idle after the load: its shards compacted themselves $(echo "$t2 - $t1" | bc | cut -d. -f1) s later; then disk/raw $(echo "$(du_b "$B") / $rawlen" | bc -l | cut -c1-4)." >> "$tmp/out"
+    echo "# clawd, idle after the load: its shards compacted themselves $(echo "$t2 - $t1" | bc | cut -d. -f1) s later; then disk/raw $(echo "$(du_b "$B") $rawlen" | awk '{printf "%.2f", $1 / $2}')." >> "$tmp/out"
     kill "$(cat "$tmp/clawd.pid")"; wait "$(cat "$tmp/clawd.pid")" || true
     rm -f "$tmp/clawd.pid"
     rm -rf "$B"
