@@ -432,9 +432,10 @@ CLAW_PUBLIC claw_status_t claw_message_parse(claw_engine_t *engine, const char *
 
 /** Like claw_message_parse(), for what only needs the words: the subject
  * and the texts are the same, while the other header fields, addresses,
- * URLs, attachments, authentication results, anomalies and the SHA-256 are
- * left empty, and parts that give no text are not decoded. Several times
- * faster; what the archive uses to confirm a phrase. */
+ * URLs, attachments, authentication results and the SHA-256 are left
+ * empty, anomalies are not all recorded (GMime's warnings are not asked
+ * for), and parts that give no text are not decoded. Several times faster;
+ * what the archive uses to confirm a phrase. */
 CLAW_PUBLIC claw_status_t claw_message_parse_text(claw_engine_t *engine, const char *data,
                                                   size_t len, claw_message_t **message);
 

@@ -1071,7 +1071,10 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
     GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(input);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeParserOptions *opts = ctx->engine->parser_options;
-    g_mime_parser_options_set_warning_callback(opts, on_parser_warning, ctx);
+    /* Texts only: no anomalies, so no warnings, which spares GMime decoding
+     * every header value it adds to look for them. */
+    g_mime_parser_options_set_warning_callback(opts, ctx->text_only ? NULL : on_parser_warning,
+                                               ctx);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     GMimeMessage *gm = g_mime_parser_construct_message(parser, opts);
     g_object_unref(parser);
