@@ -228,6 +228,10 @@ const char *claw_doc_data(const claw_doc_t *doc);
 void claw_words(const char *s, size_t len, void (*fn)(void *ctx, const char *w, size_t n),
                 void *ctx);
 
+/** Is the character at @p (before @end) part of a word, as claw_words()
+ * cuts them? Sets *@n to its length in bytes. */
+bool claw_word_char(const char *p, const char *end, size_t *n);
+
 /** @s as a boolean term value under @prefix: lowercased, hashed when long.
  * malloc'd. */
 char *claw_term(const char *prefix, const char *s, size_t len);

@@ -790,6 +790,8 @@ struct claw_phrase_checker {
     gint next;
     const char *const *words;
     size_t n;
+    bool windowed;       /* the words are ASCII: looked for where the first is */
+    bool kelvin;         /* ... and one has a "k", which the Kelvin sign spells too */
     bool *ok;
     GMutex lock;
     GCond done;
@@ -801,10 +803,11 @@ claw_phrase_checker_new(claw_archive_t *ar, claw_engine_t *engine, const claw_co
                         size_t max_text, unsigned threads)
 {
     claw_phrase_checker_t *c = calloc(1, sizeof *c);
-    if (!threads)
+    if (!cfg) /* no engines for helpers */
+        threads = 1;
+    else if (!threads)
         threads = g_get_num_processors();
-    if (!cfg || threads > 64)
-        threads = cfg ? 64 : 1;
+    threads = MIN(threads, 64);
     if (!c || !(c->slots = calloc(threads, sizeof *c->slots))) {
         free(c);
         return NULL;
@@ -920,11 +923,9 @@ find_ascii_ci(const char *p, const char *end, const char *w, size_t wl)
 static bool
 word_before(const char *s, const char *p)
 {
-    unsigned char c = (unsigned char)p[-1];
-    if (c < 0x80)
-        return g_ascii_isalnum(c) || c == '_';
-    gunichar u = g_utf8_get_char_validated(g_utf8_find_prev_char(s, p), -1);
-    return u != (gunichar)-1 && u != (gunichar)-2 && (g_unichar_isalnum(u) || g_unichar_ismark(u));
+    const char *q = g_utf8_find_prev_char(s, p);
+    size_t n;
+    return q && claw_word_char(q, p, &n);
 }
 
 /* Does UTF-8 text @s hold the phrase of ASCII words? Only the places where
@@ -995,23 +996,15 @@ check_message(claw_phrase_checker_t *c, slot_t *s, uint64_t docid)
     size_t n = c->n;
     if (!n)
         return true;
-    /* Words in ASCII are looked for only where the first one is; a "k" in
-     * them could also be written as the Kelvin sign. */
-    bool windowed = true, kelvin = false;
-    for (size_t i = 0; i < n; i++) {
-        if (!*words[i] || !ascii_only(words[i], strlen(words[i])))
-            windowed = false;
-        if (strchr(words[i], 'k'))
-            kelvin = true;
-    }
     /* The same texts terms.c indexes; a phrase never spans two of them. */
     const claw_message_t *m = s->msg;
-    if (m->subject && phrase_in(s, m->subject, strlen(m->subject), words, n, windowed, kelvin))
+    if (m->subject &&
+        phrase_in(s, m->subject, strlen(m->subject), words, n, c->windowed, c->kelvin))
         return true;
     size_t budget = c->max_text;
     for (size_t i = 0; i < m->n_texts && budget; i++) {
         size_t l = m->texts[i].length < budget ? m->texts[i].length : budget;
-        if (phrase_in(s, m->texts[i].text, l, words, n, windowed, kelvin))
+        if (phrase_in(s, m->texts[i].text, l, words, n, c->windowed, c->kelvin))
             return true;
         budget -= l;
     }
@@ -1058,6 +1051,14 @@ claw_phrase_check(void *ctx, const uint64_t *docids, size_t k, const char *prefi
     c->words = words;
     c->n = n;
     c->ok = ok;
+    c->windowed = true;
+    c->kelvin = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!*words[i] || !ascii_only(words[i], strlen(words[i])))
+            c->windowed = false;
+        if (strchr(words[i], 'k'))
+            c->kelvin = true;
+    }
     g_atomic_int_set(&c->next, 0);
     unsigned helpers = k > 1 ? c->n_slots - 1 : 0;
     if (helpers > k - 1)

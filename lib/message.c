@@ -853,16 +853,18 @@ finish(claw_message_t *m, claw_ctx_t *ctx)
  * MIME fields, checks the RFC 5322 once-only fields for repeats, and the
  * model reads Subject, Return-Path and these through GMime. */
 static bool
-gmime_needs_field(const char *name, size_t n)
+gmime_needs_field(const claw_ctx_t *ctx, const char *name, size_t n)
 {
     static const char *const names[] = {
-        "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID",
-        "In-Reply-To", "References", "Return-Path", "MIME-Version",
+        "Subject", "MIME-Version", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Date",
+        "Message-ID", "In-Reply-To", "References", "Return-Path",
     };
+    /* Texts only: the Subject and what shapes the MIME tree. */
+    size_t n_names = ctx->text_only ? 2 : G_N_ELEMENTS(names);
     if ((n >= 8 && !g_ascii_strncasecmp(name, "Content-", 8)) ||
-        (n >= 7 && !g_ascii_strncasecmp(name, "Resent-", 7)))
+        (!ctx->text_only && n >= 7 && !g_ascii_strncasecmp(name, "Resent-", 7)))
         return true;
-    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+    for (size_t i = 0; i < n_names; i++)
         if (strlen(names[i]) == n && !g_ascii_strncasecmp(name, names[i], n))
             return true;
     return false;
@@ -934,17 +936,12 @@ split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
         /* The first field always stays: GMime treats a malformed line as
          * fatal only when no field came before it. */
         bool plain = well_formed && f_end < len && ctx->fields->len > 1 &&
-                     !gmime_needs_field(data + p, name);
-        /* Texts only: GMime's warnings are not wanted, and of the fields
-         * it reads only the Subject and those that shape the MIME tree are. */
-        if (ctx->text_only && well_formed && f_end < len && ctx->fields->len > 1) {
-            plain = !((name >= 8 && !g_ascii_strncasecmp(data + p, "Content-", 8)) ||
-                      (name == 12 && !g_ascii_strncasecmp(data + p, "MIME-Version", 12)) ||
-                      (name == 7 && !g_ascii_strncasecmp(data + p, "Subject", 7)));
-            if (plain) {
-                p = f_end;
-                continue;
-            }
+                     !gmime_needs_field(ctx, data + p, name);
+        /* Texts only: GMime's warnings are not wanted, so any field it does
+         * not need stays out, whatever its bytes. */
+        if (plain && ctx->text_only) {
+            p = f_end;
+            continue;
         }
         for (size_t k = p; plain && k < f_end; k++) {
             unsigned char c = (unsigned char)data[k];

@@ -112,15 +112,15 @@ add_bool(claw_doc_t *d, const char *prefix, const char *s)
     }
 }
 
-/* Is the character at @p (of @end) part of a word? Sets *@n to its length. */
-static bool
-word_char(const unsigned char *p, const unsigned char *end, size_t *n)
+bool
+claw_word_char(const char *s, const char *end, size_t *n)
 {
+    const unsigned char *p = (const unsigned char *)s;
     if (*p < 0x80) {
         *n = 1;
         return g_ascii_isalnum(*p) || *p == '_';
     }
-    gunichar c = g_utf8_get_char_validated((const char *)p, end - p);
+    gunichar c = g_utf8_get_char_validated(s, end - s);
     if (c == (gunichar)-1 || c == (gunichar)-2) {
         *n = 1;
         return false;
@@ -136,13 +136,13 @@ claw_words(const char *s, size_t len, void (*fn)(void *ctx, const char *w, size_
     char buf[MAX_WORD * 2 + 8];
     while (p < end) {
         size_t n;
-        if (!word_char(p, end, &n)) {
+        if (!claw_word_char((const char *)p, (const char *)end, &n)) {
             p += n;
             continue;
         }
         const unsigned char *w = p;
         bool ascii = true;
-        while (p < end && word_char(p, end, &n)) {
+        while (p < end && claw_word_char((const char *)p, (const char *)end, &n)) {
             if (*p >= 0x80)
                 ascii = false;
             p += n;
