@@ -296,7 +296,19 @@ struct claw_policy {
     GHashTable *shorteners;
     GHashTable *service_words; /* normalised like names: "tearn" */
     GArray *internal; /* cidr_t */
+    /* What lookalike() found for a host (ASCII) -> lookalike_t, kept for
+     * the engine's life: the hosts of one sender or newsletter come back in
+     * message after message, and their skeletons are most of classify's
+     * time. Bounded by LOOKALIKE_CACHE_MAX; emptied when full. */
+    GHashTable *lookalikes;
 };
+
+typedef struct {
+    const char *how; /* a static string, or NULL: no lookalike */
+    guint target;    /* index in targets, when @how */
+} lookalike_t;
+
+#define LOOKALIKE_CACHE_MAX 8192
 
 static GHashTable *
 word_set(void)
@@ -397,6 +409,8 @@ _claw_policy_free(claw_policy_t *p)
     g_hash_table_destroy(p->shorteners);
     if (p->service_words)
         g_hash_table_destroy(p->service_words);
+    if (p->lookalikes)
+        g_hash_table_destroy(p->lookalikes);
     g_array_free(p->internal, TRUE);
     g_free(p);
 }
@@ -676,6 +690,7 @@ _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_
     p->freemail = word_set();
     p->shorteners = word_set();
     p->internal = g_array_new(FALSE, FALSE, sizeof(cidr_t));
+    p->lookalikes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     add_words(p->protected_domains, pc->protected_domains);
     add_words(p->partner_domains, pc->partner_domains);
     add_words(p->trusted_authserv, pc->trusted_authserv_ids);
@@ -1240,12 +1255,8 @@ domain_inside(const char *host, const char *reg)
  * (dictionary words and the "various" forms). A domain of the
  * organisation itself, or any subdomain of it, is never a lookalike. */
 static const char *
-lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
+find_lookalike(const claw_policy_t *pol, const claw_domain_t *host, const target_t **target)
 {
-    const claw_policy_t *pol = run->e->policy;
-    if (!host->ascii || (host->flags & CLAW_DOMAIN_IP) || !host->registrable ||
-        pol->targets->len == 0)
-        return NULL;
     const char *reg = host->registrable;
     for (guint i = 0; i < pol->targets->len; i++)
         if (!strcmp(g_array_index(pol->targets, target_t, i).registrable, reg))
@@ -1332,6 +1343,31 @@ lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
     g_free(ulabel);
     g_free(label);
     return how;
+}
+
+/* How @host imitates a protected or partner domain (and which, in
+ * *@target), or NULL. The answer depends on the host's ASCII form and the
+ * policy only, so it is cached in the policy. */
+static const char *
+lookalike(const run_t *run, const claw_domain_t *host, const target_t **target)
+{
+    claw_policy_t *pol = run->e->policy;
+    if (!host->ascii || (host->flags & CLAW_DOMAIN_IP) || !host->registrable ||
+        pol->targets->len == 0)
+        return NULL;
+    lookalike_t *c = g_hash_table_lookup(pol->lookalikes, host->ascii);
+    if (!c) {
+        const target_t *t = NULL;
+        if (g_hash_table_size(pol->lookalikes) >= LOOKALIKE_CACHE_MAX)
+            g_hash_table_remove_all(pol->lookalikes);
+        c = g_new(lookalike_t, 1);
+        c->how = find_lookalike(pol, host, &t);
+        c->target = t ? (guint)(t - &g_array_index(pol->targets, target_t, 0)) : 0;
+        g_hash_table_insert(pol->lookalikes, g_strdup(host->ascii), c);
+    }
+    if (c->how)
+        *target = &g_array_index(pol->targets, target_t, c->target);
+    return c->how;
 }
 
 static void

@@ -768,6 +768,21 @@ test_classify(void)
         };
         check_cases("LOOKALIKE_DOMAIN", "lookalike", "From: a@", "\n\nx\n", cases,
                     G_N_ELEMENTS(cases));
+        /* The engine keeps each host's answer: the same again from its
+         * cache, and after 10,000 other hosts have filled and emptied it. */
+        check_cases("LOOKALIKE_DOMAIN", "lookalike (cached)", "From: a@", "\n\nx\n", cases,
+                    G_N_ELEMENTS(cases));
+        bool quiet = true;
+        for (int k = 0; k < 5; k++) {
+            GString *h = g_string_new("From: a@vendor.example\nContent-Type: text/html\n\n");
+            for (int i = 0; i < 2000; i++)
+                g_string_append_printf(h, "<a href=\"https://h%d-%d.example/\">x</a>\n", k, i);
+            quiet = quiet && !fires(h->str, NULL, "URL_LOOKALIKE");
+            g_string_free(h, TRUE);
+        }
+        CHECK(quiet, "10,000 unrelated link hosts are quiet");
+        check_cases("LOOKALIKE_DOMAIN", "lookalike (after the cache filled)", "From: a@",
+                    "\n\nx\n", cases, G_N_ELEMENTS(cases));
         CHECK(fires(HTML("<a href=\"https://secure-paypa1.com/login\">x</a>"), NULL,
                     "URL_LOOKALIKE"),
               "a link to a lookalike host");
