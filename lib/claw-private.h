@@ -147,6 +147,9 @@ struct claw_message_private {
                                  into the caller's bytes, so emptied before
                                  claw_message_parse() returns */
     GArray *segments;         /* where GMime's input came from in the message */
+    GArray *origins;          /* claw_text_origin_t, one per text */
+    GByteArray *input;        /* what GMime reads, while it is read */
+    size_t skipped;           /* bytes before what GMime reads (a BOM, a From_ line) */
     uint64_t anomaly_seen[(CLAW_ANOM_LAST + 63) / 64];
     struct timespec deadline;
     bool out_of_time;

@@ -255,6 +255,26 @@ typedef struct claw_text {
     size_t length;            /**< bytes in text */
 } claw_text_t;
 
+/** How a part's content is written in the message (its
+ * Content-Transfer-Encoding as the parser read it). */
+typedef enum claw_transfer_encoding {
+    CLAW_TRANSFER_NONE = 0, /**< 7bit, 8bit, binary or none declared */
+    CLAW_TRANSFER_BASE64,
+    CLAW_TRANSFER_QUOTED_PRINTABLE,
+    CLAW_TRANSFER_UUENCODE
+} claw_transfer_encoding_t;
+
+/** Where text @i of a model came from: its part's content as written in
+ * the bytes that were parsed, before transfer decoding. With it the text
+ * can be made again without parsing the message
+ * (claw_message_texts_from()). */
+typedef struct claw_text_origin {
+    int known;                          /**< 0: the parser could not say */
+    uint64_t offset;                    /**< of the content in the parsed bytes */
+    uint64_t length;                    /**< of the content as written */
+    claw_transfer_encoding_t encoding;
+} claw_text_origin_t;
+
 typedef enum claw_url_source {
     CLAW_URL_TEXT = 0,     /**< found in plain text */
     CLAW_URL_HTML_HREF,    /**< <a href>, <area href> */
@@ -414,6 +434,10 @@ typedef struct claw_message {
     const claw_anomaly_t *anomalies;
 
     struct claw_message_private *priv; /**< internal; do not touch */
+
+    /** n_texts entries, one per text: where it came from (NULL from
+     * claw_message_texts_from()). */
+    const claw_text_origin_t *text_origins;
 } claw_message_t;
 
 /** Parse @len bytes at @data (copied; need not be NUL-terminated) into a model.
@@ -438,6 +462,22 @@ CLAW_PUBLIC claw_status_t claw_message_parse(claw_engine_t *engine, const char *
  * what the archive uses to confirm a phrase. */
 CLAW_PUBLIC claw_status_t claw_message_parse_text(claw_engine_t *engine, const char *data,
                                                   size_t len, claw_message_t **message);
+
+/** The texts again, made from where they came from: @n entries of @texts
+ * (the part, content type and charset are read from each) and of
+ * @origins, as claw_message_parse() gave them for the same bytes @data.
+ * Only the content of each is read, so @len may end after the last one.
+ * For a message whose parse hit no limit (unscannable == 0) the model's
+ * texts are exactly those of claw_message_parse() and
+ * claw_message_parse_text(); nothing else is filled in. What the archive
+ * uses to confirm a phrase without parsing the message.
+ *
+ * Returns SUCCESS, INVALID_ARGUMENT (NULL @engine or @message; an origin
+ * that is not known or lies outside @data) or OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_message_texts_from(claw_engine_t *engine, const char *data,
+                                                  size_t len, const claw_text_t *texts,
+                                                  const claw_text_origin_t *origins, size_t n,
+                                                  claw_message_t **message);
 
 /* ------------------------------------------------------------------------
  * Classification: the verdict the MTA acts on

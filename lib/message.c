@@ -641,7 +641,7 @@ to_utf8(claw_ctx_t *ctx, const char *path, const char *charset, const guint8 *da
 
 static void
 add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charset,
-         const char *str, size_t full_len)
+         const char *str, size_t full_len, const claw_text_origin_t *origin)
 {
     uint64_t room = (uint64_t)ctx->limits->max_text_bytes - ctx->text_bytes;
     size_t len = full_len;
@@ -668,6 +668,7 @@ add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charse
                                            : _claw_strndup(ctx, str, len);
     t.length = strlen(t.text);
     g_array_append_val(ctx->texts, t);
+    g_array_append_val(ctx->origins, *origin);
     /* Rendered HTML too: a mail client turns "www.example.com" in visible
      * text into a link whether or not the sender wrote an <a>. */
     if (!ctx->text_only)
@@ -676,6 +677,82 @@ add_text(claw_ctx_t *ctx, const char *path, const char *type, const char *charse
 
 static void walk(claw_ctx_t *ctx, GMimeObject *obj, const char *path, unsigned depth,
                  claw_message_t *m);
+
+/* The text of a text/plain or text/html part from its decoded @content:
+ * converted to UTF-8, HTML rendered. */
+static void
+make_text(claw_ctx_t *ctx, const char *path, bool is_html, const char *charset,
+          const GByteArray *content, const claw_text_origin_t *origin)
+{
+    GString *utf8 = NULL;
+    const char *text = (const char *)content->data;
+    size_t text_len = content->len;
+    /* UTF-8 or ASCII that is valid is used as decoded, without a copy. */
+    if (!text || !is_utf8_name(charset) || !_claw_utf8_valid(text, text_len)) {
+        utf8 = g_string_sized_new(content->len + 1);
+        to_utf8(ctx, path, charset, content->data, content->len, utf8);
+        text = utf8->str;
+        text_len = utf8->len;
+    }
+    if (is_html) {
+        GString *rendered = g_string_sized_new(text_len / 2 + 1);
+        _claw_html_render(ctx, text, text_len, rendered, path, false);
+        add_text(ctx, path, "text/html", charset, rendered->str, rendered->len, origin);
+        g_string_free(rendered, TRUE);
+    } else {
+        add_text(ctx, path, "text/plain", charset, text, text_len, origin);
+    }
+    if (utf8)
+        g_string_free(utf8, TRUE);
+}
+
+static claw_transfer_encoding_t
+transfer_encoding(GMimeContentEncoding e)
+{
+    switch (e) {
+    case GMIME_CONTENT_ENCODING_BASE64: return CLAW_TRANSFER_BASE64;
+    case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE: return CLAW_TRANSFER_QUOTED_PRINTABLE;
+    case GMIME_CONTENT_ENCODING_UUENCODE: return CLAW_TRANSFER_UUENCODE;
+    default: return CLAW_TRANSFER_NONE;
+    }
+}
+
+static GMimeContentEncoding
+gmime_encoding(claw_transfer_encoding_t e)
+{
+    switch (e) {
+    case CLAW_TRANSFER_BASE64: return GMIME_CONTENT_ENCODING_BASE64;
+    case CLAW_TRANSFER_QUOTED_PRINTABLE: return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    case CLAW_TRANSFER_UUENCODE: return GMIME_CONTENT_ENCODING_UUENCODE;
+    default: return GMIME_CONTENT_ENCODING_DEFAULT;
+    }
+}
+
+/* Where @part's content is in the bytes given to the parser: GMime keeps
+ * it as a window on its own input, which is our copy of the message with
+ * some header fields left out (segments map it back). Unknown when the
+ * content is anything else, or the window does not map to one run of the
+ * message. */
+static claw_text_origin_t
+text_origin(const claw_ctx_t *ctx, GMimePart *part)
+{
+    claw_text_origin_t o = {0};
+    GMimeDataWrapper *w = g_mime_part_get_content(part);
+    GMimeStream *src = w ? g_mime_data_wrapper_get_stream(w) : NULL;
+    if (!src || !GMIME_IS_STREAM_MEM(src) || GMIME_STREAM_MEM(src)->buffer != ctx->input ||
+        src->bound_start < 0 || src->bound_end < src->bound_start ||
+        (guint64)src->bound_end > ctx->input->len)
+        return o;
+    gint64 start = original_offset(ctx, src->bound_start);
+    gint64 end = original_offset(ctx, src->bound_end);
+    if (end - start != src->bound_end - src->bound_start)
+        return o;
+    o.known = 1;
+    o.offset = ctx->skipped + (uint64_t)start;
+    o.length = (uint64_t)(end - start);
+    o.encoding = transfer_encoding(g_mime_data_wrapper_get_encoding(w));
+    return o;
+}
 
 static void
 walk_leaf(claw_ctx_t *ctx, GMimePart *part, const char *path)
@@ -712,26 +789,8 @@ walk_leaf(claw_ctx_t *ctx, GMimePart *part, const char *path)
 
     if ((is_plain || is_html) && !is_attachment) {
         const char *charset = g_mime_object_get_content_type_parameter(obj, "charset");
-        GString *utf8 = NULL;
-        const char *text = (const char *)content->data;
-        size_t text_len = content->len;
-        /* UTF-8 or ASCII that is valid is used as decoded, without a copy. */
-        if (!text || !is_utf8_name(charset) || !_claw_utf8_valid(text, text_len)) {
-            utf8 = g_string_sized_new(content->len + 1);
-            to_utf8(ctx, path, charset, content->data, content->len, utf8);
-            text = utf8->str;
-            text_len = utf8->len;
-        }
-        if (is_html) {
-            GString *rendered = g_string_sized_new(text_len / 2 + 1);
-            _claw_html_render(ctx, text, text_len, rendered, path, false);
-            add_text(ctx, path, "text/html", charset, rendered->str, rendered->len);
-            g_string_free(rendered, TRUE);
-        } else {
-            add_text(ctx, path, "text/plain", charset, text, text_len);
-        }
-        if (utf8)
-            g_string_free(utf8, TRUE);
+        claw_text_origin_t origin = text_origin(ctx, part);
+        make_text(ctx, path, is_html, charset, content, &origin);
     } else if (!ctx->text_only) {
         unsigned flags = 0;
         if (!is_attachment)
@@ -837,6 +896,7 @@ finish(claw_message_t *m, claw_ctx_t *ctx)
     m->received = (const claw_received_t *)ctx->received->data;
     m->n_texts = ctx->texts->len;
     m->texts = (const claw_text_t *)ctx->texts->data;
+    m->text_origins = ctx->origins ? (const claw_text_origin_t *)ctx->origins->data : NULL;
     m->n_urls = ctx->urls->len;
     m->urls = (const claw_url_t *)ctx->urls->data;
     m->n_attachments = ctx->attachments->len;
@@ -977,6 +1037,7 @@ static void
 parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
 {
     const claw_limits_t *lim = ctx->limits;
+    const char *given = data;
     prescan_t ps;
 
     if (len == 0) {
@@ -1025,6 +1086,7 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
         len -= skip;
     }
 
+    ctx->skipped = (size_t)(data - given);
     prescan(ctx, data, len, &ps);
     if (ps.nul)
         _claw_anomaly(ctx, CLAW_ANOM_NUL_BYTES, NULL, "%zu NUL bytes", ps.nul);
@@ -1065,6 +1127,7 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
         /* Headers cut at the limit: end them, and give GMime no body. */
         g_byte_array_append(input, (const guint8 *)"\n\n", gmime_len ? 1 : 2);
     }
+    ctx->input = input;
     GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(input);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     GMimeParserOptions *opts = ctx->engine->parser_options;
@@ -1078,6 +1141,7 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
     g_object_unref(stream);
 
     if (!gm) {
+        ctx->input = NULL;
         _claw_anomaly(ctx, CLAW_ANOM_NOT_A_MESSAGE, NULL, "GMime found no message");
         return;
     }
@@ -1098,21 +1162,19 @@ parse_into(claw_ctx_t *ctx, claw_message_t *m, const char *data, size_t len)
     if (body && m->is_message)
         walk(ctx, body, "", 0, m);
     g_object_unref(gm);
+    ctx->input = NULL;
 }
 
-static claw_status_t
-parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_message_t **out)
+/* An empty model and its parse state, the clock started. */
+static claw_message_t *
+new_message(claw_engine_t *engine, bool text_only)
 {
-    if (!engine || !out || (!data && len))
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    *out = NULL;
-
     claw_message_t *m = calloc(1, sizeof *m);
     claw_ctx_t *ctx = calloc(1, sizeof *ctx);
     if (!m || !ctx) {
         free(m);
         free(ctx);
-        return CLAW_STATUS_OUT_OF_MEMORY;
+        return NULL;
     }
     m->priv = ctx;
     ctx->engine = engine;
@@ -1130,6 +1192,7 @@ parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_
     ctx->method_arrays = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
     ctx->fields = g_array_new(FALSE, FALSE, sizeof(claw_raw_field_t));
     ctx->segments = g_array_new(FALSE, FALSE, sizeof(segment_t));
+    ctx->origins = g_array_new(FALSE, TRUE, sizeof(claw_text_origin_t));
 
     clock_gettime(CLOCK_MONOTONIC, &ctx->deadline);
     int64_t ms = ctx->limits->max_time_ms;
@@ -1139,6 +1202,21 @@ parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_
         ctx->deadline.tv_sec++;
         ctx->deadline.tv_nsec -= 1000000000L;
     }
+
+    return m;
+}
+
+static claw_status_t
+parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_message_t **out)
+{
+    if (!engine || !out || (!data && len))
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+
+    claw_message_t *m = new_message(engine, text_only);
+    if (!m)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    claw_ctx_t *ctx = m->priv;
 
     /* Texts only: parts that give no text need not be decoded, as long as
      * decoding them could not have used up the decoded-bytes budget that
@@ -1169,6 +1247,50 @@ claw_message_parse_text(claw_engine_t *engine, const char *data, size_t len,
     return parse(engine, data, len, true, out);
 }
 
+claw_status_t
+claw_message_texts_from(claw_engine_t *engine, const char *data, size_t len,
+                        const claw_text_t *texts, const claw_text_origin_t *origins, size_t n,
+                        claw_message_t **out)
+{
+    if (!engine || !out || (!data && len) || (n && (!texts || !origins)))
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!origins[i].known || origins[i].offset > len ||
+            origins[i].length > len - origins[i].offset)
+            return CLAW_STATUS_INVALID_ARGUMENT;
+    claw_message_t *m = new_message(engine, true);
+    if (!m)
+        return CLAW_STATUS_OUT_OF_MEMORY;
+    claw_ctx_t *ctx = m->priv;
+    m->is_message = 1;
+    m->size = len;
+    for (size_t i = 0; i < n; i++) {
+        /* The content decoded as GMime decodes a part's (a data wrapper
+         * with its transfer encoding), from a copy of the same bytes. */
+        GByteArray *raw = g_byte_array_sized_new((guint)origins[i].length);
+        g_byte_array_append(raw, (const guint8 *)data + origins[i].offset,
+                            (guint)origins[i].length);
+        GMimeStream *src = g_mime_stream_mem_new_with_byte_array(raw);
+        GMimeDataWrapper *w =
+            g_mime_data_wrapper_new_with_stream(src, gmime_encoding(origins[i].encoding));
+        GMimeStream *mem = g_mime_stream_mem_new();
+        g_mime_data_wrapper_write_to_stream(w, mem);
+        GByteArray *content = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        const char *type = texts[i].content_type ? texts[i].content_type : "text/plain";
+        make_text(ctx, texts[i].part ? texts[i].part : "1",
+                  !g_ascii_strcasecmp(type, "text/html"), texts[i].charset, content,
+                  &origins[i]);
+        g_object_unref(mem);
+        g_object_unref(w);
+        g_object_unref(src);
+    }
+    finish(m, ctx);
+    m->text_origins = NULL;
+    *out = m;
+    return CLAW_STATUS_SUCCESS;
+}
+
 int
 claw_message_has_anomaly(const claw_message_t *m, claw_anomaly_code_t code)
 {
@@ -1194,6 +1316,7 @@ claw_message_destroy(claw_message_t *m)
         g_ptr_array_free(ctx->method_arrays, TRUE);
         g_array_free(ctx->fields, TRUE);
         g_array_free(ctx->segments, TRUE);
+        g_array_free(ctx->origins, TRUE);
         g_array_free(ctx->addresses, TRUE);
         g_array_free(ctx->auth_results, TRUE);
         g_array_free(ctx->dkim, TRUE);

@@ -1,6 +1,7 @@
 /* fuzz-parse.c - libFuzzer target: any bytes through claw_message_parse and
  * both output writers, and through claw_message_parse_text, which must give
- * the same subject and texts unless a limit cut the parse short. Built by `make fuzz` (clang, -fsanitize=fuzzer) and
+ * the same subject and texts unless a limit cut the parse short, as must
+ * claw_message_texts_from() the texts from their origins. Built by `make fuzz` (clang, -fsanitize=fuzzer) and
  * run for a bounded time by tests/fuzz.sh. */
 #include "build-config.h"
 
@@ -59,6 +60,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (m->texts[i].length != t->texts[i].length ||
                 memcmp(m->texts[i].text, t->texts[i].text, m->texts[i].length) != 0)
                 abort();
+        bool known = true;
+        for (size_t i = 0; i < m->n_texts; i++)
+            known = known && m->text_origins[i].known;
+        claw_message_t *o = NULL;
+        if (known) {
+            if (claw_message_texts_from(engine, (const char *)data, size, m->texts,
+                                        m->text_origins, m->n_texts, &o) != CLAW_STATUS_SUCCESS ||
+                o->n_texts != m->n_texts)
+                abort();
+            for (size_t i = 0; i < m->n_texts; i++)
+                if (m->texts[i].length != o->texts[i].length ||
+                    memcmp(m->texts[i].text, o->texts[i].text, m->texts[i].length) != 0)
+                    abort();
+        }
+        claw_message_destroy(o);
     }
     claw_message_destroy(t);
     claw_message_destroy(m);

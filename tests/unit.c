@@ -1169,7 +1169,7 @@ test_parse_text(void)
     char *dir = g_build_filename(top, "tests", "fixtures", NULL);
     GDir *d = g_dir_open(dir, 0, NULL);
     const char *name;
-    int files = 0, same = 0, lean = 0;
+    int files = 0, same = 0, lean = 0, again = 0, known = 0;
     while (d && (name = g_dir_read_name(d))) {
         if (!g_str_has_suffix(name, ".eml"))
             continue;
@@ -1197,6 +1197,25 @@ test_parse_text(void)
                        words->n_addresses);
             if (!ok)
                 printf("# %s: the texts differ\n", name);
+            /* The texts made again from where they are in the message. */
+            bool all = true;
+            for (size_t i = 0; i < full->n_texts; i++)
+                all = all && full->text_origins[i].known;
+            known += all;
+            claw_message_t *from = NULL;
+            if (all && claw_message_texts_from(engine, text, len, full->texts, full->text_origins,
+                                               full->n_texts, &from) == CLAW_STATUS_SUCCESS) {
+                bool eq = from->n_texts == full->n_texts;
+                for (size_t i = 0; eq && i < full->n_texts; i++)
+                    eq = full->texts[i].length == from->texts[i].length &&
+                         !memcmp(full->texts[i].text, from->texts[i].text,
+                                 full->texts[i].length) &&
+                         !strcmp(full->texts[i].content_type, from->texts[i].content_type);
+                again += eq;
+                if (!eq)
+                    printf("# %s: the texts from their origins differ\n", name);
+            }
+            claw_message_destroy(from);
         }
         claw_message_destroy(full);
         claw_message_destroy(words);
@@ -1209,6 +1228,25 @@ test_parse_text(void)
     CHECK(same == files, "parse_text: subject and texts as the full parse (%d of %d)",
           same, files);
     CHECK(lean == files, "parse_text: no URLs, attachments, results or addresses (%d of %d)", lean, files);
+    CHECK(known == files, "texts_from: every text's origin known (%d of %d)", known, files);
+    CHECK(again == files, "texts_from: the same texts from their origins (%d of %d)", again,
+          files);
+    /* An origin outside the bytes given is refused, not read. */
+    {
+        claw_text_t t = {.part = "1", .content_type = "text/plain"};
+        claw_text_origin_t o = {.known = 1, .offset = 5, .length = 10};
+        claw_message_t *m = NULL;
+        CHECK(claw_message_texts_from(engine, "0123456789", 10, &t, &o, 1, &m) ==
+                  CLAW_STATUS_INVALID_ARGUMENT && !m,
+              "texts_from: an origin past the end is refused");
+        o.offset = 2;
+        o.length = 5;
+        o.encoding = CLAW_TRANSFER_BASE64;
+        claw_status_t st = claw_message_texts_from(engine, "..aGVsbG8=", 10, &t, &o, 1, &m);
+        const char *got = !st && m->n_texts == 1 ? m->texts[0].text : "-";
+        CHECK(!strcmp(got, "hel"), "texts_from: base64 content decoded (%s)", got);
+        claw_message_destroy(m);
+    }
     g_free(dir);
 }
 
