@@ -75,6 +75,13 @@ typedef struct claw_record {
     const char *verdict_source; /**< "mta" (X-Clawback-* headers) or "archive" */
     size_t n_deliveries;
     claw_delivery_t *deliveries;
+    /** Where the message's texts came from, when the store knows it
+     * (has_text_origins): @n_texts parts (part, content type, charset; no
+     * text) and their origins, for claw_message_texts_from(). */
+    bool has_text_origins;
+    size_t n_texts;
+    claw_text_t *text_parts;
+    claw_text_origin_t *text_origins;
     struct claw_record_private *priv;
 } claw_record_t;
 
@@ -150,6 +157,17 @@ claw_status_t claw_archive_store(claw_archive_t *archive, claw_item_t *const *it
  * --------------------------------------------------------------------- */
 
 claw_status_t claw_archive_get(claw_archive_t *archive, uint64_t docid, claw_record_t **rec);
+/** The record alone, without its deliveries (n_deliveries is 0) or text
+ * origins: what a list of hits shows. */
+claw_status_t claw_archive_get_summary(claw_archive_t *archive, uint64_t docid,
+                                       claw_record_t **rec);
+/** What a phrase check reads of message @docid: its subject (*@subject,
+ * "" if none; g_free()) and, unless @subject_only, its texts (*@texts):
+ * decoded again from where they are in the message when the store knows
+ * that (claw_message_texts_from(), reading only as much of the message as
+ * needed), else from a parse of it (claw_message_parse_text()). */
+claw_status_t claw_archive_texts(claw_archive_t *archive, claw_engine_t *engine, uint64_t docid,
+                                 bool subject_only, char **subject, claw_message_t **texts);
 /** The raw message, malloc'd. */
 claw_status_t claw_archive_raw(claw_archive_t *archive, uint64_t docid, char **data,
                                size_t *len);
@@ -215,7 +233,6 @@ claw_status_t claw_archive_doc(claw_archive_t *archive, claw_engine_t *engine,
 size_t claw_doc_n_terms(const claw_doc_t *doc);
 const char *claw_doc_term(const claw_doc_t *doc, size_t i, uint32_t *pos, uint32_t *wdf);
 double claw_doc_value(const claw_doc_t *doc, unsigned slot);
-const char *claw_doc_data(const claw_doc_t *doc);
 
 /* Value slots. */
 #define CLAW_SLOT_DATE 0    /* Date header (or arrival), seconds */

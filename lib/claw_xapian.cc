@@ -632,7 +632,7 @@ class Parser {
         if (qs.size() == 1)
             return qs[0];
         if (phrase_ok && !wild) {
-            if (prefix.empty() && !body_positions_)
+            if ((prefix.empty() || prefix == "S") && !body_positions_)
                 return Xapian::Query((new PhraseSource(prefix, w, check_))->release());
             return Xapian::Query(Xapian::Query::OP_PHRASE, qs.begin(), qs.end(), qs.size());
         }
@@ -981,7 +981,6 @@ claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
         }
         for (unsigned s = 0; s < CLAW_N_SLOTS; s++)
             d.add_value(s, Xapian::sortable_serialise(claw_doc_value(doc, s)));
-        d.set_data(claw_doc_data(doc));
         /* A new docid just past the end is an append: add_document is
          * cheaper than replace_document, which looks for an old version. */
         if (docid == (uint64_t)ix->wdb->get_lastdocid() + 1)
@@ -1183,7 +1182,6 @@ search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, siz
         claw_hit_t *x = &h->hits[h->n++];
         x->docid = *i;
         x->relevance = i.get_percent();
-        x->data = strdup(i.get_document().get_data().c_str());
     }
     *out = h;
     return CLAW_STATUS_SUCCESS;
@@ -1237,8 +1235,6 @@ claw_hits_free(claw_hits_t *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->n; i++)
-        free(h->hits[i].data);
     free(h->hits);
     free(h);
 }

@@ -41,7 +41,8 @@ unsigned claw_index_n_shards(const claw_index_t *index);
 void claw_index_set_positions(claw_index_t *index, bool positions);
 
 /** Does each stored message @docids[i] (of @k) hold @words in a row (in
- * its body text or subject when @prefix is "")? The answers go to @ok[i].
+ * its body text or subject when @prefix is "", in its subject alone when
+ * "S")? The answers go to @ok[i].
  * A batch lets the checker work on several messages at once. */
 typedef void (*claw_phrase_check_t)(void *ctx, const uint64_t *docids, size_t k,
                                     const char *prefix, const char *const *words, size_t n,
@@ -80,10 +81,11 @@ claw_status_t claw_index_reopen(claw_index_t *index);
 
 typedef enum claw_sort { CLAW_SORT_DATE = 0, CLAW_SORT_RELEVANCE } claw_sort_t;
 
+/** A match. What it shows (id, date, from, subject, verdict) is in the
+ * store: claw_archive_get_summary(). */
 typedef struct claw_hit {
     uint64_t docid;
     double relevance; /**< percent, 0-100 */
-    char *data;       /**< "id\tdate\tarrival\tfrom\tsubject\taction\tscore\tsize" */
 } claw_hit_t;
 
 typedef struct claw_hits {

@@ -771,8 +771,9 @@ typedef struct {
     bool own_engine;     /* a helper's, made from the config */
     bool broken;         /* a helper whose engine could not be made */
     uint64_t docid;      /* whose message is held */
-    char *raw;
-    claw_message_t *msg;
+    bool subject_only;   /* ... and whether only its subject */
+    char *subject;
+    claw_message_t *msg; /* its texts */
     GString *text;       /* words of one text, each NUL-terminated */
     GArray *words;       /* their offsets in text */
 } slot_t;
@@ -790,6 +791,7 @@ struct claw_phrase_checker {
     gint next;
     const char *const *words;
     size_t n;
+    bool subject_only;   /* a subject: phrase, not the body's */
     bool windowed;       /* the words are ASCII: looked for where the first is */
     bool kelvin;         /* ... and one has a "k", which the Kelvin sign spells too */
     bool *ok;
@@ -830,9 +832,9 @@ static void
 drop_message(slot_t *s)
 {
     claw_message_destroy(s->msg);
-    free(s->raw);
+    g_free(s->subject);
     s->msg = NULL;
-    s->raw = NULL;
+    s->subject = NULL;
 }
 
 void
@@ -984,12 +986,14 @@ phrase_in(slot_t *s, const char *t, size_t len, const char *const *words, size_t
 static bool
 check_message(claw_phrase_checker_t *c, slot_t *s, uint64_t docid)
 {
-    if (docid != s->docid || !s->msg) {
+    /* What is held serves the next check of the same message, unless it
+     * was read for its subject alone and the body is wanted now. */
+    if (docid != s->docid || !s->subject || (s->subject_only && !c->subject_only)) {
         drop_message(s);
         s->docid = docid;
-        size_t len = 0;
-        if (claw_archive_raw(c->ar, docid, &s->raw, &len) != 0 ||
-            claw_message_parse_text(s->engine, s->raw, len, &s->msg) != 0)
+        s->subject_only = c->subject_only;
+        if (claw_archive_texts(c->ar, s->engine, docid, c->subject_only, &s->subject, &s->msg) !=
+            0)
             return false;
     }
     const char *const *words = c->words;
@@ -997,10 +1001,12 @@ check_message(claw_phrase_checker_t *c, slot_t *s, uint64_t docid)
     if (!n)
         return true;
     /* The same texts terms.c indexes; a phrase never spans two of them. */
-    const claw_message_t *m = s->msg;
-    if (m->subject &&
-        phrase_in(s, m->subject, strlen(m->subject), words, n, c->windowed, c->kelvin))
+    const char *subject = s->subject;
+    if (*subject && phrase_in(s, subject, strlen(subject), words, n, c->windowed, c->kelvin))
         return true;
+    if (c->subject_only)
+        return false;
+    const claw_message_t *m = s->msg;
     size_t budget = c->max_text;
     for (size_t i = 0; i < m->n_texts && budget; i++) {
         size_t l = m->texts[i].length < budget ? m->texts[i].length : budget;
@@ -1045,7 +1051,7 @@ claw_phrase_check(void *ctx, const uint64_t *docids, size_t k, const char *prefi
                   const char *const *words, size_t n, bool *ok)
 {
     claw_phrase_checker_t *c = ctx;
-    (void)prefix;
+    c->subject_only = prefix && !strcmp(prefix, "S");
     c->docids = docids;
     c->k = k;
     c->words = words;

@@ -682,15 +682,15 @@ static void walk(claw_ctx_t *ctx, GMimeObject *obj, const char *path, unsigned d
  * converted to UTF-8, HTML rendered. */
 static void
 make_text(claw_ctx_t *ctx, const char *path, bool is_html, const char *charset,
-          const GByteArray *content, const claw_text_origin_t *origin)
+          const guint8 *content, size_t len, const claw_text_origin_t *origin)
 {
     GString *utf8 = NULL;
-    const char *text = (const char *)content->data;
-    size_t text_len = content->len;
+    const char *text = (const char *)content;
+    size_t text_len = len;
     /* UTF-8 or ASCII that is valid is used as decoded, without a copy. */
     if (!text || !is_utf8_name(charset) || !_claw_utf8_valid(text, text_len)) {
-        utf8 = g_string_sized_new(content->len + 1);
-        to_utf8(ctx, path, charset, content->data, content->len, utf8);
+        utf8 = g_string_sized_new(len + 1);
+        to_utf8(ctx, path, charset, content, len, utf8);
         text = utf8->str;
         text_len = utf8->len;
     }
@@ -790,7 +790,7 @@ walk_leaf(claw_ctx_t *ctx, GMimePart *part, const char *path)
     if ((is_plain || is_html) && !is_attachment) {
         const char *charset = g_mime_object_get_content_type_parameter(obj, "charset");
         claw_text_origin_t origin = text_origin(ctx, part);
-        make_text(ctx, path, is_html, charset, content, &origin);
+        make_text(ctx, path, is_html, charset, content->data, content->len, &origin);
     } else if (!ctx->text_only) {
         unsigned flags = 0;
         if (!is_attachment)
@@ -1266,21 +1266,27 @@ claw_message_texts_from(claw_engine_t *engine, const char *data, size_t len,
     m->is_message = 1;
     m->size = len;
     for (size_t i = 0; i < n; i++) {
+        const guint8 *bytes = (const guint8 *)data + origins[i].offset;
+        size_t blen = (size_t)origins[i].length;
+        const char *type = texts[i].content_type ? texts[i].content_type : "text/plain";
+        bool html = !g_ascii_strcasecmp(type, "text/html");
+        const char *path = texts[i].part ? texts[i].part : "1";
+        if (origins[i].encoding == CLAW_TRANSFER_NONE) {
+            /* GMime copies such content as it is. */
+            make_text(ctx, path, html, texts[i].charset, bytes, blen, &origins[i]);
+            continue;
+        }
         /* The content decoded as GMime decodes a part's (a data wrapper
          * with its transfer encoding), from a copy of the same bytes. */
-        GByteArray *raw = g_byte_array_sized_new((guint)origins[i].length);
-        g_byte_array_append(raw, (const guint8 *)data + origins[i].offset,
-                            (guint)origins[i].length);
+        GByteArray *raw = g_byte_array_sized_new((guint)blen);
+        g_byte_array_append(raw, bytes, (guint)blen);
         GMimeStream *src = g_mime_stream_mem_new_with_byte_array(raw);
         GMimeDataWrapper *w =
             g_mime_data_wrapper_new_with_stream(src, gmime_encoding(origins[i].encoding));
         GMimeStream *mem = g_mime_stream_mem_new();
         g_mime_data_wrapper_write_to_stream(w, mem);
         GByteArray *content = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-        const char *type = texts[i].content_type ? texts[i].content_type : "text/plain";
-        make_text(ctx, texts[i].part ? texts[i].part : "1",
-                  !g_ascii_strcasecmp(type, "text/html"), texts[i].charset, content,
-                  &origins[i]);
+        make_text(ctx, path, html, texts[i].charset, content->data, content->len, &origins[i]);
         g_object_unref(mem);
         g_object_unref(w);
         g_object_unref(src);

@@ -33,7 +33,6 @@ struct claw_doc {
     GHashTable *seen; /* boolean terms already added */
     GHashTable *words; /* term -> 1 + its entry, for terms without a position */
     double values[CLAW_N_SLOTS];
-    char *data;
 };
 
 /* One occurrence of a term. Terms without a position are counted in one
@@ -264,14 +263,6 @@ raw_header(const char *raw, size_t len, const char *name)
     return v ? g_strstrip(g_string_free(v, FALSE)) : NULL;
 }
 
-static void
-data_field(GString *out, const char *s, size_t max)
-{
-    size_t n = 0;
-    for (const char *p = s ? s : ""; *p && n < max; p++, n++)
-        g_string_append_c(out, (*p == '\t' || *p == '\n' || *p == '\r') ? ' ' : *p);
-}
-
 claw_doc_t *
 claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw, size_t raw_len,
                const claw_prepare_options_t *opt)
@@ -319,8 +310,9 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
     uint32_t pos = 0, spos = 0;
     uint32_t *pp = opt->positions ? &pos : NULL;
     if (m->subject) {
-        /* Subjects are short: their positions are always kept. */
-        add_words(d, "S", m->subject, strlen(m->subject), &spos);
+        /* Without positions a subject's phrase is confirmed against the
+         * subject in the store, as the body's is against the message. */
+        add_words(d, "S", m->subject, strlen(m->subject), opt->positions ? &spos : NULL);
         add_words(d, "", m->subject, strlen(m->subject), pp);
         pos += 8; /* no phrase across the subject and the body */
     }
@@ -383,16 +375,6 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
     d->values[CLAW_SLOT_DATE] = (double)(r->date ? r->date : arrival);
     d->values[CLAW_SLOT_SIZE] = (double)r->size;
     d->values[CLAW_SLOT_ARRIVAL] = (double)arrival;
-    GString *data = g_string_new(NULL);
-    g_string_append_printf(data, "%s\t%" PRId64 "\t%" PRId64 "\t", r->id,
-                           (int64_t)d->values[CLAW_SLOT_DATE], arrival);
-    data_field(data, r->from, 200);
-    g_string_append_c(data, '\t');
-    data_field(data, r->subject, 200);
-    g_string_append_c(data, '\t');
-    data_field(data, r->action, 16);
-    g_string_append_printf(data, "\t%g\t%" PRIu64, r->score, r->size);
-    d->data = g_string_free(data, FALSE);
     g_hash_table_destroy(d->seen);
     d->seen = NULL;
     g_hash_table_destroy(d->words);
@@ -413,7 +395,6 @@ claw_doc_free(claw_doc_t *d)
         g_hash_table_destroy(d->seen);
     if (d->words)
         g_hash_table_destroy(d->words);
-    g_free(d->data);
     free(d);
 }
 
@@ -437,8 +418,3 @@ claw_doc_value(const claw_doc_t *d, unsigned slot)
     return slot < CLAW_N_SLOTS ? d->values[slot] : 0;
 }
 
-const char *
-claw_doc_data(const claw_doc_t *d)
-{
-    return d->data;
-}

@@ -399,8 +399,10 @@ claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int a
  * search
  * --------------------------------------------------------------------- */
 
-/* The index for searching, with what confirms phrases in an index without
- * body positions (the archive and an engine to parse with). */
+/* The index for searching and the store it was made from, opened once (an
+ * LMDB environment must not be opened twice by one process): the store
+ * gives what a hit shows and confirms phrases in an index without body
+ * positions, with an engine to parse with. */
 static struct {
     claw_archive_t *ar;
     claw_engine_t *engine;
@@ -421,10 +423,11 @@ open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
         else
             fprintf(stderr, "%s: %s\n", prog, err ? err : claw_status_to_string(st));
         *rc = st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
+    } else if (!(phrase_ctx.ar = open_archive(prog, dir, false, cfg, rc))) {
+        claw_index_close(ix);
+        ix = NULL;
     } else {
-        int ignore = 0;
-        phrase_ctx.ar = open_archive(prog, dir, false, cfg, &ignore);
-        if (phrase_ctx.ar && claw_engine_new(cfg, &phrase_ctx.engine, NULL) == 0) {
+        if (claw_engine_new(cfg, &phrase_ctx.engine, NULL) == 0) {
             claw_archive_settings_t set;
             claw_archive_settings_read(cfg, &set);
             phrase_ctx.checker = claw_phrase_checker_new(phrase_ctx.ar, phrase_ctx.engine, cfg,
@@ -448,39 +451,9 @@ close_index(claw_index_t *ix)
     memset(&phrase_ctx, 0, sizeof phrase_ctx);
 }
 
-/* Split a hit's data line into its fields. */
-typedef struct {
-    char *id, *from, *subject, *action;
-    int64_t date, arrival;
-    double score;
-    uint64_t size;
-    gchar **parts;
-} hit_fields_t;
-
 static void
-hit_fields(const char *data, hit_fields_t *f)
+warn_if_behind(const char *prog, claw_archive_t *ar, claw_index_t *ix)
 {
-    memset(f, 0, sizeof *f);
-    f->parts = g_strsplit(data ? data : "", "\t", 9);
-    guint n = g_strv_length(f->parts);
-    static char empty[] = "";
-    f->id = n > 0 ? f->parts[0] : empty;
-    f->date = n > 1 ? g_ascii_strtoll(f->parts[1], NULL, 10) : 0;
-    f->arrival = n > 2 ? g_ascii_strtoll(f->parts[2], NULL, 10) : 0;
-    f->from = n > 3 ? f->parts[3] : empty;
-    f->subject = n > 4 ? f->parts[4] : empty;
-    f->action = n > 5 ? f->parts[5] : empty;
-    f->score = n > 6 ? g_ascii_strtod(f->parts[6], NULL) : 0;
-    f->size = n > 7 ? g_ascii_strtoull(f->parts[7], NULL, 10) : 0;
-}
-
-static void
-warn_if_behind(const char *prog, claw_config_t *cfg, const char *dir, claw_index_t *ix)
-{
-    int rc = 0;
-    claw_archive_t *ar = open_archive(prog, dir, false, cfg, &rc);
-    if (!ar)
-        return;
     claw_archive_stats_t s;
     uint64_t seq = 0;
     if (claw_archive_stats(ar, &s) == 0 && claw_index_last_seq(ix, &seq) == 0 &&
@@ -489,7 +462,6 @@ warn_if_behind(const char *prog, claw_config_t *cfg, const char *dir, claw_index
                 "%s: note: the index is %" PRIu64 " changes behind the store (clawd indexes "
                 "them; or run claw reindex --catch-up)\n",
                 prog, s.last_seq - seq);
-    claw_archive_close(ar);
 }
 
 static char *
@@ -581,7 +553,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
         g_free(dir);
         return rc;
     }
-    warn_if_behind(prog, cfg, dir, ix);
+    warn_if_behind(prog, phrase_ctx.ar, ix);
     claw_hits_t *hits = NULL;
     char *err = NULL;
     claw_status_t st =
@@ -600,25 +572,32 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
         printf("%-16s  %-10s  %-32s  %-44s  %s\n", "DATE", "ACTION", "FROM", "SUBJECT", "ID");
     }
     for (size_t i = 0; !count && i < hits->n; i++) {
-        hit_fields_t f;
-        hit_fields(hits->hits[i].data, &f);
+        /* What a hit shows is read from the store, the index holds none
+         * of it. */
+        claw_record_t *r = NULL;
+        if (claw_archive_get_summary(phrase_ctx.ar, hits->hits[i].docid, &r)) {
+            fprintf(stderr, "%s search: %s\n", prog, claw_archive_error(phrase_ctx.ar));
+            rc = EX_IOERR;
+            continue;
+        }
+        int64_t date = r->date ? r->date : r->arrival_ms / 1000;
         if (ids) {
-            printf("%s\n", f.id);
+            printf("%s\n", r->id);
         } else if (json) {
             GString *o = g_string_new("{\"id\":");
-            json_str(o, f.id);
+            json_str(o, r->id);
             char d[32], a[32];
-            fmt_time(d, sizeof d, f.date, true);
-            fmt_time(a, sizeof a, f.arrival, true);
+            fmt_time(d, sizeof d, date, true);
+            fmt_time(a, sizeof a, r->arrival_ms / 1000, true);
             g_string_append_printf(o, ",\"docid\":%" PRIu64 ",\"date\":\"%s\",\"arrival\":\"%s\","
                                       "\"from\":",
                                    hits->hits[i].docid, d, a);
-            json_str(o, f.from);
+            json_str(o, r->from);
             g_string_append(o, ",\"subject\":");
-            json_str(o, f.subject);
+            json_str(o, r->subject);
             g_string_append(o, ",\"action\":");
-            json_str(o, f.action);
-            g_string_append_printf(o, ",\"score\":%g,\"size\":%" PRIu64, f.score, f.size);
+            json_str(o, r->action);
+            g_string_append_printf(o, ",\"score\":%g,\"size\":%" PRIu64, r->score, r->size);
             if (sort == CLAW_SORT_RELEVANCE)
                 g_string_append_printf(o, ",\"relevance\":%.0f", hits->hits[i].relevance);
             g_string_append(o, "}");
@@ -626,16 +605,16 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
             g_string_free(o, TRUE);
         } else {
             char d[32];
-            fmt_time(d, sizeof d, f.date, false);
-            char *from = safe_text(f.from, 32), *subj = safe_text(f.subject, 44);
+            fmt_time(d, sizeof d, date, false);
+            char *from = safe_text(r->from, 32), *subj = safe_text(r->subject, 44);
             /* Pad by characters, not bytes. */
-            printf("%-16s  %-10s  %s%*s  %s%*s  %s\n", d, f.action, from,
+            printf("%-16s  %-10s  %s%*s  %s%*s  %s\n", d, r->action, from,
                    (int)(32 - g_utf8_strlen(from, -1)), "", subj,
-                   (int)(44 - g_utf8_strlen(subj, -1)), "", f.id);
+                   (int)(44 - g_utf8_strlen(subj, -1)), "", r->id);
             g_free(from);
             g_free(subj);
         }
-        g_strfreev(f.parts);
+        claw_record_free(r);
     }
     bool none = hits->estimated == 0;
     if (!json && !ids && !count && hits->n && hits->estimated > (uint64_t)offset + hits->n)
@@ -647,7 +626,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     g_free(dir);
     if (fflush(stdout) != 0)
         return EX_IOERR;
-    return none ? EXIT_NONE : 0;
+    return rc ? rc : none ? EXIT_NONE : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -969,12 +948,10 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     int rc = 0;
     char *dir = archive_dir(cfg, archive);
     claw_index_t *ix = open_index(prog, cfg, dir, &rc);
-    claw_archive_t *ar = ix ? open_archive(prog, dir, false, cfg, &rc) : NULL;
+    claw_archive_t *ar = phrase_ctx.ar;
     g_free(dir);
-    if (!ar) {
-        close_index(ix);
+    if (!ix)
         return rc;
-    }
     char *query = join_args(argc - optind, argv + optind);
     FILE *f = NULL;
     if (mbox) {
@@ -1047,7 +1024,6 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
 out:
     g_free(query);
     close_index(ix);
-    claw_archive_close(ar);
     return rc;
 }
 

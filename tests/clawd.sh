@@ -233,7 +233,7 @@ for i in 1 2 3 4; do
 done
 used=$(du -k "$A/store/data.mdb" | cut -f1)
 check "idle clawd keeps little of the store's map resident (${rss} kB of ${used} kB)" \
-    sh -c "[ $used -ge 2048 ] && [ $rss -le $((used / 4)) ]"
+    sh -c "[ $used -ge 1024 ] && [ $rss -le $((used / 4)) ]"
 stop
 claw check > "$tmp/check" 2>&1
 check "after compaction: check clean" grep -q '^clean$' "$tmp/check"
