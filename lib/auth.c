@@ -335,9 +335,9 @@ parse_received(claw_ctx_t *ctx, const char *value)
     char *ip = NULL, *rdns = NULL, *helo = NULL, *from = NULL, *by = NULL, *with = NULL;
     GString *from_comment = g_string_new(NULL);
 
-    /* The date follows the last ';'. */
+    /* The date follows the last ';' (no rule reads it). */
     const char *semi = strrchr(value, ';');
-    if (semi) {
+    if (semi && !ctx->verdict_only) {
         GDateTime *dt = g_mime_utils_header_decode_date(semi + 1);
         if (dt) {
             r.time = g_date_time_to_unix(dt);

@@ -15,19 +15,26 @@
  *                                      + zstd frame (dense leaf pages)
  *   loc    docid (u64 BE)           -> offset in the stream (u64 BE) +
  *                                      length (u32 BE)
- *   dict   dictionary id (u32 BE)   -> zstd dictionary a frame may name
- *   sha    sha256 (32 bytes)        -> docid (u64 BE)
+ *   dict   dictionary id (u32 BE)   -> zstd dictionary a frame or record
+ *                                      may name
+ *   sha    sha256's first 8 bytes   -> docids (duplicates sorted); the meta
+ *                                      record has the whole hash
  *   meta   docid (u64 BE)           -> record (see claw_record_t)
- *   env    docid (u64 BE) + n (u32) -> one delivery's envelope
- *   envkey sha256(docid, envelope)  -> docid: a delivery seen twice is
- *                                      stored once (the MTA's retry after a
- *                                      lost 250)
+ *   env    docid (u64 BE) + n (u32) -> one delivery's envelope: what makes
+ *                                      it that delivery, then its source and
+ *                                      time (a delivery seen twice, the
+ *                                      MTA's retry after a lost 250, is
+ *                                      stored once)
  *   cid    X-Clawback-Id            -> docid (duplicates sorted)
  *   log    seq (u64 BE)             -> docid: every change, in order; the
  *                                      index follows it
  *   info   name                     -> counters (u64 BE), "format" (the
  *                                      layout's version), "dict" (the id
- *                                      of the newest dictionary)
+ *                                      of the newest dictionary), "rdict"
+ *                                      (the records' dictionary)
+ * Records (meta, env) are fields of a tag byte, a varint length and the
+ * bytes; once there is a records' dictionary they are stored compressed
+ * with it (a byte 0xFF, its id, a zstd frame).
  * Every write is one transaction committed with sync on.
  */
 #ifndef CLAW_ARCHIVE_H
@@ -105,6 +112,11 @@ unsigned claw_archive_commits(const claw_archive_t *archive);
 void claw_archive_set_dictionary(claw_archive_t *archive, uint64_t after, int level);
 /** The id of the dictionary new messages are compressed with; 0: none. */
 uint32_t claw_archive_dictionary(claw_archive_t *archive);
+/** A bulk load (claw import): the dictionary is trained in the thread that
+ * stores, which waits for it (a fraction of a second, once), so that what
+ * is stored after it is compressed with it. Otherwise (clawd) it is trained
+ * beside, and the messages meanwhile go without. */
+void claw_archive_set_bulk(claw_archive_t *archive, bool bulk);
 
 /* ------------------------------------------------------------------------
  * Ingest: prepare in any thread, store in one.
@@ -189,6 +201,7 @@ typedef struct claw_archive_stats {
     uint64_t file_bytes;       /**< data.mdb on disk */
     uint64_t map_size;
     uint64_t by_action[4];
+    uint32_t record_dictionary; /**< what compresses meta and envelope records; 0: none */
 } claw_archive_stats_t;
 
 claw_status_t claw_archive_stats(claw_archive_t *archive, claw_archive_stats_t *stats);

@@ -160,6 +160,7 @@ struct claw_message_private {
     uint64_t memory;         /* bytes we allocated on the message's behalf */
     unsigned parts;
     bool text_only;          /* claw_message_parse_text(): subject and texts */
+    bool verdict_only;       /* _claw_message_parse_verdict(): what the rules read */
     bool skip_non_text;      /* ... and parts that are not text left undecoded */
 };
 
@@ -229,6 +230,16 @@ CLAW_HIDDEN void _claw_attachment_add(claw_ctx_t *ctx, const char *part, const c
 CLAW_HIDDEN void _claw_json_string(GString *out, const char *s);
 /* Append @s with C0 controls, DEL, U+0085, U+2028 and U+2029 escaped. */
 CLAW_HIDDEN void _claw_escape_line(GString *out, const char *s);
+
+/* claw_message_parse() for a verdict and nothing else (claw-scanner): the
+ * model lacks what no rule reads, the message's SHA-256 and the dates of
+ * its Received fields. */
+CLAW_HIDDEN claw_status_t _claw_message_parse_verdict(claw_engine_t *engine, const char *data,
+                                                      size_t len, claw_message_t **message);
+/* claw_scan_buffer() with that parse. */
+CLAW_HIDDEN claw_status_t _claw_scan_verdict(claw_engine_t *engine, const char *data, size_t len,
+                                             const claw_envelope_t *envelope,
+                                             claw_verdict_t **verdict);
 
 /* Hex SHA-256 of @len bytes into @hex (65 bytes). */
 CLAW_HIDDEN void _claw_sha256_hex(const void *data, size_t len, char hex[65]);

@@ -128,15 +128,15 @@ static const option_t options[] = {
      "5", 1, 19, NULL, "zstd level for stored messages (higher: smaller and slower)."},
     {"archive", "dictionary_after", OPT_INT,
      offsetof(struct claw_config, archive_dictionary_after), "1000", 0, 100000000, NULL,
-     "Once the store holds this many messages, train a zstd dictionary on them and compress "
-     "later messages with it (about a quarter smaller); 0: never."},
+     "Once the store holds this many messages, train a zstd dictionary (up to 2 MiB) on them "
+     "and compress later messages with it (about a third smaller); 0: never."},
     {"archive", "index_headers", OPT_LIST, offsetof(struct claw_config, archive_index_headers),
      "", 0, 0, NULL,
      "Extra headers to make searchable, e.g. List-Id, X-Mailer (search header:list-id=...)."},
     {"archive", "positions", OPT_ENUM, offsetof(struct claw_config, archive_positions), "no",
      0, 0, "yes|no",
-     "Keep body word positions (a larger index, faster phrases); without them a phrase is "
-     "confirmed against the stored message. Changing it needs claw reindex."},
+     "Keep word positions (a larger index, faster phrases); without them a phrase is "
+     "confirmed against the stored subject or texts. Changing it needs claw reindex."},
     {"archive", "max_text", OPT_SIZE, offsetof(struct claw_config, archive_max_text), "256k",
      1 * KIB, 1 * GIB, NULL, "Body text indexed per message; the rest is stored, not indexed."},
     {"archive", "commit_batch", OPT_INT, offsetof(struct claw_config, archive_commit_batch),

@@ -1206,17 +1206,22 @@ new_message(claw_engine_t *engine, bool text_only)
     return m;
 }
 
+/* What a parse is for. */
+enum { PARSE_FULL, PARSE_TEXT, PARSE_VERDICT };
+
 static claw_status_t
-parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_message_t **out)
+parse(claw_engine_t *engine, const char *data, size_t len, int kind, claw_message_t **out)
 {
     if (!engine || !out || (!data && len))
         return CLAW_STATUS_INVALID_ARGUMENT;
     *out = NULL;
 
+    bool text_only = kind == PARSE_TEXT;
     claw_message_t *m = new_message(engine, text_only);
     if (!m)
         return CLAW_STATUS_OUT_OF_MEMORY;
     claw_ctx_t *ctx = m->priv;
+    ctx->verdict_only = kind == PARSE_VERDICT;
 
     /* Texts only: parts that give no text need not be decoded, as long as
      * decoding them could not have used up the decoded-bytes budget that
@@ -1225,7 +1230,7 @@ parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_
      * message (plus the two bytes that end cut headers). */
     ctx->skip_non_text = text_only && (uint64_t)len + 2 <= (uint64_t)ctx->limits->max_decoded_bytes;
     m->size = len;
-    if (!text_only)
+    if (kind == PARSE_FULL)
         _claw_sha256_hex(data ? data : "", len, m->sha256);
     parse_into(ctx, m, data ? data : "", len);
     g_array_set_size(ctx->fields, 0); /* it points into @data */
@@ -1237,14 +1242,21 @@ parse(claw_engine_t *engine, const char *data, size_t len, bool text_only, claw_
 claw_status_t
 claw_message_parse(claw_engine_t *engine, const char *data, size_t len, claw_message_t **out)
 {
-    return parse(engine, data, len, false, out);
+    return parse(engine, data, len, PARSE_FULL, out);
 }
 
 claw_status_t
 claw_message_parse_text(claw_engine_t *engine, const char *data, size_t len,
                         claw_message_t **out)
 {
-    return parse(engine, data, len, true, out);
+    return parse(engine, data, len, PARSE_TEXT, out);
+}
+
+claw_status_t
+_claw_message_parse_verdict(claw_engine_t *engine, const char *data, size_t len,
+                            claw_message_t **out)
+{
+    return parse(engine, data, len, PARSE_VERDICT, out);
 }
 
 claw_status_t

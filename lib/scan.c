@@ -48,9 +48,9 @@ claw_engine_get(const claw_engine_t *engine, const char *section, const char *na
     return engine ? claw_config_get(engine->config, section, name) : NULL;
 }
 
-claw_status_t
-claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len, const claw_envelope_t *envelope,
-          claw_verdict_t **verdict)
+static claw_status_t
+scan(claw_engine_t *engine, const char *data, size_t len, const claw_envelope_t *envelope,
+     bool verdict_only, claw_verdict_t **verdict)
 {
     claw_message_t *m = NULL;
     claw_status_t st;
@@ -58,7 +58,8 @@ claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len, const claw
     if (!verdict)
         return CLAW_STATUS_INVALID_ARGUMENT;
     *verdict = NULL;
-    st = claw_message_parse(engine, data, len, &m);
+    st = verdict_only ? _claw_message_parse_verdict(engine, data, len, &m)
+                      : claw_message_parse(engine, data, len, &m);
     if (st)
         return st;
     st = claw_classify(engine, m, envelope, verdict);
@@ -68,6 +69,20 @@ claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len, const claw
     }
     _claw_verdict_adopt(*verdict, m);
     return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len, const claw_envelope_t *envelope,
+          claw_verdict_t **verdict)
+{
+    return scan(engine, data, len, envelope, false, verdict);
+}
+
+claw_status_t
+_claw_scan_verdict(claw_engine_t *engine, const char *data, size_t len,
+                   const claw_envelope_t *envelope, claw_verdict_t **verdict)
+{
+    return scan(engine, data, len, envelope, true, verdict);
 }
 
 size_t

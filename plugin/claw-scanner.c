@@ -53,7 +53,7 @@ warm_up(claw_engine_t *engine)
                               "Content-Type: application/octet-stream\n"
                               "Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--x--\n";
     claw_verdict_t *v = NULL;
-    if (claw_scan_buffer(engine, msg, sizeof msg - 1, NULL, &v) == CLAW_STATUS_SUCCESS)
+    if (_claw_scan_verdict(engine, msg, sizeof msg - 1, NULL, &v) == CLAW_STATUS_SUCCESS)
         claw_verdict_destroy(v);
 }
 
@@ -182,7 +182,7 @@ worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const ch
     }
 
     claw_verdict_t *v = NULL;
-    if (claw_scan_buffer(engine, m->str, m->len, &env, &v) != CLAW_STATUS_SUCCESS)
+    if (_claw_scan_verdict(engine, m->str, m->len, &env, &v) != CLAW_STATUS_SUCCESS)
         _exit(71);
     memset(r, 0, sizeof *r);
     r->score = v->score;

@@ -282,6 +282,7 @@ claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int a
         g_ptr_array_free(w.files, TRUE);
         return rc;
     }
+    claw_archive_set_bulk(ar, true);
     char *err = NULL;
     claw_indexer_t *ix = NULL;
     bool index_elsewhere = false;
@@ -1080,13 +1081,13 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
     if (json) {
         printf("{\"archive\":\"%s\",\"messages\":%" PRIu64 ",\"deliveries\":%" PRIu64
                ",\"raw_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64 ",\"store_file_bytes\":%" PRIu64
-               ",\"map_size\":%" PRIu64 ",\"dictionary\":%" PRIu32
+               ",\"map_size\":%" PRIu64 ",\"dictionary\":%" PRIu32 ",\"record_dictionary\":%" PRIu32
                ",\"last_seq\":%" PRIu64 ",\"index_documents\":%" PRIu64
                ",\"index_seq\":%" PRIu64 ",\"index_bytes\":%" PRIu64
                ",\"index_compacted_documents\":%" PRIu64 ",\"actions\":{\"accept\":%" PRIu64 ",\"tag\":%" PRIu64 ",\"quarantine\":%" PRIu64
                ",\"reject\":%" PRIu64 "}}\n",
                dir, s.messages, s.deliveries, s.raw_bytes, s.stored_bytes, s.file_bytes,
-               s.map_size, dict, s.last_seq, idx_docs, idx_seq, idx_bytes, idx_compacted, s.by_action[0],
+               s.map_size, dict, s.record_dictionary, s.last_seq, idx_docs, idx_seq, idx_bytes, idx_compacted, s.by_action[0],
                s.by_action[1], s.by_action[2], s.by_action[3]);
     } else {
         printf("Archive:     %s\n", dir);
@@ -1098,6 +1099,8 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
                (double)s.stored_bytes / 1e6);
         if (dict)
             printf(" (zstd dictionary %" PRIu32 ")", dict);
+        if (s.record_dictionary)
+            printf("; records with dictionary %" PRIu32, s.record_dictionary);
         printf("\n");
         printf("Store file:  %.1f MB on disk (map %.1f MB)\n", (double)s.file_bytes / 1e6,
                (double)s.map_size / 1e6);

@@ -376,6 +376,13 @@ for a in withdict nodict; do
 done
 dict=$(json_field dictionary < "$tmp/withdict.json")
 check "dictionary: trained after 50 messages (id $dict)" [ "$dict" -gt 0 ]
+rdict=$(json_field record_dictionary < "$tmp/withdict.json")
+check "dictionary: and one for the records (id $rdict)" [ "$rdict" -gt 0 ]
+# A record stored after it (packed with it) reads back as it was written.
+"$CLAW" --archive "$tmp/withdict" search --json 'subject:"fix number 250"' > "$tmp/hit"
+check "dictionary: a packed record reads back (subject, sender)" \
+    sh -c "grep -q '\"subject\":\"\[PATCH 250/300\] fix number 250\"' '$tmp/hit' &&
+           grep -q '\"from\":\"dev250@example.org\"' '$tmp/hit'"
 check "dictionary: none when dictionary_after = 0" [ "$(json_field dictionary < "$tmp/nodict.json")" = 0 ]
 with=$(json_field stored_bytes < "$tmp/withdict.json")
 without=$(json_field stored_bytes < "$tmp/nodict.json")

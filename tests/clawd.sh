@@ -221,6 +221,18 @@ while [ "$(claw search --count rcpt:after-compaction@corp.example 2> /dev/null)"
 check "after compaction new mail is indexed and found" [ "$(claw search --count rcpt:after-compaction@corp.example)" = 3 ]
 n=$(claw stats --json | json_field messages)
 check "after compaction every message ($n) is found" [ "$(claw search --count 'date:1970-01-01..2100-01-01')" = "$n" ]
+# Past 1,000 messages the records are packed with a dictionary: a repeated
+# delivery is still recognised among them, another one is kept.
+check "records packed with a dictionary ($(claw stats --json | json_field record_dictionary))" \
+    [ "$(claw stats --json | json_field record_dictionary)" -gt 0 ]
+$send --socket "$sock" --rcpt c@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
+$send --socket "$sock" --rcpt c@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
+$send --socket "$sock" --rcpt d@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
+i=0
+while [ "$(claw search --count rcpt:d@corp.example 2> /dev/null)" != 1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+claw show --json "$(claw search --ids to:security@corp.example)" > "$tmp/fwd.json"
+check "packed envelopes: the repeat kept once, the other delivery kept" \
+    [ "$("$py" -c 'import json,sys; print(len(json.load(sys.stdin)["deliveries"]))' < "$tmp/fwd.json")" = 2 ]
 # The store's pages that clawd read or wrote go back to the page cache once a
 # second: what stays resident of its map is what its last second touched.
 # (The idle shards still read the log each second: the least of a few looks.)

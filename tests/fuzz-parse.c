@@ -7,6 +7,7 @@
 
 #include "claw.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1145,6 +1145,46 @@ test_scan_api(void)
         printable = printable && *c >= 0x20 && *c < 0x7f;
     CHECK(printable, "claw_verdict_reason: printable ASCII only: %s", r2);
     claw_verdict_destroy(v);
+
+    /* The scanner's parse for a verdict alone: the same verdict on every
+     * fixture, without what no rule reads. */
+    {
+        const char *top = getenv("srcdir") ? getenv("srcdir") : "..";
+        char *dir = g_build_filename(top, "tests", "fixtures", NULL);
+        GDir *d = g_dir_open(dir, 0, NULL);
+        const char *name;
+        int files = 0, same = 0, lean = 0;
+        while (d && (name = g_dir_read_name(d))) {
+            char *path = g_build_filename(dir, name, NULL);
+            gchar *text = NULL;
+            gsize len = 0;
+            claw_verdict_t *full = NULL, *quick = NULL;
+            if (g_str_has_suffix(name, ".eml") && g_file_get_contents(path, &text, &len, NULL) &&
+                claw_scan_buffer(e, text, len, NULL, &full) == CLAW_STATUS_SUCCESS &&
+                _claw_scan_verdict(e, text, len, NULL, &quick) == CLAW_STATUS_SUCCESS) {
+                char l1[1024], l2[1024], r1[512], r2b[512];
+                claw_verdict_format(full, l1, sizeof l1);
+                claw_verdict_format(quick, l2, sizeof l2);
+                claw_verdict_reason(full, r1, sizeof r1);
+                claw_verdict_reason(quick, r2b, sizeof r2b);
+                files++;
+                same += !strcmp(l1, l2) && !strcmp(r1, r2b);
+                const claw_message_t *qm = claw_verdict_message(quick);
+                lean += !qm->sha256[0] && claw_verdict_message(full)->sha256[0];
+            }
+            claw_verdict_destroy(full);
+            claw_verdict_destroy(quick);
+            g_free(text);
+            g_free(path);
+        }
+        if (d)
+            g_dir_close(d);
+        g_free(dir);
+        CHECK(files >= 5 && same == files,
+              "_claw_scan_verdict: the verdict of claw_scan_buffer (%d of %d)", same, files);
+        CHECK(lean == files, "_claw_scan_verdict: no message hash computed (%d of %d)", lean,
+              files);
+    }
     claw_engine_destroy(e);
 
     char a[CLAW_ID_SIZE], b[CLAW_ID_SIZE];
