@@ -409,22 +409,35 @@ rec_each(const void *data, size_t len, void (*fn)(void *ctx, unsigned tag, const
  * Opening
  * --------------------------------------------------------------------- */
 
-/* The records' dictionary, if the store has one, ready for compressing. */
+/* The dictionary the info key @name names: its id and bytes (in @txn);
+ * MDB_NOTFOUND when there is none yet. */
 static int
-load_rdict(claw_archive_t *a, MDB_txn *txn)
+named_dict(claw_archive_t *a, MDB_txn *txn, const char *name, uint32_t *id, MDB_val *dict)
 {
-    MDB_val k = {5, "rdict"}, v;
+    MDB_val k = {strlen(name), (void *)name}, v;
     int rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc || v.mv_size != 4)
-        return rc ? rc : MDB_CORRUPTED;
-    uint32_t id = get_be32(v.mv_data);
+    if (rc)
+        return rc;
+    if (v.mv_size != 4)
+        return MDB_CORRUPTED;
+    *id = get_be32(v.mv_data);
     k = (MDB_val){4, v.mv_data};
-    if ((rc = mdb_get(txn, a->dbi[DB_DICT], &k, &v)))
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    rc = mdb_get(txn, a->dbi[DB_DICT], &k, dict);
+    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+}
+
+/* The newest dictionary and the records' one, if the store has them, for
+ * compressing. */
+static int
+load_dict(claw_archive_t *a, MDB_txn *txn)
+{
+    uint32_t id;
+    MDB_val v;
+    int rc = named_dict(a, txn, "rdict", &id, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
     g_mutex_lock(&a->dict_lock);
-    if (a->rdict_id != id) {
+    if (rc == 0 && a->rdict_id != id) {
         ZSTD_CDict *cd = ZSTD_createCDict(v.mv_data, v.mv_size, RECORD_LEVEL);
         if (cd) {
             if (a->rcdict)
@@ -434,26 +447,9 @@ load_rdict(claw_archive_t *a, MDB_txn *txn)
         }
     }
     g_mutex_unlock(&a->dict_lock);
-    return 0;
-}
-
-/* The newest dictionary, if the store has one, for compressing. */
-static int
-load_dict(claw_archive_t *a, MDB_txn *txn)
-{
-    int rc = load_rdict(a, txn);
+    rc = named_dict(a, txn, "dict", &id, &v);
     if (rc)
-        return rc;
-    MDB_val k = {4, "dict"}, v;
-    rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc || v.mv_size != 4)
-        return rc ? rc : MDB_CORRUPTED;
-    uint32_t id = get_be32(v.mv_data);
-    k = (MDB_val){4, v.mv_data};
-    if ((rc = mdb_get(txn, a->dbi[DB_DICT], &k, &v)))
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        return rc == MDB_NOTFOUND ? 0 : rc;
     g_mutex_lock(&a->dict_lock);
     if (a->dict_id != id) {
         if (a->dict)
@@ -1173,9 +1169,14 @@ put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByte
     return mdb_put(txn, a->dbi[DB_LOC], &k, &v, MDB_APPEND);
 }
 
-/* Message @dk's compressed bytes from the stream (g_byte_array_unref). */
+/* Call @fn on message @dk's compressed bytes in order, as they lie on the
+ * stream's pieces (pointers into LMDB's pages, valid in @txn), until it
+ * returns false or they end (@last on the final run). *@total is their
+ * length. MDB_CORRUPTED when a piece is missing or short. */
 static int
-get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray **out)
+each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8],
+         bool (*fn)(void *ctx, const unsigned char *p, size_t n, bool last), void *ctx,
+         size_t *total)
 {
     MDB_val k = {8, (void *)dk}, v;
     int rc = mdb_get(txn, a->dbi[DB_LOC], &k, &v);
@@ -1184,33 +1185,48 @@ get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray 
     if (v.mv_size != 12)
         return MDB_CORRUPTED;
     uint64_t off = get_be64(v.mv_data);
-    size_t len = get_be32((const unsigned char *)v.mv_data + 8);
+    size_t left = get_be32((const unsigned char *)v.mv_data + 8);
+    *total = left;
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(txn, a->dbi[DB_BLOB], &c)))
         return rc;
-    GByteArray *b = g_byte_array_sized_new((guint)len);
     unsigned char key[8];
     uint64_t n = off / PIECE;
     be64(key, n);
     k = (MDB_val){8, key};
     size_t skip = off % PIECE;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
-    while (rc == 0) {
+    for (MDB_cursor_op op = MDB_SET_KEY; left; op = MDB_NEXT, skip = 0) {
+        if ((rc = mdb_cursor_get(c, &k, &v, op)))
+            break;
         if (k.mv_size != 8 || get_be64(k.mv_data) != n++ || v.mv_size <= skip) {
             rc = MDB_CORRUPTED; /* a missing or short piece */
             break;
         }
-        size_t take = v.mv_size - skip < len - b->len ? v.mv_size - skip : len - b->len;
-        g_byte_array_append(b, (const guint8 *)v.mv_data + skip, (guint)take);
-        skip = 0;
-        if (b->len == len)
+        size_t m = MIN(v.mv_size - skip, left);
+        left -= m;
+        if (!fn(ctx, (const unsigned char *)v.mv_data + skip, m, left == 0))
             break;
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
-    if (b->len == len)
-        rc = 0;
-    else if (rc == 0 || rc == MDB_NOTFOUND)
+    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+}
+
+static bool
+append_run(void *ctx, const unsigned char *p, size_t n, bool last)
+{
+    (void)last;
+    g_byte_array_append(ctx, p, (guint)n);
+    return true;
+}
+
+/* Message @dk's compressed bytes from the stream (g_byte_array_unref). */
+static int
+get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray **out)
+{
+    GByteArray *b = g_byte_array_new();
+    size_t len = 0;
+    int rc = each_run(a, txn, dk, append_run, b, &len);
+    if (rc == 0 && b->len != len)
         rc = MDB_CORRUPTED;
     if (rc) {
         g_byte_array_unref(b);
@@ -1837,8 +1853,9 @@ get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what, claw_
     return CLAW_STATUS_SUCCESS;
 }
 
-claw_status_t
-claw_archive_get(claw_archive_t *a, uint64_t docid, claw_record_t **out)
+/* get_record() in a read transaction of its own. */
+static claw_status_t
+read_record(claw_archive_t *a, uint64_t docid, unsigned what, claw_record_t **out)
 {
     *out = NULL;
     if (!a->have_dbs) {
@@ -1849,26 +1866,21 @@ claw_archive_get(claw_archive_t *a, uint64_t docid, claw_record_t **out)
     int rc = read_begin(a, &txn);
     if (rc)
         return mdb_status(a, rc, "begin");
-    claw_status_t st = get_record(a, txn, docid, REC_DELIVERIES, out);
+    claw_status_t st = get_record(a, txn, docid, what, out);
     read_end(a, txn);
     return st;
 }
 
 claw_status_t
+claw_archive_get(claw_archive_t *a, uint64_t docid, claw_record_t **out)
+{
+    return read_record(a, docid, REC_DELIVERIES, out);
+}
+
+claw_status_t
 claw_archive_get_summary(claw_archive_t *a, uint64_t docid, claw_record_t **out)
 {
-    *out = NULL;
-    if (!a->have_dbs) {
-        set_error(a, "no message %" PRIu64 " in the archive", docid);
-        return CLAW_STATUS_NOT_FOUND;
-    }
-    MDB_txn *txn;
-    int rc = read_begin(a, &txn);
-    if (rc)
-        return mdb_status(a, rc, "begin");
-    claw_status_t st = get_record(a, txn, docid, 0, out);
-    read_end(a, txn);
-    return st;
+    return read_record(a, docid, 0, out);
 }
 
 static void
@@ -2036,52 +2048,34 @@ prefix_start(prefix_t *p)
  * decompressed straight from the stream's pieces on their LMDB pages: only
  * the pieces that hold them are read, and zstd stops once it has given
  * that much. */
+/* One run of the frame for read_prefix: the raw size and frame header
+ * first (they may span pieces), then zstd. False once it has enough. */
+static bool
+prefix_run(void *ctx, const unsigned char *d, size_t m, bool last)
+{
+    prefix_t *p = ctx;
+    size_t pos = 0;
+    if (!p->buf) {
+        while (p->have < sizeof p->head && pos < m)
+            p->head[p->have++] = d[pos++];
+        if (p->have < sizeof p->head && !last)
+            return true;
+        if (!prefix_start(p))
+            return false;
+    }
+    return prefix_feed(p, d + pos, m - pos);
+}
+
 static int
 read_prefix(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], size_t want, char **data,
             size_t *len)
 {
-    MDB_val k = {8, (void *)dk}, v;
-    int rc = mdb_get(txn, a->dbi[DB_LOC], &k, &v);
-    if (rc)
-        return rc;
-    if (v.mv_size != 12)
-        return MDB_CORRUPTED;
-    uint64_t off = get_be64(v.mv_data);
-    size_t left = get_be32((const unsigned char *)v.mv_data + 8);
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, a->dbi[DB_BLOB], &c)))
-        return rc;
     prefix_t p = {.a = a, .txn = txn, .want = want};
-    bool more = true;
-    unsigned char key[8];
-    uint64_t n = off / PIECE;
-    be64(key, n);
-    k = (MDB_val){8, key};
-    size_t skip = off % PIECE;
-    for (MDB_cursor_op op = MDB_SET_KEY; left && more; op = MDB_NEXT, skip = 0) {
-        if ((rc = mdb_cursor_get(c, &k, &v, op)))
-            break;
-        if (k.mv_size != 8 || get_be64(k.mv_data) != n++ || v.mv_size <= skip) {
-            rc = MDB_CORRUPTED; /* a missing or short piece */
-            break;
-        }
-        const unsigned char *d = (const unsigned char *)v.mv_data + skip;
-        size_t m = MIN(v.mv_size - skip, left), pos = 0;
-        left -= m;
-        if (!p.buf) {
-            while (p.have < sizeof p.head && pos < m)
-                p.head[p.have++] = d[pos++];
-            if (p.have < sizeof p.head && left)
-                continue;
-            more = prefix_start(&p);
-        }
-        if (more)
-            more = prefix_feed(&p, d + pos, m - pos);
-    }
-    mdb_cursor_close(c);
+    size_t total;
+    int rc = each_run(a, txn, dk, prefix_run, &p, &total);
     /* Done: zstd gave all that was wanted. Anything else (pieces missing,
      * the stream ending early, zstd's error) is damage. */
-    if (rc == MDB_NOTFOUND || (rc == 0 && (!p.buf || more || p.rc)))
+    if (rc == 0 && (!p.buf || p.rc || p.out.pos < p.want))
         rc = p.rc ? p.rc : MDB_CORRUPTED;
     if (p.dc)
         ZSTD_DCtx_reset(p.dc, ZSTD_reset_session_and_parameters);
