@@ -102,7 +102,8 @@ echo "# make bench (archive), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 
 echo "# Clawback $("$CLAW" --version | cut -d' ' -f3), $(mu --version | head -1 | sed 's/.*version/mu/'), $(notmuch --version)."
 echo "# Each tool indexes the same Maildir from empty. claw import and clawd also"
 echo "# classify every message and store it compressed; clawd is timed until its"
-echo "# index has caught up (8 LMTP sessions, tests/lmtp-send.py, as an MTA delivers in parallel). Peak = max RSS."
+echo "# index has caught up (8 LMTP sessions in parallel, pipelined as Exim's lmtp transport"
+echo "# does, from tests/lmtp-bench.c). Peak = max RSS."
 } > "$tmp/out"
 
 for size in $sizes; do
@@ -135,7 +136,7 @@ for size in $sizes; do
     echo $! > "$tmp/clawd.pid"
     while [ ! -S "$tmp/clawd.sock" ]; do sleep 0.1; done
     t0=$(now)
-    "$py" "$srcdir/tests/lmtp-send.py" --socket "$tmp/clawd.sock" --connections 8 --list "$tmp/list" > "$tmp/lmtp.json"
+    "$builddir/tests/lmtp-bench" --socket "$tmp/clawd.sock" --connections 8 "$tmp/list" > "$tmp/lmtp.json"
     last=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])')
     while :; do
         seq=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["index_seq"])')
