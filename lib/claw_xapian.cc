@@ -117,6 +117,7 @@ struct Checker {
     claw_phrase_check_t fn = nullptr;
     void *ctx = nullptr;
     std::vector<std::string> shard_uuids; /* which shard a database is */
+    std::vector<std::string> amend_uuids; /* ... or which shard's amendments */
 };
 
 class PhraseSource : public Xapian::PostingSource {
@@ -150,7 +151,8 @@ class PhraseSource : public Xapian::PostingSource {
             n_shards_ = (unsigned)check_->shard_uuids.size();
             std::string u = db.get_uuid();
             for (unsigned i = 0; i < n_shards_; i++)
-                if (check_->shard_uuids[i] == u)
+                if (check_->shard_uuids[i] == u ||
+                    (i < check_->amend_uuids.size() && check_->amend_uuids[i] == u))
                     shard_ = i;
         }
         Xapian::doccount tf = db.get_doccount();
@@ -285,6 +287,77 @@ class PhraseSource : public Xapian::PostingSource {
         check_->fn(check_->ctx, docids, batch_.size(), prefix_.c_str(), w.data(), w.size(),
                    ok_);
     }
+};
+
+/* The documents of a shard that have a newer version among its
+ * amendments (see claw_index_replace): a search of the shards leaves them
+ * out, and the amendments' search gives the new version. */
+class MaskSource : public Xapian::PostingSource {
+  public:
+    MaskSource(const Checker *check, const std::vector<Xapian::Database> *amends)
+        : check_(check), amends_(amends)
+    {
+    }
+
+    PostingSource *
+    clone() const override
+    {
+        return new MaskSource(check_, amends_);
+    }
+
+    void
+    init(const Xapian::Database &db) override
+    {
+        set_maxweight(0);
+        started_ = false;
+        n_ = 0;
+        have_ = false;
+        std::string u = db.get_uuid();
+        for (size_t i = 0; i < check_->shard_uuids.size() && i < amends_->size(); i++)
+            if (check_->shard_uuids[i] == u) {
+                const Xapian::Database &a = (*amends_)[i];
+                n_ = a.get_doccount();
+                if (n_) {
+                    it_ = a.postlist_begin("");
+                    end_ = a.postlist_end("");
+                    have_ = true;
+                }
+            }
+    }
+
+    Xapian::doccount get_termfreq_min() const override { return 0; }
+    Xapian::doccount get_termfreq_est() const override { return n_; }
+    Xapian::doccount get_termfreq_max() const override { return n_; }
+
+    void
+    next(double) override
+    {
+        if (!have_)
+            return;
+        if (started_)
+            ++it_;
+        started_ = true;
+    }
+
+    void
+    skip_to(Xapian::docid did, double) override
+    {
+        if (!have_)
+            return;
+        started_ = true;
+        it_.skip_to(did);
+    }
+
+    bool at_end() const override { return !have_ || (started_ && it_ == end_); }
+    Xapian::docid get_docid() const override { return *it_; }
+    std::string get_description() const override { return "MaskSource"; }
+
+  private:
+    const Checker *check_;
+    const std::vector<Xapian::Database> *amends_;
+    Xapian::PostingIterator it_, end_;
+    Xapian::doccount n_ = 0;
+    bool started_ = false, have_ = false;
 };
 
 /* ---------------------------------------------------------------------
@@ -751,10 +824,23 @@ class Parser {
  * DIR/shards) so that each can be written by its own thread. Store docid d
  * lives in shard (d-1) % n as document (d-1) / n + 1, which is exactly how
  * Xapian numbers documents of n databases searched together: the combined
- * docid is the store's. */
+ * docid is the store's.
+ *
+ * A shard keeps no term lists (Xapian's DB_NO_TERMLIST): they were half the
+ * index, and Xapian reads them only to take a document's old terms out when
+ * it is replaced. A message is indexed again when it changes (another
+ * delivery, a new verdict), which is rare: its new version goes to the
+ * shard's amendments (DIR/amendK, an ordinary Xapian database with term
+ * lists, same docids), and a search leaves the old version out of the
+ * shard (MaskSource) and searches the amendments beside it. A shard made
+ * before this, with its term lists, is still replaced in place. */
 struct claw_index {
     Xapian::Database *db = nullptr;
     Xapian::WritableDatabase *wdb = nullptr;
+    Xapian::WritableDatabase *amend_w = nullptr; /* write: this shard's amendments */
+    bool termlists = true;                       /* write: the shard has term lists */
+    std::vector<Xapian::Database> amends;        /* read: each shard's (maybe empty) */
+    Xapian::Database *amend_db = nullptr;        /* read: all of them; none if empty */
     std::vector<Xapian::Database> shards; /* read: each one, for metadata */
     unsigned shard = 0, n_shards = 1;      /* write: which one */
     bool positions = true;                 /* read: body positions kept */
@@ -804,6 +890,43 @@ dup_error(const std::string &s)
         return CLAW_STATUS_OUT_OF_MEMORY;                                                         \
     }
 
+static std::string
+shard_path(const std::string &dir, const char *kind, unsigned i)
+{
+    return dir + "/" + kind + std::to_string(i);
+}
+
+/* The shards' amendments, for reading: one database of them all, numbered
+ * as the shards are; none when no shard has any (each shard's writer makes
+ * its amendments' database when it opens the shard, before it can amend
+ * anything; a shard with term lists has none). */
+static void
+open_amends(claw_index_t *ix)
+{
+    delete ix->amend_db;
+    ix->amend_db = nullptr;
+    ix->amends.clear();
+    ix->check.amend_uuids.clear();
+    bool any = false;
+    for (unsigned i = 0; i < ix->n_shards; i++) {
+        std::string a = shard_path(ix->dir, "amend", i);
+        if (access((a + "/iamglass").c_str(), F_OK) != 0)
+            break;
+        Xapian::Database one(a);
+        any = any || one.get_doccount() > 0;
+        ix->amends.push_back(one);
+        ix->check.amend_uuids.push_back(one.get_uuid());
+    }
+    if (!any || ix->amends.size() != ix->n_shards) {
+        ix->amends.clear();
+        ix->check.amend_uuids.clear();
+        return;
+    }
+    ix->amend_db = new Xapian::Database();
+    for (Xapian::Database &one : ix->amends)
+        ix->amend_db->add_database(one);
+}
+
 static claw_status_t
 open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, unsigned n_shards)
 {
@@ -836,10 +959,25 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
                                                        : Xapian::DB_OPEN;
             ix->shard = shard;
             ix->n_shards = n_shards;
-            ix->wdb = new Xapian::WritableDatabase(std::string(dir) + "/shard" +
-                                                       std::to_string(shard),
-                                                   action | Xapian::DB_BACKEND_GLASS);
+            std::string path = shard_path(dir, "shard", shard);
+            std::string amend = shard_path(dir, "amend", shard);
+            if (flags & CLAW_INDEX_FRESH) {
+                claw_index_remove_tree(path.c_str());
+                claw_index_remove_tree(amend.c_str());
+            }
+            /* Xapian opens a shard without term lists only when told. */
+            const char *keep = getenv("CLAW_TEST_INDEX_TERMLISTS"); /* tests: the old layout */
+            if (access((path + "/iamglass").c_str(), F_OK) != 0)
+                ix->termlists = keep && *keep == '1';
+            else
+                ix->termlists = access((path + "/termlist.glass").c_str(), F_OK) == 0;
+            int lists = ix->termlists ? 0 : Xapian::DB_NO_TERMLIST;
+            ix->wdb = new Xapian::WritableDatabase(path, action | lists | Xapian::DB_BACKEND_GLASS);
             ix->db = ix->wdb;
+            /* Made now, empty, so that readers find one for every shard. */
+            if (!ix->termlists)
+                ix->amend_w = new Xapian::WritableDatabase(
+                    amend, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
         } else {
             unsigned n = read_shards(dir);
             if (!n) {
@@ -848,7 +986,7 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
             }
             ix->db = new Xapian::Database();
             for (unsigned i = 0; i < n; i++) {
-                Xapian::Database one(std::string(dir) + "/shard" + std::to_string(i));
+                Xapian::Database one(shard_path(dir, "shard", i));
                 ix->shards.push_back(one);
                 ix->db->add_database(one);
                 ix->check.shard_uuids.push_back(one.get_uuid());
@@ -856,6 +994,7 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
                     ix->positions = false;
             }
             ix->n_shards = n;
+            open_amends(ix);
         }
         return CLAW_STATUS_SUCCESS;
     }
@@ -917,10 +1056,14 @@ claw_index_close(claw_index_t *ix)
     if (!ix)
         return;
     try {
+        if (ix->amend_w)
+            ix->amend_w->close();
         if (ix->wdb)
             ix->wdb->close();
     } catch (...) {
     }
+    delete ix->amend_w;
+    delete ix->amend_db;
     delete ix->db;
     delete ix;
 }
@@ -959,6 +1102,14 @@ claw_index_last_seq(claw_index_t *ix, uint64_t *seq)
     CATCH(ix, ix->dir)
 }
 
+static bool
+has_doc(const Xapian::Database &db, Xapian::docid did)
+{
+    Xapian::PostingIterator p = db.postlist_begin("");
+    p.skip_to(did);
+    return p != db.postlist_end("") && *p == did;
+}
+
 extern "C" claw_status_t
 claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
 {
@@ -983,10 +1134,17 @@ claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
             d.add_value(s, Xapian::sortable_serialise(claw_doc_value(doc, s)));
         /* A new docid just past the end is an append: add_document is
          * cheaper than replace_document, which looks for an old version. */
-        if (docid == (uint64_t)ix->wdb->get_lastdocid() + 1)
+        if (docid == (uint64_t)ix->wdb->get_lastdocid() + 1) {
             ix->wdb->add_document(d);
-        else
+        } else if (ix->termlists || !has_doc(*ix->wdb, (Xapian::docid)docid)) {
             ix->wdb->replace_document((Xapian::docid)docid, d);
+        } else {
+            if (!ix->amend_w)
+                ix->amend_w = new Xapian::WritableDatabase(
+                    shard_path(ix->dir, "amend", ix->shard),
+                    Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
+            ix->amend_w->replace_document((Xapian::docid)docid, d);
+        }
         return CLAW_STATUS_SUCCESS;
     }
     CATCH(ix, ix->dir)
@@ -998,6 +1156,13 @@ claw_index_commit(claw_index_t *ix, uint64_t seq)
     if (!ix->wdb)
         return CLAW_STATUS_INVALID_ARGUMENT;
     try {
+        /* The amendments first: after a crash between the two, the shard's
+         * last_seq is the older, and catching up from it writes the same
+         * amendments again. */
+        if (ix->amend_w) {
+            ix->amend_w->set_metadata("last_seq", std::to_string(seq));
+            ix->amend_w->commit();
+        }
         ix->wdb->set_metadata("last_seq", std::to_string(seq));
         ix->wdb->set_metadata("positions", ix->positions ? "yes" : "no");
         ix->wdb->commit();
@@ -1061,6 +1226,10 @@ claw_index_compact(claw_index_t *ix, uint64_t seq)
     std::string tmp = path + ".compact";
     try {
         claw_index_remove_tree(tmp.c_str());
+        if (ix->amend_w) {
+            ix->amend_w->set_metadata("last_seq", std::to_string(seq));
+            ix->amend_w->commit();
+        }
         ix->wdb->set_metadata("last_seq", std::to_string(seq));
         ix->wdb->set_metadata("positions", ix->positions ? "yes" : "no");
         ix->wdb->set_metadata("compacted_docs", std::to_string(ix->wdb->get_doccount()));
@@ -1094,7 +1263,8 @@ claw_index_compact(claw_index_t *ix, uint64_t seq)
     if (rc == 0)
         claw_index_remove_tree(tmp.c_str());
     try {
-        ix->wdb = new Xapian::WritableDatabase(path, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS);
+        ix->wdb = new Xapian::WritableDatabase(path, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS |
+                                                         (ix->termlists ? 0 : Xapian::DB_NO_TERMLIST));
         ix->db = ix->wdb;
     }
     CATCH(ix, path)
@@ -1149,17 +1319,18 @@ claw_index_reopen(claw_index_t *ix)
         ix->db->reopen();
         for (Xapian::Database &one : ix->shards)
             one.reopen();
+        if (!ix->wdb)
+            open_amends(ix);
         return CLAW_STATUS_SUCCESS;
     }
     CATCH(ix, ix->dir)
 }
 
-static claw_status_t
-search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, size_t limit,
-       claw_hits_t **out)
+static Xapian::MSet
+run_query(const Xapian::Database &db, const Xapian::Query &q, claw_sort_t sort, size_t first,
+          size_t limit)
 {
-    Xapian::Query q = Parser(query, ix->positions, &ix->check).parse();
-    Xapian::Enquire enq(*ix->db);
+    Xapian::Enquire enq(db);
     enq.set_query(q);
     if (sort == CLAW_SORT_DATE) {
         /* Newest first; no relevance to compute. */
@@ -1167,21 +1338,62 @@ search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, siz
         enq.set_sort_by_value(CLAW_SLOT_DATE, true);
     }
     /* limit 0 asks for the count alone: make it exact. */
-    Xapian::MSet m = enq.get_mset((Xapian::doccount)offset, (Xapian::doccount)limit,
-                                  limit ? 0 : ix->db->get_doccount());
+    return enq.get_mset((Xapian::doccount)first, (Xapian::doccount)limit,
+                        limit ? 0 : db.get_doccount());
+}
+
+/* Does hit @a of one result come before hit @b of another (the order each
+ * result has: newest first, or by weight)? */
+static bool
+before(const Xapian::MSetIterator &a, const Xapian::MSetIterator &b, claw_sort_t sort)
+{
+    if (sort == CLAW_SORT_DATE) {
+        std::string ka = a.get_sort_key(), kb = b.get_sort_key();
+        if (ka != kb)
+            return ka > kb;
+    } else if (a.get_weight() != b.get_weight()) {
+        return a.get_weight() > b.get_weight();
+    }
+    return *a < *b;
+}
+
+static claw_status_t
+search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, size_t limit,
+       claw_hits_t **out)
+{
+    Xapian::Query q = Parser(query, ix->positions, &ix->check).parse();
+    Xapian::MSet m, a;
+    if (!ix->amend_db) {
+        m = run_query(*ix->db, q, sort, offset, limit);
+    } else {
+        /* The shards without the documents that have newer versions, and
+         * those versions; both searched to offset + limit and merged. */
+        Xapian::Query masked(Xapian::Query::OP_AND_NOT, q,
+                             Xapian::Query((new MaskSource(&ix->check, &ix->amends))->release()));
+        size_t want = limit ? offset + limit : 0;
+        m = run_query(*ix->db, masked, sort, 0, want);
+        a = run_query(*ix->amend_db, q, sort, 0, want);
+    }
     claw_hits_t *h = (claw_hits_t *)calloc(1, sizeof *h);
     if (!h)
         throw std::bad_alloc();
-    h->estimated = m.get_matches_estimated();
-    h->hits = (claw_hit_t *)calloc(m.size() ? m.size() : 1, sizeof(claw_hit_t));
+    h->estimated = m.get_matches_estimated() + a.get_matches_estimated();
+    size_t n = m.size() + a.size();
+    h->hits = (claw_hit_t *)calloc(n ? n : 1, sizeof(claw_hit_t));
     if (!h->hits) {
         free(h);
         throw std::bad_alloc();
     }
-    for (Xapian::MSetIterator i = m.begin(); i != m.end(); ++i) {
-        claw_hit_t *x = &h->hits[h->n++];
-        x->docid = *i;
-        x->relevance = i.get_percent();
+    Xapian::MSetIterator i = m.begin(), j = a.begin();
+    for (size_t k = 0; i != m.end() || j != a.end(); k++) {
+        bool from_a = i == m.end() || (j != a.end() && before(j, i, sort));
+        Xapian::MSetIterator &it = from_a ? j : i;
+        if (!ix->amend_db || (k >= offset && (!limit || h->n < limit))) {
+            claw_hit_t *x = &h->hits[h->n++];
+            x->docid = *it;
+            x->relevance = it.get_percent();
+        }
+        ++it;
     }
     *out = h;
     return CLAW_STATUS_SUCCESS;
@@ -1210,7 +1422,7 @@ claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t 
     } catch (const Xapian::DatabaseModifiedError &e) {
         /* The writer committed while we read: read the new revision. */
         try {
-            ix->db->reopen();
+            claw_index_reopen(ix);
             return search(ix, query, sort, offset, limit, hits);
         } catch (const Xapian::Error &e2) {
             ix->error = e2.get_description();

@@ -1209,10 +1209,19 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
             report(&c, m);
         }
 #ifdef XAPIAN_CHECK
-        for (unsigned i = 0; access(XAPIAN_CHECK, X_OK) == 0 && i < claw_index_n_shards(ix); i++) {
+        /* Each shard, and its amendments (the changed messages) if any. */
+        for (unsigned k = 0; access(XAPIAN_CHECK, X_OK) == 0 && k < 2 * claw_index_n_shards(ix);
+             k++) {
             char *out = NULL;
             int status = 0;
-            char *shard = g_strdup_printf("%s/shard%u", ipath, i);
+            char *shard = g_strdup_printf("%s/%s%u", ipath, k % 2 ? "amend" : "shard", k / 2);
+            char *glass = g_strdup_printf("%s/iamglass", shard);
+            bool there = access(glass, F_OK) == 0;
+            g_free(glass);
+            if (k % 2 && !there) {
+                g_free(shard);
+                continue;
+            }
             char *args[] = {(char *)XAPIAN_CHECK, shard, NULL};
             if (g_spawn_sync(NULL, args, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
                              &status, NULL) &&

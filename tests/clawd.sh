@@ -126,6 +126,13 @@ claw show --json "$(claw search --ids to:security@corp.example)" > "$tmp/fwd.jso
 check "same bytes: one message, two deliveries (the repeat kept once)" \
     [ "$("$py" -c 'import json,sys; print(len(json.load(sys.stdin)["deliveries"]))' < "$tmp/fwd.json")" = 2 ]
 check "the second delivery's recipient is searchable" [ "$(claw search --count rcpt:b@corp.example)" = 1 ]
+# The message was indexed again; the shards keep no term lists, so its new
+# version is in the amendments and the old one must not be found beside it.
+check "...the first one's still is" [ "$(claw search --count rcpt:a@corp.example)" = 1 ]
+check "the changed message is one hit, not its two versions" \
+    [ "$(claw search --count 'to:security@corp.example OR rcpt:b@corp.example')" = 1 ]
+check "the shards keep no term lists; the new version is in the amendments" \
+    sh -c "[ ! -e '$A/index/shard0/termlist.glass' ] && [ -e '$A/index/amend0/iamglass' ]"
 
 # --- limits and access -------------------------------------------------------
 "$py" -c 'print("Subject: big\n\n" + ("x" * 76 + "\n") * 1200)' > "$tmp/big.eml"
@@ -249,5 +256,23 @@ check "idle clawd keeps little of the store's map resident (${rss} kB of ${used}
 stop
 claw check > "$tmp/check" 2>&1
 check "after compaction: check clean" grep -q '^clean$' "$tmp/check"
+check "check: xapian-check on the amendments too" grep -q 'xapian-check .*/amend[0-9]*: clean' "$tmp/check"
+
+# --- an index made before amendments: shards with term lists ---------------
+# Such a shard is still replaced in place when a message is indexed again.
+rm -rf "$A"
+start CLAW_TEST_INDEX_TERMLISTS=1
+$send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
+sleep 0.5
+$send --socket "$sock" --rcpt b@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
+i=0
+while [ "$(claw search --count rcpt:b@corp.example 2> /dev/null)" != 1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "term lists: the shards have them, and no amendments" \
+    sh -c "[ -e '$A/index/shard0/termlist.glass' ] && ! ls -d '$A'/index/amend* 2> /dev/null"
+check "term lists: the message indexed again is one hit, by either delivery" \
+    [ "$(claw search --count 'rcpt:a@corp.example OR rcpt:b@corp.example')" = 1 ]
+stop
+claw check > "$tmp/check" 2>&1
+check "term lists: check clean" grep -q '^clean$' "$tmp/check"
 
 [ "$n_fail" -eq 0 ]
