@@ -257,6 +257,25 @@ stop
 claw check > "$tmp/check" 2>&1
 check "after compaction: check clean" grep -q '^clean$' "$tmp/check"
 check "check: xapian-check on the amendments too" grep -q 'xapian-check .*/amend[0-9]*: clean' "$tmp/check"
+# The shards and their amendments answer as one index would: the same hits in
+# the same order as after claw reindex, which folds the amendments back.
+qs='date:1990..|NOT rcpt:d@corp.example|message OR invoice OR rcpt:d@corp.example'
+amended=$(for a in "$A"/index/amend*; do xapian-delve "$a" 2> /dev/null; done | sed -n 's/^number of documents = //p' | awk '{s += $1} END {print s + 0}')
+ids() { # ids SUFFIX: every query's hits by date and by relevance, into files
+    i=0
+    echo "$qs" | tr '|' '\n' | while read -r q; do
+        i=$((i + 1))
+        claw search --limit 5000 --ids "$q" > "$tmp/ids.$i.$1"
+        claw search --limit 5000 --sort relevance --ids "$q" > "$tmp/rel.$i.$1"
+    done
+}
+ids amend
+claw reindex > /dev/null 2>&1
+ids folded
+for i in 1 2 3; do
+    check "amendments ($amended documents): query $i as after reindex ($(wc -l < "$tmp/ids.$i.amend") hits, by date and by relevance)" \
+        sh -c "[ $amended -gt 0 ] && [ -s '$tmp/ids.$i.amend' ] && cmp -s '$tmp/ids.$i.amend' '$tmp/ids.$i.folded' && cmp -s '$tmp/rel.$i.amend' '$tmp/rel.$i.folded'"
+done
 
 # --- an index made before amendments: shards with term lists ---------------
 # Such a shard is still replaced in place when a message is indexed again.
