@@ -103,7 +103,7 @@ echo "# Clawback $("$CLAW" --version | cut -d' ' -f3), $(mu --version | head -1 
 echo "# Each tool indexes the same Maildir from empty. claw import and clawd also"
 echo "# classify every message and store it compressed; clawd is timed until its"
 echo "# index has caught up (8 LMTP sessions in parallel, pipelined as Exim's lmtp transport"
-echo "# does, from tests/lmtp-bench.c). Peak = max RSS."
+echo "# does, from tests/mail-bench.c). Peak = max RSS."
 } > "$tmp/out"
 
 for size in $sizes; do
@@ -136,7 +136,7 @@ for size in $sizes; do
     echo $! > "$tmp/clawd.pid"
     while [ ! -S "$tmp/clawd.sock" ]; do sleep 0.1; done
     t0=$(now)
-    "$builddir/tests/lmtp-bench" --socket "$tmp/clawd.sock" --connections 8 "$tmp/list" > "$tmp/lmtp.json"
+    "$builddir/tests/mail-bench" --lmtp --socket "$tmp/clawd.sock" --connections 8 "$tmp/list" > "$tmp/lmtp.json"
     last=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])')
     while :; do
         seq=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["index_seq"])')
