@@ -405,6 +405,19 @@ rec_each(const void *data, size_t len, void (*fn)(void *ctx, unsigned tag, const
     return true;
 }
 
+/* rec_each() over the stored record @v, packed or not (record_plain); false
+ * if it is damaged. */
+static bool
+record_each(claw_archive_t *a, MDB_txn *txn, const MDB_val *v,
+            void (*fn)(void *ctx, unsigned tag, const char *s, size_t n), void *ctx)
+{
+    MDB_val pl;
+    void *buf;
+    bool ok = record_plain(a, txn, v, &pl, &buf) && rec_each(pl.mv_data, pl.mv_size, fn, ctx);
+    g_free(buf);
+    return ok;
+}
+
 /* ------------------------------------------------------------------------
  * Opening
  * --------------------------------------------------------------------- */
@@ -1262,12 +1275,10 @@ sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], uint64_
             rc = MDB_CORRUPTED;
             break;
         }
-        MDB_val mk = {8, v.mv_data}, mv, pl;
-        void *buf;
+        MDB_val mk = {8, v.mv_data}, mv;
         unsigned char full[32] = {0};
-        if (mdb_get(txn, a->dbi[DB_META], &mk, &mv) == 0 && record_plain(a, txn, &mv, &pl, &buf)) {
-            rec_each(pl.mv_data, pl.mv_size, sha_field, full);
-            g_free(buf);
+        if (mdb_get(txn, a->dbi[DB_META], &mk, &mv) == 0) {
+            record_each(a, txn, &mv, sha_field, full);
             if (memcmp(full, sha, 32) == 0) {
                 *docid = get_be64(v.mv_data);
                 break;
@@ -1422,6 +1433,17 @@ test_crash(const char *when, unsigned commits_done)
 #define DICT_SAMPLE_MAX (32 * 1024)      /* of each message */
 #define DICT_SAMPLES_TOTAL (24u << 20)
 
+/* A record as a sample for the records' dictionary, unless it is packed
+ * already. */
+static void
+add_sample(GByteArray *samples, GArray *sizes, const MDB_val *v)
+{
+    if (v->mv_size && *(const unsigned char *)v->mv_data != RECORD_PACKED) {
+        g_byte_array_append(samples, v->mv_data, (guint)v->mv_size);
+        g_array_append_val(sizes, v->mv_size);
+    }
+}
+
 static gpointer
 train_main(gpointer data)
 {
@@ -1451,10 +1473,7 @@ train_main(gpointer data)
                     g_array_append_val(sizes, n);
                     free(raw);
                 }
-                if (v.mv_size && *(const unsigned char *)v.mv_data != RECORD_PACKED) {
-                    g_byte_array_append(rsamples, v.mv_data, (guint)v.mv_size);
-                    g_array_append_val(rsizes, v.mv_size);
-                }
+                add_sample(rsamples, rsizes, &v);
             }
             mdb_cursor_close(c);
         }
@@ -1462,10 +1481,7 @@ train_main(gpointer data)
             MDB_val k, v;
             for (int e = mdb_cursor_get(c, &k, &v, MDB_FIRST); e == 0 && rsizes->len < 2 * DICT_SAMPLES;
                  e = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-                if (v.mv_size && *(const unsigned char *)v.mv_data != RECORD_PACKED) {
-                    g_byte_array_append(rsamples, v.mv_data, (guint)v.mv_size);
-                    g_array_append_val(rsizes, v.mv_size);
-                }
+                add_sample(rsamples, rsizes, &v);
             mdb_cursor_close(c);
         }
         read_end(a, txn);
@@ -1799,11 +1815,7 @@ get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what, claw_
     r->message_id = r->subject = r->from = r->from_name = r->action = r->rules =
         r->verdict_source = "";
     rec_ctx_t c = {r, r->priv->strings, NULL, NULL, (what & REC_TEXTS) != 0};
-    MDB_val pl;
-    void *buf;
-    bool ok = record_plain(a, txn, &v, &pl, &buf) && rec_each(pl.mv_data, pl.mv_size, meta_field, &c);
-    g_free(buf);
-    if (!ok) {
+    if (!record_each(a, txn, &v, meta_field, &c)) {
         claw_record_free(r);
         set_error(a, "message %" PRIu64 ": damaged record", docid);
         return CLAW_STATUS_IO_ERROR;
@@ -1826,11 +1838,7 @@ get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what, claw_
             claw_delivery_t d = {0};
             c.d = &d;
             c.rcpt = g_ptr_array_new();
-            MDB_val epl;
-            void *ebuf;
-            if (record_plain(a, txn, &pv, &epl, &ebuf))
-                rec_each(epl.mv_data, epl.mv_size, env_field, &c);
-            g_free(ebuf);
+            record_each(a, txn, &pv, env_field, &c);
             d.n_rcpt = c.rcpt->len;
             g_ptr_array_add(lists, c.rcpt);
             g_array_append_val(ds, d);
@@ -2137,11 +2145,7 @@ claw_archive_texts(claw_archive_t *a, claw_engine_t *engine, uint64_t docid, boo
     }
     if (!subject_only)
         t.texts.s = g_string_chunk_new(256);
-    MDB_val pl;
-    void *buf;
-    bool ok = record_plain(a, txn, &v, &pl, &buf) && rec_each(pl.mv_data, pl.mv_size, text_field, &t);
-    g_free(buf);
-    if (!ok) {
+    if (!record_each(a, txn, &v, text_field, &t)) {
         set_error(a, "message %" PRIu64 ": damaged record", docid);
         st = CLAW_STATUS_IO_ERROR;
         goto out;
@@ -2280,11 +2284,7 @@ claw_archive_each(claw_archive_t *a, bool (*fn)(void *ctx, uint64_t docid, const
             claw_record_t r = {0};
             GStringChunk *s = g_string_chunk_new(256);
             rec_ctx_t rc2 = {&r, s, NULL, NULL, false};
-            MDB_val pl;
-            void *buf;
-            if (record_plain(a, txn, &v, &pl, &buf))
-                rec_each(pl.mv_data, pl.mv_size, meta_field, &rc2);
-            g_free(buf);
+            record_each(a, txn, &v, meta_field, &rc2);
             g_string_chunk_free(s);
             if (!fn(ctx, get_be64(k.mv_data), r.sha256))
                 break;
@@ -2422,12 +2422,8 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
             claw_record_t r = {0};
             GStringChunk *sc = g_string_chunk_new(256);
             rec_ctx_t rc2 = {&r, sc, NULL, NULL, false};
-            MDB_val pl;
-            void *buf;
-            if (!record_plain(a, txn, &v, &pl, &buf) ||
-                !rec_each(pl.mv_data, pl.mv_size, meta_field, &rc2) || !r.sha256[0])
+            if (!record_each(a, txn, &v, meta_field, &rc2) || !r.sha256[0])
                 PROBLEM("message %" PRId64 ": damaged record", docid);
-            g_free(buf);
             for (int i = 0; i < 4; i++)
                 if (r.action && !strcmp(r.action, claw_action_to_string((claw_action_t)i)))
                     by_action[i]++;
