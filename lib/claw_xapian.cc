@@ -1102,6 +1102,18 @@ claw_index_last_seq(claw_index_t *ix, uint64_t *seq)
     CATCH(ix, ix->dir)
 }
 
+/* Before the shard's own commit: after a crash between the two, the
+ * shard's last_seq is the older, and catching up from it writes the same
+ * amendments again. */
+static void
+commit_amendments(claw_index_t *ix, uint64_t seq)
+{
+    if (ix->amend_w) {
+        ix->amend_w->set_metadata("last_seq", std::to_string(seq));
+        ix->amend_w->commit();
+    }
+}
+
 static bool
 has_doc(const Xapian::Database &db, Xapian::docid did)
 {
@@ -1139,11 +1151,7 @@ claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
         } else if (ix->termlists || !has_doc(*ix->wdb, (Xapian::docid)docid)) {
             ix->wdb->replace_document((Xapian::docid)docid, d);
         } else {
-            if (!ix->amend_w)
-                ix->amend_w = new Xapian::WritableDatabase(
-                    shard_path(ix->dir, "amend", ix->shard),
-                    Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
-            ix->amend_w->replace_document((Xapian::docid)docid, d);
+            ix->amend_w->replace_document((Xapian::docid)docid, d); /* made at open */
         }
         return CLAW_STATUS_SUCCESS;
     }
@@ -1156,13 +1164,7 @@ claw_index_commit(claw_index_t *ix, uint64_t seq)
     if (!ix->wdb)
         return CLAW_STATUS_INVALID_ARGUMENT;
     try {
-        /* The amendments first: after a crash between the two, the shard's
-         * last_seq is the older, and catching up from it writes the same
-         * amendments again. */
-        if (ix->amend_w) {
-            ix->amend_w->set_metadata("last_seq", std::to_string(seq));
-            ix->amend_w->commit();
-        }
+        commit_amendments(ix, seq);
         ix->wdb->set_metadata("last_seq", std::to_string(seq));
         ix->wdb->set_metadata("positions", ix->positions ? "yes" : "no");
         ix->wdb->commit();
@@ -1226,10 +1228,7 @@ claw_index_compact(claw_index_t *ix, uint64_t seq)
     std::string tmp = path + ".compact";
     try {
         claw_index_remove_tree(tmp.c_str());
-        if (ix->amend_w) {
-            ix->amend_w->set_metadata("last_seq", std::to_string(seq));
-            ix->amend_w->commit();
-        }
+        commit_amendments(ix, seq);
         ix->wdb->set_metadata("last_seq", std::to_string(seq));
         ix->wdb->set_metadata("positions", ix->positions ? "yes" : "no");
         ix->wdb->set_metadata("compacted_docs", std::to_string(ix->wdb->get_doccount()));
@@ -1291,9 +1290,7 @@ claw_index_has(claw_index_t *ix, uint64_t docid, bool *has)
 {
     *has = false;
     try {
-        Xapian::PostingIterator p = ix->db->postlist_begin("");
-        p.skip_to((Xapian::docid)docid);
-        *has = p != ix->db->postlist_end("") && *p == docid;
+        *has = docid <= 0xffffffffu && has_doc(*ix->db, (Xapian::docid)docid);
         return CLAW_STATUS_SUCCESS;
     }
     CATCH(ix, ix->dir)

@@ -1215,12 +1215,14 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
             char *out = NULL;
             int status = 0;
             char *shard = g_strdup_printf("%s/%s%u", ipath, k % 2 ? "amend" : "shard", k / 2);
-            char *glass = g_strdup_printf("%s/iamglass", shard);
-            bool there = access(glass, F_OK) == 0;
-            g_free(glass);
-            if (k % 2 && !there) {
-                g_free(shard);
-                continue;
+            if (k % 2) {
+                char *glass = g_strdup_printf("%s/iamglass", shard);
+                bool there = access(glass, F_OK) == 0;
+                g_free(glass);
+                if (!there) {
+                    g_free(shard);
+                    continue;
+                }
             }
             char *args[] = {(char *)XAPIAN_CHECK, shard, NULL};
             if (g_spawn_sync(NULL, args, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
