@@ -6,6 +6,9 @@
  *   local_scan_path = /usr/lib/clawback/claw_exim.so
  *       Debian's dlopen'd local_scan (ABI 6.0): judges every message,
  *       including non-SMTP submissions, and applies the verdict itself.
+ *   smtp_accept_max_per_host = ${dlfunc{.../claw_exim.so}{claw_preload}{}}
+ *       optional, for either mode: loads this object in the daemon, so
+ *       each connection's process has it from the fork.
  *
  * The judging happens in claw-scanner (claw-scanner.c): one engine and a
  * pool of workers on a Unix socket in Exim's spool directory, started by
@@ -175,12 +178,25 @@ read_mta(const char *path, char **why)
  * Reading the message
  * --------------------------------------------------------------------- */
 
+/* True if @fd is open on the file @want. */
+static bool
+fd_is(int fd, const struct stat *want)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == want->st_dev && st.st_ino == want->st_ino;
+}
+
 /* The fd this process already holds on the -D spool file of @id. Exim does
  * not export it, and opening the file ourselves then closing it would drop
- * Exim's lock on it (POSIX close semantics), so we find it by inode. */
+ * Exim's lock on it (POSIX close semantics), so we find it by inode: first
+ * the one that held the last message, then the low numbers (Exim opens it
+ * among its first few), and only then the list in /proc/self/fd, whose
+ * lookups cost a new connection's process more than all the rest of the
+ * plugin's work in it. */
 static int
 find_data_fd(const char *id)
 {
+    static int last = -1;
     char *spool = (char *)expand_string((uschar *)"$spool_directory");
     if (!spool || !*spool || strlen(id) < 6)
         return -1;
@@ -192,21 +208,25 @@ find_data_fd(const char *id)
         if (stat(path, &want) != 0)
             return -1;
     }
+    if (last >= 0 && fd_is(last, &want))
+        return last;
+    for (int n = 0; n < 64; n++)
+        if (fd_is(n, &want))
+            return last = n;
     int fd = -1;
     DIR *d = opendir("/proc/self/fd");
     struct dirent *de;
     while (d && fd < 0 && (de = readdir(d))) {
         char *end;
         long n = strtol(de->d_name, &end, 10);
-        struct stat st;
         if (*end || end == de->d_name || n == dirfd(d))
             continue;
-        if (fstat((int)n, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+        if (fd_is((int)n, &want))
             fd = (int)n;
     }
     if (d)
         closedir(d);
-    return fd;
+    return fd >= 0 ? (last = fd) : -1;
 }
 
 /* A growing buffer. */
@@ -503,6 +523,25 @@ claw_scan(uschar **yield, int argc, uschar *argv[])
     log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
     *yield = (uschar *)string_sprintf("clawback: %s", q);
     return DEFER;
+}
+
+/* ------------------------------------------------------------------------
+ * ${dlfunc{claw_exim.so}{claw_preload}{LIMIT}}
+ *
+ * For smtp_accept_max_per_host, which Exim expands in the daemon for each
+ * new connection, before it forks the connection's process: the expansion
+ * loads this object there once (Exim keeps what it has loaded), so no
+ * connection loads it again. Returns LIMIT, the site's own per-host limit
+ * ("" for none). Runs in the daemon, as root: it does nothing else.
+ * --------------------------------------------------------------------- */
+
+EXPORT int claw_preload(uschar **yield, int argc, uschar *argv[]);
+
+EXPORT int
+claw_preload(uschar **yield, int argc, uschar *argv[])
+{
+    *yield = argc > 0 ? argv[0] : (uschar *)"";
+    return OK;
 }
 
 /* ------------------------------------------------------------------------

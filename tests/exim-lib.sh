@@ -47,9 +47,8 @@ exim_start() {
     install -m 644 "$builddir/plugin/.libs/claw_exim.so" "$ex_plugin"
     # claw_exim.so starts the claw-scanner beside it (as Exim's user).
     install -m 755 "$builddir/plugin/claw-scanner" "$ex_dir/claw-scanner"
-    set -- -DSPOOL="$ex_dir/spool" -DLOGS="$ex_dir/log" -DMAILDIR="$EXIM_MAILDIR" \
-        -DPORT="$EXIM_PORT" -DACL="$ex_dir/clawback-acl.conf" -DCLAWBACK_PLUGIN="$ex_plugin" \
-        -DJOURNAL_ROUTER_FILE="$ex_dir/clawback-router.conf" -DLMTP_FILE="$ex_dir/clawback-transport.conf"
+    # Exim takes at most 10 -D options: the paths all come from TESTROOT.
+    set -- -DTESTROOT="$ex_dir" -DPORT="$EXIM_PORT"
     case "$ex_mode" in
         local_scan) set -- "$@" -DLOCAL_SCAN=1 ;;
         none) set -- "$@" -DNO_CLAWBACK=1 ;;

@@ -67,6 +67,10 @@ for mode in dlfunc local_scan; do
         fail "$mode: clean mail reaches the Maildir"
     fi
 
+    # The shipped preload: the daemon loaded the plugin once, so each
+    # connection's process has it from the fork.
+    check "$mode: the daemon holds the plugin (preloaded)" grep -q claw_exim.so "/proc/$ex_pid/maps"
+
     # Forged incoming X-Clawback-* headers are gone; ours are there once.
     send "$tmp/forged.eml"
     if exim_wait_delivered 2; then
@@ -164,5 +168,22 @@ for mode in dlfunc local_scan; do
     fi
     exim_stop
 done
+
+# Without the preload line each connection's process loads the plugin.
+claw_conf ""
+if EXIM_EXTRA="-DNO_PRELOAD=1" exim_start "$tmp/no-preload" dlfunc "$conf"; then
+    send "$fx/plain.eml"
+    check "no preload: clean mail gets 250" grep -q '^250 ' "$tmp/reply"
+    if exim_wait_delivered 1; then
+        check "no preload: delivered copy is stamped" grep -q '^X-Clawback-Verdict: accept' "$(newest)"
+    else
+        fail "no preload: clean mail reaches the Maildir"
+    fi
+    check "no preload: the daemon does not hold the plugin" \
+        sh -c "! grep -q claw_exim.so /proc/$ex_pid/maps"
+    exim_stop
+else
+    fail "no preload: Exim starts"
+fi
 
 [ "$n_fail" -eq 0 ]
