@@ -957,7 +957,9 @@ append_segment(claw_ctx_t *ctx, GByteArray *out, const char *data, size_t orig, 
  * no NUL, no lone CR and no "=?", cannot give a GMime warning, so it is read
  * by our own code (auth.c) straight from the message instead. Everything
  * else, including anything malformed, still goes to GMime, so its warnings
- * are the same; their offsets are mapped back (original_offset). */
+ * are the same; their offsets are mapped back (original_offset). A parse
+ * for texts or for the verdict alone leaves out every such field, plain or
+ * not (see below). */
 static GByteArray *
 split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
 {
@@ -997,9 +999,13 @@ split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
          * fatal only when no field came before it. */
         bool plain = well_formed && f_end < len && ctx->fields->len > 1 &&
                      !gmime_needs_field(ctx, data + p, name);
-        /* Texts only: GMime's warnings are not wanted, so any field it does
-         * not need stays out, whatever its bytes. */
-        if (plain && ctx->text_only) {
+        /* Texts only, or the verdict alone: any field GMime does not need
+         * stays out, whatever its bytes. What GMime could say of it (8-bit
+         * bytes, a bad encoded word) is an anomaly no rule reads (see
+         * classify.c: only the ambiguous and the limit ones count), and
+         * decoding long encoded fields such as X-Microsoft-Antispam-Message-
+         * Info for it was an eighth of a verdict's time. */
+        if (plain && (ctx->text_only || ctx->verdict_only)) {
             p = f_end;
             continue;
         }

@@ -1185,6 +1185,33 @@ test_scan_api(void)
         CHECK(lean == files, "_claw_scan_verdict: no message hash computed (%d of %d)", lean,
               files);
     }
+    /* ... and without GMime's look at fields it does not need: their
+     * warnings are anomalies no rule reads. */
+    {
+        static const char odd[] = "From: a@b.example\nTo: c@d.example\n"
+                                  "X-Encoded: =?us-ascii?Q?ok?= =?bogus?X?broken\n"
+                                  "X-Latin: caf\xe9 cr\xe8me\nSubject: odd fields\n\nbody\n";
+        claw_verdict_t *full = NULL, *quick = NULL;
+        claw_scan_buffer(e, odd, sizeof odd - 1, NULL, &full);
+        _claw_scan_verdict(e, odd, sizeof odd - 1, NULL, &quick);
+        char l1[1024] = "", l2[1024] = "";
+        claw_verdict_format(full, l1, sizeof l1);
+        claw_verdict_format(quick, l2, sizeof l2);
+        const claw_message_t *fm = claw_verdict_message(full), *qm = claw_verdict_message(quick);
+        size_t warned = 0, quick_warned = 0;
+        for (size_t i = 0; fm && i < fm->n_anomalies; i++)
+            warned += fm->anomalies[i].code == CLAW_ANOM_GMIME_UNENCODED_8BIT_HEADER ||
+                      fm->anomalies[i].code == CLAW_ANOM_GMIME_INVALID_RFC2047_HEADER_VALUE;
+        for (size_t i = 0; qm && i < qm->n_anomalies; i++)
+            quick_warned += qm->anomalies[i].code == CLAW_ANOM_GMIME_UNENCODED_8BIT_HEADER ||
+                            qm->anomalies[i].code == CLAW_ANOM_GMIME_INVALID_RFC2047_HEADER_VALUE;
+        CHECK(warned > 0 && quick_warned == 0 && !strcmp(l1, l2),
+              "_claw_scan_verdict: X- fields left to our own code (GMime warned %zu times in "
+              "the full parse, %zu in the verdict's; '%s' vs '%s')",
+              warned, quick_warned, l1, l2);
+        claw_verdict_destroy(full);
+        claw_verdict_destroy(quick);
+    }
     claw_engine_destroy(e);
 
     char a[CLAW_ID_SIZE], b[CLAW_ID_SIZE];
