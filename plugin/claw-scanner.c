@@ -119,25 +119,6 @@ scanner_engine(const char *path, struct stat *st)
     return eng;
 }
 
-/* Read one request with the descriptor that came with it. */
-static char *
-receive_request(int sock, size_t *len, int *data_fd)
-{
-    uint32_t n = 0;
-    if (!proto_recv_with_fd(sock, &n, data_fd))
-        return NULL;
-    char *req = n <= 512u * 1024 * 1024 && *data_fd >= 0 ? g_try_malloc(n + 1) : NULL;
-    if (!req || !proto_read(sock, req, n, -1)) {
-        if (*data_fd >= 0)
-            close(*data_fd);
-        g_free(req);
-        return NULL;
-    }
-    req[n] = '\0';
-    *len = n;
-    return req;
-}
-
 /* In a worker: judge one request. @data_fd holds the spool data file. */
 static void
 worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const char *end,
@@ -166,18 +147,30 @@ worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const ch
      * size limit the rest is not needed: the parser marks the message
      * unscannable at its own limit. */
     size_t max = (size_t)engine->config->limits.max_message_bytes + 1;
-    GString *m = g_string_sized_new(64 * 1024);
+    size_t head = (size_t)(end - p) + 1;
+    struct stat st;
+    size_t body = fstat(data_fd, &st) == 0 && st.st_size > SPOOL_DATA_START_OFFSET
+                      ? (size_t)st.st_size - SPOOL_DATA_START_OFFSET
+                      : 0;
+    /* Read straight into its place; a file that grew meanwhile is read on
+     * into a bigger buffer. */
+    GString *m = g_string_sized_new(MIN(head + body, max) + 1);
     g_string_append_len(m, p, end - p);
     g_string_append_c(m, '\n');
-    char buf[64 * 1024];
-    for (off_t off = SPOOL_DATA_START_OFFSET;;) {
-        ssize_t n = pread(data_fd, buf, sizeof buf, off);
+    for (off_t off = SPOOL_DATA_START_OFFSET; m->len < max;) {
+        if (m->allocated_len - m->len < 2) {
+            size_t keep = m->len;
+            g_string_set_size(m, keep + 64 * 1024);
+            g_string_truncate(m, keep);
+        }
+        size_t room = MIN(m->allocated_len - m->len - 1, max - m->len);
+        ssize_t n = pread(data_fd, m->str + m->len, room, off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
-        if (m->len < max)
-            g_string_append_len(m, buf, MIN((size_t)n, max - m->len));
+        m->len += (size_t)n;
+        m->str[m->len] = '\0';
         off += n;
     }
 
@@ -219,7 +212,7 @@ worker_main(claw_engine_t *engine, int lfd, const struct stat *cfg_st)
         setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         size_t len = 0;
         int data_fd = -1;
-        char *req = receive_request(c, &len, &data_fd);
+        char *req = proto_recv_request(c, 512u * 1024 * 1024, &len, &data_fd);
         if (req) {
             const char *f[REQ_FIELDS];
             const char *p = req, *end = req + len;
@@ -252,7 +245,7 @@ worker_main(claw_engine_t *engine, int lfd, const struct stat *cfg_st)
             setitimer(ITIMER_REAL, &off, NULL);
             proto_write(c, &r, sizeof r, -1);
             close(data_fd);
-            g_free(req);
+            free(req);
         }
         close(c);
     }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -66,10 +67,11 @@ proto_write(int fd, const void *buf, size_t len, int64_t end)
 {
     const char *p = buf;
     while (len) {
-        if (end >= 0 && !proto_wait(fd, POLLOUT, end))
-            return false;
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        /* Try first: a socket with room in its buffer needs no poll. */
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | (end >= 0 ? MSG_DONTWAIT : 0));
+        if (n < 0 && errno == EAGAIN && end >= 0 && proto_wait(fd, POLLOUT, end))
+            continue;
+        if (n < 0 && (errno == EINTR || (errno == EAGAIN && end < 0)))
             continue;
         if (n <= 0)
             return false;
@@ -84,7 +86,9 @@ proto_send_with_fd(int sock, const void *buf, size_t len, int fd, int64_t end)
 {
     char cbuf[CMSG_SPACE(sizeof(int))];
     memset(cbuf, 0, sizeof cbuf);
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = 1};
+    /* All of it in one call, so the scanner normally wakes once, with the
+     * whole request there; the descriptor rides on its first bytes. */
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
                         .msg_controllen = sizeof cbuf};
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
@@ -93,33 +97,58 @@ proto_send_with_fd(int sock, const void *buf, size_t len, int fd, int64_t end)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
     ssize_t n;
-    do {
-        if (!proto_wait(sock, POLLOUT, end))
+    for (;;) {
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+            break;
+        if (errno == EAGAIN && !proto_wait(sock, POLLOUT, end))
             return false;
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    } while (n < 0 && (errno == EINTR || errno == EAGAIN));
-    if (n != 1)
+    }
+    if (n <= 0)
         return false;
-    return proto_write(sock, (const char *)buf + 1, len - 1, end);
+    return proto_write(sock, (const char *)buf + n, len - (size_t)n, end);
 }
 
-bool
-proto_recv_with_fd(int sock, uint32_t *len, int *fd)
+char *
+proto_recv_request(int sock, size_t max, size_t *len, int *fd)
 {
+    char head[16 * 1024];
     char cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = len, .iov_len = 1};
+    struct iovec iov = {.iov_base = head, .iov_len = sizeof head};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
                         .msg_controllen = sizeof cbuf};
     ssize_t got;
     do
         got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     while (got < 0 && errno == EINTR);
-    if (got != 1)
-        return false;
     *fd = -1;
+    if (got <= 0)
+        return NULL;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
             memcpy(fd, CMSG_DATA(c), sizeof(int));
-    /* The other three bytes of the length. */
-    return proto_read(sock, (char *)len + 1, sizeof *len - 1, -1);
+    uint32_t n;
+    if (got < (ssize_t)sizeof n && !proto_read(sock, head + got, sizeof n - (size_t)got, -1))
+        goto fail;
+    if (got < (ssize_t)sizeof n)
+        got = sizeof n;
+    memcpy(&n, head, sizeof n);
+    /* One request per connection: nothing may follow it. */
+    size_t have = (size_t)got - sizeof n;
+    char *req = *fd >= 0 && n <= max && have <= n ? malloc((size_t)n + 1) : NULL;
+    if (!req)
+        goto fail;
+    memcpy(req, head + sizeof n, have);
+    if (!proto_read(sock, req + have, n - have, -1)) {
+        free(req);
+        goto fail;
+    }
+    req[n] = '\0';
+    *len = n;
+    return req;
+fail:
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    return NULL;
 }

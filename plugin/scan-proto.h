@@ -36,7 +36,9 @@ bool proto_read(int fd, void *buf, size_t len, int64_t end);
 bool proto_write(int fd, const void *buf, size_t len, int64_t end);
 /* @len bytes at @buf with @fd passed along, then false or true as above. */
 bool proto_send_with_fd(int sock, const void *buf, size_t len, int fd, int64_t end);
-/* The u32 length and the descriptor that came with it (-1 if none). */
-bool proto_recv_with_fd(int sock, uint32_t *len, int *fd);
+/* A request: its bytes after the length, NUL-terminated (*@len of them,
+ * free() it), and the descriptor that came with it; NULL, with no
+ * descriptor left open, on EOF, error, more than @max bytes or none. */
+char *proto_recv_request(int sock, size_t max, size_t *len, int *fd);
 
 #endif

@@ -46,7 +46,8 @@ exim_start() {
     ex_plugin=$ex_dir/claw_exim.so
     install -m 644 "$builddir/plugin/.libs/claw_exim.so" "$ex_plugin"
     # claw_exim.so starts the claw-scanner beside it (as Exim's user).
-    install -m 755 "$builddir/plugin/claw-scanner" "$ex_dir/claw-scanner"
+    # ($CLAW_SCANNER_BIN: another build of it, e.g. the sanitized one.)
+    install -m 755 "${CLAW_SCANNER_BIN:-$builddir/plugin/claw-scanner}" "$ex_dir/claw-scanner"
     # Exim takes at most 10 -D options: the paths all come from TESTROOT.
     set -- -DTESTROOT="$ex_dir" -DPORT="$EXIM_PORT"
     case "$ex_mode" in

@@ -21,10 +21,24 @@ if ! make -C "$san" -j2 search/claw indexer/clawd tests/unit > "$tmp/make.log" 2
     exit 1
 fi
 ok "build with ASan and UBSan"
+# The Exim plugin's scanner too, where Exim is built for: exim.sh then runs
+# its requests, the bombs included, through a sanitized claw-scanner.
+scanner=""
+if [ -f "$builddir/plugin/.libs/claw_exim.so" ]; then
+    if make -C "$san" -j2 plugin/claw-scanner > "$tmp/make-scanner.log" 2>&1; then
+        scanner="$san/plugin/claw-scanner"
+    else
+        fail "build claw-scanner with ASan and UBSan"
+        tail -30 "$tmp/make-scanner.log" | sed 's/^/#  /'
+    fi
+fi
 
 export CLAW_SANITIZED=1
-# Reports of every process (clawd runs in the background) go to files too.
+# Reports of every process (clawd runs in the background, the scanner as
+# Exim's user) go to files too.
 mkdir -p "$tmp/reports"
+chmod 755 "$tmp"
+chmod 1777 "$tmp/reports"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$tmp/reports/asan"
 export LSAN_OPTIONS="suppressions=$(cd "$srcdir" && pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/reports/ubsan"
@@ -40,8 +54,12 @@ fi
 for t in golden bombs corpus archive clawd; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
+if [ -n "$scanner" ]; then
+    CLAW_SCANNER_BIN=$scanner sh "$srcdir/tests/exim.sh" 2>&1 |
+        sed "s/^ok - /ok - asan+ubsan scanner: /; s/^not ok - /not ok - asan+ubsan scanner: /"
+fi
 if [ -z "$(ls "$tmp/reports")" ]; then
-    ok "no sanitizer report from any process (claw, clawd)"
+    ok "no sanitizer report from any process (claw, clawd${scanner:+, claw-scanner})"
 else
     fail "sanitizer reports:"
     head -40 "$tmp"/reports/* | sed 's/^/#  /'
