@@ -178,6 +178,19 @@ read_mta(const char *path, char **why)
  * Reading the message
  * --------------------------------------------------------------------- */
 
+/* Exim's spool directory (not exported: expanded once per process). */
+static const char *
+spool_dir(void)
+{
+    static char *spool;
+    if (!spool) {
+        const char *s = (const char *)expand_string((uschar *)"$spool_directory");
+        if (s && *s)
+            spool = strdup(s);
+    }
+    return spool;
+}
+
 /* True if @fd is open on the file @want. */
 static bool
 fd_is(int fd, const struct stat *want)
@@ -197,8 +210,8 @@ static int
 find_data_fd(const char *id)
 {
     static int last = -1;
-    char *spool = (char *)expand_string((uschar *)"$spool_directory");
-    if (!spool || !*spool || strlen(id) < 6)
+    const char *spool = spool_dir();
+    if (!spool || strlen(id) < 6)
         return -1;
     char path[4096];
     struct stat want;
@@ -314,10 +327,10 @@ request(buf_t *b, const char *cfg_path, const char *const *kv, int n_kv)
 static bool
 scanner_address(struct sockaddr_un *sa, char **why)
 {
-    char *spool = (char *)expand_string((uschar *)"$spool_directory");
+    const char *spool = spool_dir();
     memset(sa, 0, sizeof *sa);
     sa->sun_family = AF_UNIX;
-    if (!spool || !*spool ||
+    if (!spool ||
         snprintf(sa->sun_path, sizeof sa->sun_path, "%s/clawback-scanner.sock", spool) >=
             (int)sizeof sa->sun_path) {
         *why = str_printf("no room for the scanner's socket under %s", spool ? spool : "?");
@@ -532,7 +545,8 @@ claw_scan(uschar **yield, int argc, uschar *argv[])
  * new connection, before it forks the connection's process: the expansion
  * loads this object there once (Exim keeps what it has loaded), so no
  * connection loads it again. Returns LIMIT, the site's own per-host limit
- * ("" for none). Runs in the daemon, as root: it does nothing else.
+ * ("" for none). Runs in the daemon, as root: it reads the [mta] section
+ * (re-read only when the file changes), and does nothing else.
  * --------------------------------------------------------------------- */
 
 EXPORT int claw_preload(uschar **yield, int argc, uschar *argv[]);
@@ -540,6 +554,10 @@ EXPORT int claw_preload(uschar **yield, int argc, uschar *argv[]);
 EXPORT int
 claw_preload(uschar **yield, int argc, uschar *argv[])
 {
+    /* [mta] too, so a connection's process only checks it is unchanged. */
+    char *why = NULL;
+    read_mta(config_path(NULL), &why);
+    free(why);
     *yield = argc > 0 ? argv[0] : (uschar *)"";
     return OK;
 }
