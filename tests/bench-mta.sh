@@ -127,7 +127,8 @@ print("# Exim 4.96 over SMTP, messages queued (reception only), spool in /dev/sh
 print("# three times, alternating, best round kept. Latency: end of DATA to its reply.")
 print("# conns: parallel connections, xN: a new connection every N messages. The sender is")
 print("# tests/mail-bench.c (C, pipelining as Exim's own smtp transport does). CPU: the")
-print("# machine's CPU time per message over the run (all processes, the sender's included).")
+print("# machine's CPU time per message over the run (all processes, the sender's included;")
+print("# /proc/stat counts clock ticks, so on one connection, the machine nearly idle, it is rough).")
 print("# 'no preload': the ACL without the shipped smtp_accept_max_per_host preload line.")
 print("%-5s %-30s %9s %8s %8s %8s %10s %8s %9s" % ("conns", "exim mode", "msgs/s", "p50 ms",
       "p99 ms", "vs none", "added p50", "CPU ms", "added CPU"))
