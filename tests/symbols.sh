@@ -21,4 +21,18 @@ if nm -D --defined-only "$lib" | awk '{ print $3 }' | grep -q '^_claw_'; then
 else
     ok "no _claw_ helper is exported"
 fi
+# claw_exim.so (where Exim is built for) exports its entry points and
+# nothing else, and claw_exim(8) documents each of them.
+so="$builddir/plugin/.libs/claw_exim.so"
+if [ -f "$so" ]; then
+    nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' | sort > "$tmp/plugin"
+    check "claw_exim.so exports only its entry points ($(tr '\n' ' ' < "$tmp/plugin"))" \
+        [ "$(tr '\n' ' ' < "$tmp/plugin")" = "claw_preload claw_scan local_scan local_scan_version_major local_scan_version_minor " ]
+    undocumented=""
+    for f in $(grep -v '^local_scan_version' "$tmp/plugin"); do
+        grep -q "$f" "$srcdir/plugin/claw_exim.8" || undocumented="$undocumented $f"
+    done
+    check "claw_exim(8) documents every entry point${undocumented:+ (not:$undocumented)}" \
+        [ -z "$undocumented" ]
+fi
 [ "$n_fail" -eq 0 ]
