@@ -913,18 +913,21 @@ finish(claw_message_t *m, claw_ctx_t *ctx)
  * MIME fields, checks the RFC 5322 once-only fields for repeats, and the
  * model reads Subject, Return-Path and these through GMime. */
 static bool
-gmime_needs_field(const claw_ctx_t *ctx, const char *name, size_t n)
+gmime_needs_field(const char *name, size_t n)
 {
     static const char *const names[] = {
         "Subject", "MIME-Version", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Date",
         "Message-ID", "In-Reply-To", "References", "Return-Path",
     };
-    /* Texts only: the Subject and what shapes the MIME tree. */
-    size_t n_names = ctx->text_only ? 2 : G_N_ELEMENTS(names);
+    /* The same for every kind of parse, the texts-only one included: which
+     * of these fields GMime sees can change the MIME tree it builds of a
+     * malformed message (a fuzzed message's part lost its
+     * Content-Transfer-Encoding when To and Reply-To were there), and the
+     * texts must be the full parse's. */
     if ((n >= 8 && !g_ascii_strncasecmp(name, "Content-", 8)) ||
-        (!ctx->text_only && n >= 7 && !g_ascii_strncasecmp(name, "Resent-", 7)))
+        (n >= 7 && !g_ascii_strncasecmp(name, "Resent-", 7)))
         return true;
-    for (size_t i = 0; i < n_names; i++)
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
         if (strlen(names[i]) == n && !g_ascii_strncasecmp(name, names[i], n))
             return true;
     return false;
@@ -958,8 +961,8 @@ append_segment(claw_ctx_t *ctx, GByteArray *out, const char *data, size_t orig, 
  * by our own code (auth.c) straight from the message instead. Everything
  * else, including anything malformed, still goes to GMime, so its warnings
  * are the same; their offsets are mapped back (original_offset). A parse
- * for texts or for the verdict alone leaves out every such field, plain or
- * not (see below). */
+ * for texts or for the verdict alone gives GMime the same bytes, but such
+ * fields that are not plain defused (see below). */
 static GByteArray *
 split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
 {
@@ -998,17 +1001,8 @@ split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
         /* The first field always stays: GMime treats a malformed line as
          * fatal only when no field came before it. */
         bool plain = well_formed && f_end < len && ctx->fields->len > 1 &&
-                     !gmime_needs_field(ctx, data + p, name);
-        /* Texts only, or the verdict alone: any field GMime does not need
-         * stays out, whatever its bytes. What GMime could say of it (8-bit
-         * bytes, a bad encoded word) is an anomaly no rule reads (see
-         * classify.c: only the ambiguous and the limit ones count), and
-         * decoding long encoded fields such as X-Microsoft-Antispam-Message-
-         * Info for it was an eighth of a verdict's time. */
-        if (plain && (ctx->text_only || ctx->verdict_only)) {
-            p = f_end;
-            continue;
-        }
+                     !gmime_needs_field(data + p, name);
+        bool droppable = plain;
         for (size_t k = p; plain && k < f_end; k++) {
             unsigned char c = (unsigned char)data[k];
             if (c >= 0x80 || c == 0 || (c == '\r' && (k + 1 >= f_end || data[k + 1] != '\n')) ||
@@ -1017,6 +1011,22 @@ split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
         }
         if (!plain)
             append_segment(ctx, out, data, p, f_end - p);
+        /* Texts only, or the verdict alone: such a field that is not plain
+         * goes to GMime blanked, its value's bytes spaces but for the line
+         * ends. What GMime could say of it (8-bit bytes, a bad encoded word)
+         * is an anomaly no rule reads (classify.c counts only the ambiguous
+         * and the limit ones), and decoding long encoded fields such as
+         * X-Microsoft-Antispam-Message-Info for it was an eighth of a
+         * verdict's time. It is not left out: GMime's tree of a malformed
+         * message can depend on where its read buffer ends, that is on how
+         * many bytes came before, so every parse gives it the same number of
+         * bytes and lines. */
+        if (!plain && droppable && (ctx->text_only || ctx->verdict_only)) {
+            guint8 *b = out->data + out->len - (f_end - p);
+            for (size_t k = name + 1; k < f_end - p; k++)
+                if (b[k] != '\n' && b[k] != '\r')
+                    b[k] = ' ';
+        }
         p = f_end;
     }
     append_segment(ctx, out, data, p, len - p);

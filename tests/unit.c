@@ -1185,7 +1185,7 @@ test_scan_api(void)
         CHECK(lean == files, "_claw_scan_verdict: no message hash computed (%d of %d)", lean,
               files);
     }
-    /* ... and without GMime's look at fields it does not need: their
+    /* ... and with the fields GMime does not need blanked for it: their
      * warnings are anomalies no rule reads. */
     {
         static const char odd[] = "From: a@b.example\nTo: c@d.example\n"
@@ -1206,7 +1206,7 @@ test_scan_api(void)
             quick_warned += qm->anomalies[i].code == CLAW_ANOM_GMIME_UNENCODED_8BIT_HEADER ||
                             qm->anomalies[i].code == CLAW_ANOM_GMIME_INVALID_RFC2047_HEADER_VALUE;
         CHECK(warned > 0 && quick_warned == 0 && !strcmp(l1, l2),
-              "_claw_scan_verdict: X- fields left to our own code (GMime warned %zu times in "
+              "_claw_scan_verdict: X- fields blanked for GMime (it warned %zu times in "
               "the full parse, %zu in the verdict's; '%s' vs '%s')",
               warned, quick_warned, l1, l2);
         claw_verdict_destroy(full);
