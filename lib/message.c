@@ -961,8 +961,8 @@ append_segment(claw_ctx_t *ctx, GByteArray *out, const char *data, size_t orig, 
  * by our own code (auth.c) straight from the message instead. Everything
  * else, including anything malformed, still goes to GMime, so its warnings
  * are the same; their offsets are mapped back (original_offset). A parse
- * for texts or for the verdict alone gives GMime the same bytes, but such
- * fields that are not plain defused (see below). */
+ * for texts or for the verdict alone gives GMime the same fields, those of
+ * them that are not plain with their values blanked (see below). */
 static GByteArray *
 split_header_block(claw_ctx_t *ctx, const char *data, size_t len)
 {

@@ -69,9 +69,10 @@ proto_write(int fd, const void *buf, size_t len, int64_t end)
     while (len) {
         /* Try first: a socket with room in its buffer needs no poll. */
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL | (end >= 0 ? MSG_DONTWAIT : 0));
-        if (n < 0 && errno == EAGAIN && end >= 0 && proto_wait(fd, POLLOUT, end))
+        if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EINTR || (errno == EAGAIN && end < 0)))
+        /* Without a deadline the send blocks: EAGAIN is then a send timeout. */
+        if (n < 0 && errno == EAGAIN && (end < 0 || proto_wait(fd, POLLOUT, end)))
             continue;
         if (n <= 0)
             return false;
@@ -128,10 +129,11 @@ proto_recv_request(int sock, size_t max, size_t *len, int *fd)
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
             memcpy(fd, CMSG_DATA(c), sizeof(int));
     uint32_t n;
-    if (got < (ssize_t)sizeof n && !proto_read(sock, head + got, sizeof n - (size_t)got, -1))
-        goto fail;
-    if (got < (ssize_t)sizeof n)
+    if (got < (ssize_t)sizeof n) {
+        if (!proto_read(sock, head + got, sizeof n - (size_t)got, -1))
+            goto fail;
         got = sizeof n;
+    }
     memcpy(&n, head, sizeof n);
     /* One request per connection: nothing may follow it. */
     size_t have = (size_t)got - sizeof n;
