@@ -78,10 +78,11 @@ exim_delivered() {
 }
 
 exim_wait_delivered() {
-    i=0 limit=$(( ${2:-10} * 20 ))
-    while [ "$(exim_delivered)" -lt "$1" ] && [ $i -lt $limit ]; do
+    # A deadline on the clock, not a count of polls: on a loaded machine
+    # each poll takes longer than its sleep.
+    ex_end=$(( $(date +%s) + ${2:-10} ))
+    while [ "$(exim_delivered)" -lt "$1" ] && [ "$(date +%s)" -le "$ex_end" ]; do
         sleep 0.05
-        i=$((i + 1))
     done
     [ "$(exim_delivered)" -ge "$1" ]
 }
