@@ -23,6 +23,7 @@ n="${CLAW_BENCH_MTA_MESSAGES:-3000}"
 # hypervisor).
 conns="${CLAW_BENCH_MTA_CONNECTIONS:-1 8 32 8x1 32d 8x1d}"
 delivered="${CLAW_BENCH_MTA_DELIVERED:-1000}"
+rounds="${CLAW_BENCH_MTA_ROUNDS:-3}"
 py="${PYTHON3:-python3}"
 . "$srcdir/tests/bench-lib.sh"
 . "$srcdir/tests/exim-lib.sh"
@@ -62,6 +63,7 @@ printf '[policy]\nprotected_domains = corp.example\n[actions]\nquarantine = 1000
 chmod 644 "$tmp/clawback.conf" "$tmp/clawback-deliver.conf"
 msgs=$(wc -l < "$tmp/list")
 head -n "$delivered" "$tmp/list" > "$tmp/list-delivered"
+msgs_delivered=$(wc -l < "$tmp/list-delivered")
 
 # All CPU time spent on the machine so far, in clock ticks.
 cpu_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
@@ -80,7 +82,9 @@ exim_run() { # exim_run MODE PLAN -> one JSON line
     # One untimed message first: the first EHLO after start is slow.
     "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" "$srcdir/tests/fixtures/plain.eml" \
         > /dev/null || true
-    [ -z "$queue" ] && exim_wait_delivered 1 10 || true
+    if [ -z "$queue" ]; then
+        exim_wait_delivered 1 10 || true
+    fi
     per=""
     case "$plan" in *x*) per="--per-connection ${plan#*x}" ;; esac
     # Its errors are in the JSON line; whatever happens, the daemon is stopped.
@@ -98,7 +102,9 @@ exim_run() { # exim_run MODE PLAN -> one JSON line
         # accepted one is in the Maildir (the warm-up message is one more).
         accepted=$(printf '%s' "$j" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["codes"].get("250", 0))')
         exim_wait_delivered $((accepted + 1)) 600 || true
-        t1=$(date +%s.%N) c1=$(cpu_ticks)
+    fi
+    t1=$(date +%s.%N) c1=$(cpu_ticks)
+    if [ -z "$queue" ]; then
         j=$(printf '%s' "$j" | "$py" -c '
 import json, sys
 j, t = json.load(sys.stdin), float(sys.argv[2]) - float(sys.argv[1])
@@ -110,7 +116,6 @@ if got != want:
     j["errors"].append("%d of %d accepted messages delivered" % (got, want))
 print(json.dumps(j))' "$t0" "$t1" "$(exim_delivered)" "$accepted")
     fi
-    [ -n "$queue" ] && c1=$(cpu_ticks)
     echo "{\"cpu_ms\": $(( (c1 - c0) * tick_ms )), ${j#\{}"
     exim_stop
     rm -rf "$tmp/exim-$1"
@@ -119,10 +124,10 @@ print(json.dumps(j))' "$t0" "$t1" "$(exim_delivered)" "$accepted")
 : > "$tmp/exim.jsonl"
 for c in $conns; do
     case "$c" in
-    *d) echo "bench-mta: $(wc -l < "$tmp/list-delivered") messages through Exim and delivered, plan $c, 4 modes x 3 rounds" >&2 ;;
-    *) echo "bench-mta: $msgs messages through Exim, plan $c, 4 modes x 3 rounds" >&2 ;;
+    *d) echo "bench-mta: $msgs_delivered messages through Exim and delivered, plan $c, 4 modes x $rounds rounds" >&2 ;;
+    *) echo "bench-mta: $msgs messages through Exim, plan $c, 4 modes x $rounds rounds" >&2 ;;
     esac
-    for round in $(seq 1 "${CLAW_BENCH_MTA_ROUNDS:-3}"); do
+    for round in $(seq 1 "$rounds"); do
         for mode in none dlfunc local_scan dlfunc-np; do
             printf '{"conns":"%s","round":%d,"mode":"%s","result":%s}\n' "$c" "$round" "$mode" \
                 "$(exim_run $mode "$c")" >> "$tmp/exim.jsonl"
@@ -154,7 +159,7 @@ rspamd_run clawback "$tmp/local" > "$tmp/rspamd-clawback.txt"
 
 mkdir -p "$(dirname "$out")"
 "$py" - "$tmp/exim.jsonl" "$tmp/rspamd-plain.txt" "$tmp/rspamd-clawback.txt" "$msgs" \
-    "$(wc -l < "$tmp/list-delivered")" > "$out" <<'EOF'
+    "$msgs_delivered" > "$out" <<'EOF'
 import json, statistics, sys, time
 runs = [json.loads(l) for l in open(sys.argv[1])]
 msgs = sys.argv[4]
