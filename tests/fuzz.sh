@@ -16,7 +16,7 @@ src=$(cd "$top_srcdir" && pwd)
 mkdir -p "$build" "$build/corpus"
 # libclaw's own sources (lib/include.am), not the archive's.
 lib_sources=$(sed -n '/^lib_libclaw_la_SOURCES/,/^$/p' "$src/lib/include.am" |
-    grep -o 'lib/[a-z_-]*\.c' | sed "s|^|$src/|")
+    grep -o 'lib/[a-z_/-]*\.c' | sed "s|^|$src/|")
 # shellcheck disable=SC2086
 if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -I"$(cd "$builddir" && pwd)" -I"$src/lib" $CLAW_FUZZ_CFLAGS $lib_sources \
