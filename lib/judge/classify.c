@@ -1436,6 +1436,73 @@ affiliation(const claw_policy_t *pol, const char *name, const char *brand)
     return person;
 }
 
+/* A brand mailing from its own domain is itself: the organisation's label
+ * of @a's domain is the brand's name run together, or its first word (DHL
+ * Express from dhl.com), or one of the brand's own domains' labels.
+ * Containing it is not enough: paypal-security-alerts.example is not
+ * PayPal. */
+static bool
+brand_from_itself(const claw_policy_t *pol, const name_t *n, const claw_address_t *a)
+{
+    if (!a->domain.registrable)
+        return false;
+    char *org_label = g_strndup(a->domain.registrable, strcspn(a->domain.registrable, "."));
+    GString *squeezed = g_string_new(NULL);
+    for (const char *c = n->norm; *c; c++)
+        if (*c != ' ')
+            g_string_append_c(squeezed, *c);
+    const char *w = n->norm + 1;
+    char *first = g_strndup(w, strcspn(w, " "));
+    bool own = !strcmp(org_label, squeezed->str) || !strcmp(org_label, first);
+    if (n->own && !own && !g_hash_table_contains(pol->freemail, a->domain.registrable)) {
+        size_t ol = strlen(org_label);
+        for (const char *o = strstr(n->own, org_label); o && !own; o = strstr(o + 1, org_label))
+            own = (o == n->own || o[-1] == ' ') && (o[ol] == ' ' || !o[ol]);
+    }
+    g_free(first);
+    g_string_free(squeezed, TRUE);
+    g_free(org_label);
+    return own;
+}
+
+/* The first VIP or brand that the display name of @a names and that @a's
+ * address is not entitled to, or NULL. @shown is the name normalised,
+ * @bare the same without service words ("support", "team"). */
+static const name_t *
+impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char *shown,
+                  const char *bare)
+{
+    for (guint k = 0; k < pol->names->len; k++) {
+        const name_t *n = &g_array_index(pol->names, name_t, k);
+        bool named = n->exact ? strcmp(bare, n->norm) == 0 : strstr(shown, n->norm) != NULL;
+        if (!named)
+            continue;
+        if (n->own && affiliation(pol, a->name, n->norm))
+            continue;
+        if (n->brand && brand_from_itself(pol, n, a))
+            continue;
+        return n;
+    }
+    return NULL;
+}
+
+/* Our own or a partner's domain written into the display name of @a. */
+static void
+detect_domain_in_name(run_t *run, const claw_address_t *a)
+{
+    const claw_policy_t *pol = run->e->policy;
+    char *lower = g_utf8_strdown(a->name, -1);
+    for (guint k = 0; k < pol->targets->len; k++) {
+        const target_t *t = &g_array_index(pol->targets, target_t, k);
+        if (strstr(lower, t->registrable))
+            hit(run, R_DISPLAY_NAME_IMPERSONATION,
+                "%s \"%s\" shows %s (%s domain), but the address is %s",
+                claw_address_field_to_string(a->field), a->name, t->registrable,
+                t->partner ? "partner" : "protected", a->address);
+    }
+    g_free(lower);
+}
+
 static void
 detect_display_names(run_t *run)
 {
@@ -1449,57 +1516,12 @@ detect_display_names(run_t *run)
             continue;
         char *shown = norm_name(pol->spoof, a->name);
         char *bare = strip_service_words(pol, shown);
-        /* The address's own organisation, squeezed: "PayPal" from paypal.com. */
-        char *org_label = NULL;
-        if (a->domain.registrable)
-            org_label = g_strndup(a->domain.registrable, strcspn(a->domain.registrable, "."));
-        for (guint k = 0; k < pol->names->len; k++) {
-            const name_t *n = &g_array_index(pol->names, name_t, k);
-            if (n->exact ? strcmp(bare, n->norm) != 0 : !strstr(shown, n->norm))
-                continue;
-            if (n->own && affiliation(pol, a->name, n->norm))
-                continue;
-            if (n->brand && org_label) {
-                /* A brand mailing from its own domain is itself: the
-                 * organisation's label is the brand's name run together, or
-                 * its first word (DHL Express from dhl.com). Containing it is
-                 * not enough: paypal-security-alerts.example is not PayPal. */
-                GString *squeezed = g_string_new(NULL);
-                for (const char *c = n->norm; *c; c++)
-                    if (*c != ' ')
-                        g_string_append_c(squeezed, *c);
-                const char *w = n->norm + 1;
-                char *first = g_strndup(w, strcspn(w, " "));
-                bool own = !strcmp(org_label, squeezed->str) || !strcmp(org_label, first);
-                if (n->own && !own && !g_hash_table_contains(pol->freemail, a->domain.registrable)) {
-                    size_t ol = strlen(org_label);
-                    for (const char *o = strstr(n->own, org_label); o && !own;
-                         o = strstr(o + 1, org_label))
-                        own = (o == n->own || o[-1] == ' ') && (o[ol] == ' ' || !o[ol]);
-                }
-                g_free(first);
-                g_string_free(squeezed, TRUE);
-                if (own)
-                    continue;
-            }
+        const name_t *n = impersonated_name(pol, a, shown, bare);
+        if (n)
             hit(run, R_DISPLAY_NAME_IMPERSONATION, "%s \"%s\" names %s %s, but the address is %s",
                 claw_address_field_to_string(a->field), a->name, n->brand ? "the brand" : "VIP",
                 n->shown, a->address);
-            break;
-        }
-        /* Our own or a partner's domain written into the name. */
-        for (guint k = 0; k < pol->targets->len; k++) {
-            const target_t *t = &g_array_index(pol->targets, target_t, k);
-            char *lower = g_utf8_strdown(a->name, -1);
-            bool named = strstr(lower, t->registrable) != NULL;
-            g_free(lower);
-            if (named)
-                hit(run, R_DISPLAY_NAME_IMPERSONATION,
-                    "%s \"%s\" shows %s (%s domain), but the address is %s",
-                    claw_address_field_to_string(a->field), a->name, t->registrable,
-                    t->partner ? "partner" : "protected", a->address);
-        }
-        g_free(org_label);
+        detect_domain_in_name(run, a);
         g_free(bare);
         g_free(shown);
     }
