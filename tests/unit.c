@@ -512,6 +512,27 @@ test_escaping(void)
     claw_message_destroy(m);
 }
 
+/* Loading @text from @path fails with "@path@want..." and no configuration. */
+static void
+check_config_error(const char *path, const char *text, const char *want)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    claw_config_t *c = NULL;
+    char *err = NULL;
+    claw_status_t st = claw_config_load(path, &c, &err);
+    char *located = g_strconcat(path, want, NULL);
+    CHECK(st == CLAW_STATUS_CONFIG_ERROR && c == NULL && err &&
+              strncmp(err, located, strlen(located)) == 0,
+          "config error '%s'", want);
+    if (err && strncmp(err, located, strlen(located)) != 0)
+        printf("#   got '%s'\n", err);
+    g_free(located);
+    free(err);
+    claw_config_destroy(c);
+}
+
 static void
 test_config(void)
 {
@@ -548,21 +569,8 @@ test_config(void)
                                                       "[limits] set twice"},
         {"[limits]\nmax_time = 5 minutes\n", ":2: max_time: expected a duration"},
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        FILE *f = fopen(path, "w");
-        fputs(bad[i].text, f);
-        fclose(f);
-        err = NULL;
-        claw_status_t st = claw_config_load(path, &c, &err);
-        char *want = g_strconcat(path, bad[i].want, NULL);
-        CHECK(st == CLAW_STATUS_CONFIG_ERROR && c == NULL && err &&
-                  strncmp(err, want, strlen(want)) == 0,
-              "config error '%s'", bad[i].want);
-        if (err && strncmp(err, want, strlen(want)) != 0)
-            printf("#   got '%s'\n", err);
-        g_free(want);
-        free(err);
-    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        check_config_error(path, bad[i].text, bad[i].want);
     unlink(path);
     err = NULL;
     CHECK(claw_config_load("/nonexistent/claw.conf", &c, &err) == CLAW_STATUS_IO_ERROR && err &&
@@ -678,20 +686,8 @@ test_config_typed(void)
         {"[clawd]\nlisten = 127.0.0.1:99999\n", ":2: listen: '127.0.0.1:99999' is not"},
         {"[clawd]\nlisten = localhost:25\n", ":2: listen: 'localhost:25' is not"},
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        FILE *f = fopen(path, "w");
-        fputs(bad[i].text, f);
-        fclose(f);
-        err = NULL;
-        claw_status_t st = claw_config_load(path, &c, &err);
-        char *want = g_strconcat(path, bad[i].want, NULL);
-        CHECK(st == CLAW_STATUS_CONFIG_ERROR && err && strncmp(err, want, strlen(want)) == 0,
-              "typed error '%s' (got '%s')", bad[i].want, err ? err : "");
-        g_free(want);
-        free(err);
-        claw_config_destroy(c);
-        c = NULL;
-    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        check_config_error(path, bad[i].text, bad[i].want);
 
     /* The Exim plugin's reading: [mta] through the same table, the other
      * sections (the scanner's to check) skipped unread. */

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* "8" or "128": digits only, no sign or space, at most @max. */
+/* A prefix length or a port: 1 to 5 digits, no sign or space, at most @max. */
 static bool
-parse_prefix(const char *text, unsigned max, unsigned *out)
+parse_digits(const char *text, unsigned max, unsigned *out)
 {
     unsigned n = 0;
-    if (!*text || strlen(text) > 3)
+    if (!*text || strlen(text) > 5)
         return false;
     for (const char *p = text; *p; p++) {
         if (*p < '0' || *p > '9')
@@ -49,7 +49,7 @@ claw_cidr_parse(const char *text, claw_cidr_t *cidr)
     } else {
         return CLAW_STATUS_INVALID_ARGUMENT;
     }
-    if (slash && !parse_prefix(slash + 1, c.bits, &c.bits))
+    if (slash && !parse_digits(slash + 1, c.bits, &c.bits))
         return CLAW_STATUS_INVALID_ARGUMENT;
     *cidr = c;
     return CLAW_STATUS_SUCCESS;
@@ -113,15 +113,8 @@ claw_endpoint_parse(const char *text, struct sockaddr_storage *sa, size_t *len)
         host[c - text] = '\0';
         port = c + 1;
     }
-    unsigned p = 0;
-    if (!*port || strlen(port) > 5)
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    for (const char *q = port; *q; q++) {
-        if (*q < '0' || *q > '9')
-            return CLAW_STATUS_INVALID_ARGUMENT;
-        p = p * 10 + (unsigned)(*q - '0');
-    }
-    if (p > 65535)
+    unsigned p;
+    if (!parse_digits(port, 65535, &p))
         return CLAW_STATUS_INVALID_ARGUMENT;
     memset(sa, 0, sizeof *sa);
     struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
