@@ -47,6 +47,7 @@ typedef struct server {
     struct event_base *base;
     claw_config_t *cfg;
     const char *config_path;
+    bool log_stderr;         /* --stderr: whatever [log] sink says, also after HUP */
     char *archive_dir;
     claw_archive_t *archive;
     claw_indexer_t *indexer;
@@ -800,7 +801,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     }
     claw_config_destroy(srv->cfg);
     srv->cfg = cfg;
-    claw_log_configure(cfg, "clawd", false);
+    claw_log_configure(cfg, "clawd", srv->log_stderr);
     claw_log(CLAW_LOG_NOTICE, NULL, "SIGHUP: reloaded %s", srv->config_path);
 }
 
@@ -894,6 +895,7 @@ main(int argc, char **argv)
     srv.allow = g_array_new(FALSE, FALSE, sizeof(claw_cidr_t));
     if (claw_config_get_cidrs(srv.cfg, "clawd", "allow", &allow, &n_allow) == 0)
         g_array_append_vals(srv.allow, allow, (guint)n_allow);
+    srv.log_stderr = to_stderr;
     claw_log_configure(srv.cfg, "clawd", to_stderr);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
