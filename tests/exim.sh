@@ -107,6 +107,11 @@ for mode in dlfunc local_scan; do
     check "$mode: deadline overrun answered within 3 s (took ${took} s)" [ "$took" -le 3 ]
     check "$mode: deadline overrun logged" grep -q "deadline of 300 ms passed" "$EXIM_LOG"
     check "$mode: deadline overrun: nothing left on the spool" exim_spool_empty
+    # The plugin reads [mta] through the option table every program uses, so
+    # a unit in any case counts (its own reader took 1S for the default 2000).
+    claw_conf "test_fault = hang\ndeadline = 1S"
+    send "$fx/plain.eml"
+    check "$mode: deadline = 1S is 1000 ms to the plugin" grep -q "deadline of 1000 ms passed" "$EXIM_LOG"
 
     # An unreadable configuration: 451.
     rm -f "$conf"

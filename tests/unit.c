@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 static int n_fail, n_test;
@@ -510,6 +512,27 @@ test_escaping(void)
     claw_message_destroy(m);
 }
 
+/* Loading @text from @path fails with "@path@want..." and no configuration. */
+static void
+check_config_error(const char *path, const char *text, const char *want)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    claw_config_t *c = NULL;
+    char *err = NULL;
+    claw_status_t st = claw_config_load(path, &c, &err);
+    char *located = g_strconcat(path, want, NULL);
+    CHECK(st == CLAW_STATUS_CONFIG_ERROR && c == NULL && err &&
+              strncmp(err, located, strlen(located)) == 0,
+          "config error '%s'", want);
+    if (err && strncmp(err, located, strlen(located)) != 0)
+        printf("#   got '%s'\n", err);
+    g_free(located);
+    free(err);
+    claw_config_destroy(c);
+}
+
 static void
 test_config(void)
 {
@@ -546,21 +569,8 @@ test_config(void)
                                                       "[limits] set twice"},
         {"[limits]\nmax_time = 5 minutes\n", ":2: max_time: expected a duration"},
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        FILE *f = fopen(path, "w");
-        fputs(bad[i].text, f);
-        fclose(f);
-        err = NULL;
-        claw_status_t st = claw_config_load(path, &c, &err);
-        char *want = g_strconcat(path, bad[i].want, NULL);
-        CHECK(st == CLAW_STATUS_CONFIG_ERROR && c == NULL && err &&
-                  strncmp(err, want, strlen(want)) == 0,
-              "config error '%s'", bad[i].want);
-        if (err && strncmp(err, want, strlen(want)) != 0)
-            printf("#   got '%s'\n", err);
-        g_free(want);
-        free(err);
-    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        check_config_error(path, bad[i].text, bad[i].want);
     unlink(path);
     err = NULL;
     CHECK(claw_config_load("/nonexistent/claw.conf", &c, &err) == CLAW_STATUS_IO_ERROR && err &&
@@ -571,6 +581,189 @@ test_config(void)
     claw_engine_destroy(NULL);
     claw_message_destroy(NULL);
     CHECK(true, "destroy(NULL) is harmless");
+}
+
+/* Write @text to a new temporary file named in @path (a mkstemp template). */
+static void
+write_temp(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        abort();
+    close(fd);
+}
+
+/* Typed getters hand out what the table parsed: units applied once, never
+ * the text read back (issue 19: commit_delay = 1s reached the archive as
+ * 1 ms, max_message_bytes = 64M reached clawd as 64 bytes). */
+static void
+test_config_typed(void)
+{
+    char path[] = "/tmp/claw-unit-typed-XXXXXX";
+    write_temp(path, "[limits]\nmax_message_bytes = 64M\nmax_time = 2S\n"
+                     "[archive]\ncommit_delay = 1s\nmap_size = 2GB\npositions = yes\n"
+                     "index_headers = List-Id, X-Mailer\n"
+                     "[clawd]\nallow = 10.0.0.0/8, 2001:db8::/32 192.0.2.7\n"
+                     "listen = 127.0.0.1:2424 [::1]:2525\nmax_sessions = 12\n"
+                     "[mta]\ndeadline = 1m\n");
+    claw_config_t *c = NULL;
+    char *err = NULL;
+    CHECK(claw_config_load(path, &c, &err) == CLAW_STATUS_SUCCESS, "typed: loads (%s)",
+          err ? err : "");
+    free(err);
+    if (!c)
+        goto out;
+    int64_t n = 0;
+    uint64_t bytes = 0;
+    int yes = 0;
+    CHECK(claw_config_get_duration_ms(c, "archive", "commit_delay", &n) == 0 && n == 1000,
+          "commit_delay = 1s is 1000 ms (got %" PRId64 ")", n);
+    CHECK_STR(claw_config_get(c, "archive", "commit_delay"), "1s",
+              "commit_delay's text stays as written");
+    CHECK(claw_config_get_size(c, "limits", "max_message_bytes", &bytes) == 0 &&
+              bytes == 64ull * 1024 * 1024,
+          "max_message_bytes = 64M is 67108864 bytes (got %" PRIu64 ")", bytes);
+    CHECK(claw_config_get_size(c, "archive", "map_size", &bytes) == 0 &&
+              bytes == 2ull * 1024 * 1024 * 1024,
+          "map_size = 2GB is 2 GiB");
+    CHECK(claw_config_get_duration_ms(c, "limits", "max_time", &n) == 0 && n == 2000,
+          "max_time = 2S is 2000 ms");
+    CHECK(claw_config_get_duration_ms(c, "mta", "deadline", &n) == 0 && n == 60000,
+          "[mta] deadline = 1m is 60000 ms");
+    CHECK(claw_config_get_int(c, "clawd", "max_sessions", &n) == 0 && n == 12,
+          "max_sessions = 12");
+    CHECK(claw_config_get_bool(c, "archive", "positions", &yes) == 0 && yes == 1,
+          "positions = yes is true");
+    const char *const *words = NULL;
+    size_t count = 0;
+    CHECK(claw_config_get_list(c, "archive", "index_headers", &words, &count) == 0 &&
+              count == 2 && !strcmp(words[0], "List-Id") && !strcmp(words[1], "X-Mailer") &&
+              words[2] == NULL,
+          "a list is split at commas and spaces, NULL-terminated");
+    CHECK(claw_config_get_list(c, "clawd", "listen", &words, &count) == 0 && count == 2 &&
+              !strcmp(words[1], "[::1]:2525"),
+          "listen is a list of addresses");
+    const claw_cidr_t *nets = NULL;
+    CHECK(claw_config_get_cidrs(c, "clawd", "allow", &nets, &count) == 0 && count == 3 &&
+              nets[0].bits == 8 && nets[1].bits == 32 && nets[2].bits == 32,
+          "allow: three networks with their prefixes");
+    if (count == 3) {
+        CHECK(claw_cidr_contains_text(&nets[0], "10.200.1.1") &&
+                  !claw_cidr_contains_text(&nets[0], "11.0.0.1") &&
+                  claw_cidr_contains_text(&nets[1], "2001:db8:ff::1") &&
+                  !claw_cidr_contains_text(&nets[1], "2001:db9::1") &&
+                  claw_cidr_contains_text(&nets[2], "192.0.2.7") &&
+                  !claw_cidr_contains_text(&nets[2], "192.0.2.8"),
+              "networks contain what they should and nothing else");
+        CHECK(claw_cidr_contains_text(&nets[0], "::ffff:10.1.2.3"),
+              "an IPv4-mapped IPv6 address is its IPv4 address");
+    }
+    /* Wrong type, unknown option, NULL: INVALID_ARGUMENT, output untouched. */
+    n = 42;
+    CHECK(claw_config_get_int(c, "archive", "commit_delay", &n) == CLAW_STATUS_INVALID_ARGUMENT &&
+              n == 42,
+          "a getter of the wrong type is INVALID_ARGUMENT");
+    CHECK(claw_config_get_int(c, "archive", "nope", &n) == CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_config_get_int(NULL, "archive", "threads", &n) ==
+                  CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_config_get_int(c, "archive", "threads", NULL) ==
+                  CLAW_STATUS_INVALID_ARGUMENT,
+          "unknown option or NULL is INVALID_ARGUMENT");
+    CHECK(claw_config_get_bool(c, "log", "sink", &yes) == CLAW_STATUS_INVALID_ARGUMENT,
+          "an enum that is not yes|no is no bool");
+    claw_config_destroy(c);
+
+    /* Bad units and networks say where. */
+    struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[limits]\nmax_message_bytes = 64Q\n", ":2: max_message_bytes: expected a size"},
+        {"[archive]\ncommit_delay = 1sec\n", ":2: commit_delay: expected a duration"},
+        {"[archive]\ncommit_delay = 2s\n", ":2: commit_delay: 2000 is outside 0..1000"},
+        {"[clawd]\nallow = 10.0.0.0/8 10.0.0.0/\n", ":2: allow: '10.0.0.0/' is not an address"},
+        {"[clawd]\nallow = 10.0.0.0/+8\n", ":2: allow: '10.0.0.0/+8' is not"},
+        {"[policy]\ninternal_relays = ::1/129\n", ":2: internal_relays: '::1/129' is not"},
+        {"[clawd]\nlisten = 127.0.0.1:99999\n", ":2: listen: '127.0.0.1:99999' is not"},
+        {"[clawd]\nlisten = localhost:25\n", ":2: listen: 'localhost:25' is not"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        check_config_error(path, bad[i].text, bad[i].want);
+
+    /* The Exim plugin's reading: [mta] through the same table, the other
+     * sections (the scanner's to check) skipped unread. */
+    FILE *f = fopen(path, "w");
+    fputs("[weights]\nNO_SUCH_RULE = 1\n[mta]\ndeadline = 2s\non_failure = accept\n"
+          "[elsewhere]\nanything at all\n",
+          f);
+    fclose(f);
+    err = NULL;
+    CHECK(_claw_config_load_section(path, "mta", &c, &err) == CLAW_STATUS_SUCCESS,
+          "[mta] alone loads whatever the other sections hold (%s)", err ? err : "");
+    free(err);
+    n = 0;
+    CHECK(c && claw_config_get_duration_ms(c, "mta", "deadline", &n) == 0 && n == 2000 &&
+              !strcmp(claw_config_get(c, "mta", "on_failure"), "accept"),
+          "[mta] deadline = 2s is 2000 ms for the Exim plugin (got %" PRId64 ")", n);
+    claw_config_destroy(c);
+    f = fopen(path, "w");
+    fputs("[mta]\n\ndeadline = 2 seconds\n", f);
+    fclose(f);
+    err = NULL;
+    char *want = g_strconcat(path, ":3: deadline: expected a duration", NULL);
+    CHECK(_claw_config_load_section(path, "mta", &c, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
+              strncmp(err, want, strlen(want)) == 0,
+          "a bad [mta] value is file:line for the plugin, not silently the default");
+    g_free(want);
+    free(err);
+
+    /* Networks and listening addresses outside a configuration. */
+    claw_cidr_t one;
+    struct sockaddr_storage sa;
+    size_t len = 0;
+    CHECK(claw_cidr_parse("0.0.0.0/0", &one) == 0 && claw_cidr_contains_text(&one, "8.8.8.8") &&
+              !claw_cidr_contains_text(&one, "::1"),
+          "0.0.0.0/0 holds every IPv4 address and no IPv6 one");
+    CHECK(claw_cidr_parse("", &one) && claw_cidr_parse("10.0.0.0/ 8", &one) &&
+              claw_cidr_parse(NULL, &one) && claw_cidr_parse("10.0.0.256", &one),
+          "not networks: empty, spaces, NULL, a bad address");
+    CHECK(claw_endpoint_parse("[::1]:2424", &sa, &len) == 0 && sa.ss_family == AF_INET6 &&
+              claw_endpoint_parse("127.0.0.1:0", &sa, &len) == 0 && sa.ss_family == AF_INET &&
+              claw_endpoint_parse("::1:25", &sa, &len) && claw_endpoint_parse("1.2.3.4:", &sa, &len),
+          "endpoints: [v6]:port and v4:port; a bare v6 or a missing port is not one");
+out:
+    unlink(path);
+}
+
+/* The facility claw_log_configure() opens syslog with: libclaw's call to
+ * openlog(3) lands here in this program, so the test sees the argument. */
+static int opened_facility = -1;
+
+void
+openlog(const char *ident, int option, int facility)
+{
+    (void)ident, (void)option;
+    opened_facility = facility;
+}
+
+static void
+test_log_configure(void)
+{
+    claw_config_t *c = NULL;
+    claw_config_new(&c);
+    claw_config_set(c, "log", "sink", "syslog", NULL);
+    claw_config_set(c, "log", "facility", "local3", NULL);
+    claw_config_set(c, "log", "level", "debug", NULL);
+    claw_log_configure(c, "unit", false);
+    CHECK(opened_facility == LOG_LOCAL3, "[log] facility = local3 reaches openlog (got %d)",
+          opened_facility);
+    CHECK(claw_log_get_level() == CLAW_LOG_DEBUG, "[log] level = debug applied");
+    opened_facility = -1;
+    claw_log_configure(c, "unit", true);
+    CHECK(opened_facility == -1, "force_stderr keeps syslog closed");
+    claw_log_configure(NULL, NULL, false);
+    CHECK(claw_log_get_level() == CLAW_LOG_NOTICE && opened_facility == -1,
+          "NULL applies the defaults (notice, stderr)");
+    claw_config_destroy(c);
 }
 
 static void
@@ -1068,10 +1261,10 @@ test_classify(void)
 
     /* Bad policy or indicators are errors that say where. */
     claw_config_new(&cfg);
-    claw_config_set(cfg, "policy", "internal_relays", "10.0.0.0/33", NULL);
     err = NULL;
-    CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
-              strstr(err, "10.0.0.0/33"),
+    CHECK(claw_config_set(cfg, "policy", "internal_relays", "10.0.0.0/33", &err) ==
+                  CLAW_STATUS_CONFIG_ERROR &&
+              err && strstr(err, "10.0.0.0/33"),
           "a bad network is a configuration error naming it");
     free(err);
     claw_config_destroy(cfg);
@@ -1330,6 +1523,8 @@ main(void)
     test_status();
     test_log();
     test_config();
+    test_config_typed();
+    test_log_configure();
     test_urls();
     test_html();
     test_addresses();

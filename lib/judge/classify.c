@@ -9,6 +9,7 @@
 #include "build-config.h"
 
 #include "claw-private.h"
+#include "judge/rules.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,113 +23,7 @@
  * Rules
  * --------------------------------------------------------------------- */
 
-typedef enum {
-    R_SPOOF_PROTECTED_DOMAIN,
-    R_LOOKALIKE_DOMAIN,
-    R_DISPLAY_NAME_IMPERSONATION,
-    R_REPLY_TO_DIVERTS,
-    R_URL_IOC,
-    R_URL_LOOKALIKE,
-    R_URL_TEXT_MISMATCH,
-    R_URL_IP_LITERAL,
-    R_URL_USERINFO_TRICK,
-    R_URL_SHORTENER,
-    R_URL_DANGEROUS_SCHEME,
-    R_ATTACHMENT_EXECUTABLE,
-    R_ATTACHMENT_DISGUISED,
-    R_ATTACHMENT_MACRO,
-    R_ATTACHMENT_ARCHIVE_EXECUTABLE,
-    R_ATTACHMENT_ENCRYPTED_ARCHIVE,
-    R_ATTACHMENT_HTML_SMUGGLING,
-    R_ATTACHMENT_IOC,
-    R_SENDER_IOC,
-    R_BEC_PAYMENT_CHANGE,
-    R_MIME_AMBIGUOUS,
-    R_UNSCANNABLE,
-    R_LAST
-} rule_t;
-
-static const struct {
-    const char *name;
-    double score;
-    const char *doc;
-} rules[R_LAST] = {
-    [R_SPOOF_PROTECTED_DOMAIN] = {"SPOOF_PROTECTED_DOMAIN", 9,
-                                  "From is a protected domain without trusted authentication."},
-    [R_LOOKALIKE_DOMAIN] = {"LOOKALIKE_DOMAIN", 8,
-                            "A sender domain imitates a protected or partner domain."},
-    [R_URL_LOOKALIKE] = {"URL_LOOKALIKE", 7,
-                         "A link goes to a domain imitating a protected or partner domain."},
-    [R_DISPLAY_NAME_IMPERSONATION] = {"DISPLAY_NAME_IMPERSONATION", 6,
-                                      "A display name names a VIP, a brand or one of our domains "
-                                      "while the address is elsewhere."},
-    [R_REPLY_TO_DIVERTS] = {"REPLY_TO_DIVERTS", 2,
-                            "Replies go to another organisation than From (more if free-mail)."},
-    [R_URL_IOC] = {"URL_IOC", 15, "A link matches an indicator (url, host, domain or ip)."},
-    [R_URL_TEXT_MISMATCH] = {"URL_TEXT_MISMATCH", 4,
-                             "A link's visible text names another domain than its target."},
-    [R_URL_IP_LITERAL] = {"URL_IP_LITERAL", 3, "A link goes to an IP address (any encoding)."},
-    [R_URL_USERINFO_TRICK] = {"URL_USERINFO_TRICK", 6,
-                              "A link starts with a host name that is only its user part."},
-    [R_URL_SHORTENER] = {"URL_SHORTENER", 1, "A link goes through a URL shortener."},
-    [R_URL_DANGEROUS_SCHEME] = {"URL_DANGEROUS_SCHEME", 5,
-                                "A link or form uses javascript:, vbscript:, data: or file:."},
-    [R_ATTACHMENT_EXECUTABLE] = {"ATTACHMENT_EXECUTABLE", 9,
-                                 "An attachment is a program, judged by its content."},
-    [R_ATTACHMENT_DISGUISED] = {"ATTACHMENT_DISGUISED", 7,
-                                "An attachment's name or declared type hides what it is."},
-    [R_ATTACHMENT_MACRO] = {"ATTACHMENT_MACRO", 5, "An Office document carries macros."},
-    [R_ATTACHMENT_ARCHIVE_EXECUTABLE] = {"ATTACHMENT_ARCHIVE_EXECUTABLE", 8,
-                                         "An archive holds a program or script."},
-    [R_ATTACHMENT_ENCRYPTED_ARCHIVE] = {"ATTACHMENT_ENCRYPTED_ARCHIVE", 4,
-                                        "An archive is encrypted, so it could not be checked."},
-    [R_ATTACHMENT_HTML_SMUGGLING] = {"ATTACHMENT_HTML_SMUGGLING", 6,
-                                     "An HTML or SVG attachment has a form or a script."},
-    [R_ATTACHMENT_IOC] = {"ATTACHMENT_IOC", 20, "An attachment's SHA-256 matches an indicator."},
-    [R_SENDER_IOC] = {"SENDER_IOC", 15,
-                      "The sender's address, domain or IP matches an indicator."},
-    [R_BEC_PAYMENT_CHANGE] = {"BEC_PAYMENT_CHANGE", 4,
-                              "Changed bank details, an urgent wire or a gift-card request "
-                              "(more from free-mail or lookalike senders)."},
-    [R_MIME_AMBIGUOUS] = {"MIME_AMBIGUOUS", 2,
-                          "The MIME structure reads differently in different mail clients."},
-    [R_UNSCANNABLE] = {"UNSCANNABLE", 6,
-                       "A limit was hit or the input is not a message: not scanned in full."},
-};
-G_STATIC_ASSERT(R_LAST <= CLAW_N_RULES_MAX);
-
-int
-_claw_rule_index(const char *name)
-{
-    for (int i = 0; i < R_LAST; i++)
-        if (!strcmp(rules[i].name, name))
-            return i;
-    return -1;
-}
-
-size_t
-_claw_rule_count(void)
-{
-    return R_LAST;
-}
-
-const char *
-_claw_rule_name(size_t i)
-{
-    return i < R_LAST ? rules[i].name : NULL;
-}
-
-double
-_claw_rule_default_score(size_t i)
-{
-    return i < R_LAST ? rules[i].score : 0;
-}
-
-const char *
-_claw_rule_doc(size_t i)
-{
-    return i < R_LAST ? rules[i].doc : NULL;
-}
+/* The rule names and default scores are in rules.c (rules.h). */
 
 const char *
 claw_action_to_string(claw_action_t a)
@@ -160,12 +55,6 @@ static const char *const builtin_shorteners[] = {
     "cutt.ly", "shorturl.at", "tiny.cc", "rb.gy", "t.ly", "bl.ink", "s.id", "v.gd",
     "lnkd.in", "adf.ly", "shorte.st", "x.co", "qrco.de", "urlz.fr",
 };
-
-typedef struct {
-    int family;
-    unsigned char addr[16];
-    unsigned bits;
-} cidr_t;
 
 /* A protected or partner domain, prepared for lookalike comparison. */
 typedef struct {
@@ -295,7 +184,7 @@ struct claw_policy {
     GHashTable *freemail;
     GHashTable *shorteners;
     GHashTable *service_words; /* normalised like names: "tearn" */
-    GArray *internal; /* cidr_t */
+    GArray *internal; /* claw_cidr_t */
     /* What lookalike() found for a host (ASCII) -> lookalike_t, kept for
      * the engine's life: the hosts of one sender or newsletter come back in
      * message after message, and their skeletons are most of classify's
@@ -331,52 +220,6 @@ add_words(GHashTable *set, const char *list)
         g_hash_table_add(set, lower);
     }
     g_strfreev(words);
-}
-
-static bool
-parse_cidr(const char *text, cidr_t *c)
-{
-    char buf[64];
-    g_strlcpy(buf, text, sizeof buf);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    memset(c, 0, sizeof *c);
-    if (inet_pton(AF_INET, buf, c->addr) == 1) {
-        c->family = AF_INET;
-        c->bits = 32;
-    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-        c->family = AF_INET6;
-        c->bits = 128;
-    } else {
-        return false;
-    }
-    if (slash) {
-        char *end;
-        unsigned long b = strtoul(slash + 1, &end, 10);
-        if (*end || slash[1] == '\0' || b > c->bits)
-            return false;
-        c->bits = (unsigned)b;
-    }
-    return true;
-}
-
-static bool
-cidr_contains(const cidr_t *c, const char *ip)
-{
-    unsigned char a[16];
-    int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
-    if (family != c->family || inet_pton(family, ip, a) != 1)
-        return false;
-    unsigned full = c->bits / 8, rest = c->bits % 8;
-    if (memcmp(a, c->addr, full) != 0)
-        return false;
-    if (rest) {
-        unsigned char mask = (unsigned char)(0xFF << (8 - rest));
-        if ((a[full] & mask) != (c->addr[full] & mask))
-            return false;
-    }
-    return true;
 }
 
 void
@@ -689,7 +532,7 @@ _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_
     p->trusted_authserv = word_set();
     p->freemail = word_set();
     p->shorteners = word_set();
-    p->internal = g_array_new(FALSE, FALSE, sizeof(cidr_t));
+    p->internal = g_array_new(FALSE, FALSE, sizeof(claw_cidr_t));
     p->lookalikes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     add_words(p->protected_domains, pc->protected_domains);
     add_words(p->partner_domains, pc->partner_domains);
@@ -700,23 +543,11 @@ _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_
         g_hash_table_add(p->freemail, g_strdup(builtin_freemail[i]));
     for (size_t i = 0; i < G_N_ELEMENTS(builtin_shorteners); i++)
         g_hash_table_add(p->shorteners, g_strdup(builtin_shorteners[i]));
-    char **nets = g_strsplit_set(pc->internal_relays ? pc->internal_relays : "", ", \t", -1);
-    for (char **n = nets; *n; n++) {
-        cidr_t c;
-        if (!**n)
-            continue;
-        if (!parse_cidr(*n, &c)) {
-            if (error)
-                *error = g_strdup_printf("[policy] internal_relays: '%s' is not an address "
-                                         "or network (CIDR)",
-                                         *n);
-            g_strfreev(nets);
-            _claw_policy_free(p);
-            return CLAW_STATUS_CONFIG_ERROR;
-        }
-        g_array_append_val(p->internal, c);
-    }
-    g_strfreev(nets);
+    /* The networks were checked when the option was set. */
+    const claw_cidr_t *nets;
+    size_t n_nets;
+    if (claw_config_get_cidrs(config, "policy", "internal_relays", &nets, &n_nets) == 0)
+        g_array_append_vals(p->internal, nets, (guint)n_nets);
 
     UErrorCode uerr = U_ZERO_ERROR;
     p->spoof = uspoof_open(&uerr);
@@ -971,7 +802,7 @@ typedef struct {
 static double
 weight(const claw_engine_t *e, rule_t r)
 {
-    return e->config->weight_text[r] ? e->config->weight[r] : rules[r].score;
+    return e->config->weight_text[r] ? e->config->weight[r] : _claw_rule_default_score(r);
 }
 
 /* Record that @r fired. The first detail is kept; later ones are counted. */
@@ -989,7 +820,7 @@ hit(run_t *run, rule_t r, const char *fmt, ...)
     char *d = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     claw_rule_hit_t h = {
-        .rule = rules[r].name,
+        .rule = _claw_rule_name(r),
         .score = weight(run->e, r),
         .detail = g_string_chunk_insert(vp->strings, d),
     };
@@ -1067,7 +898,7 @@ internal_origin(const run_t *run)
     const char *client = run->env ? run->env->client_ip : NULL;
     if (client) {
         for (guint i = 0; i < pol->internal->len; i++)
-            if (cidr_contains(&g_array_index(pol->internal, cidr_t, i), client))
+            if (claw_cidr_contains_text(&g_array_index(pol->internal, claw_cidr_t, i), client))
                 goto hops;
         return false;
     }
@@ -1081,7 +912,7 @@ hops:
                 continue;
             bool ours = false;
             for (guint i = 0; i < pol->internal->len && !ours; i++)
-                ours = cidr_contains(&g_array_index(pol->internal, cidr_t, i), ip);
+                ours = claw_cidr_contains_text(&g_array_index(pol->internal, claw_cidr_t, i), ip);
             if (!ours)
                 return false;
             seen++;

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -94,28 +93,6 @@ load_config(const char *path, bool explicit_path)
                                                                          : EX_SOFTWARE);
     }
     return cfg;
-}
-
-static void
-apply_log_config(const claw_config_t *cfg)
-{
-    claw_log_level_t level;
-    if (claw_log_level_from_string(claw_config_get(cfg, "log", "level"), &level) == 0)
-        claw_log_set_level(level);
-    if (strcmp(claw_config_get(cfg, "log", "sink"), "syslog") == 0) {
-        static const struct {
-            const char *name;
-            int facility;
-        } fac[] = {{"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
-                   {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-                   {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-                   {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
-        int facility = LOG_MAIL;
-        for (size_t i = 0; i < sizeof fac / sizeof fac[0]; i++)
-            if (strcmp(fac[i].name, claw_config_get(cfg, "log", "facility")) == 0)
-                facility = fac[i].facility;
-        claw_log_use_syslog("claw", facility);
-    }
 }
 
 /* Read a whole input. Regular files are mapped (no copy, whatever the
@@ -242,7 +219,7 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
     if (config_path) {
         claw_config_destroy(*cfgp);
         *cfgp = load_config(config_path, true);
-        apply_log_config(*cfgp);
+        claw_log_configure(*cfgp, "claw", false);
     }
     claw_config_t *cfg = *cfgp;
     for (int i = 0; i < n_sets; i++) {
@@ -357,8 +334,12 @@ main(int argc, char **argv)
         case 'C': {
             claw_config_t *cfg = NULL;
             char *err = NULL;
+            /* Loading, then what every program that reads it checks. */
             claw_status_t st = claw_config_load(optarg, &cfg, &err);
+            if (!st)
+                st = claw_config_check(cfg, &err);
             if (st) {
+                claw_config_destroy(cfg);
                 fprintf(stderr, "%s\n", err ? err : claw_status_to_string(st));
                 free(err);
                 return EX_CONFIG;
@@ -382,7 +363,7 @@ main(int argc, char **argv)
         }
     }
     claw_config_t *cfg = load_config(config_path, explicit_config);
-    apply_log_config(cfg);
+    claw_log_configure(cfg, "claw", false);
     int rc;
     if (dump) {
         claw_config_write(cfg, stdout);
