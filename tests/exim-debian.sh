@@ -44,7 +44,7 @@ if [ -z "${CLAW_EXIM_DEBIAN_NS:-}" ]; then
     CLAW_EXIM_DEBIAN_NS=1 exec unshare -m sh "$0"
 fi
 
-pid= ex_pid=
+pid='' ex_pid=''
 mounted=""
 unmount_all() {
     for m in $mounted; do umount "$m" 2> /dev/null; done
@@ -72,16 +72,7 @@ install -m 755 "$builddir/plugin/claw-scanner" "$tmp/lib/claw-scanner"
 sock=$tmp/run/clawd.sock
 mkdir -p "$tmp/run"
 chmod 755 "$tmp/run"
-cat > "$tmp/clawback.conf" <<EOF
-[policy]
-protected_domains = corp.example
-[archive]
-path = $tmp/archive
-[clawd]
-socket = $sock
-socket_group = $EXIM_USER
-EOF
-chmod 644 "$tmp/clawback.conf"
+exim_clawd_conf "$tmp/clawback.conf" "$sock" "$tmp/archive"
 
 # mount_over DIR TARGET: DIR (made if missing) in place of TARGET, in this
 # namespace only.
@@ -227,4 +218,4 @@ run_layout() {
 check "clawd starts, socket in Exim's group" clawd_start "$tmp/clawback.conf" "$sock"
 run_layout split true --archive
 run_layout single false
-exit $n_fail
+[ "$n_fail" -eq 0 ]

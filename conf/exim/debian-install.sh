@@ -50,7 +50,8 @@ ue4cc=$confdir/update-exim4.conf.conf
 [ -r "$ue4cc" ] || die "no $ue4cc: is $confdir Debian's Exim configuration (exim4-config)?"
 
 # The layout, as update-exim4.conf reads it: the file is shell.
-split=$( (. "$ue4cc"; echo "${dc_use_split_config:-false}") | tr 'A-Z' 'a-z')
+# shellcheck source=/dev/null
+split=$( (. "$ue4cc"; echo "${dc_use_split_config:-false}") | tr '[:upper:]' '[:lower:]')
 case "$split" in
     true|false) ;;
     *) die "dc_use_split_config='$split' in $ue4cc is neither true nor false" ;;
@@ -74,8 +75,14 @@ without_ours() {
 }
 
 # Exim refuses a macro defined twice: an ACL file of the admin's own must
-# include ours instead.
-for f in "$ue4cc" "$localmacros" "$confdir"/conf.d/main/*; do
+# include ours instead. (update-exim4.conf.conf's capitalised lines become
+# macros too.)
+if [ "$split" = true ]; then
+    set -- "$ue4cc" "$confdir"/conf.d/main/*
+else
+    set -- "$ue4cc" "$localmacros"
+fi
+for f in "$@"; do
     [ -f "$f" ] || continue
     if without_ours "$f" | grep -q '^[[:space:]]*CHECK_DATA_LOCAL_ACL_FILE[[:space:]]*='; then
         die "$f already sets CHECK_DATA_LOCAL_ACL_FILE: add" \
