@@ -750,19 +750,30 @@ public_host_forms(const char *host, size_t len, host_forms_t *f)
     return n != 0;
 }
 
-claw_status_t
-claw_url_normalise(const char *raw, size_t len, char **out)
+/* What both public functions begin with: *@out NULL, and @raw cleaned
+ * into a new string; NULL (an invalid argument) for a NULL @raw or @out. */
+static GString *
+public_begin(const char *raw, size_t len, char **out)
 {
     if (out)
         *out = NULL;
     if (!raw || !out)
+        return NULL;
+    GString *cleaned = g_string_new(NULL);
+    url_clean(raw, len, cleaned);
+    return cleaned;
+}
+
+claw_status_t
+claw_url_normalise(const char *raw, size_t len, char **out)
+{
+    GString *cleaned = public_begin(raw, len, out);
+    if (!cleaned)
         return CLAW_STATUS_INVALID_ARGUMENT;
     claw_status_t status = CLAW_STATUS_INVALID_ARGUMENT;
-    GString *cleaned = g_string_new(NULL), *rest = g_string_new(NULL),
-            *normalised = g_string_new(NULL);
+    GString *rest = g_string_new(NULL), *normalised = g_string_new(NULL);
     host_forms_t host = {0};
     url_parts_t parts;
-    url_clean(raw, len, cleaned);
     if (!url_split(cleaned->str, cleaned->len, &parts))
         goto done;
     if (parts.hierarchical)
@@ -782,14 +793,11 @@ done:
 claw_status_t
 claw_host_normalise(const char *raw, size_t len, char **out)
 {
-    if (out)
-        *out = NULL;
-    if (!raw || !out)
+    GString *cleaned = public_begin(raw, len, out);
+    if (!cleaned)
         return CLAW_STATUS_INVALID_ARGUMENT;
     claw_status_t status = CLAW_STATUS_INVALID_ARGUMENT;
-    GString *cleaned = g_string_new(NULL);
     host_forms_t host = {0};
-    url_clean(raw, len, cleaned);
     /* What a URL's host can never hold: the characters that end it, and a
      * ':' that is not inside an IPv6 address. */
     if (strpbrk(cleaned->str, "/\\?#@") || memchr(cleaned->str, '\0', cleaned->len))
