@@ -263,6 +263,41 @@ test_normalise(void)
           "claw_url_normalise reads @len bytes (%s)", out ? out : "NULL");
     claw_free(out);
 
+    /* Hostile input: an answer, never a crash. */
+    static const struct {
+        const char *raw;
+        size_t len;
+        const char *want;
+    } hostile[] = {
+        {"http://[", 8, "http://[/"},
+        {"http://x.example:99999999999/", 29, "http://x.example/"},
+        {"http://%/", 9, "http://%/"},
+        /* A NUL ends the host name; in the path it becomes U+FFFD. */
+        {"http://a\0b.example/\0x", 21, "http://a/\xef\xbf\xbdx"},
+        {"http://\xff\xfe.example/\xff", 19,
+         "http://\xef\xbf\xbd\xef\xbf\xbd.example/\xef\xbf\xbd"},
+        {"http://@:/", 10, "http:///"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+        char *shown = g_strescape(hostile[i].raw, NULL);
+        out = NULL;
+        CHECK(claw_url_normalise(hostile[i].raw, hostile[i].len, &out) == CLAW_STATUS_SUCCESS,
+              "hostile URL \"%s\" is read", shown);
+        CHECK_STR(out, hostile[i].want, "... as a browser would, in valid UTF-8");
+        claw_free(out);
+        g_free(shown);
+    }
+    GString *huge = g_string_new("http://long.example/");
+    while (huge->len < 100000)
+        g_string_append(huge, "aaaaaaaaaa");
+    out = NULL;
+    claw_status_t st = claw_url_normalise(huge->str, huge->len, &out);
+    size_t got = out ? strlen(out) : 0;
+    CHECK(st == CLAW_STATUS_SUCCESS && got == 2048,
+          "a 100 kB URL is cut at 2048 bytes as the model cuts it (%zu)", got);
+    claw_free(out);
+    g_string_free(huge, TRUE);
+
     check_host("B%C3%BC" "cher.Example.", "xn--bcher-kva.example");
     check_host("b\xc3\xbc" "cher.example", "xn--bcher-kva.example");
     check_host("xn--bcher-kva.example", "xn--bcher-kva.example");
