@@ -53,6 +53,17 @@ struct claw_engine {
  * with the message; arrays are GArrays whose data the model points at.
  * --------------------------------------------------------------------- */
 
+/* The buffers _claw_url_add() reads one URL with, kept from one URL to
+ * the next so a message with thousands of links allocates them once. */
+typedef struct claw_url_buffers {
+    GString *cleaned;    /* the URL without surrounding spaces, tabs and newlines */
+    GString *seen_key;   /* what makes it the same link as one already listed */
+    GString *host;       /* its host, percent-decoded */
+    GString *rest;       /* its path, query and fragment, backslashes read as slashes */
+    GString *path;       /* ... percent-decoded */
+    GString *normalised; /* the whole URL in its normal form */
+} claw_url_buffers_t;
+
 struct claw_message_private {
     claw_engine_t *engine;
     const claw_limits_t *limits;
@@ -62,7 +73,7 @@ struct claw_message_private {
     GPtrArray *method_arrays; /* GArrays of claw_auth_method_t, freed with the message */
     GHashTable *url_seen;     /* "source url text" -> 1, so each link is listed once */
     GHashTable *domains;      /* host -> claw_domain_t*, each name converted once */
-    GString *scratch[6];      /* reused buffers for URL normalisation */
+    claw_url_buffers_t url_buffers; /* reused from one URL to the next */
     GArray *fields;           /* claw_raw_field_t: the top-level header block; points
                                  into the caller's bytes, so emptied before
                                  claw_message_parse() returns */
@@ -101,6 +112,8 @@ CLAW_HIDDEN const char *_claw_strndup(claw_ctx_t *ctx, const char *s, size_t len
 /* Like _claw_strndup but makes the text valid UTF-8 (invalid bytes become
  * U+FFFD) and drops NUL. */
 CLAW_HIDDEN const char *_claw_strndup_utf8(claw_ctx_t *ctx, const char *s, size_t len);
+/* The same as a g_malloc'd string of its own (g_free() it). */
+CLAW_HIDDEN char *_claw_utf8_dup(const char *s, size_t len);
 
 /* Is @len bytes at @s valid UTF-8 (NUL allowed)? */
 CLAW_HIDDEN bool _claw_utf8_valid(const char *s, size_t len);
@@ -130,6 +143,7 @@ CLAW_HIDDEN void _claw_urls_from_text(claw_ctx_t *ctx, const char *text, size_t 
 /* Add one URL candidate found by an HTML attribute or similar. */
 CLAW_HIDDEN void _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
                                claw_url_source_t source, const char *link_text);
+CLAW_HIDDEN void _claw_url_buffers_free(claw_url_buffers_t *buffers);
 
 /* HTML: render @html to text in @out and report links through _claw_url_add.
  * With @from_attachment every link is recorded as coming from an attachment.

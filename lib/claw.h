@@ -394,13 +394,46 @@ typedef struct claw_url {
     const char *scheme;     /**< lowercase, no ":" */
     const char *userinfo;   /**< percent-decoded; NULL if none */
     claw_domain_t host;     /**< NULL fields for schemes without a host */
-    int port;               /**< 0 when none given */
+    int port;               /**< 0 when none given or the scheme's default */
     const char *path;       /**< path, query and fragment, percent-decoded */
     const char *link_text;  /**< visible text of an HTML link; NULL otherwise */
     const char *part;       /**< MIME part path where it was found */
     claw_url_source_t source;
     unsigned flags;         /**< CLAW_URL_* */
 } claw_url_t;
+
+/** Normalise one URL as the model does the links it finds (claw_url_t.url),
+ * the way a browser reads it: leading and trailing spaces and control
+ * characters dropped, tabs and newlines removed; the scheme lower-cased
+ * ("www." without one is http); for a URL with a host, the host
+ * percent-decoded, lower-cased, mapped to its A-label form (UTS #46) or,
+ * when it is a number in any form a browser takes for IPv4 (decimal, octal,
+ * hex, one to four parts), written as a dotted quad; the scheme's default
+ * port dropped (http and ws 80, https and wss 443, ftp 21); "/" for an
+ * empty path. Path, query and fragment keep their case and their
+ * percent-escapes (a special scheme's backslashes become slashes).
+ * Indicator files (url:) and the archive's url: queries go through this
+ * function, so a link, an indicator and a query for one place are equal.
+ * @raw is @len bytes, not necessarily NUL-terminated. On success *@out is
+ * the normal form, malloc'd: release it with claw_free(). Returns
+ * CLAW_STATUS_SUCCESS, CLAW_STATUS_INVALID_ARGUMENT (NULL @raw or @out, or
+ * @raw is not an absolute URL: empty, relative, a fragment, or a cid: or
+ * mid: reference) or CLAW_STATUS_OUT_OF_MEMORY; on failure *@out is NULL. */
+CLAW_PUBLIC claw_status_t claw_url_normalise(const char *raw, size_t len, char **out);
+
+/** Normalise one host name as claw_url_normalise() does a URL's host, into
+ * the form of claw_domain_t.ascii: lower case, A-labels, one final dot
+ * dropped, an IPv4 address in any form as a dotted quad, an IPv6 address
+ * (brackets or not) in its canonical text. "B%C3%BCcher.Example." gives
+ * "xn--bcher-kva.example", "0x7f.1" gives "127.0.0.1". A name that is not
+ * valid IDNA is kept as written, lower-cased, as the model keeps it.
+ * Indicator files (host:, domain:) and the archive's host: and domain:
+ * queries go through this function. @raw is @len bytes. On success *@out
+ * is malloc'd: release it with claw_free(). Returns CLAW_STATUS_SUCCESS,
+ * CLAW_STATUS_INVALID_ARGUMENT (NULL @raw or @out, an empty name, or one
+ * holding what ends a URL's host: '/', '\\', '?', '#', '@', or a ':' outside
+ * an IPv6 address) or CLAW_STATUS_OUT_OF_MEMORY; on failure *@out is NULL. */
+CLAW_PUBLIC claw_status_t claw_host_normalise(const char *raw, size_t len, char **out);
 
 #define CLAW_ATT_INLINE       0x0001u /**< Content-Disposition: inline, or no name */
 #define CLAW_ATT_ARCHIVE      0x0002u /**< an archive whose members follow it */

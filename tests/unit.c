@@ -134,6 +134,20 @@ test_urls(void)
     test_url("javascript:alert(1)", "javascript:alert(1)", NULL, 0);
     test_url("mailto:boss@Example.COM?subject=x", "mailto:boss@Example.COM?subject=x",
              "example.com", 0);
+    /* A scheme's default port is no port at all, as a browser reads it;
+     * another scheme's default is kept. */
+    test_url("https://Example.com:443/a", "https://example.com/a", "example.com", 0);
+    test_url("http://example.com:80", "http://example.com/", "example.com", 0);
+    test_url("ftp://example.com:21/f", "ftp://example.com/f", "example.com", 0);
+    test_url("wss://example.com:443/s", "wss://example.com/s", "example.com", 0);
+    test_url("https://example.com:80/", "https://example.com:80/", "example.com", 0);
+    test_url("http://example.com:0443/", "http://example.com:443/", "example.com", 0);
+    {
+        claw_message_t *pm = html("<a href=\"https://example.com:443/\">x</a>");
+        CHECK(pm->n_urls == 1 && pm->urls[0].port == 0,
+              "a default port reads as no port (port %d)", pm->n_urls ? pm->urls[0].port : -1);
+        claw_message_destroy(pm);
+    }
 
     /* Mixed-script IDN: Latin with Cyrillic 'a'. */
     claw_message_t *m = html("<a href=\"https://p\xd0\xb0ypal.com/\">x</a>");
@@ -164,6 +178,144 @@ test_urls(void)
     m = html("<a href=\"http://a.example/\">t</a><a href=\"http://a.example/\">t</a>");
     CHECK(m->n_urls == 1, "repeated link listed once (got %zu)", m->n_urls);
     claw_message_destroy(m);
+}
+
+/* claw_url_normalise() gives @want for @raw, and a link to @raw in a
+ * message is the same URL. */
+static void
+check_normalise(const char *raw, const char *want)
+{
+    char *got = NULL;
+    char *shown = g_strescape(raw, NULL);
+    char *what = g_strdup_printf("claw_url_normalise(\"%s\")", shown);
+    claw_status_t st = claw_url_normalise(raw, strlen(raw), &got);
+    CHECK(st == CLAW_STATUS_SUCCESS, "%s succeeds (%s)", what, claw_status_to_string(st));
+    CHECK_STR(got, want, what);
+    char *body = g_strdup_printf("<a href=\"%s\">x</a>", raw);
+    claw_message_t *m = html(body);
+    const claw_url_t *u = url_from(m, CLAW_URL_HTML_HREF);
+    CHECK_STR(u ? u->url : NULL, got, "... and the model gives the same for a link to it");
+    claw_message_destroy(m);
+    claw_free(got);
+    g_free(body);
+    g_free(what);
+    g_free(shown);
+}
+
+static void
+check_host(const char *raw, const char *want)
+{
+    char *got = NULL;
+    char *shown = g_strescape(raw, NULL);
+    claw_status_t st = claw_host_normalise(raw, strlen(raw), &got);
+    if (want) {
+        char *what = g_strdup_printf("claw_host_normalise(\"%s\")", shown);
+        CHECK(st == CLAW_STATUS_SUCCESS, "%s succeeds (%s)", what, claw_status_to_string(st));
+        CHECK_STR(got, want, what);
+        g_free(what);
+    } else {
+        CHECK(st == CLAW_STATUS_INVALID_ARGUMENT && got == NULL,
+              "claw_host_normalise(\"%s\") refuses it (%s)", shown, claw_status_to_string(st));
+    }
+    claw_free(got);
+    g_free(shown);
+}
+
+/* The public normaliser that indicators and archive queries use. */
+static void
+test_normalise(void)
+{
+    check_normalise("http://b\xc3\xbc" "cher.example/x", "http://xn--bcher-kva.example/x");
+    check_normalise("http://B\xc3\x9c" "CHER.example/x", "http://xn--bcher-kva.example/x");
+    check_normalise("http://xn--bcher-kva.example/x", "http://xn--bcher-kva.example/x");
+    check_normalise("http://EX%41MPLE.org/y", "http://example.org/y");
+    check_normalise("http://%62%c3%bc" "cher.example/", "http://xn--bcher-kva.example/");
+    check_normalise("HTTPS://Example.COM:443/Path?Q=1#F", "https://example.com/Path?Q=1#F");
+    check_normalise("http://example.com:80", "http://example.com/");
+    check_normalise("http://example.com:443/", "http://example.com:443/");
+    check_normalise("ftp://files.example:21/a", "ftp://files.example/a");
+    check_normalise("ws://chat.example:80/s", "ws://chat.example/s");
+    check_normalise("https://example.com:8443/", "https://example.com:8443/");
+    check_normalise("http://0x7f.1/", "http://127.0.0.1/");
+    check_normalise("http://2130706433/", "http://127.0.0.1/");
+    check_normalise("http://0177.0.0.01/", "http://127.0.0.1/");
+    check_normalise("http://[2001:DB8:0::1]:443/", "http://[2001:db8::1]:443/");
+    check_normalise("https://[2001:db8::1]:443/", "https://[2001:db8::1]/");
+    check_normalise(" \thttp:\\\\evil.example\\a\n ", "http://evil.example/a");
+    check_normalise("www.example.org/x", "http://www.example.org/x");
+    check_normalise("http://user:pw@Example.org/", "http://example.org/");
+    check_normalise("mailto:Boss@Example.COM", "mailto:Boss@Example.COM");
+    check_normalise("javascript:alert(1)", "javascript:alert(1)");
+
+    static const char *const not_urls[] = {"", "   ", "/relative", "#top", "cid:part@x",
+                                           "mid:m@x", "example.org/x"};
+    for (size_t i = 0; i < G_N_ELEMENTS(not_urls); i++) {
+        char *out = (char *)"unchanged";
+        CHECK(claw_url_normalise(not_urls[i], strlen(not_urls[i]), &out) ==
+                      CLAW_STATUS_INVALID_ARGUMENT && out == NULL,
+              "claw_url_normalise(\"%s\"): not an absolute URL, *out NULL", not_urls[i]);
+    }
+    char *out = NULL;
+    CHECK(claw_url_normalise(NULL, 3, &out) == CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_url_normalise("http://x/", 9, NULL) == CLAW_STATUS_INVALID_ARGUMENT,
+          "claw_url_normalise: NULL in is an invalid argument");
+    /* @len bounds the input: what follows is not read. */
+    CHECK(claw_url_normalise("http://a.example/bXXXX", 18, &out) == CLAW_STATUS_SUCCESS &&
+              out && strcmp(out, "http://a.example/b") == 0,
+          "claw_url_normalise reads @len bytes (%s)", out ? out : "NULL");
+    claw_free(out);
+
+    /* Hostile input: an answer, never a crash. */
+    static const struct {
+        const char *raw;
+        size_t len;
+        const char *want;
+    } hostile[] = {
+        {"http://[", 8, "http://[/"},
+        {"http://x.example:99999999999/", 29, "http://x.example/"},
+        {"http://%/", 9, "http://%/"},
+        /* A NUL ends the host name; in the path it becomes U+FFFD. */
+        {"http://a\0b.example/\0x", 21, "http://a/\xef\xbf\xbdx"},
+        {"http://\xff\xfe.example/\xff", 19,
+         "http://\xef\xbf\xbd\xef\xbf\xbd.example/\xef\xbf\xbd"},
+        {"http://@:/", 10, "http:///"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+        char *shown = g_strescape(hostile[i].raw, NULL);
+        out = NULL;
+        CHECK(claw_url_normalise(hostile[i].raw, hostile[i].len, &out) == CLAW_STATUS_SUCCESS,
+              "hostile URL \"%s\" is read", shown);
+        CHECK_STR(out, hostile[i].want, "... as a browser would, in valid UTF-8");
+        claw_free(out);
+        g_free(shown);
+    }
+    GString *huge = g_string_new("http://long.example/");
+    while (huge->len < 100000)
+        g_string_append(huge, "aaaaaaaaaa");
+    out = NULL;
+    claw_status_t st = claw_url_normalise(huge->str, huge->len, &out);
+    size_t got = out ? strlen(out) : 0;
+    CHECK(st == CLAW_STATUS_SUCCESS && got == 2048,
+          "a 100 kB URL is cut at 2048 bytes as the model cuts it (%zu)", got);
+    claw_free(out);
+    g_string_free(huge, TRUE);
+
+    check_host("B%C3%BC" "cher.Example.", "xn--bcher-kva.example");
+    check_host("b\xc3\xbc" "cher.example", "xn--bcher-kva.example");
+    check_host("xn--bcher-kva.example", "xn--bcher-kva.example");
+    check_host("EX%41MPLE.org", "example.org");
+    check_host("0x7f.1", "127.0.0.1");
+    check_host("3232235777", "192.168.1.1");
+    check_host("[2001:DB8::1]", "2001:db8::1");
+    check_host("2001:db8:0::1", "2001:db8::1");
+    check_host("Under_Score.example", "under_score.example");
+    check_host("", NULL);
+    check_host("example.com:8080", NULL);
+    check_host("http://example.com", NULL);
+    check_host("example.com/x", NULL);
+    check_host("user@example.com", NULL);
+    CHECK(claw_host_normalise(NULL, 0, &out) == CLAW_STATUS_INVALID_ARGUMENT,
+          "claw_host_normalise: NULL in is an invalid argument");
 }
 
 static void
@@ -871,7 +1023,12 @@ test_classify(void)
     const char *iocs = "# indicators\nurl: https://Bad.Example/Login\nhost: evil-host.example\n"
                        "domain: evil-domain.example\nsender: crook@fraud.example\n"
                        "sha256: 9b8db510ef42b8ed54a3712636fda55a4f8cfcd5493e20b74ab00cd4f3979f2d\n"
-                       "ip: 198.51.100.66\n";
+                       "ip: 198.51.100.66\n"
+                       /* Spellings a browser reads as plain ones (issue 19). */
+                       "url: http://b\xc3\xbc" "cher.example/x\nurl: http://EX%41MPLE.org/y\n"
+                       "url: https://port.example:443/p\n"
+                       "host: m\xc3\xbcnchen-host.example\nhost: HOST%2Dpct.example\n"
+                       "host: 0xC0.0x00.0x02.0x01\ndomain: ZÜRICH-dom.example\n";
     if (write(fd, iocs, strlen(iocs)) < 0)
         abort();
     close(fd);
@@ -1128,6 +1285,26 @@ test_classify(void)
           "domain indicator covers subdomains");
     CHECK(!fires(HTML("<a href=\"http://www.evil-host.example/x\">x</a>"), NULL, "URL_IOC"),
           "host indicator is exact");
+    {
+        /* Indicators are read by the model's own URL and host normaliser:
+         * the file has url: http://b\u00fccher.example/x, url:
+         * http://EX%41MPLE.org/y, url: https://port.example:443/p, host:
+         * m\u00fcnchen-host.example, host: HOST%2Dpct.example, host:
+         * 0xC0.0x00.0x02.0x01 and domain: Z\u00dcRICH-dom.example. */
+        static const rule_case_t cases[] = {
+            {"http://xn--bcher-kva.example/x", true},
+            {"http://b\xc3\xbc" "cher.example/x", true},
+            {"http://example.org/y", true},
+            {"http://example.org/Y", false}, /* the path keeps its case */
+            {"https://port.example/p", true},
+            {"https://xn--mnchen-host-thb.example/", true},
+            {"https://host-pct.example/", true},
+            {"http://192.0.2.1/", true},
+            {"http://www.xn--zrich-dom-q9a.example/", true},
+        };
+        check_cases("URL_IOC", "link to", "From: a@vendor.example\nContent-Type: text/html\n\n"
+                    "<a href=\"", "\">x</a>\n", cases, G_N_ELEMENTS(cases));
+    }
 
     /* Attachments */
 #define ATT(name, type, data) "From: a@vendor.example\nContent-Type: multipart/mixed; boundary=b\n\n" \
@@ -1279,6 +1456,26 @@ test_classify(void)
           "a bad indicator line is file:line");
     free(err);
     claw_config_destroy(cfg);
+    static const char *const bad_values[] = {"url: /relative/path\n", "url: cid:part@x\n",
+                                             "host: example.com:8080\n",
+                                             "domain: http://evil.example/\n"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_values); i++) {
+        f = fopen(ioc_path, "w");
+        fputs("host: ok.example\n", f);
+        fputs(bad_values[i], f);
+        fclose(f);
+        claw_config_new(&cfg);
+        claw_config_set(cfg, "ioc", "files", ioc_path, NULL);
+        err = NULL;
+        char *shown = g_strescape(bad_values[i], NULL);
+        CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
+                  strstr(err, ":2: ") && strstr(err, "is not"),
+              "an indicator that can never match is an error at file:line: %s (%s)", shown,
+              err ? err : "accepted");
+        g_free(shown);
+        free(err);
+        claw_config_destroy(cfg);
+    }
     char *bad = NULL;
     claw_config_new(&cfg);
     CHECK(claw_config_set(cfg, "weights", "NO_SUCH_RULE", "1", &bad) == CLAW_STATUS_CONFIG_ERROR &&
@@ -1526,6 +1723,7 @@ main(void)
     test_config_typed();
     test_log_configure();
     test_urls();
+    test_normalise();
     test_html();
     test_addresses();
     test_auth();

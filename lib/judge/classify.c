@@ -612,23 +612,30 @@ struct claw_iocs {
     size_t count;
 };
 
-/* The form URLs are compared in: lower-case scheme and host, "/" for an
- * empty path; the same the model gives for the URLs it finds. */
+/* @value of an indicator of @type in the form the detectors compare it in:
+ * URLs and host names as the model writes the ones it finds (one
+ * normaliser for both, so "url:http://EX%41MPLE.org/" matches a link to
+ * http://example.org/), IP addresses canonical, the rest lower-cased.
+ * NULL when @value cannot be one of its type. */
 static char *
-normalise_url_ioc(const char *v)
+ioc_key(ioc_t type, const char *value)
 {
-    const char *sep = strstr(v, "://");
-    if (!sep)
-        return g_ascii_strdown(v, -1);
-    const char *host = sep + 3;
-    size_t hl = strcspn(host, "/?#");
-    GString *s = g_string_new(NULL);
-    for (const char *p = v; p < host + hl; p++)
-        g_string_append_c(s, g_ascii_tolower(*p));
-    if (host[hl] == '\0' || host[hl] == '?' || host[hl] == '#')
-        g_string_append_c(s, '/');
-    g_string_append(s, host + hl);
-    return g_string_free(s, FALSE);
+    char *normal = NULL;
+    switch (type) {
+    case IOC_URL:
+        claw_url_normalise(value, strlen(value), &normal);
+        break;
+    case IOC_HOST:
+    case IOC_DOMAIN:
+        claw_host_normalise(value, strlen(value), &normal);
+        break;
+    default:
+        return g_ascii_strdown(value, -1);
+    }
+    /* The sets free their keys with g_free(). */
+    char *key = g_strdup(normal);
+    claw_free(normal);
+    return key;
 }
 
 static claw_status_t
@@ -670,11 +677,15 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
             fclose(f);
             return CLAW_STATUS_CONFIG_ERROR;
         }
-        char *key = type == IOC_URL ? normalise_url_ioc(value) : g_ascii_strdown(value, -1);
-        if (type == IOC_HOST || type == IOC_DOMAIN) {
-            size_t n = strlen(key);
-            if (n > 1 && key[n - 1] == '.')
-                key[n - 1] = '\0';
+        char *key = ioc_key(type, value);
+        if (!key) {
+            if (error)
+                *error = g_strdup_printf("%s:%u: %s: '%s' is not %s", path, lineno,
+                                         ioc_names[type], value,
+                                         type == IOC_URL ? "an absolute URL" : "a host name");
+            free(line);
+            fclose(f);
+            return CLAW_STATUS_CONFIG_ERROR;
         }
         if (type == IOC_IP) {
             unsigned char bin[16];
