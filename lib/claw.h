@@ -147,6 +147,21 @@ CLAW_PUBLIC claw_status_t claw_config_set(claw_config_t *config, const char *sec
 CLAW_PUBLIC const char *claw_config_get(const claw_config_t *config, const char *section,
                                         const char *name);
 
+/* Typed getters: the value the table parsed when the option was set, never
+ * the text parsed again. Each returns SUCCESS, or INVALID_ARGUMENT when
+ * @config, @section, @name or the output pointer is NULL, the option does
+ * not exist, or it is of another type; *outputs are then untouched. */
+
+/** A size in bytes: the file may write 512k, 64M, 1g or 1GB (powers of
+ * 1024, any case), or plain bytes. */
+CLAW_PUBLIC claw_status_t claw_config_get_size(const claw_config_t *config, const char *section,
+                                               const char *name, uint64_t *bytes);
+/** A duration in milliseconds: the file may write 250ms, 2s, 5m or 1h (any
+ * case), or plain milliseconds. */
+CLAW_PUBLIC claw_status_t claw_config_get_duration_ms(const claw_config_t *config,
+                                                      const char *section, const char *name,
+                                                      int64_t *ms);
+
 /** Write every option with its current value and documentation to @out, in
  * the file's own syntax (this is how conf/clawback.conf is made). */
 CLAW_PUBLIC void claw_config_write(const claw_config_t *config, FILE *out);

@@ -464,6 +464,37 @@ claw_config_get(const claw_config_t *c, const char *section, const char *name)
     return c->text[i];
 }
 
+/* The typed value of option (@section, @name) if it is of @type. (A stand-in
+ * for the typed getters of branch h-config, with their signatures.) */
+static const int64_t *
+typed_value(const claw_config_t *c, const char *section, const char *name, opt_type_t type)
+{
+    const option_t *o = c && section && name ? find_option(section, name, NULL) : NULL;
+    return o && o->type == type ? (const int64_t *)((const char *)c + o->offset) : NULL;
+}
+
+claw_status_t
+claw_config_get_size(const claw_config_t *c, const char *section, const char *name,
+                     uint64_t *bytes)
+{
+    const int64_t *v = typed_value(c, section, name, OPT_SIZE);
+    if (!v || !bytes)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *bytes = (uint64_t)*v;
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_config_get_duration_ms(const claw_config_t *c, const char *section, const char *name,
+                            int64_t *ms)
+{
+    const int64_t *v = typed_value(c, section, name, OPT_MSEC);
+    if (!v || !ms)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *ms = *v;
+    return CLAW_STATUS_SUCCESS;
+}
+
 static char *
 trim(char *s)
 {
