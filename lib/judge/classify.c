@@ -130,18 +130,6 @@ _claw_rule_doc(size_t i)
     return i < R_LAST ? rules[i].doc : NULL;
 }
 
-const char *
-claw_action_to_string(claw_action_t a)
-{
-    switch (a) {
-    case CLAW_ACTION_ACCEPT: return "accept";
-    case CLAW_ACTION_TAG: return "tag";
-    case CLAW_ACTION_QUARANTINE: return "quarantine";
-    case CLAW_ACTION_REJECT: return "reject";
-    }
-    return "unknown";
-}
-
 /* ------------------------------------------------------------------------
  * Policy
  * --------------------------------------------------------------------- */

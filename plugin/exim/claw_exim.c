@@ -426,6 +426,7 @@ scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, scan_res
     if (ok) {
         r->action[sizeof r->action - 1] = r->line[sizeof r->line - 1] = '\0';
         r->reason[sizeof r->reason - 1] = r->rules[sizeof r->rules - 1] = '\0';
+        r->verdict[sizeof r->verdict - 1] = '\0';
         if (!strcmp(r->action, "error")) {
             *why = str_printf("%s", r->reason);
             return false;
@@ -458,7 +459,9 @@ stamp(const char *id, const scan_result_t *r, const char *why)
     header_remove(0, (const uschar *)"X-Clawback-Rules");
     header_add(' ', "X-Clawback-Id: %s\n", id);
     if (r) {
-        header_add(' ', "X-Clawback-Verdict: %s; score=%g\n", r->action, r->score);
+        /* Both values are libclaw's verdict codec's (claw_verdict_header(),
+         * claw_verdict_rules_header()), which the archive reads back. */
+        header_add(' ', "X-Clawback-Verdict: %s\n", r->verdict);
         if (r->rules[0])
             header_add(' ', "X-Clawback-Rules: %s\n", r->rules);
     } else {
