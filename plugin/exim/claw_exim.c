@@ -489,6 +489,26 @@ quoted(const char *s, size_t max)
     return q;
 }
 
+/* A message that could not be judged, for @why (freed here): accepted,
+ * stamped "unscanned", when [mta] on_failure = accept (returns true), else
+ * to be deferred (false). Logged either way. *@reason is @why made safe to
+ * quote (in Exim's store). */
+static bool
+not_scanned(const char *id, char *why, char **reason)
+{
+    char *q = quoted(why, 300);
+    free(why);
+    *reason = q;
+    if (mta.fail_open) {
+        log_write(0, LOG_MAIN, "clawback: message not scanned, accepted (on_failure=accept): %s",
+                  q);
+        stamp(id, NULL, q);
+        return true;
+    }
+    log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
+    return false;
+}
+
 /* ------------------------------------------------------------------------
  * ${dlfunc{claw_exim.so}{claw_scan}{ARG}...}
  *
@@ -526,17 +546,12 @@ claw_scan(uschar **yield, int argc, uschar *argv[])
                                           quoted(r.reason, sizeof r.reason));
         return OK;
     }
-    char *q = quoted(why, 300);
-    free(why);
-    if (mta.fail_open) {
-        log_write(0, LOG_MAIN, "clawback: message not scanned, accepted (on_failure=accept): %s",
-                  q);
-        stamp(id, NULL, q);
+    char *q;
+    if (not_scanned(id, why, &q)) {
         *yield = (uschar *)string_sprintf(
             "action=accept score=0 rules= id=%s unscanned=yes reason=\"%s\"", id, q);
         return OK;
     }
-    log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
     *yield = (uschar *)string_sprintf("clawback: %s", q);
     return DEFER;
 }
@@ -593,15 +608,9 @@ local_scan(int fd, uschar **return_text)
     char *why = NULL;
     scan_result_t r;
     if (!scan(fd, NULL, NULL, 0, &r, &why)) {
-        char *q = quoted(why, 300);
-        free(why);
-        if (mta.fail_open) {
-            log_write(0, LOG_MAIN,
-                      "clawback: message not scanned, accepted (on_failure=accept): %s", q);
-            stamp(id, NULL, q);
+        char *q;
+        if (not_scanned(id, why, &q))
             return LOCAL_SCAN_ACCEPT;
-        }
-        log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
         *return_text =
             (uschar *)string_copy((const uschar *)"clawback: message not scanned, try again later");
         return LOCAL_SCAN_TEMPREJECT;
