@@ -861,11 +861,15 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     claw_status_t st = CLAW_STATUS_OUT_OF_MEMORY;
     claw_verdict_t *verdict = NULL;
     claw_message_t *msg = NULL;
-    char *vid = NULL, *vverdict = NULL, *vrules = NULL, *vip = NULL, *vhelo = NULL;
+    char *vid = NULL, *vverdict = NULL, *vrules = NULL;
+    claw_delivery_attrs_t from_headers = {0};
 
     size_t hlen = header_block_end(raw, len);
-    vip = header_value(raw, hlen, "X-Clawback-Envelope-IP");
-    vhelo = header_value(raw, hlen, "X-Clawback-Envelope-HELO");
+    for (int a = 0; a < CLAW_DELIVERY_N_ATTRS; a++) {
+        char *v = header_value(raw, hlen, claw_delivery_attr_header(a));
+        claw_delivery_attrs_set(&from_headers, a, v);
+        g_free(v);
+    }
     GByteArray *clean = g_byte_array_sized_new((guint)len);
     strip_envelope_headers(raw, len, hlen, clean);
     const char *data = (const char *)clean->data;
@@ -875,11 +879,10 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     vverdict = header_value(data, hlen, CLAW_HEADER_VERDICT);
     vrules = header_value(data, hlen, CLAW_HEADER_RULES);
 
+    /* What the MTA said in the protocol wins over what it wrote in the
+     * message. */
     claw_delivery_t d = *delivery;
-    if ((!d.client_ip || !*d.client_ip) && vip)
-        d.client_ip = vip;
-    if ((!d.helo || !*d.helo) && vhelo)
-        d.helo = vhelo;
+    claw_delivery_attrs_fill(&from_headers, &d);
 
     /* The MTA's verdict when the message carries one, read with the codec
      * the plugins wrote it with; our own otherwise (mail imported from
@@ -991,8 +994,7 @@ fail:
     g_free(vid);
     g_free(vverdict);
     g_free(vrules);
-    g_free(vip);
-    g_free(vhelo);
+    claw_delivery_attrs_clear(&from_headers);
     claw_item_free(it);
     return st;
 }
