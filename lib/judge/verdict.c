@@ -126,13 +126,21 @@ append_rules(GString *s, const claw_verdict_t *v, const char *sep)
     }
 }
 
+/* The action and the score, as @pre ACTION @mid SCORE: the start of the
+ * Exim line and the whole X-Clawback-Verdict value. */
+static void
+append_action_score(GString *s, const claw_verdict_t *v, const char *pre, const char *mid)
+{
+    g_string_append_printf(s, "%s%s%s", pre, claw_action_to_string(v->action), mid);
+    append_score(s, v->score);
+}
+
 size_t
 claw_verdict_format(const claw_verdict_t *v, char *buf, size_t size)
 {
     GString *s = g_string_new(NULL);
     if (v) {
-        g_string_append_printf(s, "action=%s score=", claw_action_to_string(v->action));
-        append_score(s, v->score);
+        append_action_score(s, v, "action=", " score=");
         g_string_append(s, " rules=");
         append_rules(s, v, ",");
     }
@@ -143,10 +151,8 @@ size_t
 claw_verdict_header(const claw_verdict_t *v, char *buf, size_t size)
 {
     GString *s = g_string_new(NULL);
-    if (v) {
-        g_string_append_printf(s, "%s; score=", claw_action_to_string(v->action));
-        append_score(s, v->score);
-    }
+    if (v)
+        append_action_score(s, v, "", "; score=");
     return give(s, buf, size);
 }
 
