@@ -100,19 +100,19 @@ scanner_engine(const char *path, struct stat *st, size_t *max_read)
     claw_engine_t *eng = NULL;
     char *err = NULL;
     struct stat now;
-    int64_t max_time = 0, deadline = 0;
-    uint64_t max_bytes = 0;
     if (stat(path, &now) != 0)
         memset(&now, 0, sizeof now);
     claw_status_t s = claw_config_load(path, &cfg, &err);
-    if (s == CLAW_STATUS_SUCCESS &&
-        ((s = claw_config_get_duration_ms(cfg, "limits", "max_time", &max_time)) ||
-         (s = claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline)) ||
-         (s = claw_config_get_size(cfg, "limits", "max_message_bytes", &max_bytes))))
-        err = strdup("libclaw lacks [limits] max_time, max_message_bytes or [mta] deadline");
+    int64_t max_time = 0, deadline = 0;
+    uint64_t max_bytes = 0;
+    if (s == CLAW_STATUS_SUCCESS) {
+        claw_config_get_duration_ms(cfg, "limits", "max_time", &max_time);
+        claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
+        claw_config_get_size(cfg, "limits", "max_message_bytes", &max_bytes);
+    }
     if (s == CLAW_STATUS_SUCCESS && max_time > deadline * 3 / 4) {
         char v[32];
-        snprintf(v, sizeof v, "%" PRId64, MAX(deadline * 3 / 4, 1));
+        snprintf(v, sizeof v, "%" PRId64 "ms", MAX(deadline * 3 / 4, 1));
         s = claw_config_set(cfg, "limits", "max_time", v, &err);
     }
     if (s == CLAW_STATUS_SUCCESS)
