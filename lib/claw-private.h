@@ -31,6 +31,24 @@ CLAW_HIDDEN claw_status_t _claw_policy_new(const claw_config_t *config, const ps
                                            claw_policy_t **out, char **error);
 CLAW_HIDDEN void _claw_policy_free(claw_policy_t *policy);
 /* Give @message to @verdict, to be destroyed with it (claw_scan_buffer). */
+/* A verdict (opaque in claw.h, read there through claw_verdict_action()
+ * and the other accessors). */
+typedef struct claw_rule_hit {
+    const char *rule;   /* stable upper-case name, e.g. "URL_USERINFO_TRICK" */
+    double score;       /* what it added (the [weights] value) */
+    const char *detail; /* what it saw, in English; message-derived text inside */
+} claw_rule_hit_t;
+
+struct claw_verdict {
+    claw_action_t action;
+    double score;
+    size_t n_rules;
+    const claw_rule_hit_t *rules; /* in the order the detectors ran */
+    /* What claw_classify() keeps (see classify.c); NULL for a verdict
+     * parsed from headers, which is one allocation (verdict.c). */
+    struct claw_verdict_private *priv;
+};
+
 CLAW_HIDDEN void _claw_verdict_adopt(claw_verdict_t *verdict, claw_message_t *message);
 CLAW_HIDDEN claw_status_t _claw_iocs_new(const claw_config_t *config, claw_iocs_t **out,
                                          char **error);
@@ -170,10 +188,6 @@ CLAW_HIDDEN void _claw_escape_line(GString *out, const char *s);
  * its Received fields. */
 CLAW_HIDDEN claw_status_t _claw_message_parse_verdict(claw_engine_t *engine, const char *data,
                                                       size_t len, claw_message_t **message);
-/* claw_scan_buffer() with that parse. */
-CLAW_HIDDEN claw_status_t _claw_scan_verdict(claw_engine_t *engine, const char *data, size_t len,
-                                             const claw_envelope_t *envelope,
-                                             claw_verdict_t **verdict);
 
 /* Hex SHA-256 of @len bytes into @hex (65 bytes). */
 CLAW_HIDDEN void _claw_sha256_hex(const void *data, size_t len, char hex[65]);

@@ -528,7 +528,18 @@ typedef struct claw_anomaly {
     const char *part;   /**< MIME part path, NULL for the whole message */
 } claw_anomaly_t;
 
-/** The model of one message. Read-only; owned by the library. */
+/** The model of one message. Read-only; owned by the library.
+ *
+ * The model's structs (claw_message_t and the claw_address_t, claw_url_t,
+ * claw_attachment_t ... it points to) are transparent on purpose: C code
+ * compiled against this header reads their fields directly, and never
+ * writes them. Their layout is part of the C ABI of libclaw.so.N: from the
+ * first release on, a field is only ever added at the end of
+ * claw_message_t, and any other change to a layout (a field moved, or a
+ * struct that sits in an array changing size) raises N, the library's
+ * libtool "current". Code that is not compiled against this header (an FFI
+ * binding) must not copy these layouts: it uses the opaque surface of
+ * "Scanning in one call" below, versioned by CLAW_API_VERSION. */
 typedef struct claw_message {
     int is_message;          /**< 0 when the input is not a message at all */
     int unscannable;         /**< non-zero when any limit was hit */
@@ -619,8 +630,16 @@ typedef enum claw_action {
 /** "accept", "tag", "quarantine", "reject"; "unknown" if out of range. */
 CLAW_PUBLIC const char *claw_action_to_string(claw_action_t action);
 
+/** The action named @name, exactly as claw_action_to_string() writes it
+ * (lower case, nothing around it). Returns SUCCESS, or INVALID_ARGUMENT for
+ * NULL or any other text (*@action is then unchanged). */
+CLAW_PUBLIC claw_status_t claw_action_from_string(const char *name, claw_action_t *action);
+
 /** What the MTA knows that the message does not say. Every field may be
- * NULL; strings are borrowed for the duration of claw_classify(). */
+ * NULL; strings are borrowed for the duration of claw_classify(). A
+ * transparent struct for C callers, filled before each call and never
+ * written by the library; FFI callers pass the same fields as strings to
+ * claw_scan_fields() instead. */
 typedef struct claw_envelope {
     const char *client_ip;   /**< the connecting client */
     const char *helo;
@@ -632,20 +651,30 @@ typedef struct claw_envelope {
     const char *dkim;        /**< the MTA's own DKIM result for the From domain */
 } claw_envelope_t;
 
-/** One rule that fired. */
-typedef struct claw_rule_hit {
-    const char *rule;   /**< stable upper-case name, e.g. "URL_USERINFO_TRICK" */
-    double score;       /**< what it added (the [weights] value) */
-    const char *detail; /**< what it saw, in English; message-derived text inside */
-} claw_rule_hit_t;
+/** A judgement: the action, the total score and the rules that fired, in
+ * the order the detectors ran. An opaque handle, read with the accessors
+ * below (which are what the rspamd module calls through FFI, so its layout
+ * is nobody's business but the library's). Made by claw_classify(),
+ * claw_scan_buffer(), claw_scan_fields() or claw_verdict_parse_header();
+ * released with claw_verdict_destroy(). The strings it returns are valid
+ * until then. */
+typedef struct claw_verdict claw_verdict_t;
 
-typedef struct claw_verdict {
-    claw_action_t action;
-    double score;
-    size_t n_rules;
-    const claw_rule_hit_t *rules; /**< in the order the detectors ran */
-    struct claw_verdict_private *priv; /**< internal; do not touch */
-} claw_verdict_t;
+/** The action; CLAW_ACTION_ACCEPT for a NULL @verdict. */
+CLAW_PUBLIC claw_action_t claw_verdict_action(const claw_verdict_t *verdict);
+/** The sum of the rules' scores; 0 for a NULL @verdict. */
+CLAW_PUBLIC double claw_verdict_score(const claw_verdict_t *verdict);
+/** How many rules fired; 0 for a NULL @verdict. */
+CLAW_PUBLIC size_t claw_verdict_n_rules(const claw_verdict_t *verdict);
+/** Rule @i's stable upper-case name, e.g. "URL_USERINFO_TRICK"; NULL when
+ * @i is not below claw_verdict_n_rules(). */
+CLAW_PUBLIC const char *claw_verdict_rule_name(const claw_verdict_t *verdict, size_t i);
+/** What rule @i added (its [weights] value); 0 past the last rule, and for
+ * a verdict parsed from headers (they do not carry it). */
+CLAW_PUBLIC double claw_verdict_rule_score(const claw_verdict_t *verdict, size_t i);
+/** What rule @i saw, in English, with message-derived text inside (escape
+ * it); NULL past the last rule and for a verdict parsed from headers. */
+CLAW_PUBLIC const char *claw_verdict_rule_detail(const claw_verdict_t *verdict, size_t i);
 
 /** Judge @message under the engine's [policy], indicators and [actions].
  * @envelope may be NULL. Reloads changed indicator files first (at most
@@ -685,11 +714,17 @@ CLAW_PUBLIC void claw_message_destroy(claw_message_t *message);
 
 /* ------------------------------------------------------------------------
  * Scanning in one call: the small, stable surface the MTA plugins use (the
- * Exim plugin in C, the rspamd plugin through LuaJIT FFI). Version
+ * Exim plugin's scanner in C, the rspamd plugin through LuaJIT FFI). Version
  * CLAW_API_VERSION; a change that breaks a caller raises it.
+ *
+ * An FFI binding declares only what this section and the verdict's
+ * accessors name: opaque handles (claw_engine_t, claw_verdict_t), strings,
+ * numbers and arrays of strings, never a struct's layout. (Version 2 made
+ * claw_verdict_t opaque and added claw_scan_fields(), so that the rspamd
+ * module lays out no struct.)
  * --------------------------------------------------------------------- */
 
-#define CLAW_API_VERSION 1
+#define CLAW_API_VERSION 2
 
 /** CLAW_API_VERSION of the library actually loaded. */
 CLAW_PUBLIC int claw_api_version(void);
@@ -708,6 +743,29 @@ CLAW_PUBLIC claw_status_t claw_scan_buffer(claw_engine_t *engine, const char *da
                                            const claw_envelope_t *envelope,
                                            claw_verdict_t **verdict);
 
+/** Flags of claw_scan_fields(). */
+#define CLAW_SCAN_VERDICT_ONLY 0x1u /**< parse only what the rules read: the
+                                         same verdict, sooner; the model of
+                                         claw_verdict_message() then lacks
+                                         the SHA-256 and the dates of the
+                                         Received fields */
+
+/** claw_scan_buffer() with the envelope given as name/value strings, for
+ * callers that cannot lay out a claw_envelope_t (FFI, a wire protocol):
+ * @fields is NULL or a NULL-terminated array of names each followed by its
+ * value, the names those of claw_envelope_t's fields: "client_ip", "helo",
+ * "mail_from", "dmarc", "spf", "dkim" (each at most once), and "rcpt" once
+ * per recipient. A name left out is an absent field, and so is an empty
+ * value, except that "mail_from" "" is the null sender <>. @flags: 0 or
+ * CLAW_SCAN_VERDICT_ONLY. The strings are borrowed for the call.
+ *
+ * Returns what claw_scan_buffer() returns, and INVALID_ARGUMENT for an
+ * unknown name, a name given twice, a name without a value or unknown
+ * @flags. */
+CLAW_PUBLIC claw_status_t claw_scan_fields(claw_engine_t *engine, const char *data, size_t len,
+                                           const char *const *fields, unsigned flags,
+                                           claw_verdict_t **verdict);
+
 /** Re-read the indicator files that changed (claw_classify() does it itself
  * at most once a second). A process that judges in forked children calls it
  * before forking, so the reload is kept. */
@@ -722,11 +780,50 @@ CLAW_PUBLIC const char *claw_engine_get(const claw_engine_t *engine, const char 
 /** The message a verdict from claw_scan_buffer() judged; NULL for claw_classify(). */
 CLAW_PUBLIC const claw_message_t *claw_verdict_message(const claw_verdict_t *verdict);
 
+/* The verdict as text: the one codec both the plugins that write it and
+ * the archive that reads it back use. A score is written as printf's "%g"
+ * in the C locale (six significant digits), rule names as they are, ASCII
+ * letters, digits and "_". Each writer below puts at most @size bytes
+ * including the NUL into @buf (which may be NULL when @size is 0) and
+ * returns the length the whole text needs, like snprintf; a NULL @verdict
+ * gives "". */
+
+/** The header fields an MTA plugin adds (after removing any the message
+ * came with). */
+#define CLAW_HEADER_ID      "X-Clawback-Id"
+#define CLAW_HEADER_VERDICT "X-Clawback-Verdict"
+#define CLAW_HEADER_RULES   "X-Clawback-Rules"
+/** The X-Clawback-Verdict of a message the plugin could not judge and let
+ * through ([mta] on_failure = accept): this word, then "; reason=...". */
+#define CLAW_VERDICT_UNSCANNED "unscanned"
+
 /** The verdict as one line of ASCII for MTA configuration languages:
- * "action=tag score=6 rules=RULE_A,RULE_B" ("rules=" empty when none).
- * Writes at most @size bytes including the NUL and returns the length the
- * whole line needs, like snprintf. */
+ * "action=tag score=6 rules=RULE_A,RULE_B" ("rules=" empty when none). */
 CLAW_PUBLIC size_t claw_verdict_format(const claw_verdict_t *verdict, char *buf, size_t size);
+
+/** The value of X-Clawback-Verdict: "tag; score=6". */
+CLAW_PUBLIC size_t claw_verdict_header(const claw_verdict_t *verdict, char *buf, size_t size);
+
+/** The value of X-Clawback-Rules: "RULE_A, RULE_B"; "" when no rule fired
+ * (the field is then left out). */
+CLAW_PUBLIC size_t claw_verdict_rules_header(const claw_verdict_t *verdict, char *buf,
+                                             size_t size);
+
+/** A verdict read back from the values of X-Clawback-Verdict (@verdict)
+ * and X-Clawback-Rules (@rules; NULL when the message has none), as the
+ * two writers above write them. Leading and trailing blanks are ignored,
+ * rule names may be separated by "," with or without blanks; anything else
+ * (an unknown action, a missing, non-finite or malformed score, a rule name
+ * with other characters, an empty name, more than 1000 rules) is refused
+ * whole, never half-read. The verdict has no rule scores or details and no
+ * message.
+ *
+ * Returns SUCCESS with *@out set (release it with claw_verdict_destroy()),
+ * NOT_FOUND when @verdict says CLAW_VERDICT_UNSCANNED, INVALID_ARGUMENT
+ * for NULL @verdict or @out and for text that is not a verdict, or
+ * OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_verdict_parse_header(const char *verdict, const char *rules,
+                                                    claw_verdict_t **out);
 
 /** The "rule: detail" of the verdict's highest-scoring hit, made safe for an
  * SMTP reply or a header (printable ASCII, no CR/LF, at most @size - 1

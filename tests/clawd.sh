@@ -109,6 +109,42 @@ claw show --raw 01JAAAAAAAAAAAAAAAAAAAAAAA > "$tmp/stamped.raw"
 check "X-Clawback-Envelope-* headers are not stored" sh -c "! grep -q '^X-Clawback-Envelope' '$tmp/stamped.raw'"
 check "...the rest is stored as sent" grep -q '^X-Clawback-Verdict: quarantine; score=11.5' "$tmp/stamped.raw"
 
+# One builder for what the MTA says beside the envelope, whichever way it
+# came (XFORWARD or X-Clawback-Envelope-* fields): Postfix's "IPV6:" before
+# an address dropped, "[UNAVAILABLE]" no value, a value with a control
+# character not taken.
+sed 's/^From: /X-Clawback-Envelope-IP: IPV6:2001:db8::9\nX-Clawback-Envelope-HELO: [UNAVAILABLE]\nFrom: /' \
+    "$fx/plain.eml" > "$tmp/env-headers.eml"
+$send --socket "$sock" --rcpt env-headers@corp.example "$tmp/env-headers.eml" > /dev/null 2>&1
+sed 's/^From: /X-Clawback-Envelope-IP: 192.0.2.99\nX-Clawback-Envelope-HELO: evil\x01.example\nFrom: /' \
+    "$fx/attachments.eml" > "$tmp/env-xforward.eml"
+$send --socket "$sock" --rcpt env-xforward@corp.example --xforward 'IPV6:2001:db8::8,[UNAVAILABLE]' \
+    "$tmp/env-xforward.eml" > /dev/null 2>&1
+sleep 1.5
+delivery() { # delivery RCPT -> "client_ip helo" of the delivery to RCPT
+    claw show --json "$(claw search --ids "rcpt:$1")" | "$py" -c '
+import json, sys
+for d in json.load(sys.stdin)["deliveries"]:
+    if sys.argv[1] in d["rcpt"]:
+        print("%s|%s" % (d["client_ip"], d["helo"]))' "$1"
+}
+r=$(delivery env-headers@corp.example)
+check "X-Clawback-Envelope-IP: IPV6:2001:db8::9 is 2001:db8::9, HELO [UNAVAILABLE] none ($r)" \
+    [ "$r" = "2001:db8::9|" ]
+r=$(delivery env-xforward@corp.example)
+check "XFORWARD ADDR=IPV6:2001:db8::8 is 2001:db8::8 and wins over the header; HELO none, the header's has a control character ($r)" \
+    [ "$r" = "2001:db8::8|" ]
+
+# A verdict header that is not what the plugins write is not half-read: the
+# archive judges the message itself.
+sed 's/^From: /X-Clawback-Verdict: tag; score=6\nX-Clawback-Rules: FORGED;RULE\nFrom: /' \
+    "$fx/plain.eml" > "$tmp/bad-verdict.eml"
+$send --socket "$sock" --rcpt bad-verdict@corp.example "$tmp/bad-verdict.eml" > /dev/null 2>&1
+sleep 1.2
+claw show --json "$(claw search --ids rcpt:bad-verdict@corp.example)" > "$tmp/bad-verdict.json"
+check "X-Clawback-Rules: FORGED;RULE: the archive's own verdict, no rule FORGEDRULE" \
+    sh -c "grep -q '\"verdict_source\":\"archive\"' '$tmp/bad-verdict.json' && ! grep -q FORGED '$tmp/bad-verdict.json'"
+
 # Postfix's recipient_bcc_maps copies: the original recipient in the address.
 $send --socket "$sock" --rcpt archive+carol=corp.example@archive.invalid \
     --rcpt archive+dan=corp.example@archive.invalid "$fx/international.eml" > /dev/null 2>&1

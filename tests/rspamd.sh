@@ -52,6 +52,11 @@ else:
     v = v["value"] if isinstance(v, dict) else v
     if v != "%s; score=%g" % (c["action"], c["score"]):
         problems.append("X-Clawback-Verdict %r for %s" % (v, c["action"]))
+    # libclaw's claw_verdict_rules_header(), through the module's FFI.
+    r = add.get("X-Clawback-Rules", "")
+    r = r["value"] if isinstance(r, dict) else r
+    if r != ", ".join(x["rule"] for x in c["rules"]):
+        problems.append("X-Clawback-Rules %r" % r)
 if c["action"] == "reject" and a.get("action") != "reject":
     problems.append("rspamd action %s for a Clawback reject" % a.get("action"))
 print("ok" if not problems else "; ".join(problems))

@@ -73,7 +73,7 @@ for t in golden bombs corpus archive clawd; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
-    CLAW_SCANNER_BIN=$scanner sh "$srcdir/tests/exim.sh" 2>&1 |
+    CLAW_SCANNER_BIN=$scanner CLAW_LIB="$san/lib/.libs/libclaw.so" sh "$srcdir/tests/exim.sh" 2>&1 |
         sed "s/^ok - /ok - asan+ubsan scanner: /; s/^not ok - /not ok - asan+ubsan scanner: /"
 fi
 if [ -z "$(ls "$tmp/reports")" ]; then

@@ -968,6 +968,59 @@ test_log(void)
 static claw_engine_t *policy_engine;
 static char ioc_path[] = "/tmp/claw-unit-ioc-XXXXXX";
 
+/* Does claw_scan_fields() with @fields make @rule fire on @text (under
+ * policy_engine)? -1 if it fails. */
+static int
+fields_fire(const char *text, const char *const *fields, const char *rule)
+{
+    claw_verdict_t *v = NULL;
+    if (claw_scan_fields(policy_engine, text, strlen(text), fields, 0, &v) != CLAW_STATUS_SUCCESS)
+        return -1;
+    int r = claw_verdict_has_rule(v, rule);
+    claw_verdict_destroy(v);
+    return r;
+}
+
+/* The envelope as strings (the rspamd module's and claw-scanner's way)
+ * means what the same envelope as a struct means. */
+static void
+test_scan_fields(void)
+{
+    const char *sender = "From: a@b.example\n\nx\n";
+    const char *ip[] = {"client_ip", "198.51.100.66", NULL};
+    const char *ip_rcpt[] = {"rcpt", "x@y.example", "client_ip", "198.51.100.66",
+                             "mail_from", "", "rcpt", "z@y.example", NULL};
+    const char *other[] = {"client_ip", "192.0.2.1", "helo", "mx.example", NULL};
+    CHECK(fields_fire(sender, ip, "SENDER_IOC") == 1 && fields_fire(sender, ip_rcpt, "SENDER_IOC") == 1 &&
+              fields_fire(sender, other, "SENDER_IOC") == 0 &&
+              fields_fire(sender, NULL, "SENDER_IOC") == 0,
+          "claw_scan_fields: client_ip reaches the indicators, as claw_envelope_t's does");
+    const char *spoof = "From: Boss <boss@corp.example>\nReceived: from x (x [198.51.100.9]) by mx; "
+                        "Mon, 2 Nov 2026 10:00:00 +0000\n\nx\n";
+    const char *dmarc[] = {"dmarc", "pass", NULL};
+    const char *empty_dmarc[] = {"dmarc", "", NULL};
+    CHECK(fields_fire(spoof, NULL, "SPOOF_PROTECTED_DOMAIN") == 1 &&
+              fields_fire(spoof, dmarc, "SPOOF_PROTECTED_DOMAIN") == 0 &&
+              fields_fire(spoof, empty_dmarc, "SPOOF_PROTECTED_DOMAIN") == 1,
+          "claw_scan_fields: dmarc=pass clears a spoof; an empty value is no value");
+    const char *unknown[] = {"client_ipv6", "::1", NULL};
+    const char *twice[] = {"helo", "a", "helo", "b", NULL};
+    const char *odd[] = {"helo", NULL};
+    claw_verdict_t *v = (claw_verdict_t *)1;
+    CHECK(claw_scan_fields(policy_engine, sender, strlen(sender), unknown, 0, &v) ==
+                  CLAW_STATUS_INVALID_ARGUMENT && !v &&
+              claw_scan_fields(policy_engine, sender, strlen(sender), twice, 0, &v) ==
+                  CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_scan_fields(policy_engine, sender, strlen(sender), odd, 0, &v) ==
+                  CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_scan_fields(policy_engine, sender, strlen(sender), NULL, 0x80, &v) ==
+                  CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_scan_fields(policy_engine, sender, strlen(sender), NULL, 0, NULL) ==
+                  CLAW_STATUS_INVALID_ARGUMENT,
+          "claw_scan_fields: an unknown or repeated name, a name without a value, unknown "
+          "flags and a NULL verdict are refused");
+}
+
 static claw_verdict_t *
 judge(const char *text, const claw_envelope_t *env, claw_message_t **mp)
 {
@@ -1391,6 +1444,7 @@ test_classify(void)
           "sender domain indicator");
     claw_envelope_t env2 = {.client_ip = "198.51.100.66"};
     CHECK(fires("From: a@b.example\n\nx\n", &env2, "SENDER_IOC"), "client IP indicator");
+    test_scan_fields();
     CHECK(!fires("From: a@b.example\n\nx\n", NULL, "SENDER_IOC"), "no indicator, no hit");
 
     /* Structure */
@@ -1486,6 +1540,167 @@ test_classify(void)
     unlink(ioc_path);
 }
 
+/* A verdict made by hand: @n rules named @names, scored 1 each. */
+static claw_verdict_t *
+hand_verdict(claw_action_t action, double score, const char *const *names, size_t n)
+{
+    claw_verdict_t *v = g_new0(claw_verdict_t, 1);
+    claw_rule_hit_t *hits = g_new0(claw_rule_hit_t, n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        hits[i] = (claw_rule_hit_t){.rule = names[i], .score = 1, .detail = "d"};
+    *v = (claw_verdict_t){.action = action, .score = score, .n_rules = n, .rules = hits};
+    return v;
+}
+
+static void
+hand_verdict_free(claw_verdict_t *v)
+{
+    g_free((void *)v->rules);
+    g_free(v);
+}
+
+/* The verdict as header text, read back: what was written, for every
+ * action, score and list of rules; and text that is not what the writers
+ * write is refused whole. */
+static void
+test_verdict_codec(void)
+{
+    claw_action_t back = CLAW_ACTION_REJECT;
+    bool names_ok = claw_action_from_string("unknown", &back) == CLAW_STATUS_INVALID_ARGUMENT &&
+                    claw_action_from_string(NULL, &back) == CLAW_STATUS_INVALID_ARGUMENT &&
+                    claw_action_from_string("Tag", &back) == CLAW_STATUS_INVALID_ARGUMENT &&
+                    back == CLAW_ACTION_REJECT;
+    for (int a = CLAW_ACTION_ACCEPT; a <= CLAW_ACTION_REJECT; a++)
+        names_ok = names_ok &&
+                   claw_action_from_string(claw_action_to_string(a), &back) == CLAW_STATUS_SUCCESS &&
+                   back == (claw_action_t)a;
+    CHECK(names_ok, "claw_action_from_string reads what claw_action_to_string writes, nothing else");
+
+    const char *every[64];
+    size_t n_every = 0;
+    while (n_every < G_N_ELEMENTS(every) && claw_rule_name(n_every))
+        every[n_every] = claw_rule_name(n_every), n_every++;
+    const char *one[] = {"URL_USERINFO_TRICK"};
+    const char *future[] = {"A_RULE_FROM_A_LATER_VERSION", "X9", "DMARC_FAIL"};
+    struct {
+        const char *const *names;
+        size_t n;
+    } lists[] = {{NULL, 0}, {one, 1}, {future, 3}, {every, n_every}};
+    const double scores[] = {0, 6, 2.5, -1.5, 123.25, 1e-3, 1e6};
+    int cases = 0, same = 0;
+    for (int a = CLAW_ACTION_ACCEPT; a <= CLAW_ACTION_REJECT; a++)
+        for (size_t l = 0; l < G_N_ELEMENTS(lists); l++)
+            for (size_t k = 0; k < G_N_ELEMENTS(scores); k++) {
+                claw_verdict_t *v = hand_verdict(a, scores[k], lists[l].names, lists[l].n);
+                char vh[64], rh[4096];
+                size_t vn = claw_verdict_header(v, vh, sizeof vh);
+                size_t rn = claw_verdict_rules_header(v, rh, sizeof rh);
+                claw_verdict_t *p = NULL;
+                bool ok = vn < sizeof vh && rn < sizeof rh &&
+                          claw_verdict_parse_header(vh, rn ? rh : NULL, &p) == CLAW_STATUS_SUCCESS &&
+                          claw_verdict_action(p) == (claw_action_t)a &&
+                          claw_verdict_score(p) == scores[k] &&
+                          claw_verdict_n_rules(p) == lists[l].n &&
+                          !claw_verdict_rule_name(p, lists[l].n) && !claw_verdict_message(p);
+                for (size_t i = 0; ok && i < lists[l].n; i++)
+                    ok = !strcmp(claw_verdict_rule_name(p, i), lists[l].names[i]) &&
+                         !claw_verdict_rule_detail(p, i) && claw_verdict_rule_score(p, i) == 0;
+                if (!ok)
+                    printf("#   %s / %s did not read back\n", vh, rh);
+                cases++;
+                same += ok;
+                claw_verdict_destroy(p);
+                hand_verdict_free(v);
+            }
+    CHECK(same == cases, "claw_verdict_parse_header reads back what claw_verdict_header and "
+                         "claw_verdict_rules_header write (%d of %d)", same, cases);
+
+    claw_verdict_t *v = hand_verdict(CLAW_ACTION_TAG, 6, future, 3);
+    char buf[128];
+    claw_verdict_header(v, buf, sizeof buf);
+    CHECK_STR(buf, "tag; score=6", "claw_verdict_header");
+    claw_verdict_rules_header(v, buf, sizeof buf);
+    CHECK_STR(buf, "A_RULE_FROM_A_LATER_VERSION, X9, DMARC_FAIL", "claw_verdict_rules_header");
+    claw_verdict_format(v, buf, sizeof buf);
+    CHECK_STR(buf, "action=tag score=6 rules=A_RULE_FROM_A_LATER_VERSION,X9,DMARC_FAIL",
+              "claw_verdict_format");
+    CHECK(claw_verdict_header(v, buf, 4) == strlen("tag; score=6") && !strcmp(buf, "tag") &&
+              claw_verdict_header(v, NULL, 0) == strlen("tag; score=6") &&
+              claw_verdict_header(NULL, buf, sizeof buf) == 0 && !buf[0],
+          "claw_verdict_header: truncates like snprintf; NULL gives \"\"");
+    hand_verdict_free(v);
+
+    /* The same text as the writers', spaced differently, and the line form
+     * of the rules. */
+    claw_verdict_t *p = NULL;
+    CHECK(claw_verdict_parse_header("  quarantine ;score=9.5\t", " A , B,C ", &p) ==
+                  CLAW_STATUS_SUCCESS &&
+              claw_verdict_action(p) == CLAW_ACTION_QUARANTINE && claw_verdict_score(p) == 9.5 &&
+              claw_verdict_n_rules(p) == 3 && !strcmp(claw_verdict_rule_name(p, 2), "C"),
+          "claw_verdict_parse_header: blanks around the parts, \"A,B\" and \"A, B\"");
+    claw_verdict_destroy(p);
+    p = (claw_verdict_t *)1;
+    CHECK(claw_verdict_parse_header("unscanned; reason=\"scanner failed\"", NULL, &p) ==
+                  CLAW_STATUS_NOT_FOUND && !p,
+          "claw_verdict_parse_header: an unscanned message has no verdict (NOT_FOUND)");
+
+    /* Hostile or broken text: refused, never half-read. */
+    static const char *const bad_verdicts[] = {
+        "", "tag", "tag;", "tag; score=", "tag; score=nan", "tag; score=inf", "tag; score=-inf",
+        "tag; score=1e999", "tag; score=0x10", "tag; score=6 junk", "tag; score=6;",
+        "tag; score=6; score=7", "Tag; score=6", "TAG; score=6", "tagx; score=6", "tag score=6",
+        "tag; score=6\r\nX-Evil: 1", "tag; score=\xd9\xa6", "unknown; score=1",
+        "reject\x00; score=1", "tag; reason=\"x\"", "; score=1", "accepted; score=0",
+        "tag; score=1.2.3", "tag; score=--1",
+    };
+    int refused = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_verdicts); i++) {
+        p = (claw_verdict_t *)1;
+        claw_status_t st = claw_verdict_parse_header(bad_verdicts[i], "A", &p);
+        if (st == CLAW_STATUS_INVALID_ARGUMENT && !p)
+            refused++;
+        else
+            printf("#   took verdict '%s'\n", bad_verdicts[i]);
+        if (st == CLAW_STATUS_SUCCESS)
+            claw_verdict_destroy(p);
+    }
+    CHECK(refused == (int)G_N_ELEMENTS(bad_verdicts),
+          "claw_verdict_parse_header refuses malformed X-Clawback-Verdict (%d of %zu)", refused,
+          G_N_ELEMENTS(bad_verdicts));
+    static const char *const bad_rules[] = {
+        "A;B", "A,,B", ",A", "A,", "A B", "A\nB", "A\r\n B", "caf\xc3\xa9", "A-B", "A.B",
+        "A,\x01", "A, B, ", "\"A\"", "A=1",
+    };
+    refused = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_rules); i++) {
+        p = NULL;
+        claw_status_t st = claw_verdict_parse_header("tag; score=6", bad_rules[i], &p);
+        if (st == CLAW_STATUS_INVALID_ARGUMENT && !p)
+            refused++;
+        else
+            printf("#   took rules '%s'\n", bad_rules[i]);
+        if (st == CLAW_STATUS_SUCCESS)
+            claw_verdict_destroy(p);
+    }
+    CHECK(refused == (int)G_N_ELEMENTS(bad_rules),
+          "claw_verdict_parse_header refuses malformed X-Clawback-Rules (%d of %zu)", refused,
+          G_N_ELEMENTS(bad_rules));
+    GString *many = g_string_new("R0");
+    for (int i = 1; i <= 1000; i++)
+        g_string_append_printf(many, ",R%d", i);
+    p = NULL;
+    CHECK(claw_verdict_parse_header("tag; score=6", many->str, &p) ==
+                  CLAW_STATUS_INVALID_ARGUMENT && !p &&
+              claw_verdict_parse_header(NULL, "A", &p) == CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_verdict_parse_header("tag; score=6", "A", NULL) == CLAW_STATUS_INVALID_ARGUMENT,
+          "claw_verdict_parse_header: more than 1000 rules, a NULL verdict or output: refused");
+    g_string_free(many, TRUE);
+    CHECK(claw_verdict_action(NULL) == CLAW_ACTION_ACCEPT && claw_verdict_score(NULL) == 0 &&
+              claw_verdict_n_rules(NULL) == 0 && !claw_verdict_rule_name(NULL, 0) &&
+              !claw_verdict_rule_detail(NULL, 0) && claw_verdict_rule_score(NULL, 0) == 0,
+          "the verdict's accessors take NULL");
+}
+
 /* The one-call API the MTA plugins use. */
 static void
 test_scan_api(void)
@@ -1551,7 +1766,7 @@ test_scan_api(void)
             claw_verdict_t *full = NULL, *quick = NULL;
             if (g_str_has_suffix(name, ".eml") && g_file_get_contents(path, &text, &len, NULL) &&
                 claw_scan_buffer(e, text, len, NULL, &full) == CLAW_STATUS_SUCCESS &&
-                _claw_scan_verdict(e, text, len, NULL, &quick) == CLAW_STATUS_SUCCESS) {
+                claw_scan_fields(e, text, len, NULL, CLAW_SCAN_VERDICT_ONLY, &quick) == CLAW_STATUS_SUCCESS) {
                 char l1[1024], l2[1024], r1[512], r2b[512];
                 claw_verdict_format(full, l1, sizeof l1);
                 claw_verdict_format(quick, l2, sizeof l2);
@@ -1571,8 +1786,8 @@ test_scan_api(void)
             g_dir_close(d);
         g_free(dir);
         CHECK(files >= 5 && same == files,
-              "_claw_scan_verdict: the verdict of claw_scan_buffer (%d of %d)", same, files);
-        CHECK(lean == files, "_claw_scan_verdict: no message hash computed (%d of %d)", lean,
+              "claw_scan_fields(VERDICT_ONLY): the verdict of claw_scan_buffer (%d of %d)", same, files);
+        CHECK(lean == files, "claw_scan_fields(VERDICT_ONLY): no message hash computed (%d of %d)", lean,
               files);
     }
     /* ... and with the fields GMime does not need blanked for it: their
@@ -1583,7 +1798,7 @@ test_scan_api(void)
                                   "X-Latin: caf\xe9 cr\xe8me\nSubject: odd fields\n\nbody\n";
         claw_verdict_t *full = NULL, *quick = NULL;
         claw_scan_buffer(e, odd, sizeof odd - 1, NULL, &full);
-        _claw_scan_verdict(e, odd, sizeof odd - 1, NULL, &quick);
+        claw_scan_fields(e, odd, sizeof odd - 1, NULL, CLAW_SCAN_VERDICT_ONLY, &quick);
         char l1[1024] = "", l2[1024] = "";
         claw_verdict_format(full, l1, sizeof l1);
         claw_verdict_format(quick, l2, sizeof l2);
@@ -1596,7 +1811,7 @@ test_scan_api(void)
             quick_warned += qm->anomalies[i].code == CLAW_ANOM_GMIME_UNENCODED_8BIT_HEADER ||
                             qm->anomalies[i].code == CLAW_ANOM_GMIME_INVALID_RFC2047_HEADER_VALUE;
         CHECK(warned > 0 && quick_warned == 0 && !strcmp(l1, l2),
-              "_claw_scan_verdict: X- fields blanked for GMime (it warned %zu times in "
+              "claw_scan_fields(VERDICT_ONLY): X- fields blanked for GMime (it warned %zu times in "
               "the full parse, %zu in the verdict's; '%s' vs '%s')",
               warned, quick_warned, l1, l2);
         claw_verdict_destroy(full);
@@ -1731,6 +1946,7 @@ main(void)
     test_limits();
     test_escaping();
     test_classify();
+    test_verdict_codec();
     test_scan_api();
     test_parse_text();
     claw_engine_destroy(engine);

@@ -861,70 +861,57 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     claw_status_t st = CLAW_STATUS_OUT_OF_MEMORY;
     claw_verdict_t *verdict = NULL;
     claw_message_t *msg = NULL;
-    char *vid = NULL, *vverdict = NULL, *vrules = NULL, *vip = NULL, *vhelo = NULL;
+    char *vid = NULL, *vverdict = NULL, *vrules = NULL;
+    claw_delivery_attrs_t from_headers = {0};
 
     size_t hlen = header_block_end(raw, len);
-    vip = header_value(raw, hlen, "X-Clawback-Envelope-IP");
-    vhelo = header_value(raw, hlen, "X-Clawback-Envelope-HELO");
+    for (int a = 0; a < CLAW_DELIVERY_N_ATTRS; a++) {
+        char *v = header_value(raw, hlen, claw_delivery_attr_header(a));
+        claw_delivery_attrs_set(&from_headers, a, v);
+        g_free(v);
+    }
     GByteArray *clean = g_byte_array_sized_new((guint)len);
     strip_envelope_headers(raw, len, hlen, clean);
     const char *data = (const char *)clean->data;
     size_t dlen = clean->len;
     hlen = header_block_end(data, dlen);
-    vid = header_value(data, hlen, "X-Clawback-Id");
-    vverdict = header_value(data, hlen, "X-Clawback-Verdict");
-    vrules = header_value(data, hlen, "X-Clawback-Rules");
+    vid = header_value(data, hlen, CLAW_HEADER_ID);
+    vverdict = header_value(data, hlen, CLAW_HEADER_VERDICT);
+    vrules = header_value(data, hlen, CLAW_HEADER_RULES);
 
+    /* What the MTA said in the protocol wins over what it wrote in the
+     * message. */
     claw_delivery_t d = *delivery;
-    if ((!d.client_ip || !*d.client_ip) && vip)
-        d.client_ip = vip;
-    if ((!d.helo || !*d.helo) && vhelo)
-        d.helo = vhelo;
+    claw_delivery_attrs_fill(&from_headers, &d);
 
-    /* The MTA's verdict when the message carries one; our own otherwise
-     * (mail imported from before Clawback, or an MTA without the plugin). */
-    double score = 0;
-    char rules[1024] = "";
-    const char *vsource = "archive";
-    bool have_verdict = false;
-    if (vverdict) {
-        char action[16] = "";
-        if (sscanf(vverdict, "%15[a-z]", action) == 1 &&
-            (!strcmp(action, "accept") || !strcmp(action, "tag") ||
-             !strcmp(action, "quarantine") || !strcmp(action, "reject"))) {
-            const char *sc = strstr(vverdict, "score=");
-            score = sc ? g_ascii_strtod(sc + 6, NULL) : 0;
-            snprintf(it->action, sizeof it->action, "%s", action);
-            if (vrules) {
-                size_t o = 0;
-                for (const char *p = vrules; *p && o + 1 < sizeof rules; p++)
-                    if (g_ascii_isalnum(*p) || *p == '_' || *p == ',')
-                        rules[o++] = *p;
-                rules[o] = '\0';
-            }
-            have_verdict = true;
-            vsource = "mta";
-        }
-    }
-    if (have_verdict) {
+    /* The MTA's verdict when the message carries one, read with the codec
+     * the plugins wrote it with; our own otherwise (mail imported from
+     * before Clawback, an MTA without the plugin, a message it let through
+     * unscanned, or header text that is not a verdict). */
+    const char *vsource = "mta";
+    if (vverdict && claw_verdict_parse_header(vverdict, vrules, &verdict) == CLAW_STATUS_SUCCESS) {
         st = claw_message_parse(engine, data, dlen, &msg);
-        if (st)
-            goto fail;
     } else {
+        vsource = "archive";
         st = claw_scan_buffer(engine, data, dlen, NULL, &verdict);
-        if (st)
-            goto fail;
-        msg = (claw_message_t *)claw_verdict_message(verdict);
-        snprintf(it->action, sizeof it->action, "%s", claw_action_to_string(verdict->action));
-        score = verdict->score;
-        size_t o = 0;
-        for (size_t i = 0; i < verdict->n_rules; i++) {
-            int n = snprintf(rules + o, sizeof rules - o, "%s%s", o ? "," : "",
-                             verdict->rules[i].rule);
-            if (n < 0 || (size_t)n >= sizeof rules - o)
-                break;
-            o += (size_t)n;
+        if (st == CLAW_STATUS_SUCCESS)
+            msg = (claw_message_t *)claw_verdict_message(verdict);
+    }
+    if (st)
+        goto fail;
+    snprintf(it->action, sizeof it->action, "%s",
+             claw_action_to_string(claw_verdict_action(verdict)));
+    double score = claw_verdict_score(verdict);
+    char rules[1024] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < claw_verdict_n_rules(verdict); i++) {
+        int n = snprintf(rules + o, sizeof rules - o, "%s%s", o ? "," : "",
+                         claw_verdict_rule_name(verdict, i));
+        if (n < 0 || (size_t)n >= sizeof rules - o) {
+            rules[o] = '\0';
+            break;
         }
+        o += (size_t)n;
     }
     if (valid_id(vid))
         memcpy(it->id, vid, CLAW_ID_SIZE);
@@ -999,16 +986,15 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     *out = it;
     it = NULL;
 fail:
-    if (verdict)
-        claw_verdict_destroy(verdict);
-    else
+    /* @msg is the verdict's own when the archive judged the message. */
+    if (msg != claw_verdict_message(verdict))
         claw_message_destroy(msg);
+    claw_verdict_destroy(verdict);
     g_byte_array_unref(clean);
     g_free(vid);
     g_free(vverdict);
     g_free(vrules);
-    g_free(vip);
-    g_free(vhelo);
+    claw_delivery_attrs_clear(&from_headers);
     claw_item_free(it);
     return st;
 }

@@ -64,6 +64,38 @@ typedef struct claw_delivery {
     int64_t time_ms;         /**< arrival, ms since the epoch */
 } claw_delivery_t;
 
+/** What an MTA says of a delivery besides the LMTP envelope: in clawd's
+ * XFORWARD command, or as X-Clawback-Envelope-* header fields from an MTA
+ * that cannot send XFORWARD. One builder (delivery.c) reads both. */
+typedef enum claw_delivery_attr {
+    CLAW_DELIVERY_CLIENT_IP, /**< XFORWARD ADDR=, X-Clawback-Envelope-IP */
+    CLAW_DELIVERY_HELO,      /**< XFORWARD HELO=, X-Clawback-Envelope-HELO */
+    CLAW_DELIVERY_N_ATTRS
+} claw_delivery_attr_t;
+
+/** The attributes gathered so far; zero it to start, claw_delivery_attrs_clear()
+ * to end. */
+typedef struct claw_delivery_attrs {
+    char *value[CLAW_DELIVERY_N_ATTRS]; /**< NULL: none; owned */
+} claw_delivery_attrs_t;
+
+/** The attribute XFORWARD calls @name ("ADDR", "HELO", any case), or -1
+ * for one the archive does not keep (NAME, PROTO, SOURCE...). */
+int claw_delivery_attr_from_xforward(const char *name);
+/** The header field that carries @attr ("X-Clawback-Envelope-IP"); NULL
+ * out of range. */
+const char *claw_delivery_attr_header(claw_delivery_attr_t attr);
+/** Set @attr to @value (copied; XFORWARD's xtext already decoded), replacing
+ * what it had. No value: NULL, "", "[UNAVAILABLE]", "[TEMPUNAVAIL]", and a
+ * value holding a control character. Postfix's "IPV6:" before a client
+ * address is dropped. */
+void claw_delivery_attrs_set(claw_delivery_attrs_t *attrs, claw_delivery_attr_t attr,
+                             const char *value);
+/** Fill @d's client_ip and helo, where NULL or "", from @attrs; @d then
+ * points into @attrs. */
+void claw_delivery_attrs_fill(const claw_delivery_attrs_t *attrs, claw_delivery_t *d);
+void claw_delivery_attrs_clear(claw_delivery_attrs_t *attrs);
+
 /** A stored message as read back. Strings are "" when absent. */
 typedef struct claw_record {
     uint64_t docid;

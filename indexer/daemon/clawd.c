@@ -80,7 +80,7 @@ typedef struct session {
     char peer[64];
     char *mail_from;         /* NULL: no MAIL yet */
     GPtrArray *rcpt;
-    char *xf_addr, *xf_helo; /* XFORWARD */
+    claw_delivery_attrs_t xforward;
     GByteArray *data;        /* "\r\n" + the DATA bytes so far */
     size_t scan;             /* where to look for the end next */
     bool oversize;
@@ -149,8 +149,7 @@ session_unref(session_t *s)
         return;
     reset_transaction(s);
     g_ptr_array_free(s->rcpt, TRUE);
-    g_free(s->xf_addr);
-    g_free(s->xf_helo);
+    claw_delivery_attrs_clear(&s->xforward);
     g_free(s);
 }
 
@@ -189,7 +188,7 @@ path_arg(const char *p, const char **params)
     return g_strndup(p + 1, (gsize)(e - p - 1));
 }
 
-/* xtext (RFC 3461) as XFORWARD sends it; "[UNAVAILABLE]" is no value. */
+/* xtext (RFC 3461) as XFORWARD sends it. */
 static char *
 xtext_decode(const char *s, size_t n)
 {
@@ -203,8 +202,6 @@ xtext_decode(const char *s, size_t n)
             g_string_append_c(o, s[i]);
         }
     }
-    if (strcmp(o->str, "[UNAVAILABLE]") == 0 || strcmp(o->str, "[TEMPUNAVAIL]") == 0)
-        g_string_truncate(o, 0);
     return g_string_free(o, FALSE);
 }
 
@@ -216,16 +213,13 @@ cmd_xforward(session_t *s, const char *args)
         char *eq = strchr(*p, '=');
         if (!eq)
             continue;
-        char *v = xtext_decode(eq + 1, strlen(eq + 1));
-        if (g_ascii_strncasecmp(*p, "ADDR=", 5) == 0) {
-            g_free(s->xf_addr);
-            /* Postfix writes IPv6 as "IPV6:..." */
-            s->xf_addr = g_ascii_strncasecmp(v, "IPV6:", 5) == 0 ? g_strdup(v + 5) : g_strdup(v);
-        } else if (g_ascii_strncasecmp(*p, "HELO=", 5) == 0) {
-            g_free(s->xf_helo);
-            s->xf_helo = g_strdup(v);
+        *eq = '\0';
+        int attr = claw_delivery_attr_from_xforward(*p);
+        if (attr >= 0) {
+            char *v = xtext_decode(eq + 1, strlen(eq + 1));
+            claw_delivery_attrs_set(&s->xforward, attr, v);
+            g_free(v);
         }
-        g_free(v);
     }
     g_strfreev(kv);
     reply(s, "250 2.0.0 Ok");
@@ -399,8 +393,7 @@ deliver(session_t *s, size_t end)
     d.mail_from = s->mail_from;
     d.rcpt = (const char *const *)rcpt->pdata;
     d.n_rcpt = rcpt->len;
-    d.client_ip = s->xf_addr;
-    d.helo = s->xf_helo;
+    claw_delivery_attrs_fill(&s->xforward, &d);
     d.source = "lmtp";
     d.time_ms = g_get_real_time() / 1000;
     s->state = S_WAIT;

@@ -25,18 +25,6 @@
 
 /* The rule names and default scores are in rules.c (rules.h). */
 
-const char *
-claw_action_to_string(claw_action_t a)
-{
-    switch (a) {
-    case CLAW_ACTION_ACCEPT: return "accept";
-    case CLAW_ACTION_TAG: return "tag";
-    case CLAW_ACTION_QUARANTINE: return "quarantine";
-    case CLAW_ACTION_REJECT: return "reject";
-    }
-    return "unknown";
-}
-
 /* ------------------------------------------------------------------------
  * Policy
  * --------------------------------------------------------------------- */

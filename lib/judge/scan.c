@@ -1,8 +1,11 @@
 /* scan.c - the one-call surface for MTA plugins: engine from a file, parse
- * and classify a buffer, the verdict as a line, message ids. */
+ * and classify a buffer (the envelope as a struct or as strings), the
+ * rules the classifier knows, message ids. The verdict as text is in
+ * verdict.c. */
 #include "build-config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,68 +81,62 @@ claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len, const claw
     return scan(engine, data, len, envelope, false, verdict);
 }
 
+/* The envelope @fields name (see claw_scan_fields()) in @env, the
+ * recipients' strings in @rcpt. */
+static claw_status_t
+envelope_from_fields(const char *const *fields, claw_envelope_t *env, GPtrArray *rcpt)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } named[] = {
+        {"client_ip", offsetof(claw_envelope_t, client_ip)},
+        {"helo", offsetof(claw_envelope_t, helo)},
+        {"mail_from", offsetof(claw_envelope_t, mail_from)},
+        {"dmarc", offsetof(claw_envelope_t, dmarc)},
+        {"spf", offsetof(claw_envelope_t, spf)},
+        {"dkim", offsetof(claw_envelope_t, dkim)},
+    };
+    unsigned seen = 0;
+    for (const char *const *f = fields; f && f[0]; f += 2) {
+        const char *value = f[1];
+        if (!value)
+            return CLAW_STATUS_INVALID_ARGUMENT;
+        if (!strcmp(f[0], "rcpt")) {
+            if (*value)
+                g_ptr_array_add(rcpt, (gpointer)value);
+            continue;
+        }
+        size_t i = 0;
+        while (i < G_N_ELEMENTS(named) && strcmp(f[0], named[i].name))
+            i++;
+        if (i == G_N_ELEMENTS(named) || seen & 1u << i)
+            return CLAW_STATUS_INVALID_ARGUMENT;
+        seen |= 1u << i;
+        /* "" is the null sender, and no value for the others. */
+        if (*value || !strcmp(f[0], "mail_from"))
+            *(const char **)((char *)env + named[i].offset) = value;
+    }
+    env->rcpt = (const char *const *)rcpt->pdata;
+    env->n_rcpt = rcpt->len;
+    return CLAW_STATUS_SUCCESS;
+}
+
 claw_status_t
-_claw_scan_verdict(claw_engine_t *engine, const char *data, size_t len,
-                   const claw_envelope_t *envelope, claw_verdict_t **verdict)
+claw_scan_fields(claw_engine_t *engine, const char *data, size_t len, const char *const *fields,
+                 unsigned flags, claw_verdict_t **verdict)
 {
-    return scan(engine, data, len, envelope, true, verdict);
-}
-
-size_t
-claw_verdict_format(const claw_verdict_t *v, char *buf, size_t size)
-{
-    GString *s = g_string_new(NULL);
-    if (v) {
-        g_string_append_printf(s, "action=%s score=%g rules=", claw_action_to_string(v->action),
-                               v->score);
-        for (size_t i = 0; i < v->n_rules; i++)
-            g_string_append_printf(s, "%s%s", i ? "," : "", v->rules[i].rule);
-    }
-    size_t need = s->len;
-    if (buf && size) {
-        size_t n = MIN(need, size - 1);
-        memcpy(buf, s->str, n);
-        buf[n] = '\0';
-    }
-    g_string_free(s, TRUE);
-    return need;
-}
-
-size_t
-claw_verdict_reason(const claw_verdict_t *v, char *buf, size_t size)
-{
-    if (!buf || !size)
-        return 0;
-    buf[0] = '\0';
-    if (!v || !v->n_rules)
-        return 0;
-    const claw_rule_hit_t *top = &v->rules[0];
-    for (size_t i = 1; i < v->n_rules; i++)
-        if (v->rules[i].score > top->score)
-            top = &v->rules[i];
-    /* Printable ASCII only: the detail carries message text. Bytes outside
-     * it become '?', and a UTF-8 sequence becomes one '?'. */
-    GString *s = g_string_new(top->rule);
-    g_string_append(s, ": ");
-    for (const unsigned char *p = (const unsigned char *)(top->detail ? top->detail : ""); *p;
-         p++) {
-        if (*p >= 0x20 && *p < 0x7f)
-            g_string_append_c(s, (char)*p);
-        else if (*p < 0x80 || *p >= 0xc0)
-            g_string_append_c(s, '?');
-    }
-    size_t n = s->len;
-    if (n >= size) {
-        n = size > 4 ? size - 4 : size - 1;
-        memcpy(buf, s->str, n);
-        if (size > 4)
-            memcpy(buf + n, "...", 3), n += 3;
-    } else {
-        memcpy(buf, s->str, n);
-    }
-    buf[n] = '\0';
-    g_string_free(s, TRUE);
-    return n;
+    if (verdict)
+        *verdict = NULL;
+    if (flags & ~CLAW_SCAN_VERDICT_ONLY)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    claw_envelope_t env = {0};
+    GPtrArray *rcpt = g_ptr_array_new();
+    claw_status_t st = envelope_from_fields(fields, &env, rcpt);
+    if (st == CLAW_STATUS_SUCCESS)
+        st = scan(engine, data, len, &env, flags & CLAW_SCAN_VERDICT_ONLY, verdict);
+    g_ptr_array_free(rcpt, TRUE);
+    return st;
 }
 
 const char *

@@ -388,6 +388,7 @@ scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, scan_res
     if (ok) {
         r->action[sizeof r->action - 1] = r->line[sizeof r->line - 1] = '\0';
         r->reason[sizeof r->reason - 1] = r->rules[sizeof r->rules - 1] = '\0';
+        r->verdict[sizeof r->verdict - 1] = '\0';
         if (!strcmp(r->action, "error")) {
             *why = str_printf("%s", r->reason);
             return false;
@@ -420,7 +421,9 @@ stamp(const char *id, const scan_result_t *r, const char *why)
     header_remove(0, (const uschar *)"X-Clawback-Rules");
     header_add(' ', "X-Clawback-Id: %s\n", id);
     if (r) {
-        header_add(' ', "X-Clawback-Verdict: %s; score=%g\n", r->action, r->score);
+        /* Both values are libclaw's verdict codec's (claw_verdict_header(),
+         * claw_verdict_rules_header()), which the archive reads back. */
+        header_add(' ', "X-Clawback-Verdict: %s\n", r->verdict);
         if (r->rules[0])
             header_add(' ', "X-Clawback-Rules: %s\n", r->rules);
     } else {
@@ -446,6 +449,26 @@ quoted(const char *s, size_t max)
     }
     q[o] = '\0';
     return q;
+}
+
+/* A message that could not be judged, for @why (freed here): accepted,
+ * stamped "unscanned", when [mta] on_failure = accept (returns true), else
+ * to be deferred (false). Logged either way. *@reason is @why made safe to
+ * quote (in Exim's store). */
+static bool
+not_scanned(const char *id, char *why, char **reason)
+{
+    char *q = quoted(why, 300);
+    free(why);
+    *reason = q;
+    if (mta.fail_open) {
+        log_write(0, LOG_MAIN, "clawback: message not scanned, accepted (on_failure=accept): %s",
+                  q);
+        stamp(id, NULL, q);
+        return true;
+    }
+    log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
+    return false;
 }
 
 /* ------------------------------------------------------------------------
@@ -485,17 +508,12 @@ claw_scan(uschar **yield, int argc, uschar *argv[])
                                           quoted(r.reason, sizeof r.reason));
         return OK;
     }
-    char *q = quoted(why, 300);
-    free(why);
-    if (mta.fail_open) {
-        log_write(0, LOG_MAIN, "clawback: message not scanned, accepted (on_failure=accept): %s",
-                  q);
-        stamp(id, NULL, q);
+    char *q;
+    if (not_scanned(id, why, &q)) {
         *yield = (uschar *)string_sprintf(
             "action=accept score=0 rules= id=%s unscanned=yes reason=\"%s\"", id, q);
         return OK;
     }
-    log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
     *yield = (uschar *)string_sprintf("clawback: %s", q);
     return DEFER;
 }
@@ -552,15 +570,9 @@ local_scan(int fd, uschar **return_text)
     char *why = NULL;
     scan_result_t r;
     if (!scan(fd, NULL, NULL, 0, &r, &why)) {
-        char *q = quoted(why, 300);
-        free(why);
-        if (mta.fail_open) {
-            log_write(0, LOG_MAIN,
-                      "clawback: message not scanned, accepted (on_failure=accept): %s", q);
-            stamp(id, NULL, q);
+        char *q;
+        if (not_scanned(id, why, &q))
             return LOCAL_SCAN_ACCEPT;
-        }
-        log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
         *return_text =
             (uschar *)string_copy((const uschar *)"clawback: message not scanned, try again later");
         return LOCAL_SCAN_TEMPREJECT;

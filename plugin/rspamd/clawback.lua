@@ -23,7 +23,7 @@ local lua_mime = require "lua_mime"
 local ts = (require "tableshape").types
 local ffi = require "ffi"
 
-local API_VERSION = 1
+local API_VERSION = 2
 
 local settings = {
   library = 'libclaw.so.0',
@@ -48,25 +48,27 @@ local settings_schema = ts.shape({
   headers = ts.boolean,
 }, { extra_fields = ts.map_of(ts.string, ts.any) })
 
+-- Only opaque handles, strings, numbers and arrays of strings: libclaw's
+-- structs are not laid out here (claw.h, "Scanning in one call"), so the
+-- library may change them without breaking this module. tests/rspamd.sh
+-- checks that no struct is declared.
 ffi.cdef [[
 typedef struct claw_engine claw_engine_t;
-typedef struct claw_rule_hit { const char *rule; double score; const char *detail; } claw_rule_hit_t;
-typedef struct claw_verdict {
-  int action; double score; size_t n_rules; const claw_rule_hit_t *rules; void *priv;
-} claw_verdict_t;
-typedef struct claw_envelope {
-  const char *client_ip; const char *helo; const char *mail_from;
-  const char *const *rcpt; size_t n_rcpt;
-  const char *dmarc; const char *spf; const char *dkim;
-} claw_envelope_t;
+typedef struct claw_verdict claw_verdict_t;
 int claw_api_version(void);
 const char *claw_version(void);
 int claw_engine_open(const char *config_path, claw_engine_t **engine, char **error);
 void claw_engine_refresh(claw_engine_t *engine);
 const char *claw_engine_get(const claw_engine_t *engine, const char *section, const char *name);
-int claw_scan_buffer(claw_engine_t *engine, const char *data, size_t len,
-                     const claw_envelope_t *envelope, claw_verdict_t **verdict);
+int claw_scan_fields(claw_engine_t *engine, const char *data, size_t len,
+                     const char *const *fields, unsigned flags, claw_verdict_t **verdict);
 void claw_verdict_destroy(claw_verdict_t *verdict);
+int claw_verdict_action(const claw_verdict_t *verdict);
+size_t claw_verdict_n_rules(const claw_verdict_t *verdict);
+const char *claw_verdict_rule_name(const claw_verdict_t *verdict, size_t i);
+const char *claw_verdict_rule_detail(const claw_verdict_t *verdict, size_t i);
+size_t claw_verdict_header(const claw_verdict_t *verdict, char *buf, size_t size);
+size_t claw_verdict_rules_header(const claw_verdict_t *verdict, char *buf, size_t size);
 size_t claw_verdict_reason(const claw_verdict_t *verdict, char *buf, size_t size);
 const char *claw_action_to_string(int action);
 const char *claw_status_to_string(int status);
@@ -131,32 +133,39 @@ end
 local fail_open = mta_setting('on_failure', 'defer') == 'accept'
 local test_fault = mta_setting('test_fault', 'none')
 
+-- The envelope as claw_scan_fields() takes it: name, value, ..., NULL.
+-- @keep holds the Lua strings as long as the C array points into them.
 local function envelope(task, keep)
-  local env = ffi.new('claw_envelope_t')
-  local ip = task:get_from_ip()
-  if ip and ip:is_valid() then
-    keep.ip = tostring(ip)
-    env.client_ip = keep.ip
-  end
-  keep.helo = task:get_helo()
-  env.helo = keep.helo
-  local from = task:get_from('smtp')
-  if from and from[1] then
-    keep.from = from[1].addr or ''
-    env.mail_from = keep.from
-  end
-  local rcpts = task:get_recipients('smtp')
-  if rcpts and #rcpts > 0 then
-    keep.rcpt = ffi.new('const char *[?]', #rcpts)
-    keep.rcpt_str = {}
-    for i, r in ipairs(rcpts) do
-      keep.rcpt_str[i] = r.addr or ''
-      keep.rcpt[i - 1] = keep.rcpt_str[i]
+  local fields = {}
+  local function add(name, value)
+    if value then
+      fields[#fields + 1] = name
+      fields[#fields + 1] = value
     end
-    env.rcpt = keep.rcpt
-    env.n_rcpt = #rcpts
   end
-  return env
+  local ip = task:get_from_ip()
+  add('client_ip', ip and ip:is_valid() and tostring(ip) or nil)
+  add('helo', task:get_helo())
+  local from = task:get_from('smtp')
+  add('mail_from', from and from[1] and (from[1].addr or '') or nil)
+  for _, r in ipairs(task:get_recipients('smtp') or {}) do
+    add('rcpt', r.addr or '')
+  end
+  keep.fields = fields
+  local c = ffi.new('const char *[?]', #fields + 1)
+  for i, v in ipairs(fields) do
+    c[i - 1] = v
+  end
+  c[#fields] = nil
+  return c
+end
+
+-- A text libclaw writes into a buffer (snprintf-like), as a Lua string.
+local function written(fn, v)
+  local need = tonumber(fn(v, nil, 0))
+  local buf = ffi.new('char[?]', need + 1)
+  fn(v, buf, need + 1)
+  return ffi.string(buf, need)
 end
 
 -- A detail carries message text: control, bidi and line-separator
@@ -190,7 +199,7 @@ local function clawback_cb(task)
   local env = envelope(task, keep)
   local vp = ffi.new('claw_verdict_t *[1]')
   local st = test_fault == 'internal' and -1 or
-      lib.claw_scan_buffer(engine, content:ptr(), #content, env, vp)
+      lib.claw_scan_fields(engine, content:ptr(), #content, env, 0, vp)
   if st ~= 0 then
     -- Not judged: a temporary failure (the MTA keeps the message and the
     -- sender retries) unless [mta] on_failure = accept.
@@ -208,26 +217,25 @@ local function clawback_cb(task)
     return
   end
   local v = ffi.gc(vp[0], lib.claw_verdict_destroy)
-  local action = ffi.string(lib.claw_action_to_string(v.action))
-  local rules = {}
-  for i = 0, tonumber(v.n_rules) - 1 do
-    local hit = v.rules[i]
-    local name = ffi.string(hit.rule)
-    rules[#rules + 1] = name
-    task:insert_result(settings.prefix .. name, 1.0,
-        hit.detail ~= nil and escape(ffi.string(hit.detail)) or nil)
+  local action = ffi.string(lib.claw_action_to_string(lib.claw_verdict_action(v)))
+  for i = 0, tonumber(lib.claw_verdict_n_rules(v)) - 1 do
+    local detail = lib.claw_verdict_rule_detail(v, i)
+    task:insert_result(settings.prefix .. ffi.string(lib.claw_verdict_rule_name(v, i)), 1.0,
+        detail ~= nil and escape(ffi.string(detail)) or nil)
   end
 
   local id = ffi.new('char[27]')
   lib.claw_id_new(id)
   id = ffi.string(id)
   if settings.headers then
+    -- The values are libclaw's verdict codec's, which the archive reads back.
     local add = {
       ['X-Clawback-Id'] = { order = 0, value = id },
-      ['X-Clawback-Verdict'] = { order = 0, value = string.format('%s; score=%g', action, v.score) },
+      ['X-Clawback-Verdict'] = { order = 0, value = written(lib.claw_verdict_header, v) },
     }
-    if #rules > 0 then
-      add['X-Clawback-Rules'] = { order = 0, value = table.concat(rules, ', ') }
+    local rules = written(lib.claw_verdict_rules_header, v)
+    if rules ~= '' then
+      add['X-Clawback-Rules'] = { order = 0, value = rules }
     end
     lua_mime.modify_headers(task, {
       remove = { ['X-Clawback-Id'] = 0, ['X-Clawback-Verdict'] = 0, ['X-Clawback-Rules'] = 0 },

@@ -33,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "claw-private.h"
+#include <glib.h>
+
+#include "claw.h"
 #include "scan-proto.h"
 
 /* Where the message starts in Exim's -D spool file, after the line with its
@@ -53,7 +55,8 @@ warm_up(claw_engine_t *engine)
                               "Content-Type: application/octet-stream\n"
                               "Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--x--\n";
     claw_verdict_t *v = NULL;
-    if (_claw_scan_verdict(engine, msg, sizeof msg - 1, NULL, &v) == CLAW_STATUS_SUCCESS)
+    if (claw_scan_fields(engine, msg, sizeof msg - 1, NULL, CLAW_SCAN_VERDICT_ONLY, &v) ==
+        CLAW_STATUS_SUCCESS)
         claw_verdict_destroy(v);
 }
 
@@ -87,9 +90,11 @@ on_stop(int sig)
 }
 
 /* An engine for @path, with the parser's own time limit well inside the
- * deadline, so a slow message normally ends with a verdict (UNSCANNABLE). */
+ * deadline, so a slow message normally ends with a verdict (UNSCANNABLE).
+ * *@max_read is how much of a message the engine reads ([limits]
+ * max_message_bytes and one byte more, to see it is over). */
 static claw_engine_t *
-scanner_engine(const char *path, struct stat *st)
+scanner_engine(const char *path, struct stat *st, size_t *max_read)
 {
     claw_config_t *cfg = NULL;
     claw_engine_t *eng = NULL;
@@ -99,9 +104,11 @@ scanner_engine(const char *path, struct stat *st)
         memset(&now, 0, sizeof now);
     claw_status_t s = claw_config_load(path, &cfg, &err);
     int64_t max_time = 0, deadline = 0;
+    uint64_t max_bytes = 0;
     if (s == CLAW_STATUS_SUCCESS) {
         claw_config_get_duration_ms(cfg, "limits", "max_time", &max_time);
         claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
+        claw_config_get_size(cfg, "limits", "max_message_bytes", &max_bytes);
     }
     if (s == CLAW_STATUS_SUCCESS && max_time > deadline * 3 / 4) {
         char v[32];
@@ -118,40 +125,44 @@ scanner_engine(const char *path, struct stat *st)
     } else {
         warm_up(eng);
         *st = now;
+        *max_read = (size_t)MIN(max_bytes, (uint64_t)SIZE_MAX - 1) + 1;
     }
     free(err);
     claw_config_destroy(cfg);
     return eng;
 }
 
-/* In a worker: judge one request. @data_fd holds the spool data file. */
+/* In a worker: judge one request. @f are the request's fields, @p to @end
+ * its recipients and header lines; @data_fd holds the spool data file. */
 static void
-worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const char *end,
-            int data_fd, scan_result_t *r)
+worker_scan(claw_engine_t *engine, size_t max_read, const char *const *f, const char *p,
+            const char *end, int data_fd, scan_result_t *r)
 {
-    int n_rcpt = atoi(f[9]);
-    const char **rcpt = g_new0(const char *, (size_t)MAX(n_rcpt, 0) + 1);
-    int k = 0;
-    for (; k < n_rcpt && p < end; k++) {
-        rcpt[k] = p;
+    /* The envelope as claw_scan_fields() takes it: the fields' names with
+     * the request's values, then the recipients. */
+    static const struct {
+        int field;
+        const char *name;
+    } named[] = {{3, "client_ip"}, {4, "helo"}, {5, "mail_from"},
+                 {6, "dmarc"},     {7, "spf"},  {8, "dkim"}};
+    int n_rcpt = MAX(atoi(f[9]), 0);
+    GPtrArray *env = g_ptr_array_new();
+    for (size_t i = 0; i < G_N_ELEMENTS(named); i++) {
+        g_ptr_array_add(env, (gpointer)named[i].name);
+        g_ptr_array_add(env, (gpointer)f[named[i].field]);
+    }
+    for (int k = 0; k < n_rcpt && p < end; k++) {
+        g_ptr_array_add(env, (gpointer) "rcpt");
+        g_ptr_array_add(env, (gpointer)p);
         const char *z = memchr(p, '\0', (size_t)(end - p));
         p = z ? z + 1 : end;
     }
-    claw_envelope_t env = {
-        .client_ip = *f[3] ? f[3] : NULL,
-        .helo = *f[4] ? f[4] : NULL,
-        .mail_from = f[5],
-        .dmarc = *f[6] ? f[6] : NULL,
-        .spf = *f[7] ? f[7] : NULL,
-        .dkim = *f[8] ? f[8] : NULL,
-        .rcpt = rcpt,
-        .n_rcpt = (size_t)k,
-    };
+    g_ptr_array_add(env, NULL);
     /* The message as the MTA will deliver it: the header lines, a blank
      * line, and the body from the spool data file (LF line ends). Past the
      * size limit the rest is not needed: the parser marks the message
      * unscannable at its own limit. */
-    size_t max = (size_t)engine->config->limits.max_message_bytes + 1;
+    size_t max = max_read;
     size_t head = (size_t)(end - p) + 1;
     struct stat st;
     size_t body = fstat(data_fd, &st) == 0 && st.st_size > SPOOL_DATA_START_OFFSET
@@ -180,20 +191,18 @@ worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const ch
     }
 
     claw_verdict_t *v = NULL;
-    if (_claw_scan_verdict(engine, m->str, m->len, &env, &v) != CLAW_STATUS_SUCCESS)
+    if (claw_scan_fields(engine, m->str, m->len, (const char *const *)env->pdata,
+                         CLAW_SCAN_VERDICT_ONLY, &v) != CLAW_STATUS_SUCCESS)
         _exit(71);
     memset(r, 0, sizeof *r);
-    r->score = v->score;
-    g_strlcpy(r->action, claw_action_to_string(v->action), sizeof r->action);
+    g_strlcpy(r->action, claw_action_to_string(claw_verdict_action(v)), sizeof r->action);
     claw_verdict_format(v, r->line, sizeof r->line);
     claw_verdict_reason(v, r->reason, sizeof r->reason);
-    for (size_t i = 0; i < v->n_rules; i++) {
-        size_t l = strlen(r->rules);
-        snprintf(r->rules + l, sizeof r->rules - l, "%s%s", i ? ", " : "", v->rules[i].rule);
-    }
+    claw_verdict_header(v, r->verdict, sizeof r->verdict);
+    claw_verdict_rules_header(v, r->rules, sizeof r->rules);
     claw_verdict_destroy(v);
     g_string_free(m, TRUE);
-    g_free(rcpt);
+    g_ptr_array_free(env, TRUE);
 }
 
 /* A worker: one request per connection, each under its own timer (the
@@ -201,7 +210,7 @@ worker_scan(claw_engine_t *engine, const char *const *f, const char *p, const ch
  * worker that is late, and the scanner starts another). Retires after
  * many requests, so nothing it gathers grows without bound. */
 static void __attribute__((noreturn))
-worker_main(claw_engine_t *engine, int lfd, const struct stat *cfg_st)
+worker_main(claw_engine_t *engine, size_t max_read, int lfd, const struct stat *cfg_st)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: accept returns */
@@ -244,7 +253,7 @@ worker_main(claw_engine_t *engine, int lfd, const struct stat *cfg_st)
                 g_strlcpy(r.reason, err, sizeof r.reason);
                 g_free(err);
             } else {
-                worker_scan(engine, f, p, end, data_fd, &r);
+                worker_scan(engine, max_read, f, p, end, data_fd, &r);
             }
             struct itimerval off = {{0, 0}, {0, 0}};
             setitimer(ITIMER_REAL, &off, NULL);
@@ -285,7 +294,8 @@ scanner_main(const char *sock_path, const char *cfg_path)
     if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
         _exit(0); /* another one is starting or running */
     struct stat cst;
-    claw_engine_t *engine = scanner_engine(cfg_path, &cst);
+    size_t max_read = 0;
+    claw_engine_t *engine = scanner_engine(cfg_path, &cst, &max_read);
     if (!engine)
         _exit(1);
 
@@ -324,7 +334,7 @@ scanner_main(const char *sock_path, const char *cfg_path)
             claw_engine_refresh(engine);
             pid_t w = fork();
             if (w == 0)
-                worker_main(engine, lfd, &cst);
+                worker_main(engine, max_read, lfd, &cst);
             workers[i] = w > 0 ? w : 0;
         }
         struct timespec tick = {1, 0};
@@ -346,7 +356,7 @@ scanner_main(const char *sock_path, const char *cfg_path)
         struct stat c2;
         if (stat(cfg_path, &c2) == 0 && !proto_same_file(&c2, &cst) &&
             !proto_same_file(&c2, &failed)) {
-            claw_engine_t *fresh = scanner_engine(cfg_path, &cst);
+            claw_engine_t *fresh = scanner_engine(cfg_path, &cst, &max_read);
             if (fresh) {
                 claw_log(CLAW_LOG_NOTICE, NULL, "configuration %s reloaded", cfg_path);
                 for (int i = 0; i < n_workers; i++)

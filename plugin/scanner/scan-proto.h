@@ -22,8 +22,8 @@ typedef struct {
     char action[16];   /* accept|tag|quarantine|reject, or "error" */
     char line[1024];   /* claw_verdict_format(), or for "error" empty */
     char reason[400];  /* claw_verdict_reason(), or what went wrong */
-    char rules[800];   /* "A, B" for X-Clawback-Rules */
-    double score;
+    char verdict[64];  /* claw_verdict_header(): X-Clawback-Verdict's value */
+    char rules[800];   /* claw_verdict_rules_header(): X-Clawback-Rules' value */
 } scan_result_t;
 
 /* The same file, unchanged since @b was taken (a configuration to re-read?). */
