@@ -1,0 +1,310 @@
+/* detect-sender.c - the detectors of who a message claims to be from:
+ * SPOOF_PROTECTED_DOMAIN (our own domains without authentication),
+ * DISPLAY_NAME_IMPERSONATION (VIPs, brands, our domains in display
+ * names), REPLY_TO_DIVERTS and SENDER_IOC.
+ */
+#include "build-config.h"
+
+#include "judge/judge.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+/* Does trusted evidence say the From domain @dom authenticated? DMARC pass,
+ * or DKIM pass with header.d / SPF pass with smtp.mailfrom in the same
+ * organisation (relaxed alignment). */
+static bool
+authenticated(const run_t *run, const claw_domain_t *dom)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (run->env && run->env->dmarc && !g_ascii_strcasecmp(run->env->dmarc, "pass"))
+        return true;
+    for (size_t i = 0; i < run->m->n_auth_results; i++) {
+        const claw_auth_result_t *r = &run->m->auth_results[i];
+        if (r->source != CLAW_AUTH_RESULTS || !r->authserv_id ||
+            !g_hash_table_contains(pol->trusted_authserv, r->authserv_id))
+            continue;
+        for (size_t k = 0; k < r->n_methods; k++) {
+            const claw_auth_method_t *am = &r->methods[k];
+            if (strcmp(am->result, "pass") != 0)
+                continue;
+            if (!strcmp(am->method, "dmarc"))
+                return true;
+            const char *key = !strcmp(am->method, "dkim") ? "header.d="
+                              : !strcmp(am->method, "spf") ? "smtp.mailfrom="
+                                                           : NULL;
+            const char *p = key ? strstr(am->properties, key) : NULL;
+            if (!p)
+                continue;
+            p += strlen(key);
+            const char *at = strchr(p, '@');
+            const char *d = at && (size_t)(at - p) < strcspn(p, " ") ? at + 1 : p;
+            char *dname = g_ascii_strdown(d, (gssize)strcspn(d, " ;"));
+            const char *reg = psl_registrable_domain(run->e->psl, dname);
+            bool aligned = reg && _claw_org(dom) && !strcmp(reg, _claw_org(dom));
+            g_free(dname);
+            if (aligned)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Did the message come only through our own relays (or straight from one)? */
+static bool
+internal_origin(const run_t *run)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (pol->internal->len == 0)
+        return false;
+    const char *client = run->env ? run->env->client_ip : NULL;
+    if (client) {
+        for (guint i = 0; i < pol->internal->len; i++)
+            if (claw_cidr_contains_text(&g_array_index(pol->internal, claw_cidr_t, i), client))
+                goto hops;
+        return false;
+    }
+hops:
+    /* Every hop with an IP must be ours; at least one must be seen. */
+    {
+        size_t seen = 0;
+        for (size_t h = 0; h < run->m->n_received; h++) {
+            const char *ip = run->m->received[h].ip;
+            if (!ip)
+                continue;
+            bool ours = false;
+            for (guint i = 0; i < pol->internal->len && !ours; i++)
+                ours = claw_cidr_contains_text(&g_array_index(pol->internal, claw_cidr_t, i), ip);
+            if (!ours)
+                return false;
+            seen++;
+        }
+        return seen > 0 || client;
+    }
+}
+
+void
+_claw_detect_spoof(run_t *run)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (g_hash_table_size(pol->protected_domains) == 0)
+        return;
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if (a->field != CLAW_FIELD_FROM || !a->domain.ascii)
+            continue;
+        if (!_claw_in_domain_set(pol->protected_domains, a->domain.ascii))
+            continue;
+        if (authenticated(run, &a->domain) || internal_origin(run))
+            continue;
+        _claw_hit(run, R_SPOOF_PROTECTED_DOMAIN,
+            "From %s is in protected %s but no trusted DMARC, aligned DKIM or aligned SPF "
+            "pass, and it did not come through an internal relay",
+            a->address, _claw_org(&a->domain));
+    }
+}
+
+static bool
+ours_or_partner(const claw_policy_t *pol, const claw_domain_t *d)
+{
+    return d->ascii && (_claw_in_domain_set(pol->protected_domains, d->ascii) ||
+                        _claw_in_domain_set(pol->partner_domains, d->ascii));
+}
+
+/* @norm (" apple support team ") without the service words (" apple "). */
+static char *
+strip_service_words(const claw_policy_t *pol, const char *norm)
+{
+    GString *s = g_string_new(" ");
+    char **words = g_strsplit(norm, " ", -1);
+    for (char **w = words; *w; w++) {
+        if (**w && !g_hash_table_contains(pol->service_words, *w)) {
+            g_string_append(s, *w);
+            g_string_append_c(s, ' ');
+        }
+    }
+    g_strfreev(words);
+    return g_string_free(s, FALSE);
+}
+
+/* "Steven Rostedt (Google)": a person's name with their employer after it,
+ * as developers sign on mailing lists. True when @brand is only in the
+ * parenthesised tail of @name. Only the built-in brands allow this. */
+static bool
+affiliation(const claw_policy_t *pol, const char *name, const char *brand)
+{
+    const char *open = strchr(name, '(');
+    if (!open || open == name)
+        return false;
+    char *head = g_strndup(name, open - name);
+    char *norm = _claw_norm_name(pol->spoof, head);
+    bool person = strlen(norm) > 3 && !strstr(norm, brand);
+    g_free(norm);
+    g_free(head);
+    return person;
+}
+
+/* A brand mailing from its own domain is itself: the organisation's label
+ * of @a's domain is the brand's name run together, or its first word (DHL
+ * Express from dhl.com), or one of the brand's own domains' labels.
+ * Containing it is not enough: paypal-security-alerts.example is not
+ * PayPal. */
+static bool
+brand_from_itself(const claw_policy_t *pol, const name_t *n, const claw_address_t *a)
+{
+    if (!a->domain.registrable)
+        return false;
+    char *org_label = g_strndup(a->domain.registrable, strcspn(a->domain.registrable, "."));
+    GString *squeezed = g_string_new(NULL);
+    for (const char *c = n->norm; *c; c++)
+        if (*c != ' ')
+            g_string_append_c(squeezed, *c);
+    const char *w = n->norm + 1;
+    char *first = g_strndup(w, strcspn(w, " "));
+    bool own = !strcmp(org_label, squeezed->str) || !strcmp(org_label, first);
+    if (n->own && !own && !g_hash_table_contains(pol->freemail, a->domain.registrable)) {
+        size_t ol = strlen(org_label);
+        for (const char *o = strstr(n->own, org_label); o && !own; o = strstr(o + 1, org_label))
+            own = (o == n->own || o[-1] == ' ') && (o[ol] == ' ' || !o[ol]);
+    }
+    g_free(first);
+    g_string_free(squeezed, TRUE);
+    g_free(org_label);
+    return own;
+}
+
+/* The first VIP or brand that the display name of @a names and that @a's
+ * address is not entitled to, or NULL. @shown is the name normalised,
+ * @bare the same without service words ("support", "team"). */
+static const name_t *
+impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char *shown,
+                  const char *bare)
+{
+    for (guint k = 0; k < pol->names->len; k++) {
+        const name_t *n = &g_array_index(pol->names, name_t, k);
+        bool named = n->exact ? strcmp(bare, n->norm) == 0 : strstr(shown, n->norm) != NULL;
+        if (!named)
+            continue;
+        if (n->own && affiliation(pol, a->name, n->norm))
+            continue;
+        if (n->brand && brand_from_itself(pol, n, a))
+            continue;
+        return n;
+    }
+    return NULL;
+}
+
+/* Our own or a partner's domain written into the display name of @a. */
+static void
+detect_domain_in_name(run_t *run, const claw_address_t *a)
+{
+    const claw_policy_t *pol = run->e->policy;
+    char *lower = g_utf8_strdown(a->name, -1);
+    for (guint k = 0; k < pol->targets->len; k++) {
+        const target_t *t = &g_array_index(pol->targets, target_t, k);
+        if (strstr(lower, t->registrable))
+            _claw_hit(run, R_DISPLAY_NAME_IMPERSONATION,
+                "%s \"%s\" shows %s (%s domain), but the address is %s",
+                claw_address_field_to_string(a->field), a->name, t->registrable,
+                t->partner ? "partner" : "protected", a->address);
+    }
+    g_free(lower);
+}
+
+void
+_claw_detect_display_names(run_t *run)
+{
+    const claw_policy_t *pol = run->e->policy;
+    if (pol->names->len == 0 && pol->targets->len == 0)
+        return; /* nothing to impersonate */
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if ((a->field != CLAW_FIELD_FROM && a->field != CLAW_FIELD_SENDER) || !a->name ||
+            ours_or_partner(pol, &a->domain))
+            continue;
+        char *shown = _claw_norm_name(pol->spoof, a->name);
+        char *bare = strip_service_words(pol, shown);
+        const name_t *n = impersonated_name(pol, a, shown, bare);
+        if (n)
+            _claw_hit(run, R_DISPLAY_NAME_IMPERSONATION, "%s \"%s\" names %s %s, but the address is %s",
+                claw_address_field_to_string(a->field), a->name, n->brand ? "the brand" : "VIP",
+                n->shown, a->address);
+        detect_domain_in_name(run, a);
+        g_free(bare);
+        g_free(shown);
+    }
+}
+
+void
+_claw_detect_reply_to(run_t *run)
+{
+    const claw_address_t *from = _claw_first_address(run->m, CLAW_FIELD_FROM);
+    if (!from || !from->domain.ascii)
+        return;
+    const claw_policy_t *pol = run->e->policy;
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if ((a->field != CLAW_FIELD_REPLY_TO && a->field != CLAW_FIELD_RETURN_PATH) ||
+            !a->domain.ascii || !strcmp(_claw_org(&a->domain), _claw_org(&from->domain)))
+            continue;
+        bool freemail = _claw_in_domain_set(pol->freemail, a->domain.ascii);
+        /* Replies to a list (or group) that was also addressed are normal. */
+        bool recipient = false;
+        for (size_t k = 0; k < run->m->n_addresses && !recipient; k++)
+            recipient = (run->m->addresses[k].field == CLAW_FIELD_TO ||
+                         run->m->addresses[k].field == CLAW_FIELD_CC) &&
+                        !g_ascii_strcasecmp(run->m->addresses[k].address, a->address);
+        if (recipient)
+            continue;
+        /* A bounce address at a mailing service is how bulk mail works; a
+         * Return-Path only counts when it points at free-mail. */
+        if (a->field == CLAW_FIELD_RETURN_PATH && !freemail)
+            continue;
+        _claw_hit(run, R_REPLY_TO_DIVERTS, "%s %s sends replies away from %s%s",
+            claw_address_field_to_string(a->field), a->address, _claw_org(&from->domain),
+            freemail ? ", to free-mail" : "");
+        if (freemail && a->field == CLAW_FIELD_REPLY_TO &&
+            run->vp->count[R_REPLY_TO_DIVERTS] == 1) {
+            /* Replies diverted to free-mail count double. */
+            claw_rule_hit_t *h =
+                &g_array_index(run->vp->hits, claw_rule_hit_t, run->vp->index[R_REPLY_TO_DIVERTS]);
+            h->score *= 2;
+        }
+    }
+}
+
+void
+_claw_detect_sender_ioc(run_t *run)
+{
+    const claw_iocs_t *io = run->e->iocs;
+    if (!io || io->count == 0)
+        return;
+    for (size_t i = 0; i < run->m->n_addresses; i++) {
+        const claw_address_t *a = &run->m->addresses[i];
+        if (a->field >= CLAW_FIELD_TO || !*a->address)
+            continue;
+        char *lower = g_ascii_strdown(a->address, -1);
+        bool by_address = g_hash_table_contains(io->set[IOC_SENDER], lower);
+        g_free(lower);
+        if (by_address || (a->domain.ascii && _claw_ioc_domain_match(io, a->domain.ascii)))
+            _claw_hit(run, R_SENDER_IOC, "%s %s matches an indicator",
+                claw_address_field_to_string(a->field), a->address);
+    }
+    if (run->env && run->env->mail_from && *run->env->mail_from) {
+        char *lower = g_ascii_strdown(run->env->mail_from, -1);
+        const char *at = strrchr(lower, '@');
+        if (g_hash_table_contains(io->set[IOC_SENDER], lower) ||
+            (at && _claw_ioc_domain_match(io, at + 1)))
+            _claw_hit(run, R_SENDER_IOC, "envelope sender %s matches an indicator",
+                run->env->mail_from);
+        g_free(lower);
+    }
+    if (run->env && run->env->client_ip &&
+        g_hash_table_contains(io->set[IOC_IP], run->env->client_ip))
+        _claw_hit(run, R_SENDER_IOC, "client %s matches an indicator", run->env->client_ip);
+    for (size_t h = 0; h < run->m->n_received; h++) {
+        const char *ip = run->m->received[h].ip;
+        if (ip && g_hash_table_contains(io->set[IOC_IP], ip))
+            _claw_hit(run, R_SENDER_IOC, "Received hop %s matches an indicator", ip);
+    }
+}

@@ -1,0 +1,148 @@
+/* judge.h - shared between the classifier's own files (lib/judge/); never
+ * installed. The policy and the indicators as compiled for an engine, the
+ * verdict under construction, and each detector's entry.
+ *
+ * claw_classify() (classify.c) runs the detectors in their order:
+ *   classify.c         the message itself: unscannable, ambiguous MIME
+ *   detect-sender.c    spoofed own domains, display names, Reply-To,
+ *                      senders on the indicator list
+ *   lookalike.c        cousin domains of our and our partners' domains
+ *   detect-links.c     deceptive, listed and obfuscated links
+ *   detect-attachments.c  dangerous, disguised and listed attachments
+ *   detect-bec.c       payment-change fraud (weighs the sender rules' hits)
+ * policy.c compiles [policy]; indicators.c loads and reloads [ioc] files.
+ */
+#ifndef CLAW_JUDGE_H
+#define CLAW_JUDGE_H
+
+#include "claw-private.h"
+#include "judge/rules.h"
+
+#include <sys/stat.h>
+#include <unicode/uspoof.h>
+
+/* ------------------------------------------------------------------------
+ * The policy ([policy], policy.c)
+ * --------------------------------------------------------------------- */
+
+/* A protected or partner domain, prepared for lookalike comparison. */
+typedef struct {
+    char *registrable; /* "paypal.com" */
+    char *label;       /* "paypal": the registrable part before its suffix */
+    char *suffix;      /* "com" */
+    char *skeleton;    /* UTS #39 skeleton of the label, folded (see fold_skeleton) */
+    char *visual;      /* the label as a reader takes it (see visual_fold) */
+    bool partner;
+} target_t;
+
+/* A name to watch in display names: words, normalised (see norm_name). */
+typedef struct {
+    char *shown;     /* as configured, for the detail */
+    char *norm;      /* " jane doe " */
+    const char *own; /* built-in brands: " dhl dpdhl " - organisation labels that are the brand */
+    bool brand;
+    bool exact;      /* the whole display name, not a part of it */
+} name_t;
+
+struct claw_policy {
+    GArray *targets;  /* target_t */
+    GArray *names;    /* name_t */
+    USpoofChecker *spoof;
+    GHashTable *protected_domains; /* lowercase ASCII names */
+    GHashTable *partner_domains;
+    GHashTable *trusted_authserv;
+    GHashTable *freemail;
+    GHashTable *shorteners;
+    GHashTable *service_words; /* normalised like names: "tearn" */
+    GArray *internal; /* claw_cidr_t */
+    /* What lookalike() found for a host (ASCII) -> lookalike_t, kept for
+     * the engine's life: the hosts of one sender or newsletter come back in
+     * message after message, and their skeletons are most of classify's
+     * time. Bounded by LOOKALIKE_CACHE_MAX; emptied when full. */
+    GHashTable *lookalikes;
+};
+
+typedef struct {
+    const char *how; /* a static string, or NULL: no lookalike */
+    guint target;    /* index in targets, when @how */
+} lookalike_t;
+
+#define LOOKALIKE_CACHE_MAX 8192
+
+/* A set of lowercase words or names (keys freed with it). */
+CLAW_HIDDEN GHashTable *_claw_word_set(void);
+/* Is @name, or a domain it is under, in @set? */
+CLAW_HIDDEN bool _claw_in_domain_set(GHashTable *set, const char *name);
+/* A display name or configured name as words, normalised for comparison
+ * (NFKC, case folded, confusables folded): " jane doe ". g_free() it. */
+CLAW_HIDDEN char *_claw_norm_name(USpoofChecker *sc, const char *name);
+
+/* ------------------------------------------------------------------------
+ * Lookalike domains (lookalike.c)
+ * --------------------------------------------------------------------- */
+
+/* The folded UTS #39 skeleton of @label, and the label as a reader takes
+ * it; g_free() each. policy.c prepares every target with them. */
+CLAW_HIDDEN char *_claw_fold_skeleton(USpoofChecker *sc, const char *label);
+CLAW_HIDDEN char *_claw_visual_fold(USpoofChecker *sc, const char *label);
+
+/* ------------------------------------------------------------------------
+ * Indicators ([ioc], indicators.c)
+ * --------------------------------------------------------------------- */
+
+typedef enum { IOC_URL, IOC_HOST, IOC_DOMAIN, IOC_SENDER, IOC_SHA256, IOC_IP, IOC_LAST } ioc_t;
+
+struct claw_iocs {
+    GHashTable *set[IOC_LAST];
+    GArray *files; /* ioc_file_t */
+    gint64 checked_us;
+    size_t count;
+};
+
+/* Re-read the indicator files that changed, at most once a second. */
+CLAW_HIDDEN void _claw_iocs_refresh(claw_engine_t *e);
+/* Is @host, or a domain it is under, a host: or domain: indicator? */
+CLAW_HIDDEN bool _claw_ioc_domain_match(const claw_iocs_t *io, const char *host);
+
+/* ------------------------------------------------------------------------
+ * The verdict under construction (classify.c)
+ * --------------------------------------------------------------------- */
+
+struct claw_verdict_private {
+    claw_message_t *message; /* owned, from claw_scan_buffer() */
+    GArray *hits;
+    GStringChunk *strings;
+    unsigned count[R_LAST];
+    int index[R_LAST]; /* the hit of each rule in @hits, or -1 */
+};
+
+typedef struct {
+    claw_engine_t *e;
+    const claw_message_t *m;
+    const claw_envelope_t *env;
+    claw_verdict_t *v;
+    struct claw_verdict_private *vp;
+} run_t;
+
+/* Record that @r fired. The first detail is kept; later ones are counted. */
+CLAW_HIDDEN void _claw_hit(run_t *run, rule_t r, const char *fmt, ...) CLAW_PRINTF(3, 4);
+/* The first address of @field in @m, or NULL. */
+CLAW_HIDDEN const claw_address_t *_claw_first_address(const claw_message_t *m,
+                                                       claw_address_field_t field);
+/* The organisational domain of @d: its registrable domain, else its name. */
+CLAW_HIDDEN const char *_claw_org(const claw_domain_t *d);
+
+/* ------------------------------------------------------------------------
+ * The detectors, each in its file
+ * --------------------------------------------------------------------- */
+
+CLAW_HIDDEN void _claw_detect_spoof(run_t *run);
+CLAW_HIDDEN void _claw_detect_lookalikes(run_t *run);
+CLAW_HIDDEN void _claw_detect_display_names(run_t *run);
+CLAW_HIDDEN void _claw_detect_reply_to(run_t *run);
+CLAW_HIDDEN void _claw_detect_sender_ioc(run_t *run);
+CLAW_HIDDEN void _claw_detect_urls(run_t *run);
+CLAW_HIDDEN void _claw_detect_attachments(run_t *run);
+CLAW_HIDDEN void _claw_detect_bec(run_t *run);
+
+#endif /* CLAW_JUDGE_H */
