@@ -42,6 +42,34 @@ check "stdin through a pipe: same model as from a file" [ "$(strip "$tmp/out")" 
 check "readable summary: exit 0" [ $rc -eq 0 ]
 check "readable summary: header line" grep -q "^== .*plain.eml" "$tmp/out"
 
+# Every command's --help: usage on stdout, nothing on stderr, exit 0, and
+# no archive touched (reindex --help used to run a reindex, creating the
+# archive; check --help said "no archive here").
+none="$tmp/no-archive"
+for cmd in scan import search show export stats check reindex; do
+    HOME="$tmp" "$CLAW" --config /dev/null --archive "$none" $cmd --help > "$tmp/out" 2> "$tmp/err"; rc=$?
+    check "$cmd --help: exit 0, usage on stdout, stderr empty" \
+        sh -c "[ $rc -eq 0 ] && grep -q '^Usage: .* $cmd' '$tmp/out' && [ ! -s '$tmp/err' ]"
+    check "$cmd --help: no archive created" [ ! -e "$none" ]
+    "$CLAW" --config /dev/null --archive "$none" $cmd --bogus x > "$tmp/out" 2> "$tmp/err"; rc=$?
+    check "$cmd --bogus: exit 64, usage on stderr, nothing created" \
+        sh -c "[ $rc -eq 64 ] && grep -q '^Usage: .* $cmd' '$tmp/err' && [ ! -s '$tmp/out' ] && [ ! -e '$none' ]"
+done
+"$CLAW" --config /dev/null --archive "$none" import "$tmp/nonexistent" > /dev/null 2> "$tmp/err"; rc=$?
+check "import of a missing path: exit 66 (EX_NOINPUT), names it, creates nothing" \
+    sh -c "[ $rc -eq 66 ] && grep -q 'nonexistent: No such file' '$tmp/err' && [ ! -e '$none' ]"
+"$CLAW" --config /dev/null --archive "$none" reindex > /dev/null 2> "$tmp/err"; rc=$?
+check "reindex of a missing archive: exit 66, creates nothing" sh -c "[ $rc -eq 66 ] && [ ! -e '$none' ]"
+"$CLAW" --config /dev/null --archive "$none" check --json > /dev/null 2> "$tmp/err"; rc=$?
+check "check of a missing archive: exit 66" [ $rc -eq 66 ]
+
+# A reader that closes the pipe early (claw ... | head) ends claw quietly
+# with exit 0, whether SIGPIPE is inherited as default or ignored.
+. "$srcdir/tests/closed-pipe.sh"
+closed_pipe "$CLAW" --config /dev/null scan "$fx/plain.eml" "$fx/html-phish.eml" > "$tmp/pipe"
+check "scan into a closed pipe: exit 0, stderr empty ($(tr '\n' ' ' < "$tmp/pipe"))" \
+    [ "$(cat "$tmp/pipe")" = "$(printf "0 ''\n0 ''")" ]
+
 # Configuration.
 printf '[limits]\nmax_parts = 10\n' > "$tmp/good.conf"
 "$CLAW" --check-config "$tmp/good.conf" > "$tmp/out" 2>&1; rc=$?

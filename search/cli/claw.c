@@ -5,20 +5,17 @@
  *   claw --check-config FILE
  *   claw --dump-config [--config FILE]
  *
- * Exit status (sysexits.h for usage and configuration):
- *   0   every input was read and is a message
- *   1   some input is not a message (it still has its line of output)
- *   2   some input could not be read
- *   64  usage error, 70 internal error, 78 configuration error
+ * Exit status: claw(1), EXIT STATUS (sysexits.h style).
  */
 #include "build-config.h"
 
 #include "claw.h"
-#include "claw-cmds.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,11 +50,12 @@ usage(FILE *out)
             "        Search the archive (QUERY LANGUAGE in claw(1)); exit 1 if no match.\n"
             "  show [--raw|--headers|--json] ID...\n"
             "        One archived message: ID is its X-Clawback-Id, SHA-256 or #docid.\n"
-            "  export (--mbox FILE | --dir DIR) QUERY...\n"
+            "  export (--mbox FILE | --dir DIR) [--json] QUERY...\n"
             "        Write the messages a query finds to an mbox file or a directory.\n"
-            "  stats [--json]          what the archive holds and its size\n"
-            "  check [--deep]          store and index agree; xapian-check is clean\n"
-            "  reindex [--catch-up]    rebuild the index from the store (or catch it up)\n"
+            "  stats [--json]                 what the archive holds and its size\n"
+            "  check [--deep] [--json]        store and index agree; xapian-check is clean\n"
+            "  reindex [--catch-up] [--json]  rebuild the index from the store (or catch up)\n"
+            "  COMMAND --help                 the command's usage\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE        configuration file (default %s;\n"
@@ -70,8 +68,9 @@ usage(FILE *out)
             "  -h, --help               this help\n"
             "  -V, --version            print the version\n"
             "\n"
-            "Exit status: 0 all inputs are messages, 1 some input is not a message,\n"
-            "2 some input could not be read, 64 usage, 70 internal error, 78 config error.\n",
+            "Exit status: 0 success; 1 no match, not a message, problems found; 2 some\n"
+            "input unreadable; 64 usage, 65 bad query, 66 no such input, 70 internal,\n"
+            "74 I/O error, 78 config error (all in claw(1)).\n",
             progname, progname, progname, CLAW_DEFAULT_CONFIG);
 }
 
@@ -205,7 +204,14 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool json = false;
+    const cli_opts_t opts = {progname,
+                             "scan [--config FILE] [--json] [--set SECTION.NAME=VALUE]... "
+                             "FILE... | -\n"
+                             "Parse each message and print its model: a readable summary, or "
+                             "one\nJSON object per line with --json. '-' reads one message "
+                             "from stdin.\n",
+                             "js:c:h", longopts};
+    bool json = false, started = false;
     const char *config_path = NULL;
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0, c;
@@ -215,8 +221,7 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
         return EX_OSERR;
     }
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "js:c:h", longopts, NULL)) != -1) {
+    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
         switch (c) {
         case 'j':
             json = true;
@@ -229,11 +234,9 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
                 sets[n_sets++] = optarg;
             break;
         case 'h':
-            usage(stdout);
             free(sets);
             return 0;
         default:
-            usage(stderr);
             free(sets);
             return EX_USAGE;
         }
@@ -277,7 +280,7 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
     }
 
     int status = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = optind; i < argc && !cli_stdout_closed(); i++) {
         const char *path = argv[i];
         const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
         input_t in;
@@ -315,11 +318,7 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
         claw_message_destroy(m);
     }
     claw_engine_destroy(engine);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "%s: writing output: %s\n", progname, strerror(errno));
-        return EX_IOERR;
-    }
-    return status;
+    return cli_finish_output(progname, status);
 }
 
 int
@@ -339,6 +338,10 @@ main(int argc, char **argv)
     bool explicit_config = false, dump = false;
     int c;
 
+    /* A reader that closes the pipe early (claw search | head) shows as
+     * EPIPE on a write, which cli_finish_output() takes as the end of
+     * output, not as an error, rather than a death by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     if (argv[0] && strrchr(argv[0], '/'))
         progname = strrchr(argv[0], '/') + 1;
     else if (argv[0])
@@ -395,7 +398,7 @@ main(int argc, char **argv)
     } else {
         static const struct {
             const char *name;
-            int (*fn)(const char *, claw_config_t *, const char *, int, char **);
+            claw_cli_cmd_fn *fn;
         } cmds[] = {{"import", claw_cmd_import}, {"search", claw_cmd_search},
                     {"show", claw_cmd_show},     {"export", claw_cmd_export},
                     {"stats", claw_cmd_stats},   {"check", claw_cmd_check},
