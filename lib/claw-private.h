@@ -90,7 +90,35 @@ struct claw_config {
     char *text[CLAW_N_OPTIONS_MAX];
 };
 
-/* Rules (classify.c): the index of a rule name, or -1; its default score. */
+/* The rules, in the order of the table in judge/rules.c. */
+typedef enum {
+    R_SPOOF_PROTECTED_DOMAIN,
+    R_LOOKALIKE_DOMAIN,
+    R_DISPLAY_NAME_IMPERSONATION,
+    R_REPLY_TO_DIVERTS,
+    R_URL_IOC,
+    R_URL_LOOKALIKE,
+    R_URL_TEXT_MISMATCH,
+    R_URL_IP_LITERAL,
+    R_URL_USERINFO_TRICK,
+    R_URL_SHORTENER,
+    R_URL_DANGEROUS_SCHEME,
+    R_ATTACHMENT_EXECUTABLE,
+    R_ATTACHMENT_DISGUISED,
+    R_ATTACHMENT_MACRO,
+    R_ATTACHMENT_ARCHIVE_EXECUTABLE,
+    R_ATTACHMENT_ENCRYPTED_ARCHIVE,
+    R_ATTACHMENT_HTML_SMUGGLING,
+    R_ATTACHMENT_IOC,
+    R_SENDER_IOC,
+    R_BEC_PAYMENT_CHANGE,
+    R_MIME_AMBIGUOUS,
+    R_UNSCANNABLE,
+    R_LAST
+} rule_t;
+
+/* The rule table (judge/rules.c): the index of a rule name, or -1; the
+ * count; a rule's name, default score and documentation. */
 CLAW_HIDDEN int _claw_rule_index(const char *name);
 CLAW_HIDDEN size_t _claw_rule_count(void);
 CLAW_HIDDEN const char *_claw_rule_name(size_t i);

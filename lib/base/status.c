@@ -129,3 +129,17 @@ claw_url_source_to_string(claw_url_source_t source)
     }
     return "unknown";
 }
+
+/* Here, not in judge/, because the archive's readers (claw search, stats)
+ * name actions without loading the engine and what it links. */
+const char *
+claw_action_to_string(claw_action_t a)
+{
+    switch (a) {
+    case CLAW_ACTION_ACCEPT: return "accept";
+    case CLAW_ACTION_TAG: return "tag";
+    case CLAW_ACTION_QUARANTINE: return "quarantine";
+    case CLAW_ACTION_REJECT: return "reject";
+    }
+    return "unknown";
+}

@@ -19,130 +19,6 @@
 #include <sys/stat.h>
 
 /* ------------------------------------------------------------------------
- * Rules
- * --------------------------------------------------------------------- */
-
-typedef enum {
-    R_SPOOF_PROTECTED_DOMAIN,
-    R_LOOKALIKE_DOMAIN,
-    R_DISPLAY_NAME_IMPERSONATION,
-    R_REPLY_TO_DIVERTS,
-    R_URL_IOC,
-    R_URL_LOOKALIKE,
-    R_URL_TEXT_MISMATCH,
-    R_URL_IP_LITERAL,
-    R_URL_USERINFO_TRICK,
-    R_URL_SHORTENER,
-    R_URL_DANGEROUS_SCHEME,
-    R_ATTACHMENT_EXECUTABLE,
-    R_ATTACHMENT_DISGUISED,
-    R_ATTACHMENT_MACRO,
-    R_ATTACHMENT_ARCHIVE_EXECUTABLE,
-    R_ATTACHMENT_ENCRYPTED_ARCHIVE,
-    R_ATTACHMENT_HTML_SMUGGLING,
-    R_ATTACHMENT_IOC,
-    R_SENDER_IOC,
-    R_BEC_PAYMENT_CHANGE,
-    R_MIME_AMBIGUOUS,
-    R_UNSCANNABLE,
-    R_LAST
-} rule_t;
-
-static const struct {
-    const char *name;
-    double score;
-    const char *doc;
-} rules[R_LAST] = {
-    [R_SPOOF_PROTECTED_DOMAIN] = {"SPOOF_PROTECTED_DOMAIN", 9,
-                                  "From is a protected domain without trusted authentication."},
-    [R_LOOKALIKE_DOMAIN] = {"LOOKALIKE_DOMAIN", 8,
-                            "A sender domain imitates a protected or partner domain."},
-    [R_URL_LOOKALIKE] = {"URL_LOOKALIKE", 7,
-                         "A link goes to a domain imitating a protected or partner domain."},
-    [R_DISPLAY_NAME_IMPERSONATION] = {"DISPLAY_NAME_IMPERSONATION", 6,
-                                      "A display name names a VIP, a brand or one of our domains "
-                                      "while the address is elsewhere."},
-    [R_REPLY_TO_DIVERTS] = {"REPLY_TO_DIVERTS", 2,
-                            "Replies go to another organisation than From (more if free-mail)."},
-    [R_URL_IOC] = {"URL_IOC", 15, "A link matches an indicator (url, host, domain or ip)."},
-    [R_URL_TEXT_MISMATCH] = {"URL_TEXT_MISMATCH", 4,
-                             "A link's visible text names another domain than its target."},
-    [R_URL_IP_LITERAL] = {"URL_IP_LITERAL", 3, "A link goes to an IP address (any encoding)."},
-    [R_URL_USERINFO_TRICK] = {"URL_USERINFO_TRICK", 6,
-                              "A link starts with a host name that is only its user part."},
-    [R_URL_SHORTENER] = {"URL_SHORTENER", 1, "A link goes through a URL shortener."},
-    [R_URL_DANGEROUS_SCHEME] = {"URL_DANGEROUS_SCHEME", 5,
-                                "A link or form uses javascript:, vbscript:, data: or file:."},
-    [R_ATTACHMENT_EXECUTABLE] = {"ATTACHMENT_EXECUTABLE", 9,
-                                 "An attachment is a program, judged by its content."},
-    [R_ATTACHMENT_DISGUISED] = {"ATTACHMENT_DISGUISED", 7,
-                                "An attachment's name or declared type hides what it is."},
-    [R_ATTACHMENT_MACRO] = {"ATTACHMENT_MACRO", 5, "An Office document carries macros."},
-    [R_ATTACHMENT_ARCHIVE_EXECUTABLE] = {"ATTACHMENT_ARCHIVE_EXECUTABLE", 8,
-                                         "An archive holds a program or script."},
-    [R_ATTACHMENT_ENCRYPTED_ARCHIVE] = {"ATTACHMENT_ENCRYPTED_ARCHIVE", 4,
-                                        "An archive is encrypted, so it could not be checked."},
-    [R_ATTACHMENT_HTML_SMUGGLING] = {"ATTACHMENT_HTML_SMUGGLING", 6,
-                                     "An HTML or SVG attachment has a form or a script."},
-    [R_ATTACHMENT_IOC] = {"ATTACHMENT_IOC", 20, "An attachment's SHA-256 matches an indicator."},
-    [R_SENDER_IOC] = {"SENDER_IOC", 15,
-                      "The sender's address, domain or IP matches an indicator."},
-    [R_BEC_PAYMENT_CHANGE] = {"BEC_PAYMENT_CHANGE", 4,
-                              "Changed bank details, an urgent wire or a gift-card request "
-                              "(more from free-mail or lookalike senders)."},
-    [R_MIME_AMBIGUOUS] = {"MIME_AMBIGUOUS", 2,
-                          "The MIME structure reads differently in different mail clients."},
-    [R_UNSCANNABLE] = {"UNSCANNABLE", 6,
-                       "A limit was hit or the input is not a message: not scanned in full."},
-};
-G_STATIC_ASSERT(R_LAST <= CLAW_N_RULES_MAX);
-
-int
-_claw_rule_index(const char *name)
-{
-    for (int i = 0; i < R_LAST; i++)
-        if (!strcmp(rules[i].name, name))
-            return i;
-    return -1;
-}
-
-size_t
-_claw_rule_count(void)
-{
-    return R_LAST;
-}
-
-const char *
-_claw_rule_name(size_t i)
-{
-    return i < R_LAST ? rules[i].name : NULL;
-}
-
-double
-_claw_rule_default_score(size_t i)
-{
-    return i < R_LAST ? rules[i].score : 0;
-}
-
-const char *
-_claw_rule_doc(size_t i)
-{
-    return i < R_LAST ? rules[i].doc : NULL;
-}
-
-const char *
-claw_action_to_string(claw_action_t a)
-{
-    switch (a) {
-    case CLAW_ACTION_ACCEPT: return "accept";
-    case CLAW_ACTION_TAG: return "tag";
-    case CLAW_ACTION_QUARANTINE: return "quarantine";
-    case CLAW_ACTION_REJECT: return "reject";
-    }
-    return "unknown";
-}
-
-/* ------------------------------------------------------------------------
  * Policy
  * --------------------------------------------------------------------- */
 
@@ -971,7 +847,7 @@ typedef struct {
 static double
 weight(const claw_engine_t *e, rule_t r)
 {
-    return e->config->weight_text[r] ? e->config->weight[r] : rules[r].score;
+    return e->config->weight_text[r] ? e->config->weight[r] : _claw_rule_default_score((size_t)r);
 }
 
 /* Record that @r fired. The first detail is kept; later ones are counted. */
@@ -989,7 +865,7 @@ hit(run_t *run, rule_t r, const char *fmt, ...)
     char *d = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     claw_rule_hit_t h = {
-        .rule = rules[r].name,
+        .rule = _claw_rule_name((size_t)r),
         .score = weight(run->e, r),
         .detail = g_string_chunk_insert(vp->strings, d),
     };
