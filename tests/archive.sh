@@ -320,6 +320,18 @@ check "a deleted index is rebuilt from the store" [ "$before" = "$after" ]
 claw check > "$tmp/check" 2>&1
 check "check: clean after rebuilding" grep -q '^clean$' "$tmp/check"
 
+# --- each command loads only what it uses ---------------------------------
+loaded() { # loaded COMMAND...: the libraries the run initialised, one a line
+    LD_DEBUG=libs "$@" 2>&1 > /dev/null | sed -n 's/.*calling init: //p' | sed 's|.*/||'
+}
+loaded "$CLAW" --config /dev/null --archive "$A" search invoice > "$tmp/libs"
+check "search loads Xapian and LMDB ($(tr '\n' ' ' < "$tmp/libs"))" \
+    sh -c "grep -q '^libxapian' '$tmp/libs' && grep -q '^liblmdb' '$tmp/libs'"
+check "search loads no parser: no libclaw, GMime, ICU, libmagic, libarchive" \
+    sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' -e '^libicu' -e '^libmagic' -e '^libarchive' '$tmp/libs'"
+loaded "$CLAW" --config /dev/null --archive "$A" stats > "$tmp/libs"
+check "stats loads no parser either" sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' '$tmp/libs'"
+
 # --- --json on check, reindex and export; a closed pipe ---------------------
 claw check --json > "$tmp/check.json"; rc=$?
 check "check --json: exit 0 and valid JSON" sh -c "[ $rc -eq 0 ] && '$py' -m json.tool '$tmp/check.json' > /dev/null"

@@ -70,6 +70,24 @@ closed_pipe "$CLAW" --config /dev/null scan "$fx/plain.eml" "$fx/html-phish.eml"
 check "scan into a closed pipe: exit 0, stderr empty ($(tr '\n' ' ' < "$tmp/pipe"))" \
     [ "$(cat "$tmp/pipe")" = "$(printf "0 ''\n0 ''")" ]
 
+# Each command loads only what it uses: --help and usage errors libc alone
+# (they used to load 41 libraries: GMime, ICU, Xapian ...).
+loaded() { # loaded COMMAND...: the libraries the run initialised, one a line
+    LD_DEBUG=libs "$@" 2>&1 > /dev/null | sed -n 's/.*calling init: //p' | sed 's|.*/||'
+}
+loaded "$CLAW" --help > "$tmp/libs"
+check "--help loads no library but libc ($(tr '\n' ' ' < "$tmp/libs"))" \
+    sh -c "! grep -v -e '^libc\.so' -e '^ld-linux' '$tmp/libs' | grep -q ."
+loaded "$CLAW" frobnicate > "$tmp/libs"
+check "an unknown command loads no library but libc" \
+    sh -c "! grep -v -e '^libc\.so' -e '^ld-linux' '$tmp/libs' | grep -q ."
+loaded "$CLAW" --config /dev/null scan "$fx/plain.eml" > "$tmp/libs"
+check "scan loads libclaw (the parser) and not the archive's libraries" \
+    sh -c "grep -q '^libclaw\.so' '$tmp/libs' && ! grep -q -e '^libxapian' -e '^liblmdb' '$tmp/libs'"
+CLAW_MODULE_DIR="$tmp/nowhere" "$CLAW" --config /dev/null stats > /dev/null 2> "$tmp/err"; rc=$?
+check "a missing module: exit 69 (EX_UNAVAILABLE), and says which" \
+    sh -c "[ $rc -eq 69 ] && grep -q 'claw-archive.so' '$tmp/err'"
+
 # Configuration.
 printf '[limits]\nmax_parts = 10\n' > "$tmp/good.conf"
 "$CLAW" --check-config "$tmp/good.conf" > "$tmp/out" 2>&1; rc=$?

@@ -1,6 +1,6 @@
 /* cli-common.c - what claw's commands share: option parsing with --help
- * and usage errors, opening the archive, safe text, JSON strings, times,
- * and the end of output (a closed pipe is not an error). */
+ * and usage errors, safe text, JSON strings, times, and the end of output
+ * (a closed pipe is not an error). */
 #include "build-config.h"
 
 #include "cli.h"
@@ -40,28 +40,14 @@ cli_next_opt(const cli_opts_t *o, int argc, char **argv, bool *started)
     return c;
 }
 
-char *
-cli_archive_dir(claw_config_t *cfg, const char *archive)
+bool
+cli_no_more_args(const cli_opts_t *o, int argc, char **argv)
 {
-    return g_strdup(archive ? archive : claw_config_get(cfg, "archive", "path"));
-}
-
-claw_archive_t *
-cli_open_archive(const char *prog, const char *dir, bool write, claw_config_t *cfg, int *rc)
-{
-    claw_archive_t *a = NULL;
-    char *err = NULL;
-    claw_archive_settings_t s;
-    claw_archive_settings_read(cfg, &s);
-    claw_status_t st =
-        claw_archive_open(dir, write ? 0 : CLAW_ARCHIVE_READ_ONLY, s.map_size, &a, &err);
-    claw_archive_settings_clear(&s);
-    if (st) {
-        fprintf(stderr, "%s: %s\n", prog, err ? err : claw_status_to_string(st));
-        *rc = st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
-    }
-    free(err);
-    return a;
+    if (optind >= argc)
+        return true;
+    fprintf(stderr, "%s %s: takes no arguments, got '%s'\n", o->prog, argv[0], argv[optind]);
+    cli_usage(o, stderr);
+    return false;
 }
 
 char *

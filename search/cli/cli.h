@@ -22,6 +22,14 @@
 typedef int claw_cli_cmd_fn(const char *prog, claw_config_t *cfg, const char *archive, int argc,
                             char **argv);
 
+/* The run's configuration: @path (or, unless @explicit_path, the built-in
+ * defaults when it does not exist), with its [log] settings applied. A
+ * configuration error ends the process with EX_CONFIG. (cli-config.c) */
+claw_config_t *cli_setup(const char *prog, const char *path, bool explicit_path);
+
+/* Apply @cfg's [log] settings (to this module's copy of libclaw's log). */
+void cli_apply_log_config(const claw_config_t *cfg);
+
 claw_cli_cmd_fn claw_cmd_import;  /* cmd-import.c */
 claw_cli_cmd_fn claw_cmd_search;  /* cmd-search.c */
 claw_cli_cmd_fn claw_cmd_show;    /* cmd-search.c */
@@ -46,10 +54,15 @@ typedef struct {
  * caller returns 0 on 'h' and EX_USAGE on '?' without touching an archive. */
 int cli_next_opt(const cli_opts_t *o, int argc, char **argv, bool *started);
 
+/* After the options of a command that takes no arguments: true if there
+ * are none; else say so, with the usage, on stderr. */
+bool cli_no_more_args(const cli_opts_t *o, int argc, char **argv);
+
 /* Print @o's usage to @out. */
 void cli_usage(const cli_opts_t *o, FILE *out);
 
-/* The archive's directory: --archive or [archive] path. g_free() it. */
+/* The archive's directory: --archive or [archive] path. g_free() it.
+ * (cli-archive.c, as cli_open_archive) */
 char *cli_archive_dir(claw_config_t *cfg, const char *archive);
 
 /* Open the archive at @dir (for writing with @write). On failure print why

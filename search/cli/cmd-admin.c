@@ -52,11 +52,8 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
         default: return EX_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "%s stats: takes no arguments\n", prog);
-        cli_usage(&opts, stderr);
+    if (!cli_no_more_args(&opts, argc, argv))
         return EX_USAGE;
-    }
     int rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
@@ -239,11 +236,8 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
         default: return EX_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "%s check: takes no arguments\n", prog);
-        cli_usage(&opts, stderr);
+    if (!cli_no_more_args(&opts, argc, argv))
         return EX_USAGE;
-    }
     int rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
@@ -364,11 +358,8 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
         default: return EX_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "%s reindex: takes no arguments\n", prog);
-        cli_usage(&opts, stderr);
+    if (!cli_no_more_args(&opts, argc, argv))
         return EX_USAGE;
-    }
     int rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = archive_to_reindex(prog, dir, cfg, &rc);

@@ -21,9 +21,40 @@
  * positions, with an engine to parse with. */
 static struct {
     claw_archive_t *ar;
+    const claw_config_t *cfg;
+    bool tried; /* to make the checker: at most once */
     claw_engine_t *engine;
     claw_phrase_checker_t *checker;
 } phrase_ctx;
+
+/* The phrase check the index calls. Confirming a phrase parses messages,
+ * and a parser is what a search otherwise does without (cli-model.h): so
+ * the engine and the checker are made here, at the first phrase that needs
+ * them, not when the index is opened. Without them (an engine that fails)
+ * a phrase matches the documents holding all its words, as an index
+ * without a checker does. */
+static void
+check_phrase_lazily(void *ctx, const uint64_t *docids, size_t k, const char *prefix,
+                    const char *const *words, size_t n, bool *ok)
+{
+    (void)ctx;
+    if (!phrase_ctx.tried) {
+        phrase_ctx.tried = true;
+        if (claw_engine_new(phrase_ctx.cfg, &phrase_ctx.engine, NULL) == 0) {
+            claw_archive_settings_t set;
+            claw_archive_settings_read(phrase_ctx.cfg, &set);
+            phrase_ctx.checker = claw_phrase_checker_new(
+                phrase_ctx.ar, phrase_ctx.engine, phrase_ctx.cfg, set.prep.max_text_bytes, 0);
+            claw_archive_settings_clear(&set);
+        }
+    }
+    if (phrase_ctx.checker) {
+        claw_phrase_check(phrase_ctx.checker, docids, k, prefix, words, n, ok);
+        return;
+    }
+    for (size_t i = 0; i < k; i++)
+        ok[i] = true;
+}
 
 static claw_index_t *
 open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
@@ -43,14 +74,8 @@ open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
         claw_index_close(ix);
         ix = NULL;
     } else {
-        if (claw_engine_new(cfg, &phrase_ctx.engine, NULL) == 0) {
-            claw_archive_settings_t set;
-            claw_archive_settings_read(cfg, &set);
-            phrase_ctx.checker = claw_phrase_checker_new(phrase_ctx.ar, phrase_ctx.engine, cfg,
-                                                         set.prep.max_text_bytes, 0);
-            claw_archive_settings_clear(&set);
-            claw_index_set_phrase_check(ix, claw_phrase_check, phrase_ctx.checker);
-        }
+        phrase_ctx.cfg = cfg;
+        claw_index_set_phrase_check(ix, check_phrase_lazily, NULL);
     }
     free(err);
     g_free(path);
