@@ -75,12 +75,14 @@ check "scan into a closed pipe: exit 0, stderr empty ($(tr '\n' ' ' < "$tmp/pipe
 loaded() { # loaded COMMAND...: the libraries the run initialised, one a line
     LD_DEBUG=libs "$@" 2>&1 > /dev/null | sed -n 's/.*calling init: //p' | sed 's|.*/||'
 }
+# (A sanitizer's runtime may be there too: the check names what must not.)
+heavy="-e ^libclaw\. -e ^libgmime -e ^libicu -e ^libxapian -e ^libmagic -e ^libarchive -e ^libstdc++ -e ^libcrypto -e ^libglib"
 loaded "$CLAW" --help > "$tmp/libs"
-check "--help loads no library but libc ($(tr '\n' ' ' < "$tmp/libs"))" \
-    sh -c "! grep -v -e '^libc\.so' -e '^ld-linux' '$tmp/libs' | grep -q ."
+check "--help loads none of libclaw, GMime, ICU, Xapian, libstdc++... ($(tr '\n' ' ' < "$tmp/libs"))" \
+    sh -c "grep -q '^libc\.so' '$tmp/libs' && ! grep -q $heavy '$tmp/libs'"
 loaded "$CLAW" frobnicate > "$tmp/libs"
-check "an unknown command loads no library but libc" \
-    sh -c "! grep -v -e '^libc\.so' -e '^ld-linux' '$tmp/libs' | grep -q ."
+check "an unknown command loads none of them either" \
+    sh -c "grep -q '^libc\.so' '$tmp/libs' && ! grep -q $heavy '$tmp/libs'"
 loaded "$CLAW" --config /dev/null scan "$fx/plain.eml" > "$tmp/libs"
 check "scan loads libclaw (the parser) and not the archive's libraries" \
     sh -c "grep -q '^libclaw\.so' '$tmp/libs' && ! grep -q -e '^libxapian' -e '^liblmdb' '$tmp/libs'"
