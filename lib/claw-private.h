@@ -15,117 +15,9 @@
 #include <stdbool.h>
 #include <time.h>
 
-#define CLAW_HIDDEN __attribute__((visibility("hidden")))
 
-/* ------------------------------------------------------------------------
- * Configuration: the typed values every option fills (see config.c).
- * --------------------------------------------------------------------- */
-
-typedef struct claw_limits {
-    int64_t max_depth;
-    int64_t max_parts;
-    int64_t max_decoded_bytes;
-    int64_t max_urls;
-    int64_t max_archive_members;
-    int64_t max_archive_bytes;
-    int64_t max_header_bytes;
-    int64_t max_time_ms;
-    int64_t max_message_bytes;
-    int64_t max_text_bytes;
-    int64_t max_memory_bytes;
-} claw_limits_t;
-
-#define CLAW_N_OPTIONS_MAX 64
-#define CLAW_N_RULES_MAX 64
-
-/* [policy]: lists are kept as written (comma or space separated) and split
- * by the engine. */
-typedef struct claw_policy_config {
-    char *protected_domains;
-    char *partner_domains;
-    char *trusted_authserv_ids;
-    char *freemail_domains;
-    char *internal_relays;
-    char *shortener_domains;
-    char *vip_names;   /* "Jane Doe|Janie Doe; John Smith" */
-    char *brand_names; /* "PayPal; DHL Express" */
-    char *builtin_brands; /* "yes" | "no" */
-} claw_policy_config_t;
-
-struct claw_config {
-    char *log_level;
-    char *log_sink;
-    char *log_facility;
-    claw_limits_t limits;
-    claw_policy_config_t policy;
-    char *ioc_files;
-    double tag_score, quarantine_score, reject_score;
-    /* [mta]: what the MTA plugins do (plugin/). */
-    char *mta_on_failure; /* "defer" | "accept" */
-    int64_t mta_deadline_ms;
-    char *mta_test_fault; /* "none" | "internal" | "hang" */
-    /* [archive] and [clawd]: the archive daemon and claw (indexer/, search/). */
-    char *archive_path;
-    int64_t archive_map_size;
-    int64_t archive_zstd_level;
-    int64_t archive_dictionary_after;
-    char *archive_index_headers;
-    char *archive_positions;
-    int64_t archive_max_text;
-    int64_t archive_commit_batch;
-    int64_t archive_commit_delay_ms;
-    int64_t archive_index_batch;
-    int64_t archive_index_shards;
-    int64_t archive_threads;
-    char *clawd_socket;
-    char *clawd_socket_group;
-    char *clawd_journal_domain;
-    char *clawd_listen;
-    char *clawd_allow;
-    int64_t clawd_max_sessions;
-    /* [weights]: a score per rule, set when the file names the rule. */
-    double weight[CLAW_N_RULES_MAX];
-    char *weight_text[CLAW_N_RULES_MAX];
-    /* The text form of every option, indexed like the option table. */
-    char *text[CLAW_N_OPTIONS_MAX];
-};
-
-/* The rules, in the order of the table in judge/rules.c. */
-typedef enum {
-    R_SPOOF_PROTECTED_DOMAIN,
-    R_LOOKALIKE_DOMAIN,
-    R_DISPLAY_NAME_IMPERSONATION,
-    R_REPLY_TO_DIVERTS,
-    R_URL_IOC,
-    R_URL_LOOKALIKE,
-    R_URL_TEXT_MISMATCH,
-    R_URL_IP_LITERAL,
-    R_URL_USERINFO_TRICK,
-    R_URL_SHORTENER,
-    R_URL_DANGEROUS_SCHEME,
-    R_ATTACHMENT_EXECUTABLE,
-    R_ATTACHMENT_DISGUISED,
-    R_ATTACHMENT_MACRO,
-    R_ATTACHMENT_ARCHIVE_EXECUTABLE,
-    R_ATTACHMENT_ENCRYPTED_ARCHIVE,
-    R_ATTACHMENT_HTML_SMUGGLING,
-    R_ATTACHMENT_IOC,
-    R_SENDER_IOC,
-    R_BEC_PAYMENT_CHANGE,
-    R_MIME_AMBIGUOUS,
-    R_UNSCANNABLE,
-    R_LAST
-} rule_t;
-
-/* The rule table (judge/rules.c): the index of a rule name, or -1; the
- * count; a rule's name, default score and documentation. */
-CLAW_HIDDEN int _claw_rule_index(const char *name);
-CLAW_HIDDEN size_t _claw_rule_count(void);
-CLAW_HIDDEN const char *_claw_rule_name(size_t i);
-CLAW_HIDDEN double _claw_rule_default_score(size_t i);
-CLAW_HIDDEN const char *_claw_rule_doc(size_t i);
-
-CLAW_HIDDEN claw_status_t _claw_config_copy(const claw_config_t *src, claw_config_t **dst);
+/* Configuration and the rule table: libc-only, shared with claw_exim.so. */
+#include "claw-config.h"
 
 /* ------------------------------------------------------------------------
  * Engine
@@ -161,6 +53,17 @@ struct claw_engine {
  * with the message; arrays are GArrays whose data the model points at.
  * --------------------------------------------------------------------- */
 
+/* The buffers _claw_url_add() reads one URL with, kept from one URL to
+ * the next so a message with thousands of links allocates them once. */
+typedef struct claw_url_buffers {
+    GString *cleaned;    /* the URL without surrounding spaces, tabs and newlines */
+    GString *seen_key;   /* what makes it the same link as one already listed */
+    GString *host;       /* its host, percent-decoded */
+    GString *rest;       /* its path, query and fragment, backslashes read as slashes */
+    GString *path;       /* ... percent-decoded */
+    GString *normalised; /* the whole URL in its normal form */
+} claw_url_buffers_t;
+
 struct claw_message_private {
     claw_engine_t *engine;
     const claw_limits_t *limits;
@@ -170,7 +73,7 @@ struct claw_message_private {
     GPtrArray *method_arrays; /* GArrays of claw_auth_method_t, freed with the message */
     GHashTable *url_seen;     /* "source url text" -> 1, so each link is listed once */
     GHashTable *domains;      /* host -> claw_domain_t*, each name converted once */
-    GString *scratch[6];      /* reused buffers for URL normalisation */
+    claw_url_buffers_t url_buffers; /* reused from one URL to the next */
     GArray *fields;           /* claw_raw_field_t: the top-level header block; points
                                  into the caller's bytes, so emptied before
                                  claw_message_parse() returns */
@@ -209,6 +112,8 @@ CLAW_HIDDEN const char *_claw_strndup(claw_ctx_t *ctx, const char *s, size_t len
 /* Like _claw_strndup but makes the text valid UTF-8 (invalid bytes become
  * U+FFFD) and drops NUL. */
 CLAW_HIDDEN const char *_claw_strndup_utf8(claw_ctx_t *ctx, const char *s, size_t len);
+/* The same as a g_malloc'd string of its own (g_free() it). */
+CLAW_HIDDEN char *_claw_utf8_dup(const char *s, size_t len);
 
 /* Is @len bytes at @s valid UTF-8 (NUL allowed)? */
 CLAW_HIDDEN bool _claw_utf8_valid(const char *s, size_t len);
@@ -238,6 +143,7 @@ CLAW_HIDDEN void _claw_urls_from_text(claw_ctx_t *ctx, const char *text, size_t 
 /* Add one URL candidate found by an HTML attribute or similar. */
 CLAW_HIDDEN void _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
                                claw_url_source_t source, const char *link_text);
+CLAW_HIDDEN void _claw_url_buffers_free(claw_url_buffers_t *buffers);
 
 /* HTML: render @html to text in @out and report links through _claw_url_add.
  * With @from_attachment every link is recorded as coming from an attachment.

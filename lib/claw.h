@@ -113,6 +113,43 @@ CLAW_PUBLIC void claw_log(claw_log_level_t level, const char *id, const char *fm
     CLAW_PRINTF(3, 4);
 
 /* ------------------------------------------------------------------------
+ * Networks
+ *
+ * One parser for the addresses and networks a configuration names: CIDR
+ * networks ([policy] internal_relays, [clawd] allow) and listening
+ * addresses ([clawd] listen, clawd --listen).
+ * --------------------------------------------------------------------- */
+
+/** An IPv4 or IPv6 network. A plain value type: callers may copy it. */
+typedef struct claw_cidr {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network byte order; AF_INET uses the first 4 */
+    unsigned bits;          /* prefix length: 0..32 or 0..128 */
+} claw_cidr_t;
+
+/** Parse "192.0.2.0/24", "2001:db8::/32" or a single address (a /32 or
+ * /128) into *@cidr. Returns SUCCESS, or INVALID_ARGUMENT for anything else
+ * (NULL included: a prefix past the family's length, a sign, spaces). */
+CLAW_PUBLIC claw_status_t claw_cidr_parse(const char *text, claw_cidr_t *cidr);
+
+/** 1 if the address @addr of @family (AF_INET: 4 bytes, AF_INET6: 16) is in
+ * @cidr, else 0. An IPv4-mapped IPv6 address (::ffff:192.0.2.1) counts as
+ * its IPv4 address. */
+CLAW_PUBLIC int claw_cidr_contains(const claw_cidr_t *cidr, int family, const unsigned char *addr);
+
+/** As claw_cidr_contains() for an address written as text; 0 if @address is
+ * not one. */
+CLAW_PUBLIC int claw_cidr_contains_text(const claw_cidr_t *cidr, const char *address);
+
+struct sockaddr_storage;
+
+/** Parse a listening address "192.0.2.1:2424" or "[2001:db8::1]:2424"
+ * (numeric addresses only, port 0..65535) into *@sa of *@len bytes.
+ * Returns SUCCESS or INVALID_ARGUMENT. */
+CLAW_PUBLIC claw_status_t claw_endpoint_parse(const char *text, struct sockaddr_storage *sa,
+                                              size_t *len);
+
+/* ------------------------------------------------------------------------
  * Configuration
  *
  * An INI-style file (default CLAW_DEFAULT_CONFIG): "[section]" lines,
@@ -147,11 +184,66 @@ CLAW_PUBLIC claw_status_t claw_config_set(claw_config_t *config, const char *sec
 CLAW_PUBLIC const char *claw_config_get(const claw_config_t *config, const char *section,
                                         const char *name);
 
+/* Typed getters: the value the table parsed when the option was set, never
+ * the text parsed again. Each returns SUCCESS, or INVALID_ARGUMENT when
+ * @config, @section, @name or the output pointer is NULL, the option does
+ * not exist, or it is of another type; *outputs are then untouched. */
+
+/** A whole number ("compression_level"). */
+CLAW_PUBLIC claw_status_t claw_config_get_int(const claw_config_t *config, const char *section,
+                                              const char *name, int64_t *value);
+/** A size in bytes: the file may write 512k, 64M, 1g or 1GB (powers of
+ * 1024, any case), or plain bytes. */
+CLAW_PUBLIC claw_status_t claw_config_get_size(const claw_config_t *config, const char *section,
+                                               const char *name, uint64_t *bytes);
+/** A duration in milliseconds: the file may write 250ms, 2s, 5m or 1h (any
+ * case), or plain milliseconds. */
+CLAW_PUBLIC claw_status_t claw_config_get_duration_ms(const claw_config_t *config,
+                                                      const char *section, const char *name,
+                                                      int64_t *ms);
+/** A yes|no option: *@value is 1 for yes, 0 for no. */
+CLAW_PUBLIC claw_status_t claw_config_get_bool(const claw_config_t *config, const char *section,
+                                               const char *name, int *value);
+/** A score (a decimal number, [actions]). */
+CLAW_PUBLIC claw_status_t claw_config_get_score(const claw_config_t *config, const char *section,
+                                                const char *name, double *value);
+/** A list (words separated by commas or white space, empty words dropped):
+ * *@words is a NULL-terminated array of *@count words, owned by @config and
+ * valid until the option is set again or the configuration is destroyed.
+ * Network lists ([policy] internal_relays, [clawd] allow) and address lists
+ * ([clawd] listen) are lists too. */
+CLAW_PUBLIC claw_status_t claw_config_get_list(const claw_config_t *config, const char *section,
+                                               const char *name, const char *const **words,
+                                               size_t *count);
+/** A list of networks (CIDR), each checked when the option was set:
+ * *@cidrs is an array of *@count, owned by @config as for
+ * claw_config_get_list(). */
+CLAW_PUBLIC claw_status_t claw_config_get_cidrs(const claw_config_t *config, const char *section,
+                                                const char *name, const claw_cidr_t **cidrs,
+                                                size_t *count);
+
+/** Every check the programs that read @config make before they start, so
+ * that a file this accepts is one they run with: the engine's (policy, and
+ * each [ioc] indicator file read in full: an error there names the
+ * indicator file and its line), and clawd's (the [clawd] socket_group
+ * exists; listen addresses and allow networks are checked when loading).
+ * Returns SUCCESS; CONFIG_ERROR or IO_ERROR with *@error (if not NULL) a
+ * malloc'd "file:line: message" the caller frees; or what claw_engine_new()
+ * returns for a missing dependency. */
+CLAW_PUBLIC claw_status_t claw_config_check(const claw_config_t *config, char **error);
+
 /** Write every option with its current value and documentation to @out, in
  * the file's own syntax (this is how conf/clawback.conf is made). */
 CLAW_PUBLIC void claw_config_write(const claw_config_t *config, FILE *out);
 
 CLAW_PUBLIC void claw_config_destroy(claw_config_t *config);
+
+/** Apply [log] of @config: the level, and the sink: syslog with @ident
+ * (NULL: "clawback") and [log] facility when sink = syslog, else stderr.
+ * @force_stderr keeps stderr whatever the sink says (clawd --stderr). A
+ * NULL @config applies the defaults. */
+CLAW_PUBLIC void claw_log_configure(const claw_config_t *config, const char *ident,
+                                    int force_stderr);
 
 /* ------------------------------------------------------------------------
  * Engine: everything loaded once and reused for every message (configuration
@@ -302,13 +394,46 @@ typedef struct claw_url {
     const char *scheme;     /**< lowercase, no ":" */
     const char *userinfo;   /**< percent-decoded; NULL if none */
     claw_domain_t host;     /**< NULL fields for schemes without a host */
-    int port;               /**< 0 when none given */
+    int port;               /**< 0 when none given or the scheme's default */
     const char *path;       /**< path, query and fragment, percent-decoded */
     const char *link_text;  /**< visible text of an HTML link; NULL otherwise */
     const char *part;       /**< MIME part path where it was found */
     claw_url_source_t source;
     unsigned flags;         /**< CLAW_URL_* */
 } claw_url_t;
+
+/** Normalise one URL as the model does the links it finds (claw_url_t.url),
+ * the way a browser reads it: leading and trailing spaces and control
+ * characters dropped, tabs and newlines removed; the scheme lower-cased
+ * ("www." without one is http); for a URL with a host, the host
+ * percent-decoded, lower-cased, mapped to its A-label form (UTS #46) or,
+ * when it is a number in any form a browser takes for IPv4 (decimal, octal,
+ * hex, one to four parts), written as a dotted quad; the scheme's default
+ * port dropped (http and ws 80, https and wss 443, ftp 21); "/" for an
+ * empty path. Path, query and fragment keep their case and their
+ * percent-escapes (a special scheme's backslashes become slashes).
+ * Indicator files (url:) and the archive's url: queries go through this
+ * function, so a link, an indicator and a query for one place are equal.
+ * @raw is @len bytes, not necessarily NUL-terminated. On success *@out is
+ * the normal form, malloc'd: release it with claw_free(). Returns
+ * CLAW_STATUS_SUCCESS, CLAW_STATUS_INVALID_ARGUMENT (NULL @raw or @out, or
+ * @raw is not an absolute URL: empty, relative, a fragment, or a cid: or
+ * mid: reference) or CLAW_STATUS_OUT_OF_MEMORY; on failure *@out is NULL. */
+CLAW_PUBLIC claw_status_t claw_url_normalise(const char *raw, size_t len, char **out);
+
+/** Normalise one host name as claw_url_normalise() does a URL's host, into
+ * the form of claw_domain_t.ascii: lower case, A-labels, one final dot
+ * dropped, an IPv4 address in any form as a dotted quad, an IPv6 address
+ * (brackets or not) in its canonical text. "B%C3%BCcher.Example." gives
+ * "xn--bcher-kva.example", "0x7f.1" gives "127.0.0.1". A name that is not
+ * valid IDNA is kept as written, lower-cased, as the model keeps it.
+ * Indicator files (host:, domain:) and the archive's host: and domain:
+ * queries go through this function. @raw is @len bytes. On success *@out
+ * is malloc'd: release it with claw_free(). Returns CLAW_STATUS_SUCCESS,
+ * CLAW_STATUS_INVALID_ARGUMENT (NULL @raw or @out, an empty name, or one
+ * holding what ends a URL's host: '/', '\\', '?', '#', '@', or a ':' outside
+ * an IPv6 address) or CLAW_STATUS_OUT_OF_MEMORY; on failure *@out is NULL. */
+CLAW_PUBLIC claw_status_t claw_host_normalise(const char *raw, size_t len, char **out);
 
 #define CLAW_ATT_INLINE       0x0001u /**< Content-Disposition: inline, or no name */
 #define CLAW_ATT_ARCHIVE      0x0002u /**< an archive whose members follow it */

@@ -62,6 +62,18 @@ one "url: a link only in HTML" "Spring sale: quarterly invoice reminder" \
 one "url: prefix wildcard" "Spring sale: quarterly invoice reminder" 'url:https://only-in-html.example/*'
 one "host:" "Spring sale: quarterly invoice reminder" host:only-in-html.example
 one "domain: of a link" "⚠️ Your account has been limited" domain:xn--pypal-4ve.com
+# url:, host: and domain: read their value as the model reads a link, so
+# every spelling a browser takes for the same place finds it.
+sale="Spring sale: quarterly invoice reminder"
+one "url: Unicode host" "$sale" 'url:http://bücher.example/x'
+one "url: A-label host" "$sale" 'url:http://xn--bcher-kva.example/x'
+one "url: percent-encoded host" "$sale" 'url:http://EX%41MPLE.org/y'
+one "url: without the default port the link has" "$sale" 'url:https://port.example/p'
+one "url: with the default port the link has" "$sale" 'url:https://port.example:443/p'
+one "host: Unicode" "$sale" 'host:bücher.example'
+one "host: percent-encoded" "$sale" 'host:EX%41MPLE.org'
+one "domain: Unicode" "$sale" 'domain:bücher.example'
+one "domain: A-label" "$sale" 'domain:xn--bcher-kva.example'
 one "ip: from Received" "Your November statement" ip:203.0.113.25
 one "helo: from Received" "Spring sale: quarterly invoice reminder" helo:relay.shop.example
 one "msgid:" "Your November statement" msgid:statement-2026-11@billing.example.com

@@ -307,4 +307,3 @@ done
 
 cp "$tmp/out" "$out"
 cat "$out"
-quote_in_readme bench-archive "$out"

@@ -13,15 +13,3 @@ unpack_corpora() {
     [ -n "$sets" ] || { echo "$0: no corpora at $corpora" >&2; exit 1; }
 }
 
-# quote_in_readme MARKER FILE: put FILE, as a code block, between the
-# README's <!-- MARKER:begin --> and <!-- MARKER:end --> lines.
-quote_in_readme() {
-    readme="$srcdir/README.md"
-    [ -w "$readme" ] && grep -q "<!-- $1:begin -->" "$readme" || return 0
-    { sed "/<!-- $1:begin -->/q" "$readme"
-      echo '```'
-      cat "$2"
-      echo '```'
-      sed -n "/<!-- $1:end -->/,\$p" "$readme"; } > "$readme.new" && mv "$readme.new" "$readme"
-    echo "$0: README.md updated" >&2
-}

@@ -216,4 +216,3 @@ for name, v in (("without Clawback", p), ("with the Clawback module", c)):
 print("added median scan time    %.2f ms" % (q(c, .5) - q(p, .5)))
 EOF
 cat "$out"
-[ -n "${CLAW_BENCH_MTA_OUT:-}" ] || quote_in_readme bench-mta "$out"

@@ -16,6 +16,3 @@ echo "bench: parse + model vs bare GMime ->$out" >&2
 "$builddir/tests/bench-parse" --rounds "${CLAW_BENCH_ROUNDS:-3}" --out "$out" $sets
 cat "$out"
 
-# The README quotes the file between its markers; refresh that copy when
-# the in-tree results file was written.
-[ -n "${CLAW_BENCH_OUT:-}" ] || quote_in_readme bench-parse "$out"

@@ -294,4 +294,48 @@ stop
 claw check > "$tmp/check" 2>&1
 check "term lists: check clean" grep -q '^clean$' "$tmp/check"
 
+# --- one option table: units as written, checks as every program runs them --
+# Issue 19: 64M was read back as 64 bytes (SIZE 64, 552 for every message)
+# and commit_delay = 1s as 1 ms.
+U="$tmp/units"
+mkdir -p "$U"
+cat > "$U/clawd.conf" <<EOF
+[log]
+level = info
+[limits]
+max_message_bytes = 64M
+[archive]
+path = $U/archive
+commit_delay = 1s
+[clawd]
+socket = $U/clawd.sock
+EOF
+: > "$tmp/clawd.log"
+check "clawd starts with max_message_bytes = 64M" clawd_start "$U/clawd.conf" "$U/clawd.sock"
+"$py" - "$U/clawd.sock" > "$U/lhlo" 2>&1 <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+f.readline(); s.sendall(b"LHLO test\r\n")
+while True:
+    l = f.readline().decode().rstrip("\r\n"); print(l)
+    if l[3:4] != "-": break
+EOF
+check "max_message_bytes = 64M: LHLO advertises SIZE 67108864 ($(grep SIZE "$U/lhlo"))" \
+    grep -q '^250.SIZE 67108864$' "$U/lhlo"
+$send --socket "$U/clawd.sock" --rcpt a@corp.example "$fx/mbox-from.eml" > "$U/r" 2>&1
+check "max_message_bytes = 64M: a normal message is taken (250)" grep -q '"250": 1' "$U/r"
+check "commit_delay = 1s reaches the archive as 1000 ms" grep -q 'waits 1000 ms for more' "$tmp/clawd.log"
+stop
+
+# clawd -n runs the checks claw --check-config runs (claw_config_check).
+printf 'url: http://ok.example/\nnot an indicator\n' > "$U/iocs.txt"
+printf '[ioc]\nfiles = %s\n' "$U/iocs.txt" > "$U/ioc.conf"
+"$CLAWD" -n -c "$U/ioc.conf" > /dev/null 2> "$U/err"; rc=$?
+check "clawd -n: a malformed indicator line exits 78 naming its file:line ($(cat "$U/err"))" \
+    sh -c "[ $rc = 78 ] && grep -q '$U/iocs.txt:2: ' '$U/err'"
+printf '[clawd]\nallow = 127.0.0.0/8 10.0.0.0/33\n' > "$U/allow.conf"
+"$CLAWD" -n -c "$U/allow.conf" > /dev/null 2> "$U/err"; rc=$?
+check "clawd -n: a bad allow network exits 78 with file:line ($(cat "$U/err"))" \
+    sh -c "[ $rc = 78 ] && grep -q 'allow.conf:2: allow: .10.0.0.0/33' '$U/err'"
+
 [ "$n_fail" -eq 0 ]

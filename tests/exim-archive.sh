@@ -21,16 +21,7 @@ A="$tmp/archive"
 sock="$tmp/run/clawd.sock"
 mkdir -p "$tmp/run"
 chmod 755 "$tmp/run"
-cat > "$tmp/clawback.conf" <<EOF
-[policy]
-protected_domains = corp.example
-[archive]
-path = $A
-[clawd]
-socket = $sock
-socket_group = $EXIM_USER
-EOF
-chmod 644 "$tmp/clawback.conf"
+exim_clawd_conf "$tmp/clawback.conf" "$sock" "$A"
 claw() { "$CLAW" --config "$tmp/clawback.conf" "$@"; }
 json_field() { "$py" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 

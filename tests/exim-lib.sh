@@ -10,6 +10,8 @@
 #   exim_spool_empty                 true when no message is left on the spool
 #   exim_require NAME                skip the script (as NAME) without root,
 #                                    Exim or the built plugin
+#   exim_clawd_conf FILE SOCKET ARCHIVE  a Clawback configuration for Exim
+#                                    and clawd (the tests' policy)
 # Sets EXIM_PORT, EXIM_MAILDIR, EXIM_LOG (the main log), EXIM_CONF.
 # Needs root; Exim receives as Debian-exim, so the plugin and the Clawback
 # configuration must be readable by that user.
@@ -89,4 +91,17 @@ exim_wait_delivered() {
 
 exim_spool_empty() {
     [ -z "$(find "$ex_dir/spool/input" -type f 2>/dev/null)" ]
+}
+
+exim_clawd_conf() {
+    cat > "$1" <<EOF
+[policy]
+protected_domains = corp.example
+[archive]
+path = $3
+[clawd]
+socket = $2
+socket_group = $EXIM_USER
+EOF
+    chmod 644 "$1"
 }

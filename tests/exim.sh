@@ -98,15 +98,24 @@ for mode in dlfunc local_scan; do
     check "$mode: internal fault: nothing left on the spool" exim_spool_empty
     check "$mode: internal fault: logged" grep -q "clawback: message not scanned, deferred" "$EXIM_LOG"
 
-    # A scan past the deadline: 451 soon after the deadline.
+    # A scan past the deadline: 451 soon after the deadline. The fault
+    # hangs for good, so a reply within seconds (not at Exim's 5-minute
+    # data timeout) shows the deadline cut it; the bound is loose because
+    # a loaded machine (the sanitized scanner beside other tests) took up
+    # to 10 s to start the scanner and answer.
     claw_conf "test_fault = hang\ndeadline = 300ms"
     start=$(date +%s)
     send "$fx/plain.eml"
     took=$(( $(date +%s) - start ))
     check "$mode: deadline overrun gets 451" grep -q '^451 ' "$tmp/reply"
-    check "$mode: deadline overrun answered within 3 s (took ${took} s)" [ "$took" -le 3 ]
+    check "$mode: deadline overrun answered within 20 s (took ${took} s)" [ "$took" -le 20 ]
     check "$mode: deadline overrun logged" grep -q "deadline of 300 ms passed" "$EXIM_LOG"
     check "$mode: deadline overrun: nothing left on the spool" exim_spool_empty
+    # The plugin reads [mta] through the option table every program uses, so
+    # a unit in any case counts (its own reader took 1S for the default 2000).
+    claw_conf "test_fault = hang\ndeadline = 1S"
+    send "$fx/plain.eml"
+    check "$mode: deadline = 1S is 1000 ms to the plugin" grep -q "deadline of 1000 ms passed" "$EXIM_LOG"
 
     # An unreadable configuration: 451.
     rm -f "$conf"

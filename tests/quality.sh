@@ -43,8 +43,4 @@ else
     echo "$0: dnstwist is missing (apt-get install dnstwist): no lookalike figures" >&2
 fi
 
-# The README quotes the files between its markers.
-if [ -z "${CLAW_QUALITY_DIR:-}" ]; then
-    quote_in_readme quality "$results/quality.txt"
-    [ ! -f "$results/lookalike.txt" ] || quote_in_readme lookalike "$results/lookalike.txt"
-fi
+# The README quotes the headline figures of these files by hand.

@@ -11,6 +11,24 @@ fi
 san="$(cd "$builddir" && pwd)/tests/san-build"
 src=$(cd "$top_srcdir" && pwd)
 mkdir -p "$san"
+# configure refuses a second build of a source tree that is configured in
+# place (./configure && make check). Then the sanitizer build configures a
+# clean copy of the sources, the one `make distdir` writes, so the two
+# builds never share an object or a Makefile.
+if [ -f "$src/config.status" ] && [ ! -f "$san/Makefile" ]; then
+    rm -rf "$san/src"
+    if ! make -C "$builddir" distdir distdir="$san/src" > "$tmp/distdir.log" 2>&1; then
+        fail "copy the sources for the sanitizer build (make distdir)"
+        tail -20 "$tmp/distdir.log" | sed 's/^/#  /'
+        exit 1
+    fi
+    src="$san/src"
+    mkdir -p "$san/build"
+    san="$san/build"
+elif [ -f "$san/build/Makefile" ]; then
+    src="$san/src"
+    san="$san/build"
+fi
 if [ ! -f "$san/Makefile" ]; then
     (cd "$san" && "$src/configure" -q --enable-asan --enable-ubsan CFLAGS="-O1 -g") \
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }

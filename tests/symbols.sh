@@ -34,5 +34,12 @@ if [ -f "$so" ]; then
     done
     check "claw_exim(8) documents every entry point${undocumented:+ (not:$undocumented)}" \
         [ -z "$undocumented" ]
+    # It is loaded in every Exim receiving process: libc only, though it
+    # compiles libclaw's option table (config.c, net.c, rules.c) in.
+    needed=$(objdump -p "$so" | awk '$1 == "NEEDED" { print $2 }' | tr '\n' ' ')
+    check "claw_exim.so needs only libc ($needed)" [ "$needed" = "libc.so.6 " ]
+    nm -D --undefined-only "$so" | awk '{ print $2 }' | grep -E '^(g_|_?claw_|gmime)' > "$tmp/plugin-undef"
+    check "claw_exim.so leaves no GLib or libclaw symbol to resolve ($(tr '\n' ' ' < "$tmp/plugin-undef"))" \
+        [ ! -s "$tmp/plugin-undef" ]
 fi
 [ "$n_fail" -eq 0 ]

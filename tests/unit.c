@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 static int n_fail, n_test;
@@ -132,6 +134,20 @@ test_urls(void)
     test_url("javascript:alert(1)", "javascript:alert(1)", NULL, 0);
     test_url("mailto:boss@Example.COM?subject=x", "mailto:boss@Example.COM?subject=x",
              "example.com", 0);
+    /* A scheme's default port is no port at all, as a browser reads it;
+     * another scheme's default is kept. */
+    test_url("https://Example.com:443/a", "https://example.com/a", "example.com", 0);
+    test_url("http://example.com:80", "http://example.com/", "example.com", 0);
+    test_url("ftp://example.com:21/f", "ftp://example.com/f", "example.com", 0);
+    test_url("wss://example.com:443/s", "wss://example.com/s", "example.com", 0);
+    test_url("https://example.com:80/", "https://example.com:80/", "example.com", 0);
+    test_url("http://example.com:0443/", "http://example.com:443/", "example.com", 0);
+    {
+        claw_message_t *pm = html("<a href=\"https://example.com:443/\">x</a>");
+        CHECK(pm->n_urls == 1 && pm->urls[0].port == 0,
+              "a default port reads as no port (port %d)", pm->n_urls ? pm->urls[0].port : -1);
+        claw_message_destroy(pm);
+    }
 
     /* Mixed-script IDN: Latin with Cyrillic 'a'. */
     claw_message_t *m = html("<a href=\"https://p\xd0\xb0ypal.com/\">x</a>");
@@ -162,6 +178,144 @@ test_urls(void)
     m = html("<a href=\"http://a.example/\">t</a><a href=\"http://a.example/\">t</a>");
     CHECK(m->n_urls == 1, "repeated link listed once (got %zu)", m->n_urls);
     claw_message_destroy(m);
+}
+
+/* claw_url_normalise() gives @want for @raw, and a link to @raw in a
+ * message is the same URL. */
+static void
+check_normalise(const char *raw, const char *want)
+{
+    char *got = NULL;
+    char *shown = g_strescape(raw, NULL);
+    char *what = g_strdup_printf("claw_url_normalise(\"%s\")", shown);
+    claw_status_t st = claw_url_normalise(raw, strlen(raw), &got);
+    CHECK(st == CLAW_STATUS_SUCCESS, "%s succeeds (%s)", what, claw_status_to_string(st));
+    CHECK_STR(got, want, what);
+    char *body = g_strdup_printf("<a href=\"%s\">x</a>", raw);
+    claw_message_t *m = html(body);
+    const claw_url_t *u = url_from(m, CLAW_URL_HTML_HREF);
+    CHECK_STR(u ? u->url : NULL, got, "... and the model gives the same for a link to it");
+    claw_message_destroy(m);
+    claw_free(got);
+    g_free(body);
+    g_free(what);
+    g_free(shown);
+}
+
+static void
+check_host(const char *raw, const char *want)
+{
+    char *got = NULL;
+    char *shown = g_strescape(raw, NULL);
+    claw_status_t st = claw_host_normalise(raw, strlen(raw), &got);
+    if (want) {
+        char *what = g_strdup_printf("claw_host_normalise(\"%s\")", shown);
+        CHECK(st == CLAW_STATUS_SUCCESS, "%s succeeds (%s)", what, claw_status_to_string(st));
+        CHECK_STR(got, want, what);
+        g_free(what);
+    } else {
+        CHECK(st == CLAW_STATUS_INVALID_ARGUMENT && got == NULL,
+              "claw_host_normalise(\"%s\") refuses it (%s)", shown, claw_status_to_string(st));
+    }
+    claw_free(got);
+    g_free(shown);
+}
+
+/* The public normaliser that indicators and archive queries use. */
+static void
+test_normalise(void)
+{
+    check_normalise("http://b\xc3\xbc" "cher.example/x", "http://xn--bcher-kva.example/x");
+    check_normalise("http://B\xc3\x9c" "CHER.example/x", "http://xn--bcher-kva.example/x");
+    check_normalise("http://xn--bcher-kva.example/x", "http://xn--bcher-kva.example/x");
+    check_normalise("http://EX%41MPLE.org/y", "http://example.org/y");
+    check_normalise("http://%62%c3%bc" "cher.example/", "http://xn--bcher-kva.example/");
+    check_normalise("HTTPS://Example.COM:443/Path?Q=1#F", "https://example.com/Path?Q=1#F");
+    check_normalise("http://example.com:80", "http://example.com/");
+    check_normalise("http://example.com:443/", "http://example.com:443/");
+    check_normalise("ftp://files.example:21/a", "ftp://files.example/a");
+    check_normalise("ws://chat.example:80/s", "ws://chat.example/s");
+    check_normalise("https://example.com:8443/", "https://example.com:8443/");
+    check_normalise("http://0x7f.1/", "http://127.0.0.1/");
+    check_normalise("http://2130706433/", "http://127.0.0.1/");
+    check_normalise("http://0177.0.0.01/", "http://127.0.0.1/");
+    check_normalise("http://[2001:DB8:0::1]:443/", "http://[2001:db8::1]:443/");
+    check_normalise("https://[2001:db8::1]:443/", "https://[2001:db8::1]/");
+    check_normalise(" \thttp:\\\\evil.example\\a\n ", "http://evil.example/a");
+    check_normalise("www.example.org/x", "http://www.example.org/x");
+    check_normalise("http://user:pw@Example.org/", "http://example.org/");
+    check_normalise("mailto:Boss@Example.COM", "mailto:Boss@Example.COM");
+    check_normalise("javascript:alert(1)", "javascript:alert(1)");
+
+    static const char *const not_urls[] = {"", "   ", "/relative", "#top", "cid:part@x",
+                                           "mid:m@x", "example.org/x"};
+    for (size_t i = 0; i < G_N_ELEMENTS(not_urls); i++) {
+        char *out = (char *)"unchanged";
+        CHECK(claw_url_normalise(not_urls[i], strlen(not_urls[i]), &out) ==
+                      CLAW_STATUS_INVALID_ARGUMENT && out == NULL,
+              "claw_url_normalise(\"%s\"): not an absolute URL, *out NULL", not_urls[i]);
+    }
+    char *out = NULL;
+    CHECK(claw_url_normalise(NULL, 3, &out) == CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_url_normalise("http://x/", 9, NULL) == CLAW_STATUS_INVALID_ARGUMENT,
+          "claw_url_normalise: NULL in is an invalid argument");
+    /* @len bounds the input: what follows is not read. */
+    CHECK(claw_url_normalise("http://a.example/bXXXX", 18, &out) == CLAW_STATUS_SUCCESS &&
+              out && strcmp(out, "http://a.example/b") == 0,
+          "claw_url_normalise reads @len bytes (%s)", out ? out : "NULL");
+    claw_free(out);
+
+    /* Hostile input: an answer, never a crash. */
+    static const struct {
+        const char *raw;
+        size_t len;
+        const char *want;
+    } hostile[] = {
+        {"http://[", 8, "http://[/"},
+        {"http://x.example:99999999999/", 29, "http://x.example/"},
+        {"http://%/", 9, "http://%/"},
+        /* A NUL ends the host name; in the path it becomes U+FFFD. */
+        {"http://a\0b.example/\0x", 21, "http://a/\xef\xbf\xbdx"},
+        {"http://\xff\xfe.example/\xff", 19,
+         "http://\xef\xbf\xbd\xef\xbf\xbd.example/\xef\xbf\xbd"},
+        {"http://@:/", 10, "http:///"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+        char *shown = g_strescape(hostile[i].raw, NULL);
+        out = NULL;
+        CHECK(claw_url_normalise(hostile[i].raw, hostile[i].len, &out) == CLAW_STATUS_SUCCESS,
+              "hostile URL \"%s\" is read", shown);
+        CHECK_STR(out, hostile[i].want, "... as a browser would, in valid UTF-8");
+        claw_free(out);
+        g_free(shown);
+    }
+    GString *huge = g_string_new("http://long.example/");
+    while (huge->len < 100000)
+        g_string_append(huge, "aaaaaaaaaa");
+    out = NULL;
+    claw_status_t st = claw_url_normalise(huge->str, huge->len, &out);
+    size_t got = out ? strlen(out) : 0;
+    CHECK(st == CLAW_STATUS_SUCCESS && got == 2048,
+          "a 100 kB URL is cut at 2048 bytes as the model cuts it (%zu)", got);
+    claw_free(out);
+    g_string_free(huge, TRUE);
+
+    check_host("B%C3%BC" "cher.Example.", "xn--bcher-kva.example");
+    check_host("b\xc3\xbc" "cher.example", "xn--bcher-kva.example");
+    check_host("xn--bcher-kva.example", "xn--bcher-kva.example");
+    check_host("EX%41MPLE.org", "example.org");
+    check_host("0x7f.1", "127.0.0.1");
+    check_host("3232235777", "192.168.1.1");
+    check_host("[2001:DB8::1]", "2001:db8::1");
+    check_host("2001:db8:0::1", "2001:db8::1");
+    check_host("Under_Score.example", "under_score.example");
+    check_host("", NULL);
+    check_host("example.com:8080", NULL);
+    check_host("http://example.com", NULL);
+    check_host("example.com/x", NULL);
+    check_host("user@example.com", NULL);
+    CHECK(claw_host_normalise(NULL, 0, &out) == CLAW_STATUS_INVALID_ARGUMENT,
+          "claw_host_normalise: NULL in is an invalid argument");
 }
 
 static void
@@ -516,6 +670,27 @@ test_escaping(void)
     claw_message_destroy(m);
 }
 
+/* Loading @text from @path fails with "@path@want..." and no configuration. */
+static void
+check_config_error(const char *path, const char *text, const char *want)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    claw_config_t *c = NULL;
+    char *err = NULL;
+    claw_status_t st = claw_config_load(path, &c, &err);
+    char *located = g_strconcat(path, want, NULL);
+    CHECK(st == CLAW_STATUS_CONFIG_ERROR && c == NULL && err &&
+              strncmp(err, located, strlen(located)) == 0,
+          "config error '%s'", want);
+    if (err && strncmp(err, located, strlen(located)) != 0)
+        printf("#   got '%s'\n", err);
+    g_free(located);
+    free(err);
+    claw_config_destroy(c);
+}
+
 static void
 test_config(void)
 {
@@ -552,21 +727,8 @@ test_config(void)
                                                       "[limits] set twice"},
         {"[limits]\nmax_time = 5 minutes\n", ":2: max_time: expected a duration"},
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        FILE *f = fopen(path, "w");
-        fputs(bad[i].text, f);
-        fclose(f);
-        err = NULL;
-        claw_status_t st = claw_config_load(path, &c, &err);
-        char *want = g_strconcat(path, bad[i].want, NULL);
-        CHECK(st == CLAW_STATUS_CONFIG_ERROR && c == NULL && err &&
-                  strncmp(err, want, strlen(want)) == 0,
-              "config error '%s'", bad[i].want);
-        if (err && strncmp(err, want, strlen(want)) != 0)
-            printf("#   got '%s'\n", err);
-        g_free(want);
-        free(err);
-    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        check_config_error(path, bad[i].text, bad[i].want);
     unlink(path);
     err = NULL;
     CHECK(claw_config_load("/nonexistent/claw.conf", &c, &err) == CLAW_STATUS_IO_ERROR && err &&
@@ -577,6 +739,189 @@ test_config(void)
     claw_engine_destroy(NULL);
     claw_message_destroy(NULL);
     CHECK(true, "destroy(NULL) is harmless");
+}
+
+/* Write @text to a new temporary file named in @path (a mkstemp template). */
+static void
+write_temp(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        abort();
+    close(fd);
+}
+
+/* Typed getters hand out what the table parsed: units applied once, never
+ * the text read back (issue 19: commit_delay = 1s reached the archive as
+ * 1 ms, max_message_bytes = 64M reached clawd as 64 bytes). */
+static void
+test_config_typed(void)
+{
+    char path[] = "/tmp/claw-unit-typed-XXXXXX";
+    write_temp(path, "[limits]\nmax_message_bytes = 64M\nmax_time = 2S\n"
+                     "[archive]\ncommit_delay = 1s\nmap_size = 2GB\npositions = yes\n"
+                     "index_headers = List-Id, X-Mailer\n"
+                     "[clawd]\nallow = 10.0.0.0/8, 2001:db8::/32 192.0.2.7\n"
+                     "listen = 127.0.0.1:2424 [::1]:2525\nmax_sessions = 12\n"
+                     "[mta]\ndeadline = 1m\n");
+    claw_config_t *c = NULL;
+    char *err = NULL;
+    CHECK(claw_config_load(path, &c, &err) == CLAW_STATUS_SUCCESS, "typed: loads (%s)",
+          err ? err : "");
+    free(err);
+    if (!c)
+        goto out;
+    int64_t n = 0;
+    uint64_t bytes = 0;
+    int yes = 0;
+    CHECK(claw_config_get_duration_ms(c, "archive", "commit_delay", &n) == 0 && n == 1000,
+          "commit_delay = 1s is 1000 ms (got %" PRId64 ")", n);
+    CHECK_STR(claw_config_get(c, "archive", "commit_delay"), "1s",
+              "commit_delay's text stays as written");
+    CHECK(claw_config_get_size(c, "limits", "max_message_bytes", &bytes) == 0 &&
+              bytes == 64ull * 1024 * 1024,
+          "max_message_bytes = 64M is 67108864 bytes (got %" PRIu64 ")", bytes);
+    CHECK(claw_config_get_size(c, "archive", "map_size", &bytes) == 0 &&
+              bytes == 2ull * 1024 * 1024 * 1024,
+          "map_size = 2GB is 2 GiB");
+    CHECK(claw_config_get_duration_ms(c, "limits", "max_time", &n) == 0 && n == 2000,
+          "max_time = 2S is 2000 ms");
+    CHECK(claw_config_get_duration_ms(c, "mta", "deadline", &n) == 0 && n == 60000,
+          "[mta] deadline = 1m is 60000 ms");
+    CHECK(claw_config_get_int(c, "clawd", "max_sessions", &n) == 0 && n == 12,
+          "max_sessions = 12");
+    CHECK(claw_config_get_bool(c, "archive", "positions", &yes) == 0 && yes == 1,
+          "positions = yes is true");
+    const char *const *words = NULL;
+    size_t count = 0;
+    CHECK(claw_config_get_list(c, "archive", "index_headers", &words, &count) == 0 &&
+              count == 2 && !strcmp(words[0], "List-Id") && !strcmp(words[1], "X-Mailer") &&
+              words[2] == NULL,
+          "a list is split at commas and spaces, NULL-terminated");
+    CHECK(claw_config_get_list(c, "clawd", "listen", &words, &count) == 0 && count == 2 &&
+              !strcmp(words[1], "[::1]:2525"),
+          "listen is a list of addresses");
+    const claw_cidr_t *nets = NULL;
+    CHECK(claw_config_get_cidrs(c, "clawd", "allow", &nets, &count) == 0 && count == 3 &&
+              nets[0].bits == 8 && nets[1].bits == 32 && nets[2].bits == 32,
+          "allow: three networks with their prefixes");
+    if (count == 3) {
+        CHECK(claw_cidr_contains_text(&nets[0], "10.200.1.1") &&
+                  !claw_cidr_contains_text(&nets[0], "11.0.0.1") &&
+                  claw_cidr_contains_text(&nets[1], "2001:db8:ff::1") &&
+                  !claw_cidr_contains_text(&nets[1], "2001:db9::1") &&
+                  claw_cidr_contains_text(&nets[2], "192.0.2.7") &&
+                  !claw_cidr_contains_text(&nets[2], "192.0.2.8"),
+              "networks contain what they should and nothing else");
+        CHECK(claw_cidr_contains_text(&nets[0], "::ffff:10.1.2.3"),
+              "an IPv4-mapped IPv6 address is its IPv4 address");
+    }
+    /* Wrong type, unknown option, NULL: INVALID_ARGUMENT, output untouched. */
+    n = 42;
+    CHECK(claw_config_get_int(c, "archive", "commit_delay", &n) == CLAW_STATUS_INVALID_ARGUMENT &&
+              n == 42,
+          "a getter of the wrong type is INVALID_ARGUMENT");
+    CHECK(claw_config_get_int(c, "archive", "nope", &n) == CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_config_get_int(NULL, "archive", "threads", &n) ==
+                  CLAW_STATUS_INVALID_ARGUMENT &&
+              claw_config_get_int(c, "archive", "threads", NULL) ==
+                  CLAW_STATUS_INVALID_ARGUMENT,
+          "unknown option or NULL is INVALID_ARGUMENT");
+    CHECK(claw_config_get_bool(c, "log", "sink", &yes) == CLAW_STATUS_INVALID_ARGUMENT,
+          "an enum that is not yes|no is no bool");
+    claw_config_destroy(c);
+
+    /* Bad units and networks say where. */
+    struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[limits]\nmax_message_bytes = 64Q\n", ":2: max_message_bytes: expected a size"},
+        {"[archive]\ncommit_delay = 1sec\n", ":2: commit_delay: expected a duration"},
+        {"[archive]\ncommit_delay = 2s\n", ":2: commit_delay: 2000 is outside 0..1000"},
+        {"[clawd]\nallow = 10.0.0.0/8 10.0.0.0/\n", ":2: allow: '10.0.0.0/' is not an address"},
+        {"[clawd]\nallow = 10.0.0.0/+8\n", ":2: allow: '10.0.0.0/+8' is not"},
+        {"[policy]\ninternal_relays = ::1/129\n", ":2: internal_relays: '::1/129' is not"},
+        {"[clawd]\nlisten = 127.0.0.1:99999\n", ":2: listen: '127.0.0.1:99999' is not"},
+        {"[clawd]\nlisten = localhost:25\n", ":2: listen: 'localhost:25' is not"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        check_config_error(path, bad[i].text, bad[i].want);
+
+    /* The Exim plugin's reading: [mta] through the same table, the other
+     * sections (the scanner's to check) skipped unread. */
+    FILE *f = fopen(path, "w");
+    fputs("[weights]\nNO_SUCH_RULE = 1\n[mta]\ndeadline = 2s\non_failure = accept\n"
+          "[elsewhere]\nanything at all\n",
+          f);
+    fclose(f);
+    err = NULL;
+    CHECK(_claw_config_load_section(path, "mta", &c, &err) == CLAW_STATUS_SUCCESS,
+          "[mta] alone loads whatever the other sections hold (%s)", err ? err : "");
+    free(err);
+    n = 0;
+    CHECK(c && claw_config_get_duration_ms(c, "mta", "deadline", &n) == 0 && n == 2000 &&
+              !strcmp(claw_config_get(c, "mta", "on_failure"), "accept"),
+          "[mta] deadline = 2s is 2000 ms for the Exim plugin (got %" PRId64 ")", n);
+    claw_config_destroy(c);
+    f = fopen(path, "w");
+    fputs("[mta]\n\ndeadline = 2 seconds\n", f);
+    fclose(f);
+    err = NULL;
+    char *want = g_strconcat(path, ":3: deadline: expected a duration", NULL);
+    CHECK(_claw_config_load_section(path, "mta", &c, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
+              strncmp(err, want, strlen(want)) == 0,
+          "a bad [mta] value is file:line for the plugin, not silently the default");
+    g_free(want);
+    free(err);
+
+    /* Networks and listening addresses outside a configuration. */
+    claw_cidr_t one;
+    struct sockaddr_storage sa;
+    size_t len = 0;
+    CHECK(claw_cidr_parse("0.0.0.0/0", &one) == 0 && claw_cidr_contains_text(&one, "8.8.8.8") &&
+              !claw_cidr_contains_text(&one, "::1"),
+          "0.0.0.0/0 holds every IPv4 address and no IPv6 one");
+    CHECK(claw_cidr_parse("", &one) && claw_cidr_parse("10.0.0.0/ 8", &one) &&
+              claw_cidr_parse(NULL, &one) && claw_cidr_parse("10.0.0.256", &one),
+          "not networks: empty, spaces, NULL, a bad address");
+    CHECK(claw_endpoint_parse("[::1]:2424", &sa, &len) == 0 && sa.ss_family == AF_INET6 &&
+              claw_endpoint_parse("127.0.0.1:0", &sa, &len) == 0 && sa.ss_family == AF_INET &&
+              claw_endpoint_parse("::1:25", &sa, &len) && claw_endpoint_parse("1.2.3.4:", &sa, &len),
+          "endpoints: [v6]:port and v4:port; a bare v6 or a missing port is not one");
+out:
+    unlink(path);
+}
+
+/* The facility claw_log_configure() opens syslog with: libclaw's call to
+ * openlog(3) lands here in this program, so the test sees the argument. */
+static int opened_facility = -1;
+
+void
+openlog(const char *ident, int option, int facility)
+{
+    (void)ident, (void)option;
+    opened_facility = facility;
+}
+
+static void
+test_log_configure(void)
+{
+    claw_config_t *c = NULL;
+    claw_config_new(&c);
+    claw_config_set(c, "log", "sink", "syslog", NULL);
+    claw_config_set(c, "log", "facility", "local3", NULL);
+    claw_config_set(c, "log", "level", "debug", NULL);
+    claw_log_configure(c, "unit", false);
+    CHECK(opened_facility == LOG_LOCAL3, "[log] facility = local3 reaches openlog (got %d)",
+          opened_facility);
+    CHECK(claw_log_get_level() == CLAW_LOG_DEBUG, "[log] level = debug applied");
+    opened_facility = -1;
+    claw_log_configure(c, "unit", true);
+    CHECK(opened_facility == -1, "force_stderr keeps syslog closed");
+    claw_log_configure(NULL, NULL, false);
+    CHECK(claw_log_get_level() == CLAW_LOG_NOTICE && opened_facility == -1,
+          "NULL applies the defaults (notice, stderr)");
+    claw_config_destroy(c);
 }
 
 static void
@@ -684,7 +1029,12 @@ test_classify(void)
     const char *iocs = "# indicators\nurl: https://Bad.Example/Login\nhost: evil-host.example\n"
                        "domain: evil-domain.example\nsender: crook@fraud.example\n"
                        "sha256: 9b8db510ef42b8ed54a3712636fda55a4f8cfcd5493e20b74ab00cd4f3979f2d\n"
-                       "ip: 198.51.100.66\n";
+                       "ip: 198.51.100.66\n"
+                       /* Spellings a browser reads as plain ones (issue 19). */
+                       "url: http://b\xc3\xbc" "cher.example/x\nurl: http://EX%41MPLE.org/y\n"
+                       "url: https://port.example:443/p\n"
+                       "host: m\xc3\xbcnchen-host.example\nhost: HOST%2Dpct.example\n"
+                       "host: 0xC0.0x00.0x02.0x01\ndomain: ZÜRICH-dom.example\n";
     if (write(fd, iocs, strlen(iocs)) < 0)
         abort();
     close(fd);
@@ -941,6 +1291,26 @@ test_classify(void)
           "domain indicator covers subdomains");
     CHECK(!fires(HTML("<a href=\"http://www.evil-host.example/x\">x</a>"), NULL, "URL_IOC"),
           "host indicator is exact");
+    {
+        /* Indicators are read by the model's own URL and host normaliser:
+         * the file has url: http://b\u00fccher.example/x, url:
+         * http://EX%41MPLE.org/y, url: https://port.example:443/p, host:
+         * m\u00fcnchen-host.example, host: HOST%2Dpct.example, host:
+         * 0xC0.0x00.0x02.0x01 and domain: Z\u00dcRICH-dom.example. */
+        static const rule_case_t cases[] = {
+            {"http://xn--bcher-kva.example/x", true},
+            {"http://b\xc3\xbc" "cher.example/x", true},
+            {"http://example.org/y", true},
+            {"http://example.org/Y", false}, /* the path keeps its case */
+            {"https://port.example/p", true},
+            {"https://xn--mnchen-host-thb.example/", true},
+            {"https://host-pct.example/", true},
+            {"http://192.0.2.1/", true},
+            {"http://www.xn--zrich-dom-q9a.example/", true},
+        };
+        check_cases("URL_IOC", "link to", "From: a@vendor.example\nContent-Type: text/html\n\n"
+                    "<a href=\"", "\">x</a>\n", cases, G_N_ELEMENTS(cases));
+    }
 
     /* Attachments */
 #define ATT(name, type, data) "From: a@vendor.example\nContent-Type: multipart/mixed; boundary=b\n\n" \
@@ -1074,10 +1444,10 @@ test_classify(void)
 
     /* Bad policy or indicators are errors that say where. */
     claw_config_new(&cfg);
-    claw_config_set(cfg, "policy", "internal_relays", "10.0.0.0/33", NULL);
     err = NULL;
-    CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
-              strstr(err, "10.0.0.0/33"),
+    CHECK(claw_config_set(cfg, "policy", "internal_relays", "10.0.0.0/33", &err) ==
+                  CLAW_STATUS_CONFIG_ERROR &&
+              err && strstr(err, "10.0.0.0/33"),
           "a bad network is a configuration error naming it");
     free(err);
     claw_config_destroy(cfg);
@@ -1092,6 +1462,26 @@ test_classify(void)
           "a bad indicator line is file:line");
     free(err);
     claw_config_destroy(cfg);
+    static const char *const bad_values[] = {"url: /relative/path\n", "url: cid:part@x\n",
+                                             "host: example.com:8080\n",
+                                             "domain: http://evil.example/\n"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_values); i++) {
+        f = fopen(ioc_path, "w");
+        fputs("host: ok.example\n", f);
+        fputs(bad_values[i], f);
+        fclose(f);
+        claw_config_new(&cfg);
+        claw_config_set(cfg, "ioc", "files", ioc_path, NULL);
+        err = NULL;
+        char *shown = g_strescape(bad_values[i], NULL);
+        CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
+                  strstr(err, ":2: ") && strstr(err, "is not"),
+              "an indicator that can never match is an error at file:line: %s (%s)", shown,
+              err ? err : "accepted");
+        g_free(shown);
+        free(err);
+        claw_config_destroy(cfg);
+    }
     char *bad = NULL;
     claw_config_new(&cfg);
     CHECK(claw_config_set(cfg, "weights", "NO_SUCH_RULE", "1", &bad) == CLAW_STATUS_CONFIG_ERROR &&
@@ -1336,7 +1726,10 @@ main(void)
     test_status();
     test_log();
     test_config();
+    test_config_typed();
+    test_log_configure();
     test_urls();
+    test_normalise();
     test_html();
     test_addresses();
     test_auth();

@@ -44,7 +44,7 @@ struct QueryError {
     std::string what;
 };
 
-enum Kind { TEXT, SUBJECT, ADDRESS, EXACT, RANGE_DATE, RANGE_ARRIVAL, RANGE_SIZE, HEADER };
+enum Kind { TEXT, SUBJECT, ADDRESS, EXACT, URL, HOST, RANGE_DATE, RANGE_ARRIVAL, RANGE_SIZE, HEADER };
 
 struct Field {
     const char *name;
@@ -58,8 +58,8 @@ const Field fields[] = {
     {"reply-to", "XRT", ADDRESS},  {"mailfrom", "XE", ADDRESS},    {"envfrom", "XE", ADDRESS},
     {"subject", "S", SUBJECT},     {"body", "", TEXT},             {"attachment", "XA", ADDRESS},
     {"filename", "XA", ADDRESS},   {"type", "XTYPE", EXACT},       {"sha256", "XSHA", EXACT},
-    {"hash", "XSHA", EXACT},       {"url", "XURL", EXACT},         {"host", "XHOST", EXACT},
-    {"domain", "XDOM", EXACT},     {"ip", "XIP", EXACT},           {"helo", "XHELO", EXACT},
+    {"hash", "XSHA", EXACT},       {"url", "XURL", URL},           {"host", "XHOST", HOST},
+    {"domain", "XDOM", HOST},      {"ip", "XIP", EXACT},           {"helo", "XHELO", EXACT},
     {"msgid", "XMID", EXACT},      {"message-id", "XMID", EXACT},  {"id", "XID", EXACT},
     {"action", "XACT", EXACT},     {"verdict", "XACT", EXACT},     {"rule", "XRULE", EXACT},
     {"auth", "XAUTH", EXACT},      {"date", "", RANGE_DATE},       {"received", "", RANGE_ARRIVAL},
@@ -712,8 +712,11 @@ class Parser {
         return Xapian::Query(Xapian::Query::OP_AND, qs.begin(), qs.end());
     }
 
+    /* libclaw's normaliser for a url:, host: or domain: value. */
+    typedef claw_status_t (*Normaliser)(const char *raw, size_t len, char **out);
+
     Xapian::Query
-    exact(const std::string &prefix, const Token &t)
+    exact(const std::string &prefix, const Token &t, Normaliser normalise = nullptr)
     {
         std::string v = t.text;
         if (!t.quoted && v == "*")
@@ -730,6 +733,13 @@ class Parser {
         }
         if (v.empty())
             fail("'" + t.field + ":' needs a value", t.col);
+        /* The index holds links as the model normalised them: a value read
+         * the same way finds every spelling of one place. One that is no
+         * URL or host name is looked up as written (and finds nothing). */
+        char *normal = nullptr;
+        if (normalise && normalise(v.data(), v.size(), &normal) == CLAW_STATUS_SUCCESS)
+            v = normal;
+        claw_free(normal);
         char *term = claw_term(prefix.c_str(), v.data(), v.size());
         Xapian::Query q{std::string(term)};
         free(term);
@@ -798,6 +808,8 @@ class Parser {
             return text(f->prefix, t, false);
         }
         case EXACT: return exact(f->prefix, t);
+        case URL: return exact(f->prefix, t, claw_url_normalise);
+        case HOST: return exact(f->prefix, t, claw_host_normalise);
         case RANGE_DATE: return range(CLAW_SLOT_DATE, RANGE_DATE, t);
         case RANGE_ARRIVAL: return range(CLAW_SLOT_ARRIVAL, RANGE_DATE, t);
         case RANGE_SIZE: return range(CLAW_SLOT_SIZE, RANGE_SIZE, t);

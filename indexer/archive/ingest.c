@@ -15,29 +15,13 @@
  * Settings
  * --------------------------------------------------------------------- */
 
+/* An [archive] number as the option table parsed it (units applied). The
+ * table has every option named here, so the getters cannot fail. */
 static int64_t
-cfg_int(const claw_config_t *cfg, const char *section, const char *name)
+archive_int(const claw_config_t *cfg, const char *name)
 {
-    const char *v = claw_config_get(cfg, section, name);
-    return v ? g_ascii_strtoll(v, NULL, 10) : 0;
-}
-
-/* OPT_SIZE values print as bytes with a suffix; read them back. */
-static uint64_t
-cfg_size(const claw_config_t *cfg, const char *section, const char *name)
-{
-    const char *v = claw_config_get(cfg, section, name);
-    char *end;
-    uint64_t n = v ? g_ascii_strtoull(v, &end, 10) : 0;
-    if (v && *end) {
-        switch (g_ascii_tolower(*end)) {
-        case 'k': n <<= 10; break;
-        case 'm': n <<= 20; break;
-        case 'g': n <<= 30; break;
-        case 't': n <<= 40; break;
-        default: break;
-        }
-    }
+    int64_t n = 0;
+    claw_config_get_int(cfg, "archive", name, &n);
     return n;
 }
 
@@ -46,26 +30,28 @@ claw_archive_settings_read(const claw_config_t *cfg, claw_archive_settings_t *s)
 {
     memset(s, 0, sizeof *s);
     s->path = g_strdup(claw_config_get(cfg, "archive", "path"));
-    s->map_size = cfg_size(cfg, "archive", "map_size");
-    s->prep.zstd_level = (int)cfg_int(cfg, "archive", "compression_level");
-    s->dictionary_after = (uint64_t)cfg_int(cfg, "archive", "dictionary_after");
-    s->prep.positions = strcmp(claw_config_get(cfg, "archive", "positions"), "yes") == 0;
-    s->prep.max_text_bytes = cfg_size(cfg, "archive", "max_text");
-    gchar **h = g_strsplit_set(claw_config_get(cfg, "archive", "index_headers"), ", \t", -1);
-    GPtrArray *names = g_ptr_array_new();
-    for (gchar **p = h; *p; p++)
-        if (**p)
-            g_ptr_array_add(names, g_ascii_strdown(*p, -1));
-    g_strfreev(h);
-    s->prep.n_index_headers = names->len;
-    g_ptr_array_add(names, NULL);
-    s->index_headers = (char **)g_ptr_array_free(names, FALSE);
+    claw_config_get_size(cfg, "archive", "map_size", &s->map_size);
+    s->prep.zstd_level = (int)archive_int(cfg, "compression_level");
+    s->dictionary_after = (uint64_t)archive_int(cfg, "dictionary_after");
+    int positions = 0;
+    claw_config_get_bool(cfg, "archive", "positions", &positions);
+    s->prep.positions = positions;
+    uint64_t max_text = 0;
+    claw_config_get_size(cfg, "archive", "max_text", &max_text);
+    s->prep.max_text_bytes = (size_t)max_text;
+    const char *const *h = NULL;
+    size_t n_h = 0;
+    claw_config_get_list(cfg, "archive", "index_headers", &h, &n_h);
+    s->index_headers = g_new0(char *, n_h + 1);
+    for (size_t i = 0; i < n_h; i++)
+        s->index_headers[i] = g_ascii_strdown(h[i], -1);
+    s->prep.n_index_headers = n_h;
     s->prep.index_headers = (const char *const *)s->index_headers;
-    s->commit_batch = (size_t)cfg_int(cfg, "archive", "commit_batch");
-    s->commit_delay_ms = cfg_int(cfg, "archive", "commit_delay");
-    s->index_batch = (size_t)cfg_int(cfg, "archive", "index_batch");
-    s->index_shards = (unsigned)cfg_int(cfg, "archive", "index_shards");
-    s->threads = (unsigned)cfg_int(cfg, "archive", "threads");
+    s->commit_batch = (size_t)archive_int(cfg, "commit_batch");
+    claw_config_get_duration_ms(cfg, "archive", "commit_delay", &s->commit_delay_ms);
+    s->index_batch = (size_t)archive_int(cfg, "index_batch");
+    s->index_shards = (unsigned)archive_int(cfg, "index_shards");
+    s->threads = (unsigned)archive_int(cfg, "threads");
     if (!s->threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         s->threads = n > 0 ? (unsigned)n : 1;
@@ -665,6 +651,10 @@ claw_ingest_start(claw_archive_t *ar, const claw_config_t *cfg, claw_indexer_t *
     in->to_writer = g_async_queue_new();
     in->pool = g_thread_pool_new(worker, in, (gint)in->set.threads, TRUE, NULL);
     in->writer = g_thread_new("writer", writer_main, in);
+    claw_log(CLAW_LOG_INFO, NULL,
+             "ingest: %u threads; a commit holds up to %zu messages and waits %" PRId64
+             " ms for more",
+             in->set.threads, in->set.commit_batch, in->set.commit_delay_ms);
     *out = in;
     return CLAW_STATUS_SUCCESS;
 }

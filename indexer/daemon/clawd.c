@@ -36,7 +36,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #define MAX_LINE 4096        /* a command line */
@@ -44,23 +43,18 @@
 #define IDLE_TIMEOUT 300     /* seconds, as RFC 5321 asks of servers */
 #define DRAIN_TIMEOUT 60     /* seconds SIGTERM waits for sessions */
 
-typedef struct network {
-    int family;
-    unsigned char addr[16];
-    unsigned bits;
-} network_t;
-
 typedef struct server {
     struct event_base *base;
     claw_config_t *cfg;
     const char *config_path;
+    bool log_stderr;         /* --stderr: whatever [log] sink says, also after HUP */
     char *archive_dir;
     claw_archive_t *archive;
     claw_indexer_t *indexer;
     claw_ingest_t *ingest;
     GPtrArray *listeners;    /* struct evconnlistener */
     char *socket_path;       /* to unlink at exit */
-    GArray *allow;           /* network_t */
+    GArray *allow;           /* claw_cidr_t, [clawd] allow at start */
     char hostname[256];
     uint64_t max_size;
     long max_sessions;
@@ -595,35 +589,16 @@ allowed(server_t *srv, const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_UNIX)
         return true;
-    unsigned char a[16];
-    int fam = sa->sa_family;
-    if (fam == AF_INET) {
-        memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (fam == AF_INET6) {
-        const unsigned char *b = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(b, mapped, 12) == 0) {
-            fam = AF_INET;
-            memcpy(a, b + 12, 4);
-        } else {
-            memcpy(a, b, 16);
-        }
-    } else {
+    const unsigned char *a;
+    if (sa->sa_family == AF_INET)
+        a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    else
         return false;
-    }
-    for (guint i = 0; i < srv->allow->len; i++) {
-        network_t *n = &g_array_index(srv->allow, network_t, i);
-        if (n->family != fam)
-            continue;
-        unsigned bits = n->bits, k = 0;
-        for (; bits >= 8; bits -= 8, k++)
-            if (a[k] != n->addr[k])
-                break;
-        if (bits >= 8)
-            continue;
-        if (bits == 0 || ((a[k] ^ n->addr[k]) & (0xff << (8 - bits))) == 0)
+    for (guint i = 0; i < srv->allow->len; i++)
+        if (claw_cidr_contains(&g_array_index(srv->allow, claw_cidr_t, i), sa->sa_family, a))
             return true;
-    }
     return false;
 }
 
@@ -733,34 +708,16 @@ listen_unix(server_t *srv, const char *path, unsigned mode, const char *group)
 static bool
 listen_tcp(server_t *srv, const char *spec)
 {
-    /* host:port or [v6]:port */
-    char host[128];
-    const char *port;
-    if (spec[0] == '[') {
-        const char *e = strchr(spec, ']');
-        if (!e || e[1] != ':' || (size_t)(e - spec - 1) >= sizeof host)
-            goto bad;
-        memcpy(host, spec + 1, (size_t)(e - spec - 1));
-        host[e - spec - 1] = '\0';
-        port = e + 2;
-    } else {
-        const char *c = strrchr(spec, ':');
-        if (!c || (size_t)(c - spec) >= sizeof host)
-            goto bad;
-        memcpy(host, spec, (size_t)(c - spec));
-        host[c - spec] = '\0';
-        port = c + 1;
+    struct sockaddr_storage ss;
+    size_t len;
+    if (claw_endpoint_parse(spec, &ss, &len) != CLAW_STATUS_SUCCESS) {
+        claw_log(CLAW_LOG_ERROR, NULL, "'%s' is not ADDRESS:PORT", spec);
+        return false;
     }
-    struct sockaddr_storage ss = {0};
-    int len = sizeof ss;
-    char norm[160];
-    snprintf(norm, sizeof norm, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-    if (evutil_parse_sockaddr_port(norm, (struct sockaddr *)&ss, &len) != 0)
-        goto bad;
     struct evconnlistener *l = evconnlistener_new_bind(
         srv->base, on_accept, srv,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 128,
-        (struct sockaddr *)&ss, len);
+        (struct sockaddr *)&ss, (int)len);
     if (!l) {
         claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot listen: %s", spec, strerror(errno));
         return false;
@@ -768,49 +725,6 @@ listen_tcp(server_t *srv, const char *spec)
     g_ptr_array_add(srv->listeners, l);
     claw_log(CLAW_LOG_NOTICE, NULL, "LMTP on %s", spec);
     return true;
-bad:
-    claw_log(CLAW_LOG_ERROR, NULL, "[clawd] listen: '%s' is not ADDRESS:PORT", spec);
-    return false;
-}
-
-static bool
-parse_allow(server_t *srv, const char *list)
-{
-    gchar **items = g_strsplit_set(list, ", \t", -1);
-    bool ok = true;
-    for (gchar **p = items; *p; p++) {
-        if (!**p)
-            continue;
-        network_t n = {0};
-        char *slash = strchr(*p, '/');
-        if (slash)
-            *slash = '\0';
-        if (inet_pton(AF_INET, *p, n.addr) == 1) {
-            n.family = AF_INET;
-            n.bits = 32;
-        } else if (inet_pton(AF_INET6, *p, n.addr) == 1) {
-            n.family = AF_INET6;
-            n.bits = 128;
-        } else {
-            claw_log(CLAW_LOG_ERROR, NULL, "[clawd] allow: '%s' is not a network", *p);
-            ok = false;
-            continue;
-        }
-        if (slash) {
-            char *end;
-            long b = strtol(slash + 1, &end, 10);
-            if (*end || b < 0 || b > (long)n.bits) {
-                claw_log(CLAW_LOG_ERROR, NULL, "[clawd] allow: bad prefix length in '%s/%s'", *p,
-                         slash + 1);
-                ok = false;
-                continue;
-            }
-            n.bits = (unsigned)b;
-        }
-        g_array_append_val(srv->allow, n);
-    }
-    g_strfreev(items);
-    return ok;
 }
 
 /* ------------------------------------------------------------------------
@@ -869,16 +783,6 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
-apply_log(const claw_config_t *cfg, bool force_stderr)
-{
-    claw_log_level_t level;
-    if (claw_log_level_from_string(claw_config_get(cfg, "log", "level"), &level) == 0)
-        claw_log_set_level(level);
-    if (!force_stderr && strcmp(claw_config_get(cfg, "log", "sink"), "syslog") == 0)
-        claw_log_use_syslog("clawd", LOG_MAIL);
-}
-
-static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
@@ -897,7 +801,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     }
     claw_config_destroy(srv->cfg);
     srv->cfg = cfg;
-    apply_log(cfg, false);
+    claw_log_configure(cfg, "clawd", srv->log_stderr);
     claw_log(CLAW_LOG_NOTICE, NULL, "SIGHUP: reloaded %s", srv->config_path);
 }
 
@@ -973,17 +877,26 @@ main(int argc, char **argv)
         g_ptr_array_free(listens, TRUE);
         return EX_CONFIG;
     }
-    srv.allow = g_array_new(FALSE, FALSE, sizeof(network_t));
-    if (!parse_allow(&srv, claw_config_get(srv.cfg, "clawd", "allow")) || check) {
-        bool bad = srv.allow->len == 0 && *claw_config_get(srv.cfg, "clawd", "allow");
-        if (check && !bad)
+    if (check) {
+        /* What claw --check-config runs too: the engine's checks (indicator
+         * files included) and ours; listen and allow were checked loading. */
+        st = claw_config_check(srv.cfg, &err);
+        if (st)
+            fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
+        else
             printf("%s: OK\n", config_path);
-        g_array_free(srv.allow, TRUE);
+        free(err);
         claw_config_destroy(srv.cfg);
         g_ptr_array_free(listens, TRUE);
-        return check && !bad ? 0 : EX_CONFIG;
+        return st ? EX_CONFIG : 0;
     }
-    apply_log(srv.cfg, to_stderr);
+    const claw_cidr_t *allow;
+    size_t n_allow;
+    srv.allow = g_array_new(FALSE, FALSE, sizeof(claw_cidr_t));
+    if (claw_config_get_cidrs(srv.cfg, "clawd", "allow", &allow, &n_allow) == 0)
+        g_array_append_vals(srv.allow, allow, (guint)n_allow);
+    srv.log_stderr = to_stderr;
+    claw_log_configure(srv.cfg, "clawd", to_stderr);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     srv.base = event_base_new();
@@ -993,17 +906,10 @@ main(int argc, char **argv)
     g_queue_init(&srv.done);
     if (gethostname(srv.hostname, sizeof srv.hostname - 1) != 0)
         strcpy(srv.hostname, "localhost");
-    srv.max_size = g_ascii_strtoull(claw_config_get(srv.cfg, "limits", "max_message_bytes"), NULL,
-                                    10);
-    {
-        /* OPT_SIZE text may carry a suffix. */
-        const char *v = claw_config_get(srv.cfg, "limits", "max_message_bytes");
-        char *end;
-        uint64_t n = g_ascii_strtoull(v, &end, 10);
-        srv.max_size = *end == 'k' ? n << 10 : *end == 'm' ? n << 20 : *end == 'g' ? n << 30 : n;
-    }
-    srv.max_sessions = (long)g_ascii_strtoll(claw_config_get(srv.cfg, "clawd", "max_sessions"),
-                                             NULL, 10);
+    int64_t max_sessions;
+    claw_config_get_size(srv.cfg, "limits", "max_message_bytes", &srv.max_size);
+    claw_config_get_int(srv.cfg, "clawd", "max_sessions", &max_sessions);
+    srv.max_sessions = (long)max_sessions;
 
     srv.archive_dir = g_strdup(archive ? archive : claw_config_get(srv.cfg, "archive", "path"));
     claw_archive_settings_t set;
@@ -1030,11 +936,11 @@ main(int argc, char **argv)
     bool ok = !rc;
     if (ok && path && *path)
         ok = listen_unix(&srv, path, 0660, claw_config_get(srv.cfg, "clawd", "socket_group"));
-    gchar **tcp = g_strsplit_set(claw_config_get(srv.cfg, "clawd", "listen"), ", \t", -1);
-    for (gchar **p = tcp; ok && *p; p++)
-        if (**p)
-            ok = listen_tcp(&srv, *p);
-    g_strfreev(tcp);
+    const char *const *tcp;
+    size_t n_tcp = 0;
+    claw_config_get_list(srv.cfg, "clawd", "listen", &tcp, &n_tcp);
+    for (size_t i = 0; ok && i < n_tcp; i++)
+        ok = listen_tcp(&srv, tcp[i]);
     for (guint i = 0; ok && i < listens->len; i++)
         ok = listen_tcp(&srv, listens->pdata[i]);
     if (ok && srv.listeners->len == 0) {

@@ -4,26 +4,33 @@
  * documentation. Loading fills the typed fields of struct claw_config through
  * offsetof(); the same table writes the sample file conf/clawback.conf, so the
  * documentation cannot drift from the code.
+ *
+ * Libc only (no GLib): the Exim plugin compiles this file too and reads
+ * [mta] through the same table and typed getters (see claw-config.h).
  */
 #include "build-config.h"
 
-#include "claw-private.h"
+#include "claw-config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 typedef enum {
     OPT_STRING, /* free text */
     OPT_ENUM,   /* one of a '|' separated list */
     OPT_INT,    /* a whole number */
     OPT_SIZE,   /* bytes, with an optional k/m/g suffix (powers of 1024) */
-    OPT_MSEC,   /* a duration in milliseconds, with an optional ms/s suffix */
-    OPT_LIST,   /* words separated by commas or white space, kept as text */
+    OPT_MSEC,   /* a duration in milliseconds, with an optional ms/s/m/h suffix */
+    OPT_LIST,   /* words separated by commas or white space */
+    OPT_CIDRS,  /* a list of networks (CIDR), each checked */
+    OPT_ADDRS,  /* a list of listening addresses ADDRESS:PORT, each checked */
     OPT_SCORE   /* a decimal number */
 } opt_type_t;
 
@@ -92,7 +99,7 @@ static const option_t options[] = {
      "authserv-ids of Authentication-Results headers written by our own servers."},
     {"policy", "freemail_domains", OPT_LIST, POL(freemail_domains), "", 0, 0, NULL,
      "Free-mail providers added to the built-in list (gmail.com, outlook.com, ...)."},
-    {"policy", "internal_relays", OPT_LIST, POL(internal_relays), "", 0, 0, NULL,
+    {"policy", "internal_relays", OPT_CIDRS, POL(internal_relays), "", 0, 0, NULL,
      "Networks (CIDR) whose Received hops are ours; mail that came only through them is internal."},
     {"policy", "shortener_domains", OPT_LIST, POL(shortener_domains), "", 0, 0, NULL,
      "URL shorteners added to the built-in list (bit.ly, tinyurl.com, ...)."},
@@ -113,7 +120,7 @@ static const option_t options[] = {
      "What the MTA plugins do when they cannot judge a message (unreadable configuration, "
      "out of memory, deadline): defer (451, the sender retries) or accept it unscanned."},
     {"mta", "deadline", OPT_MSEC, offsetof(struct claw_config, mta_deadline_ms), "2000", 10,
-     600000, NULL, "Wall-clock time the MTA plugins allow one message, in ms (or with s)."},
+     600000, NULL, "Wall-clock time the MTA plugins allow one message."},
     {"mta", "test_fault", OPT_ENUM, offsetof(struct claw_config, mta_test_fault), "none", 0, 0,
      "none|internal|hang",
      "For the test suite only: make every scan fail (internal) or overrun the deadline (hang)."},
@@ -161,16 +168,29 @@ static const option_t options[] = {
      "archive.invalid", 0, 0, NULL,
      "Recipients NAME+LOCAL=DOMAIN@ this domain (a Postfix recipient_bcc_maps copy) are "
      "archived as LOCAL@DOMAIN."},
-    {"clawd", "listen", OPT_LIST, offsetof(struct claw_config, clawd_listen), "", 0, 0, NULL,
+    {"clawd", "listen", OPT_ADDRS, offsetof(struct claw_config, clawd_listen), "", 0, 0, NULL,
      "LMTP also on these TCP addresses, e.g. 127.0.0.1:2424 [::1]:2424."},
-    {"clawd", "allow", OPT_LIST, offsetof(struct claw_config, clawd_allow), "127.0.0.0/8 ::1/128",
+    {"clawd", "allow", OPT_CIDRS, offsetof(struct claw_config, clawd_allow), "127.0.0.0/8 ::1/128",
      0, 0, NULL, "Networks allowed to connect over TCP."},
     {"clawd", "max_sessions", OPT_INT, offsetof(struct claw_config, clawd_max_sessions), "256", 1,
      100000, NULL, "Most LMTP sessions at once; more are told 421 to come back later."},
 };
 
-#define N_OPTIONS G_N_ELEMENTS(options)
-G_STATIC_ASSERT(G_N_ELEMENTS(options) <= CLAW_N_OPTIONS_MAX);
+#define N_OPTIONS (sizeof options / sizeof options[0])
+_Static_assert(sizeof options / sizeof options[0] <= CLAW_N_OPTIONS_MAX,
+               "raise CLAW_N_OPTIONS_MAX");
+
+static bool
+is_list(const option_t *o)
+{
+    return o->type == OPT_LIST || o->type == OPT_CIDRS || o->type == OPT_ADDRS;
+}
+
+static bool
+holds_text(const option_t *o)
+{
+    return o->type == OPT_STRING || o->type == OPT_ENUM || is_list(o);
+}
 
 static char *
 error_printf(const char *fmt, ...) CLAW_PRINTF(1, 2);
@@ -211,32 +231,57 @@ section_exists(const char *section)
     return false;
 }
 
+/* Units, compared without regard to case (in ASCII, whatever the locale). */
+typedef struct {
+    const char *name;
+    int64_t mult;
+} unit_t;
+
+static const unit_t size_units[] = {{"", 1},      {"k", KIB}, {"kb", KIB}, {"m", MIB},
+                                    {"mb", MIB},  {"g", GIB}, {"gb", GIB}, {NULL, 0}};
+static const unit_t duration_units[] = {{"", 1},          {"ms", 1},           {"s", 1000},
+                                        {"m", 60 * 1000}, {"h", 3600 * 1000}, {NULL, 0}};
+
+static bool
+ascii_case_equal(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
+/* The multiplier of the unit @end names in @units, or 0. */
+static int64_t
+unit_multiplier(const unit_t *units, const char *end)
+{
+    for (const unit_t *u = units; u->name; u++)
+        if (ascii_case_equal(end, u->name))
+            return u->mult;
+    return 0;
+}
+
 /* Parse a number with an optional unit. Returns NULL or a static reason. */
 static const char *
 parse_number(const option_t *o, const char *value, int64_t *out)
 {
     char *end;
     errno = 0;
-    if (!*value || !(g_ascii_isdigit(*value) || *value == '-'))
+    if (!*value || !((*value >= '0' && *value <= '9') || *value == '-'))
         return "expected a number";
     long long n = strtoll(value, &end, 10);
     if (errno == ERANGE)
         return "number out of range";
     int64_t mult = 1;
     if (o->type == OPT_SIZE) {
-        if (g_ascii_strcasecmp(end, "k") == 0 || g_ascii_strcasecmp(end, "kb") == 0)
-            mult = KIB;
-        else if (g_ascii_strcasecmp(end, "m") == 0 || g_ascii_strcasecmp(end, "mb") == 0)
-            mult = MIB;
-        else if (g_ascii_strcasecmp(end, "g") == 0 || g_ascii_strcasecmp(end, "gb") == 0)
-            mult = GIB;
-        else if (*end)
-            return "expected a size such as 512k, 64m or 1g";
+        if (!(mult = unit_multiplier(size_units, end)))
+            return "expected a size such as 512k, 64M or 1g";
     } else if (o->type == OPT_MSEC) {
-        if (strcmp(end, "s") == 0)
-            mult = 1000;
-        else if (*end && strcmp(end, "ms") != 0)
-            return "expected a duration such as 2000ms or 2s";
+        if (!(mult = unit_multiplier(duration_units, end)))
+            return "expected a duration such as 250ms, 2s, 5m or 1h";
     } else if (*end) {
         return "expected a whole number";
     }
@@ -268,9 +313,15 @@ parse_score(const char *value, double *out)
     char *end;
     if (!*value)
         return "expected a number";
+    /* The file's decimal point is '.', whatever the process's locale. */
+    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (!c_locale)
+        return "out of memory";
     errno = 0;
-    double d = g_ascii_strtod(value, &end);
-    if (errno || *end || d != d)
+    double d = strtod_l(value, &end, c_locale);
+    int saved = errno;
+    freelocale(c_locale);
+    if (saved || *end || d != d)
         return "expected a number such as 2.5";
     *out = d;
     return NULL;
@@ -278,19 +329,92 @@ parse_score(const char *value, double *out)
 
 static char *set_weight(claw_config_t *c, const char *name, const char *value);
 
+static void
+free_words(char **words)
+{
+    for (char **w = words; w && *w; w++)
+        free(*w);
+    free(words);
+}
+
+static void
+clear_value(claw_option_value_t *v)
+{
+    free(v->text);
+    free_words(v->words);
+    free(v->cidrs);
+    memset(v, 0, sizeof *v);
+}
+
+/* Split @value at commas and white space into a NULL-terminated array. */
+static char **
+split_words(const char *value, size_t *count)
+{
+    static const char seps[] = ", \t";
+    size_t n = 0, cap = 1;
+    for (const char *p = value; *p; p++)
+        cap += strchr(seps, *p) != NULL;
+    char **words = calloc(cap + 1, sizeof *words);
+    if (!words)
+        return NULL;
+    for (const char *p = value; *p;) {
+        size_t len = strcspn(p, seps);
+        if (len && !(words[n++] = strndup(p, len))) {
+            free_words(words);
+            return NULL;
+        }
+        p += len;
+        p += strspn(p, seps);
+    }
+    *count = n;
+    return words;
+}
+
+/* The words of list option @o and, for networks, each parsed, into @v.
+ * Returns NULL or a malloc'd reason. */
+static char *
+parse_list(const option_t *o, const char *value, claw_option_value_t *v)
+{
+    for (const char *q = value; *q; q++)
+        if ((unsigned char)*q < ' ' && *q != '\t')
+            return error_printf("%s: control character in list", o->name);
+    if (!(v->words = split_words(value, &v->n_words)))
+        return error_printf("out of memory");
+    if (o->type == OPT_CIDRS && !(v->cidrs = calloc(v->n_words + 1, sizeof *v->cidrs)))
+        return error_printf("out of memory");
+    for (size_t w = 0; w < v->n_words; w++) {
+        struct sockaddr_storage sa;
+        size_t len;
+        if (o->type == OPT_CIDRS && claw_cidr_parse(v->words[w], &v->cidrs[w]))
+            return error_printf("%s: '%s' is not an address or network (CIDR)", o->name,
+                                v->words[w]);
+        if (o->type == OPT_ADDRS && claw_endpoint_parse(v->words[w], &sa, &len))
+            return error_printf("%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:2424 or "
+                                "[::1]:2424)",
+                                o->name, v->words[w]);
+    }
+    return NULL;
+}
+
 /* Store @value into option @i of @c. Returns NULL or a malloc'd reason. */
 static char *
 set_option(claw_config_t *c, size_t i, const char *value)
 {
     const option_t *o = &options[i];
     char *slot = (char *)c + o->offset;
+    claw_option_value_t parsed = {0};
 
     switch (o->type) {
     case OPT_LIST:
-        for (const char *q = value; *q; q++)
-            if ((unsigned char)*q < ' ' && *q != '\t')
-                return error_printf("%s: control character in list", o->name);
-        /* A list is kept as its text. */
+    case OPT_CIDRS:
+    case OPT_ADDRS: {
+        char *why = parse_list(o, value, &parsed);
+        if (why) {
+            clear_value(&parsed);
+            return why;
+        }
+    }
+        /* A list is also kept as its text, for the engine's own sets. */
         /* fall through */
     case OPT_ENUM:
         if (o->type == OPT_ENUM && !enum_allows(o->choices, value))
@@ -298,8 +422,10 @@ set_option(claw_config_t *c, size_t i, const char *value)
         /* fall through */
     case OPT_STRING: {
         char *copy = strdup(value);
-        if (!copy)
+        if (!copy) {
+            clear_value(&parsed);
             return error_printf("out of memory");
+        }
         free(*(char **)slot);
         *(char **)slot = copy;
         break;
@@ -329,11 +455,12 @@ set_option(claw_config_t *c, size_t i, const char *value)
         break;
     }
     }
-    char *text = strdup(value);
-    if (!text)
+    if (!(parsed.text = strdup(value))) {
+        clear_value(&parsed);
         return error_printf("out of memory");
-    free(c->text[i]);
-    c->text[i] = text;
+    }
+    clear_value(&c->value[i]);
+    c->value[i] = parsed;
     return NULL;
 }
 
@@ -348,8 +475,8 @@ claw_config_new(claw_config_t **config)
     for (size_t i = 0; i < N_OPTIONS; i++) {
         char *why = set_option(c, i, options[i].def);
         if (why) {
-            /* A default that does not parse is a bug in the table above. */
-            claw_log(CLAW_LOG_ERROR, NULL, "built-in default: %s", why);
+            /* A default that does not parse is a bug in the table above
+             * (tests/unit.c makes a configuration of defaults). */
             free(why);
             claw_config_destroy(c);
             return CLAW_STATUS_INTERNAL_ERROR;
@@ -366,13 +493,19 @@ _claw_config_copy(const claw_config_t *src, claw_config_t **dst)
     if (st || !src)
         return st;
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        char *why = set_option(*dst, i, src->text[i]);
+        char *why = set_option(*dst, i, src->value[i].text);
+        (*dst)->value[i].line = src->value[i].line;
         if (why) {
             free(why);
             claw_config_destroy(*dst);
             *dst = NULL;
             return CLAW_STATUS_OUT_OF_MEMORY;
         }
+    }
+    if (src->path && !((*dst)->path = strdup(src->path))) {
+        claw_config_destroy(*dst);
+        *dst = NULL;
+        return CLAW_STATUS_OUT_OF_MEMORY;
     }
     for (size_t r = 0; r < CLAW_N_RULES_MAX; r++) {
         if (!src->weight_text[r])
@@ -394,13 +527,13 @@ claw_config_destroy(claw_config_t *c)
     if (!c)
         return;
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (options[i].type == OPT_STRING || options[i].type == OPT_ENUM ||
-            options[i].type == OPT_LIST)
+        if (holds_text(&options[i]))
             free(*(char **)((char *)c + options[i].offset));
-        free(c->text[i]);
+        clear_value(&c->value[i]);
     }
     for (size_t i = 0; i < CLAW_N_RULES_MAX; i++)
         free(c->weight_text[i]);
+    free(c->path);
     free(c);
 }
 
@@ -461,7 +594,127 @@ claw_config_get(const claw_config_t *c, const char *section, const char *name)
     }
     if (!c || !section || !name || !find_option(section, name, &i))
         return NULL;
-    return c->text[i];
+    return c->value[i].text;
+}
+
+/* The option [@section] @name if it is of @type (or, for OPT_LIST, any
+ * list), with its index in *@index. */
+static const option_t *
+typed_option(const claw_config_t *c, const char *section, const char *name, opt_type_t type,
+             size_t *index)
+{
+    const option_t *o;
+    if (!c || !section || !name || !(o = find_option(section, name, index)))
+        return NULL;
+    if (o->type == type || (type == OPT_LIST && is_list(o)))
+        return o;
+    return NULL;
+}
+
+static claw_status_t
+get_number(const claw_config_t *c, const char *section, const char *name, opt_type_t type,
+           int64_t *value)
+{
+    size_t i;
+    const option_t *o = typed_option(c, section, name, type, &i);
+    if (!o || !value)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *value = *(const int64_t *)((const char *)c + o->offset);
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_config_get_int(const claw_config_t *c, const char *section, const char *name,
+                    int64_t *value)
+{
+    return get_number(c, section, name, OPT_INT, value);
+}
+
+claw_status_t
+claw_config_get_size(const claw_config_t *c, const char *section, const char *name,
+                     uint64_t *bytes)
+{
+    int64_t n;
+    claw_status_t st = get_number(c, section, name, OPT_SIZE, &n);
+    if (!st && bytes)
+        *bytes = (uint64_t)n; /* the table's bounds keep sizes positive */
+    return bytes ? st : CLAW_STATUS_INVALID_ARGUMENT;
+}
+
+claw_status_t
+claw_config_get_duration_ms(const claw_config_t *c, const char *section, const char *name,
+                            int64_t *ms)
+{
+    return get_number(c, section, name, OPT_MSEC, ms);
+}
+
+claw_status_t
+claw_config_get_bool(const claw_config_t *c, const char *section, const char *name, int *value)
+{
+    size_t i;
+    const option_t *o = typed_option(c, section, name, OPT_ENUM, &i);
+    if (!o || !value || strcmp(o->choices, "yes|no") != 0)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *value = strcmp(c->value[i].text, "yes") == 0;
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_config_get_score(const claw_config_t *c, const char *section, const char *name,
+                      double *value)
+{
+    size_t i;
+    const option_t *o = typed_option(c, section, name, OPT_SCORE, &i);
+    if (!o || !value)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *value = *(const double *)((const char *)c + o->offset);
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_config_get_list(const claw_config_t *c, const char *section, const char *name,
+                     const char *const **words, size_t *count)
+{
+    size_t i;
+    if (!typed_option(c, section, name, OPT_LIST, &i) || !words || !count)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *words = (const char *const *)c->value[i].words;
+    *count = c->value[i].n_words;
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_config_get_cidrs(const claw_config_t *c, const char *section, const char *name,
+                      const claw_cidr_t **cidrs, size_t *count)
+{
+    size_t i;
+    if (!typed_option(c, section, name, OPT_CIDRS, &i) || !cidrs || !count)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *cidrs = c->value[i].cidrs;
+    *count = c->value[i].n_words;
+    return CLAW_STATUS_SUCCESS;
+}
+
+char *
+_claw_config_error(const claw_config_t *c, const char *section, const char *name,
+                   const char *fmt, ...)
+{
+    size_t i;
+    char *what = NULL, *located;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&what, fmt, ap) < 0)
+        what = NULL;
+    va_end(ap);
+    if (!what)
+        return NULL;
+    if (c && c->path && find_option(section, name, &i) && c->value[i].line)
+        located = error_printf("%s:%u: [%s] %s: %s", c->path, c->value[i].line, section, name,
+                               what);
+    else
+        located = error_printf("[%s] %s: %s", section, name, what);
+    free(what);
+    return located;
 }
 
 static char *
@@ -475,8 +728,10 @@ trim(char *s)
     return s;
 }
 
-claw_status_t
-claw_config_load(const char *path, claw_config_t **config, char **error)
+/* Load @path over the defaults; with @only, the lines of other sections
+ * are skipped unread. */
+static claw_status_t
+load(const char *path, const char *only, claw_config_t **config, char **error)
 {
     claw_config_t *c = NULL;
     claw_status_t st;
@@ -502,6 +757,10 @@ claw_config_load(const char *path, claw_config_t **config, char **error)
     st = claw_config_new(&c);
     if (st)
         goto fail;
+    if (!(c->path = strdup(path))) {
+        st = CLAW_STATUS_OUT_OF_MEMORY;
+        goto fail;
+    }
 
     ssize_t got;
     while ((got = getline(&line, &cap, f)) >= 0) {
@@ -512,6 +771,15 @@ claw_config_load(const char *path, claw_config_t **config, char **error)
         }
         char *s = trim(line);
         if (*s == '\0' || *s == '#' || *s == ';')
+            continue;
+        if (only && *s == '[') {
+            char *close = strchr(s, ']');
+            if (close)
+                *close = '\0';
+            snprintf(section, sizeof section, "%s", close ? trim(s + 1) : "");
+            continue;
+        }
+        if (only && strcmp(section, only) != 0)
             continue;
         if (*s == '[') {
             char *close = strchr(s, ']');
@@ -525,7 +793,7 @@ claw_config_load(const char *path, claw_config_t **config, char **error)
                 why = error_printf("unknown section [%s]", name);
                 goto bad;
             }
-            g_strlcpy(section, name, sizeof section);
+            snprintf(section, sizeof section, "%s", name);
             continue;
         }
         char *eq = strchr(s, '=');
@@ -567,6 +835,7 @@ claw_config_load(const char *path, claw_config_t **config, char **error)
         why = set_option(c, i, value);
         if (why)
             goto bad;
+        c->value[i].line = lineno;
     }
     if (ferror(f)) {
         why = error_printf("%s: read error: %s", path, strerror(errno));
@@ -596,6 +865,21 @@ fail:
     return st;
 }
 
+claw_status_t
+claw_config_load(const char *path, claw_config_t **config, char **error)
+{
+    return load(path, NULL, config, error);
+}
+
+claw_status_t
+_claw_config_load_section(const char *path, const char *section, claw_config_t **config,
+                          char **error)
+{
+    if (!section)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    return load(path, section, config, error);
+}
+
 static void
 write_wrapped_comment(FILE *out, const char *text)
 {
@@ -609,7 +893,8 @@ claw_config_write(const claw_config_t *c, FILE *out)
     fputs("# Clawback configuration (" CLAW_DEFAULT_CONFIG ").\n"
           "#\n"
           "# Every option is shown with its default. Sizes take k, m or g (powers of\n"
-          "# 1024); durations take ms or s. Check a file with: claw --check-config FILE\n",
+          "# 1024; any case: 64M); durations take ms, s, m or h (no unit: ms).\n"
+          "# Check a file with: claw --check-config FILE\n",
           out);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_t *o = &options[i];
@@ -632,13 +917,20 @@ claw_config_write(const claw_config_t *c, FILE *out)
         case OPT_LIST:
             fprintf(out, "# A list: words separated by commas or spaces.\n");
             break;
+        case OPT_CIDRS:
+            fprintf(out, "# A list of addresses or networks (CIDR), separated by commas or "
+                         "spaces.\n");
+            break;
+        case OPT_ADDRS:
+            fprintf(out, "# A list of ADDRESS:PORT, separated by commas or spaces.\n");
+            break;
         case OPT_SCORE:
             fprintf(out, "# A number from %" PRId64 " to %" PRId64 ".\n", o->min, o->max);
             break;
         case OPT_STRING:
             break;
         }
-        const char *value = c ? c->text[i] : o->def;
+        const char *value = c ? c->value[i].text : o->def;
         fprintf(out, "%s%s =%s%s\n", c && strcmp(value, o->def) != 0 ? "" : "#", o->name,
                 *value ? " " : "", value);
     }

@@ -106,3 +106,35 @@ claw_log(claw_log_level_t level, const char *id, const char *fmt, ...)
         g_string_free(sid, TRUE);
     g_string_free(line, TRUE);
 }
+
+/* [log] facility's names, in the order of the option table's choices. */
+static const struct {
+    const char *name;
+    int facility;
+} facilities[] = {{"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+                  {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+                  {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+                  {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+
+void
+claw_log_configure(const claw_config_t *config, const char *ident, int force_stderr)
+{
+    claw_config_t *defaults = NULL;
+    if (!config && claw_config_new(&defaults) != CLAW_STATUS_SUCCESS)
+        return;
+    const claw_config_t *c = config ? config : defaults;
+    claw_log_level_t level;
+    /* The table only admits the level names, so this cannot fail. */
+    if (claw_log_level_from_string(c->log_level, &level) == CLAW_STATUS_SUCCESS)
+        claw_log_set_level(level);
+    if (force_stderr || strcmp(c->log_sink, "syslog") != 0) {
+        claw_log_set_sink(NULL, NULL);
+    } else {
+        int facility = LOG_MAIL;
+        for (size_t i = 0; i < G_N_ELEMENTS(facilities); i++)
+            if (strcmp(facilities[i].name, c->log_facility) == 0)
+                facility = facilities[i].facility;
+        claw_log_use_syslog(ident, facility);
+    }
+    claw_config_destroy(defaults);
+}

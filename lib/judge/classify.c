@@ -9,6 +9,7 @@
 #include "build-config.h"
 
 #include "claw-private.h"
+#include "judge/rules.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* ------------------------------------------------------------------------
+ * Rules
+ * --------------------------------------------------------------------- */
+
+/* The rule names and default scores are in rules.c (rules.h); the action
+ * names in base/status.c with the other enums' names. */
 
 /* ------------------------------------------------------------------------
  * Policy
@@ -36,12 +44,6 @@ static const char *const builtin_shorteners[] = {
     "cutt.ly", "shorturl.at", "tiny.cc", "rb.gy", "t.ly", "bl.ink", "s.id", "v.gd",
     "lnkd.in", "adf.ly", "shorte.st", "x.co", "qrco.de", "urlz.fr",
 };
-
-typedef struct {
-    int family;
-    unsigned char addr[16];
-    unsigned bits;
-} cidr_t;
 
 /* A protected or partner domain, prepared for lookalike comparison. */
 typedef struct {
@@ -171,7 +173,7 @@ struct claw_policy {
     GHashTable *freemail;
     GHashTable *shorteners;
     GHashTable *service_words; /* normalised like names: "tearn" */
-    GArray *internal; /* cidr_t */
+    GArray *internal; /* claw_cidr_t */
     /* What lookalike() found for a host (ASCII) -> lookalike_t, kept for
      * the engine's life: the hosts of one sender or newsletter come back in
      * message after message, and their skeletons are most of classify's
@@ -207,52 +209,6 @@ add_words(GHashTable *set, const char *list)
         g_hash_table_add(set, lower);
     }
     g_strfreev(words);
-}
-
-static bool
-parse_cidr(const char *text, cidr_t *c)
-{
-    char buf[64];
-    g_strlcpy(buf, text, sizeof buf);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    memset(c, 0, sizeof *c);
-    if (inet_pton(AF_INET, buf, c->addr) == 1) {
-        c->family = AF_INET;
-        c->bits = 32;
-    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-        c->family = AF_INET6;
-        c->bits = 128;
-    } else {
-        return false;
-    }
-    if (slash) {
-        char *end;
-        unsigned long b = strtoul(slash + 1, &end, 10);
-        if (*end || slash[1] == '\0' || b > c->bits)
-            return false;
-        c->bits = (unsigned)b;
-    }
-    return true;
-}
-
-static bool
-cidr_contains(const cidr_t *c, const char *ip)
-{
-    unsigned char a[16];
-    int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
-    if (family != c->family || inet_pton(family, ip, a) != 1)
-        return false;
-    unsigned full = c->bits / 8, rest = c->bits % 8;
-    if (memcmp(a, c->addr, full) != 0)
-        return false;
-    if (rest) {
-        unsigned char mask = (unsigned char)(0xFF << (8 - rest));
-        if ((a[full] & mask) != (c->addr[full] & mask))
-            return false;
-    }
-    return true;
 }
 
 void
@@ -565,7 +521,7 @@ _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_
     p->trusted_authserv = word_set();
     p->freemail = word_set();
     p->shorteners = word_set();
-    p->internal = g_array_new(FALSE, FALSE, sizeof(cidr_t));
+    p->internal = g_array_new(FALSE, FALSE, sizeof(claw_cidr_t));
     p->lookalikes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     add_words(p->protected_domains, pc->protected_domains);
     add_words(p->partner_domains, pc->partner_domains);
@@ -576,23 +532,11 @@ _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl, claw_policy_
         g_hash_table_add(p->freemail, g_strdup(builtin_freemail[i]));
     for (size_t i = 0; i < G_N_ELEMENTS(builtin_shorteners); i++)
         g_hash_table_add(p->shorteners, g_strdup(builtin_shorteners[i]));
-    char **nets = g_strsplit_set(pc->internal_relays ? pc->internal_relays : "", ", \t", -1);
-    for (char **n = nets; *n; n++) {
-        cidr_t c;
-        if (!**n)
-            continue;
-        if (!parse_cidr(*n, &c)) {
-            if (error)
-                *error = g_strdup_printf("[policy] internal_relays: '%s' is not an address "
-                                         "or network (CIDR)",
-                                         *n);
-            g_strfreev(nets);
-            _claw_policy_free(p);
-            return CLAW_STATUS_CONFIG_ERROR;
-        }
-        g_array_append_val(p->internal, c);
-    }
-    g_strfreev(nets);
+    /* The networks were checked when the option was set. */
+    const claw_cidr_t *nets;
+    size_t n_nets;
+    if (claw_config_get_cidrs(config, "policy", "internal_relays", &nets, &n_nets) == 0)
+        g_array_append_vals(p->internal, nets, (guint)n_nets);
 
     UErrorCode uerr = U_ZERO_ERROR;
     p->spoof = uspoof_open(&uerr);
@@ -657,23 +601,30 @@ struct claw_iocs {
     size_t count;
 };
 
-/* The form URLs are compared in: lower-case scheme and host, "/" for an
- * empty path; the same the model gives for the URLs it finds. */
+/* @value of an indicator of @type in the form the detectors compare it in:
+ * URLs and host names as the model writes the ones it finds (one
+ * normaliser for both, so "url:http://EX%41MPLE.org/" matches a link to
+ * http://example.org/), IP addresses canonical, the rest lower-cased.
+ * NULL when @value cannot be one of its type. */
 static char *
-normalise_url_ioc(const char *v)
+ioc_key(ioc_t type, const char *value)
 {
-    const char *sep = strstr(v, "://");
-    if (!sep)
-        return g_ascii_strdown(v, -1);
-    const char *host = sep + 3;
-    size_t hl = strcspn(host, "/?#");
-    GString *s = g_string_new(NULL);
-    for (const char *p = v; p < host + hl; p++)
-        g_string_append_c(s, g_ascii_tolower(*p));
-    if (host[hl] == '\0' || host[hl] == '?' || host[hl] == '#')
-        g_string_append_c(s, '/');
-    g_string_append(s, host + hl);
-    return g_string_free(s, FALSE);
+    char *normal = NULL;
+    switch (type) {
+    case IOC_URL:
+        claw_url_normalise(value, strlen(value), &normal);
+        break;
+    case IOC_HOST:
+    case IOC_DOMAIN:
+        claw_host_normalise(value, strlen(value), &normal);
+        break;
+    default:
+        return g_ascii_strdown(value, -1);
+    }
+    /* The sets free their keys with g_free(). */
+    char *key = g_strdup(normal);
+    claw_free(normal);
+    return key;
 }
 
 static claw_status_t
@@ -715,11 +666,15 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
             fclose(f);
             return CLAW_STATUS_CONFIG_ERROR;
         }
-        char *key = type == IOC_URL ? normalise_url_ioc(value) : g_ascii_strdown(value, -1);
-        if (type == IOC_HOST || type == IOC_DOMAIN) {
-            size_t n = strlen(key);
-            if (n > 1 && key[n - 1] == '.')
-                key[n - 1] = '\0';
+        char *key = ioc_key(type, value);
+        if (!key) {
+            if (error)
+                *error = g_strdup_printf("%s:%u: %s: '%s' is not %s", path, lineno,
+                                         ioc_names[type], value,
+                                         type == IOC_URL ? "an absolute URL" : "a host name");
+            free(line);
+            fclose(f);
+            return CLAW_STATUS_CONFIG_ERROR;
         }
         if (type == IOC_IP) {
             unsigned char bin[16];
@@ -847,7 +802,7 @@ typedef struct {
 static double
 weight(const claw_engine_t *e, rule_t r)
 {
-    return e->config->weight_text[r] ? e->config->weight[r] : _claw_rule_default_score((size_t)r);
+    return e->config->weight_text[r] ? e->config->weight[r] : _claw_rule_default_score(r);
 }
 
 /* Record that @r fired. The first detail is kept; later ones are counted. */
@@ -865,7 +820,7 @@ hit(run_t *run, rule_t r, const char *fmt, ...)
     char *d = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     claw_rule_hit_t h = {
-        .rule = _claw_rule_name((size_t)r),
+        .rule = _claw_rule_name(r),
         .score = weight(run->e, r),
         .detail = g_string_chunk_insert(vp->strings, d),
     };
@@ -943,7 +898,7 @@ internal_origin(const run_t *run)
     const char *client = run->env ? run->env->client_ip : NULL;
     if (client) {
         for (guint i = 0; i < pol->internal->len; i++)
-            if (cidr_contains(&g_array_index(pol->internal, cidr_t, i), client))
+            if (claw_cidr_contains_text(&g_array_index(pol->internal, claw_cidr_t, i), client))
                 goto hops;
         return false;
     }
@@ -957,7 +912,7 @@ hops:
                 continue;
             bool ours = false;
             for (guint i = 0; i < pol->internal->len && !ours; i++)
-                ours = cidr_contains(&g_array_index(pol->internal, cidr_t, i), ip);
+                ours = claw_cidr_contains_text(&g_array_index(pol->internal, claw_cidr_t, i), ip);
             if (!ours)
                 return false;
             seen++;
@@ -1312,6 +1267,73 @@ affiliation(const claw_policy_t *pol, const char *name, const char *brand)
     return person;
 }
 
+/* A brand mailing from its own domain is itself: the organisation's label
+ * of @a's domain is the brand's name run together, or its first word (DHL
+ * Express from dhl.com), or one of the brand's own domains' labels.
+ * Containing it is not enough: paypal-security-alerts.example is not
+ * PayPal. */
+static bool
+brand_from_itself(const claw_policy_t *pol, const name_t *n, const claw_address_t *a)
+{
+    if (!a->domain.registrable)
+        return false;
+    char *org_label = g_strndup(a->domain.registrable, strcspn(a->domain.registrable, "."));
+    GString *squeezed = g_string_new(NULL);
+    for (const char *c = n->norm; *c; c++)
+        if (*c != ' ')
+            g_string_append_c(squeezed, *c);
+    const char *w = n->norm + 1;
+    char *first = g_strndup(w, strcspn(w, " "));
+    bool own = !strcmp(org_label, squeezed->str) || !strcmp(org_label, first);
+    if (n->own && !own && !g_hash_table_contains(pol->freemail, a->domain.registrable)) {
+        size_t ol = strlen(org_label);
+        for (const char *o = strstr(n->own, org_label); o && !own; o = strstr(o + 1, org_label))
+            own = (o == n->own || o[-1] == ' ') && (o[ol] == ' ' || !o[ol]);
+    }
+    g_free(first);
+    g_string_free(squeezed, TRUE);
+    g_free(org_label);
+    return own;
+}
+
+/* The first VIP or brand that the display name of @a names and that @a's
+ * address is not entitled to, or NULL. @shown is the name normalised,
+ * @bare the same without service words ("support", "team"). */
+static const name_t *
+impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char *shown,
+                  const char *bare)
+{
+    for (guint k = 0; k < pol->names->len; k++) {
+        const name_t *n = &g_array_index(pol->names, name_t, k);
+        bool named = n->exact ? strcmp(bare, n->norm) == 0 : strstr(shown, n->norm) != NULL;
+        if (!named)
+            continue;
+        if (n->own && affiliation(pol, a->name, n->norm))
+            continue;
+        if (n->brand && brand_from_itself(pol, n, a))
+            continue;
+        return n;
+    }
+    return NULL;
+}
+
+/* Our own or a partner's domain written into the display name of @a. */
+static void
+detect_domain_in_name(run_t *run, const claw_address_t *a)
+{
+    const claw_policy_t *pol = run->e->policy;
+    char *lower = g_utf8_strdown(a->name, -1);
+    for (guint k = 0; k < pol->targets->len; k++) {
+        const target_t *t = &g_array_index(pol->targets, target_t, k);
+        if (strstr(lower, t->registrable))
+            hit(run, R_DISPLAY_NAME_IMPERSONATION,
+                "%s \"%s\" shows %s (%s domain), but the address is %s",
+                claw_address_field_to_string(a->field), a->name, t->registrable,
+                t->partner ? "partner" : "protected", a->address);
+    }
+    g_free(lower);
+}
+
 static void
 detect_display_names(run_t *run)
 {
@@ -1325,57 +1347,12 @@ detect_display_names(run_t *run)
             continue;
         char *shown = norm_name(pol->spoof, a->name);
         char *bare = strip_service_words(pol, shown);
-        /* The address's own organisation, squeezed: "PayPal" from paypal.com. */
-        char *org_label = NULL;
-        if (a->domain.registrable)
-            org_label = g_strndup(a->domain.registrable, strcspn(a->domain.registrable, "."));
-        for (guint k = 0; k < pol->names->len; k++) {
-            const name_t *n = &g_array_index(pol->names, name_t, k);
-            if (n->exact ? strcmp(bare, n->norm) != 0 : !strstr(shown, n->norm))
-                continue;
-            if (n->own && affiliation(pol, a->name, n->norm))
-                continue;
-            if (n->brand && org_label) {
-                /* A brand mailing from its own domain is itself: the
-                 * organisation's label is the brand's name run together, or
-                 * its first word (DHL Express from dhl.com). Containing it is
-                 * not enough: paypal-security-alerts.example is not PayPal. */
-                GString *squeezed = g_string_new(NULL);
-                for (const char *c = n->norm; *c; c++)
-                    if (*c != ' ')
-                        g_string_append_c(squeezed, *c);
-                const char *w = n->norm + 1;
-                char *first = g_strndup(w, strcspn(w, " "));
-                bool own = !strcmp(org_label, squeezed->str) || !strcmp(org_label, first);
-                if (n->own && !own && !g_hash_table_contains(pol->freemail, a->domain.registrable)) {
-                    size_t ol = strlen(org_label);
-                    for (const char *o = strstr(n->own, org_label); o && !own;
-                         o = strstr(o + 1, org_label))
-                        own = (o == n->own || o[-1] == ' ') && (o[ol] == ' ' || !o[ol]);
-                }
-                g_free(first);
-                g_string_free(squeezed, TRUE);
-                if (own)
-                    continue;
-            }
+        const name_t *n = impersonated_name(pol, a, shown, bare);
+        if (n)
             hit(run, R_DISPLAY_NAME_IMPERSONATION, "%s \"%s\" names %s %s, but the address is %s",
                 claw_address_field_to_string(a->field), a->name, n->brand ? "the brand" : "VIP",
                 n->shown, a->address);
-            break;
-        }
-        /* Our own or a partner's domain written into the name. */
-        for (guint k = 0; k < pol->targets->len; k++) {
-            const target_t *t = &g_array_index(pol->targets, target_t, k);
-            char *lower = g_utf8_strdown(a->name, -1);
-            bool named = strstr(lower, t->registrable) != NULL;
-            g_free(lower);
-            if (named)
-                hit(run, R_DISPLAY_NAME_IMPERSONATION,
-                    "%s \"%s\" shows %s (%s domain), but the address is %s",
-                    claw_address_field_to_string(a->field), a->name, t->registrable,
-                    t->partner ? "partner" : "protected", a->address);
-        }
-        g_free(org_label);
+        detect_domain_in_name(run, a);
         g_free(bare);
         g_free(shown);
     }

@@ -3,6 +3,7 @@
 
 #include "claw-private.h"
 
+#include <grp.h>
 #include <iconv.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -120,4 +121,34 @@ claw_engine_destroy(claw_engine_t *e)
     claw_config_destroy(e->config);
     free(e);
     g_mime_shutdown();
+}
+
+/* clawd's own checks that loading cannot make: what names the system. */
+static claw_status_t
+check_clawd(const claw_config_t *config, char **error)
+{
+    const char *group = claw_config_get(config, "clawd", "socket_group");
+    if (group && *group && !getgrnam(group)) {
+        if (error)
+            *error = _claw_config_error(config, "clawd", "socket_group", "no group '%s'", group);
+        return CLAW_STATUS_CONFIG_ERROR;
+    }
+    return CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+claw_config_check(const claw_config_t *config, char **error)
+{
+    claw_engine_t *engine = NULL;
+    if (error)
+        *error = NULL;
+    if (!config)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    /* The engine is what claw scan, the scanner and rspamd build first: its
+     * creation reads the policy and every indicator file in full. */
+    claw_status_t st = claw_engine_new(config, &engine, error);
+    claw_engine_destroy(engine);
+    if (st)
+        return st;
+    return check_clawd(config, error);
 }

@@ -1,12 +1,13 @@
-/* rules.c - the rule table: each rule's name, default score and
- * documentation. Its own file because the configuration checks [weights]
- * against it, and what reads the configuration without classifying (claw's
- * archive module) should not need the detectors or what they link. */
+/* rules.c - the rule table: each rule's name, default score and one line
+ * of documentation ([weights] in the sample configuration is written from
+ * it). Libc only, like config.c, which reads [weights] by these names. */
 #include "build-config.h"
 
-#include "claw-private.h"
+#include "claw-config.h"
+#include "judge/rules.h"
 
 #include <string.h>
+
 
 static const struct {
     const char *name;
@@ -55,7 +56,7 @@ static const struct {
     [R_UNSCANNABLE] = {"UNSCANNABLE", 6,
                        "A limit was hit or the input is not a message: not scanned in full."},
 };
-G_STATIC_ASSERT(R_LAST <= CLAW_N_RULES_MAX);
+_Static_assert(R_LAST <= CLAW_N_RULES_MAX, "raise CLAW_N_RULES_MAX");
 
 int
 _claw_rule_index(const char *name)
@@ -89,3 +90,4 @@ _claw_rule_doc(size_t i)
 {
     return i < R_LAST ? rules[i].doc : NULL;
 }
+

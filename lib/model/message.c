@@ -66,16 +66,18 @@ _claw_strndup_utf8(claw_ctx_t *ctx, const char *s, size_t len)
         return NULL;
     if (_claw_utf8_valid(s, len) && !memchr(s, '\0', len))
         return _claw_strndup(ctx, s, len);
-    /* g_utf8_make_valid stops at NUL only when given -1; with a length it
-     * keeps NUL, which we drop. */
-    char *valid = g_utf8_make_valid(s, (gssize)len);
-    GString *clean = g_string_sized_new(strlen(valid));
-    for (const char *p = valid; *p; p++)
-        g_string_append_c(clean, *p);
-    const char *out = _claw_strndup(ctx, clean->str, clean->len);
-    g_string_free(clean, TRUE);
+    char *valid = _claw_utf8_dup(s, len);
+    const char *out = _claw_strdup(ctx, valid);
     g_free(valid);
     return out;
+}
+
+char *
+_claw_utf8_dup(const char *s, size_t len)
+{
+    /* Invalid bytes become U+FFFD; the result is read as a C string, so
+     * nothing after a NUL survives. */
+    return g_utf8_make_valid(s, (gssize)len);
 }
 
 bool
@@ -1342,9 +1344,7 @@ claw_message_destroy(claw_message_t *m)
     if (ctx) {
         if (ctx->url_seen)
             g_hash_table_destroy(ctx->url_seen);
-        for (size_t i = 0; i < G_N_ELEMENTS(ctx->scratch); i++)
-            if (ctx->scratch[i])
-                g_string_free(ctx->scratch[i], TRUE);
+        _claw_url_buffers_free(&ctx->url_buffers);
         if (ctx->domains)
             g_hash_table_destroy(ctx->domains);
         g_ptr_array_free(ctx->method_arrays, TRUE);

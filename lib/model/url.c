@@ -59,6 +59,104 @@ is_plain_ascii_host(const char *h)
     return true;
 }
 
+/* The forms of one host name, before the Public Suffix List is asked. */
+typedef struct {
+    char *ascii;    /* lowercase A-labels, the canonical IP, or (invalid) the name as written */
+    char *unicode;  /* lowercase U-labels; NULL when the same as ascii */
+    unsigned flags; /* CLAW_DOMAIN_IP, _IDN, _INVALID, _MIXED_SCRIPT */
+} host_forms_t;
+
+static void
+host_forms_free(host_forms_t *f)
+{
+    g_free(f->ascii);
+    g_free(f->unicode);
+}
+
+/* @name (lower case, @n bytes) as the canonical text of an IPv4 or IPv6
+ * address, in brackets or not; NULL if it is no address. */
+static char *
+ip_literal(const char *name, size_t n)
+{
+    unsigned char bin[16];
+    char out[INET6_ADDRSTRLEN];
+    char *unbracketed = NULL;
+    const char *h = name;
+    if (h[0] == '[' && n > 2 && h[n - 1] == ']')
+        h = unbracketed = g_strndup(name + 1, n - 2);
+    char *ip = NULL;
+    if (inet_pton(AF_INET, h, bin) == 1)
+        ip = g_strdup(inet_ntop(AF_INET, bin, out, sizeof out));
+    else if (inet_pton(AF_INET6, h, bin) == 1)
+        ip = g_strdup(inet_ntop(AF_INET6, bin, out, sizeof out));
+    g_free(unbracketed);
+    return ip;
+}
+
+/* A name that is not plain ASCII, mapped by UTS #46 as browsers do
+ * (nontransitional, then transitional), into @f. */
+static void
+idna_forms(const char *lower, host_forms_t *f)
+{
+    char *ascii = NULL, *unicode = NULL;
+    int rc = idn2_lookup_u8((const uint8_t *)lower, (uint8_t **)&ascii,
+                            IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    if (rc != IDN2_OK)
+        rc = idn2_lookup_u8((const uint8_t *)lower, (uint8_t **)&ascii,
+                            IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
+    if (rc == IDN2_OK) {
+        f->ascii = g_strdup(ascii);
+    } else {
+        /* Not a valid IDNA name (underscores, invalid labels): keep it as
+         * written, which is what an investigator needs to search for. */
+        f->flags |= CLAW_DOMAIN_INVALID;
+        f->ascii = g_strdup(lower);
+    }
+    free(ascii);
+    if (idn2_to_unicode_8z8z(f->ascii, &unicode, 0) == IDN2_OK) {
+        f->unicode = g_utf8_make_valid(unicode, -1);
+        free(unicode);
+    }
+    if (f->unicode && strcmp(f->ascii, f->unicode) != 0) {
+        f->flags |= CLAW_DOMAIN_IDN;
+        if (mixed_script(f->unicode))
+            f->flags |= CLAW_DOMAIN_MIXED_SCRIPT;
+    } else {
+        g_free(f->unicode);
+        f->unicode = NULL;
+    }
+}
+
+/* The forms of the host name of @len bytes at @host: any case, A-labels
+ * or UTF-8, an IP address in brackets or not. One final dot is dropped.
+ * Release with host_forms_free(). */
+static void
+host_forms(const char *host, size_t len, host_forms_t *f)
+{
+    memset(f, 0, sizeof *f);
+    char *key = g_strndup(host, len);
+    /* Lower-case (ASCII here; idn2 folds the rest) and drop one final dot. */
+    char *lower = g_utf8_make_valid(key, -1);
+    g_free(key);
+    for (char *p = lower; *p; p++)
+        *p = g_ascii_tolower(*p);
+    size_t n = strlen(lower);
+    if (n > 1 && lower[n - 1] == '.')
+        lower[--n] = '\0';
+
+    f->ascii = ip_literal(lower, n);
+    if (f->ascii) {
+        f->flags |= CLAW_DOMAIN_IP;
+    } else if (is_plain_ascii_host(lower)) {
+        /* The common case needs no IDNA mapping: letters, digits, hyphens
+         * and dots, no A-labels. */
+        f->ascii = g_strdup(lower);
+    } else {
+        idna_forms(lower, f);
+    }
+    g_free(lower);
+}
+
 void
 _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char *host, size_t len)
 {
@@ -80,78 +178,32 @@ _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char *host, size_t le
         *d = *cached;
         return;
     }
-    char *key = g_strndup(host, len);
 
-    /* Lower-case (ASCII here; idn2 folds the rest) and drop one final dot. */
-    char *lower = g_utf8_make_valid(key, -1);
-    for (char *p = lower; *p; p++)
-        *p = g_ascii_tolower(*p);
-    size_t n = strlen(lower);
-    if (n > 1 && lower[n - 1] == '.')
-        lower[--n] = '\0';
-
-    char *ip = NULL;
-    {
-        unsigned char bin[16];
-        char out[INET6_ADDRSTRLEN];
-        const char *h = lower;
-        char *unbr = NULL;
-        if (h[0] == '[' && n > 2 && h[n - 1] == ']')
-            h = unbr = g_strndup(lower + 1, n - 2);
-        if (inet_pton(AF_INET, h, bin) == 1)
-            ip = g_strdup(inet_ntop(AF_INET, bin, out, sizeof out));
-        else if (inet_pton(AF_INET6, h, bin) == 1)
-            ip = g_strdup(inet_ntop(AF_INET6, bin, out, sizeof out));
-        g_free(unbr);
-    }
-    if (ip) {
-        d->ascii = d->unicode = _claw_strdup(ctx, ip);
-        d->flags |= CLAW_DOMAIN_IP;
-        g_free(ip);
-    } else if (is_plain_ascii_host(lower)) {
-        /* The common case needs no IDNA mapping: letters, digits, hyphens
-         * and dots, no A-labels. */
-        d->ascii = d->unicode = _claw_strdup(ctx, lower);
+    host_forms_t f;
+    host_forms(host, len, &f);
+    d->flags = f.flags;
+    d->ascii = _claw_strdup(ctx, f.ascii);
+    d->unicode = f.unicode ? _claw_strdup(ctx, f.unicode) : d->ascii;
+    if (!(f.flags & CLAW_DOMAIN_IP)) {
         const char *reg = psl_registrable_domain(ctx->engine->psl, d->ascii);
         if (reg)
             d->registrable = _claw_strdup(ctx, reg);
-    } else {
-        char *ascii = NULL, *unicode = NULL;
-        int rc = idn2_lookup_u8((const uint8_t *)lower, (uint8_t **)&ascii,
-                                IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-        if (rc != IDN2_OK)
-            rc = idn2_lookup_u8((const uint8_t *)lower, (uint8_t **)&ascii,
-                                IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
-        if (rc != IDN2_OK) {
-            /* Not a valid IDNA name (underscores, invalid labels): keep it as
-             * written, which is what an investigator needs to search for. */
-            d->flags |= CLAW_DOMAIN_INVALID;
-            ascii = strdup(lower);
-        }
-        if (idn2_to_unicode_8z8z(ascii, &unicode, 0) != IDN2_OK)
-            unicode = strdup(ascii);
-        d->ascii = _claw_strdup(ctx, ascii);
-        d->unicode = _claw_strndup_utf8(ctx, unicode, strlen(unicode));
-        if (strcmp(d->ascii, d->unicode) != 0) {
-            d->flags |= CLAW_DOMAIN_IDN;
-            if (mixed_script(d->unicode))
-                d->flags |= CLAW_DOMAIN_MIXED_SCRIPT;
-        }
-        const char *reg = psl_registrable_domain(ctx->engine->psl, d->ascii);
-        if (reg)
-            d->registrable = _claw_strdup(ctx, reg);
-        free(ascii);
-        free(unicode);
     }
-    g_free(lower);
+    host_forms_free(&f);
 
     claw_domain_t *copy = g_new(claw_domain_t, 1);
     *copy = *d;
-    g_hash_table_insert(ctx->domains, key, copy);
+    g_hash_table_insert(ctx->domains, g_strndup(host, len), copy);
 }
 
 /* ------------------------------------------------------------------------
- * Normalising one URL
+ * Reading one URL
+ *
+ * In steps, each its own function, that the model (_claw_url_add) and
+ * claw_url_normalise() both take, so a link in a message, an indicator and
+ * an archive query for it come out the same: clean the string as a browser
+ * does (url_clean), cut it into its parts (url_split), make its host a name
+ * (url_host_name, then host_forms), and write the normal form (url_write).
  * --------------------------------------------------------------------- */
 
 static int
@@ -278,69 +330,252 @@ looks_like_host(const char *s)
     return dot && alpha;
 }
 
-/* One of the message's reusable buffers, emptied. */
-static GString *
-scratch(claw_ctx_t *ctx, unsigned i)
+/* A scheme's default port, which a browser drops ("https://host:443/" is
+ * "https://host/"); -1 for a scheme without one. */
+static int
+default_port(const char *scheme)
 {
-    if (!ctx->scratch[i])
-        ctx->scratch[i] = g_string_sized_new(256);
-    g_string_truncate(ctx->scratch[i], 0);
-    return ctx->scratch[i];
+    static const struct {
+        const char *scheme;
+        int port;
+    } ports[] = {{"http", 80}, {"https", 443}, {"ws", 80}, {"wss", 443}, {"ftp", 21}};
+    for (size_t i = 0; i < G_N_ELEMENTS(ports); i++)
+        if (!strcmp(scheme, ports[i].scheme))
+            return ports[i].port;
+    return -1;
 }
 
-void
-_claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
-              claw_url_source_t source, const char *link_text)
+/* One URL cut into its parts. The spans point into the cleaned string. */
+typedef struct {
+    char scheme[32];      /* lower case, without ':' */
+    unsigned flags;       /* CLAW_URL_NO_SCHEME and CLAW_URL_BACKSLASH, as found */
+    bool special;         /* http(s), ftp, ws(s), file: backslashes are slashes */
+    bool hierarchical;    /* scheme://authority/... rather than scheme:opaque */
+    const char *userinfo; /* before the authority's last '@'; NULL when none */
+    size_t userinfo_len;
+    const char *host;     /* as written: may be percent-encoded, IPv6 in brackets */
+    size_t host_len;
+    int port;             /* 0: none, not a port number, or the scheme's default */
+    const char *rest;     /* path, query and fragment as written */
+    size_t rest_len;
+} url_parts_t;
+
+/* @raw as a browser takes it, into @out: leading and trailing C0 controls
+ * and spaces dropped, tabs and newlines anywhere removed, cut at
+ * MAX_RAW_URL bytes. */
+static void
+url_clean(const char *raw, size_t len, GString *out)
 {
-    if (ctx->text_only)
-        return;
-    /* Browsers strip leading and trailing C0 controls and spaces, and remove
-     * tabs and newlines anywhere. */
     while (len && (unsigned char)raw[0] <= ' ') {
         raw++;
         len--;
     }
     while (len && (unsigned char)raw[len - 1] <= ' ')
         len--;
-    if (len == 0)
-        return;
-    GString *s = scratch(ctx, 0);
-    for (size_t i = 0; i < len && s->len < MAX_RAW_URL; i++)
+    for (size_t i = 0; i < len && out->len < MAX_RAW_URL; i++)
         if (raw[i] != '\t' && raw[i] != '\n' && raw[i] != '\r')
-            g_string_append_c(s, raw[i]);
+            g_string_append_c(out, raw[i]);
+}
 
-    claw_url_t u = {.source = source, .port = 0};
-    const char *p = s->str, *end = s->str + s->len;
-
-    /* Scheme. */
-    const char *q = p;
-    if (g_ascii_isalpha(*q)) {
+/* The scheme at *@p, lower-cased into @u, and *@p moved past its ':'.
+ * "www." without a scheme is http. False for a relative reference. */
+static bool
+url_scheme(const char **p, const char *end, url_parts_t *u)
+{
+    const char *s = *p, *q = s;
+    if (q < end && g_ascii_isalpha(*q)) {
         while (q < end && (g_ascii_isalnum(*q) || *q == '+' || *q == '-' || *q == '.'))
             q++;
     }
-    char scheme[32];
-    if (q < end && *q == ':' && q > p) {
-        size_t n = MIN((size_t)(q - p), sizeof scheme - 1);
+    if (q < end && *q == ':' && q > s) {
+        size_t n = MIN((size_t)(q - s), sizeof u->scheme - 1);
         for (size_t i = 0; i < n; i++)
-            scheme[i] = g_ascii_tolower(p[i]);
-        scheme[n] = '\0';
-        p = q + 1;
-    } else if (s->len > 4 && g_ascii_strncasecmp(p, "www.", 4) == 0) {
-        strcpy(scheme, "http");
-        u.flags |= CLAW_URL_NO_SCHEME;
-    } else {
-        /* Relative references and fragments go nowhere new. */
-        return;
+            u->scheme[i] = g_ascii_tolower(s[i]);
+        u->scheme[n] = '\0';
+        *p = q + 1;
+        return true;
     }
-    if (!strcmp(scheme, "cid") || !strcmp(scheme, "mid")) {
-        /* References to other parts of the same message. */
-        return;
+    if (end - s > 4 && g_ascii_strncasecmp(s, "www.", 4) == 0) {
+        strcpy(u->scheme, "http");
+        u->flags |= CLAW_URL_NO_SCHEME;
+        return true;
     }
+    return false;
+}
 
-    /* Dedupe: the same link with the same text, once per message part. */
-    GString *k = scratch(ctx, 1);
+/* The port written from @p to @end: 0 unless it is a number up to 65535
+ * other than @scheme's default. */
+static int
+url_port(const char *p, const char *end, const char *scheme)
+{
+    int port = 0;
+    if (p >= end)
+        return 0;
+    for (const char *r = p; r < end; r++) {
+        if (!g_ascii_isdigit(*r) || port > 65535)
+            return 0;
+        port = port * 10 + (*r - '0');
+    }
+    return port <= 65535 && port != default_port(scheme) ? port : 0;
+}
+
+/* The authority that starts at @p: userinfo, host and port into @u.
+ * Returns where the path begins. */
+static const char *
+url_authority(const char *p, const char *end, url_parts_t *u)
+{
+    /* Any run of slashes and backslashes introduces the authority. */
+    while (p < end && (*p == '/' || *p == '\\')) {
+        if (*p == '\\')
+            u->flags |= CLAW_URL_BACKSLASH;
+        p++;
+    }
+    const char *auth = p;
+    while (p < end && *p != '/' && *p != '?' && *p != '#' && !(u->special && *p == '\\'))
+        p++;
+    const char *auth_end = p;
+    /* userinfo: up to the last '@' of the authority. */
+    const char *at = NULL;
+    for (const char *r = auth; r < auth_end; r++)
+        if (*r == '@')
+            at = r;
+    const char *host = auth;
+    if (at) {
+        u->userinfo = auth;
+        u->userinfo_len = (size_t)(at - auth);
+        host = at + 1;
+    }
+    /* host[:port]; IPv6 in brackets. */
+    const char *host_end = auth_end;
+    if (host < auth_end && *host == '[') {
+        const char *close = memchr(host, ']', (size_t)(auth_end - host));
+        if (close)
+            host_end = close + 1;
+    } else {
+        const char *colon = NULL;
+        for (const char *r = host; r < auth_end; r++)
+            if (*r == ':')
+                colon = r;
+        if (colon)
+            host_end = colon;
+    }
+    u->host = host;
+    u->host_len = (size_t)(host_end - host);
+    if (host_end < auth_end && *host_end == ':')
+        u->port = url_port(host_end + 1, auth_end, u->scheme);
+    return p;
+}
+
+/* The cleaned URL of @len bytes at @s cut into @u. False for what goes
+ * nowhere new: relative references and fragments, and cid: and mid:,
+ * which point at other parts of the same message. */
+static bool
+url_split(const char *s, size_t len, url_parts_t *u)
+{
+    const char *p = s, *end = s + len;
+    memset(u, 0, sizeof *u);
+    if (!url_scheme(&p, end, u) || !strcmp(u->scheme, "cid") || !strcmp(u->scheme, "mid"))
+        return false;
+    u->special = is_special_scheme(u->scheme) || (u->flags & CLAW_URL_NO_SCHEME);
+    u->hierarchical = u->special || (p + 1 < end && p[0] == '/' && p[1] == '/');
+    if (u->hierarchical)
+        p = url_authority(p, end, u);
+    u->rest = p;
+    u->rest_len = (size_t)(end - p);
+    return true;
+}
+
+/* The host name of @len bytes at @host as the domain functions take it:
+ * percent-decoded into @buf, or, when it is a number in any of the forms a
+ * browser reads as IPv4, its dotted quad in @v4. Adds CLAW_URL_HOST_ENCODED,
+ * CLAW_URL_IP_HOST and CLAW_URL_IP_OBFUSCATED to *@flags. Returns the name
+ * (in @buf or @v4) and its length in *@n, 0 for an empty host. */
+static const char *
+url_host_name(const char *host, size_t len, GString *buf, char v4[16], unsigned *flags,
+              size_t *n)
+{
+    if (memchr(host, '%', len)) {
+        *flags |= CLAW_URL_HOST_ENCODED;
+        percent_decode(buf, host, len);
+    } else {
+        g_string_append_len(buf, host, (gssize)len);
+    }
+    bool obfuscated = false;
+    if (buf->len && parse_ipv4(buf->str, v4, &obfuscated)) {
+        *flags |= CLAW_URL_IP_HOST | (obfuscated ? CLAW_URL_IP_OBFUSCATED : 0);
+        *n = strlen(v4);
+        return v4;
+    }
+    *n = buf->len;
+    return buf->str;
+}
+
+/* The path, query and fragment of @u into @out as a browser sends them:
+ * backslashes are slashes after a special scheme. */
+static void
+url_rest(const url_parts_t *u, GString *out)
+{
+    for (size_t i = 0; i < u->rest_len; i++)
+        g_string_append_c(out, (u->special && u->rest[i] == '\\') ? '/' : u->rest[i]);
+}
+
+/* The normal form of @u into @out: scheme://host[:port] and @rest ("/"
+ * when empty), or scheme:@rest. @host is the host's ASCII form (NULL for
+ * none), @host_flags its CLAW_DOMAIN_* flags. */
+static void
+url_write(GString *out, const url_parts_t *u, const char *host, unsigned host_flags,
+          const GString *rest)
+{
+    g_string_append(out, u->scheme);
+    if (u->hierarchical) {
+        g_string_append(out, "://");
+        if (host) {
+            bool v6 = (host_flags & CLAW_DOMAIN_IP) && strchr(host, ':');
+            g_string_append_printf(out, v6 ? "[%s]" : "%s", host);
+        }
+        if (u->port)
+            g_string_append_printf(out, ":%d", u->port);
+        if (rest->len == 0)
+            g_string_append_c(out, '/');
+    } else {
+        g_string_append_c(out, ':');
+    }
+    g_string_append_len(out, rest->str, (gssize)rest->len);
+}
+
+/* ------------------------------------------------------------------------
+ * Recording a message's URLs
+ * --------------------------------------------------------------------- */
+
+/* @b emptied; made on first use. */
+static GString *
+emptied(GString **b)
+{
+    if (!*b)
+        *b = g_string_sized_new(256);
+    g_string_truncate(*b, 0);
+    return *b;
+}
+
+void
+_claw_url_buffers_free(claw_url_buffers_t *b)
+{
+    GString *all[] = {b->cleaned, b->seen_key, b->host, b->rest, b->path, b->normalised};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
+        if (all[i])
+            g_string_free(all[i], TRUE);
+    memset(b, 0, sizeof *b);
+}
+
+/* Has the message listed this link already? The same link with the same
+ * text is listed once per message part and source. */
+static bool
+url_seen(claw_ctx_t *ctx, const GString *cleaned, const char *part, claw_url_source_t source,
+         const char *link_text)
+{
+    GString *k = emptied(&ctx->url_buffers.seen_key);
     g_string_append_c(k, (char)('0' + source));
-    g_string_append_len(k, s->str, (gssize)s->len);
+    g_string_append_len(k, cleaned->str, (gssize)cleaned->len);
     g_string_append_c(k, '\x1f');
     if (link_text)
         g_string_append(k, link_text);
@@ -349,158 +584,234 @@ _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
         g_string_append(k, part);
     if (!ctx->url_seen)
         ctx->url_seen = g_hash_table_new(g_str_hash, g_str_equal);
-    if (g_hash_table_contains(ctx->url_seen, k->str))
-        return;
-    if (ctx->urls->len >= (guint)ctx->limits->max_urls) {
-        if (!_claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_URLS))
-            _claw_anomaly(ctx, CLAW_ANOM_LIMIT_URLS, part,
-                          "more than %" G_GINT64_FORMAT " distinct URLs",
-                          ctx->limits->max_urls);
-        return;
-    }
-    /* The key lives as long as the message, in its string chunk. */
-    g_hash_table_add(ctx->url_seen, (gpointer)_claw_strndup(ctx, k->str, k->len));
+    return g_hash_table_contains(ctx->url_seen, k->str);
+}
 
-    u.raw = _claw_strndup_utf8(ctx, s->str, s->len);
-    u.scheme = _claw_strndup_utf8(ctx, scheme, strlen(scheme));
+/* Room for one more URL under [limits] max_urls? The first URL past it is
+ * recorded as an anomaly. */
+static bool
+url_room_left(claw_ctx_t *ctx, const char *part)
+{
+    if (ctx->urls->len < (guint)ctx->limits->max_urls)
+        return true;
+    if (!_claw_has_anomaly(ctx, CLAW_ANOM_LIMIT_URLS))
+        _claw_anomaly(ctx, CLAW_ANOM_LIMIT_URLS, part,
+                      "more than %" G_GINT64_FORMAT " distinct URLs", ctx->limits->max_urls);
+    return false;
+}
+
+/* The visible text of a link, cut at MAX_LINK_TEXT bytes on a character
+ * boundary. */
+static const char *
+url_link_text(claw_ctx_t *ctx, const char *link_text)
+{
+    size_t n = strlen(link_text);
+    if (n > MAX_LINK_TEXT) {
+        n = MAX_LINK_TEXT;
+        while (n && ((unsigned char)link_text[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return _claw_strndup_utf8(ctx, link_text, n);
+}
+
+/* The userinfo of @parts into @u, percent-decoded and flagged. */
+static void
+url_record_userinfo(claw_ctx_t *ctx, const url_parts_t *parts, claw_url_t *u)
+{
+    GString *ui = g_string_new(NULL);
+    percent_decode(ui, parts->userinfo, parts->userinfo_len);
+    u->userinfo = _claw_strndup_utf8(ctx, ui->str, ui->len);
+    u->flags |= CLAW_URL_USERINFO;
+    /* "http://paypal.com@evil.example/": the part a reader sees first is
+     * not where the link goes. */
+    const char *last_at = strrchr(ui->str, '@');
+    const char *user_start = last_at ? last_at + 1 : ui->str;
+    char *user = g_strndup(user_start, strcspn(user_start, ":"));
+    if (looks_like_host(user))
+        u->flags |= CLAW_URL_USERINFO_HOSTLIKE;
+    g_free(user);
+    g_string_free(ui, TRUE);
+}
+
+/* The host of @parts into @u->host, and what it says into @u->flags. */
+static void
+url_record_host(claw_ctx_t *ctx, const url_parts_t *parts, claw_url_t *u)
+{
+    char v4[16];
+    size_t n;
+    const char *name = url_host_name(parts->host, parts->host_len,
+                                     emptied(&ctx->url_buffers.host), v4, &u->flags, &n);
+    if (n == 0)
+        return;
+    _claw_domain_init(ctx, &u->host, name, n);
+    if (u->host.flags & CLAW_DOMAIN_IP)
+        u->flags |= CLAW_URL_IP_HOST;
+    if (u->host.flags & CLAW_DOMAIN_IDN)
+        u->flags |= CLAW_URL_IDN;
+    if (u->host.flags & CLAW_DOMAIN_INVALID)
+        u->flags |= CLAW_URL_INVALID_HOST;
+}
+
+/* The domain of a mailto: link's first address into @u->host. */
+static void
+url_record_mailto(claw_ctx_t *ctx, const url_parts_t *parts, claw_url_t *u)
+{
+    const char *end = parts->rest + parts->rest_len;
+    const char *at = memchr(parts->rest, '@', parts->rest_len);
+    if (!at)
+        return;
+    const char *dend = at + 1;
+    while (dend < end && *dend != '?' && *dend != '&' && *dend != ',')
+        dend++;
+    _claw_domain_init(ctx, &u->host, at + 1, (size_t)(dend - at - 1));
+}
+
+/* Add the URL @parts of @cleaned to the message. */
+static void
+url_record(claw_ctx_t *ctx, const url_parts_t *parts, const GString *cleaned, const char *part,
+           claw_url_source_t source, const char *link_text)
+{
+    claw_url_buffers_t *b = &ctx->url_buffers;
+    claw_url_t u = {.source = source, .flags = parts->flags, .port = parts->port};
+    u.raw = _claw_strndup_utf8(ctx, cleaned->str, cleaned->len);
+    u.scheme = _claw_strndup_utf8(ctx, parts->scheme, strlen(parts->scheme));
     u.part = _claw_strdup(ctx, part);
-    if (link_text) {
-        size_t tl = strlen(link_text);
-        if (tl > MAX_LINK_TEXT) {
-            tl = MAX_LINK_TEXT;
-            while (tl && ((unsigned char)link_text[tl] & 0xC0) == 0x80)
-                tl--;
-        }
-        u.link_text = _claw_strndup_utf8(ctx, link_text, tl);
-    }
+    if (link_text)
+        u.link_text = url_link_text(ctx, link_text);
+    if (parts->userinfo)
+        url_record_userinfo(ctx, parts, &u);
+    if (parts->hierarchical)
+        url_record_host(ctx, parts, &u);
+    else if (!strcmp(u.scheme, "mailto"))
+        url_record_mailto(ctx, parts, &u);
 
-    GString *norm = scratch(ctx, 2);
-    g_string_append(norm, u.scheme);
-    bool special = is_special_scheme(scheme) || (u.flags & CLAW_URL_NO_SCHEME);
-    bool hierarchical = special || (p + 1 < end && p[0] == '/' && p[1] == '/');
-    if (hierarchical) {
-        /* Any run of slashes and backslashes introduces the authority. */
-        while (p < end && (*p == '/' || *p == '\\')) {
-            if (*p == '\\')
-                u.flags |= CLAW_URL_BACKSLASH;
-            p++;
-        }
-        const char *auth = p;
-        while (p < end && *p != '/' && *p != '?' && *p != '#' && !(special && *p == '\\'))
-            p++;
-        const char *auth_end = p;
-        /* userinfo: up to the last '@' of the authority. */
-        const char *at = NULL;
-        for (const char *r = auth; r < auth_end; r++)
-            if (*r == '@')
-                at = r;
-        const char *host = auth;
-        if (at) {
-            GString *ui = g_string_new(NULL);
-            percent_decode(ui, auth, (size_t)(at - auth));
-            u.userinfo = _claw_strndup_utf8(ctx, ui->str, ui->len);
-            u.flags |= CLAW_URL_USERINFO;
-            /* "http://paypal.com@evil.example/": the part a reader sees first
-             * is not where the link goes. */
-            const char *last_at = strrchr(ui->str, '@');
-            const char *user_start = last_at ? last_at + 1 : ui->str;
-            char *user = g_strndup(user_start, strcspn(user_start, ":"));
-            if (looks_like_host(user))
-                u.flags |= CLAW_URL_USERINFO_HOSTLIKE;
-            g_free(user);
-            g_string_free(ui, TRUE);
-            host = at + 1;
-        }
-        /* host[:port]; IPv6 in brackets. */
-        const char *host_end = auth_end;
-        if (host < auth_end && *host == '[') {
-            const char *close = memchr(host, ']', (size_t)(auth_end - host));
-            if (close)
-                host_end = close + 1;
-        } else {
-            const char *colon = NULL;
-            for (const char *r = host; r < auth_end; r++)
-                if (*r == ':')
-                    colon = r;
-            if (colon)
-                host_end = colon;
-        }
-        if (host_end < auth_end && *host_end == ':') {
-            const char *port = host_end + 1;
-            int pn = 0;
-            bool ok = port < auth_end;
-            for (const char *r = port; r < auth_end; r++) {
-                if (!g_ascii_isdigit(*r) || pn > 65535) {
-                    ok = false;
-                    break;
-                }
-                pn = pn * 10 + (*r - '0');
-            }
-            if (ok && pn <= 65535)
-                u.port = pn;
-        }
-        GString *h = scratch(ctx, 3);
-        if (memchr(host, '%', (size_t)(host_end - host))) {
-            u.flags |= CLAW_URL_HOST_ENCODED;
-            percent_decode(h, host, (size_t)(host_end - host));
-        } else {
-            g_string_append_len(h, host, host_end - host);
-        }
-        if (h->len) {
-            char v4[16];
-            bool obf = false;
-            char *low = g_ascii_strdown(h->str, (gssize)h->len);
-            if (parse_ipv4(low, v4, &obf)) {
-                _claw_domain_init(ctx, &u.host, v4, strlen(v4));
-                u.flags |= CLAW_URL_IP_HOST;
-                if (obf)
-                    u.flags |= CLAW_URL_IP_OBFUSCATED;
-            } else {
-                _claw_domain_init(ctx, &u.host, h->str, h->len);
-                if (u.host.flags & CLAW_DOMAIN_IP)
-                    u.flags |= CLAW_URL_IP_HOST;
-                if (u.host.flags & CLAW_DOMAIN_IDN)
-                    u.flags |= CLAW_URL_IDN;
-                if (u.host.flags & CLAW_DOMAIN_INVALID)
-                    u.flags |= CLAW_URL_INVALID_HOST;
-            }
-            g_free(low);
-        }
-        g_string_append(norm, "://");
-        if (u.host.ascii) {
-            bool v6 = (u.host.flags & CLAW_DOMAIN_IP) && strchr(u.host.ascii, ':');
-            g_string_append_printf(norm, v6 ? "[%s]" : "%s", u.host.ascii);
-        }
-        if (u.port)
-            g_string_append_printf(norm, ":%d", u.port);
-        if (p >= end)
-            g_string_append_c(norm, '/');
-    } else {
-        g_string_append_c(norm, ':');
-        if (!strcmp(u.scheme, "mailto")) {
-            const char *at = memchr(p, '@', (size_t)(end - p));
-            if (at) {
-                const char *dend = at + 1;
-                while (dend < end && *dend != '?' && *dend != '&' && *dend != ',')
-                    dend++;
-                _claw_domain_init(ctx, &u.host, at + 1, (size_t)(dend - at - 1));
-            }
-        }
-    }
-    /* The rest: path, query and fragment. */
-    GString *rest = scratch(ctx, 4);
-    for (const char *r = p; r < end; r++)
-        g_string_append_c(rest, (special && *r == '\\') ? '/' : *r);
-    g_string_append_len(norm, rest->str, (gssize)rest->len);
+    GString *rest = emptied(&b->rest);
+    url_rest(parts, rest);
     if (memchr(rest->str, '%', rest->len)) {
-        GString *decoded = scratch(ctx, 5);
-        percent_decode(decoded, rest->str, rest->len);
-        u.path = _claw_strndup_utf8(ctx, decoded->str, decoded->len);
+        GString *path = emptied(&b->path);
+        percent_decode(path, rest->str, rest->len);
+        u.path = _claw_strndup_utf8(ctx, path->str, path->len);
     } else {
         u.path = _claw_strndup_utf8(ctx, rest->str, rest->len);
     }
-    u.url = _claw_strndup_utf8(ctx, norm->str, norm->len);
+    GString *normalised = emptied(&b->normalised);
+    url_write(normalised, parts, u.host.ascii, u.host.flags, rest);
+    u.url = _claw_strndup_utf8(ctx, normalised->str, normalised->len);
     g_array_append_val(ctx->urls, u);
+}
+
+void
+_claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
+              claw_url_source_t source, const char *link_text)
+{
+    if (ctx->text_only)
+        return;
+    GString *cleaned = emptied(&ctx->url_buffers.cleaned);
+    url_clean(raw, len, cleaned);
+    url_parts_t parts;
+    if (!url_split(cleaned->str, cleaned->len, &parts))
+        return;
+    if (url_seen(ctx, cleaned, part, source, link_text) || !url_room_left(ctx, part))
+        return;
+    /* The key lives as long as the message, in its string chunk. */
+    const GString *key = ctx->url_buffers.seen_key;
+    g_hash_table_add(ctx->url_seen, (gpointer)_claw_strndup(ctx, key->str, key->len));
+    url_record(ctx, &parts, cleaned, part, source, link_text);
+}
+
+/* ------------------------------------------------------------------------
+ * The public normaliser: the same steps without a message
+ * --------------------------------------------------------------------- */
+
+/* A malloc'd copy of @s made valid UTF-8 as the model stores its strings,
+ * for claw_free(); NULL when out of memory. */
+static char *
+public_copy(const char *s, size_t len)
+{
+    char *valid = _claw_utf8_dup(s, len);
+    char *out = strdup(valid);
+    g_free(valid);
+    return out;
+}
+
+/* The host forms of @len bytes at @host as written in a URL; false when
+ * there is no host. */
+static bool
+public_host_forms(const char *host, size_t len, host_forms_t *f)
+{
+    GString *buf = g_string_new(NULL);
+    char v4[16];
+    size_t n;
+    unsigned flags = 0;
+    const char *name = url_host_name(host, len, buf, v4, &flags, &n);
+    if (n)
+        host_forms(name, n, f);
+    g_string_free(buf, TRUE);
+    return n != 0;
+}
+
+/* What both public functions begin with: *@out NULL, and @raw cleaned
+ * into a new string; NULL (an invalid argument) for a NULL @raw or @out. */
+static GString *
+public_begin(const char *raw, size_t len, char **out)
+{
+    if (out)
+        *out = NULL;
+    if (!raw || !out)
+        return NULL;
+    GString *cleaned = g_string_new(NULL);
+    url_clean(raw, len, cleaned);
+    return cleaned;
+}
+
+claw_status_t
+claw_url_normalise(const char *raw, size_t len, char **out)
+{
+    GString *cleaned = public_begin(raw, len, out);
+    if (!cleaned)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    claw_status_t status = CLAW_STATUS_INVALID_ARGUMENT;
+    GString *rest = g_string_new(NULL), *normalised = g_string_new(NULL);
+    host_forms_t host = {0};
+    url_parts_t parts;
+    if (!url_split(cleaned->str, cleaned->len, &parts))
+        goto done;
+    if (parts.hierarchical)
+        public_host_forms(parts.host, parts.host_len, &host);
+    url_rest(&parts, rest);
+    url_write(normalised, &parts, host.ascii, host.flags, rest);
+    *out = public_copy(normalised->str, normalised->len);
+    status = *out ? CLAW_STATUS_SUCCESS : CLAW_STATUS_OUT_OF_MEMORY;
+done:
+    host_forms_free(&host);
+    g_string_free(cleaned, TRUE);
+    g_string_free(rest, TRUE);
+    g_string_free(normalised, TRUE);
+    return status;
+}
+
+claw_status_t
+claw_host_normalise(const char *raw, size_t len, char **out)
+{
+    GString *cleaned = public_begin(raw, len, out);
+    if (!cleaned)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    claw_status_t status = CLAW_STATUS_INVALID_ARGUMENT;
+    host_forms_t host = {0};
+    /* What a URL's host can never hold: the characters that end it, and a
+     * ':' that is not inside an IPv6 address. */
+    if (strpbrk(cleaned->str, "/\\?#@") || memchr(cleaned->str, '\0', cleaned->len))
+        goto done;
+    if (!public_host_forms(cleaned->str, cleaned->len, &host))
+        goto done;
+    if (strchr(host.ascii, ':') && !(host.flags & CLAW_DOMAIN_IP))
+        goto done;
+    *out = strdup(host.ascii);
+    status = *out ? CLAW_STATUS_SUCCESS : CLAW_STATUS_OUT_OF_MEMORY;
+done:
+    host_forms_free(&host);
+    g_string_free(cleaned, TRUE);
+    return status;
 }
 
 /* ------------------------------------------------------------------------

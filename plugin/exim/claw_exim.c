@@ -14,7 +14,7 @@
  * pool of workers on a Unix socket in Exim's spool directory, started by
  * the first message that needs it. This object links nothing but libc, so
  * Exim's receiving process loads it in no time: it reads the [mta] section
- * of clawback.conf, sends the envelope and header lines with the spool data
+ * of clawback.conf (through libclaw's option table, config.c, compiled in), sends the envelope and header lines with the spool data
  * file's descriptor (scan-proto.h), and waits until its deadline. A hang or
  * a crash costs a worker, never Exim's process. Anything that stops a
  * verdict becomes the configured outcome: a temporary failure (451) unless
@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "claw-config.h"
 #include "claw-ulid.h"
 #include "scan-proto.h"
 
@@ -99,25 +100,10 @@ config_path(const char *arg)
     return env && *env ? env : CLAW_EXIM_CONFIG;
 }
 
-/* "2000", "2000ms" or "2s"; -1 if it is none of them. */
-static int64_t
-parse_ms(const char *v)
-{
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || n < 0)
-        return -1;
-    if (!strcmp(end, "") || !strcmp(end, "ms"))
-        return n;
-    if (!strcmp(end, "s"))
-        return n * 1000;
-    return -1;
-}
-
 /* Read [mta] from @path if it changed. The rest of the file is the
  * scanner's to check: it answers a request with the error when the file no
- * longer loads. False with *@why when the file cannot be read. */
+ * longer loads. False with *@why when the file cannot be read or its
+ * [mta] is wrong ("file:line: message"). */
 static bool
 read_mta(const char *path, char **why)
 {
@@ -128,43 +114,19 @@ read_mta(const char *path, char **why)
     }
     if (mta.loaded && !strcmp(mta.path, path) && proto_same_file(&st, &mta.st))
         return true;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        *why = str_printf("configuration %s: %s", path, strerror(errno));
+    /* The option table of every program, [mta] only (config.c). */
+    claw_config_t *cfg = NULL;
+    int64_t deadline;
+    if (_claw_config_load_section(path, "mta", &cfg, why) != CLAW_STATUS_SUCCESS) {
+        if (!*why)
+            *why = str_printf("configuration %s: out of memory", path);
         return false;
     }
-    bool in_mta = false, fail_open = false;
-    int64_t deadline = 2000;
-    char fault[16] = "none";
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        char *p = line, *e;
-        while (isspace((unsigned char)*p))
-            p++;
-        for (e = p + strlen(p); e > p && isspace((unsigned char)e[-1]); e--)
-            ;
-        *e = '\0';
-        if (*p == '[') {
-            in_mta = !strcmp(p, "[mta]");
-            continue;
-        }
-        char *eq = strchr(p, '=');
-        if (!in_mta || *p == '#' || *p == ';' || !eq)
-            continue;
-        char *k = p, *ke = eq, *v = eq + 1;
-        while (ke > k && isspace((unsigned char)ke[-1]))
-            ke--;
-        *ke = '\0';
-        while (isspace((unsigned char)*v))
-            v++;
-        if (!strcmp(k, "on_failure"))
-            fail_open = !strcmp(v, "accept");
-        else if (!strcmp(k, "deadline") && parse_ms(v) >= 10)
-            deadline = parse_ms(v);
-        else if (!strcmp(k, "test_fault"))
-            snprintf(fault, sizeof fault, "%s", v);
-    }
-    fclose(f);
+    claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
+    bool fail_open = !strcmp(claw_config_get(cfg, "mta", "on_failure"), "accept");
+    char fault[sizeof mta.test_fault];
+    snprintf(fault, sizeof fault, "%s", claw_config_get(cfg, "mta", "test_fault"));
+    claw_config_destroy(cfg);
     snprintf(mta.path, sizeof mta.path, "%s", path);
     mta.st = st;
     mta.loaded = true;

@@ -98,9 +98,14 @@ scanner_engine(const char *path, struct stat *st)
     if (stat(path, &now) != 0)
         memset(&now, 0, sizeof now);
     claw_status_t s = claw_config_load(path, &cfg, &err);
-    if (s == CLAW_STATUS_SUCCESS && cfg->limits.max_time_ms > cfg->mta_deadline_ms * 3 / 4) {
+    int64_t max_time = 0, deadline = 0;
+    if (s == CLAW_STATUS_SUCCESS) {
+        claw_config_get_duration_ms(cfg, "limits", "max_time", &max_time);
+        claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
+    }
+    if (s == CLAW_STATUS_SUCCESS && max_time > deadline * 3 / 4) {
         char v[32];
-        snprintf(v, sizeof v, "%" PRId64, MAX(cfg->mta_deadline_ms * 3 / 4, 1));
+        snprintf(v, sizeof v, "%" PRId64 "ms", MAX(deadline * 3 / 4, 1));
         s = claw_config_set(cfg, "limits", "max_time", v, &err);
     }
     if (s == CLAW_STATUS_SUCCESS)

@@ -112,6 +112,26 @@ claw_id_new(char out[CLAW_ID_SIZE])
     the_model()->id_new(out);
 }
 
+/* url: and host: queries take their values as the model normalises them. */
+claw_status_t
+claw_url_normalise(const char *raw, size_t len, char **out)
+{
+    return the_model()->url_normalise(raw, len, out);
+}
+
+claw_status_t
+claw_host_normalise(const char *raw, size_t len, char **out)
+{
+    return the_model()->host_normalise(raw, len, out);
+}
+
+void
+claw_free(void *p)
+{
+    if (p)
+        the_model()->free(p);
+}
+
 /* The store's SHA256() (cli-model.h says why it comes from here): this
  * definition, linked into the module, is the one archive.c's calls reach,
  * so the module does not link libcrypto. */

@@ -28,6 +28,9 @@ typedef struct {
     __typeof__(claw_verdict_message) *verdict_message;
     __typeof__(claw_verdict_destroy) *verdict_destroy;
     __typeof__(claw_id_new) *id_new;
+    __typeof__(claw_url_normalise) *url_normalise;
+    __typeof__(claw_host_normalise) *host_normalise;
+    __typeof__(claw_free) *free;
     /* OpenSSL's SHA256(), which the store calls to hash a long key or (in
      * check --deep) a whole message: libcrypto alone costs a search more
      * instructions at load than all the rest it loads (3.1 M of 7.8 M). */

@@ -226,14 +226,18 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
 }
 
 
-/* --check-config FILE: the file parses and every value is valid. */
+/* --check-config FILE: loading, then what every program that reads it
+ * checks. */
 static int
 check_config(const char *path)
 {
     claw_config_t *cfg = NULL;
     char *err = NULL;
     claw_status_t st = claw_config_load(path, &cfg, &err);
+    if (!st)
+        st = claw_config_check(cfg, &err);
     if (st) {
+        claw_config_destroy(cfg);
         fprintf(stderr, "%s\n", err ? err : claw_status_to_string(st));
         free(err);
         return EX_CONFIG;
@@ -282,5 +286,8 @@ const cli_model_t claw_cli_model CLAW_PUBLIC_MODULE = {
     .verdict_message = claw_verdict_message,
     .verdict_destroy = claw_verdict_destroy,
     .id_new = claw_id_new,
+    .url_normalise = claw_url_normalise,
+    .host_normalise = claw_host_normalise,
+    .free = claw_free,
     .sha256 = SHA256,
 };
