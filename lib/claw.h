@@ -702,6 +702,14 @@ CLAW_PUBLIC claw_status_t claw_message_to_json(const claw_message_t *message,
                                                const claw_verdict_t *verdict, const char *name,
                                                char **json);
 
+/** @s as a JSON string: in double quotes, with the quote, backslash, every
+ * control character (C0, DEL, C1), U+2028/U+2029 and the bidi controls
+ * escaped, so that text from a message can neither end the string nor
+ * reorder or break what a terminal shows. @s NULL gives the JSON literal
+ * null. The result is malloc'd and never NULL; free() it. This is the
+ * escaper claw_message_to_json() uses. */
+CLAW_PUBLIC char *claw_json_quote(const char *s);
+
 /** The model as readable text, several lines each ending in "\n", with the
  * verdict (if not NULL) first and one line per rule. Every message-derived
  * string is escaped so it cannot start a line of its own. *@text is

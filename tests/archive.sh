@@ -332,6 +332,43 @@ check "a deleted index is rebuilt from the store" [ "$before" = "$after" ]
 claw check > "$tmp/check" 2>&1
 check "check: clean after rebuilding" grep -q '^clean$' "$tmp/check"
 
+# --- each command loads only what it uses ---------------------------------
+loaded() { # loaded COMMAND...: the libraries the run initialised, one a line
+    LD_DEBUG=libs "$@" 2>&1 > /dev/null | sed -n 's/.*calling init: //p' | sed 's|.*/||'
+}
+loaded "$CLAW" --config /dev/null --archive "$A" search invoice > "$tmp/libs"
+check "search loads Xapian and LMDB ($(tr '\n' ' ' < "$tmp/libs"))" \
+    sh -c "grep -q '^libxapian' '$tmp/libs' && grep -q '^liblmdb' '$tmp/libs'"
+check "search loads no parser: no libclaw, GMime, ICU, libmagic, libarchive" \
+    sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' -e '^libicu' -e '^libmagic' -e '^libarchive' '$tmp/libs'"
+loaded "$CLAW" --config /dev/null --archive "$A" stats > "$tmp/libs"
+check "stats loads no parser either" sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' '$tmp/libs'"
+
+# --- --json on check, reindex and export; a closed pipe ---------------------
+claw check --json > "$tmp/check.json"; rc=$?
+check "check --json: exit 0 and valid JSON" sh -c "[ $rc -eq 0 ] && '$py' -m json.tool '$tmp/check.json' > /dev/null"
+check "check --json: clean, with the store's count" \
+    [ "$(json_field clean < "$tmp/check.json") $("$py" -c 'import json,sys; print(json.load(sys.stdin)["store"]["messages"])' < "$tmp/check.json")" = "True 12" ]
+claw reindex --json > "$tmp/reindex.json"; rc=$?
+got=$(json_field messages < "$tmp/reindex.json")
+check "reindex --json: exit 0, valid JSON, every message ($got)" sh -c "[ $rc -eq 0 ] && [ '$got' = 12 ]"
+claw reindex --catch-up --json > "$tmp/reindex.json"; rc=$?
+got=$(json_field mode < "$tmp/reindex.json")
+check "reindex --catch-up --json: exit 0, valid JSON ($got)" sh -c "[ $rc -eq 0 ] && [ '$got' = catch-up ]"
+claw export --json --dir "$tmp/outdir3" 'date:2000..' > "$tmp/export.json" 2> "$tmp/err"; rc=$?
+got=$(json_field exported < "$tmp/export.json")
+"$py" -c 'import json,sys; print("\n".join(sorted(json.load(sys.stdin)["ids"])))' < "$tmp/export.json" > "$tmp/export.ids"
+check "export --json: exit 0, the count ($got) and ids of what it wrote" \
+    sh -c "[ $rc -eq 0 ] && [ '$got' = 12 ] && [ \"\$(cat '$tmp/export.ids')\" = \"$before\" ]"
+claw export --json --mbox - invoice > /dev/null 2>&1; rc=$?
+check "export --json --mbox -: usage error (both on stdout)" [ $rc -eq 64 ]
+. "$srcdir/tests/closed-pipe.sh"
+for args in "search date:2000.." "search --json date:2000.." "show --raw #1" "export --mbox - date:2000.." "stats" "check"; do
+    closed_pipe "$CLAW" --config /dev/null --archive "$A" $args > "$tmp/pipe"
+    check "$args into a closed pipe: exit 0, stderr empty ($(tr '\n' ' ' < "$tmp/pipe"))" \
+        [ "$(cat "$tmp/pipe")" = "$(printf "0 ''\n0 ''")" ]
+done
+
 # --- a full map grows by itself ---------------------------------------------
 "$py" - "$tmp/big" <<'EOF2'
 import base64, os, sys

@@ -25,10 +25,9 @@ py="${PYTHON3:-python3}"
 CLAW="$builddir/search/claw"
 CLAWD="$builddir/indexer/clawd"
 BS="$builddir/tests/bench-search"
-# Timed as a whole command: the program itself, not libtool's wrapper
-# script (which costs a shell start, as an installed claw would not).
+# Timed as a whole command: claw links libc alone, so search/claw is the
+# program itself (no libtool wrapper), and finds its modules in .libs/.
 CLAW_CMD="$CLAW"
-[ -x "$builddir/search/.libs/claw" ] && CLAW_CMD="$builddir/search/.libs/claw"
 . "$srcdir/tests/bench-lib.sh"
 for t in mu notmuch; do
     command -v $t > /dev/null || { echo "$0: needs $t (apt-get install maildir-utils notmuch)" >&2; exit 1; }
@@ -295,9 +294,9 @@ EOF
         mkdir -p "$tmp/cg/cur"
         find "$md/cur" -type f | sort | head -1000 | xargs -I{} cp {} "$tmp/cg/cur/"
         if command -v valgrind > /dev/null; then
-            libtool_claw="$builddir/search/.libs/claw"
+            claw_prog="$CLAW"
             LD_LIBRARY_PATH="$builddir/lib/.libs" valgrind --tool=callgrind \
-                --callgrind-out-file="$tmp/cg.out" "$libtool_claw" --config /dev/null \
+                --callgrind-out-file="$tmp/cg.out" "$claw_prog" --config /dev/null \
                 --archive "$tmp/cg-archive" import -q "$tmp/cg" > /dev/null 2> "$tmp/cg.log" || true
             ir=$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$tmp/cg.log" | head -1)
             [ -n "$ir" ] && echo "callgrind: claw import of 1000 messages (classify, store, index): $(echo "$ir / 1000" | bc) instructions per message." >> "$tmp/out"

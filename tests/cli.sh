@@ -42,6 +42,62 @@ check "stdin through a pipe: same model as from a file" [ "$(strip "$tmp/out")" 
 check "readable summary: exit 0" [ $rc -eq 0 ]
 check "readable summary: header line" grep -q "^== .*plain.eml" "$tmp/out"
 
+# Every command's --help: usage on stdout, nothing on stderr, exit 0, and
+# no archive touched (reindex --help used to run a reindex, creating the
+# archive; check --help said "no archive here").
+none="$tmp/no-archive"
+for cmd in scan import search show export stats check reindex; do
+    HOME="$tmp" "$CLAW" --config /dev/null --archive "$none" $cmd --help > "$tmp/out" 2> "$tmp/err"; rc=$?
+    check "$cmd --help: exit 0, usage on stdout, stderr empty" \
+        sh -c "[ $rc -eq 0 ] && grep -q '^Usage: .* $cmd' '$tmp/out' && [ ! -s '$tmp/err' ]"
+    check "$cmd --help: no archive created" [ ! -e "$none" ]
+    "$CLAW" --config /dev/null --archive "$none" $cmd --bogus x > "$tmp/out" 2> "$tmp/err"; rc=$?
+    check "$cmd --bogus: exit 64, usage on stderr, nothing created" \
+        sh -c "[ $rc -eq 64 ] && grep -q '^Usage: .* $cmd' '$tmp/err' && [ ! -s '$tmp/out' ] && [ ! -e '$none' ]"
+done
+"$CLAW" --config /dev/null --archive "$none" import "$tmp/nonexistent" > /dev/null 2> "$tmp/err"; rc=$?
+check "import of a missing path: exit 66 (EX_NOINPUT), names it, creates nothing" \
+    sh -c "[ $rc -eq 66 ] && grep -q 'nonexistent: No such file' '$tmp/err' && [ ! -e '$none' ]"
+"$CLAW" --config /dev/null --archive "$none" reindex > /dev/null 2> "$tmp/err"; rc=$?
+check "reindex of a missing archive: exit 66, creates nothing" sh -c "[ $rc -eq 66 ] && [ ! -e '$none' ]"
+"$CLAW" --config /dev/null --archive "$none" check --json > /dev/null 2> "$tmp/err"; rc=$?
+check "check of a missing archive: exit 66" [ $rc -eq 66 ]
+
+# A reader that closes the pipe early (claw ... | head) ends claw quietly
+# with exit 0, whether SIGPIPE is inherited as default or ignored.
+. "$srcdir/tests/closed-pipe.sh"
+closed_pipe "$CLAW" --config /dev/null scan "$fx/plain.eml" "$fx/html-phish.eml" > "$tmp/pipe"
+check "scan into a closed pipe: exit 0, stderr empty ($(tr '\n' ' ' < "$tmp/pipe"))" \
+    [ "$(cat "$tmp/pipe")" = "$(printf "0 ''\n0 ''")" ]
+
+# Each command loads only what it uses: --help and usage errors libc alone
+# (they used to load 41 libraries: GMime, ICU, Xapian ...).
+loaded() { # loaded COMMAND...: the libraries the run initialised, one a line
+    LD_DEBUG=libs "$@" 2>&1 > /dev/null | sed -n 's/.*calling init: //p' | sed 's|.*/||'
+}
+# (A sanitizer's runtime may be there too: the check names what must not.)
+heavy="-e ^libclaw\. -e ^libgmime -e ^libicu -e ^libxapian -e ^libmagic -e ^libarchive -e ^libstdc++ -e ^libcrypto -e ^libglib"
+loaded "$CLAW" --help > "$tmp/libs"
+check "--help loads none of libclaw, GMime, ICU, Xapian, libstdc++... ($(tr '\n' ' ' < "$tmp/libs"))" \
+    sh -c "grep -q '^libc\.so' '$tmp/libs' && ! grep -q $heavy '$tmp/libs'"
+loaded "$CLAW" frobnicate > "$tmp/libs"
+check "an unknown command loads none of them either" \
+    sh -c "grep -q '^libc\.so' '$tmp/libs' && ! grep -q $heavy '$tmp/libs'"
+loaded "$CLAW" --config /dev/null scan "$fx/plain.eml" > "$tmp/libs"
+check "scan loads libclaw (the parser) and not the archive's libraries" \
+    sh -c "grep -q '^libclaw\.so' '$tmp/libs' && ! grep -q -e '^libxapian' -e '^liblmdb' '$tmp/libs'"
+# The archive module does not link libclaw: every libclaw function it calls
+# must be defined in it (lib/base/, or cli-model.c's way to claw-mail.so),
+# or the first call would end claw with "symbol lookup error".
+mod="$builddir/search/.libs/claw-archive.so"
+if [ -f "$mod" ]; then
+    undef=$(nm -D --undefined-only "$mod" | awk '{ print $2 }' | grep '^_\{0,1\}claw_' | tr '\n' ' ')
+    check "claw-archive.so leaves no claw_ function to be found at run time ($undef)" [ -z "$undef" ]
+fi
+CLAW_MODULE_DIR="$tmp/nowhere" "$CLAW" --config /dev/null stats > /dev/null 2> "$tmp/err"; rc=$?
+check "a missing module: exit 69 (EX_UNAVAILABLE), and says which" \
+    sh -c "[ $rc -eq 69 ] && grep -q 'claw-archive.so' '$tmp/err'"
+
 # Configuration.
 printf '[limits]\nmax_parts = 10\n' > "$tmp/good.conf"
 "$CLAW" --check-config "$tmp/good.conf" > "$tmp/out" 2>&1; rc=$?

@@ -33,7 +33,8 @@ if [ ! -f "$san/Makefile" ]; then
     (cd "$san" && "$src/configure" -q --enable-asan --enable-ubsan CFLAGS="-O1 -g") \
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
 fi
-if ! make -C "$san" -j2 search/claw indexer/clawd tests/unit > "$tmp/make.log" 2>&1; then
+if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la indexer/clawd \
+    tests/unit > "$tmp/make.log" 2>&1; then
     fail "build with ASan and UBSan"
     tail -30 "$tmp/make.log" | sed 's/^/#  /'
     exit 1

@@ -642,6 +642,12 @@ test_escaping(void)
     CHECK_STR(o->str, "a\\nb\\r\\x1b[31m\\u0085\\u2029x\\u202ey\\u2066\xc3\xa9",
               "line escaping: controls, separators, bidi; other UTF-8 kept");
     g_string_free(o, TRUE);
+    char *q = claw_json_quote("a\"b\n\xe2\x80\xae\xc3\xa9");
+    CHECK_STR(q, "\"a\\\"b\\n\\u202e\xc3\xa9\"", "claw_json_quote: the same escaper, quoted");
+    free(q);
+    q = claw_json_quote(NULL);
+    CHECK_STR(q, "null", "claw_json_quote(NULL) is null");
+    free(q);
 
     claw_message_t *m = parse("From: a@b.example\nSubject: =?utf-8?q?x=0D=0AFrom:_evil?=\n\nb\n");
     char *json = NULL, *text = NULL;

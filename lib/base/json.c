@@ -84,6 +84,14 @@ _claw_json_string(GString *out, const char *s)
     g_string_append_c(out, '"');
 }
 
+char *
+claw_json_quote(const char *s)
+{
+    GString *out = g_string_sized_new(s ? strlen(s) + 2 : 4);
+    _claw_json_string(out, s);
+    return g_string_free(out, FALSE);
+}
+
 void
 _claw_escape_line(GString *out, const char *s)
 {

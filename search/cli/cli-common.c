@@ -1,0 +1,130 @@
+/* cli-common.c - what claw's commands share: option parsing with --help
+ * and usage errors, safe text, JSON strings, times, and the end of output
+ * (a closed pipe is not an error). */
+#include "build-config.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+cli_usage(const cli_opts_t *o, FILE *out)
+{
+    fprintf(out, "Usage: %s %s", o->prog, o->usage);
+}
+
+int
+cli_next_opt(const cli_opts_t *o, int argc, char **argv, bool *started)
+{
+    if (!*started) {
+        /* glibc restarts its scan (and forgets the dispatcher's) only at 0. */
+        optind = 0;
+        *started = true;
+    }
+    opterr = 0; /* getopt would name the command, not the program */
+    int c = getopt_long(argc, argv, o->shortopts, o->longopts, NULL);
+    if (c == 'h') {
+        cli_usage(o, stdout);
+    } else if (c == '?' || c == ':') {
+        fprintf(stderr, "%s %s: unknown option, or one without its value: '%s'\n", o->prog,
+                argv[0], argv[optind - 1 > 0 ? optind - 1 : 0]);
+        cli_usage(o, stderr);
+        c = '?';
+    }
+    return c;
+}
+
+bool
+cli_no_more_args(const cli_opts_t *o, int argc, char **argv)
+{
+    if (optind >= argc)
+        return true;
+    fprintf(stderr, "%s %s: takes no arguments, got '%s'\n", o->prog, argv[0], argv[optind]);
+    cli_usage(o, stderr);
+    return false;
+}
+
+char *
+cli_safe_text(const char *s, size_t max)
+{
+    GString *o = g_string_new(NULL);
+    const char *p = s ? s : "";
+    if (!g_utf8_validate(p, -1, NULL))
+        p = "(invalid UTF-8)";
+    size_t n = 0;
+    for (; *p && n < max; p = g_utf8_next_char(p), n++) {
+        gunichar c = g_utf8_get_char(p);
+        if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || (c >= 0x202a && c <= 0x202e) ||
+            (c >= 0x2066 && c <= 0x2069))
+            g_string_append_c(o, '?');
+        else
+            g_string_append_unichar(o, c);
+    }
+    if (*p && n >= max && o->len >= 3) {
+        g_string_truncate(o, (gsize)(g_utf8_offset_to_pointer(o->str, (glong)max - 1) - o->str));
+        g_string_append(o, "…");
+    }
+    return g_string_free(o, FALSE);
+}
+
+void
+cli_json_str(GString *o, const char *s)
+{
+    char *q = claw_json_quote(s ? s : "");
+    g_string_append(o, q);
+    free(q);
+}
+
+void
+cli_fmt_time(char *buf, size_t n, int64_t t, bool seconds)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    strftime(buf, n, seconds ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M", &tm);
+}
+
+char *
+cli_join_args(int argc, char **argv)
+{
+    GString *q = g_string_new(NULL);
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            g_string_append_c(q, ' ');
+        g_string_append(q, argv[i]);
+    }
+    return g_string_free(q, FALSE);
+}
+
+bool
+cli_stdout_closed(void)
+{
+    return ferror(stdout) != 0;
+}
+
+/* Has the reader of a pipe on standard output gone? (poll says POLLERR on
+ * a pipe's write end once no one can read it.) */
+static bool
+reader_gone(void)
+{
+    struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+int
+cli_finish_output(const char *prog, int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    if (errno == EPIPE || reader_gone())
+        return rc; /* the reader has what it wanted: not an error */
+    fprintf(stderr, "%s: writing output: %s\n", prog, strerror(errno ? errno : EIO));
+    return EX_IOERR;
+}

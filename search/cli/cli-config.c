@@ -1,0 +1,48 @@
+/* cli-config.c - the configuration and logging of a claw run, for every
+ * module: the file (or the built-in defaults), then [log] applied. */
+#include "build-config.h"
+
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+static const char *progname = "claw";
+
+static claw_config_t *
+load_config(const char *path, bool explicit_path)
+{
+    claw_config_t *cfg = NULL;
+    char *err = NULL;
+    claw_status_t st;
+
+    if (!explicit_path && access(path, F_OK) != 0) {
+        st = claw_config_new(&cfg);
+    } else {
+        st = claw_config_load(path, &cfg, &err);
+    }
+    if (st) {
+        fprintf(stderr, "%s: %s\n", progname, err ? err : claw_status_to_string(st));
+        free(err);
+        exit(st == CLAW_STATUS_CONFIG_ERROR || st == CLAW_STATUS_IO_ERROR ? EX_CONFIG
+                                                                         : EX_SOFTWARE);
+    }
+    return cfg;
+}
+
+claw_config_t *
+cli_setup(const char *prog, const char *path, bool explicit_path)
+{
+    progname = prog;
+    claw_config_t *cfg = load_config(path, explicit_path);
+    claw_log_configure(cfg, "claw", false);
+    return cfg;
+}
+
+void
+cli_apply_log_config(const claw_config_t *cfg)
+{
+    claw_log_configure(cfg, "claw", false);
+}

@@ -1,0 +1,96 @@
+/* cli.h - what claw's command files share: the commands' entry points and
+ * the helpers in cli-common.c. The manual is claw.1. */
+#ifndef CLAW_CLI_H
+#define CLAW_CLI_H
+
+#include "claw.h"
+#include "claw-ingest.h"
+
+#include <getopt.h>
+#include <glib.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit statuses beyond sysexits.h: search found nothing, check found
+ * problems. */
+#define EXIT_NONE 1
+#define EXIT_PROBLEMS 1
+
+/* Each command takes its own arguments (argv[0] is the command) and
+ * returns the exit status. @archive is --archive DIR or NULL (then
+ * [archive] path). */
+typedef int claw_cli_cmd_fn(const char *prog, claw_config_t *cfg, const char *archive, int argc,
+                            char **argv);
+
+/* The run's configuration: @path (or, unless @explicit_path, the built-in
+ * defaults when it does not exist), with its [log] settings applied. A
+ * configuration error ends the process with EX_CONFIG. (cli-config.c) */
+claw_config_t *cli_setup(const char *prog, const char *path, bool explicit_path);
+
+/* Apply @cfg's [log] settings (to this module's copy of libclaw's log). */
+void cli_apply_log_config(const claw_config_t *cfg);
+
+claw_cli_cmd_fn claw_cmd_import;  /* cmd-import.c */
+claw_cli_cmd_fn claw_cmd_search;  /* cmd-search.c */
+claw_cli_cmd_fn claw_cmd_show;    /* cmd-search.c */
+claw_cli_cmd_fn claw_cmd_export;  /* cmd-search.c */
+claw_cli_cmd_fn claw_cmd_stats;   /* cmd-admin.c */
+claw_cli_cmd_fn claw_cmd_check;   /* cmd-admin.c */
+claw_cli_cmd_fn claw_cmd_reindex; /* cmd-admin.c */
+
+/* A command's options: parsed with getopt_long from argv[1] on. */
+typedef struct {
+    const char *prog;    /* the program's name, for messages */
+    const char *usage;   /* the command's usage, after "Usage: PROG " */
+    const char *shortopts;
+    const struct option *longopts;
+} cli_opts_t;
+
+/* The next option of @argv (as getopt_long), with --help and an unknown
+ * option handled here: --help prints the usage to stdout and gives 'h',
+ * an unknown option or a missing argument prints it to stderr and gives
+ * '?'. The first call (when *@started is false) restarts getopt, so each
+ * command parses from scratch whatever the dispatcher parsed before. The
+ * caller returns 0 on 'h' and EX_USAGE on '?' without touching an archive. */
+int cli_next_opt(const cli_opts_t *o, int argc, char **argv, bool *started);
+
+/* After the options of a command that takes no arguments: true if there
+ * are none; else say so, with the usage, on stderr. */
+bool cli_no_more_args(const cli_opts_t *o, int argc, char **argv);
+
+/* Print @o's usage to @out. */
+void cli_usage(const cli_opts_t *o, FILE *out);
+
+/* The archive's directory: --archive or [archive] path. g_free() it.
+ * (cli-archive.c, as cli_open_archive) */
+char *cli_archive_dir(claw_config_t *cfg, const char *archive);
+
+/* Open the archive at @dir (for writing with @write). On failure print why
+ * and set *@rc: EX_NOINPUT if there is no archive there, else EX_IOERR. */
+claw_archive_t *cli_open_archive(const char *prog, const char *dir, bool write,
+                                 claw_config_t *cfg, int *rc);
+
+/* Text from a message, made safe for a terminal: control characters become
+ * '?', and at most @max characters. g_free() it. */
+char *cli_safe_text(const char *s, size_t max);
+
+/* Append @s (NULL as "") to @o as a JSON string (claw_json_quote). */
+void cli_json_str(GString *o, const char *s);
+
+/* @t (seconds since the epoch) as UTC, with seconds in ISO 8601 form. */
+void cli_fmt_time(char *buf, size_t n, int64_t t, bool seconds);
+
+/* The arguments joined by single spaces: a query. g_free() it. */
+char *cli_join_args(int argc, char **argv);
+
+/* Has writing to standard output failed (its reader closed the pipe:
+ * claw search | head)? Then a command stops writing, and
+ * cli_finish_output() tells whether that was an error. */
+bool cli_stdout_closed(void);
+
+/* Flush standard output and give the exit status: @rc, or 0 if the reader
+ * closed the pipe (quietly: that is how `head` says it has enough), or
+ * EX_IOERR with a message for any other write error. */
+int cli_finish_output(const char *prog, int rc);
+
+#endif
