@@ -72,8 +72,7 @@ cp "$builddir/conf/exim/clawback-acl.conf" "$builddir/conf/exim/clawback-main.co
    "$srcdir/conf/exim/debian-install.sh" "$share/"
 # The plugin and its scanner, where Debian-exim can read them.
 mkdir -p "$tmp/lib"
-install -m 644 "$builddir/plugin/.libs/claw_exim.so" "$tmp/lib/claw_exim.so"
-install -m 755 "$builddir/plugin/claw-scanner" "$tmp/lib/claw-scanner"
+exim_install_plugin "$tmp/lib"
 
 sock=$tmp/run/clawd.sock
 mkdir -p "$tmp/run"

@@ -30,6 +30,24 @@ exim_require() {
     fi
 }
 
+# exim_install_plugin DIR: claw_exim.so and the claw-scanner it starts,
+# where Debian-exim can read them (the build tree may not be). The scanner
+# needs libclaw.so, which is not installed: the program (libtool's .libs/
+# copy, not its wrapper script), the library and a two-line wrapper that
+# says where the library is go beside the plugin. ($CLAW_SCANNER_BIN,
+# $CLAW_LIB: another build of both, e.g. the sanitized one.)
+exim_install_plugin() {
+    install -m 644 "$builddir/plugin/.libs/claw_exim.so" "$1/claw_exim.so"
+    ex_scanner=${CLAW_SCANNER_BIN:-$builddir/plugin/claw-scanner}
+    ex_scanner_real=$(dirname "$ex_scanner")/.libs/$(basename "$ex_scanner")
+    [ -f "$ex_scanner_real" ] || ex_scanner_real=$ex_scanner
+    install -m 755 "$ex_scanner_real" "$1/claw-scanner.bin"
+    install -m 644 "${CLAW_LIB:-$builddir/lib/.libs/libclaw.so}" "$1/libclaw.so.0"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s/claw-scanner.bin "$@"\n' "$1" "$1" \
+        > "$1/claw-scanner"
+    chmod 755 "$1/claw-scanner"
+}
+
 exim_start() {
     ex_dir=$1 ex_mode=$2 ex_claw_conf=${3:-}
     mkdir -p "$ex_dir/spool" "$ex_dir/log" "$ex_dir/Maildir"
@@ -44,23 +62,8 @@ exim_start() {
     EXIM_PORT=$(free_port)
     EXIM_MAILDIR=$ex_dir/Maildir
     EXIM_LOG=$ex_dir/log/mainlog
-    # The plugin, where Debian-exim can read it (the build tree may not be).
+    exim_install_plugin "$ex_dir"
     ex_plugin=$ex_dir/claw_exim.so
-    install -m 644 "$builddir/plugin/.libs/claw_exim.so" "$ex_plugin"
-    # claw_exim.so starts the claw-scanner beside it (as Exim's user). It
-    # needs libclaw.so, which is not installed: the program (libtool's
-    # .libs/ copy, not its wrapper script), the library and a two-line
-    # wrapper that says where the library is go beside the plugin.
-    # ($CLAW_SCANNER_BIN, $CLAW_LIB: another build of both, e.g. the
-    # sanitized one.)
-    ex_scanner=${CLAW_SCANNER_BIN:-$builddir/plugin/claw-scanner}
-    ex_scanner_real=$(dirname "$ex_scanner")/.libs/$(basename "$ex_scanner")
-    [ -f "$ex_scanner_real" ] || ex_scanner_real=$ex_scanner
-    install -m 755 "$ex_scanner_real" "$ex_dir/claw-scanner.bin"
-    install -m 644 "${CLAW_LIB:-$builddir/lib/.libs/libclaw.so}" "$ex_dir/libclaw.so.0"
-    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s/claw-scanner.bin "$@"\n' "$ex_dir" "$ex_dir" \
-        > "$ex_dir/claw-scanner"
-    chmod 755 "$ex_dir/claw-scanner"
     # Exim takes at most 10 -D options: the paths all come from TESTROOT.
     set -- -DTESTROOT="$ex_dir" -DPORT="$EXIM_PORT"
     case "$ex_mode" in
