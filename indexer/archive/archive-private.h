@@ -1,0 +1,207 @@
+/* archive-private.h - shared between the archive library's own files
+ * (indexer/archive/); never installed. The layout of the store is in
+ * claw-archive.h; this is how the code holds it:
+ *   archive.c     the handle: open, close, errors, LMDB's map
+ *   records.c     meta and envelope records: tags, varints, packing
+ *   prepare.c     an item made ready outside the write lock: parse,
+ *                 classify, compress, the record and the index document
+ *   store.c       items committed to LMDB (the group commit)
+ *   dictionary.c  the zstd dictionaries, trained from the store
+ *   read.c        messages and their texts read back
+ *   verify.c      counts and claw check's verification
+ */
+#ifndef CLAW_ARCHIVE_PRIVATE_H
+#define CLAW_ARCHIVE_PRIVATE_H
+
+#include "claw-archive.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#define ZDICT_STATIC_LINKING_ONLY /* ZDICT_trainFromBuffer_fastCover */
+#include <zdict.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_d_stableOutBuffer */
+#include <zstd.h>
+
+/* Tags of the records: a tag byte, the length as a varint (LEB128), the
+ * bytes. Numbers are zigzag varints; the SHA-256 is its 32 bytes. */
+enum {
+    T_SHA = 1,
+    T_ID,
+    T_ARRIVAL,
+    T_SIZE,
+    T_DATE,
+    T_MSGID,
+    T_SUBJECT,
+    T_FROM,
+    T_FROM_NAME,
+    T_ACTION,
+    T_SCORE,
+    T_RULES,
+    T_VSOURCE,
+    T_TEXTS, /* where each text came from (claw_text_origin_t), when known */
+    T_MAIL_FROM = 20,
+    T_RCPT,
+    T_IP,
+    T_HELO,
+    T_SOURCE,
+    T_TIME
+};
+
+enum {
+    DB_BLOB,
+    DB_LOC,
+    DB_SHA,
+    DB_META,
+    DB_ENV,
+    DB_CID,
+    DB_LOG,
+    DB_INFO,
+    DB_DICT,
+    N_DBS
+};
+static const char *const db_names[N_DBS] = {"blob", "loc", "sha",  "meta", "env",
+                                            "cid",  "log", "info", "dict"};
+
+/* The layout this code reads and writes (info key "format"). */
+#define FORMAT "3"
+
+/* A meta or envelope record compressed with the records' dictionary
+ * starts with this byte (no tag has it), then the dictionary's id (u32 BE)
+ * and a zstd frame without magic number or dictionary id. */
+#define RECORD_PACKED 0xFFu
+#define RECORD_LEVEL 5
+#define RDICT_BYTES (64u << 10)
+
+struct claw_archive {
+    MDB_env *env;
+    MDB_dbi dbi[N_DBS];
+    bool have_dbs;
+    bool read_only;
+    char *dir;
+    char error[512];
+    /* Readers hold it shared, a map resize exclusively: LMDB resizes only
+     * with no transaction open in the process. */
+    pthread_rwlock_t resize;
+    unsigned commits; /* by this process */
+
+    /* zstd dictionaries: the newest compresses, any decompresses. */
+    GMutex dict_lock;
+    uint64_t dict_after;    /* train one after this many messages; 0: never */
+    int dict_level;         /* the zstd level it is tuned for */
+    uint32_t dict_id;       /* the newest, 0: none yet */
+    GBytes *dict;           /* its bytes */
+    ZSTD_CDict *cdict;      /* dictionary cdict_id at cdict_level */
+    uint32_t cdict_id;
+    int cdict_level;
+    GPtrArray *old_cdicts;  /* replaced, maybe still in use: freed at close */
+    GHashTable *ddicts;     /* dictionary id -> ZSTD_DDict */
+    /* The records' dictionary (meta and envelope records, see
+     * compress_record), trained with the messages' one. */
+    uint32_t rdict_id;      /* 0: none yet */
+    ZSTD_CDict *rcdict;
+    GThread *trainer;
+    bool training;          /* trainer running, or it failed: no retry */
+    bool bulk;              /* train in the writer's thread, which waits */
+};
+
+struct claw_item {
+    unsigned char sha[32];
+    char sha_hex[65];
+    GByteArray *blob;  /* u64 raw size (BE) + zstd frame */
+    GByteArray *meta;  /* record */
+    GByteArray *env;   /* envelope record: envid, then source and time */
+    GByteArray *envid; /* what makes a delivery the same one (no time) */
+    uint64_t raw_size;
+    char id[CLAW_ID_SIZE];
+    char action[16];
+    claw_doc_t *doc;
+    claw_item_outcome_t outcome;
+    uint64_t docid, seq;
+};
+
+struct claw_record_private {
+    GStringChunk *strings;
+    GPtrArray *arrays; /* the deliveries' recipient lists */
+};
+
+/* ------------------------------------------------------------------------
+ * Records
+ * --------------------------------------------------------------------- */
+
+/* A record being read back (records.c): _claw_get_record() reads the
+ * deliveries and the texts' origins only when asked. */
+#define REC_DELIVERIES 0x1u
+#define REC_TEXTS 0x2u
+
+typedef struct {
+    claw_record_t *r;
+    GStringChunk *s;
+    claw_delivery_t *d;
+    GPtrArray *rcpt; /* per delivery, NULL-terminated later */
+    bool texts;      /* read T_TEXTS too */
+} rec_ctx_t;
+
+/* The handle and its helpers (archive.c) */
+void _claw_set_error(claw_archive_t *a, const char *fmt, ...) CLAW_PRINTF(2, 3);
+void _claw_free_cdict(gpointer d);
+void _claw_free_ddict(gpointer d);
+claw_status_t _claw_mdb_status(claw_archive_t *a, int rc, const char *what);
+void _claw_be_put(unsigned char *out, uint64_t v, int n);
+uint64_t _claw_be_get(const void *p, int n);
+void _claw_be64(unsigned char out[8], uint64_t v);
+uint64_t _claw_get_be64(const void *p);
+void _claw_be32(unsigned char out[4], uint32_t v);
+uint32_t _claw_get_be32(const void *p);
+
+/* Records: writing and reading meta and envelope records (records.c) */
+void _claw_put_varint(GByteArray *r, uint64_t v);
+void _claw_rec_add(GByteArray *r, unsigned tag, const void *s, size_t len);
+void _claw_rec_str(GByteArray *r, unsigned tag, const char *s);
+void _claw_rec_int(GByteArray *r, unsigned tag, int64_t v);
+void _claw_compress_record(claw_archive_t *a, GByteArray *rec);
+bool _claw_record_plain(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, MDB_val *plain, void **buf);
+bool _claw_record_each(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, 
+    void (*fn)(void *ctx, unsigned tag, const char *s, size_t n), void *ctx);
+/* The record_each() reader of a meta record into a rec_ctx_t. */
+void _claw_meta_field(void *ctx, unsigned tag, const char *p, size_t n);
+bool _claw_read_text_origins(rec_ctx_t *c, const char *data, size_t len);
+claw_status_t _claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what, claw_record_t **out);
+
+/* Opening (archive.c) */
+int _claw_load_dict(claw_archive_t *a, MDB_txn *txn);
+int _claw_read_begin(claw_archive_t *a, MDB_txn **txn);
+void _claw_read_end(claw_archive_t *a, MDB_txn *txn);
+
+/* Preparing an item outside the write lock (prepare.c) */
+void _claw_hex_to_bin(const char *hex, unsigned char *out, size_t n);
+
+/* Storing (store.c) */
+uint64_t _claw_last_key(MDB_txn *txn, MDB_dbi dbi);
+MDB_val _claw_key_of(const char *s, unsigned char hash[32]);
+char * _claw_action_key(char buf[32], const char *action);
+uint64_t _claw_info_get(MDB_txn *txn, MDB_dbi dbi, const char *name);
+int _claw_each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], 
+    bool (*fn)(void *ctx, const unsigned char *p, size_t n, bool last), void *ctx, 
+    size_t *total);
+int _claw_get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray **out);
+int _claw_sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], uint64_t *docid);
+int _claw_store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid, 
+    uint64_t *next_seq);
+void _claw_test_crash(const char *when, unsigned commits_done);
+
+/* Reading messages back (read.c) */
+ZSTD_DDict * _claw_archive_ddict(claw_archive_t *a, MDB_txn *txn, uint32_t id);
+claw_status_t _claw_decompress(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, char **data, size_t *len);
+claw_status_t _claw_get_raw(claw_archive_t *a, MDB_txn *txn, uint64_t docid, char **data, size_t *len);
+
+#endif /* CLAW_ARCHIVE_PRIVATE_H */
