@@ -180,6 +180,7 @@ claw_status_t _claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, 
 /* Opening (archive.c) */
 int _claw_load_dict(claw_archive_t *a, MDB_txn *txn);
 int _claw_read_begin(claw_archive_t *a, MDB_txn **txn);
+claw_status_t _claw_read_message_begin(claw_archive_t *a, uint64_t docid, MDB_txn **txn);
 void _claw_read_end(claw_archive_t *a, MDB_txn *txn);
 
 /* Preparing an item outside the write lock (prepare.c) */

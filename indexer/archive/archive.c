@@ -319,6 +319,19 @@ _claw_read_begin(claw_archive_t *a, MDB_txn **txn)
     return rc;
 }
 
+/* A read transaction for reading message @docid: NOT_FOUND, with the
+ * handle's error saying so, while the archive holds no message at all. */
+claw_status_t
+_claw_read_message_begin(claw_archive_t *a, uint64_t docid, MDB_txn **txn)
+{
+    if (!a->have_dbs) {
+        _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
+        return CLAW_STATUS_NOT_FOUND;
+    }
+    int rc = _claw_read_begin(a, txn);
+    return rc ? _claw_mdb_status(a, rc, "begin") : CLAW_STATUS_SUCCESS;
+}
+
 void
 _claw_read_end(claw_archive_t *a, MDB_txn *txn)
 {

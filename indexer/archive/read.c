@@ -235,14 +235,10 @@ claw_archive_texts(claw_archive_t *a, claw_engine_t *engine, uint64_t docid, boo
 {
     *subject = NULL;
     *texts = NULL;
-    if (!a->have_dbs) {
-        _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
-        return CLAW_STATUS_NOT_FOUND;
-    }
     MDB_txn *txn;
-    int rc = _claw_read_begin(a, &txn);
-    if (rc)
-        return _claw_mdb_status(a, rc, "begin");
+    claw_status_t st = _claw_read_message_begin(a, docid, &txn);
+    if (st)
+        return st;
     unsigned char dk[8];
     _claw_be64(dk, docid);
     MDB_val k = {8, dk}, v;
@@ -250,8 +246,7 @@ claw_archive_texts(claw_archive_t *a, claw_engine_t *engine, uint64_t docid, boo
     text_fields_t t = {.want_origins = !subject_only, .texts = {.r = &r}};
     char *raw = NULL;
     size_t len = 0;
-    claw_status_t st = CLAW_STATUS_SUCCESS;
-    rc = mdb_get(txn, a->dbi[DB_META], &k, &v);
+    int rc = mdb_get(txn, a->dbi[DB_META], &k, &v);
     if (rc) {
         if (rc == MDB_NOTFOUND)
             _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
@@ -303,15 +298,11 @@ claw_archive_raw(claw_archive_t *a, uint64_t docid, char **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
-    if (!a->have_dbs) {
-        _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
-        return CLAW_STATUS_NOT_FOUND;
-    }
     MDB_txn *txn;
-    int rc = _claw_read_begin(a, &txn);
-    if (rc)
-        return _claw_mdb_status(a, rc, "begin");
-    claw_status_t st = _claw_get_raw(a, txn, docid, data, len);
+    claw_status_t st = _claw_read_message_begin(a, docid, &txn);
+    if (st)
+        return st;
+    st = _claw_get_raw(a, txn, docid, data, len);
     _claw_read_end(a, txn);
     return st;
 }

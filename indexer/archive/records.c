@@ -392,15 +392,11 @@ static claw_status_t
 read_record(claw_archive_t *a, uint64_t docid, unsigned what, claw_record_t **out)
 {
     *out = NULL;
-    if (!a->have_dbs) {
-        _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
-        return CLAW_STATUS_NOT_FOUND;
-    }
     MDB_txn *txn;
-    int rc = _claw_read_begin(a, &txn);
-    if (rc)
-        return _claw_mdb_status(a, rc, "begin");
-    claw_status_t st = _claw_get_record(a, txn, docid, what, out);
+    claw_status_t st = _claw_read_message_begin(a, docid, &txn);
+    if (st)
+        return st;
+    st = _claw_get_record(a, txn, docid, what, out);
     _claw_read_end(a, txn);
     return st;
 }
