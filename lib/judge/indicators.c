@@ -19,6 +19,18 @@ typedef struct {
     struct stat st; /* as last read */
 } ioc_file_t;
 
+/* Does @v start with a URL scheme ("https:", "cid:")? */
+static bool
+has_scheme(const char *v)
+{
+    if (!g_ascii_isalpha(*v))
+        return false;
+    const char *p = v + 1;
+    while (g_ascii_isalnum(*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    return *p == ':';
+}
+
 /* @value of an indicator of @type in the form the detectors compare it in:
  * URLs and host names as the model writes the ones it finds (one
  * normaliser for both, so "url:http://EX%41MPLE.org/" matches a link to
@@ -30,7 +42,15 @@ ioc_key(ioc_t type, const char *value)
     char *normal = NULL;
     switch (type) {
     case IOC_URL:
-        claw_url_normalise(value, strlen(value), &normal);
+        /* Feeds write many URLs without their scheme ("example.com/x"): a
+         * browser reads those as http, and so does the model a link in
+         * text. */
+        if (claw_url_normalise(value, strlen(value), &normal) != CLAW_STATUS_SUCCESS &&
+            g_ascii_isalnum(value[0]) && !has_scheme(value)) {
+            char *with = g_strconcat("http://", value, NULL);
+            claw_url_normalise(with, strlen(with), &normal);
+            g_free(with);
+        }
         break;
     case IOC_HOST:
     case IOC_DOMAIN:
@@ -86,13 +106,14 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
         }
         char *key = ioc_key(type, value);
         if (!key) {
-            if (error)
-                *error = g_strdup_printf("%s:%u: %s: '%s' is not %s", path, lineno,
-                                         ioc_names[type], value,
-                                         type == IOC_URL ? "an absolute URL" : "a host name");
-            free(line);
-            fclose(f);
-            return CLAW_STATUS_CONFIG_ERROR;
+            /* A value that can never match (a relative URL, a host with a
+             * port) is one bad line of a feed: it is left out, loudly, and
+             * the rest of the file still protects; a line that is not
+             * TYPE:VALUE at all is an error above. */
+            claw_log(CLAW_LOG_WARNING, NULL, "%s:%u: %s: '%s' is not %s: left out", path, lineno,
+                     ioc_names[type], value,
+                     type == IOC_URL ? "an absolute URL" : "a host name");
+            continue;
         }
         if (type == IOC_IP) {
             unsigned char bin[16];
