@@ -497,6 +497,19 @@ url_host_name(const char *host, size_t len, GString *buf, char v4[16], unsigned 
     if (memchr(host, '%', len)) {
         *flags |= CLAW_URL_HOST_ENCODED;
         percent_decode(buf, host, len);
+        /* A browser refuses a host that decodes to a forbidden code point
+         * (WHATWG URL): "x%00.evil.example" must not become the host "x",
+         * which would hide evil.example from indicators and search. Such a
+         * host stays as written, and invalid. */
+        for (size_t i = 0; i < buf->len; i++) {
+            unsigned char c = (unsigned char)buf->str[i];
+            if (c < 0x21 || c == 0x7f || strchr("#%/:<>?@[\\]^|", c)) {
+                g_string_truncate(buf, 0);
+                g_string_append_len(buf, host, (gssize)len);
+                *flags |= CLAW_URL_INVALID_HOST;
+                break;
+            }
+        }
     } else {
         g_string_append_len(buf, host, (gssize)len);
     }
