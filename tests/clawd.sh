@@ -145,6 +145,16 @@ claw show --json "$(claw search --ids rcpt:bad-verdict@corp.example)" > "$tmp/ba
 check "X-Clawback-Rules: FORGED;RULE: the archive's own verdict, no rule FORGEDRULE" \
     sh -c "grep -q '\"verdict_source\":\"archive\"' '$tmp/bad-verdict.json' && ! grep -q FORGED '$tmp/bad-verdict.json'"
 
+# The same fields with CRLF line ends and Rules folded over two lines (as a
+# long list is): the MTA's verdict is read, not thrown away for the CR.
+sed 's/^From: /X-Clawback-Verdict: reject; score=20\nX-Clawback-Rules: URL_IOC,\n SENDER_IOC\nFrom: /' \
+    "$fx/plain.eml" | sed 's/$/\r/' > "$tmp/crlf-verdict.eml"
+$send --socket "$sock" --rcpt crlf-verdict@corp.example "$tmp/crlf-verdict.eml" > /dev/null 2>&1
+sleep 1.2
+claw show --json "$(claw search --ids rcpt:crlf-verdict@corp.example)" > "$tmp/crlf-verdict.json"
+check "CRLF and a folded X-Clawback-Rules: the MTA's verdict (reject, URL_IOC,SENDER_IOC)" \
+    sh -c "grep -q '\"verdict_source\":\"mta\"' '$tmp/crlf-verdict.json' && grep -q '\"action\":\"reject\"' '$tmp/crlf-verdict.json' && grep -q '\"rules\":\\[\"URL_IOC\",\"SENDER_IOC\"\\]' '$tmp/crlf-verdict.json'"
+
 # Postfix's recipient_bcc_maps copies: the original recipient in the address.
 $send --socket "$sock" --rcpt archive+carol=corp.example@archive.invalid \
     --rcpt archive+dan=corp.example@archive.invalid "$fx/international.eml" > /dev/null 2>&1

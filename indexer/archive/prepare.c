@@ -95,7 +95,9 @@ header_value(const char *raw, size_t hlen, const char *name)
             GString *v = g_string_new(NULL);
             size_t j = i + nl + 1;
             for (;;) {
-                g_string_append_len(v, raw + j, (gssize)(eol - j));
+                /* Unfolded: each line without its line end, CR included. */
+                size_t end = eol > j && raw[eol - 1] == '\r' ? eol - 1 : eol;
+                g_string_append_len(v, raw + j, (gssize)(end - j));
                 if (eol + 1 < hlen && (raw[eol + 1] == ' ' || raw[eol + 1] == '\t')) {
                     j = eol + 1;
                     for (eol = j; eol < hlen && raw[eol] != '\n'; eol++)
