@@ -123,7 +123,9 @@ claw_endpoint_parse(const char *text, struct sockaddr_storage *sa, size_t *len)
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)p);
         *len = sizeof *v4;
-    } else if (text[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        /* Bracketed as RFC 3986 writes it, or bare ("::1:2424"), as clawd
+         * has always taken it: the port is after the last colon. */
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)p);
         *len = sizeof *v6;
