@@ -217,7 +217,7 @@ run_layout() {
     fi
     exim_stop
     # The scanner the plugin started holds the spool open.
-    sp=$(cat "$L/spool/clawback-scanner.sock.pid" 2> /dev/null) && kill "$sp" 2> /dev/null &&
+    sp=$(cat "$L/spool/clawback-scanner-2.sock.pid" 2> /dev/null) && kill "$sp" 2> /dev/null &&
         for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$sp" 2> /dev/null && sleep 0.2; done
     unmount_all
     grep -h 'Rejected by policy\|== \|\*\* ' "$L/log/mainlog" 2> /dev/null |

@@ -133,6 +133,18 @@ check_clawd(const claw_config_t *config, char **error)
             *error = _claw_config_error(config, "clawd", "socket_group", "no group '%s'", group);
         return CLAW_STATUS_CONFIG_ERROR;
     }
+    const char *socket = claw_config_get(config, "clawd", "socket");
+    const char *const *listen;
+    size_t n_listen = 0;
+    claw_config_get_list(config, "clawd", "listen", &listen, &n_listen);
+    if ((!socket || !*socket) && n_listen == 0) {
+        /* clawd would start with nothing to listen on (unless --socket or
+         * --listen give it a place on its command line). */
+        if (error)
+            *error = _claw_config_error(config, "clawd", "socket",
+                                        "empty, and so is [clawd] listen: nothing to listen on");
+        return CLAW_STATUS_CONFIG_ERROR;
+    }
     return CLAW_STATUS_SUCCESS;
 }
 

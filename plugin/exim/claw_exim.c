@@ -293,7 +293,7 @@ scanner_address(struct sockaddr_un *sa, char **why)
     memset(sa, 0, sizeof *sa);
     sa->sun_family = AF_UNIX;
     if (!spool ||
-        snprintf(sa->sun_path, sizeof sa->sun_path, "%s/clawback-scanner.sock", spool) >=
+        snprintf(sa->sun_path, sizeof sa->sun_path, "%s/" SCAN_PROTO_SOCKET, spool) >=
             (int)sizeof sa->sun_path) {
         *why = str_printf("no room for the scanner's socket under %s", spool ? spool : "?");
         return false;
@@ -427,7 +427,7 @@ stamp(const char *id, const scan_result_t *r, const char *why)
         if (r->rules[0])
             header_add(' ', "X-Clawback-Rules: %s\n", r->rules);
     } else {
-        header_add(' ', "X-Clawback-Verdict: unscanned; reason=\"%s\"\n", why);
+        header_add(' ', "X-Clawback-Verdict: " CLAW_VERDICT_UNSCANNED "; reason=\"%s\"\n", why);
     }
 }
 

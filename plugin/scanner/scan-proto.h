@@ -18,6 +18,13 @@
 
 enum { REQ_FIELDS = 10 };
 
+/* The scanner's socket in Exim's spool directory, named with the version
+ * of this protocol: a scanner left running by an older plugin keeps its
+ * own socket, and a new plugin starts a scanner of its own instead of
+ * reading answers laid out another way. Raise it with any change to the
+ * request or to scan_result_t. */
+#define SCAN_PROTO_SOCKET "clawback-scanner-2.sock"
+
 typedef struct {
     char action[16];   /* accept|tag|quarantine|reject, or "error" */
     char line[1024];   /* claw_verdict_format(), or for "error" empty */

@@ -8,6 +8,7 @@
 #include "cli-module.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sysexits.h>
@@ -43,12 +44,24 @@ the_model(void)
     return model;
 }
 
+/* libclaw's log takes the run's settings once: the phrase checks make
+ * their engines on several threads at once, and setting the log up again
+ * would free its syslog ident under another thread. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool log_ready;
+
 claw_status_t
 claw_engine_new(const claw_config_t *config, claw_engine_t **engine, char **error)
 {
     /* Every parse needs an engine first: the place to set up the log. */
-    the_model()->setup(config);
-    return model->engine_new(config, engine, error);
+    const cli_model_t *m = the_model();
+    pthread_mutex_lock(&log_lock);
+    if (!log_ready) {
+        m->setup(config);
+        log_ready = true;
+    }
+    pthread_mutex_unlock(&log_lock);
+    return m->engine_new(config, engine, error);
 }
 
 void
