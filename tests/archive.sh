@@ -339,10 +339,16 @@ loaded() { # loaded COMMAND...: the libraries the run initialised, one a line
 loaded "$CLAW" --config /dev/null --archive "$A" search invoice > "$tmp/libs"
 check "search loads Xapian and LMDB ($(tr '\n' ' ' < "$tmp/libs"))" \
     sh -c "grep -q '^libxapian' '$tmp/libs' && grep -q '^liblmdb' '$tmp/libs'"
-check "search loads no parser: no libclaw, GMime, ICU, libmagic, libarchive" \
-    sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' -e '^libicu' -e '^libmagic' -e '^libarchive' '$tmp/libs'"
-loaded "$CLAW" --config /dev/null --archive "$A" stats > "$tmp/libs"
-check "stats loads no parser either" sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' '$tmp/libs'"
+# What a command loads is the build's linking, checked on the normal build:
+# the sanitized one keeps GMime among the archive module's libraries.
+if [ -n "${CLAW_SANITIZED:-}" ]; then
+    skip "search loads no parser" "sanitized build: its linking is checked in the normal one"
+else
+    check "search loads no parser: no libclaw, GMime, ICU, libmagic, libarchive" \
+        sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' -e '^libicu' -e '^libmagic' -e '^libarchive' '$tmp/libs'"
+    loaded "$CLAW" --config /dev/null --archive "$A" stats > "$tmp/libs"
+    check "stats loads no parser either" sh -c "! grep -q -e '^libclaw\.so' -e '^libgmime' '$tmp/libs'"
+fi
 
 # --- --json on check, reindex and export; a closed pipe ---------------------
 claw check --json > "$tmp/check.json"; rc=$?
