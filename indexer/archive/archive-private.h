@@ -134,10 +134,6 @@ struct claw_record_private {
     GPtrArray *arrays; /* the deliveries' recipient lists */
 };
 
-/* ------------------------------------------------------------------------
- * Records
- * --------------------------------------------------------------------- */
-
 /* A record being read back (records.c): _claw_get_record() reads the
  * deliveries and the texts' origins only when asked. */
 #define REC_DELIVERIES 0x1u
@@ -199,6 +195,10 @@ int _claw_sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32
 int _claw_store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid, 
     uint64_t *next_seq);
 void _claw_test_crash(const char *when, unsigned commits_done);
+
+/* The compression dictionaries (dictionary.c): after a commit, train them
+ * once the store is large enough. */
+void _claw_maybe_train(claw_archive_t *a, uint64_t messages);
 
 /* Reading messages back (read.c) */
 ZSTD_DDict * _claw_archive_ddict(claw_archive_t *a, MDB_txn *txn, uint32_t id);

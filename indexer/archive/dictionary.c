@@ -160,8 +160,8 @@ out:
 }
 
 /* After a commit: train a dictionary once the store is large enough. */
-static void
-maybe_train(claw_archive_t *a, uint64_t messages)
+void
+_claw_maybe_train(claw_archive_t *a, uint64_t messages)
 {
     g_mutex_lock(&a->dict_lock);
     bool go = a->dict_after && messages >= a->dict_after && !a->dict && !a->training;
@@ -199,51 +199,4 @@ claw_archive_dictionary(claw_archive_t *a)
     uint32_t id = a->dict_id;
     g_mutex_unlock(&a->dict_lock);
     return id;
-}
-
-claw_status_t
-claw_archive_store(claw_archive_t *a, claw_item_t *const *items, size_t n)
-{
-    if (a->read_only)
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    for (int attempt = 0;; attempt++) {
-        MDB_txn *txn;
-        int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-        if (rc == MDB_MAP_RESIZED) { /* another process grew it */
-            pthread_rwlock_wrlock(&a->resize);
-            mdb_env_set_mapsize(a->env, 0);
-            pthread_rwlock_unlock(&a->resize);
-            rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-        }
-        if (rc)
-            return _claw_mdb_status(a, rc, "begin");
-        uint64_t next_docid = _claw_last_key(txn, a->dbi[DB_META]) + 1;
-        uint64_t next_seq = _claw_last_key(txn, a->dbi[DB_LOG]) + 1;
-        for (size_t i = 0; i < n && rc == 0; i++)
-            rc = _claw_store_one(a, txn, items[i], &next_docid, &next_seq);
-        if (rc == 0) {
-            _claw_test_crash("before", a->commits);
-            rc = mdb_txn_commit(txn);
-            if (rc == 0) {
-                _claw_test_crash("after", a->commits++);
-                maybe_train(a, next_docid - 1);
-                return CLAW_STATUS_SUCCESS;
-            }
-        } else {
-            mdb_txn_abort(txn);
-        }
-        for (size_t i = 0; i < n; i++)
-            items[i]->outcome = CLAW_ITEM_PENDING;
-        if (rc != MDB_MAP_FULL || attempt >= 8)
-            return _claw_mdb_status(a, rc, "store");
-        /* Grow the map (doubling, at least 64 MiB more) and try again. */
-        MDB_envinfo info;
-        mdb_env_info(a->env, &info);
-        size_t grow = info.me_mapsize < (64u << 20) ? (64u << 20) : info.me_mapsize;
-        pthread_rwlock_wrlock(&a->resize);
-        rc = mdb_env_set_mapsize(a->env, info.me_mapsize + grow);
-        pthread_rwlock_unlock(&a->resize);
-        if (rc)
-            return _claw_mdb_status(a, rc, "grow the map");
-    }
 }
