@@ -114,7 +114,11 @@ CLAW_HIDDEN claw_status_t _claw_config_copy(const claw_config_t *src, claw_confi
 
 /* Load only [@section] of @path over the defaults; the other sections are
  * skipped unread (they are other programs' to check). Statuses and *@error
- * as for claw_config_load(). The Exim plugin reads [mta] this way. */
+ * as for claw_config_load(), except that on CONFIG_ERROR *@config is still
+ * set: every valid line applied, the bad ones left out (the caller
+ * destroys it), so that a setting that parsed, such as [mta] on_failure,
+ * is honoured while another line of the section is wrong. The Exim plugin
+ * reads [mta] this way. */
 CLAW_HIDDEN claw_status_t _claw_config_load_section(const char *path, const char *section,
                                                     claw_config_t **config, char **error);
 

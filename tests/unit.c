@@ -879,6 +879,19 @@ test_config_typed(void)
           "a bad [mta] value is file:line for the plugin, not silently the default");
     g_free(want);
     free(err);
+    claw_config_destroy(c);
+    f = fopen(path, "w");
+    fputs("[mta]\ndeadline = 5\non_failure = accept\n", f);
+    fclose(f);
+    err = NULL;
+    c = NULL;
+    CHECK(_claw_config_load_section(path, "mta", &c, &err) == CLAW_STATUS_CONFIG_ERROR && err &&
+              strstr(err, ":2: deadline") && c &&
+              !strcmp(claw_config_get(c, "mta", "on_failure"), "accept"),
+          "a bad [mta] line is reported and the other lines still hold (on_failure = accept "
+          "after a bad deadline)");
+    free(err);
+    claw_config_destroy(c);
 
     /* Networks and listening addresses outside a configuration. */
     claw_cidr_t one;

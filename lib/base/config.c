@@ -731,9 +731,10 @@ trim(char *s)
 /* Load @path over the defaults; with @only, the lines of other sections
  * are skipped unread. */
 static claw_status_t
-load(const char *path, const char *only, claw_config_t **config, char **error)
+load(const char *path, const char *only, bool lenient, claw_config_t **config, char **error)
 {
     claw_config_t *c = NULL;
+    char *first_error = NULL; /* lenient: the first bad line, located */
     claw_status_t st;
     char *why = NULL;
     char *line = NULL;
@@ -767,7 +768,7 @@ load(const char *path, const char *only, claw_config_t **config, char **error)
         lineno++;
         if (memchr(line, '\0', (size_t)got)) {
             why = error_printf("NUL byte in line");
-            goto bad;
+            goto line_error;
         }
         char *s = trim(line);
         if (*s == '\0' || *s == '#' || *s == ';')
@@ -785,13 +786,13 @@ load(const char *path, const char *only, claw_config_t **config, char **error)
             char *close = strchr(s, ']');
             if (!close || *trim(close + 1) != '\0') {
                 why = error_printf("expected '[section]'");
-                goto bad;
+                goto line_error;
             }
             *close = '\0';
             char *name = trim(s + 1);
             if (!section_exists(name)) {
                 why = error_printf("unknown section [%s]", name);
-                goto bad;
+                goto line_error;
             }
             snprintf(section, sizeof section, "%s", name);
             continue;
@@ -799,7 +800,7 @@ load(const char *path, const char *only, claw_config_t **config, char **error)
         char *eq = strchr(s, '=');
         if (!eq) {
             why = error_printf("expected 'name = value'");
-            goto bad;
+            goto line_error;
         }
         *eq = '\0';
         char *name = trim(s), *value = trim(eq + 1);
@@ -810,32 +811,42 @@ load(const char *path, const char *only, claw_config_t **config, char **error)
         }
         if (!*section) {
             why = error_printf("option '%s' before any [section]", name);
-            goto bad;
+            goto line_error;
         }
         size_t i;
         if (!strcmp(section, "weights")) {
             int r = _claw_rule_index(name);
             if (r >= 0 && c->weight_text[r]) {
                 why = error_printf("rule '%s' in section [weights] set twice", name);
-                goto bad;
+                goto line_error;
             }
             if ((why = set_weight(c, name, value)))
-                goto bad;
+                goto line_error;
             continue;
         }
         if (!find_option(section, name, &i)) {
             why = error_printf("unknown option '%s' in section [%s]", name, section);
-            goto bad;
+            goto line_error;
         }
         if (seen[i]) {
             why = error_printf("option '%s' in section [%s] set twice", name, section);
-            goto bad;
+            goto line_error;
         }
         seen[i] = true;
         why = set_option(c, i, value);
         if (why)
-            goto bad;
+            goto line_error;
         c->value[i].line = lineno;
+            continue;
+    line_error:
+        /* Lenient: the line is left out, the first error kept, and every
+         * other line still applied. */
+        if (!lenient)
+            goto bad;
+        if (!first_error)
+            first_error = error_printf("%s:%u: %s", path, lineno, why ? why : "out of memory");
+        free(why);
+        why = NULL;
     }
     if (ferror(f)) {
         why = error_printf("%s: read error: %s", path, strerror(errno));
@@ -845,6 +856,13 @@ load(const char *path, const char *only, claw_config_t **config, char **error)
     free(line);
     fclose(f);
     *config = c;
+    if (first_error) {
+        if (error)
+            *error = first_error;
+        else
+            free(first_error);
+        return CLAW_STATUS_CONFIG_ERROR;
+    }
     return CLAW_STATUS_SUCCESS;
 
 bad:
@@ -855,6 +873,7 @@ bad:
         why = located;
     }
 fail:
+    free(first_error);
     if (error)
         *error = why;
     else
@@ -868,7 +887,7 @@ fail:
 claw_status_t
 claw_config_load(const char *path, claw_config_t **config, char **error)
 {
-    return load(path, NULL, config, error);
+    return load(path, NULL, false, config, error);
 }
 
 claw_status_t
@@ -877,7 +896,7 @@ _claw_config_load_section(const char *path, const char *section, claw_config_t *
 {
     if (!section)
         return CLAW_STATUS_INVALID_ARGUMENT;
-    return load(path, section, config, error);
+    return load(path, section, true, config, error);
 }
 
 static void

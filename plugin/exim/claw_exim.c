@@ -118,6 +118,12 @@ read_mta(const char *path, char **why)
     claw_config_t *cfg = NULL;
     int64_t deadline;
     if (_claw_config_load_section(path, "mta", &cfg, why) != CLAW_STATUS_SUCCESS) {
+        /* The site's on_failure stands while another [mta] line is wrong:
+         * a fail-open site keeps accepting (unscanned), the others defer. */
+        if (cfg) {
+            mta.fail_open = !strcmp(claw_config_get(cfg, "mta", "on_failure"), "accept");
+            claw_config_destroy(cfg);
+        }
         if (!*why)
             *why = str_printf("configuration %s: out of memory", path);
         return false;
