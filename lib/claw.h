@@ -238,12 +238,18 @@ CLAW_PUBLIC void claw_config_write(const claw_config_t *config, FILE *out);
 
 CLAW_PUBLIC void claw_config_destroy(claw_config_t *config);
 
+/** Where claw_log_configure() sends lines whatever [log] sink says. */
+typedef enum claw_log_force {
+    CLAW_LOG_AS_CONFIGURED = 0, /**< [log] sink decides */
+    CLAW_LOG_FORCE_STDERR = 1,  /**< stderr (clawd --stderr) */
+    CLAW_LOG_FORCE_SYSLOG = 2   /**< syslog (a process whose stderr goes nowhere) */
+} claw_log_force_t;
+
 /** Apply [log] of @config: the level, and the sink: syslog with @ident
- * (NULL: "clawback") and [log] facility when sink = syslog, else stderr.
- * @force_stderr keeps stderr whatever the sink says (clawd --stderr). A
- * NULL @config applies the defaults. */
+ * (NULL: "clawback") and [log] facility when sink = syslog, else stderr;
+ * @force overrides the sink. A NULL @config applies the defaults. */
 CLAW_PUBLIC void claw_log_configure(const claw_config_t *config, const char *ident,
-                                    int force_stderr);
+                                    claw_log_force_t force);
 
 /* ------------------------------------------------------------------------
  * Engine: everything loaded once and reused for every message (configuration

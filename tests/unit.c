@@ -933,14 +933,14 @@ test_log_configure(void)
     claw_config_set(c, "log", "sink", "syslog", NULL);
     claw_config_set(c, "log", "facility", "local3", NULL);
     claw_config_set(c, "log", "level", "debug", NULL);
-    claw_log_configure(c, "unit", false);
+    claw_log_configure(c, "unit", CLAW_LOG_AS_CONFIGURED);
     CHECK(opened_facility == LOG_LOCAL3, "[log] facility = local3 reaches openlog (got %d)",
           opened_facility);
     CHECK(claw_log_get_level() == CLAW_LOG_DEBUG, "[log] level = debug applied");
     opened_facility = -1;
-    claw_log_configure(c, "unit", true);
+    claw_log_configure(c, "unit", CLAW_LOG_FORCE_STDERR);
     CHECK(opened_facility == -1, "force_stderr keeps syslog closed");
-    claw_log_configure(NULL, NULL, false);
+    claw_log_configure(NULL, NULL, CLAW_LOG_AS_CONFIGURED);
     CHECK(claw_log_get_level() == CLAW_LOG_NOTICE && opened_facility == -1,
           "NULL applies the defaults (notice, stderr)");
     claw_config_destroy(c);

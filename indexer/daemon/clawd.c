@@ -794,7 +794,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     }
     claw_config_destroy(srv->cfg);
     srv->cfg = cfg;
-    claw_log_configure(cfg, "clawd", srv->log_stderr);
+    claw_log_configure(cfg, "clawd", srv->log_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
     claw_log(CLAW_LOG_NOTICE, NULL, "SIGHUP: reloaded %s", srv->config_path);
 }
 
@@ -889,7 +889,7 @@ main(int argc, char **argv)
     if (claw_config_get_cidrs(srv.cfg, "clawd", "allow", &allow, &n_allow) == 0)
         g_array_append_vals(srv.allow, allow, (guint)n_allow);
     srv.log_stderr = to_stderr;
-    claw_log_configure(srv.cfg, "clawd", to_stderr);
+    claw_log_configure(srv.cfg, "clawd", to_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     srv.base = event_base_new();

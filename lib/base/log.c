@@ -117,7 +117,7 @@ static const struct {
                   {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
 
 void
-claw_log_configure(const claw_config_t *config, const char *ident, int force_stderr)
+claw_log_configure(const claw_config_t *config, const char *ident, claw_log_force_t force)
 {
     claw_config_t *defaults = NULL;
     if (!config && claw_config_new(&defaults) != CLAW_STATUS_SUCCESS)
@@ -127,7 +127,9 @@ claw_log_configure(const claw_config_t *config, const char *ident, int force_std
     /* The table only admits the level names, so this cannot fail. */
     if (claw_log_level_from_string(c->log_level, &level) == CLAW_STATUS_SUCCESS)
         claw_log_set_level(level);
-    if (force_stderr || strcmp(c->log_sink, "syslog") != 0) {
+    bool to_syslog = force == CLAW_LOG_FORCE_SYSLOG ||
+                     (force == CLAW_LOG_AS_CONFIGURED && strcmp(c->log_sink, "syslog") == 0);
+    if (!to_syslog) {
         claw_log_set_sink(NULL, NULL);
     } else {
         int facility = LOG_MAIL;

@@ -11,7 +11,8 @@
  * defers it) and is replaced. The engine is rebuilt when FILE changes; a
  * request made after the file changed and stopped loading is answered with
  * the error. It leaves when PATH is removed or replaced, or on SIGTERM, and
- * logs to syslog (facility mail, ident clawback-scanner).
+ * logs to syslog (ident clawback-scanner, [log] level and facility; mail
+ * until the configuration is read).
  */
 #include "build-config.h"
 
@@ -106,6 +107,9 @@ scanner_engine(const char *path, struct stat *st, size_t *max_read)
     int64_t max_time = 0, deadline = 0;
     uint64_t max_bytes = 0;
     if (s == CLAW_STATUS_SUCCESS) {
+        /* [log] level and facility, as every program takes them; always to
+         * syslog: the scanner's stderr goes nowhere. */
+        claw_log_configure(cfg, "clawback-scanner", CLAW_LOG_FORCE_SYSLOG);
         claw_config_get_duration_ms(cfg, "limits", "max_time", &max_time);
         claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
         claw_config_get_size(cfg, "limits", "max_message_bytes", &max_bytes);

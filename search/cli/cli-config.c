@@ -37,12 +37,12 @@ cli_setup(const char *prog, const char *path, bool explicit_path)
 {
     progname = prog;
     claw_config_t *cfg = load_config(path, explicit_path);
-    claw_log_configure(cfg, "claw", false);
+    claw_log_configure(cfg, "claw", CLAW_LOG_AS_CONFIGURED);
     return cfg;
 }
 
 void
 cli_apply_log_config(const claw_config_t *cfg)
 {
-    claw_log_configure(cfg, "claw", false);
+    claw_log_configure(cfg, "claw", CLAW_LOG_AS_CONFIGURED);
 }
