@@ -109,6 +109,10 @@ CLAW_HIDDEN const char *_claw_rule_name(size_t i);
 CLAW_HIDDEN double _claw_rule_default_score(size_t i);
 CLAW_HIDDEN const char *_claw_rule_doc(size_t i);
 
+/* A malloc'd string formatted as by printf (libc only: the Exim plugin
+ * builds this file in); NULL when out of memory. */
+CLAW_HIDDEN char *_claw_strdup_printf(const char *fmt, ...) CLAW_PRINTF(1, 2);
+
 /* A copy of @src (NULL: the defaults). Returns SUCCESS or OUT_OF_MEMORY. */
 CLAW_HIDDEN claw_status_t _claw_config_copy(const claw_config_t *src, claw_config_t **dst);
 

@@ -192,11 +192,8 @@ holds_text(const option_t *o)
     return o->type == OPT_STRING || o->type == OPT_ENUM || is_list(o);
 }
 
-static char *
-error_printf(const char *fmt, ...) CLAW_PRINTF(1, 2);
-
-static char *
-error_printf(const char *fmt, ...)
+char *
+_claw_strdup_printf(const char *fmt, ...)
 {
     va_list ap;
     char *s = NULL;
@@ -377,19 +374,19 @@ parse_list(const option_t *o, const char *value, claw_option_value_t *v)
 {
     for (const char *q = value; *q; q++)
         if ((unsigned char)*q < ' ' && *q != '\t')
-            return error_printf("%s: control character in list", o->name);
+            return _claw_strdup_printf("%s: control character in list", o->name);
     if (!(v->words = split_words(value, &v->n_words)))
-        return error_printf("out of memory");
+        return _claw_strdup_printf("out of memory");
     if (o->type == OPT_CIDRS && !(v->cidrs = calloc(v->n_words + 1, sizeof *v->cidrs)))
-        return error_printf("out of memory");
+        return _claw_strdup_printf("out of memory");
     for (size_t w = 0; w < v->n_words; w++) {
         struct sockaddr_storage sa;
         size_t len;
         if (o->type == OPT_CIDRS && claw_cidr_parse(v->words[w], &v->cidrs[w]))
-            return error_printf("%s: '%s' is not an address or network (CIDR)", o->name,
+            return _claw_strdup_printf("%s: '%s' is not an address or network (CIDR)", o->name,
                                 v->words[w]);
         if (o->type == OPT_ADDRS && claw_endpoint_parse(v->words[w], &sa, &len))
-            return error_printf("%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:2424 or "
+            return _claw_strdup_printf("%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:2424 or "
                                 "[::1]:2424)",
                                 o->name, v->words[w]);
     }
@@ -418,13 +415,13 @@ set_option(claw_config_t *c, size_t i, const char *value)
         /* fall through */
     case OPT_ENUM:
         if (o->type == OPT_ENUM && !enum_allows(o->choices, value))
-            return error_printf("%s: '%s' is not one of %s", o->name, value, o->choices);
+            return _claw_strdup_printf("%s: '%s' is not one of %s", o->name, value, o->choices);
         /* fall through */
     case OPT_STRING: {
         char *copy = strdup(value);
         if (!copy) {
             clear_value(&parsed);
-            return error_printf("out of memory");
+            return _claw_strdup_printf("out of memory");
         }
         free(*(char **)slot);
         *(char **)slot = copy;
@@ -434,9 +431,9 @@ set_option(claw_config_t *c, size_t i, const char *value)
         double d;
         const char *why = parse_score(value, &d);
         if (why)
-            return error_printf("%s: %s, got '%s'", o->name, why, value);
+            return _claw_strdup_printf("%s: %s, got '%s'", o->name, why, value);
         if (d < (double)o->min || d > (double)o->max)
-            return error_printf("%s: %g is outside %" PRId64 "..%" PRId64, o->name, d, o->min,
+            return _claw_strdup_printf("%s: %g is outside %" PRId64 "..%" PRId64, o->name, d, o->min,
                                 o->max);
         *(double *)slot = d;
         break;
@@ -447,9 +444,9 @@ set_option(claw_config_t *c, size_t i, const char *value)
         int64_t n;
         const char *why = parse_number(o, value, &n);
         if (why)
-            return error_printf("%s: %s, got '%s'", o->name, why, value);
+            return _claw_strdup_printf("%s: %s, got '%s'", o->name, why, value);
         if (n < o->min || n > o->max)
-            return error_printf("%s: %" PRId64 " is outside %" PRId64 "..%" PRId64, o->name, n,
+            return _claw_strdup_printf("%s: %" PRId64 " is outside %" PRId64 "..%" PRId64, o->name, n,
                                 o->min, o->max);
         *(int64_t *)slot = n;
         break;
@@ -457,7 +454,7 @@ set_option(claw_config_t *c, size_t i, const char *value)
     }
     if (!(parsed.text = strdup(value))) {
         clear_value(&parsed);
-        return error_printf("out of memory");
+        return _claw_strdup_printf("out of memory");
     }
     clear_value(&c->value[i]);
     c->value[i] = parsed;
@@ -545,14 +542,14 @@ set_weight(claw_config_t *c, const char *name, const char *value)
     double d;
     const char *why;
     if (r < 0)
-        return error_printf("unknown rule '%s' in section [weights]", name);
+        return _claw_strdup_printf("unknown rule '%s' in section [weights]", name);
     if ((why = parse_score(value, &d)))
-        return error_printf("%s: %s, got '%s'", name, why, value);
+        return _claw_strdup_printf("%s: %s, got '%s'", name, why, value);
     if (d < -1000 || d > 1000)
-        return error_printf("%s: %g is outside -1000..1000", name, d);
+        return _claw_strdup_printf("%s: %g is outside -1000..1000", name, d);
     char *text = strdup(value);
     if (!text)
-        return error_printf("out of memory");
+        return _claw_strdup_printf("out of memory");
     free(c->weight_text[r]);
     c->weight_text[r] = text;
     c->weight[r] = d;
@@ -571,8 +568,8 @@ claw_config_set(claw_config_t *c, const char *section, const char *name, const c
         why = set_weight(c, name, value);
     else if (!find_option(section, name, &i))
         why = section_exists(section)
-                  ? error_printf("unknown option '%s' in section [%s]", name, section)
-                  : error_printf("unknown section [%s]", section);
+                  ? _claw_strdup_printf("unknown option '%s' in section [%s]", name, section)
+                  : _claw_strdup_printf("unknown section [%s]", section);
     else
         why = set_option(c, i, value);
     if (!why)
@@ -709,10 +706,10 @@ _claw_config_error(const claw_config_t *c, const char *section, const char *name
     if (!what)
         return NULL;
     if (c && c->path && find_option(section, name, &i) && c->value[i].line)
-        located = error_printf("%s:%u: [%s] %s: %s", c->path, c->value[i].line, section, name,
+        located = _claw_strdup_printf("%s:%u: [%s] %s: %s", c->path, c->value[i].line, section, name,
                                what);
     else
-        located = error_printf("[%s] %s: %s", section, name, what);
+        located = _claw_strdup_printf("[%s] %s: %s", section, name, what);
     free(what);
     return located;
 }
@@ -752,7 +749,7 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
     FILE *f = fopen(path, "r");
     if (!f) {
         if (error)
-            *error = error_printf("%s: %s", path, strerror(errno));
+            *error = _claw_strdup_printf("%s: %s", path, strerror(errno));
         return CLAW_STATUS_IO_ERROR;
     }
     st = claw_config_new(&c);
@@ -767,7 +764,7 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
     while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if (memchr(line, '\0', (size_t)got)) {
-            why = error_printf("NUL byte in line");
+            why = _claw_strdup_printf("NUL byte in line");
             goto line_error;
         }
         char *s = trim(line);
@@ -785,13 +782,13 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
         if (*s == '[') {
             char *close = strchr(s, ']');
             if (!close || *trim(close + 1) != '\0') {
-                why = error_printf("expected '[section]'");
+                why = _claw_strdup_printf("expected '[section]'");
                 goto line_error;
             }
             *close = '\0';
             char *name = trim(s + 1);
             if (!section_exists(name)) {
-                why = error_printf("unknown section [%s]", name);
+                why = _claw_strdup_printf("unknown section [%s]", name);
                 goto line_error;
             }
             snprintf(section, sizeof section, "%s", name);
@@ -799,7 +796,7 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
         }
         char *eq = strchr(s, '=');
         if (!eq) {
-            why = error_printf("expected 'name = value'");
+            why = _claw_strdup_printf("expected 'name = value'");
             goto line_error;
         }
         *eq = '\0';
@@ -810,14 +807,14 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
             value++;
         }
         if (!*section) {
-            why = error_printf("option '%s' before any [section]", name);
+            why = _claw_strdup_printf("option '%s' before any [section]", name);
             goto line_error;
         }
         size_t i;
         if (!strcmp(section, "weights")) {
             int r = _claw_rule_index(name);
             if (r >= 0 && c->weight_text[r]) {
-                why = error_printf("rule '%s' in section [weights] set twice", name);
+                why = _claw_strdup_printf("rule '%s' in section [weights] set twice", name);
                 goto line_error;
             }
             if ((why = set_weight(c, name, value)))
@@ -825,11 +822,11 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
             continue;
         }
         if (!find_option(section, name, &i)) {
-            why = error_printf("unknown option '%s' in section [%s]", name, section);
+            why = _claw_strdup_printf("unknown option '%s' in section [%s]", name, section);
             goto line_error;
         }
         if (seen[i]) {
-            why = error_printf("option '%s' in section [%s] set twice", name, section);
+            why = _claw_strdup_printf("option '%s' in section [%s] set twice", name, section);
             goto line_error;
         }
         seen[i] = true;
@@ -844,12 +841,12 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
         if (!lenient)
             goto bad;
         if (!first_error)
-            first_error = error_printf("%s:%u: %s", path, lineno, why ? why : "out of memory");
+            first_error = _claw_strdup_printf("%s:%u: %s", path, lineno, why ? why : "out of memory");
         free(why);
         why = NULL;
     }
     if (ferror(f)) {
-        why = error_printf("%s: read error: %s", path, strerror(errno));
+        why = _claw_strdup_printf("%s: read error: %s", path, strerror(errno));
         st = CLAW_STATUS_IO_ERROR;
         goto fail;
     }
@@ -868,7 +865,7 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
 bad:
     st = CLAW_STATUS_CONFIG_ERROR;
     {
-        char *located = error_printf("%s:%u: %s", path, lineno, why ? why : "out of memory");
+        char *located = _claw_strdup_printf("%s:%u: %s", path, lineno, why ? why : "out of memory");
         free(why);
         why = located;
     }

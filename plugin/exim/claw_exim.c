@@ -76,21 +76,6 @@ static struct {
  * dlfunc expanded twice, stamp it once. */
 static char stamped_id[MESSAGE_ID_LENGTH + 1];
 
-static char *
-str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    char *s = NULL;
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 static const char *
 config_path(const char *arg)
 {
@@ -109,7 +94,7 @@ read_mta(const char *path, char **why)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        *why = str_printf("configuration %s: %s", path, strerror(errno));
+        *why = _claw_strdup_printf("configuration %s: %s", path, strerror(errno));
         return false;
     }
     if (mta.loaded && !strcmp(mta.path, path) && proto_same_file(&st, &mta.st))
@@ -125,7 +110,7 @@ read_mta(const char *path, char **why)
             claw_config_destroy(cfg);
         }
         if (!*why)
-            *why = str_printf("configuration %s: out of memory", path);
+            *why = _claw_strdup_printf("configuration %s: out of memory", path);
         return false;
     }
     claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
@@ -301,7 +286,7 @@ scanner_address(struct sockaddr_un *sa, char **why)
     if (!spool ||
         snprintf(sa->sun_path, sizeof sa->sun_path, "%s/" SCAN_PROTO_SOCKET, spool) >=
             (int)sizeof sa->sun_path) {
-        *why = str_printf("no room for the scanner's socket under %s", spool ? spool : "?");
+        *why = _claw_strdup_printf("no room for the scanner's socket under %s", spool ? spool : "?");
         return false;
     }
     return true;
@@ -381,7 +366,7 @@ scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, scan_res
             sock = scanner_connect(&sa);
         }
         if (sock < 0) {
-            *why = str_printf("%s did not start (see syslog)", scanner_program());
+            *why = _claw_strdup_printf("%s did not start (see syslog)", scanner_program());
             return false;
         }
     }
@@ -396,15 +381,15 @@ scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, scan_res
         r->reason[sizeof r->reason - 1] = r->rules[sizeof r->rules - 1] = '\0';
         r->verdict[sizeof r->verdict - 1] = '\0';
         if (!strcmp(r->action, "error")) {
-            *why = str_printf("%s", r->reason);
+            *why = _claw_strdup_printf("%s", r->reason);
             return false;
         }
     } else if (req.failed) {
-        *why = str_printf("out of memory");
+        *why = _claw_strdup_printf("out of memory");
     } else if (proto_now_ms() >= end) {
-        *why = str_printf("deadline of %" PRId64 " ms passed", mta.deadline_ms);
+        *why = _claw_strdup_printf("deadline of %" PRId64 " ms passed", mta.deadline_ms);
     } else {
-        *why = str_printf("scanner failed");
+        *why = _claw_strdup_printf("scanner failed");
     }
     return ok;
 }
@@ -503,7 +488,7 @@ claw_scan(uschar **yield, int argc, uschar *argv[])
     int fd = message_id ? find_data_fd((const char *)message_id) : -1;
     bool ok = false;
     if (fd < 0)
-        why = str_printf("the message's spool data file is not open in this process "
+        why = _claw_strdup_printf("the message's spool data file is not open in this process "
                          "(call claw_scan from acl_smtp_data)");
     else
         ok = scan(fd, cfg, (const char *const *)argv, argc, &r, &why);
