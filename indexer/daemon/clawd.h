@@ -1,0 +1,105 @@
+/* clawd.h - shared between clawd's own files (indexer/daemon/):
+ *   clawd.c    start-up, options, signals (HUP reloads, TERM drains), exit
+ *   listen.c   the listeners (Unix socket, TCP with its allow-list) and a
+ *              connection's events
+ *   lmtp.c     an LMTP session (RFC 2033): commands, DATA, and the 250 per
+ *              recipient once the ingest pipeline has committed the message
+ */
+#ifndef CLAWD_H
+#define CLAWD_H
+
+#include "claw-ingest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <grp.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#define MAX_LINE 4096        /* a command line */
+#define MAX_RCPT 1000        /* recipients per transaction */
+#define IDLE_TIMEOUT 300     /* seconds, as RFC 5321 asks of servers */
+#define DRAIN_TIMEOUT 60     /* seconds SIGTERM waits for sessions */
+
+typedef struct server {
+    struct event_base *base;
+    claw_config_t *cfg;
+    const char *config_path;
+    bool log_stderr;         /* --stderr: whatever [log] sink says, also after HUP */
+    char *archive_dir;
+    claw_archive_t *archive;
+    claw_indexer_t *indexer;
+    claw_ingest_t *ingest;
+    GPtrArray *listeners;    /* struct evconnlistener */
+    char *socket_path;       /* to unlink at exit */
+    GArray *allow;           /* claw_cidr_t, [clawd] allow at start */
+    char hostname[256];
+    uint64_t max_size;
+    long max_sessions;
+    long sessions;
+    GHashTable *live;        /* session_t* */
+    bool draining;
+    struct event *done_ev;
+    GMutex done_lock;
+    GQueue done;             /* completed_t* from the writer thread */
+    struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
+    uint64_t stored, failed;
+} server_t;
+
+typedef enum { S_CMD, S_DATA, S_WAIT, S_CLOSING } state_t;
+
+typedef struct session {
+    server_t *srv;
+    struct bufferevent *bev;
+    state_t state;
+    int refs;
+    bool closed;             /* the connection is gone */
+    bool lhlo;
+    char peer[64];
+    char *mail_from;         /* NULL: no MAIL yet */
+    GPtrArray *rcpt;
+    claw_delivery_attrs_t xforward;
+    GByteArray *data;        /* "\r\n" + the DATA bytes so far */
+    size_t scan;             /* where to look for the end next */
+    bool oversize;
+} session_t;
+
+typedef struct {
+    session_t *s;
+    claw_item_t *item;
+    claw_status_t st;
+    char *error;
+} completed_t;
+
+/* lmtp.c */
+void clawd_reply(session_t *s, const char *fmt, ...) CLAW_PRINTF(2, 3);
+void clawd_session_close(session_t *s);
+void clawd_close_after_flush(session_t *s);
+void clawd_session_process(session_t *s);
+void clawd_ingest_done(void *ctx, void *tag, claw_item_t *item, claw_status_t st, const char *error);
+void clawd_on_done(evutil_socket_t fd, short what, void *arg);
+
+/* listen.c */
+bool clawd_listen_unix(server_t *srv, const char *path, unsigned mode, const char *group);
+bool clawd_listen_tcp(server_t *srv, const char *spec);
+
+/* clawd.c */
+void clawd_check_drained(server_t *srv);
+
+#endif /* CLAWD_H */

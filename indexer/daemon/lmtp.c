@@ -1,0 +1,449 @@
+/* lmtp.c - an LMTP session (RFC 2033): LHLO, MAIL, RCPT, XFORWARD and
+ * DATA read from the connection, the message handed to the ingest
+ * pipeline, and one reply per recipient once it is committed: 250 only
+ * when the message is on disk, 451 for any failure (the MTA keeps it).
+ */
+#include "build-config.h"
+
+#include "clawd.h"
+
+static void session_unref(session_t *s);
+
+/* ------------------------------------------------------------------------
+ * Replies
+ * --------------------------------------------------------------------- */
+
+void
+clawd_reply(session_t *s, const char *fmt, ...)
+{
+    if (s->closed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    evbuffer_add_vprintf(out, fmt, ap);
+    evbuffer_add(out, "\r\n", 2);
+    va_end(ap);
+}
+
+static void
+reset_transaction(session_t *s)
+{
+    g_free(s->mail_from);
+    s->mail_from = NULL;
+    g_ptr_array_set_size(s->rcpt, 0);
+    if (s->data)
+        g_byte_array_unref(s->data);
+    s->data = NULL;
+    s->scan = 0;
+    s->oversize = false;
+}
+
+void
+clawd_session_close(session_t *s)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    bufferevent_free(s->bev);
+    s->bev = NULL;
+    s->srv->sessions--;
+    g_hash_table_remove(s->srv->live, s);
+    session_unref(s);
+}
+
+static void
+session_unref(session_t *s)
+{
+    if (--s->refs > 0)
+        return;
+    reset_transaction(s);
+    g_ptr_array_free(s->rcpt, TRUE);
+    claw_delivery_attrs_clear(&s->xforward);
+    g_free(s);
+}
+
+/* Close once everything written has gone out. */
+void
+clawd_close_after_flush(session_t *s)
+{
+    s->state = S_CLOSING;
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+        clawd_session_close(s);
+    else
+        bufferevent_disable(s->bev, EV_READ);
+}
+
+/* ------------------------------------------------------------------------
+ * Commands
+ * --------------------------------------------------------------------- */
+
+/* The address inside "<...>" after "FROM:" or "TO:", and where the
+ * parameters start. NULL when malformed. */
+static char *
+path_arg(const char *p, const char **params)
+{
+    while (*p == ' ')
+        p++;
+    if (*p != '<')
+        return NULL;
+    const char *e = strchr(p, '>');
+    if (!e)
+        return NULL;
+    /* Control characters have no place in an address. */
+    for (const char *q = p + 1; q < e; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            return NULL;
+    *params = e + 1;
+    return g_strndup(p + 1, (gsize)(e - p - 1));
+}
+
+/* xtext (RFC 3461) as XFORWARD sends it. */
+static char *
+xtext_decode(const char *s, size_t n)
+{
+    GString *o = g_string_new(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+' && i + 2 < n && g_ascii_isxdigit(s[i + 1]) && g_ascii_isxdigit(s[i + 2])) {
+            g_string_append_c(o, (char)(g_ascii_xdigit_value(s[i + 1]) * 16 +
+                                        g_ascii_xdigit_value(s[i + 2])));
+            i += 2;
+        } else {
+            g_string_append_c(o, s[i]);
+        }
+    }
+    return g_string_free(o, FALSE);
+}
+
+static void
+cmd_xforward(session_t *s, const char *args)
+{
+    gchar **kv = g_strsplit(args, " ", 16);
+    for (gchar **p = kv; *p; p++) {
+        char *eq = strchr(*p, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        int attr = claw_delivery_attr_from_xforward(*p);
+        if (attr >= 0) {
+            char *v = xtext_decode(eq + 1, strlen(eq + 1));
+            claw_delivery_attrs_set(&s->xforward, attr, v);
+            g_free(v);
+        }
+    }
+    g_strfreev(kv);
+    clawd_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+start_data(session_t *s)
+{
+    s->data = g_byte_array_sized_new(65536);
+    g_byte_array_append(s->data, (const guint8 *)"\r\n", 2);
+    s->scan = 0;
+    s->oversize = false;
+    s->state = S_DATA;
+    clawd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+command(session_t *s, char *line)
+{
+    server_t *srv = s->srv;
+    char verb[16];
+    size_t i = 0;
+    while (line[i] && line[i] != ' ' && i < sizeof verb - 1) {
+        verb[i] = g_ascii_toupper(line[i]);
+        i++;
+    }
+    verb[i] = '\0';
+    const char *args = line + i;
+    while (*args == ' ')
+        args++;
+
+    if (!strcmp(verb, "LHLO")) {
+        reset_transaction(s);
+        s->lhlo = true;
+        clawd_reply(s, "250-%s", srv->hostname);
+        clawd_reply(s, "250-PIPELINING");
+        clawd_reply(s, "250-ENHANCEDSTATUSCODES");
+        clawd_reply(s, "250-8BITMIME");
+        clawd_reply(s, "250-SMTPUTF8");
+        clawd_reply(s, "250-XFORWARD NAME ADDR PROTO HELO SOURCE");
+        clawd_reply(s, "250 SIZE %" PRIu64, srv->max_size);
+    } else if (!strcmp(verb, "HELO") || !strcmp(verb, "EHLO")) {
+        clawd_reply(s, "500 5.5.1 This is LMTP (RFC 2033): say LHLO");
+    } else if (!strcmp(verb, "QUIT")) {
+        clawd_reply(s, "221 2.0.0 Bye");
+        clawd_close_after_flush(s);
+    } else if (!strcmp(verb, "NOOP")) {
+        clawd_reply(s, "250 2.0.0 Ok");
+    } else if (!strcmp(verb, "RSET")) {
+        reset_transaction(s);
+        clawd_reply(s, "250 2.0.0 Ok");
+    } else if (!strcmp(verb, "VRFY")) {
+        clawd_reply(s, "252 2.5.0 Cannot verify, will archive");
+    } else if (!s->lhlo) {
+        clawd_reply(s, "503 5.5.1 Say LHLO first");
+    } else if (!strcmp(verb, "XFORWARD")) {
+        cmd_xforward(s, args);
+    } else if (!strcmp(verb, "MAIL")) {
+        const char *params;
+        char *addr;
+        if (s->mail_from) {
+            clawd_reply(s, "503 5.5.1 MAIL already given");
+        } else if (g_ascii_strncasecmp(args, "FROM:", 5) != 0 ||
+                   !(addr = path_arg(args + 5, &params))) {
+            clawd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        } else {
+            const char *sz = strstr(params, "SIZE=");
+            if (sz && g_ascii_strtoull(sz + 5, NULL, 10) > srv->max_size) {
+                clawd_reply(s, "552 5.3.4 Message too big (limit %" PRIu64 " bytes)", srv->max_size);
+                g_free(addr);
+            } else {
+                s->mail_from = addr;
+                clawd_reply(s, "250 2.1.0 Ok");
+            }
+        }
+    } else if (!strcmp(verb, "RCPT")) {
+        const char *params;
+        char *addr;
+        if (!s->mail_from) {
+            clawd_reply(s, "503 5.5.1 MAIL first");
+        } else if (g_ascii_strncasecmp(args, "TO:", 3) != 0 ||
+                   !(addr = path_arg(args + 3, &params)) || !*addr) {
+            clawd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        } else if (s->rcpt->len >= MAX_RCPT) {
+            clawd_reply(s, "452 4.5.3 Too many recipients");
+            g_free(addr);
+        } else {
+            g_ptr_array_add(s->rcpt, addr);
+            clawd_reply(s, "250 2.1.5 Ok");
+        }
+    } else if (!strcmp(verb, "DATA")) {
+        if (!s->mail_from || !s->rcpt->len)
+            clawd_reply(s, "503 5.5.1 %s first", s->mail_from ? "RCPT" : "MAIL");
+        else
+            start_data(s);
+    } else {
+        clawd_reply(s, "500 5.5.2 Unknown command");
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * DATA
+ * --------------------------------------------------------------------- */
+
+/* The DATA bytes between the leading "\r\n" and the final "\r\n.\r\n",
+ * dot-unstuffed and with CRLF made LF (how mailboxes store mail). */
+static char *
+unstuff(const guint8 *d, size_t n, size_t *out_len)
+{
+    char *o = malloc(n + 1);
+    if (!o)
+        return NULL;
+    size_t w = 0;
+    bool bol = true;
+    for (size_t i = 0; i < n; i++) {
+        if (bol && d[i] == '.') {
+            bol = false;
+            continue; /* a leading dot was doubled by the client */
+        }
+        bol = false;
+        if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n')
+            continue;
+        o[w++] = (char)d[i];
+        if (d[i] == '\n')
+            bol = true;
+    }
+    *out_len = w;
+    return o;
+}
+
+static void
+deliver(session_t *s, size_t end)
+{
+    server_t *srv = s->srv;
+    if (s->oversize) {
+        for (guint i = 0; i < s->rcpt->len; i++)
+            clawd_reply(s, "552 5.3.4 Message too big (limit %" PRIu64 " bytes)", srv->max_size);
+        reset_transaction(s);
+        s->state = S_CMD;
+        return;
+    }
+    size_t len;
+    /* Skip our leading "\r\n"; keep the CRLF that ends the last line. */
+    char *raw = end ? unstuff(s->data->data + 2, end, &len) : malloc(1);
+    if (!end)
+        len = 0;
+    if (!raw) {
+        for (guint i = 0; i < s->rcpt->len; i++)
+            clawd_reply(s, "451 4.3.0 Out of memory");
+        reset_transaction(s);
+        s->state = S_CMD;
+        return;
+    }
+    g_byte_array_unref(s->data);
+    s->data = NULL;
+    /* Journal copies from Postfix's recipient_bcc_maps carry the original
+     * recipient in the address: NAME+LOCAL=DOMAIN@journal_domain. */
+    const char *jd = claw_config_get(srv->cfg, "clawd", "journal_domain");
+    GPtrArray *rcpt = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < s->rcpt->len; i++) {
+        const char *r = s->rcpt->pdata[i], *at = strrchr(r, '@'), *plus = strchr(r, '+');
+        const char *eq = plus ? strrchr(plus, '=') : NULL;
+        if (jd && *jd && at && g_ascii_strcasecmp(at + 1, jd) == 0 && plus && eq && eq < at &&
+            eq > plus + 1 && at > eq + 1)
+            g_ptr_array_add(rcpt, g_strdup_printf("%.*s@%.*s", (int)(eq - plus - 1), plus + 1,
+                                                  (int)(at - eq - 1), eq + 1));
+        else
+            g_ptr_array_add(rcpt, g_strdup(r));
+    }
+    claw_delivery_t d = {0};
+    d.mail_from = s->mail_from;
+    d.rcpt = (const char *const *)rcpt->pdata;
+    d.n_rcpt = rcpt->len;
+    claw_delivery_attrs_fill(&s->xforward, &d);
+    d.source = "lmtp";
+    d.time_ms = g_get_real_time() / 1000;
+    s->state = S_WAIT;
+    s->refs++;
+    bufferevent_disable(s->bev, EV_READ);
+    claw_ingest_submit(srv->ingest, raw, len, &d, s);
+    g_ptr_array_free(rcpt, TRUE);
+}
+
+/* Take what arrived of the DATA; true when the message is complete. */
+static bool
+data_in(session_t *s, struct evbuffer *in)
+{
+    size_t avail = evbuffer_get_length(in);
+    if (avail) {
+        size_t old = s->data->len;
+        if (!s->oversize && old + avail > s->srv->max_size + 64) {
+            s->oversize = true;
+        }
+        if (s->oversize) {
+            /* Keep only the tail that may hold the end marker. */
+            size_t keep = old < 4 ? old : 4;
+            memmove(s->data->data, s->data->data + old - keep, keep);
+            g_byte_array_set_size(s->data, (guint)keep);
+            s->scan = 0;
+            old = keep;
+        }
+        g_byte_array_set_size(s->data, (guint)(old + avail));
+        evbuffer_remove(in, s->data->data + old, avail);
+    }
+    const guint8 *d = s->data->data;
+    size_t n = s->data->len;
+    size_t from = s->scan;
+    const guint8 *hit = n >= 5 ? memmem(d + from, n - from, "\r\n.\r\n", 5) : NULL;
+    if (!hit) {
+        s->scan = n >= 4 ? n - 4 : 0;
+        return false;
+    }
+    size_t end = (size_t)(hit - d);      /* the CRLF before the dot */
+    size_t after = end + 5;
+    /* Bytes after the end marker are pipelined commands: give them back. */
+    if (after < n)
+        evbuffer_prepend(in, d + after, n - after);
+    deliver(s, end);
+    return true;
+}
+
+void
+clawd_session_process(session_t *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    while (!s->closed && (s->state == S_CMD || s->state == S_DATA)) {
+        if (s->state == S_DATA) {
+            if (!data_in(s, in))
+                return;
+            continue;
+        }
+        if (s->srv->draining) {
+            clawd_reply(s, "421 4.3.2 Shutting down, come back later");
+            clawd_close_after_flush(s);
+            return;
+        }
+        size_t n;
+        char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+        if (!line) {
+            if (evbuffer_get_length(in) > MAX_LINE) {
+                clawd_reply(s, "500 5.5.6 Line too long");
+                clawd_close_after_flush(s);
+            }
+            return;
+        }
+        if (n > MAX_LINE || memchr(line, '\0', n)) {
+            clawd_reply(s, "500 5.5.6 Line too long or with NUL");
+        } else {
+            command(s, line);
+        }
+        free(line);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Completion: the writer thread hands results to the loop
+ * --------------------------------------------------------------------- */
+
+void
+clawd_ingest_done(void *ctx, void *tag, claw_item_t *item, claw_status_t st, const char *error)
+{
+    server_t *srv = ctx;
+    completed_t *c = g_new0(completed_t, 1);
+    c->s = tag;
+    c->item = item;
+    c->st = st;
+    c->error = g_strdup(error);
+    g_mutex_lock(&srv->done_lock);
+    g_queue_push_tail(&srv->done, c);
+    g_mutex_unlock(&srv->done_lock);
+    event_active(srv->done_ev, EV_READ, 0);
+}
+
+void
+clawd_on_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    server_t *srv = arg;
+    for (;;) {
+        g_mutex_lock(&srv->done_lock);
+        completed_t *c = g_queue_pop_head(&srv->done);
+        g_mutex_unlock(&srv->done_lock);
+        if (!c)
+            break;
+        session_t *s = c->s;
+        if (c->st || !c->item) {
+            srv->failed++;
+            claw_log(CLAW_LOG_ERROR, NULL, "%s: not stored, told 451: %s", s->peer,
+                     c->error ? c->error : claw_status_to_string(c->st));
+            for (guint i = 0; i < s->rcpt->len; i++)
+                clawd_reply(s, "451 4.3.0 Archive unavailable, try again later");
+        } else {
+            srv->stored++;
+            const char *how = claw_item_outcome(c->item) == CLAW_ITEM_DUPLICATE ? "already stored"
+                               : claw_item_outcome(c->item) == CLAW_ITEM_NEW_DELIVERY
+                                   ? "stored (another delivery)"
+                                   : "stored";
+            claw_log(CLAW_LOG_INFO, claw_item_id(c->item), "%s: %s as %" PRIu64 ", %u rcpt, %s",
+                     s->peer, how, claw_item_docid(c->item), s->rcpt->len,
+                     claw_item_action(c->item));
+            for (guint i = 0; i < s->rcpt->len; i++)
+                clawd_reply(s, "250 2.0.0 %s %s", claw_item_id(c->item), how);
+        }
+        claw_item_free(c->item);
+        g_free(c->error);
+        g_free(c);
+        if (!s->closed) {
+            reset_transaction(s);
+            s->state = S_CMD;
+            bufferevent_enable(s->bev, EV_READ);
+            clawd_session_process(s);
+        }
+        session_unref(s);
+    }
+    if (srv->draining)
+        clawd_check_drained(srv);
+}
