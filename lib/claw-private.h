@@ -26,7 +26,8 @@
 typedef struct claw_policy claw_policy_t;
 typedef struct claw_iocs claw_iocs_t;
 
-/* classify.c: the [policy] and [ioc] sections, compiled once per engine. */
+/* judge/policy.c and judge/indicators.c: the [policy] and [ioc] sections,
+ * compiled once per engine. */
 CLAW_HIDDEN claw_status_t _claw_policy_new(const claw_config_t *config, const psl_ctx_t *psl,
                                            claw_policy_t **out, char **error);
 CLAW_HIDDEN void _claw_policy_free(claw_policy_t *policy);
