@@ -159,6 +159,9 @@ CLAW_HIDDEN void _claw_auth_extract(claw_ctx_t *ctx, const claw_raw_field_t *fie
 /* URLs. */
 CLAW_HIDDEN void _claw_urls_from_text(claw_ctx_t *ctx, const char *text, size_t len,
                                       const char *part, claw_url_source_t source);
+/* The length of the scheme @s starts with ("https" in "https://x"), 0 when
+ * it starts with none (a relative reference, "example.com/x"). */
+CLAW_HIDDEN size_t _claw_url_scheme_length(const char *s, size_t len);
 /* Add one URL candidate found by an HTML attribute or similar. */
 CLAW_HIDDEN void _claw_url_add(claw_ctx_t *ctx, const char *raw, size_t len, const char *part,
                                claw_url_source_t source, const char *link_text);

@@ -19,18 +19,6 @@ typedef struct {
     struct stat st; /* as last read */
 } ioc_file_t;
 
-/* Does @v start with a URL scheme ("https:", "cid:")? */
-static bool
-has_scheme(const char *v)
-{
-    if (!g_ascii_isalpha(*v))
-        return false;
-    const char *p = v + 1;
-    while (g_ascii_isalnum(*p) || *p == '+' || *p == '-' || *p == '.')
-        p++;
-    return *p == ':';
-}
-
 /* @value of an indicator of @type in the form the detectors compare it in:
  * URLs and host names as the model writes the ones it finds (one
  * normaliser for both, so "url:http://EX%41MPLE.org/" matches a link to
@@ -46,7 +34,7 @@ ioc_key(ioc_t type, const char *value)
          * browser reads those as http, and so does the model a link in
          * text. */
         if (claw_url_normalise(value, strlen(value), &normal) != CLAW_STATUS_SUCCESS &&
-            g_ascii_isalnum(value[0]) && !has_scheme(value)) {
+            g_ascii_isalnum(value[0]) && !_claw_url_scheme_length(value, strlen(value))) {
             char *with = g_strconcat("http://", value, NULL);
             claw_url_normalise(with, strlen(with), &normal);
             g_free(with);

@@ -377,18 +377,27 @@ url_clean(const char *raw, size_t len, GString *out)
             g_string_append_c(out, raw[i]);
 }
 
+size_t
+_claw_url_scheme_length(const char *s, size_t len)
+{
+    size_t n = 0;
+    if (n < len && g_ascii_isalpha(s[n])) {
+        while (n < len && (g_ascii_isalnum(s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.'))
+            n++;
+    }
+    return n < len && s[n] == ':' ? n : 0;
+}
+
 /* The scheme at *@p, lower-cased into @u, and *@p moved past its ':'.
  * "www." without a scheme is http. False for a relative reference. */
 static bool
 url_scheme(const char **p, const char *end, url_parts_t *u)
 {
-    const char *s = *p, *q = s;
-    if (q < end && g_ascii_isalpha(*q)) {
-        while (q < end && (g_ascii_isalnum(*q) || *q == '+' || *q == '-' || *q == '.'))
-            q++;
-    }
-    if (q < end && *q == ':' && q > s) {
-        size_t n = MIN((size_t)(q - s), sizeof u->scheme - 1);
+    const char *s = *p;
+    size_t scheme = _claw_url_scheme_length(s, (size_t)(end - s));
+    if (scheme) {
+        const char *q = s + scheme;
+        size_t n = MIN(scheme, sizeof u->scheme - 1);
         for (size_t i = 0; i < n; i++)
             u->scheme[i] = g_ascii_tolower(s[i]);
         u->scheme[n] = '\0';
