@@ -168,6 +168,10 @@ void _claw_compress_record(claw_archive_t *a, GByteArray *rec);
 bool _claw_record_plain(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, MDB_val *plain, void **buf);
 bool _claw_record_each(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, 
     void (*fn)(void *ctx, unsigned tag, const char *s, size_t n), void *ctx);
+/* Message @docid's meta record in @v (valid until @txn ends) and its key in
+ * @dk; NOT_FOUND, with the handle's error saying so, when there is none. */
+claw_status_t _claw_get_meta(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned char dk[8],
+                             MDB_val *v);
 /* The record_each() reader of a meta record into a rec_ctx_t. */
 void _claw_meta_field(void *ctx, unsigned tag, const char *p, size_t n);
 bool _claw_read_text_origins(rec_ctx_t *c, const char *data, size_t len);

@@ -86,21 +86,16 @@ claw_status_t
 _claw_get_raw(claw_archive_t *a, MDB_txn *txn, uint64_t docid, char **data, size_t *len)
 {
     unsigned char dk[8];
-    _claw_be64(dk, docid);
-    MDB_val k = {8, dk}, v;
-    int rc = mdb_get(txn, a->dbi[DB_META], &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
-        return CLAW_STATUS_NOT_FOUND;
-    }
-    if (rc)
-        return _claw_mdb_status(a, rc, "read");
+    MDB_val v;
+    claw_status_t st = _claw_get_meta(a, txn, docid, dk, &v);
+    if (st)
+        return st;
     GByteArray *b;
-    rc = _claw_get_blob(a, txn, dk, &b);
+    int rc = _claw_get_blob(a, txn, dk, &b);
     if (rc)
         return _claw_mdb_status(a, rc, "read the message");
     MDB_val bv = {b->len, b->data};
-    claw_status_t st = _claw_decompress(a, txn, &bv, data, len);
+    st = _claw_decompress(a, txn, &bv, data, len);
     g_byte_array_unref(b);
     return st;
 }
@@ -240,19 +235,14 @@ claw_archive_texts(claw_archive_t *a, claw_engine_t *engine, uint64_t docid, boo
     if (st)
         return st;
     unsigned char dk[8];
-    _claw_be64(dk, docid);
-    MDB_val k = {8, dk}, v;
+    MDB_val v;
     claw_record_t r = {0};
     text_fields_t t = {.want_origins = !subject_only, .texts = {.r = &r}};
     char *raw = NULL;
     size_t len = 0;
-    int rc = mdb_get(txn, a->dbi[DB_META], &k, &v);
-    if (rc) {
-        if (rc == MDB_NOTFOUND)
-            _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
-        st = rc == MDB_NOTFOUND ? CLAW_STATUS_NOT_FOUND : _claw_mdb_status(a, rc, "read");
+    int rc;
+    if ((st = _claw_get_meta(a, txn, docid, dk, &v)))
         goto out;
-    }
     if (!subject_only)
         t.texts.s = g_string_chunk_new(256);
     if (!_claw_record_each(a, txn, &v, text_field, &t)) {

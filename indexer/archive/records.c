@@ -322,18 +322,26 @@ env_field(void *ctx, unsigned tag, const char *p, size_t n)
 
 
 claw_status_t
-_claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what, claw_record_t **out)
+_claw_get_meta(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned char dk[8], MDB_val *v)
 {
-    unsigned char dk[8];
     _claw_be64(dk, docid);
-    MDB_val k = {8, dk}, v;
-    int rc = mdb_get(txn, a->dbi[DB_META], &k, &v);
+    MDB_val k = {8, dk};
+    int rc = mdb_get(txn, a->dbi[DB_META], &k, v);
     if (rc == MDB_NOTFOUND) {
         _claw_set_error(a, "no message %" PRIu64 " in the archive", docid);
         return CLAW_STATUS_NOT_FOUND;
     }
-    if (rc)
-        return _claw_mdb_status(a, rc, "read");
+    return rc ? _claw_mdb_status(a, rc, "read") : CLAW_STATUS_SUCCESS;
+}
+
+claw_status_t
+_claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what, claw_record_t **out)
+{
+    unsigned char dk[8];
+    MDB_val v;
+    claw_status_t st = _claw_get_meta(a, txn, docid, dk, &v);
+    if (st)
+        return st;
     claw_record_t *r = calloc(1, sizeof *r);
     r->priv = calloc(1, sizeof *r->priv);
     r->priv->strings = g_string_chunk_new(1024);
@@ -358,7 +366,7 @@ _claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what,
         unsigned char probe[12] = {0};
         memcpy(probe, dk, 8);
         MDB_val pk = {12, probe}, pv;
-        for (rc = mdb_cursor_get(cur, &pk, &pv, MDB_SET_RANGE);
+        for (int rc = mdb_cursor_get(cur, &pk, &pv, MDB_SET_RANGE);
              rc == 0 && pk.mv_size == 12 && memcmp(pk.mv_data, dk, 8) == 0;
              rc = mdb_cursor_get(cur, &pk, &pv, MDB_NEXT)) {
             claw_delivery_t d = {0};
