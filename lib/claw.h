@@ -201,6 +201,12 @@ CLAW_PUBLIC claw_status_t claw_config_get_size(const claw_config_t *config, cons
 CLAW_PUBLIC claw_status_t claw_config_get_duration_ms(const claw_config_t *config,
                                                       const char *section, const char *name,
                                                       int64_t *ms);
+/** Parse @text as a size the way the configuration writes one (a whole
+ * number, then k, m, g, kb, mb or gb in any case, powers of 1024; no unit:
+ * bytes), for other readers of sizes such as the search's size: ranges.
+ * Returns NULL and sets *@bytes, or a static English reason ("expected a
+ * size such as 512k, 64M or 1g", "number out of range") and leaves it. */
+CLAW_PUBLIC const char *claw_size_parse(const char *text, uint64_t *bytes);
 /** A yes|no option: *@value is 1 for yes, 0 for no. */
 CLAW_PUBLIC claw_status_t claw_config_get_bool(const claw_config_t *config, const char *section,
                                                const char *name, int *value);

@@ -276,6 +276,14 @@ bad "too many terms" "more than 256" "$("$py" -c 'print(" ".join("w%d" % i for i
 bad "a query over 8 KB" "longer than" "$("$py" -c 'print("x" * 9000)')"
 bad "an impossible date" "is not a date" date:2025-13-45
 bad "a range that ends first" "ends before" date:2025..2024
+# size: reads sizes as the configuration does: overflow is an error, not a
+# silently wrapped number, and units are the config's (any case).
+bad "a size that overflows" "out of range" size:99999999999999999999g
+bad "a size times its unit overflows" "out of range" size:..9999999999999g
+bad "a size with an unknown unit" "512k, 64M or 1g" size:10q
+claw search --count size:1k..2k > "$tmp/n1"
+claw search --count size:1K..2KB > "$tmp/n2"
+check "size: takes the config's units in any case (1K..2KB = 1k..2k: $(cat "$tmp/n1"))" [ "$(cat "$tmp/n2")" = "$(cat "$tmp/n1")" ]
 bad "empty" "empty query" ""
 # A wildcard that would expand past the limit: a message with 1500 words.
 "$py" - "$tmp/words.eml" <<'EOF'

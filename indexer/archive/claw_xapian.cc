@@ -441,29 +441,6 @@ parse_date(const std::string &s, bool upper, double *out)
     return true;
 }
 
-bool
-parse_size(const std::string &s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s.c_str(), &end);
-    if (errno || end == s.c_str() || v < 0 || !std::isfinite(v))
-        return false;
-    std::string unit(end);
-    if (unit == "" || unit == "b")
-        ;
-    else if (unit == "k" || unit == "K" || unit == "kb" || unit == "KB")
-        v *= 1024;
-    else if (unit == "m" || unit == "M" || unit == "mb" || unit == "MB")
-        v *= 1024 * 1024;
-    else if (unit == "g" || unit == "G" || unit == "gb" || unit == "GB")
-        v *= 1024.0 * 1024 * 1024;
-    else
-        return false;
-    *out = std::floor(v);
-    return true;
-}
-
 /* ---------------------------------------------------------------------
  * The parser
  * ------------------------------------------------------------------ */
@@ -757,13 +734,17 @@ class Parser {
             fail("'" + t.field + ":' needs a value or a range a..b", t.col);
         double a = 0, b = 0;
         auto parse_one = [&](const std::string &s, bool upper, double *out) {
-            bool ok = kind == RANGE_SIZE ? parse_size(s, out) : parse_date(s, upper, out);
-            if (!ok)
-                fail(std::string("'") + s + "' is not a " +
-                         (kind == RANGE_SIZE ? "size (like 10k, 2m)"
-                                             : "date (YYYY, YYYY-MM, YYYY-MM-DD, "
-                                               "YYYY-MM-DDTHH:MM, today, 7d)"),
+            if (kind == RANGE_SIZE) {
+                /* The configuration's own size reader: one set of units. */
+                uint64_t bytes = 0;
+                if (const char *why = claw_size_parse(s.c_str(), &bytes))
+                    fail("'" + s + "' is not a size: " + why, t.col);
+                *out = (double)bytes;
+            } else if (!parse_date(s, upper, out)) {
+                fail("'" + s + "' is not a date (YYYY, YYYY-MM, YYYY-MM-DD, "
+                               "YYYY-MM-DDTHH:MM, today, 7d)",
                      t.col);
+            }
         };
         if (!lo.empty())
             parse_one(lo, false, &a);

@@ -261,9 +261,10 @@ unit_multiplier(const unit_t *units, const char *end)
     return 0;
 }
 
-/* Parse a number with an optional unit. Returns NULL or a static reason. */
+/* A whole number, then a unit named in @units (or none). Returns NULL or a
+ * static reason; *@out is the number times the unit, checked for overflow. */
 static const char *
-parse_number(const option_t *o, const char *value, int64_t *out)
+parse_with_unit(const char *value, const unit_t *units, int64_t *out)
 {
     char *end;
     errno = 0;
@@ -273,19 +274,39 @@ parse_number(const option_t *o, const char *value, int64_t *out)
     if (errno == ERANGE)
         return "number out of range";
     int64_t mult = 1;
-    if (o->type == OPT_SIZE) {
-        if (!(mult = unit_multiplier(size_units, end)))
-            return "expected a size such as 512k, 64M or 1g";
-    } else if (o->type == OPT_MSEC) {
-        if (!(mult = unit_multiplier(duration_units, end)))
-            return "expected a duration such as 250ms, 2s, 5m or 1h";
-    } else if (*end) {
+    if (units && !(mult = unit_multiplier(units, end)))
+        return units == size_units ? "expected a size such as 512k, 64M or 1g"
+                                   : "expected a duration such as 250ms, 2s, 5m or 1h";
+    if (!units && *end)
         return "expected a whole number";
-    }
     if (n > INT64_MAX / mult || n < INT64_MIN / mult)
         return "number out of range";
     *out = n * mult;
     return NULL;
+}
+
+static const char *
+parse_number(const option_t *o, const char *value, int64_t *out)
+{
+    return parse_with_unit(value,
+                           o->type == OPT_SIZE   ? size_units
+                           : o->type == OPT_MSEC ? duration_units
+                                                 : NULL,
+                           out);
+}
+
+const char *
+claw_size_parse(const char *text, uint64_t *bytes)
+{
+    int64_t n;
+    if (!text || !bytes)
+        return "no size given";
+    const char *why = parse_with_unit(text, size_units, &n);
+    if (!why && n < 0)
+        why = "expected a size of 0 or more";
+    if (!why)
+        *bytes = (uint64_t)n;
+    return why;
 }
 
 static bool
