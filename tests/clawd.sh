@@ -214,6 +214,24 @@ check "all 400 generated messages stored" [ "$(json_field messages < "$tmp/stats
 claw check > "$tmp/check" 2>&1
 check "check: clean, index caught up" sh -c "grep -q '^clean$' '$tmp/check' && ! grep -q behind '$tmp/check'"
 
+# --- the socket path: only a socket is ever created or removed there --------
+sum_before=$(md5sum < "$A/store/data.mdb")
+timeout 10 "$CLAWD" --config "$tmp/clawd.conf" --stderr --socket "$A/store/data.mdb" \
+    > "$tmp/sockerr" 2>&1; rc=$?
+check "--socket naming the store's data.mdb: refused (exit $rc)" [ $rc -ne 0 ] && [ $rc -ne 124 ]
+check "...saying it is not a socket" grep -q "is not a socket" "$tmp/sockerr"
+check "...and the store is untouched" [ "$(md5sum < "$A/store/data.mdb")" = "$sum_before" ]
+mkdir "$tmp/sockdir"
+timeout 10 "$CLAWD" --config "$tmp/clawd.conf" --stderr --socket "$tmp/sockdir" > "$tmp/sockerr" 2>&1
+check "--socket naming a directory: refused, the directory kept" \
+    sh -c "grep -q 'is not a socket' '$tmp/sockerr' && [ -d '$tmp/sockdir' ]"
+start
+rm -f "$sock"; echo keep > "$sock"
+stop
+check "at exit clawd removes only the socket it made, not a file put there since" \
+    grep -q keep "$sock"
+rm -f "$sock"
+
 # --- crash safety -------------------------------------------------------------
 # Exactly once: every message the client saw accepted is there, none twice.
 exactly_once() { # exactly_once N: the generated messages 0..N-1, once each

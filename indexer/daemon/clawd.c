@@ -53,8 +53,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
     for (guint i = 0; i < srv->listeners->len; i++)
         evconnlistener_free(srv->listeners->pdata[i]);
     g_ptr_array_set_size(srv->listeners, 0);
-    if (srv->socket_path)
-        unlink(srv->socket_path);
+    clawd_socket_remove(srv);
     /* Idle sessions go now; busy ones after their transaction. */
     GList *all = g_hash_table_get_keys(srv->live);
     for (GList *l = all; l; l = l->next) {
@@ -252,8 +251,7 @@ main(int argc, char **argv)
     /* Teardown in reverse: no new work, everything stored, then indexed. */
     for (guint i = 0; i < srv.listeners->len; i++)
         evconnlistener_free(srv.listeners->pdata[i]);
-    if (srv.socket_path && !srv.draining)
-        unlink(srv.socket_path);
+    clawd_socket_remove(&srv);
     claw_ingest_stop(srv.ingest);
     if (srv.ingest)
         clawd_on_done(-1, 0, &srv); /* answer what the last commits finished */
@@ -281,7 +279,6 @@ main(int argc, char **argv)
     g_array_free(srv.allow, TRUE);
     event_base_free(srv.base);
     g_free(srv.archive_dir);
-    g_free(srv.socket_path);
     claw_config_destroy(srv.cfg);
     free(err);
     return rc;

@@ -47,7 +47,9 @@ typedef struct server {
     claw_indexer_t *indexer;
     claw_ingest_t *ingest;
     GPtrArray *listeners;    /* struct evconnlistener */
-    char *socket_path;       /* to unlink at exit */
+    char *socket_path;       /* to unlink at exit (clawd_socket_remove) */
+    dev_t socket_dev;        /* ... if it is still the socket we made */
+    ino_t socket_ino;
     GArray *allow;           /* claw_cidr_t, [clawd] allow at start */
     char hostname[256];
     uint64_t max_size;
@@ -97,6 +99,8 @@ void clawd_on_done(evutil_socket_t fd, short what, void *arg);
 
 /* listen.c */
 bool clawd_listen_unix(server_t *srv, const char *path, unsigned mode, const char *group);
+/* Remove the socket clawd_listen_unix made, if it is still that socket. */
+void clawd_socket_remove(server_t *srv);
 bool clawd_listen_tcp(server_t *srv, const char *spec);
 
 /* clawd.c */

@@ -110,6 +110,59 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
  * Listening
  * --------------------------------------------------------------------- */
 
+/* Make room for our socket at @path. Only a socket is ever removed there,
+ * and only one nobody listens on (left by a clawd that died): anything else
+ * at the path -- a file, a directory, the archive's own data.mdb given by
+ * mistake -- is refused, never deleted. */
+static bool
+clear_stale_socket(const char *path, const struct sockaddr_un *sa)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return true;
+        claw_log(CLAW_LOG_ERROR, NULL, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        claw_log(CLAW_LOG_ERROR, NULL,
+                 "%s exists and is not a socket; clawd will not replace it (choose another "
+                 "[clawd] socket or --socket)",
+                 path);
+        return false;
+    }
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0) {
+        int live = connect(probe, (const struct sockaddr *)sa, sizeof *sa) == 0;
+        close(probe);
+        if (live) {
+            claw_log(CLAW_LOG_ERROR, NULL, "%s: another clawd is listening there", path);
+            return false;
+        }
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot remove the old socket: %s", path,
+                 strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+void
+clawd_socket_remove(server_t *srv)
+{
+    struct stat st;
+    if (!srv->socket_path)
+        return;
+    /* Only the socket we made: not one a newer clawd has put there since,
+     * nor whatever replaced it. */
+    if (lstat(srv->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == srv->socket_dev &&
+        st.st_ino == srv->socket_ino)
+        unlink(srv->socket_path);
+    g_free(srv->socket_path);
+    srv->socket_path = NULL;
+}
+
 bool
 clawd_listen_unix(server_t *srv, const char *path, unsigned mode, const char *group)
 {
@@ -128,17 +181,8 @@ clawd_listen_unix(server_t *srv, const char *path, unsigned mode, const char *gr
         return false;
     }
     strcpy(sa.sun_path, path);
-    /* A socket left by a clawd that died is removed; a live one is not. */
-    int probe = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (probe >= 0) {
-        if (connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
-            close(probe);
-            claw_log(CLAW_LOG_ERROR, NULL, "%s: another clawd is listening there", path);
-            return false;
-        }
-        close(probe);
-    }
-    unlink(path);
+    if (!clear_stale_socket(path, &sa))
+        return false;
     char *dir = g_path_get_dirname(path);
     g_mkdir_with_parents(dir, 0755);
     g_free(dir);
@@ -159,6 +203,11 @@ clawd_listen_unix(server_t *srv, const char *path, unsigned mode, const char *gr
     }
     chmod(path, mode);
     g_ptr_array_add(srv->listeners, l);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        srv->socket_dev = st.st_dev;
+        srv->socket_ino = st.st_ino;
+    }
     srv->socket_path = g_strdup(path);
     claw_log(CLAW_LOG_NOTICE, NULL, "LMTP on %s", path);
     return true;
