@@ -164,8 +164,11 @@ check "journal_domain: archive+LOCAL=DOMAIN@archive.invalid archived as LOCAL@DO
 
 # --- the same delivery twice (a retry after a lost 250), another delivery --
 $send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
-$send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > "$tmp/r" 2>&1
+$send --socket "$sock" --rcpt a@corp.example --ids "$fx/forwarded.eml" > "$tmp/r" 2>&1
 check "a repeated delivery is answered 250" grep -q '"250": 1' "$tmp/r"
+rid=$(json_field ids < "$tmp/r" | tr -d "[]' ")
+claw show "$rid" > /dev/null 2>&1
+check "...naming the id the message is stored under ($rid), which claw show finds" [ $? -eq 0 ]
 $send --socket "$sock" --rcpt b@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
 sleep 1.5
 claw show --json "$(claw search --ids to:security@corp.example)" > "$tmp/fwd.json"

@@ -184,20 +184,30 @@ _claw_get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByte
     return 0;
 }
 
-/* T_SHA of a meta record. */
+/* What the lookup reads of a candidate's meta record. */
+typedef struct {
+    unsigned char sha[32];
+    char id[CLAW_ID_SIZE];
+} sha_id_t;
+
 static void
-sha_field(void *ctx, unsigned tag, const char *p, size_t n)
+sha_id_field(void *ctx, unsigned tag, const char *p, size_t n)
 {
+    sha_id_t *f = ctx;
     if (tag == T_SHA && n == 32)
-        memcpy(ctx, p, 32);
+        memcpy(f->sha, p, 32);
+    else if (tag == T_ID && n == CLAW_ID_SIZE - 1)
+        memcpy(f->id, p, n);
 }
 
 /* The message whose raw bytes hash to @sha. The sha table is keyed by the
  * hash's first 8 bytes (each entry is a third of what the whole hash would
  * take) with the docids that share them as duplicates; the meta record of
- * each candidate holds the whole hash. */
-int
-_claw_sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], uint64_t *docid)
+ * each candidate holds the whole hash. With @id (CLAW_ID_SIZE bytes), also
+ * the id the message was stored under. */
+static int
+sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], uint64_t *docid,
+           char *id)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, a->dbi[DB_SHA], &c);
@@ -211,11 +221,13 @@ _claw_sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], u
             break;
         }
         MDB_val mk = {8, v.mv_data}, mv;
-        unsigned char full[32] = {0};
+        sha_id_t f = {{0}, {0}};
         if (mdb_get(txn, a->dbi[DB_META], &mk, &mv) == 0) {
-            _claw_record_each(a, txn, &mv, sha_field, full);
-            if (memcmp(full, sha, 32) == 0) {
+            _claw_record_each(a, txn, &mv, sha_id_field, &f);
+            if (memcmp(f.sha, sha, 32) == 0) {
                 *docid = _claw_get_be64(v.mv_data);
+                if (id && f.id[0])
+                    memcpy(id, f.id, CLAW_ID_SIZE);
                 break;
             }
         }
@@ -225,13 +237,21 @@ _claw_sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], u
 }
 
 int
+_claw_sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], uint64_t *docid)
+{
+    return sha_lookup(a, txn, sha, docid, NULL);
+}
+
+int
 _claw_store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid,
           uint64_t *next_seq)
 {
     MDB_val k, v;
     unsigned char dk[8], sk[8];
     uint64_t docid = 0;
-    int rc = _claw_sha_lookup(a, txn, it->sha, &docid);
+    /* A message stored before keeps the id it was stored under: the reply
+     * names that one, not the id made for this copy. */
+    int rc = sha_lookup(a, txn, it->sha, &docid, it->id);
     bool is_new = rc == MDB_NOTFOUND;
     if (rc && !is_new)
         return rc;
