@@ -162,6 +162,27 @@ sleep 1.2
 check "journal_domain: archive+LOCAL=DOMAIN@archive.invalid archived as LOCAL@DOMAIN" \
     [ "$(claw search --count rcpt:carol@corp.example rcpt:dan@corp.example)" = 1 ]
 
+# --- an envelope that is not UTF-8 still gives valid JSON -------------------
+"$py" - "$sock" <<'EOF' > "$tmp/8bit" 2>&1
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+def cmd(line):
+    if line is not None:
+        s.sendall(line + b"\r\n")
+    return f.readline()
+cmd(None); cmd(b"LHLO t")
+while not f.readline().startswith(b"250 "): pass
+for line in (b"MAIL FROM:<caf\xe9\xff@latin1.example>", b"RCPT TO:<r\xc3@corp.example>", b"DATA"):
+    print(cmd(line).decode(errors="replace").strip())
+s.sendall(b"From: x@latin1.example\r\nMessage-ID: <eight-bit@test.example>\r\nSubject: 8bit\r\n\r\nhi\r\n.\r\n")
+print(f.readline().decode(errors="replace").strip())
+EOF
+i=0
+while [ "$(claw search --count msgid:eight-bit@test.example 2> /dev/null)" != 1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+claw show --json "$(claw search --ids msgid:eight-bit@test.example)" > "$tmp/8bit.json" 2>&1
+check "an 8-bit envelope: claw show --json is valid JSON ($(tail -1 "$tmp/8bit"))" \
+    "$py" -c 'import json,sys; d=json.load(open(sys.argv[1], encoding="utf-8")); assert "\ufffd" in json.dumps(d, ensure_ascii=False)' "$tmp/8bit.json"
+
 # --- the same delivery twice (a retry after a lost 250), another delivery --
 $send --socket "$sock" --rcpt a@corp.example "$fx/forwarded.eml" > /dev/null 2>&1
 $send --socket "$sock" --rcpt a@corp.example --ids "$fx/forwarded.eml" > "$tmp/r" 2>&1

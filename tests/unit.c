@@ -651,6 +651,12 @@ test_escaping(void)
     char *q = claw_json_quote("a\"b\n\xe2\x80\xae\xc3\xa9");
     CHECK_STR(q, "\"a\\\"b\\n\\u202e\xc3\xa9\"", "claw_json_quote: the same escaper, quoted");
     free(q);
+    /* Bytes that are not UTF-8 (a lone 0xff, a cut sequence, an overlong
+     * '/', a surrogate) must not reach JSON raw; good characters stay. */
+    q = claw_json_quote("\xff|\xc3(|\xc0\xaf|\xed\xa0\x80|\xe2\x82\xac|\xc3");
+    CHECK_STR(q, "\"\\ufffd|\\ufffd(|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\xe2\x82\xac|\\ufffd\"",
+              "claw_json_quote: bytes that are not UTF-8 become U+FFFD");
+    g_free(q);
     q = claw_json_quote(NULL);
     CHECK_STR(q, "null", "claw_json_quote(NULL) is null");
     free(q);

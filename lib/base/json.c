@@ -40,9 +40,19 @@ unsafe_char(const unsigned char *p, size_t *len)
     return 0;
 }
 
+/* The length of the well-formed UTF-8 character at @p (NUL-terminated), or
+ * 0 when the bytes there are not one. */
+static size_t
+utf8_length(const unsigned char *p)
+{
+    size_t n = (size_t)g_utf8_skip[*p];
+    return g_utf8_get_char_validated((const char *)p, (gssize)n) < (gunichar)-2 ? n : 0;
+}
+
 /* Append @s with backslash, newline, CR, tab and every unsafe character
  * escaped, and with @json also the double quote. C0 controls and DEL are
- * \\u00XX in JSON and \\xXX in a text line. */
+ * \\u00XX in JSON and \\xXX in a text line. Bytes that are not UTF-8 are
+ * U+FFFD in JSON (which must be UTF-8) and \\xXX in a text line. */
 static void
 escape(GString *out, const char *s, bool json)
 {
@@ -66,8 +76,19 @@ escape(GString *out, const char *s, bool json)
             else
                 g_string_append_printf(out, "\\u%04x", c);
             p += n;
-        } else {
+        } else if (*p < 0x80) {
             g_string_append_c(out, (char)*p++);
+        } else if ((n = utf8_length(p)) != 0) {
+            g_string_append_len(out, (const char *)p, (gssize)n);
+            p += n;
+        } else {
+            /* Not UTF-8 (an 8-bit envelope, a raw header): JSON must be
+             * UTF-8, so U+FFFD there; the text line keeps the byte as \xNN. */
+            if (json)
+                g_string_append(out, "\\ufffd");
+            else
+                g_string_append_printf(out, "\\x%02x", *p);
+            p++;
         }
     }
 }
