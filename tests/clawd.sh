@@ -51,6 +51,15 @@ check "clawd --check-config" sh -c "\"$CLAWD\" --config \"$tmp/clawd.conf\" --ch
 check "clawd --help names the signals" grep -q "HUP reloads" "$tmp/help"
 check "clawd starts and listens on its socket" start
 
+# An indicator file the engine rejects is a configuration error at start:
+# exit 78 naming the file and line, as --check-config does.
+printf 'url:http://fine.example/\nnot-a-type:zzz\n' > "$tmp/bad.ioc"
+{ cat "$tmp/clawd.conf"; printf '[ioc]\nfiles = %s\n' "$tmp/bad.ioc"; } > "$tmp/badioc.conf"
+timeout 20 "$CLAWD" --config "$tmp/badioc.conf" --stderr --socket "$tmp/other.sock" > "$tmp/badioc" 2>&1; rc=$?
+check "a malformed indicator file: clawd exits 78 (got $rc)" [ $rc -eq 78 ]
+check "...with the file and line, no 'index:' ($(head -1 "$tmp/badioc"))" \
+    sh -c "grep -q 'bad.ioc:2' '$tmp/badioc' && ! grep -q 'index:' '$tmp/badioc'"
+
 # --- the protocol ----------------------------------------------------------
 "$py" - "$sock" > "$tmp/proto" 2>&1 <<'EOF'
 import socket, sys
@@ -225,6 +234,21 @@ check "...and still archiving" grep -q '"250": 1' "$tmp/r"
 cp "$tmp/good.conf" "$tmp/clawd.conf"
 kill -HUP $pid; sleep 0.5
 check "HUP with a good file: reloaded" grep -q "SIGHUP: reloaded" "$tmp/clawd.log"
+
+# HUP applies the limits: the new max_message_bytes is advertised and kept.
+sed 's/^max_message_bytes = 64k/max_message_bytes = 2M/' "$tmp/good.conf" > "$tmp/clawd.conf"
+kill -HUP $pid; sleep 0.5
+"$py" - "$sock" > "$tmp/lhlo" 2>&1 <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+f.readline(); s.sendall(b"LHLO t\r\n")
+while True:
+    l = f.readline(); print(l.decode().strip())
+    if l.startswith(b"250 "): break
+EOF
+check "HUP: the new max_message_bytes applies (SIZE 2097152)" grep -q "SIZE 2097152" "$tmp/lhlo"
+cp "$tmp/good.conf" "$tmp/clawd.conf"
+kill -HUP $pid; sleep 0.5
 
 # --- TERM: drains, exits 0, removes its socket ------------------------------
 stop; rc=$?

@@ -70,6 +70,22 @@ on_stop(evutil_socket_t sig, short what, void *arg)
     clawd_check_drained(srv);
 }
 
+/* What the event loop reads of the configuration, at start and on HUP:
+ * the limits and who may connect. (Where clawd listens is fixed at start.) */
+static void
+apply_limits(server_t *srv)
+{
+    int64_t max_sessions = 0;
+    const claw_cidr_t *allow;
+    size_t n_allow = 0;
+    claw_config_get_size(srv->cfg, "limits", "max_message_bytes", &srv->max_size);
+    claw_config_get_int(srv->cfg, "clawd", "max_sessions", &max_sessions);
+    srv->max_sessions = (long)max_sessions;
+    g_array_set_size(srv->allow, 0);
+    if (claw_config_get_cidrs(srv->cfg, "clawd", "allow", &allow, &n_allow) == 0)
+        g_array_append_vals(srv->allow, allow, (guint)n_allow);
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -89,6 +105,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     }
     claw_config_destroy(srv->cfg);
     srv->cfg = cfg;
+    apply_limits(srv);
     claw_log_configure(cfg, "clawd", srv->log_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
     claw_log(CLAW_LOG_NOTICE, NULL, "SIGHUP: reloaded %s", srv->config_path);
 }
@@ -178,11 +195,22 @@ main(int argc, char **argv)
         g_ptr_array_free(listens, TRUE);
         return st ? EX_CONFIG : 0;
     }
-    const claw_cidr_t *allow;
-    size_t n_allow;
+    /* The engine's checks (policy, indicator and relay files) fail here as
+     * a configuration error, before anything is opened. (The rest of what
+     * --check-config runs, socket and listen, is checked where they are
+     * used, after the command line.) */
+    claw_engine_t *probe = NULL;
+    st = claw_engine_new(srv.cfg, &probe, &err);
+    claw_engine_destroy(probe);
+    if (st) {
+        fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
+        free(err);
+        claw_config_destroy(srv.cfg);
+        g_ptr_array_free(listens, TRUE);
+        return EX_CONFIG;
+    }
     srv.allow = g_array_new(FALSE, FALSE, sizeof(claw_cidr_t));
-    if (claw_config_get_cidrs(srv.cfg, "clawd", "allow", &allow, &n_allow) == 0)
-        g_array_append_vals(srv.allow, allow, (guint)n_allow);
+    apply_limits(&srv);
     srv.log_stderr = to_stderr;
     claw_log_configure(srv.cfg, "clawd", to_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
     signal(SIGPIPE, SIG_IGN);
@@ -194,10 +222,6 @@ main(int argc, char **argv)
     g_queue_init(&srv.done);
     if (gethostname(srv.hostname, sizeof srv.hostname - 1) != 0)
         strcpy(srv.hostname, "localhost");
-    int64_t max_sessions;
-    claw_config_get_size(srv.cfg, "limits", "max_message_bytes", &srv.max_size);
-    claw_config_get_int(srv.cfg, "clawd", "max_sessions", &max_sessions);
-    srv.max_sessions = (long)max_sessions;
 
     srv.archive_dir = g_strdup(archive ? archive : claw_config_get(srv.cfg, "archive", "path"));
     claw_archive_settings_t set;
@@ -211,7 +235,7 @@ main(int argc, char **argv)
     }
     if (!rc && (st = claw_indexer_start(srv.archive, srv.cfg, NULL, false, &srv.indexer, &err))) {
         claw_log(CLAW_LOG_ERROR, NULL, "index: %s", err ? err : claw_status_to_string(st));
-        rc = EX_IOERR;
+        rc = st == CLAW_STATUS_CONFIG_ERROR ? EX_CONFIG : EX_IOERR;
     }
     if (!rc && (st = claw_ingest_start(srv.archive, srv.cfg, srv.indexer, clawd_ingest_done, &srv,
                                        &srv.ingest, &err))) {

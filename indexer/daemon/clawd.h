@@ -50,7 +50,7 @@ typedef struct server {
     char *socket_path;       /* to unlink at exit (clawd_socket_remove) */
     dev_t socket_dev;        /* ... if it is still the socket we made */
     ino_t socket_ino;
-    GArray *allow;           /* claw_cidr_t, [clawd] allow at start */
+    GArray *allow;           /* claw_cidr_t, [clawd] allow (start, HUP) */
     char hostname[256];
     uint64_t max_size;
     long max_sessions;
