@@ -250,6 +250,12 @@ check "HUP: the new max_message_bytes applies (SIZE 2097152)" grep -q "SIZE 2097
 cp "$tmp/good.conf" "$tmp/clawd.conf"
 kill -HUP $pid; sleep 0.5
 
+# While clawd writes the index, reindex in either form is busy (75, claw(1)).
+claw reindex --catch-up > /dev/null 2> "$tmp/busy"; rc=$?
+check "reindex --catch-up while clawd runs: exit 75 ($(head -1 "$tmp/busy"))" [ $rc -eq 75 ]
+claw reindex > /dev/null 2>&1; rc=$?
+check "reindex while clawd runs: exit 75" [ $rc -eq 75 ]
+
 # --- TERM: drains, exits 0, removes its socket ------------------------------
 stop; rc=$?
 check "TERM: exit 0" [ $rc -eq 0 ]

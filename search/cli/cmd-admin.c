@@ -334,6 +334,33 @@ archive_to_reindex(const char *prog, const char *dir, claw_config_t *cfg, int *r
     return cli_open_archive(prog, dir, true, cfg, rc);
 }
 
+/* Open every shard of the live index at @ipath for writing into @live, so
+ * nothing else (clawd) writes it while they are held. Returns 0, or
+ * EX_TEMPFAIL when another process holds one (clawd is running). */
+static int
+lock_live_index(const char *prog, const char *ipath, GPtrArray *live)
+{
+    char *f = g_build_filename(ipath, "shards", NULL);
+    gchar *text = NULL;
+    unsigned n = g_file_get_contents(f, &text, NULL, NULL)
+                     ? (unsigned)g_ascii_strtoull(text, NULL, 10)
+                     : 0;
+    g_free(text);
+    g_free(f);
+    for (unsigned i = 0; i < n; i++) {
+        claw_index_t *one = NULL;
+        char *err = NULL;
+        claw_status_t st = claw_index_open_shard(ipath, CLAW_INDEX_WRITE, i, n, &one, &err);
+        if (st) {
+            fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
+            free(err);
+            return EX_TEMPFAIL;
+        }
+        g_ptr_array_add(live, one);
+    }
+    return 0;
+}
+
 int
 claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
@@ -372,6 +399,18 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
     claw_archive_stats_t s;
     claw_archive_stats(ar, &s);
     if (catch_up) {
+        /* A running clawd is the index's writer: that is busy (75), not an
+         * I/O error. */
+        char *ipath = g_build_filename(dir, "index", NULL);
+        GPtrArray *probe = g_ptr_array_new_with_free_func((GDestroyNotify)claw_index_close);
+        rc = lock_live_index(prog, ipath, probe);
+        g_ptr_array_free(probe, TRUE);
+        g_free(ipath);
+        if (rc) {
+            claw_archive_close(ar);
+            g_free(dir);
+            return rc;
+        }
         claw_indexer_t *x = NULL;
         st = claw_indexer_start(ar, cfg, NULL, false, &x, &err);
         if (!st)
@@ -394,25 +433,8 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
     char *npath = g_build_filename(dir, "index.new", NULL);
     char *opath = g_build_filename(dir, "index.old", NULL);
     GPtrArray *live = g_ptr_array_new_with_free_func((GDestroyNotify)claw_index_close);
-    {
-        char *f = g_build_filename(ipath, "shards", NULL);
-        gchar *text = NULL;
-        unsigned n = g_file_get_contents(f, &text, NULL, NULL)
-                         ? (unsigned)g_ascii_strtoull(text, NULL, 10)
-                         : 0;
-        g_free(text);
-        g_free(f);
-        for (unsigned i = 0; i < n; i++) {
-            claw_index_t *one = NULL;
-            st = claw_index_open_shard(ipath, CLAW_INDEX_WRITE, i, n, &one, &err);
-            if (st) {
-                fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
-                rc = EX_TEMPFAIL;
-                goto out;
-            }
-            g_ptr_array_add(live, one);
-        }
-    }
+    if ((rc = lock_live_index(prog, ipath, live)))
+        goto out;
     claw_index_remove_tree(npath);
     gint64 start = g_get_monotonic_time();
     claw_indexer_t *x = NULL;
