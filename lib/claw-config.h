@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CLAW_HIDDEN __attribute__((visibility("hidden")))
 
@@ -125,6 +126,16 @@ CLAW_HIDDEN claw_status_t _claw_config_copy(const claw_config_t *src, claw_confi
  * reads [mta] this way. */
 CLAW_HIDDEN claw_status_t _claw_config_load_section(const char *path, const char *section,
                                                     claw_config_t **config, char **error);
+
+/* The longest line a configuration or indicator file may have: a file with
+ * a longer one (/dev/zero, a binary) is not read on. */
+#define CLAW_CONFIG_LINE_MAX 65536u
+
+/* Read one line of @f into *@line (grown as needed, *@cap its size; free it
+ * after), with its newline and a NUL after it. Returns its length, -1 at
+ * the end of the file (or out of memory), or -2 when the line passes @max
+ * bytes: unlike getline(), a file without newlines cannot take all memory. */
+CLAW_HIDDEN ssize_t _claw_read_line(FILE *f, char **line, size_t *cap, size_t max);
 
 /* A malloc'd "file:line: [section] name: " + the formatted message, for an
  * option's value found wrong after loading (claw_config_check()); just

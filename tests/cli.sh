@@ -113,6 +113,15 @@ printf '[ioc]\nfiles = %s\n' "$tmp/iocs.txt" > "$tmp/ioc.conf"
 "$CLAW" --check-config "$tmp/ioc.conf" > "$tmp/out" 2>&1; rc=$?
 check "--check-config: a malformed indicator line exits 78 with the indicator file's line ($(cat "$tmp/out"))" \
     sh -c "[ $rc -eq 78 ] && grep -q '^$tmp/iocs.txt:3: expected TYPE:VALUE' '$tmp/out'"
+# A file that is not a configuration (no newline ever) is an error, read in
+# bounded memory and time: /dev/zero as the file, and as an indicator file.
+timeout 20 "$CLAW" --check-config /dev/zero > "$tmp/out" 2>&1; rc=$?
+check "--check-config /dev/zero: exit 78, not OK ($(cat "$tmp/out"))" \
+    sh -c "[ $rc -eq 78 ] && grep -q 'not a configuration file' '$tmp/out'"
+printf '[ioc]\nfiles = /dev/zero\n' > "$tmp/zero-ioc.conf"
+timeout 20 "$CLAW" --check-config "$tmp/zero-ioc.conf" > "$tmp/out" 2>&1; rc=$?
+check "--check-config with /dev/zero as an indicator file: exit 78 ($(cat "$tmp/out"))" \
+    sh -c "[ $rc -eq 78 ] && grep -q 'not an indicator file' '$tmp/out'"
 printf '[clawd]\nallow = 127.0.0.0/8, 192.0.2.0/24/8\n' > "$tmp/allow.conf"
 "$CLAW" --check-config "$tmp/allow.conf" > "$tmp/out" 2>&1; rc=$?
 check "--check-config: a bad [clawd] allow network exits 78 with file:line ($(cat "$tmp/out"))" \

@@ -746,6 +746,32 @@ trim(char *s)
     return s;
 }
 
+ssize_t
+_claw_read_line(FILE *f, char **line, size_t *cap, size_t max)
+{
+    size_t n = 0;
+    int ch;
+    while ((ch = getc(f)) != EOF) {
+        if (n + 2 > *cap) {
+            size_t want = *cap ? *cap * 2 : 256;
+            char *p = realloc(*line, want);
+            if (!p)
+                return -1;
+            *line = p;
+            *cap = want;
+        }
+        (*line)[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+        if (n > max)
+            return -2;
+    }
+    if (n == 0)
+        return -1;
+    (*line)[n] = '\0';
+    return (ssize_t)n;
+}
+
 /* Load @path over the defaults; with @only, the lines of other sections
  * are skipped unread. */
 static claw_status_t
@@ -782,7 +808,7 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
     }
 
     ssize_t got;
-    while ((got = getline(&line, &cap, f)) >= 0) {
+    while ((got = _claw_read_line(f, &line, &cap, CLAW_CONFIG_LINE_MAX)) >= 0) {
         lineno++;
         if (memchr(line, '\0', (size_t)got)) {
             why = _claw_strdup_printf("NUL byte in line");
@@ -865,6 +891,13 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
             first_error = _claw_strdup_printf("%s:%u: %s", path, lineno, why ? why : "out of memory");
         free(why);
         why = NULL;
+    }
+    if (got == -2) {
+        /* Not a configuration file (/dev/zero, a binary): stop reading. */
+        why = _claw_strdup_printf("%s:%u: a line longer than %u bytes: not a configuration file",
+                                  path, lineno + 1, CLAW_CONFIG_LINE_MAX);
+        st = CLAW_STATUS_CONFIG_ERROR;
+        goto fail;
     }
     if (ferror(f)) {
         why = _claw_strdup_printf("%s: read error: %s", path, strerror(errno));

@@ -66,7 +66,7 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
     size_t cap = 0;
     unsigned lineno = 0;
     ssize_t got;
-    while ((got = getline(&line, &cap, f)) >= 0) {
+    while ((got = _claw_read_line(f, &line, &cap, CLAW_CONFIG_LINE_MAX)) >= 0) {
         lineno++;
         char *hash = strchr(line, '#');
         if (hash)
@@ -115,9 +115,18 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
         if (g_hash_table_add(io->set[type], key))
             io->count++;
     }
+    claw_status_t st = CLAW_STATUS_SUCCESS;
+    if (got == -2 || ferror(f)) {
+        if (error)
+            *error = got == -2 ? g_strdup_printf("%s:%u: a line longer than %u bytes: not an "
+                                                 "indicator file",
+                                                 path, lineno + 1, CLAW_CONFIG_LINE_MAX)
+                               : g_strdup_printf("%s: read error: %s", path, g_strerror(errno));
+        st = got == -2 ? CLAW_STATUS_CONFIG_ERROR : CLAW_STATUS_IO_ERROR;
+    }
     free(line);
     fclose(f);
-    return CLAW_STATUS_SUCCESS;
+    return st;
 }
 
 void
