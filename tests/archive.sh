@@ -254,6 +254,18 @@ printf '[archive]\nindex_headers = List-Id\n' > "$tmp/hdr.conf"
 "$CLAW" --config "$tmp/hdr.conf" --archive "$A" search --json 'header:list-id=offers.news.shop.example' > "$tmp/hits" 2>&1
 check "header: List-Id named in index_headers" grep -q '"subject":"Spring sale' "$tmp/hits"
 
+# A user who may not read the archive is told so (77), not "is clawd running?".
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+    mkdir -p "$tmp/locked"; cp -r "$A" "$tmp/locked/a"; chmod 700 "$tmp/locked/a/index" "$tmp/locked/a"
+    chmod 755 "$tmp/locked" "$tmp"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$CLAW" --config /dev/null \
+        --archive "$tmp/locked/a" search x > /dev/null 2> "$tmp/err"; rc=$?
+    check "search without read access: exit 77, permission denied ($(cat "$tmp/err"))" \
+        sh -c "[ $rc -eq 77 ] && grep -q 'permission denied' '$tmp/err'"
+else
+    skip "search without read access" "needs root and setpriv"
+fi
+
 # --- hostile queries: a clear error (65), quickly ------------------------
 bad() { # bad NAME EXPECTED_TEXT QUERY
     name="$1"; want="$2"; shift 2
@@ -319,6 +331,8 @@ check "stats: 12 messages stored once each" [ "$(json_field messages < "$tmp/sta
 claw export --mbox "$tmp/out.mbox" 'date:2000..' > /dev/null 2>&1
 "$CLAW" --config /dev/null --archive "$tmp/archive2" import --json "$tmp/out.mbox" > "$tmp/re.json" 2> /dev/null
 check "export --mbox, import again: 12 messages" [ "$(json_field messages < "$tmp/re.json")" = 12 ]
+check "export --mbox makes the file 0640, not world-readable ($(stat -c %a "$tmp/out.mbox"))" \
+    [ "$(stat -c %a "$tmp/out.mbox")" = 640 ]
 "$CLAW" --config /dev/null --archive "$tmp/archive2" search --json 'body:"from russia with love"' > "$tmp/hits"
 check "export --mbox quotes From lines (>From) and import keeps them in place" grep -q 'mbox one' "$tmp/hits"
 claw export --dir "$tmp/outdir" from:alerts@billing.example.com > /dev/null 2>&1

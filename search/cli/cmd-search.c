@@ -56,6 +56,26 @@ check_phrase_lazily(void *ctx, const uint64_t *docids, size_t k, const char *pre
         ok[i] = true;
 }
 
+/* @path for writing, made 0640 like --dir's files: exported mail is no
+ * more readable than the archive it came from (fopen() would make 0644). */
+static int
+open_private_fd(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+}
+
+static FILE *
+open_private(const char *path)
+{
+    int fd = open_private_fd(path);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f)
+        close(fd);
+    return f;
+}
+
 static claw_index_t *
 open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
 {
@@ -64,12 +84,20 @@ open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
     char *err = NULL;
     claw_status_t st = claw_index_open(path, 0, &ix, &err);
     if (st) {
-        if (st == CLAW_STATUS_NOT_FOUND)
+        /* An index we may not read looks like none: say which it is. */
+        char *shards = g_build_filename(path, "shards", NULL);
+        bool denied = access(shards, R_OK) != 0 && errno == EACCES;
+        g_free(shards);
+        if (denied)
+            fprintf(stderr, "%s: %s: permission denied (searching needs read access to the "
+                            "archive)\n",
+                    prog, path);
+        else if (st == CLAW_STATUS_NOT_FOUND)
             fprintf(stderr, "%s: no index at %s (is clawd running? or: claw reindex)\n", prog,
                     path);
         else
             fprintf(stderr, "%s: %s\n", prog, err ? err : claw_status_to_string(st));
-        *rc = st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
+        *rc = denied ? EX_NOPERM : st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
     } else if (!(phrase_ctx.ar = cli_open_archive(prog, dir, false, cfg, rc))) {
         claw_index_close(ix);
         ix = NULL;
@@ -587,7 +615,7 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     char *query = cli_join_args(argc - optind, argv + optind);
     FILE *f = NULL;
     if (mbox) {
-        f = strcmp(mbox, "-") == 0 ? stdout : fopen(mbox, "w");
+        f = strcmp(mbox, "-") == 0 ? stdout : open_private(mbox);
         if (!f) {
             fprintf(stderr, "%s export: %s: %s\n", prog, mbox, strerror(errno));
             rc = EX_CANTCREAT;
@@ -631,7 +659,7 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
                 slug(name, r->subject);
                 g_string_append(name, ".eml");
                 char *path = g_build_filename(outdir, name->str, NULL);
-                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+                int fd = open_private_fd(path);
                 if (fd < 0 || !write_all(fd, raw, len) || close(fd) != 0) {
                     fprintf(stderr, "%s export: %s: %s\n", prog, path, strerror(errno));
                     rc = EX_IOERR;
