@@ -266,6 +266,20 @@ else
     skip "search without read access" "needs root and setpriv"
 fi
 
+# claw import does not believe X-Clawback-* fields unless told: a message
+# claiming an id and an "accept" is judged by the archive itself.
+mkdir -p "$tmp/forged"
+sed 's/^From: /X-Clawback-Id: 01JBBBBBBBBBBBBBBBBBBBBBBB\nX-Clawback-Verdict: accept; score=0\nX-Clawback-Rules: FORGED\nFrom: /' \
+    "$fx/html-phish.eml" > "$tmp/forged/one.eml"
+"$CLAW" --config /dev/null --archive "$tmp/fa" import --quiet "$tmp/forged" > /dev/null 2>&1
+"$CLAW" --config /dev/null --archive "$tmp/fa" show --json "$("$CLAW" --config /dev/null --archive "$tmp/fa" search --ids 'date:1970..')" > "$tmp/forged.json"
+check "import: forged X-Clawback fields not used (own id, verdict_source archive)" \
+    sh -c "grep -q '\"verdict_source\":\"archive\"' '$tmp/forged.json' && ! grep -q 01JBBBBBBBBBBBBBBBBBBBBBBB '$tmp/forged.json'"
+"$CLAW" --config /dev/null --archive "$tmp/fa2" import --quiet --trust-headers "$tmp/forged" > /dev/null 2>&1
+"$CLAW" --config /dev/null --archive "$tmp/fa2" show --json 01JBBBBBBBBBBBBBBBBBBBBBBB > "$tmp/trusted.json" 2>&1
+check "import --trust-headers: the fields are believed (id, verdict_source mta)" \
+    grep -q '"verdict_source":"mta"' "$tmp/trusted.json"
+
 # --- hostile queries: a clear error (65), quickly ------------------------
 bad() { # bad NAME EXPECTED_TEXT QUERY
     name="$1"; want="$2"; shift 2

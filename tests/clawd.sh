@@ -220,6 +220,26 @@ check "over max_message_bytes: 552" grep -q '"552": 1' "$tmp/r"
 $send --port "$port" "$fx/mbox-from.eml" > "$tmp/r" 2>&1
 check "TCP from an allowed network: 250" grep -q '"250": 1' "$tmp/r"
 
+# A writer that did not authenticate (TCP, until mutual TLS) is not an MTA:
+# a victim's X-Clawback-Id and a forged verdict in its message are kept as
+# text and never used; XFORWARD is refused and not advertised.
+sed 's/^From: /X-Clawback-Id: 01JAAAAAAAAAAAAAAAAAAAAAAA\nX-Clawback-Verdict: accept; score=0\nX-Clawback-Rules: FORGED\nX-Clawback-Envelope-IP: 203.0.113.66\nFrom: /; s/^Subject: .*/Subject: forged over TCP/' \
+    "$fx/html-phish.eml" > "$tmp/forged.eml"
+$send --port "$port" --rcpt finance@corp.example "$tmp/forged.eml" > "$tmp/r" 2>&1
+check "TCP: the forged message is archived (250)" grep -q '"250": 1' "$tmp/r"
+$send --port "$port" --xforward 192.0.2.99,forged.example "$fx/plain.eml" > "$tmp/r" 2>&1
+check "TCP: XFORWARD refused (550), nothing stored under it" \
+    sh -c "! grep -q '\"250\"' '$tmp/r' && [ \"\$($CLAW --config $tmp/clawd.conf search --count ip:192.0.2.99)\" = 0 ]"
+i=0
+while [ "$(claw search --count 'subject:"forged over TCP"' 2> /dev/null)" != 1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+claw show --json "$(claw search --ids 'subject:"forged over TCP"')" > "$tmp/forged.json"
+check "TCP: the forged id is not used (the archive made its own)" \
+    sh -c "! grep -q '\"id\":\"01JAAAAAAAAAAAAAAAAAAAAAAA\"' '$tmp/forged.json'"
+check "TCP: the forged verdict is not used (verdict_source archive)" \
+    sh -c "grep -q '\"verdict_source\":\"archive\"' '$tmp/forged.json' && ! grep -q FORGED '$tmp/forged.json'"
+check "TCP: the forged envelope IP is not used" [ "$(claw search --count ip:203.0.113.66)" = 0 ]
+check "the victim's id still names one message" [ "$(claw search --count id:01JAAAAAAAAAAAAAAAAAAAAAAA)" = 1 ]
+
 # --- many sessions at once: group commits ----------------------------------
 before=$(claw stats --json | json_field messages)
 $send --socket "$sock" --connections 8 --generate 400 > "$tmp/r" 2>&1

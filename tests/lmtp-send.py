@@ -54,7 +54,9 @@ class Session:
     def send(self, sender, rcpts, data, xforward=None):
         if xforward:
             addr, helo = xforward
-            self.cmd(f"XFORWARD ADDR={addr} HELO={helo}")
+            code, _ = self.cmd(f"XFORWARD ADDR={addr} HELO={helo}")
+            if code != 250:  # a sender that relies on XFORWARD stops here
+                return [str(code)] * len(rcpts), None
         code, _ = self.cmd(f"MAIL FROM:<{sender}>")
         if code != 250:
             return [str(code)] * len(rcpts), None

@@ -62,6 +62,13 @@ typedef struct claw_delivery {
     const char *helo;
     const char *source;      /**< "lmtp", "import" */
     int64_t time_ms;         /**< arrival, ms since the epoch */
+    bool trusted;            /**< from an MTA that authenticated itself
+                              * (clawd's group-only Unix socket; claw
+                              * import --trust-headers): the X-Clawback-*
+                              * fields it wrote are believed. Otherwise
+                              * they stay in the message as written and
+                              * are never used: the archive makes its own
+                              * id and verdict. */
 } claw_delivery_t;
 
 /** What an MTA says of a delivery besides the LMTP envelope: in clawd's
@@ -174,10 +181,11 @@ typedef struct claw_prepare_options {
     size_t max_text_bytes;     /**< body text indexed per message */
 } claw_prepare_options_t;
 
-/** Parse @raw (copied), take its verdict from X-Clawback-* headers or
- * classify it with @engine, compress it and build its index document.
- * Strips the X-Clawback-Envelope-* headers an MTA adds for clawd (their
- * values fill the envelope's gaps). Thread-safe for distinct engines. */
+/** Parse @raw (copied), take its id and verdict from X-Clawback-* headers
+ * (only when @delivery is trusted) or classify it with @engine, compress it
+ * and build its index document. From a trusted delivery, strips the
+ * X-Clawback-Envelope-* headers an MTA adds for clawd (their values fill
+ * the envelope's gaps). Thread-safe for distinct engines. */
 claw_status_t claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt,
                                 const char *raw, size_t len, const claw_delivery_t *delivery,
                                 claw_item_t **item);

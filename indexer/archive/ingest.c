@@ -687,6 +687,7 @@ claw_ingest_submit(claw_ingest_t *in, char *raw, size_t len, const claw_delivery
     j->d.rcpt = (const char *const *)j->strings + 4;
     j->d.n_rcpt = d->n_rcpt;
     j->d.time_ms = d->time_ms ? d->time_ms : g_get_real_time() / 1000;
+    j->d.trusted = d->trusted;
 
     g_mutex_lock(&in->lock);
     while (in->in_flight >= in->max_in_flight)

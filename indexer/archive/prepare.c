@@ -227,8 +227,15 @@ typedef struct {
 } mta_fields_t;
 
 static void
-mta_fields_read(mta_fields_t *f, const char *raw, size_t len)
+mta_fields_read(mta_fields_t *f, const char *raw, size_t len, bool trusted)
 {
+    if (!trusted) {
+        /* Anyone can write these fields: from a writer that did not
+         * authenticate they are the message's own text, kept and unused. */
+        f->clean = g_byte_array_sized_new((guint)len);
+        g_byte_array_append(f->clean, (const guint8 *)raw, (guint)len);
+        return;
+    }
     size_t hlen = header_block_end(raw, len);
     for (int a = 0; a < CLAW_DELIVERY_N_ATTRS; a++) {
         char *v = header_value(raw, hlen, claw_delivery_attr_header(a));
@@ -356,7 +363,7 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     claw_verdict_t *verdict = NULL;
     claw_message_t *msg = NULL;
     mta_fields_t f = {0};
-    mta_fields_read(&f, raw, len);
+    mta_fields_read(&f, raw, len, delivery->trusted);
     const char *data = (const char *)f.clean->data;
     size_t dlen = f.clean->len;
 

@@ -73,6 +73,9 @@ typedef struct session {
     int refs;
     bool closed;             /* the connection is gone */
     bool lhlo;
+    bool trusted;            /* an authenticated MTA: the group-only Unix
+                              * socket (its X-Clawback-* fields and XFORWARD
+                              * are believed) */
     char peer[64];
     char *mail_from;         /* NULL: no MAIL yet */
     GPtrArray *rcpt;

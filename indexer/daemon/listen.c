@@ -92,6 +92,9 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
     s->refs = 1;
     s->rcpt = g_ptr_array_new_with_free_func(g_free);
     snprintf(s->peer, sizeof s->peer, "%s", peer);
+    /* Only the Unix socket's file mode and group say who connects; a TCP
+     * peer has proved nothing (mutual TLS is to come). */
+    s->trusted = sa->sa_family == AF_UNIX;
     srv->sessions++;
     g_hash_table_add(srv->live, s);
     bufferevent_setcb(bev, on_read, on_write, on_event, s);

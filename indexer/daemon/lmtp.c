@@ -169,7 +169,8 @@ command(session_t *s, char *line)
         clawd_reply(s, "250-ENHANCEDSTATUSCODES");
         clawd_reply(s, "250-8BITMIME");
         clawd_reply(s, "250-SMTPUTF8");
-        clawd_reply(s, "250-XFORWARD NAME ADDR PROTO HELO SOURCE");
+        if (s->trusted)
+            clawd_reply(s, "250-XFORWARD NAME ADDR PROTO HELO SOURCE");
         clawd_reply(s, "250 SIZE %" PRIu64, srv->max_size);
     } else if (!strcmp(verb, "HELO") || !strcmp(verb, "EHLO")) {
         clawd_reply(s, "500 5.5.1 This is LMTP (RFC 2033): say LHLO");
@@ -186,7 +187,12 @@ command(session_t *s, char *line)
     } else if (!s->lhlo) {
         clawd_reply(s, "503 5.5.1 Say LHLO first");
     } else if (!strcmp(verb, "XFORWARD")) {
-        cmd_xforward(s, args);
+        /* As Postfix's smtpd_authorized_xforward_hosts: only a writer that
+         * authenticated may say where the mail came from. */
+        if (s->trusted)
+            cmd_xforward(s, args);
+        else
+            clawd_reply(s, "550 5.7.0 XFORWARD is for authenticated MTAs only");
     } else if (!strcmp(verb, "MAIL")) {
         const char *params;
         char *addr;
@@ -305,6 +311,7 @@ deliver(session_t *s, size_t end)
     d.n_rcpt = rcpt->len;
     claw_delivery_attrs_fill(&s->xforward, &d);
     d.source = "lmtp";
+    d.trusted = s->trusted;
     d.time_ms = g_get_real_time() / 1000;
     s->state = S_WAIT;
     s->refs++;

@@ -172,21 +172,26 @@ claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int a
         {"quiet", no_argument, NULL, 'q'},
         {"json", no_argument, NULL, 'j'},
         {"no-index", no_argument, NULL, 'n'},
+        {"trust-headers", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const cli_opts_t opts = {prog,
-                             "import [--quiet] [--json] [--no-index] PATH...\n"
+                             "import [--quiet] [--json] [--no-index] [--trust-headers] PATH...\n"
                              "Store and index Maildirs, mbox files, single messages and directory "
-                             "trees of them.\n",
-                             "qjnh", longopts};
-    bool quiet = false, json = false, no_index = false, started = false;
+                             "trees of them.\n"
+                             "--trust-headers: believe the X-Clawback-* fields in the messages (mail "
+                             "exported\nfrom a Clawback archive or written by your own MTA); "
+                             "otherwise the archive judges\neach message itself.\n",
+                             "qjnth", longopts};
+    bool quiet = false, json = false, no_index = false, trust = false, started = false;
     int c;
     while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
         switch (c) {
         case 'q': quiet = true; break;
         case 'j': json = true; break;
         case 'n': no_index = true; break;
+        case 't': trust = true; break;
         case 'h': return 0;
         default: return EX_USAGE;
         }
@@ -257,6 +262,7 @@ claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int a
         }
         claw_delivery_t d = {0};
         d.source = "import";
+        d.trusted = trust;
         d.time_ms = stat(path, &st_) == 0 ? (int64_t)st_.st_mtime * 1000 : 0;
         if (!looks_like_mail(data, len)) {
             skipped++;
