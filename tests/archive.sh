@@ -280,6 +280,14 @@ check "import: forged X-Clawback fields not used (own id, verdict_source archive
 check "import --trust-headers: the fields are believed (id, verdict_source mta)" \
     grep -q '"verdict_source":"mta"' "$tmp/trusted.json"
 
+# claw check finds two records under one id (what a forged id leaves, here
+# through --trust-headers): exit 1, naming the id.
+sed 's/^From: /X-Clawback-Id: 01JBBBBBBBBBBBBBBBBBBBBBBB\nFrom: /' "$fx/plain.eml" > "$tmp/forged/two.eml"
+"$CLAW" --config /dev/null --archive "$tmp/fa2" import --quiet --trust-headers "$tmp/forged/two.eml" > /dev/null 2>&1
+"$CLAW" --config /dev/null --archive "$tmp/fa2" check > "$tmp/check-ids" 2>&1; rc=$?
+check "check: two records under one id are a problem (exit $rc: $(grep claimed "$tmp/check-ids"))" \
+    sh -c "[ $rc -eq 1 ] && grep -q 'id 01JBBBBBBBBBBBBBBBBBBBBBBB: claimed by 2 messages' '$tmp/check-ids'"
+
 # --- hostile queries: a clear error (65), quickly ------------------------
 bad() { # bad NAME EXPECTED_TEXT QUERY
     name="$1"; want="$2"; shift 2

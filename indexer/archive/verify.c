@@ -46,6 +46,42 @@ claw_archive_stats(claw_archive_t *a, claw_archive_stats_t *s)
     return CLAW_STATUS_SUCCESS;
 }
 
+/* The ids: each X-Clawback-Id names one message. Two records under one id
+ * are what a forged id makes (a writer that wrote a victim's id into its
+ * own message); claw show would give both. */
+static void
+check_ids(claw_archive_t *a, MDB_txn *txn, void (*fn)(void *ctx, const char *problem), void *ctx,
+          uint64_t *n_problems)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, a->dbi[DB_CID], &c) != 0)
+        return;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
+        size_t n = 0;
+        if (mdb_cursor_count(c, &n) != 0 || n < 2)
+            continue;
+        claw_record_t *r = NULL;
+        uint64_t first = _claw_get_be64(v.mv_data);
+        GString *docids = g_string_new(NULL);
+        MDB_val dk = k, dv;
+        for (int r2 = mdb_cursor_get(c, &dk, &dv, MDB_GET_CURRENT); r2 == 0;
+             r2 = mdb_cursor_get(c, &dk, &dv, MDB_NEXT_DUP))
+            g_string_append_printf(docids, "%s%" PRIu64, docids->len ? ", " : "",
+                                   _claw_get_be64(dv.mv_data));
+        _claw_get_record(a, txn, first, 0, &r);
+        char msg[1024];
+        snprintf(msg, sizeof msg, "id %s: claimed by %zu messages (%s)", r ? r->id : "?",
+                 (size_t)n, docids->str);
+        fn(ctx, msg);
+        (*n_problems)++;
+        claw_record_free(r);
+        g_string_free(docids, TRUE);
+    }
+    mdb_cursor_close(c);
+}
+
 claw_status_t
 claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const char *problem),
                     void *ctx, uint64_t *n_problems)
@@ -148,6 +184,7 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
                     by_action[i]);
     }
 #undef PROBLEM
+    check_ids(a, txn, fn, ctx, n_problems);
     g_hash_table_destroy(logged);
     g_array_free(docs, TRUE);
     _claw_read_end(a, txn);
