@@ -40,6 +40,51 @@ cli_next_opt(const cli_opts_t *o, int argc, char **argv, bool *started)
     return c;
 }
 
+int
+cli_parse(const char *prog, const char *usage, const cli_option_t *options, bool takes_args,
+          int argc, char **argv)
+{
+    size_t n = 0;
+    while (options[n].name)
+        n++;
+    struct option *longopts = g_new0(struct option, n + 2);
+    GString *shortopts = g_string_new(NULL);
+    for (size_t i = 0; i < n; i++) {
+        longopts[i] = (struct option){options[i].name,
+                                      options[i].value ? required_argument : no_argument, NULL,
+                                      options[i].letter};
+        g_string_append_c(shortopts, (char)options[i].letter);
+        if (options[i].value)
+            g_string_append_c(shortopts, ':');
+    }
+    longopts[n] = (struct option){"help", no_argument, NULL, 'h'};
+    g_string_append_c(shortopts, 'h');
+    const cli_opts_t o = {prog, usage, shortopts->str, longopts};
+    bool started = false;
+    int c, rc = CLI_GO_ON;
+    while (rc == CLI_GO_ON && (c = cli_next_opt(&o, argc, argv, &started)) != -1) {
+        if (c == 'h') {
+            rc = 0;
+        } else if (c == '?') {
+            rc = EX_USAGE;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                if (options[i].letter != c)
+                    continue;
+                if (options[i].value)
+                    *options[i].value = optarg;
+                else
+                    *options[i].flag = true;
+            }
+        }
+    }
+    if (rc == CLI_GO_ON && !takes_args && !cli_no_more_args(&o, argc, argv))
+        rc = EX_USAGE;
+    g_string_free(shortopts, TRUE);
+    g_free(longopts);
+    return rc;
+}
+
 bool
 cli_no_more_args(const cli_opts_t *o, int argc, char **argv)
 {

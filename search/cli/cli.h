@@ -54,6 +54,28 @@ typedef struct {
  * caller returns 0 on 'h' and EX_USAGE on '?' without touching an archive. */
 int cli_next_opt(const cli_opts_t *o, int argc, char **argv, bool *started);
 
+/* One option of a command, for cli_parse(): --NAME (and -LETTER) is an
+ * on/off flag that sets *@flag, or, with @value, takes an argument that is
+ * stored there (the last one given wins). */
+typedef struct {
+    const char *name;
+    int letter;
+    bool *flag;
+    const char **value;
+} cli_option_t;
+
+/* cli_parse() returns this when the command goes on. */
+#define CLI_GO_ON (-1)
+
+/* Parse the options of a command from argv[1] on by the table @options
+ * (ended by a zero entry; --help is added), with cli_next_opt()'s errors.
+ * Returns CLI_GO_ON with optind at the first argument; 0 when --help
+ * printed the usage; EX_USAGE after an unknown option, a missing value, or
+ * (unless @takes_args) an argument given. The one parser of every command
+ * whose options are flags and single values. */
+int cli_parse(const char *prog, const char *usage, const cli_option_t *options, bool takes_args,
+              int argc, char **argv);
+
 /* After the options of a command that takes no arguments: true if there
  * are none; else say so, with the usage, on stderr. */
 bool cli_no_more_args(const cli_opts_t *o, int argc, char **argv);

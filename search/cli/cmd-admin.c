@@ -34,27 +34,13 @@ dir_bytes(const char *path)
 int
 claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const cli_opts_t opts = {prog,
-                             "stats [--json]\n"
-                             "What the archive holds and its size.\n",
-                             "jh", longopts};
-    bool json = false, started = false;
-    int c;
-    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
-        switch (c) {
-        case 'j': json = true; break;
-        case 'h': return 0;
-        default: return EX_USAGE;
-        }
-    }
-    if (!cli_no_more_args(&opts, argc, argv))
-        return EX_USAGE;
-    int rc = 0;
+    bool json = false;
+    const cli_option_t options[] = {{"json", 'j', &json, NULL}, {0}};
+    int rc = cli_parse(prog, "stats [--json]\nWhat the archive holds and its size.\n", options,
+                       false, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
     if (!ar) {
@@ -215,30 +201,16 @@ check_shards(check_t *c, const char *ipath, unsigned n_shards)
 int
 claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"deep", no_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const cli_opts_t opts = {prog,
-                             "check [--deep] [--json]\n"
-                             "Store and index agree; xapian-check is clean. --deep reads every "
-                             "message.\n",
-                             "djh", longopts};
-    bool deep = false, json = false, started = false;
-    int c;
-    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
-        switch (c) {
-        case 'd': deep = true; break;
-        case 'j': json = true; break;
-        case 'h': return 0;
-        default: return EX_USAGE;
-        }
-    }
-    if (!cli_no_more_args(&opts, argc, argv))
-        return EX_USAGE;
-    int rc = 0;
+    bool deep = false, json = false;
+    const cli_option_t options[] = {{"deep", 'd', &deep, NULL}, {"json", 'j', &json, NULL}, {0}};
+    int rc = cli_parse(prog,
+                       "check [--deep] [--json]\n"
+                       "Store and index agree; xapian-check is clean. --deep reads every "
+                       "message.\n",
+                       options, false, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
     if (!ar) {
@@ -364,30 +336,17 @@ lock_live_index(const char *prog, const char *ipath, GPtrArray *live)
 int
 claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"catch-up", no_argument, NULL, 'u'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const cli_opts_t opts = {prog,
-                             "reindex [--catch-up] [--json]\n"
-                             "Rebuild the index from the store, or with --catch-up index what it "
-                             "lacks.\n",
-                             "ujh", longopts};
-    bool catch_up = false, json = false, started = false;
-    int c;
-    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
-        switch (c) {
-        case 'u': catch_up = true; break;
-        case 'j': json = true; break;
-        case 'h': return 0;
-        default: return EX_USAGE;
-        }
-    }
-    if (!cli_no_more_args(&opts, argc, argv))
-        return EX_USAGE;
-    int rc = 0;
+    bool catch_up = false, json = false;
+    const cli_option_t options[] = {
+        {"catch-up", 'u', &catch_up, NULL}, {"json", 'j', &json, NULL}, {0}};
+    int rc = cli_parse(prog,
+                       "reindex [--catch-up] [--json]\n"
+                       "Rebuild the index from the store, or with --catch-up index what it "
+                       "lacks.\n",
+                       options, false, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = archive_to_reindex(prog, dir, cfg, &rc);
     if (!ar) {

@@ -168,34 +168,22 @@ inputs_exist(const char *prog, int n, char **paths)
 int
 claw_cmd_import(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"json", no_argument, NULL, 'j'},
-        {"no-index", no_argument, NULL, 'n'},
-        {"trust-headers", no_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const cli_opts_t opts = {prog,
-                             "import [--quiet] [--json] [--no-index] [--trust-headers] PATH...\n"
-                             "Store and index Maildirs, mbox files, single messages and directory "
-                             "trees of them.\n"
-                             "--trust-headers: believe the X-Clawback-* fields in the messages (mail "
-                             "exported\nfrom a Clawback archive or written by your own MTA); "
-                             "otherwise the archive judges\neach message itself.\n",
-                             "qjnth", longopts};
-    bool quiet = false, json = false, no_index = false, trust = false, started = false;
-    int c;
-    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
-        switch (c) {
-        case 'q': quiet = true; break;
-        case 'j': json = true; break;
-        case 'n': no_index = true; break;
-        case 't': trust = true; break;
-        case 'h': return 0;
-        default: return EX_USAGE;
-        }
-    }
+    bool quiet = false, json = false, no_index = false, trust = false;
+    const cli_option_t options[] = {{"quiet", 'q', &quiet, NULL},
+                                    {"json", 'j', &json, NULL},
+                                    {"no-index", 'n', &no_index, NULL},
+                                    {"trust-headers", 't', &trust, NULL},
+                                    {0}};
+    int prc = cli_parse(prog,
+                        "import [--quiet] [--json] [--no-index] [--trust-headers] PATH...\n"
+                        "Store and index Maildirs, mbox files, single messages and directory "
+                        "trees of them.\n"
+                        "--trust-headers: believe the X-Clawback-* fields in the messages (mail "
+                        "exported\nfrom a Clawback archive or written by your own MTA); "
+                        "otherwise the archive judges\neach message itself.\n",
+                        options, true, argc, argv);
+    if (prc != CLI_GO_ON)
+        return prc;
     if (optind >= argc) {
         fprintf(stderr, "%s import: give one or more paths (Maildir, mbox, .eml, directory)\n",
                 prog);

@@ -133,58 +133,54 @@ warn_if_behind(const char *prog, claw_archive_t *ar, claw_index_t *ix)
                 prog, s.last_seq - seq);
 }
 
+/* --limit or --offset: a whole number up to 100,000,000 (@text NULL: the
+ * default stays). */
+static bool
+count_option(const char *prog, const char *name, const char *text, long *out)
+{
+    if (!text)
+        return true;
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 0 || v > 100000000) {
+        fprintf(stderr, "%s search: --%s wants a number, got '%s'\n", prog, name, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 int
 claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},     {"limit", required_argument, NULL, 'l'},
-        {"offset", required_argument, NULL, 'o'}, {"sort", required_argument, NULL, 's'},
-        {"count", no_argument, NULL, 'C'},    {"explain", no_argument, NULL, 'e'},
-        {"ids", no_argument, NULL, 'i'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     bool json = false, count = false, explain = false, ids = false;
+    const char *limit_text = NULL, *offset_text = NULL, *sort_text = NULL;
+    const cli_option_t options[] = {{"json", 'j', &json, NULL},
+                                    {"limit", 'l', NULL, &limit_text},
+                                    {"offset", 'o', NULL, &offset_text},
+                                    {"sort", 's', NULL, &sort_text},
+                                    {"count", 'C', &count, NULL},
+                                    {"explain", 'e', &explain, NULL},
+                                    {"ids", 'i', &ids, NULL},
+                                    {0}};
+    int prc = cli_parse(prog,
+                        "search [--json] [--limit N] [--offset N] [--sort date|relevance]\n"
+                        "                 [--count] [--ids] [--explain] QUERY...\n"
+                        "See claw(1), QUERY LANGUAGE.\n",
+                        options, true, argc, argv);
+    if (prc != CLI_GO_ON)
+        return prc;
     long limit = 50, offset = 0;
+    if (!count_option(prog, "limit", limit_text, &limit) ||
+        !count_option(prog, "offset", offset_text, &offset))
+        return EX_USAGE;
     claw_sort_t sort = CLAW_SORT_DATE;
-    const cli_opts_t opts = {prog,
-                             "search [--json] [--limit N] [--offset N] "
-                             "[--sort date|relevance]\n"
-                             "                 [--count] [--ids] [--explain] QUERY...\n"
-                             "See claw(1), QUERY LANGUAGE.\n",
-                             "jl:o:s:Ceih", longopts};
-    bool started = false;
-    int c;
-    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
-        char *end;
-        switch (c) {
-        case 'j': json = true; break;
-        case 'C': count = true; break;
-        case 'e': explain = true; break;
-        case 'i': ids = true; break;
-        case 'l':
-        case 'o': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 0 || v > 100000000) {
-                fprintf(stderr, "%s search: --%s wants a number, got '%s'\n", prog,
-                        c == 'l' ? "limit" : "offset", optarg);
-                return EX_USAGE;
-            }
-            *(c == 'l' ? &limit : &offset) = v;
-            break;
-        }
-        case 's':
-            if (strcmp(optarg, "date") == 0)
-                sort = CLAW_SORT_DATE;
-            else if (strcmp(optarg, "relevance") == 0)
-                sort = CLAW_SORT_RELEVANCE;
-            else {
-                fprintf(stderr, "%s search: --sort is date or relevance\n", prog);
-                return EX_USAGE;
-            }
-            break;
-        case 'h': return 0;
-        default: return EX_USAGE;
-        }
+    if (sort_text && strcmp(sort_text, "relevance") == 0) {
+        sort = CLAW_SORT_RELEVANCE;
+    } else if (sort_text && strcmp(sort_text, "date") != 0) {
+        fprintf(stderr, "%s search: --sort is date or relevance\n", prog);
+        return EX_USAGE;
     }
     if (optind >= argc) {
         fprintf(stderr, "%s search: give a query (see claw(1), QUERY LANGUAGE)\n", prog);
@@ -411,31 +407,27 @@ record_text(const claw_record_t *r)
 int
 claw_cmd_show(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"raw", no_argument, NULL, 'r'},  {"headers", no_argument, NULL, 'H'},
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const cli_opts_t opts = {prog,
-                             "show [--raw|--headers|--json] ID...\n"
-                             "ID: an X-Clawback-Id, a message's SHA-256, or #DOCID.\n",
-                             "rHjh", longopts};
-    bool started = false;
-    int mode = 0, c;
-    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
-        switch (c) {
-        case 'r':
-        case 'H':
-        case 'j': mode = c; break;
-        case 'h': return 0;
-        default: return EX_USAGE;
-        }
+    bool as_raw = false, headers = false, json = false;
+    const cli_option_t options[] = {{"raw", 'r', &as_raw, NULL},
+                                    {"headers", 'H', &headers, NULL},
+                                    {"json", 'j', &json, NULL},
+                                    {0}};
+    int rc = cli_parse(prog,
+                       "show [--raw|--headers|--json] ID...\n"
+                       "ID: an X-Clawback-Id, a message's SHA-256, or #DOCID.\n",
+                       options, true, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    if (as_raw + headers + json > 1) {
+        fprintf(stderr, "%s show: give one of --raw, --headers and --json\n", prog);
+        return EX_USAGE;
     }
+    int mode = as_raw ? 'r' : headers ? 'H' : json ? 'j' : 0;
     if (optind >= argc) {
         fprintf(stderr, "%s show: give an ID (X-Clawback-Id, SHA-256 or #docid)\n", prog);
         return EX_USAGE;
     }
-    int rc = 0;
+    rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
     g_free(dir);
@@ -576,27 +568,14 @@ write_mbox(FILE *f, const claw_record_t *r, const char *raw, size_t len)
 int
 claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"mbox", required_argument, NULL, 'm'},
-        {"dir", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const cli_opts_t opts = {prog, "export (--mbox FILE | --dir DIR) [--json] QUERY...\n",
-                             "m:d:jh", longopts};
     const char *mbox = NULL, *outdir = NULL;
-    bool json = false, started = false;
-    int c;
-    while ((c = cli_next_opt(&opts, argc, argv, &started)) != -1) {
-        switch (c) {
-        case 'm': mbox = optarg; break;
-        case 'd': outdir = optarg; break;
-        case 'j': json = true; break;
-        case 'h': return 0;
-        default: return EX_USAGE;
-        }
-    }
+    bool json = false;
+    const cli_option_t options[] = {
+        {"mbox", 'm', NULL, &mbox}, {"dir", 'd', NULL, &outdir}, {"json", 'j', &json, NULL}, {0}};
+    int prc = cli_parse(prog, "export (--mbox FILE | --dir DIR) [--json] QUERY...\n", options,
+                        true, argc, argv);
+    if (prc != CLI_GO_ON)
+        return prc;
     if ((!mbox) == (!outdir) || optind >= argc) {
         fprintf(stderr, "%s export: give --mbox FILE or --dir DIR, and a query\n", prog);
         return EX_USAGE;
