@@ -93,6 +93,7 @@ struct claw_config {
     char *clawd_listen;
     char *clawd_allow;
     int64_t clawd_max_sessions;
+    int64_t clawd_memory_budget;
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];

@@ -115,11 +115,14 @@ header_value(const char *raw, size_t hlen, const char *name)
 }
 
 /* @raw without the X-Clawback-Envelope-* fields (an MTA adds them for us,
- * so the archived copy equals the delivered one), in @out. */
-static void
-strip_envelope_headers(const char *raw, size_t len, size_t hlen, GByteArray *out)
+ * so the archived copy equals the delivered one), or NULL when it has
+ * none: then @raw itself is the copy to keep, and a message of many
+ * megabytes is not copied to strip nothing. */
+static GByteArray *
+strip_envelope_headers(const char *raw, size_t len, size_t hlen)
 {
     static const char pfx[] = "X-Clawback-Envelope-";
+    GByteArray *out = NULL;
     size_t i = 0;
     while (i < hlen) {
         size_t eol = i;
@@ -133,11 +136,19 @@ strip_envelope_headers(const char *raw, size_t len, size_t hlen, GByteArray *out
             if (end < hlen)
                 end++;
         }
-        if (!(end - i > sizeof pfx - 1 && g_ascii_strncasecmp(raw + i, pfx, sizeof pfx - 1) == 0))
+        bool envelope =
+            end - i > sizeof pfx - 1 && g_ascii_strncasecmp(raw + i, pfx, sizeof pfx - 1) == 0;
+        if (envelope && !out) {
+            out = g_byte_array_sized_new((guint)len);
+            g_byte_array_append(out, (const guint8 *)raw, (guint)i);
+        } else if (!envelope && out) {
             g_byte_array_append(out, (const guint8 *)raw + i, (guint)(end - i));
+        }
         i = end;
     }
-    g_byte_array_append(out, (const guint8 *)raw + hlen, (guint)(len - hlen));
+    if (out)
+        g_byte_array_append(out, (const guint8 *)raw + hlen, (guint)(len - hlen));
+    return out;
 }
 
 static bool
@@ -221,7 +232,9 @@ text_origins_record(GByteArray *r, const claw_message_t *m)
  * protocol (X-Clawback-Envelope-*, taken out of the stored copy, so that
  * the archive keeps the message as it was delivered). */
 typedef struct {
-    GByteArray *clean; /* the message without the X-Clawback-Envelope-* fields */
+    GByteArray *clean; /* a copy without the X-Clawback-Envelope-* fields, or NULL */
+    const char *data;  /* the message to keep: @clean's bytes, or the raw message */
+    size_t len;
     char *id, *verdict, *rules; /* g_malloc'd, NULL when absent */
     claw_delivery_attrs_t attrs;
 } mta_fields_t;
@@ -229,11 +242,11 @@ typedef struct {
 static void
 mta_fields_read(mta_fields_t *f, const char *raw, size_t len, bool trusted)
 {
+    f->data = raw;
+    f->len = len;
     if (!trusted) {
         /* Anyone can write these fields: from a writer that did not
          * authenticate they are the message's own text, kept and unused. */
-        f->clean = g_byte_array_sized_new((guint)len);
-        g_byte_array_append(f->clean, (const guint8 *)raw, (guint)len);
         return;
     }
     size_t hlen = header_block_end(raw, len);
@@ -242,13 +255,13 @@ mta_fields_read(mta_fields_t *f, const char *raw, size_t len, bool trusted)
         claw_delivery_attrs_set(&f->attrs, a, v);
         g_free(v);
     }
-    f->clean = g_byte_array_sized_new((guint)len);
-    strip_envelope_headers(raw, len, hlen, f->clean);
-    const char *data = (const char *)f->clean->data;
-    hlen = header_block_end(data, f->clean->len);
-    f->id = header_value(data, hlen, CLAW_HEADER_ID);
-    f->verdict = header_value(data, hlen, CLAW_HEADER_VERDICT);
-    f->rules = header_value(data, hlen, CLAW_HEADER_RULES);
+    f->clean = strip_envelope_headers(raw, len, hlen);
+    f->data = f->clean ? (const char *)f->clean->data : raw;
+    f->len = f->clean ? f->clean->len : len;
+    hlen = header_block_end(f->data, f->len);
+    f->id = header_value(f->data, hlen, CLAW_HEADER_ID);
+    f->verdict = header_value(f->data, hlen, CLAW_HEADER_VERDICT);
+    f->rules = header_value(f->data, hlen, CLAW_HEADER_RULES);
 }
 
 static void
@@ -364,8 +377,8 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     claw_message_t *msg = NULL;
     mta_fields_t f = {0};
     mta_fields_read(&f, raw, len, delivery->trusted);
-    const char *data = (const char *)f.clean->data;
-    size_t dlen = f.clean->len;
+    const char *data = f.data;
+    size_t dlen = f.len;
 
     /* What the MTA said in the protocol wins over what it wrote in the
      * message. */

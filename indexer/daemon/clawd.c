@@ -16,6 +16,10 @@
 
 #include "clawd.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 /* ------------------------------------------------------------------------
  * Signals and shutdown
  * --------------------------------------------------------------------- */
@@ -79,6 +83,11 @@ apply_limits(server_t *srv)
     const claw_cidr_t *allow;
     size_t n_allow = 0;
     claw_config_get_size(srv->cfg, "limits", "max_message_bytes", &srv->max_size);
+    /* A smaller budget applies to what sessions take from then on; what
+     * they hold already is given back as before. */
+    claw_config_get_size(srv->cfg, "clawd", "memory_budget", &srv->budget);
+    /* A message the whole budget cannot hold would never be taken. */
+    srv->max_size = MIN(srv->max_size, srv->budget);
     claw_config_get_int(srv->cfg, "clawd", "max_sessions", &max_sessions);
     srv->max_sessions = (long)max_sessions;
     g_array_set_size(srv->allow, 0);
@@ -214,6 +223,14 @@ main(int argc, char **argv)
     srv.log_stderr = to_stderr;
     claw_log_configure(srv.cfg, "clawd", to_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
     signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+    /* Messages and their parse come and go in blocks of megabytes: have
+     * each one mapped and unmapped on its own, so what one message used
+     * goes back to the system when it is stored. glibc would otherwise
+     * raise this threshold to the largest block freed (up to 32 MiB) and
+     * keep such blocks in its heaps, where they add up. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     evthread_use_pthreads();
     srv.base = event_base_new();
     srv.listeners = g_ptr_array_new();

@@ -36,6 +36,8 @@
 #define MAX_RCPT 1000        /* recipients per transaction */
 #define IDLE_TIMEOUT 300     /* seconds, as RFC 5321 asks of servers */
 #define DRAIN_TIMEOUT 60     /* seconds SIGTERM waits for sessions */
+#define MAX_OUTPUT 65536     /* replies queued before a session stops reading */
+#define DATA_ROOM 65536      /* budget a new DATA needs left to start */
 
 typedef struct server {
     struct event_base *base;
@@ -52,7 +54,9 @@ typedef struct server {
     ino_t socket_ino;
     GArray *allow;           /* claw_cidr_t, [clawd] allow (start, HUP) */
     char hostname[256];
-    uint64_t max_size;
+    uint64_t max_size;       /* a message: [limits] max_message_bytes, at most the budget */
+    uint64_t budget;         /* [clawd] memory_budget: DATA held by all sessions */
+    uint64_t held;           /* what they hold now */
     long max_sessions;
     long sessions;
     GHashTable *live;        /* session_t* */
@@ -65,6 +69,19 @@ typedef struct server {
 } server_t;
 
 typedef enum { S_CMD, S_DATA, S_WAIT, S_CLOSING } state_t;
+
+/* Where DATA's byte stream is: at the start of a line, in one, after its
+ * CR, after a dot at the start of a line, after that dot's CR. */
+typedef enum { D_BOL, D_LINE, D_CR, D_DOT, D_DOT_CR } data_state_t;
+
+/* Why a message being received will not be stored (its bytes are read
+ * and dropped until its end, then each recipient is told). */
+typedef enum {
+    REFUSE_NONE,
+    REFUSE_SIZE,   /* larger than max_size: 552 */
+    REFUSE_BUDGET, /* the memory budget ran out under it: 452 */
+    REFUSE_MEMORY, /* malloc failed: 451 */
+} refusal_t;
 
 typedef struct session {
     server_t *srv;
@@ -80,9 +97,14 @@ typedef struct session {
     char *mail_from;         /* NULL: no MAIL yet */
     GPtrArray *rcpt;
     claw_delivery_attrs_t xforward;
-    GByteArray *data;        /* "\r\n" + the DATA bytes so far */
-    size_t scan;             /* where to look for the end next */
-    bool oversize;
+    bool out_paused;         /* not reading until the client reads its replies */
+    /* The message as it arrives: dot-unstuffed, CRLF made LF (how
+     * mailboxes store mail), counted in srv->held. */
+    char *msg;
+    size_t len, cap;
+    data_state_t dstate;
+    bool bare_lf;            /* the line before ended in a bare LF */
+    refusal_t refusal;
 } session_t;
 
 typedef struct {
@@ -97,6 +119,7 @@ void clawd_reply(session_t *s, const char *fmt, ...) CLAW_PRINTF(2, 3);
 void clawd_session_close(session_t *s);
 void clawd_close_after_flush(session_t *s);
 void clawd_session_process(session_t *s);
+void clawd_session_resume(session_t *s);
 void clawd_ingest_done(void *ctx, void *tag, claw_item_t *item, claw_status_t st, const char *error);
 void clawd_on_done(evutil_socket_t fd, short what, void *arg);
 

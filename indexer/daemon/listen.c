@@ -21,8 +21,12 @@ static void
 on_write(struct bufferevent *bev, void *arg)
 {
     session_t *s = arg;
-    if (s->state == S_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        clawd_session_close(s);
+    if (s->state == S_CLOSING) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            clawd_session_close(s);
+    } else if (s->out_paused) {
+        clawd_session_resume(s);
+    }
 }
 
 static void

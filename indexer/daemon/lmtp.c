@@ -26,17 +26,27 @@ clawd_reply(session_t *s, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Free what is left of the message being received and give back what it
+ * held of the budget: all of it, also once the pipeline has taken the bytes
+ * (they stay counted until the replies, as the item being stored holds
+ * about as much). */
+static void
+message_free(session_t *s)
+{
+    free(s->msg);
+    s->msg = NULL;
+    s->srv->held -= s->len;
+    s->len = s->cap = 0;
+}
+
 static void
 reset_transaction(session_t *s)
 {
     g_free(s->mail_from);
     s->mail_from = NULL;
     g_ptr_array_set_size(s->rcpt, 0);
-    if (s->data)
-        g_byte_array_unref(s->data);
-    s->data = NULL;
-    s->scan = 0;
-    s->oversize = false;
+    message_free(s);
+    s->refusal = REFUSE_NONE;
 }
 
 void
@@ -138,10 +148,20 @@ cmd_xforward(session_t *s, const char *args)
 static void
 start_data(session_t *s)
 {
-    s->data = g_byte_array_sized_new(65536);
-    g_byte_array_append(s->data, (const guint8 *)"\r\n", 2);
-    s->scan = 0;
-    s->oversize = false;
+    server_t *srv = s->srv;
+    if (srv->held + DATA_ROOM > srv->budget) {
+        claw_log(CLAW_LOG_WARNING, NULL,
+                 "%s: DATA told 452: the memory budget is spent (%" PRIu64 " of %" PRIu64
+                 " bytes held)",
+                 s->peer, srv->held, srv->budget);
+        clawd_reply(s, "452 4.3.1 Insufficient system storage: clawd's memory budget is in use, "
+                       "try again later");
+        return;
+    }
+    s->len = 0;
+    s->dstate = D_BOL;
+    s->bare_lf = false;
+    s->refusal = REFUSE_NONE;
     s->state = S_DATA;
     clawd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -240,57 +260,189 @@ command(session_t *s, char *line)
  * DATA
  * --------------------------------------------------------------------- */
 
-/* The DATA bytes between the leading "\r\n" and the final "\r\n.\r\n",
- * dot-unstuffed and with CRLF made LF (how mailboxes store mail). */
-static char *
-unstuff(const guint8 *d, size_t n, size_t *out_len)
+/* Room for @need bytes of message: the buffer grows by half (a large one
+ * is moved by the kernel's page tables, not copied, and pages never
+ * written are never resident). */
+static bool
+message_grow(session_t *s, size_t need)
 {
-    char *o = malloc(n + 1);
-    if (!o)
-        return NULL;
-    size_t w = 0;
-    bool bol = true;
-    for (size_t i = 0; i < n; i++) {
-        if (bol && d[i] == '.') {
-            bol = false;
-            continue; /* a leading dot was doubled by the client */
-        }
-        bol = false;
-        if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n')
-            continue;
-        o[w++] = (char)d[i];
-        if (d[i] == '\n')
-            bol = true;
+    size_t cap = s->cap ? s->cap : 65536;
+    while (cap < need)
+        cap += cap / 2;
+    char *m = realloc(s->msg, cap);
+    if (!m)
+        return false;
+    s->msg = m;
+    s->cap = cap;
+    return true;
+}
+
+/* Keep @n more bytes of the message, unless it is refused already; refuse
+ * it (dropping what it held) when they would pass the size limit or the
+ * memory budget, or cannot be allocated. */
+static void
+message_keep(session_t *s, const void *p, size_t n)
+{
+    server_t *srv = s->srv;
+    if (s->refusal || !n)
+        return;
+    refusal_t why = s->len + n > srv->max_size  ? REFUSE_SIZE
+                    : srv->held + n > srv->budget ? REFUSE_BUDGET
+                    : s->len + n > s->cap && !message_grow(s, s->len + n) ? REFUSE_MEMORY
+                                                                           : REFUSE_NONE;
+    if (why) {
+        if (why == REFUSE_BUDGET)
+            claw_log(CLAW_LOG_WARNING, NULL,
+                     "%s: message dropped at %zu bytes: the memory budget is spent (%" PRIu64
+                     " of %" PRIu64 " bytes held); it will be told 452",
+                     s->peer, s->len, srv->held, srv->budget);
+        s->refusal = why;
+        message_free(s);
+        return;
     }
-    *out_len = w;
-    return o;
+    memcpy(s->msg + s->len, p, n);
+    s->len += n;
+    srv->held += n;
+}
+
+typedef enum { END_NONE, END_CRLF, END_BARE_LF } data_end_t;
+
+/* Read @n bytes of DATA into the message as they come: a dot doubled at
+ * the start of a line is made single, CRLF is made LF (a bare CR or LF is
+ * kept as it is), and the end is found. The end is "\r\n.\r\n" only (RFC
+ * 5321 4.1.1.4); a "." line with a bare LF on either side ("\n.\n",
+ * "\r\n.\n", "\n.\r\n") is what a client that ends lines with LF means as
+ * the end, and is reported as END_BARE_LF. Returns the bytes used: up to
+ * and including the end, when there is one (*@end). */
+static size_t
+data_scan(session_t *s, const unsigned char *p, size_t n, data_end_t *end)
+{
+    size_t i = 0;
+    *end = END_NONE;
+    while (i < n && !*end) {
+        switch (s->dstate) {
+        case D_BOL:
+            if (p[i] == '.') {
+                s->dstate = D_DOT;
+                i++;
+            } else {
+                s->dstate = D_LINE;
+            }
+            break;
+        case D_LINE: {
+            size_t run = i;
+            while (run < n && p[run] != '\r' && p[run] != '\n')
+                run++;
+            message_keep(s, p + i, run - i);
+            i = run;
+            if (i == n)
+                break;
+            if (p[i] == '\r') {
+                s->dstate = D_CR;
+            } else {
+                message_keep(s, "\n", 1);
+                s->bare_lf = true;
+                s->dstate = D_BOL;
+            }
+            i++;
+            break;
+        }
+        case D_CR:
+            if (p[i] == '\n') {
+                message_keep(s, "\n", 1);
+                s->bare_lf = false;
+                s->dstate = D_BOL;
+                i++;
+            } else {
+                message_keep(s, "\r", 1); /* a bare CR, kept */
+                s->dstate = D_LINE;
+            }
+            break;
+        case D_DOT: /* the doubled dot is dropped: what follows is the line */
+            if (p[i] == '\r') {
+                s->dstate = D_DOT_CR;
+                i++;
+            } else if (p[i] == '\n') {
+                *end = END_BARE_LF;
+                i++;
+            } else {
+                s->dstate = D_LINE;
+            }
+            break;
+        case D_DOT_CR:
+            if (p[i] == '\n') {
+                *end = s->bare_lf ? END_BARE_LF : END_CRLF;
+                i++;
+            } else {
+                message_keep(s, "\r", 1);
+                s->dstate = D_LINE;
+            }
+            break;
+        }
+    }
+    return i;
+}
+
+/* Tell each recipient why their message was not taken. */
+static void
+refuse_message(session_t *s)
+{
+    server_t *srv = s->srv;
+    for (guint i = 0; i < s->rcpt->len; i++) {
+        switch (s->refusal) {
+        case REFUSE_SIZE:
+            clawd_reply(s, "552 5.3.4 Message too big (limit %" PRIu64 " bytes)", srv->max_size);
+            break;
+        case REFUSE_BUDGET:
+            clawd_reply(s, "452 4.3.1 Insufficient system storage: clawd's memory budget ran "
+                           "out during this message, try again later");
+            break;
+        case REFUSE_MEMORY:
+        case REFUSE_NONE:
+            clawd_reply(s, "451 4.3.0 Out of memory");
+            break;
+        }
+    }
+    reset_transaction(s);
+    s->state = S_CMD;
+}
+
+/* A message ended by a "." line with a bare LF is refused, and the
+ * connection closed: the client and clawd disagree on where the message
+ * ends, so what follows cannot be trusted as commands (the "SMTP
+ * smuggling" of CVE-2023-51764: a sender's MTA that takes "\n.\n" for
+ * text would let it forge a second message here). A client that ends its
+ * lines with LF gets this answer at once, not the idle timeout; an MTA
+ * (Postfix, Exim) always sends CRLF and dot-stuffs such a line. */
+static void
+refuse_bare_lf(session_t *s)
+{
+    claw_log(CLAW_LOG_WARNING, NULL,
+             "%s: a message ended by a bare LF (\"\\n.\\n\"), refused; closing the session",
+             s->peer);
+    for (guint i = 0; i < s->rcpt->len; i++)
+        clawd_reply(s, "554 5.6.0 Message refused: its end had a bare LF, lines must end with "
+                       "CRLF (RFC 5321 2.3.8)");
+    clawd_reply(s, "421 4.5.0 Closing: bare LF in DATA");
+    reset_transaction(s);
+    clawd_close_after_flush(s);
 }
 
 static void
-deliver(session_t *s, size_t end)
+deliver(session_t *s)
 {
     server_t *srv = s->srv;
-    if (s->oversize) {
-        for (guint i = 0; i < s->rcpt->len; i++)
-            clawd_reply(s, "552 5.3.4 Message too big (limit %" PRIu64 " bytes)", srv->max_size);
-        reset_transaction(s);
-        s->state = S_CMD;
-        return;
-    }
-    size_t len;
-    /* Skip our leading "\r\n"; keep the CRLF that ends the last line. */
-    char *raw = end ? unstuff(s->data->data + 2, end, &len) : malloc(1);
-    if (!end)
-        len = 0;
+    /* The pipeline takes the buffer; its bytes stay counted in the budget
+     * (s->len) until the replies. */
+    char *raw = s->msg ? s->msg : malloc(1);
+    size_t len = s->len;
+    s->msg = NULL;
+    s->cap = 0;
     if (!raw) {
-        for (guint i = 0; i < s->rcpt->len; i++)
-            clawd_reply(s, "451 4.3.0 Out of memory");
-        reset_transaction(s);
-        s->state = S_CMD;
+        s->refusal = REFUSE_MEMORY;
+        refuse_message(s);
         return;
     }
-    g_byte_array_unref(s->data);
-    s->data = NULL;
     /* Journal copies from Postfix's recipient_bcc_maps carry the original
      * recipient in the address: NAME+LOCAL=DOMAIN@journal_domain. */
     const char *jd = claw_config_get(srv->cfg, "clawd", "journal_domain");
@@ -320,42 +472,28 @@ deliver(session_t *s, size_t end)
     g_ptr_array_free(rcpt, TRUE);
 }
 
-/* Take what arrived of the DATA; true when the message is complete. */
+/* Take what arrived of the DATA; true when the message is complete and
+ * handed on (or refused). What follows its end stays in @in: pipelined
+ * commands. */
 static bool
 data_in(session_t *s, struct evbuffer *in)
 {
-    size_t avail = evbuffer_get_length(in);
-    if (avail) {
-        size_t old = s->data->len;
-        if (!s->oversize && old + avail > s->srv->max_size + 64) {
-            s->oversize = true;
-        }
-        if (s->oversize) {
-            /* Keep only the tail that may hold the end marker. */
-            size_t keep = old < 4 ? old : 4;
-            memmove(s->data->data, s->data->data + old - keep, keep);
-            g_byte_array_set_size(s->data, (guint)keep);
-            s->scan = 0;
-            old = keep;
-        }
-        g_byte_array_set_size(s->data, (guint)(old + avail));
-        evbuffer_remove(in, s->data->data + old, avail);
+    data_end_t end = END_NONE;
+    while (!end && evbuffer_get_length(in)) {
+        struct evbuffer_iovec v[8];
+        int k = evbuffer_peek(in, -1, NULL, v, 8);
+        size_t used = 0;
+        for (int i = 0; i < k && i < 8 && !end; i++)
+            used += data_scan(s, v[i].iov_base, v[i].iov_len, &end);
+        evbuffer_drain(in, used);
     }
-    const guint8 *d = s->data->data;
-    size_t n = s->data->len;
-    size_t from = s->scan;
-    const guint8 *hit = n >= 5 ? memmem(d + from, n - from, "\r\n.\r\n", 5) : NULL;
-    if (!hit) {
-        s->scan = n >= 4 ? n - 4 : 0;
-        return false;
-    }
-    size_t end = (size_t)(hit - d);      /* the CRLF before the dot */
-    size_t after = end + 5;
-    /* Bytes after the end marker are pipelined commands: give them back. */
-    if (after < n)
-        evbuffer_prepend(in, d + after, n - after);
-    deliver(s, end);
-    return true;
+    if (end == END_BARE_LF)
+        refuse_bare_lf(s);
+    else if (end && s->refusal)
+        refuse_message(s);
+    else if (end)
+        deliver(s);
+    return end != END_NONE;
 }
 
 void
@@ -371,6 +509,14 @@ clawd_session_process(session_t *s)
         if (s->srv->draining) {
             clawd_reply(s, "421 4.3.2 Shutting down, come back later");
             clawd_close_after_flush(s);
+            return;
+        }
+        if (evbuffer_get_length(bufferevent_get_output(s->bev)) >= MAX_OUTPUT) {
+            /* A client that pipelines commands without reading the
+             * replies: no more of them until it has read these. */
+            s->out_paused = true;
+            bufferevent_disable(s->bev, EV_READ);
+            bufferevent_setwatermark(s->bev, EV_WRITE, MAX_OUTPUT / 4, 0);
             return;
         }
         size_t n;
@@ -389,6 +535,19 @@ clawd_session_process(session_t *s)
         }
         free(line);
     }
+}
+
+/* Most of what was queued has gone out: read the commands a paused
+ * session holds back. */
+void
+clawd_session_resume(session_t *s)
+{
+    if (!s->out_paused || s->closed)
+        return;
+    s->out_paused = false;
+    bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+    bufferevent_enable(s->bev, EV_READ);
+    clawd_session_process(s);
 }
 
 /* ------------------------------------------------------------------------

@@ -174,6 +174,11 @@ static const option_t options[] = {
      0, 0, NULL, "Networks allowed to connect over TCP."},
     {"clawd", "max_sessions", OPT_INT, offsetof(struct claw_config, clawd_max_sessions), "256", 1,
      100000, NULL, "Most LMTP sessions at once; more are told 421 to come back later."},
+    {"clawd", "memory_budget", OPT_SIZE, offsetof(struct claw_config, clawd_memory_budget),
+     "256m", 1 * MIB, 1024 * GIB, NULL,
+     "Memory all LMTP sessions together may hold in messages being received and stored; a "
+     "DATA that finds it spent, or runs out of it, is told 452 (try again later), and a "
+     "message larger than it is refused like one over max_message_bytes."},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
