@@ -16,6 +16,9 @@ VmHWM at the end).
   lmtp-hostile.py --socket PATH --pid PID spent BUDGET_MB
       one session fills a BUDGET_MB memory budget but 16 KiB with a message
       it does not end; another's DATA is told until the first one ends.
+  lmtp-hostile.py --socket PATH --pid PID trickle
+      a message with dots to unstuff, bare CRs and CR CR LF, one byte a
+      write; prints the id clawd stored it as.
   lmtp-hostile.py --socket PATH --pid PID bare-lf [TAIL]
       a DATA whose lines end in a bare LF and whose end is "\\n.\\n"
       (TAIL: the bytes that end it, as a Python bytes literal).
@@ -197,6 +200,22 @@ def spent(a, out):
     out["other"] = other.reply()[:9]
 
 
+TRICKLE = (b"Subject: trickle\r\nMessage-ID: <trickle@hostile.example>\r\n\r\n"
+           b"..one dot\r\n...two dots\r\nbare\rCR\r\nCR CR LF\r\r\n.\r\r\n..\r\nend\r\n.\r\n")
+
+
+def trickle(a, out):
+    """A message with every case of the DATA reader (doubled dots, bare CR,
+    CR CR LF, a dot before CR CR LF), sent one byte a write."""
+    s = Session(a.socket, a.timeout)
+    out["data"] = s.envelope()[:3]
+    for i in range(len(TRICKLE)):
+        s.s.sendall(TRICKLE[i:i + 1])
+        time.sleep(0.001)
+    out["reply"] = s.reply()
+    out["id"] = out["reply"].split()[2] if out["reply"].startswith("250") else ""
+
+
 def bare_lf(a, out):
     s = Session(a.socket, a.timeout)
     out["data"] = s.envelope()[:3]
@@ -227,6 +246,7 @@ def main():
     sp.add_argument("mb", type=int)
     sp = sub.add_parser("spent")
     sp.add_argument("budget_mb", type=int)
+    sub.add_parser("trickle")
     sp = sub.add_parser("bare-lf")
     sp.add_argument("tail", nargs="?")
     a = p.parse_args()
@@ -235,7 +255,7 @@ def main():
     out = {"mode": a.mode}
     try:
         {"pipeline": pipeline, "unfinished": unfinished, "large": large, "spent": spent,
-         "bare-lf": bare_lf}[a.mode](a, out)
+         "trickle": trickle, "bare-lf": bare_lf}[a.mode](a, out)
     except (OSError, socket.timeout) as e:
         out["error"] = str(e)
     out["peak_rss_kb"] = sampler.stop()

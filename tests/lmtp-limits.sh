@@ -9,9 +9,12 @@
 #   - one 90 MB message (received into one buffer, handed on without a copy);
 #   - a session holding the whole budget: another's DATA is told 452 until
 #     it ends, then goes through;
+#   - a message sent one byte a write: stored exactly as before (the DATA
+#     reader keeps its state between reads);
 #   - "\n.\n" and its mixed forms: 554 and the session closed, at once.
-# Before the bound, clawd reached 753 MB (the unfinished DATAs), 322 MB
-# (one 100 MB message) and grew with the pipelined input.
+# Before the bound, this test saw clawd at 341 MiB (pipelining), 679 MiB
+# (unfinished DATAs), 357 MiB (the 90 MB message) and 378 MiB (the spent
+# budget), and each bare-LF DATA waited for the idle timeout.
 . "$srcdir/tests/tap.sh"
 . "$srcdir/tests/daemon-lib.sh"
 py="${PYTHON3:-python3}"
@@ -77,6 +80,16 @@ check "...the one holding it stores its message (250)" [ "$(json "$tmp/spent" 'j
 check "...and the other's DATA goes through after it (354, 250)" \
     [ "$(json "$tmp/spent" 'j["other_again"] + j["other"][:3]')" = 354250 ]
 rss_check "...and clawd stayed under 256 MiB" "$tmp/spent"
+
+# --- the DATA reader, one byte at a time ----------------------------------------
+$hostile --socket "$sock" --pid $pid trickle > "$tmp/trickle" 2>&1
+id=$(json "$tmp/trickle" 'j["id"]')
+check "a message sent one byte a write is stored (250)" [ -n "$id" ]
+"$CLAW" --config "$tmp/clawd.conf" show --raw "$id" > "$tmp/trickle.raw" 2>&1
+printf 'Subject: trickle\nMessage-ID: <trickle@hostile.example>\n\n.one dot\n..two dots\nbare\rCR\nCR CR LF\r\n\r\n.\nend\n' \
+    > "$tmp/trickle.expected"
+check "...as sent: doubled dots made single, CRLF made LF, bare CRs kept" \
+    cmp -s "$tmp/trickle.raw" "$tmp/trickle.expected"
 
 # --- a DATA ended by a bare LF --------------------------------------------------
 for end in LF.LF CRLF.LF LF.CRLF; do
