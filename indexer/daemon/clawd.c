@@ -207,10 +207,11 @@ main(int argc, char **argv)
     /* The engine's checks (policy, indicator and relay files) fail here as
      * a configuration error, before anything is opened. (The rest of what
      * --check-config runs, socket and listen, is checked where they are
-     * used, after the command line.) */
-    claw_engine_t *probe = NULL;
-    st = claw_engine_new(srv.cfg, &probe, &err);
-    claw_engine_destroy(probe);
+     * used, after the command line.) The engine is kept until exit: the
+     * last engine's end shuts GMime down, and setting it up again after
+     * that leaks. */
+    claw_engine_t *checked = NULL;
+    st = claw_engine_new(srv.cfg, &checked, &err);
     if (st) {
         fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
         free(err);
@@ -321,6 +322,7 @@ main(int argc, char **argv)
     event_base_free(srv.base);
     g_free(srv.archive_dir);
     claw_config_destroy(srv.cfg);
+    claw_engine_destroy(checked);
     free(err);
     return rc;
 }
