@@ -94,6 +94,10 @@ struct claw_config {
     char *clawd_allow;
     int64_t clawd_max_sessions;
     int64_t clawd_memory_budget;
+    char *clawd_tcp_auth;
+    char *clawd_tls_certificate;
+    char *clawd_tls_privatekey;
+    char *clawd_tls_client_ca;
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];

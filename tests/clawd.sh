@@ -19,6 +19,9 @@ path = $A
 [clawd]
 socket = $sock
 listen = 127.0.0.1:$port
+# TCP without TLS: anyone allowed may write, nothing it says is believed
+# (tests/archive/clawd-tls.sh has the default, client certificates).
+tcp_auth = none
 [limits]
 max_message_bytes = 64k
 EOF

@@ -223,6 +223,16 @@ main(int argc, char **argv)
     apply_limits(&srv);
     srv.log_stderr = to_stderr;
     claw_log_configure(srv.cfg, "clawd", to_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
+    const char *const *tcp;
+    size_t n_tcp = 0;
+    claw_config_get_list(srv.cfg, "clawd", "listen", &tcp, &n_tcp);
+    if ((n_tcp || listens->len) && !clawd_tls_setup(&srv)) {
+        g_array_free(srv.allow, TRUE);
+        claw_engine_destroy(checked);
+        claw_config_destroy(srv.cfg);
+        g_ptr_array_free(listens, TRUE);
+        return EX_CONFIG;
+    }
     signal(SIGPIPE, SIG_IGN);
 #ifdef __GLIBC__
     /* Messages and their parse come and go in blocks of megabytes: have
@@ -266,9 +276,6 @@ main(int argc, char **argv)
     bool ok = !rc;
     if (ok && path && *path)
         ok = clawd_listen_unix(&srv, path, 0660, claw_config_get(srv.cfg, "clawd", "socket_group"));
-    const char *const *tcp;
-    size_t n_tcp = 0;
-    claw_config_get_list(srv.cfg, "clawd", "listen", &tcp, &n_tcp);
     for (size_t i = 0; ok && i < n_tcp; i++)
         ok = clawd_listen_tcp(&srv, tcp[i]);
     for (guint i = 0; ok && i < listens->len; i++)
@@ -323,6 +330,7 @@ main(int argc, char **argv)
     g_free(srv.archive_dir);
     claw_config_destroy(srv.cfg);
     claw_engine_destroy(checked);
+    clawd_tls_free(&srv);
     free(err);
     return rc;
 }

@@ -32,6 +32,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #define MAX_LINE 4096        /* a command line */
 #define MAX_RCPT 1000        /* recipients per transaction */
 #define IDLE_TIMEOUT 300     /* seconds, as RFC 5321 asks of servers */
@@ -66,6 +68,8 @@ typedef struct server {
     GQueue done;             /* completed_t* from the writer thread */
     struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
     uint64_t stored, failed;
+    SSL_CTX *tls;            /* STARTTLS on TCP (tls.c); NULL: not offered */
+    bool tcp_auth;           /* [clawd] tcp_auth = certificate */
 } server_t;
 
 typedef enum { S_CMD, S_DATA, S_WAIT, S_CLOSING } state_t;
@@ -91,8 +95,11 @@ typedef struct session {
     bool closed;             /* the connection is gone */
     bool lhlo;
     bool trusted;            /* an authenticated MTA: the group-only Unix
-                              * socket (its X-Clawback-* fields and XFORWARD
-                              * are believed) */
+                              * socket, or TCP with a verified client
+                              * certificate (its X-Clawback-* fields and
+                              * XFORWARD are believed) */
+    bool tcp;                /* came over TCP */
+    bool tls_on;             /* STARTTLS done */
     char peer[64];
     char *mail_from;         /* NULL: no MAIL yet */
     GPtrArray *rcpt;
@@ -113,6 +120,23 @@ typedef struct {
     claw_status_t st;
     char *error;
 } completed_t;
+
+/* listen.c */
+/* Drive @s by the events of s->bev (after accept, and after STARTTLS). */
+void clawd_session_watch(session_t *s);
+
+/* tls.c */
+/* Make srv->tls from [clawd] tls_* for the TCP listeners; false (logged)
+ * when they are incomplete or do not load. */
+bool clawd_tls_setup(server_t *srv);
+void clawd_tls_free(server_t *srv);
+/* Whether LHLO offers STARTTLS to @s. */
+bool clawd_tls_offered(const session_t *s);
+/* After "220 Ready to start TLS": the rest of the input dropped, s->bev
+ * becomes the TLS filter over it. False when TLS cannot start. */
+bool clawd_tls_start(session_t *s);
+/* The handshake is done: trust @s if its certificate verified. */
+void clawd_tls_established(session_t *s);
 
 /* lmtp.c */
 void clawd_reply(session_t *s, const char *fmt, ...) CLAW_PRINTF(2, 3);

@@ -35,6 +35,11 @@ on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     session_t *s = arg;
     server_t *srv = s->srv;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* The STARTTLS handshake is done. */
+        clawd_tls_established(s);
+        return;
+    }
     if (what & BEV_EVENT_TIMEOUT) {
         clawd_reply(s, "421 4.4.2 Idle too long");
         bufferevent_flush(s->bev, EV_WRITE, BEV_FINISHED);
@@ -45,6 +50,15 @@ on_event(struct bufferevent *bev, short what, void *arg)
     clawd_session_close(s);
     if (srv->draining)
         clawd_check_drained(srv);
+}
+
+void
+clawd_session_watch(session_t *s)
+{
+    bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+    struct timeval tv = {IDLE_TIMEOUT, 0};
+    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
 static bool
@@ -96,15 +110,13 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
     s->refs = 1;
     s->rcpt = g_ptr_array_new_with_free_func(g_free);
     snprintf(s->peer, sizeof s->peer, "%s", peer);
-    /* Only the Unix socket's file mode and group say who connects; a TCP
-     * peer has proved nothing (mutual TLS is to come). */
-    s->trusted = sa->sa_family == AF_UNIX;
+    /* The Unix socket's file mode and group say who connects; a TCP peer
+     * proves it with a client certificate after STARTTLS (tls.c). */
+    s->tcp = sa->sa_family != AF_UNIX;
+    s->trusted = !s->tcp;
     srv->sessions++;
     g_hash_table_add(srv->live, s);
-    bufferevent_setcb(bev, on_read, on_write, on_event, s);
-    struct timeval tv = {IDLE_TIMEOUT, 0};
-    bufferevent_set_timeouts(bev, &tv, &tv);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    clawd_session_watch(s);
     if (srv->draining || srv->sessions > srv->max_sessions) {
         clawd_reply(s, "421 4.3.2 %s", srv->draining ? "Shutting down" : "Too many sessions, try later");
         clawd_close_after_flush(s);

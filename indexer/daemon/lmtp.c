@@ -191,6 +191,8 @@ command(session_t *s, char *line)
         clawd_reply(s, "250-SMTPUTF8");
         if (s->trusted)
             clawd_reply(s, "250-XFORWARD NAME ADDR PROTO HELO SOURCE");
+        if (clawd_tls_offered(s))
+            clawd_reply(s, "250-STARTTLS");
         clawd_reply(s, "250 SIZE %" PRIu64, srv->max_size);
     } else if (!strcmp(verb, "HELO") || !strcmp(verb, "EHLO")) {
         clawd_reply(s, "500 5.5.1 This is LMTP (RFC 2033): say LHLO");
@@ -206,6 +208,19 @@ command(session_t *s, char *line)
         clawd_reply(s, "252 2.5.0 Cannot verify, will archive");
     } else if (!s->lhlo) {
         clawd_reply(s, "503 5.5.1 Say LHLO first");
+    } else if (!strcmp(verb, "STARTTLS")) {
+        if (!clawd_tls_offered(s)) {
+            clawd_reply(s, "502 5.5.1 STARTTLS is not offered here");
+        } else if (*args || s->mail_from) {
+            clawd_reply(s, *args ? "501 5.5.4 STARTTLS takes no arguments"
+                                 : "503 5.5.1 STARTTLS inside a transaction");
+        } else {
+            clawd_reply(s, "220 2.0.0 Ready to start TLS");
+            if (!clawd_tls_start(s)) {
+                clawd_reply(s, "454 4.7.0 TLS not available now");
+                clawd_close_after_flush(s);
+            }
+        }
     } else if (!strcmp(verb, "XFORWARD")) {
         /* As Postfix's smtpd_authorized_xforward_hosts: only a writer that
          * authenticated may say where the mail came from. */
@@ -216,7 +231,11 @@ command(session_t *s, char *line)
     } else if (!strcmp(verb, "MAIL")) {
         const char *params;
         char *addr;
-        if (s->mail_from) {
+        if (s->tcp && srv->tcp_auth && !s->trusted) {
+            clawd_reply(s, s->tls_on ? "530 5.7.0 A client certificate signed by [clawd] "
+                                       "tls_client_ca is required"
+                                     : "530 5.7.0 Must issue a STARTTLS command first");
+        } else if (s->mail_from) {
             clawd_reply(s, "503 5.5.1 MAIL already given");
         } else if (g_ascii_strncasecmp(args, "FROM:", 5) != 0 ||
                    !(addr = path_arg(args + 5, &params))) {
@@ -499,8 +518,9 @@ data_in(session_t *s, struct evbuffer *in)
 void
 clawd_session_process(session_t *s)
 {
-    struct evbuffer *in = bufferevent_get_input(s->bev);
     while (!s->closed && (s->state == S_CMD || s->state == S_DATA)) {
+        /* Read each time: STARTTLS puts a new bufferevent in s->bev. */
+        struct evbuffer *in = bufferevent_get_input(s->bev);
         if (s->state == S_DATA) {
             if (!data_in(s, in))
                 return;

@@ -179,6 +179,20 @@ static const option_t options[] = {
      "Memory all LMTP sessions together may hold in messages being received and stored; a "
      "DATA that finds it spent, or runs out of it, is told 452 (try again later), and a "
      "message larger than it is refused like one over max_message_bytes."},
+    {"clawd", "tcp_auth", OPT_ENUM, offsetof(struct claw_config, clawd_tcp_auth), "certificate", 0,
+     0, "certificate|none",
+     "Who may write over TCP: certificate = an MTA that gives STARTTLS a client certificate "
+     "signed by tls_client_ca (Exim's smtp transport with protocol = lmtp and "
+     "tls_certificate); none = anyone allowed, its X-Clawback-* fields and XFORWARD not "
+     "believed."},
+    {"clawd", "tls_certificate", OPT_STRING, offsetof(struct claw_config, clawd_tls_certificate),
+     "", 0, 0, NULL, "clawd's certificate chain (PEM) for STARTTLS on TCP."},
+    {"clawd", "tls_privatekey", OPT_STRING, offsetof(struct claw_config, clawd_tls_privatekey),
+     "", 0, 0, NULL, "Its private key (PEM)."},
+    {"clawd", "tls_client_ca", OPT_STRING, offsetof(struct claw_config, clawd_tls_client_ca), "",
+     0, 0, NULL,
+     "The CA certificates (PEM) that sign the MTAs' client certificates; with tcp_auth = "
+     "certificate only those may write."},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
