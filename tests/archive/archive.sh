@@ -1,9 +1,9 @@
 #!/bin/sh
 # The archive through claw: import, every search field with a known answer,
 # phrases, hostile queries, show, export, duplicates, check, reindex, mbox.
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 fx="$srcdir/tests/fixtures"
-ax="$srcdir/tests/archive"
+ax="$srcdir/tests/archive/data"
 py="${PYTHON3:-python3}"
 A="$tmp/archive"
 claw() { "$CLAW" --config /dev/null --archive "$A" "$@"; }
@@ -368,7 +368,7 @@ check "export --json: exit 0, the count ($got) and ids of what it wrote" \
     sh -c "[ $rc -eq 0 ] && [ '$got' = 12 ] && [ \"\$(cat '$tmp/export.ids')\" = \"$before\" ]"
 claw export --json --mbox - invoice > /dev/null 2>&1; rc=$?
 check "export --json --mbox -: usage error (both on stdout)" [ $rc -eq 64 ]
-. "$srcdir/tests/closed-pipe.sh"
+. "$srcdir/tests/cli/closed-pipe.sh"
 for args in "search date:2000.." "search --json date:2000.." "show --raw #1" "export --mbox - date:2000.." "stats" "check"; do
     closed_pipe "$CLAW" --config /dev/null --archive "$A" $args > "$tmp/pipe"
     check "$args into a closed pipe: exit 0, stderr empty ($(tr '\n' ' ' < "$tmp/pipe"))" \

@@ -2,12 +2,12 @@
 # clawd over LMTP: the protocol, the envelope, verdicts carried by the MTA,
 # duplicates, limits, group commits, HUP and TERM, and crash safety (the
 # test-only CLAW_TEST_CRASH switch and kill -9 at random moments).
-. "$srcdir/tests/tap.sh"
-. "$srcdir/tests/daemon-lib.sh"
+. "$srcdir/tests/tools/tap.sh"
+. "$srcdir/tests/tools/daemon-lib.sh"
 fx="$srcdir/tests/fixtures"
 py="${PYTHON3:-python3}"
 : "${CLAWD:=$builddir/indexer/clawd}"
-send="$py $srcdir/tests/lmtp-send.py"
+send="$py $srcdir/tests/tools/lmtp-send.py"
 A="$tmp/archive"
 sock="$tmp/clawd.sock"
 port=$(free_port)

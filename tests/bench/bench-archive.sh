@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench, archive part: ingest and search side by side with mu and
 # notmuch (Debian's), on the same Maildir, in one run. Writes
-# tests/bench-results/archive.txt (quoted in the README).
+# tests/bench/results/archive.txt (quoted in the README).
 #
 # Sets: the ham corpora (ham-trec07p, ham-linux-mips-lore, ham-notmuch-lkml:
 # about 23,000 messages) and the same replicated to 100,000 with unique
@@ -10,7 +10,7 @@
 #     the index has caught up); mu index; notmuch new; with peak memory;
 #   - size: store + index against the raw corpus (and notmuch's database
 #     plus the Maildir it needs, mu's database);
-#   - search: a fixed set of queries, p50/p99 in process (tests/bench-search)
+#   - search: a fixed set of queries, p50/p99 in process (tests/bench/bench-search)
 #     and as a whole claw command, beside notmuch search on the same
 #     queries (translated where the syntax differs);
 # and callgrind's instructions per message for claw import (the stable
@@ -19,16 +19,16 @@
 set -eu
 : "${srcdir:=.}" "${builddir:=.}"
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
-out="${CLAW_BENCH_ARCHIVE_OUT:-$srcdir/tests/bench-results/archive.txt}"
+out="${CLAW_BENCH_ARCHIVE_OUT:-$srcdir/tests/bench/results/archive.txt}"
 sizes="${CLAW_BENCH_ARCHIVE_SIZES:-23k 100k}"
 py="${PYTHON3:-python3}"
 CLAW="$builddir/search/claw"
 CLAWD="$builddir/indexer/clawd"
-BS="$builddir/tests/bench-search"
+BS="$builddir/tests/bench/bench-search"
 # Timed as a whole command: claw links libc alone, so search/claw is the
 # program itself (no libtool wrapper), and finds its modules in .libs/.
 CLAW_CMD="$CLAW"
-. "$srcdir/tests/bench-lib.sh"
+. "$srcdir/tests/bench/bench-lib.sh"
 for t in mu notmuch; do
     command -v $t > /dev/null || { echo "$0: needs $t (apt-get install maildir-utils notmuch)" >&2; exit 1; }
 done
@@ -102,7 +102,7 @@ echo "# Clawback $("$CLAW" --version | cut -d' ' -f3), $(mu --version | head -1 
 echo "# Each tool indexes the same Maildir from empty. claw import and clawd also"
 echo "# classify every message and store it compressed; clawd is timed until its"
 echo "# index has caught up (8 LMTP sessions in parallel, pipelined as Exim's lmtp transport"
-echo "# does, from tests/mail-bench.c). Peak = max RSS."
+echo "# does, from tests/bench/mail-bench.c). Peak = max RSS."
 } > "$tmp/out"
 
 for size in $sizes; do
@@ -135,7 +135,7 @@ for size in $sizes; do
     echo $! > "$tmp/clawd.pid"
     while [ ! -S "$tmp/clawd.sock" ]; do sleep 0.1; done
     t0=$(now)
-    "$builddir/tests/mail-bench" --lmtp --socket "$tmp/clawd.sock" --connections 8 "$tmp/list" > "$tmp/lmtp.json"
+    "$builddir/tests/bench/mail-bench" --lmtp --socket "$tmp/clawd.sock" --connections 8 "$tmp/list" > "$tmp/lmtp.json"
     last=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])')
     while :; do
         seq=$("$CLAW" --config /dev/null --archive "$B" stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["index_seq"])')

@@ -1,13 +1,13 @@
 #!/bin/sh
 # make bench-ioc: does a 1,000,000-entry indicator set change the cost of
-# classification? Runs tests/bench-parse twice over the phishing corpus,
+# classification? Runs tests/bench/bench-parse twice over the phishing corpus,
 # without indicators and with 1,000,000 (random hosts, domains, senders,
-# SHA-256s, IPs; none matching), and writes tests/bench-results/ioc.txt.
+# SHA-256s, IPs; none matching), and writes tests/bench/results/ioc.txt.
 set -eu
 : "${srcdir:=.}" "${builddir:=.}"
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
-out="${CLAW_BENCH_OUT:-$srcdir/tests/bench-results/ioc.txt}"
-. "$srcdir/tests/bench-lib.sh"
+out="${CLAW_BENCH_OUT:-$srcdir/tests/bench/results/ioc.txt}"
+. "$srcdir/tests/bench/bench-lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/claw-bench-ioc.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 unpack_corpora "$tmp" phish-phishing_pot
@@ -29,7 +29,7 @@ printf '[ioc]\n' > "$tmp/none.conf"
 mkdir -p "$(dirname "$out")"
 # One run: every message parsed once per round, classified without and with
 # the indicators on the same model, each timed after an untimed run.
-"$builddir/tests/bench-parse" --rounds "${CLAW_BENCH_ROUNDS:-3}" --config "$tmp/none.conf" \
+"$builddir/tests/bench/bench-parse" --rounds "${CLAW_BENCH_ROUNDS:-3}" --config "$tmp/none.conf" \
     --compare "$tmp/ioc.conf" --out "$tmp/both.txt" "phish=$tmp/phish-phishing_pot"
 { echo "# make bench-ioc: phishing corpus, classification without and with 1,000,000 indicators"
   echo "# (random hosts, domains, senders, SHA-256s and IPs, none matching), in one run"

@@ -5,12 +5,12 @@
 #     so reception is what is measured;
 # (2) rspamd 3.4 (stock rules, offline) without and with the Clawback
 #     module: rspamd's own scan time per message (time_real), one at a time.
-# All in one run. Writes tests/bench-results/mta.txt (quoted in the README).
+# All in one run. Writes tests/bench/results/mta.txt (quoted in the README).
 # Needs root, Exim, rspamd and ../shared/corpora.
 set -eu
 : "${srcdir:=.}" "${builddir:=.}"
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
-out="${CLAW_BENCH_MTA_OUT:-$srcdir/tests/bench-results/mta.txt}"
+out="${CLAW_BENCH_MTA_OUT:-$srcdir/tests/bench/results/mta.txt}"
 n="${CLAW_BENCH_MTA_MESSAGES:-3000}"
 # Connection plans: PARALLEL[xMESSAGES-PER-CONNECTION][d]; "8x1" is an MX's
 # usual traffic, one message per connection. Exim paces each connection to
@@ -25,9 +25,9 @@ conns="${CLAW_BENCH_MTA_CONNECTIONS:-1 8 32 8x1 32d 8x1d}"
 delivered="${CLAW_BENCH_MTA_DELIVERED:-1000}"
 rounds="${CLAW_BENCH_MTA_ROUNDS:-3}"
 py="${PYTHON3:-python3}"
-. "$srcdir/tests/bench-lib.sh"
-. "$srcdir/tests/exim-lib.sh"
-. "$srcdir/tests/rspamd-lib.sh"
+. "$srcdir/tests/bench/bench-lib.sh"
+. "$srcdir/tests/mta/exim-lib.sh"
+. "$srcdir/tests/mta/rspamd-lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "$0: needs root (Exim and rspamd run as their users)" >&2; exit 1; }
 # The spools live in memory (/dev/shm) when it is there: on ext4 the cost
 # of creating spool files after many deletions grows from run to run (inode
@@ -80,7 +80,7 @@ exim_run() { # exim_run MODE PLAN -> one JSON line
     fi
     EXIM_EXTRA="$queue$extra" exim_start "$tmp/exim-$1" "$ex_mode" "$conf" >&2
     # One untimed message first: the first EHLO after start is slow.
-    "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" "$srcdir/tests/fixtures/plain.eml" \
+    "$py" "$srcdir/tests/tools/smtp-send.py" --port "$EXIM_PORT" "$srcdir/tests/fixtures/plain.eml" \
         > /dev/null || true
     if [ -z "$queue" ]; then
         exim_wait_delivered 1 10 || true
@@ -93,7 +93,7 @@ exim_run() { # exim_run MODE PLAN -> one JSON line
     c0=$(cpu_ticks)
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086
-    j=$("$builddir/tests/mail-bench" --port "$EXIM_PORT" --connections "${plan%x*}" $per \
+    j=$("$builddir/tests/bench/mail-bench" --port "$EXIM_PORT" --connections "${plan%x*}" $per \
         --from sender@outside.example --rcpt user@clawback.test "$list" || true)
     [ -n "$j" ] || j='{"sent": 0, "messages": 0, "seconds": 0, "msgs_per_s": 0, "p50_ms": 0,
         "p99_ms": 0, "codes": {}, "errors": ["mail-bench gave no result"]}'
@@ -168,7 +168,7 @@ print("# make bench (MTA), %s: %s messages (half ham-trec07p, half phishing_pot)
 print("# Exim 4.96 over SMTP, messages queued (reception only), spool in /dev/shm; each mode")
 print("# three times, alternating, best round kept. Latency: end of DATA to its reply.")
 print("# conns: parallel connections, xN: a new connection every N messages. The sender is")
-print("# tests/mail-bench.c (C, pipelining as Exim's own smtp transport does). CPU: the")
+print("# tests/bench/mail-bench.c (C, pipelining as Exim's own smtp transport does). CPU: the")
 print("# machine's CPU time per message over the run (all processes, the sender's included;")
 print("# /proc/stat counts clock ticks, so on one connection, the machine nearly idle, it is rough).")
 print("# 'no preload': the ACL without the shipped smtp_accept_max_per_host preload line.")

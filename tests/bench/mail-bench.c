@@ -10,7 +10,7 @@
  * RCPT and DATA pipelined when the server offers PIPELINING, as Exim's
  * transports do, the message with CRLF line ends and dot-stuffed, RSET
  * after a refusal, QUIT without waiting for the 221. It times each message
- * from the end of its DATA to the reply. tests/smtp-send.py and
+ * from the end of its DATA to the reply. tests/tools/smtp-send.py and
  * lmtp-send.py do the same for the tests; on two cores their interpreter
  * took a sixth of the machine from the server being measured.
  *

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from quality import emit, scan_all  # tests/quality.py, beside this script
+from quality import emit, scan_all  # tests/bench/quality.py, beside this script
 
 sys.path.append("/usr/lib/python3/dist-packages")
 try:

@@ -1,19 +1,19 @@
 #!/bin/sh
 # make quality: how the classifier judges real mail, written to
-# tests/bench-results/:
+# tests/bench/results/:
 #   quality.txt    the shared ham, spam and phishing corpora with the built-in
-#                  defaults (tests/quality.py), side by side with rspamd 3.4's
+#                  defaults (tests/bench/quality.py), side by side with rspamd 3.4's
 #                  stock rules on the same messages when rspamd is installed
-#                  and we are root (tests/rspamd-lib.sh; CLAW_RSPAMD=no skips);
+#                  and we are root (tests/mta/rspamd-lib.sh; CLAW_RSPAMD=no skips);
 #   lookalike.txt  every dnstwist permutation of 20 real domains, and the
 #                  distinct sender domains of the ham corpora
-#                  (tests/quality-lookalike.py; needs dnstwist).
+#                  (tests/bench/quality-lookalike.py; needs dnstwist).
 set -eu
 : "${srcdir:=.}" "${builddir:=.}"
 corpora="${CLAW_CORPORA:-$srcdir/../shared/corpora}"
-results="${CLAW_QUALITY_DIR:-$srcdir/tests/bench-results}"
-. "$srcdir/tests/bench-lib.sh"
-. "$srcdir/tests/rspamd-lib.sh"
+results="${CLAW_QUALITY_DIR:-$srcdir/tests/bench/results}"
+. "$srcdir/tests/bench/bench-lib.sh"
+. "$srcdir/tests/mta/rspamd-lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/claw-quality.XXXXXX")
 trap 'rspamd_stop; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/corpora" "$results"
@@ -27,7 +27,7 @@ else
     echo "$0: rspamd is not installed or we are not root: Clawback only" >&2
 fi
 # shellcheck disable=SC2086
-"${PYTHON3:-python3}" "$srcdir/tests/quality.py" --claw "$builddir/search/claw" \
+"${PYTHON3:-python3}" "$srcdir/tests/bench/quality.py" --claw "$builddir/search/claw" \
     --out "$results/quality.txt" $rspamd_arg $sets
 rspamd_stop
 
@@ -37,7 +37,7 @@ if python3 -c 'import sys; sys.path.append("/usr/lib/python3/dist-packages"); im
         case "$s" in ham-*) ham="$ham ${s#*=}" ;; esac
     done
     # shellcheck disable=SC2086
-    "${PYTHON3:-python3}" "$srcdir/tests/quality-lookalike.py" --claw "$builddir/search/claw" \
+    "${PYTHON3:-python3}" "$srcdir/tests/bench/quality-lookalike.py" --claw "$builddir/search/claw" \
         --out "$results/lookalike.txt" $ham
 else
     echo "$0: dnstwist is missing (apt-get install dnstwist): no lookalike figures" >&2

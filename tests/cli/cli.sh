@@ -1,6 +1,6 @@
 #!/bin/sh
 # claw's command line: usage, exit codes, stdin, config checking.
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 fx="$srcdir/tests/fixtures"
 
 "$CLAW" --help > "$tmp/help" 2>&1; rc=$?
@@ -65,7 +65,7 @@ check "check of a missing archive: exit 66" [ $rc -eq 66 ]
 
 # A reader that closes the pipe early (claw ... | head) ends claw quietly
 # with exit 0, whether SIGPIPE is inherited as default or ignored.
-. "$srcdir/tests/closed-pipe.sh"
+. "$srcdir/tests/cli/closed-pipe.sh"
 closed_pipe "$CLAW" --config /dev/null scan "$fx/plain.eml" "$fx/html-phish.eml" > "$tmp/pipe"
 check "scan into a closed pipe: exit 0, stderr empty ($(tr '\n' ' ' < "$tmp/pipe"))" \
     [ "$(cat "$tmp/pipe")" = "$(printf "0 ''\n0 ''")" ]

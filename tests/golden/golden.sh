@@ -2,9 +2,9 @@
 # Golden output: `claw scan` (readable and JSON) over the fixtures in
 # tests/fixtures must match tests/golden/ exactly. The golden files were
 # reviewed by eye; after a deliberate change, regenerate them with
-#   CLAW_UPDATE_GOLDEN=1 make check-one T=tests/golden.sh
+#   CLAW_UPDATE_GOLDEN=1 make check-one T=tests/golden/golden.sh
 # and review the diff before committing.
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 # Absolute paths: the loop runs inside the fixtures directory.
 fx=$(cd "$srcdir/tests/fixtures" && pwd)
 golden=$(cd "$srcdir/tests/golden" && pwd)

@@ -1,16 +1,16 @@
 #!/bin/sh
-# Synthetic bombs (tests/make-bombs.py): each must come back promptly, in
+# Synthetic bombs (tests/hostile/make-bombs.py): each must come back promptly, in
 # bounded memory, with its anomaly code and without a crash.
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 py="${PYTHON3:-python3}"
-"$py" "$srcdir/tests/make-bombs.py" "$tmp/bombs" || { fail "make the bombs"; exit 1; }
+"$py" "$srcdir/tests/hostile/make-bombs.py" "$tmp/bombs" || { fail "make the bombs"; exit 1; }
 
 # Memory is only meaningful without sanitizers (their shadow memory is large).
 if [ -n "${CLAW_SANITIZED:-}" ]; then mem="" san="--sanitized"; else mem="--max-rss-mb 400" san=""; fi
 
 bomb() { # bomb FILE CODE...
     f="$1"; shift
-    "$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "bomb $f" --max-seconds 30 \
+    "$py" "$srcdir/tests/hostile/sweep.py" --claw "$CLAW" --label "bomb $f" --max-seconds 30 \
         $mem $san --expect "$@" -- "$tmp/bombs/$f"
 }
 bomb nesting-10000.eml LIMIT_PARTS LIMIT_DEPTH GMIME_NESTING_OVERFLOW
@@ -25,8 +25,8 @@ bomb nul-bare-cr.eml NUL_BYTES BARE_CR
 bomb encoded-crlf.eml HEADER_CONTROL_CHARS
 
 # Inputs that once crashed (found by fuzzing): still one line each, no crash.
-"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "saved crash inputs (tests/regressions)" \
-    --max-seconds 60 $mem $san -- "$srcdir/tests/regressions"
+"$py" "$srcdir/tests/hostile/sweep.py" --claw "$CLAW" --label "saved crash inputs (tests/hostile/regressions)" \
+    --max-seconds 60 $mem $san -- "$srcdir/tests/hostile/regressions"
 
 # Nothing from a message may start a line of its own in either output form.
 "$CLAW" scan --json "$tmp/bombs/encoded-crlf.eml" > "$tmp/json"

@@ -3,7 +3,7 @@
 # one line each, no crash or hang, no message over its time limit, bounded
 # memory, and the ham/spam/phishing sets all read as messages. Skips when
 # the corpora are absent (a user's checkout does not have them).
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 corpora="${CLAW_CORPORA:-$top_srcdir/../shared/corpora}"
 if [ ! -d "$corpora" ]; then
     skip "corpus sweep" "no corpora at $corpora"
@@ -46,9 +46,9 @@ for root, _, names in os.walk(src):
         open(os.path.join(dst, rel + ".eml"), "wb").write(out)
 PY
 if [ -n "${CLAW_SANITIZED:-}" ]; then mem="" san="--sanitized"; else mem="--max-rss-mb 1024" san=""; fi
-"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "real mail (ham, spam, phishing)" \
+"$py" "$srcdir/tests/hostile/sweep.py" --claw "$CLAW" --label "real mail (ham, spam, phishing)" \
     $mem $san --messages ham- spam- phish- -- "$tmp/mail"
-"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "edge cases and attachments" \
+"$py" "$srcdir/tests/hostile/sweep.py" --claw "$CLAW" --label "edge cases and attachments" \
     $mem $san -- "$corpora/edge" "$corpora/attachments" "$tmp/bodies"
-"$py" "$srcdir/tests/sweep.py" --claw "$CLAW" --label "attachment samples, attached" \
+"$py" "$srcdir/tests/hostile/sweep.py" --claw "$CLAW" --label "attachment samples, attached" \
     $mem $san --messages attached -- "$tmp/attached"

@@ -2,7 +2,7 @@
  * both output writers, and through claw_message_parse_text, which must give
  * the same subject and texts unless a limit cut the parse short, as must
  * claw_message_texts_from() the texts from their origins. Built by `make fuzz` (clang, -fsanitize=fuzzer) and
- * run for a bounded time by tests/fuzz.sh. */
+ * run for a bounded time by tests/hostile/fuzz.sh. */
 #include "build-config.h"
 
 #include "claw.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write hostile messages into a directory, for tests/bombs.sh.
+"""Write hostile messages into a directory, for tests/hostile/bombs.sh.
 
 They are generated rather than shipped: together they are over 100 MB.
 Each file name says what it is; bombs.sh names the anomaly each must get.

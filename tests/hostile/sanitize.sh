@@ -3,7 +3,7 @@
 # UndefinedBehaviorSanitizer in a build directory of their own, then run the
 # unit tests, the golden tests, the bombs and the corpus sweep under them.
 # Any sanitizer report fails the test (UBSan is built not to recover).
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 if [ -n "${CLAW_SANITIZED:-}" ]; then
     skip "sanitizer build" "this build is already sanitized"
     exit 0
@@ -34,7 +34,7 @@ if [ ! -f "$san/Makefile" ]; then
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
 fi
 if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la indexer/clawd \
-    tests/unit > "$tmp/make.log" 2>&1; then
+    tests/unit/unit > "$tmp/make.log" 2>&1; then
     fail "build with ASan and UBSan"
     tail -30 "$tmp/make.log" | sed 's/^/#  /'
     exit 1
@@ -59,9 +59,9 @@ mkdir -p "$tmp/reports"
 chmod 755 "$tmp"
 chmod 1777 "$tmp/reports"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$tmp/reports/asan"
-export LSAN_OPTIONS="suppressions=$(cd "$srcdir" && pwd)/tests/lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$(cd "$srcdir" && pwd)/tests/hostile/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/reports/ubsan"
-export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit" CLAWD="$san/indexer/clawd"
+export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit/unit" CLAWD="$san/indexer/clawd"
 
 "$CLAW_UNIT" > "$tmp/unit.log" 2>&1; rc=$?
 if [ $rc -eq 0 ] && ! grep -qE "Sanitizer|runtime error" "$tmp/unit.log"; then
@@ -70,11 +70,11 @@ else
     fail "unit tests under sanitizers (exit $rc)"
     grep -E "^not ok|Sanitizer|runtime error|SUMMARY" "$tmp/unit.log" | head -20 | sed 's/^/#  /'
 fi
-for t in golden bombs corpus archive clawd; do
+for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
-    CLAW_SCANNER_BIN=$scanner CLAW_LIB="$san/lib/.libs/libclaw.so" sh "$srcdir/tests/exim.sh" 2>&1 |
+    CLAW_SCANNER_BIN=$scanner CLAW_LIB="$san/lib/.libs/libclaw.so" sh "$srcdir/tests/mta/exim.sh" 2>&1 |
         sed "s/^ok - /ok - asan+ubsan scanner: /; s/^not ok - /not ok - asan+ubsan scanner: /"
 fi
 if [ -z "$(ls "$tmp/reports")" ]; then

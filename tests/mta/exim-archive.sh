@@ -6,8 +6,8 @@
 # message it delivered to clawd is in the archive exactly once.
 # CLAW_EXIM_ARCHIVE_MESSAGES sets the size of that ingest (default 2000;
 # the figure is 10000).
-. "$srcdir/tests/tap.sh"
-. "$srcdir/tests/exim-lib.sh"
+. "$srcdir/tests/tools/tap.sh"
+. "$srcdir/tests/mta/exim-lib.sh"
 fx="$srcdir/tests/fixtures"
 py="${PYTHON3:-python3}"
 : "${CLAWD:=$builddir/indexer/clawd}"
@@ -33,7 +33,7 @@ check "Exim starts with the journal router and LMTP transport" \
     exim_start "$tmp/exim" dlfunc "$tmp/clawback.conf"
 
 # --- one message, a visible and a Bcc recipient ----------------------------
-"$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" --from billing@billing.example.com \
+"$py" "$srcdir/tests/tools/smtp-send.py" --port "$EXIM_PORT" --from billing@billing.example.com \
     --to finance@clawback.test --to hidden-bcc@clawback.test "$fx/plain.eml" > "$tmp/reply" 2>&1
 check "accepted (250)" grep -q '^250' "$tmp/reply"
 check "delivered to the Maildir (two recipients)" exim_wait_delivered 2
@@ -85,7 +85,7 @@ for i in range(n):
                 "Date: Mon, 3 Mar 2025 10:00:00 +0000\n\nMessage number %d.\n" % (i % 50, i, i, i))
 EOF
 before=$(claw stats --json | json_field messages)
-"$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" --to user@clawback.test \
+"$py" "$srcdir/tests/tools/smtp-send.py" --port "$EXIM_PORT" --to user@clawback.test \
     --bench 4 "$tmp"/gen/*.eml > "$tmp/bench.json" 2>&1 &
 sender=$!
 kill_randomly $sender 12 start_clawd

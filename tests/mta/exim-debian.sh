@@ -26,8 +26,8 @@
 # They come in a second pass: the first runs update-exim4.conf on exactly
 # what the README's steps leave, so that no macro of the test's can hide a
 # fault of the snippets (a CLAWBACK_PLUGIN defined early did hide one).
-. "$srcdir/tests/tap.sh"
-. "$srcdir/tests/exim-lib.sh"
+. "$srcdir/tests/tools/tap.sh"
+. "$srcdir/tests/mta/exim-lib.sh"
 fx="$srcdir/tests/fixtures"
 py="${PYTHON3:-python3}"
 : "${CLAWD:=$builddir/indexer/clawd}"
@@ -190,7 +190,7 @@ run_layout() {
     fi
     ok "$lo: Exim starts on the generated configuration"
 
-    "$py" "$srcdir/tests/smtp-send.py" --port "$port" --to postmaster@localhost \
+    "$py" "$srcdir/tests/tools/smtp-send.py" --port "$port" --to postmaster@localhost \
         "$fx/plain.eml" > "$L/reply" 2>&1
     check "$lo: clean mail gets 250" grep -q '^250 ' "$L/reply"
     i=0
@@ -201,7 +201,7 @@ run_layout() {
         [ "$(mailbox | grep -c '^X-Clawback-Id: [0-9A-HJKMNP-TV-Z]\{26\}$')" -eq 1 ]
     id=$(mailbox | sed -n 's/^X-Clawback-Id: //p')
 
-    "$py" "$srcdir/tests/smtp-send.py" --port "$port" --to postmaster@localhost \
+    "$py" "$srcdir/tests/tools/smtp-send.py" --port "$port" --to postmaster@localhost \
         "$fx/html-phish.eml" > "$L/reply" 2>&1
     check "$lo: the phishing message gets 550 Rejected by policy" \
         grep -q '^550 Rejected by policy' "$L/reply"

@@ -1,5 +1,5 @@
 # exim-lib.sh - sourced by scripts that need a real Exim (Debian's
-# exim4-daemon-heavy) with the Clawback plugin: tests/exim/exim.conf run as
+# exim4-daemon-heavy) with the Clawback plugin: tests/mta/exim.conf run as
 # a foreground daemon on a free loopback port, everything under one temp
 # dir. See ../shared/INTEGRATION.md for why it is set up this way.
 #
@@ -16,7 +16,7 @@
 # Needs root; Exim receives as Debian-exim, so the plugin and the Clawback
 # configuration must be readable by that user.
 
-. "$srcdir/tests/daemon-lib.sh"
+. "$srcdir/tests/tools/daemon-lib.sh"
 EXIM_USER=Debian-exim
 
 exim_require() {
@@ -54,7 +54,7 @@ exim_start() {
     chmod 755 "$ex_dir"
     chown -R "$EXIM_USER:$EXIM_USER" "$ex_dir/spool" "$ex_dir/log" "$ex_dir/Maildir"
     EXIM_CONF=$ex_dir/exim.conf
-    cp "$srcdir/tests/exim/exim.conf" "$EXIM_CONF"
+    cp "$srcdir/tests/mta/exim.conf" "$EXIM_CONF"
     cp "$builddir/conf/exim/clawback-acl.conf" "$ex_dir/clawback-acl.conf"
     cp "$srcdir/conf/exim/clawback-router.conf" "$srcdir/conf/exim/clawback-transport.conf" "$ex_dir/"
     chown root:root "$EXIM_CONF" "$ex_dir"/clawback-*.conf

@@ -1,10 +1,10 @@
 #!/bin/sh
-# The Exim plugin inside a real Exim 4.96 (tests/exim-lib.sh), in both modes:
+# The Exim plugin inside a real Exim 4.96 (tests/mta/exim-lib.sh), in both modes:
 # the DATA ACL fragment with ${dlfunc} and local_scan_path. Mail goes in over
-# SMTP (tests/smtp-send.py) and the Maildir, the spool and Exim's log are
+# SMTP (tests/tools/smtp-send.py) and the Maildir, the spool and Exim's log are
 # checked.
-. "$srcdir/tests/tap.sh"
-. "$srcdir/tests/exim-lib.sh"
+. "$srcdir/tests/tools/tap.sh"
+. "$srcdir/tests/mta/exim-lib.sh"
 fx="$srcdir/tests/fixtures"
 py="${PYTHON3:-python3}"
 
@@ -20,7 +20,7 @@ claw_conf() {
 }
 
 send() { # send FILE... -> one reply line per file in $tmp/reply
-    "$py" "$srcdir/tests/smtp-send.py" --port "$EXIM_PORT" "$@" > "$tmp/reply" 2>&1
+    "$py" "$srcdir/tests/tools/smtp-send.py" --port "$EXIM_PORT" "$@" > "$tmp/reply" 2>&1
 }
 
 newest() {
@@ -37,7 +37,7 @@ top = max(m["rules"], key=lambda r: r["score"])["rule"] if m["rules"] else ""
 print("%s; score=%g|%s" % (m["action"], m["score"], top))'
 }
 
-"$py" "$srcdir/tests/make-bombs.py" "$tmp/bombs" > /dev/null
+"$py" "$srcdir/tests/hostile/make-bombs.py" "$tmp/bombs" > /dev/null
 { printf 'X-Clawback-Verdict: accept; score=0\nX-Clawback-Id: FORGED\n'
   printf 'X-Clawback-Rules: NONE\nx-clawback-id: forged-too\n'
   cat "$fx/plain.eml"; } > "$tmp/forged.eml"

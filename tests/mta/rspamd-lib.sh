@@ -1,6 +1,6 @@
 # rspamd-lib.sh - sourced by scripts that need a real rspamd: Debian's stock
 # configuration, run in the foreground from a temp dir, on loopback ports,
-# with DNS pointed at tests/dns-stub.py (every name NXDOMAIN), so nothing
+# with DNS pointed at tests/tools/dns-stub.py (every name NXDOMAIN), so nothing
 # leaves the machine and scans are deterministic. See ../shared/INTEGRATION.md.
 #
 #   rspamd_start DIR [LOCAL]   start; LOCAL is copied into the local config
@@ -14,7 +14,7 @@
 # caches live in $CLAW_RSPAMD_CACHE (default /var/tmp/clawback-rspamd), so
 # only the first start on a machine is slow.
 
-. "$srcdir/tests/daemon-lib.sh"
+. "$srcdir/tests/tools/daemon-lib.sh"
 
 rspamd_start() {
     rs_dir=$1
@@ -23,7 +23,7 @@ rspamd_start() {
     rs_cache=${CLAW_RSPAMD_CACHE:-/var/tmp/clawback-rspamd}
     mkdir -p "$rs_cache"
 
-    "${PYTHON3:-python3}" "$srcdir/tests/dns-stub.py" --port-file "$rs_dir/dns.port" &
+    "${PYTHON3:-python3}" "$srcdir/tests/tools/dns-stub.py" --port-file "$rs_dir/dns.port" &
     rs_dns_pid=$!
     i=0
     while [ ! -s "$rs_dir/dns.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done

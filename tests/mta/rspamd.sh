@@ -1,10 +1,10 @@
 #!/bin/sh
 # The rspamd module (plugin/rspamd/) inside a real rspamd 3.4 with its stock
-# rules (tests/rspamd-lib.sh: foreground, loopback, DNS answered NXDOMAIN by a
+# rules (tests/mta/rspamd-lib.sh: foreground, loopback, DNS answered NXDOMAIN by a
 # local stub). Messages go to /checkv2; the answer's symbols, action and
 # milter headers are checked against `claw scan` on the same files.
-. "$srcdir/tests/tap.sh"
-. "$srcdir/tests/rspamd-lib.sh"
+. "$srcdir/tests/tools/tap.sh"
+. "$srcdir/tests/mta/rspamd-lib.sh"
 fx="$srcdir/tests/fixtures"
 py="${PYTHON3:-python3}"
 
@@ -115,7 +115,7 @@ done
 printf '[policy]\nprotected_domains = corp.example\n' > "$tmp/clawback.conf"
 rspamd_start "$tmp/rspamd-b" "$tmp/local" || fail "rspamd restarts"
 
-"$py" "$srcdir/tests/make-bombs.py" "$tmp/bombs" > /dev/null
+"$py" "$srcdir/tests/hostile/make-bombs.py" "$tmp/bombs" > /dev/null
 bad=""
 for f in "$tmp"/bombs/*.eml; do
     checkv2 "$f"

@@ -17,7 +17,8 @@ import tarfile
 import tempfile
 import zipfile
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+# tests/fixtures, beside this script's folder (tests/tools).
+OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 FIXED = (2026, 11, 1, 12, 0, 0)
 
 

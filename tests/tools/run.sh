@@ -12,6 +12,8 @@ logdir="$builddir/tests/logs"
 
 run_one() {
     t="$1"
+    # T=tests/hostile/bombs.sh from a build directory names the source's.
+    [ -e "$t" ] || [ ! -e "$srcdir/$t" ] || t="$srcdir/$t"
     name=$(basename "$t" | sed 's/\.[a-z]*$//')
     log="$logdir/$name.log"
     start=$(date +%s)
@@ -47,6 +49,13 @@ if [ "${1:-}" = "--one" ]; then
     exit 0
 fi
 
+# Logs are named by the test's file name alone, in whichever folder it is:
+# two tests of one name would overwrite each other's log and counts.
+twins=$(for t in "$@"; do basename "$t" | sed 's/\.[a-z]*$//'; done | sort | uniq -d | tr '\n' ' ')
+if [ -n "$twins" ]; then
+    echo "run.sh: two tests share a name, and so a log: $twins" >&2
+    exit 2
+fi
 mkdir -p "$logdir"
 rm -f "$logdir"/*.counts
 for t in "$@"; do echo "$t"; done | xargs -P "${CLAW_TEST_JOBS:-2}" -I{} sh "$0" --one {}

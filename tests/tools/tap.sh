@@ -12,7 +12,7 @@ check() { # check NAME COMMAND...
 # the build directory.
 : "${srcdir:=.}" "${builddir:=.}"
 : "${CLAW:=$builddir/search/claw}"
-: "${CLAW_UNIT:=$builddir/tests/unit}"
+: "${CLAW_UNIT:=$builddir/tests/unit/unit}"
 export LC_ALL=C.UTF-8
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/claw-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

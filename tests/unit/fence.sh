@@ -6,7 +6,7 @@
 #                  the archive library (which lives in indexer/archive/);
 #   claw-scanner   libclaw.so (the public library), not a private copy;
 # and no source of libclaw includes a header of the archive library.
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 
 # needed FILE: the libraries FILE names (DT_NEEDED), one per line.
 needed() {

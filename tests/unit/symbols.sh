@@ -1,6 +1,6 @@
 #!/bin/sh
 # libclaw exports exactly the functions its public header declares.
-. "$srcdir/tests/tap.sh"
+. "$srcdir/tests/tools/tap.sh"
 lib="${CLAW_LIB:-$builddir/lib/.libs/libclaw.so}"
 if [ ! -f "$lib" ]; then
     fail "libclaw.so built ($lib)"

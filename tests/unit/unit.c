@@ -1,4 +1,4 @@
-/* unit.c - unit tests of libclaw, in TAP form (see tests/run.sh).
+/* unit.c - unit tests of libclaw, in TAP form (see tests/tools/run.sh).
  *
  * Most tests go through the public API with small hand-written messages, so
  * they check behaviour rather than internals; a few reach the hidden helpers
