@@ -74,7 +74,7 @@ if [ "$run" = yes ]; then
     clawd_pid=$!
     i=0
     while [ ! -S demo-archive/clawd.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    python3 ../tests/lmtp-send.py --socket demo-archive/clawd.sock --from sender@outside.example \
+    python3 ../tests/tools/lmtp-send.py --socket demo-archive/clawd.sock --from sender@outside.example \
         --rcpt finance@corp.example --rcpt hidden-bcc@corp.example ../tests/fixtures/*.eml
     kill -TERM $clawd_pid
     wait $clawd_pid

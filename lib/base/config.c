@@ -513,7 +513,7 @@ claw_config_new(claw_config_t **config)
         char *why = set_option(c, i, options[i].def);
         if (why) {
             /* A default that does not parse is a bug in the table above
-             * (tests/unit.c makes a configuration of defaults). */
+             * (tests/unit/unit.c makes a configuration of defaults). */
             free(why);
             claw_config_destroy(c);
             return CLAW_STATUS_INTERNAL_ERROR;

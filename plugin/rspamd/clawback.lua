@@ -50,7 +50,7 @@ local settings_schema = ts.shape({
 
 -- Only opaque handles, strings, numbers and arrays of strings: libclaw's
 -- structs are not laid out here (claw.h, "Scanning in one call"), so the
--- library may change them without breaking this module. tests/rspamd.sh
+-- library may change them without breaking this module. tests/mta/rspamd.sh
 -- checks that no struct is declared.
 ffi.cdef [[
 typedef struct claw_engine claw_engine_t;
