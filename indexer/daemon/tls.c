@@ -79,10 +79,9 @@ clawd_tls_setup(server_t *srv)
     const char *what = NULL, *file = NULL;
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
         what = "tls_certificate", file = cert;
-    else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-        what = "tls_privatekey", file = key;
-    else if (SSL_CTX_check_private_key(ctx) != 1)
-        what = "tls_privatekey (does not match tls_certificate)", file = key;
+    else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+             SSL_CTX_check_private_key(ctx) != 1)
+        what = "tls_privatekey (not a PEM key, or does not match tls_certificate)", file = key;
     else if (ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
         what = "tls_client_ca", file = ca;
     if (what) {
