@@ -5,7 +5,7 @@
 # openssl(1); the client is Python's ssl module, then a real Exim's smtp
 # transport (protocol = lmtp, tls_certificate) when Exim is installed.
 . "$srcdir/tests/tools/tap.sh"
-. "$srcdir/tests/tools/daemon-lib.sh"
+. "$srcdir/tests/mta/exim-lib.sh"
 fx="$srcdir/tests/fixtures"
 py="${PYTHON3:-python3}"
 : "${CLAWD:=$builddir/indexer/clawd}"
@@ -13,7 +13,7 @@ A="$tmp/archive"
 sock="$tmp/clawd.sock"
 port=$(free_port)
 claw() { "$CLAW" --config /dev/null --archive "$A" "$@"; }
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'exim_stop; kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 
 if ! command -v openssl > /dev/null; then
     skip "clawd over TLS" "no openssl(1)"
@@ -24,8 +24,9 @@ pki() { openssl "$@" > /dev/null 2>&1; }
 mkcert() { # mkcert NAME CN [CA]: NAME.key, NAME.pem (self-signed without CA)
     pki req -new -newkey rsa:2048 -nodes -keyout "$tmp/$1.key" -subj "/CN=$2" -out "$tmp/$1.csr"
     if [ -n "${3:-}" ]; then
+        printf '[v3]\nsubjectAltName = DNS:%s, IP:127.0.0.1\n' "$2" > "$tmp/$1.ext"
         pki x509 -req -in "$tmp/$1.csr" -CA "$tmp/$3.pem" -CAkey "$tmp/$3.key" -CAcreateserial \
-            -days 2 -out "$tmp/$1.pem"
+            -days 2 -extfile "$tmp/$1.ext" -extensions v3 -out "$tmp/$1.pem"
     else
         pki x509 -req -in "$tmp/$1.csr" -signkey "$tmp/$1.key" -days 2 \
             -extfile /dev/stdin -extensions v3 -out "$tmp/$1.pem" <<'EOF'
@@ -143,4 +144,33 @@ claw show --json 01JCCCCCCCCCCCCCCCCCCCCCCC > "$tmp/show.json" 2>&1
 check "...an authenticated MTA: its X-Clawback-Id and verdict are believed" \
     sh -c "grep -q '\"verdict_source\":\"mta\"' '$tmp/show.json' && grep -q '\"action\":\"quarantine\"' '$tmp/show.json'"
 check "clawd logged the verified certificate" grep -q "client certificate verified: .*mta.example" "$tmp/clawd.log"
+
+# --- a real Exim: the shipped clawback_lmtp_tls transport -------------------
+exim_require "Exim's smtp transport (protocol = lmtp) with a client certificate"
+chmod 755 "$tmp"
+chmod 644 "$tmp"/*.pem "$tmp"/*.key "$tmp/clawd.conf"
+exim_clawd_conf "$tmp/exim-clawback.conf" "$tmp/unused.sock" "$A"
+EXIM_EXTRA="-DCLAWD_JOURNAL=1 -DCLAWBACK_JOURNAL_VIA=clawback_lmtp_tls \
+-DCLAWBACK_ARCHIVE_HOST=127.0.0.1 -DCLAWBACK_ARCHIVE_PORT=$port -DCLAWBACK_TLS_CERT=$tmp/mta.pem \
+-DCLAWBACK_TLS_KEY=$tmp/mta.key -DCLAWBACK_TLS_CA=$tmp/ca.pem"
+check "Exim starts with the TLS journal transport" exim_start "$tmp/exim" dlfunc "$tmp/exim-clawback.conf"
+"$py" "$srcdir/tests/tools/smtp-send.py" --port "$EXIM_PORT" --from billing@billing.example.com \
+    --to finance@clawback.test "$fx/plain.eml" > "$tmp/reply" 2>&1
+check "Exim accepted the message" grep -q '^250' "$tmp/reply"
+exim_wait_delivered 1
+copy=$(find "$EXIM_MAILDIR/new" -type f | head -1)
+id=$(sed -n 's/^X-Clawback-Id: //p' "$copy")
+i=0
+while [ "$(claw search --count "id:$id" 2> /dev/null)" != 1 ] && [ $i -lt 100 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+check "archived by Exim over LMTP+TLS under the Maildir copy's X-Clawback-Id ($id)" \
+    [ "$(claw search --count "id:$id" 2> /dev/null)" = 1 ]
+claw show --json "$id" > "$tmp/exim.json" 2>&1
+check "...its verdict and client IP believed (an authenticated MTA)" \
+    sh -c "grep -q '\"verdict_source\":\"mta\"' '$tmp/exim.json' && grep -q '\"client_ip\":\"127.0.0.1\"' '$tmp/exim.json'"
+check "Exim's log shows the TLS delivery to clawd" grep -q "T=clawback_lmtp_tls.*X=TLS" "$EXIM_LOG"
+grep -q "T=clawback_lmtp_tls.*X=TLS" "$EXIM_LOG" ||
+    cat "$EXIM_LOG" "$ex_dir/log/paniclog" "$ex_dir/log/stdout" 2> /dev/null | tail -20 | sed 's/^/# /'
+exim_stop
 kill -TERM $pid; wait $pid

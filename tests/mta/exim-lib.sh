@@ -65,7 +65,7 @@ exim_start() {
     exim_install_plugin "$ex_dir"
     ex_plugin=$ex_dir/claw_exim.so
     # Exim takes at most 10 -D options: the paths all come from TESTROOT.
-    set -- -DTESTROOT="$ex_dir" -DPORT="$EXIM_PORT"
+    set -- -DTESTROOT="$ex_dir" -DTEST_SMTP_LISTEN="$EXIM_PORT"
     case "$ex_mode" in
         local_scan) set -- "$@" -DLOCAL_SCAN=1 ;;
         none) set -- "$@" -DNO_CLAWBACK=1 ;;
