@@ -1335,6 +1335,18 @@ claw_index_reopen(claw_index_t *ix)
     CATCH(ix, ix->dir)
 }
 
+extern "C" bool
+claw_index_writing(claw_index_t *ix)
+{
+    try {
+        for (Xapian::Database &one : ix->shards)
+            if (one.locked())
+                return true;
+    } catch (const Xapian::Error &) {
+    }
+    return false;
+}
+
 static Xapian::MSet
 run_query(const Xapian::Database &db, const Xapian::Query &q, claw_sort_t sort, size_t first,
           size_t limit)

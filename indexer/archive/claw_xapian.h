@@ -78,6 +78,9 @@ claw_status_t claw_index_each(claw_index_t *index, bool (*fn)(void *ctx, uint64_
                               void *ctx);
 /** Re-open a read-only index at its latest revision. */
 claw_status_t claw_index_reopen(claw_index_t *index);
+/** A read-only index: does a writer (clawd, claw import or reindex) hold
+ * one of its shards now? */
+bool claw_index_writing(claw_index_t *index);
 
 typedef enum claw_sort { CLAW_SORT_DATE = 0, CLAW_SORT_RELEVANCE } claw_sort_t;
 
