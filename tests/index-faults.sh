@@ -120,6 +120,12 @@ fill_tmpfs() {
     check "full tmpfs: clawd starts" start
     $send --socket "$tmp/clawd.sock" --connections 2 --retry "$tmp"/big/*.eml > "$tmp/r" 2>&1 &
     sender=$!
+    # Searches all along: none may read a half-written revision.
+    while kill -0 $sender 2>/dev/null; do
+        claw search --count subject:fault > /dev/null 2>> "$tmp/search.err"
+        sleep 0.05
+    done &
+    searcher=$!
     i=0
     until grep -q "store: \|index: shard" "$tmp/clawd.log" || [ $i -ge 300 ]; do
         sleep 0.1; i=$((i + 1))
@@ -137,6 +143,9 @@ fill_tmpfs() {
     rm -f "$mnt/ballast"
     wait $sender
     rc_send=$?
+    wait $searcher
+    check "full tmpfs: searches meanwhile never failed ($(grep -c . "$tmp/search.err") errors)" \
+        sh -c "! grep . '$tmp/search.err' >&2"
     check "full tmpfs, room again: every message acknowledged 250 in the end" \
         sh -c "[ $rc_send = 0 ] && grep -q '\"250\": 150' '$tmp/r'"
     check "...the index catches up by itself" indexed_all 150
@@ -204,12 +213,13 @@ check "...clawd stops cleanly" [ $? = 0 ]
 # gets 451 and sends again, as an MTA's queue does. (EIO at LMDB's meta
 # page is another matter: LMDB then refuses every transaction until the
 # store is opened again, MDB_PANIC.)
-for spec in index:1:EIO:1 index:7:EIO:1 index:20:ENOSPC:3 index:40:EIO:1 \
+# index/shard: the shards alone (not their amendments' databases).
+for spec in index:1:EIO:1 index:20:ENOSPC:3 index/shard:3:EIO:1 index/shard:9:ENOSPC:2 \
     store:1:ENOSPC:3 store:12:ENOSPC:3; do
     IFS=: read -r where at how count <<EOF
 $spec
 EOF
-    A="$tmp/nth-$where-$at"
+    A="$tmp/nth-$(echo "$where" | tr / -)-$at"
     conf "$A"
     start && stop
     name="$how at write $at of the $where"

@@ -1420,6 +1420,35 @@ search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, siz
     return CLAW_STATUS_SUCCESS;
 }
 
+/* Tries of a search that meets a revision being replaced: a reader that
+ * finds the writer has moved past its revision (DatabaseModifiedError), or
+ * blocks that do not read as its revision said (DatabaseCorruptError, seen
+ * after a commit failed on a full disk while xapian-check found the index
+ * clean), reads the latest revision and searches again. */
+const int SEARCH_TRIES = 3;
+
+/* The error of a search, in ix->error and *@error. */
+static claw_status_t
+search_failed(claw_index_t *ix, const std::string &why, claw_status_t st, char **error)
+{
+    ix->error = why;
+    if (error)
+        *error = dup_error(ix->error);
+    return st;
+}
+
+/* After try @tries met a revision being replaced: true when the latest
+ * one is open and worth another try. */
+static bool
+search_again(claw_index_t *ix, int tries)
+{
+    if (tries >= SEARCH_TRIES)
+        return false;
+    if (tries > 1)
+        usleep(50000); /* a writer in the middle of its commit */
+    return claw_index_reopen(ix) == CLAW_STATUS_SUCCESS;
+}
+
 extern "C" claw_status_t
 claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset,
                   size_t limit, claw_hits_t **hits, char **error)
@@ -1427,39 +1456,27 @@ claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t 
     *hits = nullptr;
     if (error)
         *error = nullptr;
-    try {
-        return search(ix, query, sort, offset, limit, hits);
-    } catch (const QueryError &e) {
-        ix->error = e.what;
-        if (error)
-            *error = dup_error(e.what);
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    } catch (const Xapian::WildcardError &e) {
-        ix->error = "a wildcard matches more than " + std::to_string(MAX_EXPANSION) +
-                    " terms: make it longer";
-        if (error)
-            *error = dup_error(ix->error);
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    } catch (const Xapian::DatabaseModifiedError &e) {
-        /* The writer committed while we read: read the new revision. */
+    for (int tries = 1;; tries++) {
         try {
-            claw_index_reopen(ix);
             return search(ix, query, sort, offset, limit, hits);
-        } catch (const Xapian::Error &e2) {
-            ix->error = e2.get_description();
-        } catch (const QueryError &e2) {
-            ix->error = e2.what;
+        } catch (const QueryError &e) {
+            return search_failed(ix, e.what, CLAW_STATUS_INVALID_ARGUMENT, error);
+        } catch (const Xapian::WildcardError &e) {
+            return search_failed(ix,
+                                 "a wildcard matches more than " + std::to_string(MAX_EXPANSION) +
+                                     " terms: make it longer",
+                                 CLAW_STATUS_INVALID_ARGUMENT, error);
+        } catch (const Xapian::DatabaseModifiedError &e) {
+            if (!search_again(ix, tries))
+                return search_failed(ix, e.get_description(), CLAW_STATUS_IO_ERROR, error);
+        } catch (const Xapian::DatabaseCorruptError &e) {
+            if (!search_again(ix, tries))
+                return search_failed(ix, e.get_description(), CLAW_STATUS_IO_ERROR, error);
+        } catch (const Xapian::Error &e) {
+            return search_failed(ix, e.get_description(), CLAW_STATUS_IO_ERROR, error);
+        } catch (const std::bad_alloc &) {
+            return CLAW_STATUS_OUT_OF_MEMORY;
         }
-        if (error)
-            *error = dup_error(ix->error);
-        return CLAW_STATUS_IO_ERROR;
-    } catch (const Xapian::Error &e) {
-        ix->error = e.get_description();
-        if (error)
-            *error = dup_error(ix->error);
-        return CLAW_STATUS_IO_ERROR;
-    } catch (const std::bad_alloc &) {
-        return CLAW_STATUS_OUT_OF_MEMORY;
     }
 }
 
