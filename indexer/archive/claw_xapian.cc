@@ -859,6 +859,7 @@ struct claw_index {
     Checker check;
     std::string dir;
     std::string error;
+    std::string repaired; /* write: why a damaged shard was made again */
 };
 
 static unsigned
@@ -939,6 +940,18 @@ open_amends(claw_index_t *ix)
         ix->amend_db->add_database(one);
 }
 
+/* Shard @path for writing, and (without term lists) its amendments at
+ * @amend, made now, empty, so that readers find one for every shard. */
+static void
+open_writable(claw_index_t *ix, const std::string &path, const std::string &amend, int action)
+{
+    int lists = ix->termlists ? 0 : Xapian::DB_NO_TERMLIST;
+    ix->wdb = new Xapian::WritableDatabase(path, action | lists | Xapian::DB_BACKEND_GLASS);
+    if (!ix->termlists)
+        ix->amend_w = new Xapian::WritableDatabase(amend, Xapian::DB_CREATE_OR_OPEN |
+                                                              Xapian::DB_BACKEND_GLASS);
+}
+
 static claw_status_t
 open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, unsigned n_shards)
 {
@@ -983,13 +996,21 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
                 ix->termlists = keep && *keep == '1';
             else
                 ix->termlists = access((path + "/termlist.glass").c_str(), F_OK) == 0;
-            int lists = ix->termlists ? 0 : Xapian::DB_NO_TERMLIST;
-            ix->wdb = new Xapian::WritableDatabase(path, action | lists | Xapian::DB_BACKEND_GLASS);
+            try {
+                open_writable(ix, path, amend, action);
+            } catch (const Xapian::DatabaseCorruptError &e) {
+                if (!(flags & CLAW_INDEX_REPAIR))
+                    throw;
+                /* Derived data: the shard is made again, and its amendments
+                 * (newer versions of its documents) with it. */
+                ix->repaired = e.get_description();
+                delete ix->wdb;
+                ix->wdb = nullptr;
+                claw_index_remove_tree(path.c_str());
+                claw_index_remove_tree(amend.c_str());
+                open_writable(ix, path, amend, Xapian::DB_CREATE_OR_OVERWRITE);
+            }
             ix->db = ix->wdb;
-            /* Made now, empty, so that readers find one for every shard. */
-            if (!ix->termlists)
-                ix->amend_w = new Xapian::WritableDatabase(
-                    amend, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
         } else {
             unsigned n = read_shards(dir);
             if (!n) {
@@ -1060,6 +1081,12 @@ extern "C" unsigned
 claw_index_n_shards(const claw_index_t *ix)
 {
     return ix->n_shards;
+}
+
+extern "C" const char *
+claw_index_repaired(const claw_index_t *ix)
+{
+    return ix->repaired.empty() ? nullptr : ix->repaired.c_str();
 }
 
 extern "C" void

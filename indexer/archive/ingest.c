@@ -155,10 +155,15 @@ static claw_status_t
 shard_open(shard_t *sh, unsigned flags, char **error)
 {
     claw_indexer_t *x = sh->x;
-    claw_status_t st = claw_index_open_shard(x->dir, CLAW_INDEX_WRITE | flags, sh->no, x->n_shards,
-                                             &sh->ix, error);
+    claw_status_t st = claw_index_open_shard(x->dir, CLAW_INDEX_WRITE | CLAW_INDEX_REPAIR | flags,
+                                             sh->no, x->n_shards, &sh->ix, error);
     if (st)
         return st;
+    if (claw_index_repaired(sh->ix))
+        claw_log(CLAW_LOG_WARNING, NULL,
+                 "index: shard %u was damaged (%s): made again, empty, and indexed again from "
+                 "the store",
+                 sh->no, claw_index_repaired(sh->ix));
     claw_index_set_positions(sh->ix, x->set.prep.positions);
     uint64_t seq = 0;
     st = claw_index_last_seq(sh->ix, &seq);
