@@ -940,6 +940,18 @@ open_amends(claw_index_t *ix)
         ix->amend_db->add_database(one);
 }
 
+/* Does @e say the shard's revision is damaged: blocks that do not read as
+ * they should, or that are not there (a commit torn by a full disk left
+ * "EOF reading block N": Xapian's rollback recorded a revision whose
+ * blocks were never written)? Not a lock, permissions or the like. */
+static bool
+damaged(const Xapian::DatabaseError &e)
+{
+    return e.get_type() == std::string("DatabaseCorruptError") ||
+           (e.get_type() == std::string("DatabaseError") &&
+            e.get_msg().compare(0, 18, "EOF reading block ") == 0);
+}
+
 /* Shard @path for writing, and (without term lists) its amendments at
  * @amend, made now, empty, so that readers find one for every shard. */
 static void
@@ -998,8 +1010,8 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
                 ix->termlists = access((path + "/termlist.glass").c_str(), F_OK) == 0;
             try {
                 open_writable(ix, path, amend, action);
-            } catch (const Xapian::DatabaseCorruptError &e) {
-                if (!(flags & CLAW_INDEX_REPAIR))
+            } catch (const Xapian::DatabaseError &e) {
+                if (!(flags & CLAW_INDEX_REPAIR) || !damaged(e))
                     throw;
                 /* Derived data: the shard is made again, and its amendments
                  * (newer versions of its documents) with it. */
