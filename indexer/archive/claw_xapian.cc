@@ -840,6 +840,7 @@ struct claw_index {
     Checker check;
     std::string dir;
     std::string error;
+    std::string repaired; /* write: why a damaged shard was made again */
 };
 
 static unsigned
@@ -920,6 +921,30 @@ open_amends(claw_index_t *ix)
         ix->amend_db->add_database(one);
 }
 
+/* Does @e say the shard's revision is damaged: blocks that do not read as
+ * they should, or that are not there (a commit torn by a full disk left
+ * "EOF reading block N": Xapian's rollback recorded a revision whose
+ * blocks were never written)? Not a lock, permissions or the like. */
+static bool
+damaged(const Xapian::DatabaseError &e)
+{
+    return e.get_type() == std::string("DatabaseCorruptError") ||
+           (e.get_type() == std::string("DatabaseError") &&
+            e.get_msg().compare(0, 18, "EOF reading block ") == 0);
+}
+
+/* Shard @path for writing, and (without term lists) its amendments at
+ * @amend, made now, empty, so that readers find one for every shard. */
+static void
+open_writable(claw_index_t *ix, const std::string &path, const std::string &amend, int action)
+{
+    int lists = ix->termlists ? 0 : Xapian::DB_NO_TERMLIST;
+    ix->wdb = new Xapian::WritableDatabase(path, action | lists | Xapian::DB_BACKEND_GLASS);
+    if (!ix->termlists)
+        ix->amend_w = new Xapian::WritableDatabase(amend, Xapian::DB_CREATE_OR_OPEN |
+                                                              Xapian::DB_BACKEND_GLASS);
+}
+
 static claw_status_t
 open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, unsigned n_shards)
 {
@@ -964,13 +989,21 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
                 ix->termlists = keep && *keep == '1';
             else
                 ix->termlists = access((path + "/termlist.glass").c_str(), F_OK) == 0;
-            int lists = ix->termlists ? 0 : Xapian::DB_NO_TERMLIST;
-            ix->wdb = new Xapian::WritableDatabase(path, action | lists | Xapian::DB_BACKEND_GLASS);
+            try {
+                open_writable(ix, path, amend, action);
+            } catch (const Xapian::DatabaseError &e) {
+                if (!(flags & CLAW_INDEX_REPAIR) || !damaged(e))
+                    throw;
+                /* Derived data: the shard is made again, and its amendments
+                 * (newer versions of its documents) with it. */
+                ix->repaired = e.get_description();
+                delete ix->wdb;
+                ix->wdb = nullptr;
+                claw_index_remove_tree(path.c_str());
+                claw_index_remove_tree(amend.c_str());
+                open_writable(ix, path, amend, Xapian::DB_CREATE_OR_OVERWRITE);
+            }
             ix->db = ix->wdb;
-            /* Made now, empty, so that readers find one for every shard. */
-            if (!ix->termlists)
-                ix->amend_w = new Xapian::WritableDatabase(
-                    amend, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
         } else {
             unsigned n = read_shards(dir);
             if (!n) {
@@ -1041,6 +1074,12 @@ extern "C" unsigned
 claw_index_n_shards(const claw_index_t *ix)
 {
     return ix->n_shards;
+}
+
+extern "C" const char *
+claw_index_repaired(const claw_index_t *ix)
+{
+    return ix->repaired.empty() ? nullptr : ix->repaired.c_str();
 }
 
 extern "C" void
@@ -1316,6 +1355,18 @@ claw_index_reopen(claw_index_t *ix)
     CATCH(ix, ix->dir)
 }
 
+extern "C" bool
+claw_index_writing(claw_index_t *ix)
+{
+    try {
+        for (Xapian::Database &one : ix->shards)
+            if (one.locked())
+                return true;
+    } catch (const Xapian::Error &) {
+    }
+    return false;
+}
+
 static Xapian::MSet
 run_query(const Xapian::Database &db, const Xapian::Query &q, claw_sort_t sort, size_t first,
           size_t limit)
@@ -1389,6 +1440,35 @@ search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, siz
     return CLAW_STATUS_SUCCESS;
 }
 
+/* Tries of a search that meets a revision being replaced: a reader that
+ * finds the writer has moved past its revision (DatabaseModifiedError), or
+ * blocks that do not read as its revision said (DatabaseCorruptError, seen
+ * after a commit failed on a full disk while xapian-check found the index
+ * clean), reads the latest revision and searches again. */
+const int SEARCH_TRIES = 3;
+
+/* The error of a search, in ix->error and *@error. */
+static claw_status_t
+search_failed(claw_index_t *ix, const std::string &why, claw_status_t st, char **error)
+{
+    ix->error = why;
+    if (error)
+        *error = dup_error(ix->error);
+    return st;
+}
+
+/* After try @tries met a revision being replaced: true when the latest
+ * one is open and worth another try. */
+static bool
+search_again(claw_index_t *ix, int tries)
+{
+    if (tries >= SEARCH_TRIES)
+        return false;
+    if (tries > 1)
+        usleep(50000); /* a writer in the middle of its commit */
+    return claw_index_reopen(ix) == CLAW_STATUS_SUCCESS;
+}
+
 extern "C" claw_status_t
 claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset,
                   size_t limit, claw_hits_t **hits, char **error)
@@ -1396,39 +1476,27 @@ claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t 
     *hits = nullptr;
     if (error)
         *error = nullptr;
-    try {
-        return search(ix, query, sort, offset, limit, hits);
-    } catch (const QueryError &e) {
-        ix->error = e.what;
-        if (error)
-            *error = dup_error(e.what);
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    } catch (const Xapian::WildcardError &e) {
-        ix->error = "a wildcard matches more than " + std::to_string(MAX_EXPANSION) +
-                    " terms: make it longer";
-        if (error)
-            *error = dup_error(ix->error);
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    } catch (const Xapian::DatabaseModifiedError &e) {
-        /* The writer committed while we read: read the new revision. */
+    for (int tries = 1;; tries++) {
         try {
-            claw_index_reopen(ix);
             return search(ix, query, sort, offset, limit, hits);
-        } catch (const Xapian::Error &e2) {
-            ix->error = e2.get_description();
-        } catch (const QueryError &e2) {
-            ix->error = e2.what;
+        } catch (const QueryError &e) {
+            return search_failed(ix, e.what, CLAW_STATUS_INVALID_ARGUMENT, error);
+        } catch (const Xapian::WildcardError &e) {
+            return search_failed(ix,
+                                 "a wildcard matches more than " + std::to_string(MAX_EXPANSION) +
+                                     " terms: make it longer",
+                                 CLAW_STATUS_INVALID_ARGUMENT, error);
+        } catch (const Xapian::DatabaseModifiedError &e) {
+            if (!search_again(ix, tries))
+                return search_failed(ix, e.get_description(), CLAW_STATUS_IO_ERROR, error);
+        } catch (const Xapian::DatabaseCorruptError &e) {
+            if (!search_again(ix, tries))
+                return search_failed(ix, e.get_description(), CLAW_STATUS_IO_ERROR, error);
+        } catch (const Xapian::Error &e) {
+            return search_failed(ix, e.get_description(), CLAW_STATUS_IO_ERROR, error);
+        } catch (const std::bad_alloc &) {
+            return CLAW_STATUS_OUT_OF_MEMORY;
         }
-        if (error)
-            *error = dup_error(ix->error);
-        return CLAW_STATUS_IO_ERROR;
-    } catch (const Xapian::Error &e) {
-        ix->error = e.get_description();
-        if (error)
-            *error = dup_error(ix->error);
-        return CLAW_STATUS_IO_ERROR;
-    } catch (const std::bad_alloc &) {
-        return CLAW_STATUS_OUT_OF_MEMORY;
     }
 }
 

@@ -23,6 +23,10 @@ typedef struct claw_index claw_index_t;
 #define CLAW_INDEX_WRITE 0x1u  /**< open for writing (takes Xapian's lock) */
 #define CLAW_INDEX_CREATE 0x2u /**< ...and create it if missing */
 #define CLAW_INDEX_FRESH 0x4u  /**< ...replacing any index already there */
+/** ...and a shard Xapian finds damaged (a commit torn by a full disk) is
+ * replaced by an empty one, which the indexer fills again from the store:
+ * claw_index_repaired() then says why. */
+#define CLAW_INDEX_REPAIR 0x8u
 
 /** Open the index in @dir for searching: all its shards as one database.
  * CLAW_STATUS_NOT_FOUND when there is none. *@error is malloc'd. */
@@ -35,6 +39,9 @@ claw_status_t claw_index_open(const char *dir, unsigned flags, claw_index_t **in
 claw_status_t claw_index_open_shard(const char *dir, unsigned flags, unsigned shard,
                                     unsigned n_shards, claw_index_t **index, char **error);
 unsigned claw_index_n_shards(const claw_index_t *index);
+/** A shard opened with CLAW_INDEX_REPAIR: what was wrong with the damaged
+ * shard it replaced, or NULL when it was sound. */
+const char *claw_index_repaired(const claw_index_t *index);
 
 /** Writing: record whether body word positions are kept (the searcher
  * needs to know how to answer phrases). */
@@ -78,6 +85,9 @@ claw_status_t claw_index_each(claw_index_t *index, bool (*fn)(void *ctx, uint64_
                               void *ctx);
 /** Re-open a read-only index at its latest revision. */
 claw_status_t claw_index_reopen(claw_index_t *index);
+/** A read-only index: does a writer (clawd, claw import or reindex) hold
+ * one of its shards now? */
+bool claw_index_writing(claw_index_t *index);
 
 typedef enum claw_sort { CLAW_SORT_DATE = 0, CLAW_SORT_RELEVANCE } claw_sort_t;
 

@@ -86,11 +86,15 @@ typedef struct shard {
     GThread *thread;
     uint64_t position;     /* last seq read (replaced or not ours) */
     uint64_t indexed;      /* last seq committed */
+    bool broken;           /* a write failed: reopen before going on */
+    gint64 retry_at;       /* when to try again (broken, or a message unread) */
+    gint64 backoff;        /* ...and the wait after that, doubling */
 } shard_t;
 
 struct claw_indexer {
     claw_archive_t *ar;
     claw_archive_settings_t set;
+    char *dir;             /* the index, for reopening a shard */
     unsigned n_shards;
     shard_t *shards;
     GMutex lock;
@@ -115,20 +119,110 @@ collect_log(void *ctx, uint64_t seq, uint64_t docid)
     return true;
 }
 
+/* A failed attempt waits this long before the next, doubling up to the
+ * most: a full disk is not retried in a loop, and the index resumes within
+ * seconds of the space coming back. */
+#define RETRY_FIRST (G_TIME_SPAN_MILLISECOND * 200)
+#define RETRY_MOST (G_TIME_SPAN_SECOND * 5)
+
+static void
+shard_retry_later(shard_t *sh)
+{
+    sh->backoff = sh->backoff ? MIN(sh->backoff * 2, RETRY_MOST) : RETRY_FIRST;
+    sh->retry_at = g_get_monotonic_time() + sh->backoff;
+}
+
+/* A write to the shard failed (a full disk, an I/O error). What it had not
+ * committed is lost: Xapian discards it, and after a failed rollback it
+ * closes the database, so that every later call fails. The shard is
+ * reopened at its last commit (shard_reopen) before indexing goes on. */
+static void
+shard_write_failed(shard_t *sh, claw_status_t st, const char *what)
+{
+    claw_indexer_t *x = sh->x;
+    claw_log(CLAW_LOG_ERROR, NULL, "index: shard %u: %s: %s (reopening it, then indexing from %" PRIu64
+             ")", sh->no, what, claw_index_error(sh->ix), sh->indexed);
+    g_mutex_lock(&x->lock);
+    x->failed = st;
+    sh->broken = true;
+    sh->position = sh->indexed;
+    g_cond_broadcast(&x->cond);
+    g_mutex_unlock(&x->lock);
+    shard_retry_later(sh);
+}
+
+static claw_status_t
+shard_open(shard_t *sh, unsigned flags, char **error)
+{
+    claw_indexer_t *x = sh->x;
+    claw_status_t st = claw_index_open_shard(x->dir, CLAW_INDEX_WRITE | CLAW_INDEX_REPAIR | flags,
+                                             sh->no, x->n_shards, &sh->ix, error);
+    if (st)
+        return st;
+    if (claw_index_repaired(sh->ix))
+        claw_log(CLAW_LOG_WARNING, NULL,
+                 "index: shard %u was damaged (%s): made again, empty, and indexed again from "
+                 "the store",
+                 sh->no, claw_index_repaired(sh->ix));
+    claw_index_set_positions(sh->ix, x->set.prep.positions);
+    uint64_t seq = 0;
+    st = claw_index_last_seq(sh->ix, &seq);
+    if (st) {
+        if (error)
+            *error = strdup(claw_index_error(sh->ix));
+        claw_index_close(sh->ix);
+        sh->ix = NULL;
+        return st;
+    }
+    g_mutex_lock(&x->lock);
+    sh->position = sh->indexed = seq;
+    g_mutex_unlock(&x->lock);
+    return CLAW_STATUS_SUCCESS;
+}
+
+/* Open a broken shard again at its last commit; true when it is. */
+static bool
+shard_reopen(shard_t *sh)
+{
+    claw_indexer_t *x = sh->x;
+    claw_index_close(sh->ix);
+    sh->ix = NULL;
+    char *error = NULL;
+    claw_status_t st = shard_open(sh, CLAW_INDEX_CREATE, &error);
+    if (st) {
+        claw_log(CLAW_LOG_ERROR, NULL, "index: shard %u: cannot reopen it: %s", sh->no,
+                 error ? error : claw_status_to_string(st));
+        free(error);
+        shard_retry_later(sh);
+        return false;
+    }
+    claw_log(CLAW_LOG_NOTICE, NULL, "index: shard %u reopened; indexing from %" PRIu64, sh->no,
+             sh->indexed);
+    g_mutex_lock(&x->lock);
+    sh->broken = false;
+    bool any_broken = false;
+    for (unsigned i = 0; i < x->n_shards; i++)
+        any_broken = any_broken || x->shards[i].broken;
+    if (!any_broken)
+        x->failed = CLAW_STATUS_SUCCESS;
+    g_mutex_unlock(&x->lock);
+    return true;
+}
+
 static void
 shard_commit(shard_t *sh)
 {
     claw_indexer_t *x = sh->x;
     claw_status_t st = claw_index_commit(sh->ix, sh->position);
+    if (st) {
+        shard_write_failed(sh, st, "commit");
+        return;
+    }
+    sh->backoff = 0;
     g_mutex_lock(&x->lock);
-    if (st)
-        x->failed = st;
-    else
-        sh->indexed = sh->position;
+    sh->indexed = sh->position;
     g_cond_broadcast(&x->cond);
     g_mutex_unlock(&x->lock);
-    if (st)
-        claw_log(CLAW_LOG_ERROR, NULL, "index: %s", claw_index_error(sh->ix));
 }
 
 /* The shards read back the messages they were not handed (when they fall
@@ -150,7 +244,10 @@ release_pages(claw_indexer_t *x)
         claw_archive_release_pages(x->ar);
 }
 
-/* Index what the store has after our position; true if there was any. */
+/* Index what the store has after our position; true if there was any.
+ * The position only passes a message once it is in the shard: one whose
+ * document could not be made stops the round there (it is tried again
+ * later), and a failed write takes the position back to the last commit. */
 static bool
 shard_round(shard_t *sh, size_t *uncommitted)
 {
@@ -158,13 +255,14 @@ shard_round(shard_t *sh, size_t *uncommitted)
     GArray *entries = g_array_new(FALSE, FALSE, sizeof(log_entry_t));
     claw_archive_log(x->ar, sh->position, 2000, collect_log, entries);
     bool any = entries->len > 0;
-    for (guint i = 0; i < entries->len; i++) {
+    for (guint i = 0; i < entries->len && !sh->broken; i++) {
         log_entry_t *e = &g_array_index(entries, log_entry_t, i);
         if (i % 64 == 63)
             release_pages(x);
-        sh->position = e->seq;
-        if ((e->docid - 1) % x->n_shards != sh->no)
+        if ((e->docid - 1) % x->n_shards != sh->no) {
+            sh->position = e->seq;
             continue;
+        }
         g_mutex_lock(&x->lock);
         gpointer key = NULL, offered = NULL;
         if (g_hash_table_steal_extended(x->offered, &e->seq, &key, &offered)) {
@@ -177,16 +275,20 @@ shard_round(shard_t *sh, size_t *uncommitted)
         claw_status_t st = CLAW_STATUS_SUCCESS;
         if (!doc)
             st = claw_archive_doc(x->ar, sh->engine, &x->set.prep, e->docid, &doc);
-        if (st == CLAW_STATUS_SUCCESS) {
-            st = claw_index_replace(sh->ix, e->docid, doc);
-            if (st)
-                claw_log(CLAW_LOG_ERROR, NULL, "index: message %" PRIu64 ": %s", e->docid,
-                         claw_index_error(sh->ix));
-        } else {
-            claw_log(CLAW_LOG_ERROR, NULL, "index: message %" PRIu64 ": %s", e->docid,
-                     claw_archive_error(x->ar));
+        if (st) {
+            claw_log(CLAW_LOG_ERROR, NULL, "index: message %" PRIu64 ": %s (trying again)",
+                     e->docid, claw_archive_error(x->ar));
+            shard_retry_later(sh);
+            break;
         }
+        st = claw_index_replace(sh->ix, e->docid, doc);
         claw_doc_free(doc);
+        if (st) {
+            shard_write_failed(sh, st, "cannot index a message");
+            *uncommitted = 0;
+            break;
+        }
+        sh->position = e->seq;
         if (++*uncommitted >= x->set.index_batch) {
             shard_commit(sh);
             *uncommitted = 0;
@@ -217,7 +319,7 @@ shard_maybe_compact(shard_t *sh, bool final)
     gint64 t0 = g_get_monotonic_time();
     claw_status_t st = claw_index_compact(sh->ix, sh->position);
     if (st) {
-        claw_log(CLAW_LOG_ERROR, NULL, "index: shard %u: %s", sh->no, claw_index_error(sh->ix));
+        shard_write_failed(sh, st, "compaction");
         return;
     }
     claw_log(CLAW_LOG_INFO, NULL, "index: shard %u compacted (%" PRIu64 " documents, %.1f s)",
@@ -246,7 +348,10 @@ shard_main(gpointer data)
     if (t && *t)
         compact_idle = g_ascii_strtoll(t, NULL, 10) * G_TIME_SPAN_MILLISECOND;
     for (;;) {
-        bool any = shard_round(sh, &uncommitted);
+        bool retry_due = g_get_monotonic_time() >= sh->retry_at;
+        if (sh->broken && retry_due)
+            shard_reopen(sh);
+        bool any = !sh->broken && retry_due && shard_round(sh, &uncommitted);
         bool dirty = uncommitted || sh->indexed < sh->position;
         if (!dirty)
             last_commit = g_get_monotonic_time();
@@ -259,7 +364,7 @@ shard_main(gpointer data)
         }
         if (any)
             last_busy = g_get_monotonic_time();
-        if (!any && !dirty && !x->bulk && sh->indexed != checked &&
+        if (!any && !dirty && !sh->broken && !x->bulk && sh->indexed != checked &&
             g_get_monotonic_time() - last_busy >= compact_idle) {
             checked = sh->indexed;
             shard_maybe_compact(sh, false);
@@ -273,14 +378,16 @@ shard_main(gpointer data)
         if (!any && seen == x->kicks) {
             gint64 until = dirty ? last_commit + INDEX_COMMIT_INTERVAL
                                  : g_get_monotonic_time() + G_TIME_SPAN_SECOND;
+            if (sh->retry_at > g_get_monotonic_time())
+                until = MIN(until, sh->retry_at);
             g_cond_wait_until(&x->cond, &x->lock, until);
         }
         seen = x->kicks;
         g_mutex_unlock(&x->lock);
     }
-    if (uncommitted || sh->indexed < sh->position)
+    if (!sh->broken && (uncommitted || sh->indexed < sh->position))
         shard_commit(sh);
-    if (x->bulk && sh->indexed == sh->position && !x->failed)
+    if (x->bulk && !sh->broken && sh->indexed == sh->position && !x->failed)
         shard_maybe_compact(sh, true);
     return NULL;
 }
@@ -299,6 +406,7 @@ indexer_free(claw_indexer_t *x)
         claw_engine_destroy(x->shards[i].engine);
     }
     free(x->shards);
+    g_free(x->dir);
     g_hash_table_destroy(x->offered);
     claw_archive_settings_clear(&x->set);
     g_mutex_clear(&x->lock);
@@ -319,12 +427,12 @@ claw_indexer_start(claw_archive_t *ar, const claw_config_t *cfg, const char *ind
     g_mutex_init(&x->lock);
     g_cond_init(&x->cond);
     x->offered = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_doc);
-    char *dir = index_dir ? g_strdup(index_dir)
-                          : g_build_filename(claw_archive_dir(ar), "index", NULL);
+    x->dir = index_dir ? g_strdup(index_dir)
+                       : g_build_filename(claw_archive_dir(ar), "index", NULL);
     /* An existing index keeps the shard count it was made with. */
     unsigned n = 0;
     if (!fresh) {
-        char *f = g_build_filename(dir, "shards", NULL);
+        char *f = g_build_filename(x->dir, "shards", NULL);
         gchar *text = NULL;
         if (g_file_get_contents(f, &text, NULL, NULL))
             n = (unsigned)g_ascii_strtoull(text, NULL, 10);
@@ -343,18 +451,10 @@ claw_indexer_start(claw_archive_t *ar, const claw_config_t *cfg, const char *ind
         shard_t *sh = &x->shards[i];
         sh->x = x;
         sh->no = i;
-        st = claw_index_open_shard(dir, CLAW_INDEX_WRITE | (fresh ? CLAW_INDEX_FRESH
-                                                                  : CLAW_INDEX_CREATE),
-                                   i, x->n_shards, &sh->ix, error);
-        if (!st) {
-            claw_index_set_positions(sh->ix, x->set.prep.positions);
-            st = claw_engine_new(cfg, &sh->engine, error);
-        }
+        st = shard_open(sh, fresh ? CLAW_INDEX_FRESH : CLAW_INDEX_CREATE, error);
         if (!st)
-            st = claw_index_last_seq(sh->ix, &sh->position);
-        sh->indexed = sh->position;
+            st = claw_engine_new(cfg, &sh->engine, error);
     }
-    g_free(dir);
     if (st) {
         indexer_free(x);
         return st;

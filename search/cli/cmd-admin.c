@@ -155,6 +155,50 @@ check_index_doc(void *ctx, uint64_t docid)
     return true;
 }
 
+/* How long check watches an index that is behind the store while a writer
+ * holds it: clawd commits within a second of catching up. */
+#define CATCH_UP_WAIT (G_TIME_SPAN_SECOND * 3)
+
+/* The index's log position in *@seq, once it has caught up with the
+ * store's @target, or when it stops moving: true when it is behind and did
+ * not move (no writer holds it, or the one that does indexes nothing). */
+static bool
+index_catch_up(claw_index_t *ix, uint64_t target, uint64_t *seq)
+{
+    claw_index_last_seq(ix, seq);
+    if (*seq >= target)
+        return false;
+    if (!claw_index_writing(ix))
+        return true;
+    uint64_t first = *seq;
+    gint64 until = g_get_monotonic_time() + CATCH_UP_WAIT;
+    while (*seq < target && g_get_monotonic_time() < until) {
+        g_usleep(G_USEC_PER_SEC / 10);
+        if (claw_index_reopen(ix) == 0)
+            claw_index_last_seq(ix, seq);
+    }
+    return *seq < target && *seq == first;
+}
+
+/* An index behind the store misses messages from searches: a problem,
+ * worded for what the admin does about it. */
+static void
+report_behind(check_t *c, uint64_t behind, bool stuck)
+{
+    char m[300];
+    if (stuck)
+        snprintf(m, sizeof m,
+                 "the index is %" PRIu64 " changes behind the store and not catching up: the "
+                 "indexer is stuck or not running (clawd's log says why; clawd or 'claw reindex "
+                 "--catch-up' indexes them)",
+                 behind);
+    else
+        snprintf(m, sizeof m,
+                 "the index is %" PRIu64 " changes behind the store, catching up (check again)",
+                 behind);
+    report(c, m);
+}
+
 #ifdef XAPIAN_CHECK
 /* xapian-check on each shard of the index at @ipath, and on its
  * amendments (the changed messages) if any. */
@@ -234,6 +278,7 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
     char *err = NULL;
     bool have_index = false;
     uint64_t seq = 0, docs = 0, last = 0;
+    bool stuck = false;
     claw_status_t st = claw_index_open(ipath, 0, &ix, &err);
     if (st) {
         char m[600];
@@ -243,18 +288,14 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
         free(err);
     } else {
         have_index = true;
-        claw_index_last_seq(ix, &seq);
+        stuck = index_catch_up(ix, s.last_seq, &seq);
         claw_index_count(ix, &docs, &last);
         if (!json)
             printf("index: %" PRIu64 " documents, at %" PRIu64 "\n", docs, seq);
-        if (seq > s.last_seq) {
+        if (seq > s.last_seq)
             report(&ck, "the index claims more of the log than the store holds");
-        } else if (seq < s.last_seq && !json) {
-            /* Behind is normal while clawd catches up, and not a fault. */
-            printf("index: %" PRIu64 " changes behind the store (clawd or 'claw reindex "
-                   "--catch-up' indexes them)\n",
-                   s.last_seq - seq);
-        }
+        else if (seq < s.last_seq)
+            report_behind(&ck, s.last_seq - seq, stuck);
         claw_index_each(ix, check_index_doc, &ck);
         if (seq == s.last_seq && g_hash_table_size(ck.store_docs)) {
             char m[128];
@@ -272,8 +313,9 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
                ",\"last_seq\":%" PRIu64 "},\"index\":",
                ck.problems ? "false" : "true", s.messages, s.deliveries, s.last_seq);
         if (have_index)
-            printf("{\"documents\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"behind\":%" PRIu64 "}", docs,
-                   seq, seq < s.last_seq ? s.last_seq - seq : 0);
+            printf("{\"documents\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"behind\":%" PRIu64
+                   ",\"stuck\":%s}",
+                   docs, seq, seq < s.last_seq ? s.last_seq - seq : 0, stuck ? "true" : "false");
         else
             printf("null");
         printf(",\"xapian_check\":[%s],\"problems\":[%s]}\n", ck.shards->str,

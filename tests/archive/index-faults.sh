@@ -1,0 +1,255 @@
+#!/bin/sh
+# clawd when writes fail: the store and the index under injected write
+# errors (tests/archive/fault-write.c, an LD_PRELOAD shim: a full disk switched on
+# and off, an error at the Nth write), and on a real small tmpfs filled by
+# LMTP ingest (in a user and mount namespace, when unshare allows one).
+# After recovery every acknowledged message is stored once and found once,
+# by itself, without a restart; while the index cannot be written,
+# claw check says so.
+. "$srcdir/tests/tools/tap.sh"
+. "$srcdir/tests/tools/daemon-lib.sh"
+py="${PYTHON3:-python3}"
+: "${CLAWD:=$builddir/indexer/clawd}"
+send="$py $srcdir/tests/tools/lmtp-send.py"
+pid=
+trap 'kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+
+
+# conf ARCHIVE: a config for an archive there, clawd on $tmp/clawd.sock.
+conf() {
+    cat > "$tmp/clawd.conf" <<EOF
+[log]
+level = info
+[archive]
+path = $1
+map_size = 64m
+[clawd]
+socket = $tmp/clawd.sock
+EOF
+}
+claw() { "$CLAW" --config "$tmp/clawd.conf" "$@"; }
+start() { clawd_start "$tmp/clawd.conf" "$tmp/clawd.sock" "$@"; } # start [ENV=VALUE...]
+stop() { kill -TERM $pid 2>/dev/null; wait $pid; }
+field() { "$py" -c 'import json,sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."): v = v[k] if v is not None else None
+print(v)' "$1" 2>/dev/null; }
+
+# make_messages DIR FIRST N [KB]: N distinct messages, Message-ID
+# <fault-I@test.example> for I from FIRST, each with KB of incompressible
+# attachment (default none).
+make_messages() {
+    "$py" - "$@" <<'EOF'
+import base64, os, sys
+d, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+kb = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+os.makedirs(d, exist_ok=True)
+for i in range(first, first + n):
+    att = ""
+    if kb:
+        blob = base64.encodebytes(os.urandom(kb * 768)).decode()
+        att = ("--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; "
+               "filename=\"data%d.bin\"\nContent-Transfer-Encoding: base64\n\n%s--b--\n" % (i, blob))
+    head = ("From: sender%d@test.example\nTo: rcpt@test.example\nSubject: fault message %d\n"
+            "Message-ID: <fault-%d@test.example>\nDate: Mon, 3 Mar 2025 10:00:00 +0000\n" % (i, i, i))
+    if att:
+        body = ("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+                "Content-Type: text/plain\n\nBody of message %d, word%d.\n%s" % (i, i, att))
+    else:
+        body = "\nBody of message %d, word%d and the usual text.\n" % (i, i)
+    open(os.path.join(d, "%05d.eml" % i), "w").write(head + body)
+EOF
+}
+
+# indexed_all N: wait up to 20 s for the index to hold N documents and the
+# whole log (clawd commits it within a second of catching up).
+indexed_all() {
+    i=0
+    while [ $i -lt 100 ]; do
+        claw check --json > "$tmp/check.json" 2>/dev/null
+        [ "$(field index.documents < "$tmp/check.json")" = "$1" ] &&
+            [ "$(field index.behind < "$tmp/check.json")" = 0 ] && return 0
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# each_once FIRST N: every message fault-I (its subject "fault message I")
+# is found once, and nothing else.
+each_once() {
+    claw search --limit 100000 subject:fault > "$tmp/found" 2>&1
+    "$py" - "$1" "$2" "$tmp/found" <<'EOF'
+import collections, re, sys
+first, n = int(sys.argv[1]), int(sys.argv[2])
+seen = collections.Counter(int(m) for m in re.findall(r"fault message (\d+)", open(sys.argv[3]).read()))
+bad = {i: seen[i] for i in set(seen) | set(range(first, first + n)) if seen[i] != 1 or not first <= i < first + n}
+for i, c in sorted(bad.items())[:10]:
+    print("fault message %d: found %d times" % (i, c), file=sys.stderr)
+sys.exit(1 if bad else 0)
+EOF
+}
+
+# same_as_clean N: the store and index hold what a clean run of the same
+# messages gives: N messages, N documents, the log indexed, check clean.
+same_as_clean() {
+    claw check --json > "$tmp/after.json" 2>&1
+    for k in store.messages index.documents index.behind clean; do
+        a=$(field $k < "$tmp/after.json") b=$(field $k < "$tmp/clean.json")
+        [ "$a" = "$b" ] || { echo "$k: $a after recovery, $b in a clean run" >&2; return 1; }
+    done
+    [ "$(field store.messages < "$tmp/after.json")" = "$1" ]
+}
+
+# --- a real tmpfs, filled by LMTP ingest, then emptied ------------------
+# Run in a user and mount namespace (sh index-faults.sh --tmpfs): a 12 MB
+# tmpfs, 10 MB of it ballast, takes the archive; 150 messages of 24 KB of
+# incompressible data each go in by LMTP, retried on 451 as an MTA does;
+# once clawd logs a write error the ballast goes (the admin frees space).
+fill_tmpfs() {
+    mnt="$tmp/small"
+    mkdir -p "$mnt"
+    if ! mount -t tmpfs -o size=12m tmpfs "$mnt" 2> "$tmp/mount.err"; then
+        skip "a full tmpfs" "cannot mount one: $(cat "$tmp/mount.err")"
+        return
+    fi
+    trap 'kill -9 $pid 2>/dev/null; umount "$mnt"; rm -rf "$tmp"' EXIT
+    conf "$mnt/archive"
+    dd if=/dev/zero of="$mnt/ballast" bs=1M count=10 2>/dev/null
+    make_messages "$tmp/big" 0 150 24
+    check "full tmpfs: clawd starts" start
+    $send --socket "$tmp/clawd.sock" --connections 2 --retry "$tmp"/big/*.eml > "$tmp/r" 2>&1 &
+    sender=$!
+    # Searches all along. A commit torn by the full disk can leave a shard
+    # damaged until clawd has room to make it again: a search then fails
+    # with the error (exit 74), never crashes (exit 1 is "no match").
+    : > "$tmp/search.err"
+    while kill -0 $sender 2>/dev/null; do
+        claw search --count subject:fault > /dev/null 2> "$tmp/search.out"
+        rc=$?
+        [ $rc -le 1 ] || { echo "exit $rc: $(cat "$tmp/search.out")" >> "$tmp/search.err"; }
+        sleep 0.05
+    done &
+    searcher=$!
+    i=0
+    until grep -q "store: \|index: shard" "$tmp/clawd.log" || [ $i -ge 300 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    check "full tmpfs: clawd met the full disk ($(df -k "$mnt" | awk 'NR == 2 {print $4}') kB free)" \
+        grep -q "store: \|index: shard" "$tmp/clawd.log"
+    sleep 1
+    claw check > "$tmp/check.txt" 2>&1
+    rc=$?
+    grep -q "store: " "$tmp/clawd.log" && echo "# the store's writes failed" >&2
+    if grep -q "index: shard" "$tmp/clawd.log"; then
+        echo "# the index's writes failed" >&2
+        check "full tmpfs: claw check says the index is behind (exit $rc)" [ $rc -ne 0 ]
+    fi
+    rm -f "$mnt/ballast"
+    wait $sender
+    rc_send=$?
+    wait $searcher
+    sort "$tmp/search.err" | uniq -c >&2
+    check "full tmpfs: searches meanwhile failed only with an error ($(grep -c . "$tmp/search.err") did)" \
+        sh -c "! grep -v '^exit 74: claw: .*index' '$tmp/search.err' | grep . >&2"
+    check "full tmpfs, room again: every message acknowledged 250 in the end" \
+        sh -c "[ $rc_send = 0 ] && grep -q '\"250\": 150' '$tmp/r'"
+    check "...the index catches up by itself" indexed_all 150
+    check "...every message found once" each_once 0 150
+    check "...claw check is clean" claw check
+    grep "store: \|index: " "$tmp/clawd.log" | sort | uniq -c | sort -rn | head -5 >&2
+    stop
+}
+if [ "${1:-}" = --tmpfs ]; then
+    fill_tmpfs
+    exit $n_fail
+fi
+
+cc="${CC:-cc}"
+if ! "$cc" -shared -fPIC -o "$tmp/fault.so" "$srcdir/tests/archive/fault-write.c" -ldl > "$tmp/cc.log" 2>&1; then
+    skip "write faults" "cannot build the shim with $cc: $(head -1 "$tmp/cc.log")"
+    exit 0
+fi
+
+make_messages "$tmp/m" 0 60
+
+# --- a clean run: what every faulty one is compared with ----------------
+conf "$tmp/clean"
+check "a clean run: clawd starts" start
+$send --socket "$tmp/clawd.sock" --connections 2 "$tmp"/m/*.eml > "$tmp/r" 2>&1
+check "a clean run: 60 messages, all 250" grep -q '"250": 60' "$tmp/r"
+check "a clean run: indexed" indexed_all 60
+check "a clean run: each message found once" each_once 0 60
+claw check --json > "$tmp/clean.json"
+stop
+
+# --- the index's disk fills, then has room again -------------------------
+# Every write under index/ fails with ENOSPC while $tmp/full exists.
+A="$tmp/full-index"
+conf "$A"
+shim="LD_PRELOAD=$tmp/fault.so CLAW_FAULT_UNDER=$A/index CLAW_FAULT_FULL=$tmp/full"
+check "index disk full: clawd starts" start $shim
+$send --socket "$tmp/clawd.sock" $(ls "$tmp"/m/*.eml | head -20) > /dev/null 2>&1
+indexed_all 20
+: > "$tmp/full"
+$send --socket "$tmp/clawd.sock" $(ls "$tmp"/m/*.eml | tail -40) > "$tmp/r" 2>&1
+check "index disk full: the store still answers 250 to all" grep -q '"250": 40' "$tmp/r"
+sleep 2
+claw check > "$tmp/check.txt" 2>&1
+rc=$?
+check "index disk full: claw check fails (exit $rc)" [ $rc -ne 0 ]
+check "...and says the index is stuck" grep -q "index is .* behind the store and not catching up" "$tmp/check.txt"
+claw check --json > "$tmp/check.json" 2>&1
+check "...in --json too" sh -c "grep -q '\"clean\":false' '$tmp/check.json' && grep -q '\"stuck\":true' '$tmp/check.json'"
+rm -f "$tmp/full"
+check "room again: the index catches up by itself" indexed_all 60
+check "...every message found once" each_once 0 60
+check "...the archive is what a clean run makes" same_as_clean 60
+n=$(grep -c "index:" "$tmp/clawd.log")
+check "...the indexer's errors were not a flood ($n lines)" [ "$n" -lt 40 ]
+check "...claw check is clean" claw check
+stop
+check "...clawd stops cleanly" [ $? = 0 ]
+
+# --- an error at the Nth write of the index, and of the store ------------
+# The archive is made first; then its index fails at write N (EIO once, or
+# ENOSPC at the Nth to N+2th write that needs space): the shard is reopened
+# and indexes again from its last commit. Its store fails with ENOSPC at
+# the Nth to N+2th write that needs space: the commit fails, the sender
+# gets 451 and sends again, as an MTA's queue does. (EIO at LMDB's meta
+# page is another matter: LMDB then refuses every transaction until the
+# store is opened again, MDB_PANIC.)
+# index/shard: the shards alone (not their amendments' databases).
+for spec in index:20:ENOSPC:3 index/shard:3:EIO:1 index/shard:9:ENOSPC:2 store:12:ENOSPC:3; do
+    IFS=: read -r where at how count <<EOF
+$spec
+EOF
+    A="$tmp/nth-$(echo "$where" | tr / -)-$at"
+    conf "$A"
+    start && stop
+    name="$how at write $at of the $where"
+    if ! start LD_PRELOAD="$tmp/fault.so" CLAW_FAULT_UNDER="$A/$where" CLAW_FAULT_AT=$at \
+        CLAW_FAULT_COUNT=$count CLAW_FAULT_ERRNO=$how; then
+        fail "$name: clawd starts"
+        continue
+    fi
+    $send --socket "$tmp/clawd.sock" --connections 2 --retry "$tmp"/m/*.eml > "$tmp/r" 2>&1
+    if grep -q '"250": 60' "$tmp/r" && indexed_all 60 && each_once 0 60 && same_as_clean 60; then
+        ok "$name: all 60 stored once and indexed once"
+    else
+        fail "$name: all 60 stored once and indexed once"
+        cat "$tmp/r" "$tmp/after.json" >&2
+    fi
+    stop
+done
+check "the injected faults were met (clawd logged them)" \
+    sh -c "grep -q 'index: shard 0: .*reopening' '$tmp/clawd.log' && grep -q 'store: ' '$tmp/clawd.log'"
+
+# --- the tmpfs, in a namespace of its own (see fill_tmpfs) -------------------
+if unshare --user --map-root-user --mount true 2> /dev/null; then
+    unshare --user --map-root-user --mount sh "$0" --tmpfs
+    [ $? = 0 ] || n_fail=$((n_fail + 1))
+else
+    skip "a full tmpfs" "needs a user and mount namespace (unshare --user --map-root-user --mount)"
+fi
+[ "$n_fail" -eq 0 ]
