@@ -93,6 +93,7 @@ struct claw_archive {
      * with no transaction open in the process. */
     pthread_rwlock_t resize;
     unsigned commits; /* by this process */
+    int panicked;     /* LMDB said MDB_PANIC (g_atomic): see claw_archive_broken() */
 
     /* zstd dictionaries: the newest compresses, any decompresses. */
     GMutex dict_lock;

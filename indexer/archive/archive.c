@@ -38,6 +38,12 @@ claw_archive_error(const claw_archive_t *a)
     return a ? a->error : "no archive";
 }
 
+bool
+claw_archive_broken(claw_archive_t *a)
+{
+    return g_atomic_int_get(&a->panicked) != 0;
+}
+
 unsigned
 claw_archive_commits(const claw_archive_t *a)
 {
@@ -54,6 +60,8 @@ claw_status_t
 _claw_mdb_status(claw_archive_t *a, int rc, const char *what)
 {
     _claw_set_error(a, "%s/store: %s: %s", a->dir, what, mdb_strerror(rc));
+    if (rc == MDB_PANIC)
+        g_atomic_int_set(&a->panicked, 1);
     if (rc == ENOMEM)
         return CLAW_STATUS_OUT_OF_MEMORY;
     return CLAW_STATUS_IO_ERROR;

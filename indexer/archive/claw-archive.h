@@ -145,6 +145,11 @@ const char *claw_archive_error(const claw_archive_t *archive);
 const char *claw_archive_dir(const claw_archive_t *archive);
 /** Store transactions this process committed (group commits hold many). */
 unsigned claw_archive_commits(const claw_archive_t *archive);
+/** Whether LMDB gave up on the store (MDB_PANIC, after an I/O error while
+ * writing its meta page): no transaction succeeds until the store is
+ * opened again, so the process should end and be started again (clawd
+ * exits 75 for its supervisor). What was committed before is intact. */
+bool claw_archive_broken(claw_archive_t *archive);
 /** Train a zstd dictionary (tuned for @level) in the background once the
  * store holds @after messages (0: never); later messages are compressed
  * with it. */

@@ -48,11 +48,16 @@ static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    server_t *srv = arg;
+    clawd_stop(arg, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void
+clawd_stop(server_t *srv, const char *why)
+{
     if (srv->draining)
         return;
-    claw_log(CLAW_LOG_NOTICE, NULL, "%s: finishing %ld sessions, then exiting",
-             sig == SIGTERM ? "SIGTERM" : "SIGINT", srv->sessions);
+    claw_log(CLAW_LOG_NOTICE, NULL, "%s: finishing %ld sessions, then exiting", why,
+             srv->sessions);
     srv->draining = true;
     for (guint i = 0; i < srv->listeners->len; i++)
         evconnlistener_free(srv->listeners->pdata[i]);
@@ -332,5 +337,5 @@ main(int argc, char **argv)
     claw_engine_destroy(checked);
     clawd_tls_free(&srv);
     free(err);
-    return rc;
+    return rc ? rc : srv.exit_code;
 }

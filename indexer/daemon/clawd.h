@@ -69,6 +69,7 @@ typedef struct server {
     struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
     uint64_t stored, failed;
     SSL_CTX *tls;            /* STARTTLS on TCP (tls.c); NULL: not offered */
+    int exit_code;           /* set when clawd ends itself (the store broke) */
     bool tcp_auth;           /* [clawd] tcp_auth = certificate */
 } server_t;
 
@@ -120,6 +121,11 @@ typedef struct {
     claw_status_t st;
     char *error;
 } completed_t;
+
+/* clawd.c */
+/* Stop accepting, finish the sessions' transactions, then leave the loop
+ * (@why is logged). */
+void clawd_stop(server_t *srv, const char *why);
 
 /* listen.c */
 /* Drive @s by the events of s->bev (after accept, and after STARTTLS). */

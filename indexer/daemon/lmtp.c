@@ -57,9 +57,14 @@ clawd_session_close(session_t *s)
     s->closed = true;
     bufferevent_free(s->bev);
     s->bev = NULL;
-    s->srv->sessions--;
-    g_hash_table_remove(s->srv->live, s);
+    server_t *srv = s->srv;
+    srv->sessions--;
+    g_hash_table_remove(srv->live, s);
     session_unref(s);
+    /* However it closed (the client, a 421 flushed, an error), the last
+     * session of a draining clawd ends the loop. */
+    if (srv->draining)
+        clawd_check_drained(srv);
 }
 
 static void
@@ -607,6 +612,15 @@ clawd_on_done(evutil_socket_t fd, short what, void *arg)
                      c->error ? c->error : claw_status_to_string(c->st));
             for (guint i = 0; i < s->rcpt->len; i++)
                 clawd_reply(s, "451 4.3.0 Archive unavailable, try again later");
+            if (claw_archive_broken(srv->archive) && !srv->draining) {
+                /* LMDB refuses every write until the store is opened
+                 * again: end, for the supervisor to start clawd again. */
+                claw_log(CLAW_LOG_ERROR, NULL,
+                         "the store cannot be written until it is opened again: exiting "
+                         "with 75 to be restarted");
+                srv->exit_code = EX_TEMPFAIL;
+                clawd_stop(srv, "store broken");
+            }
         } else {
             srv->stored++;
             const char *how = claw_item_outcome(c->item) == CLAW_ITEM_DUPLICATE ? "already stored"

@@ -245,6 +245,46 @@ done
 check "the injected faults were met (clawd logged them)" \
     sh -c "grep -q 'index: shard 0: .*reopening' '$tmp/clawd.log' && grep -q 'store: ' '$tmp/clawd.log'"
 
+# --- EIO where LMDB cannot recover: MDB_PANIC --------------------------------
+# An I/O error while the store writes its meta page leaves LMDB refusing
+# every transaction until the store is opened again. clawd answers 451,
+# finishes its sessions and exits 75 for its supervisor; started again it
+# takes the rest (the sender retrying, as an MTA's queue does). Where the
+# meta page's write falls among the store's writes depends on how the
+# messages were grouped into commits: EIO on three writes from each of a
+# few places; at least one must meet it.
+panics=0
+for at in 4 6 8 10; do
+    A="$tmp/panic-$at"
+    conf "$A"
+    start && stop
+    : > "$tmp/clawd.log"
+    start LD_PRELOAD="$tmp/fault.so" CLAW_FAULT_UNDER="$A/store" CLAW_FAULT_AT=$at \
+        CLAW_FAULT_COUNT=3 CLAW_FAULT_ERRNO=EIO
+    $send --socket "$tmp/clawd.sock" --connections 2 --retry "$tmp"/m/*.eml > "$tmp/r" 2>&1 &
+    sender=$!
+    i=0
+    while kill -0 $pid 2> /dev/null && kill -0 $sender 2> /dev/null && [ $i -lt 300 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    if ! kill -0 $pid 2> /dev/null; then
+        wait $pid; rc=$?
+        check "EIO from write $at of the store: clawd exits 75 by itself (got $rc)" [ $rc -eq 75 ]
+        check "...having said why" grep -q "cannot be written until it is opened again" "$tmp/clawd.log"
+        panics=$((panics + 1))
+        start
+    fi
+    wait $sender
+    if grep -q '"250": 60' "$tmp/r" && indexed_all 60 && each_once 0 60 && same_as_clean 60; then
+        ok "EIO from write $at of the store: all 60 stored once and indexed once"
+    else
+        fail "EIO from write $at of the store: all 60 stored once and indexed once"
+        cat "$tmp/r" "$tmp/after.json" >&2
+    fi
+    stop
+done
+check "MDB_PANIC met and survived ($panics of 4 places)" [ $panics -ge 1 ]
+
 # --- the tmpfs, in a namespace of its own (see fill_tmpfs) -------------------
 if unshare --user --map-root-user --mount true 2> /dev/null; then
     unshare --user --map-root-user --mount sh "$0" --tmpfs
