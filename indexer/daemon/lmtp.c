@@ -520,8 +520,8 @@ data_in(session_t *s, struct evbuffer *in)
     return end != END_NONE;
 }
 
-void
-clawd_session_process(session_t *s)
+static void
+process(session_t *s)
 {
     while (!s->closed && (s->state == S_CMD || s->state == S_DATA)) {
         /* Read each time: STARTTLS puts a new bufferevent in s->bev. */
@@ -560,6 +560,16 @@ clawd_session_process(session_t *s)
         }
         free(line);
     }
+}
+
+void
+clawd_session_process(session_t *s)
+{
+    /* A command may close the session (QUIT, an error, a reply that went
+     * out at once): it must outlive the loop that reads s->closed. */
+    s->refs++;
+    process(s);
+    session_unref(s);
 }
 
 /* Most of what was queued has gone out: read the commands a paused
