@@ -219,6 +219,8 @@ check "every acknowledged message stored once and indexed once" exactly_once
 
 # No client is left: a TERM ends clawd at once, not after the 60 s a
 # draining clawd gives sessions that are still open.
+open=$(ls -l "/proc/$pid/fd" 2>/dev/null | grep -c 'socket:')
+echo "# before TERM clawd holds $open sockets (its listener among them)" >&2
 t0=$(date +%s)
 kill -TERM $pid
 wait $pid
@@ -244,5 +246,7 @@ else
     check "clawd's RSS stayed under 256 MiB in all $incarnations incarnations (peak $((peak / 1024)) MiB, $samples samples)" \
         sh -c "[ '$samples' -gt 0 ] && [ '$peak' -lt $bound_kb ]"
 fi
+# What went wrong beyond the expected write errors, in full.
+grep -E "terminate called|Epoll|still open|\[(warn|err)\]" "$tmp/clawd.log" | sed 's/^/# /' >&2
 grep -v "^$" "$tmp/clawd.log" | sed 's/^[^]]*] //; s/[0-9]\{2,\}/N/g' | sort | uniq -c | sort -rn | head -15 | sed 's/^/# /' >&2
 exit $n_fail
