@@ -154,7 +154,7 @@ disk=$!
 hostiles=$!
 
 $send --socket "$sock" --connections 4 --retry --drop-rate 0.05 --for "$seconds" \
-    --generate 10000000 > "$tmp/sent" 2>&1 &
+    --generate 10000000 > "$tmp/sent" 2> "$tmp/sent.err" &
 sender=$!
 
 # kill -9 at random moments until the time is up.
@@ -173,6 +173,7 @@ done
 wait $sender
 rc_send=$?
 wait $sampler
+sed 's/^/# sender: /' "$tmp/sent.err" >&2
 sent=$(field sent < "$tmp/sent")
 check "every message sent was acknowledged 250 in the end ($sent)" \
     sh -c "[ $rc_send = 0 ] && [ '$(field replies.250 < "$tmp/sent")' = '$sent' ] && [ '$sent' -gt 0 ]"
