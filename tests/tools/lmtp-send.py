@@ -6,27 +6,41 @@ recipient, so this client does it by hand.
 
   lmtp-send.py (--socket PATH | --port N [--host H]) [--from ADDR]
                [--rcpt ADDR]... [--xforward ADDR,HELO] [--connections N]
-               [--list FILE] [--generate N] [--retry] [FILE...]
+               [--list FILE] [--generate N] [--retry] [--drop-rate P]
+               [--for SECONDS] [FILE...]
 
 --generate N sends N small distinct messages (Message-ID gen-I@test.example)
 instead of files; --retry resends a message whose recipients were not all
 told 250 (a dropped connection, a 4xx), as an MTA's queue would, until they
-are.
+are. --drop-rate P (with --retry) closes the connection at a random point
+of a transaction with probability P (after MAIL, RCPT, DATA, in the middle
+of the message, or once it is sent but before its replies are read), then
+connects again and resends the message, as an MTA whose connection broke
+does. --for SECONDS starts no new message after SECONDS (those started are
+still sent until they are acknowledged): a load bounded in time, "sent"
+then counts the messages started.
 
 Prints one JSON line: {"sent": N, "replies": {"250": n, ...}, "seconds": s,
-"ids": [...] (with --ids)}. Exit 0 when every recipient of every message got
-250, 1 otherwise.
+"ids": [...] (with --ids), "retries" and "drops" (with --retry)}. Exit 0
+when every recipient of every message got 250, 1 otherwise.
 """
 import argparse
 import json
+import random
 import socket
 import sys
 import threading
 import time
 
 
+class Dropped(ConnectionError):
+    """The client closed the connection on purpose (--drop-rate)."""
+
+
 class Session:
     def __init__(self, args):
+        self.drop_rate = args.drop_rate
+        self.drop_at = None
         if args.socket:
             self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.s.connect(args.socket)
@@ -51,7 +65,15 @@ class Session:
         self.s.sendall(text.encode() + b"\r\n")
         return self.reply()
 
+    def maybe_drop(self, stage):
+        """Close the connection at @stage if this transaction drops there."""
+        if self.drop_at == stage:
+            self.s.close()
+            raise Dropped(f"dropped on purpose {stage}")
+
     def send(self, sender, rcpts, data, xforward=None):
+        stages = ["mail", "rcpt", "data", "body", "end"]
+        self.drop_at = random.choice(stages) if random.random() < self.drop_rate else None
         if xforward:
             addr, helo = xforward
             code, _ = self.cmd(f"XFORWARD ADDR={addr} HELO={helo}")
@@ -60,6 +82,7 @@ class Session:
         code, _ = self.cmd(f"MAIL FROM:<{sender}>")
         if code != 250:
             return [str(code)] * len(rcpts), None
+        self.maybe_drop("mail")
         ok = []
         codes = []
         for r in rcpts:
@@ -71,15 +94,21 @@ class Session:
         if not ok:
             self.cmd("RSET")
             return codes, None
+        self.maybe_drop("rcpt")
         c, _ = self.cmd("DATA")
         if c != 354:
             return codes + [str(c)] * len(ok), None
+        self.maybe_drop("data")
         body = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         lines = body.split(b"\r\n")
         body = b"\r\n".join(b"." + l if l.startswith(b".") else l for l in lines)
+        if self.drop_at == "body":
+            self.s.sendall(body[:random.randrange(len(body))])
+        self.maybe_drop("body")
         self.s.sendall(body + b".\r\n")
+        self.maybe_drop("end")
         ids = None
         for _ in ok:
             c, lines = self.reply()
@@ -110,8 +139,12 @@ def main():
     ap.add_argument("--ids", action="store_true")
     ap.add_argument("--generate", type=int, default=0)
     ap.add_argument("--retry", action="store_true")
+    ap.add_argument("--drop-rate", type=float, default=0.0)
+    ap.add_argument("--for", dest="seconds", type=float)
     ap.add_argument("files", nargs="*")
     a = ap.parse_args()
+    if a.drop_rate and not a.retry:
+        ap.error("--drop-rate needs --retry (a dropped message is resent)")
     files = list(a.files)
     if a.list:
         files += [l.strip() for l in open(a.list) if l.strip()]
@@ -133,6 +166,8 @@ def main():
     errors = []
 
     retries = [0]
+    drops = [0]
+    started = [0]
 
     def connect():
         for _ in range(600 if a.retry else 1):
@@ -152,16 +187,21 @@ def main():
         while True:
             with lock:
                 i = nxt[0]
+                if i >= len(files) or (a.seconds is not None and time.monotonic() - start > a.seconds):
+                    break
                 nxt[0] += 1
-            if i >= len(files):
-                break
+                started[0] = nxt[0]
             data = content(i)
             for attempt in range(600 if a.retry else 1):
                 try:
                     codes, mid = s.send(a.sender, rcpts, data, xf)
                 except (OSError, ConnectionError) as e:
                     codes, mid = ["dropped"], None
-                    errors.append(str(e))
+                    if isinstance(e, Dropped):
+                        with lock:
+                            drops[0] += 1
+                    else:
+                        errors.append(str(e))
                     s = connect()
                     if not s:
                         return
@@ -183,15 +223,17 @@ def main():
         t.start()
     for t in threads:
         t.join()
-    out = {"sent": len(files), "replies": replies, "seconds": round(time.monotonic() - start, 3)}
+    sent = started[0] if a.seconds is not None else len(files)
+    out = {"sent": sent, "replies": replies, "seconds": round(time.monotonic() - start, 3)}
     if a.ids:
         out["ids"] = ids
     if a.retry:
         out["retries"] = retries[0]
+        out["drops"] = drops[0]
     if errors:
         out["errors"] = errors[:5]
     print(json.dumps(out))
-    good = replies.get("250", 0) == len(files) * len(rcpts) and len(replies) == 1
+    good = replies.get("250", 0) == sent * len(rcpts) and len(replies) == 1
     sys.exit(0 if good else 1)
 
 
