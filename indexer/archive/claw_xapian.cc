@@ -997,6 +997,11 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
             try {
                 if (flags & CLAW_INDEX_REBUILD)
                     throw Xapian::DatabaseCorruptError("a write found it damaged");
+                /* A shard's folder without its revision file is one whose
+                 * making was cut short (a full disk): made again too. */
+                if ((flags & CLAW_INDEX_REPAIR) && access(path.c_str(), F_OK) == 0 &&
+                    access((path + "/iamglass").c_str(), F_OK) != 0 && errno == ENOENT)
+                    throw Xapian::DatabaseCorruptError("its making was cut short");
                 open_writable(ix, path, amend, action);
             } catch (const Xapian::DatabaseError &e) {
                 if (!(flags & (CLAW_INDEX_REPAIR | CLAW_INDEX_REBUILD)) || !damaged(e))
