@@ -61,16 +61,17 @@ for i in range(first, first + n):
 EOF
 }
 
-# indexed_all N: wait up to 20 s for the index to hold N documents and the
-# whole log (clawd commits it within a second of catching up).
+# indexed_all N: wait up to 60 s by the clock for the index to hold N
+# documents and the whole log (clawd commits it within a second of catching
+# up; a shard that failed retries after up to 5 s, and on a loaded machine
+# each look with claw check takes seconds).
 indexed_all() {
-    i=0
-    while [ $i -lt 100 ]; do
+    end=$(( $(date +%s) + 60 ))
+    while [ "$(date +%s)" -le "$end" ]; do
         claw check --json > "$tmp/check.json" 2>/dev/null
         [ "$(field index.documents < "$tmp/check.json")" = "$1" ] &&
             [ "$(field index.behind < "$tmp/check.json")" = 0 ] && return 0
         sleep 0.2
-        i=$((i + 1))
     done
     return 1
 }
