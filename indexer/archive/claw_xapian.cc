@@ -841,6 +841,7 @@ struct claw_index {
     std::string dir;
     std::string error;
     std::string repaired; /* write: why a damaged shard was made again */
+    bool damaged = false; /* write: a write found blocks that do not read back */
 };
 
 static unsigned
@@ -862,6 +863,8 @@ dup_error(const std::string &s)
     return strdup(s.c_str());
 }
 
+static bool damaged(const Xapian::Error &e);
+
 #define CATCH(ix, what)                                                                           \
     catch (const Xapian::DatabaseLockError &e)                                                    \
     {                                                                                             \
@@ -877,6 +880,8 @@ dup_error(const std::string &s)
     catch (const Xapian::Error &e)                                                                \
     {                                                                                             \
         (ix)->error = std::string(what) + ": " + e.get_description();                             \
+        if ((ix)->wdb && damaged(e))                                                              \
+            (ix)->damaged = true;                                                                 \
         return CLAW_STATUS_IO_ERROR;                                                              \
     }                                                                                             \
     catch (const std::bad_alloc &)                                                                \
@@ -926,7 +931,7 @@ open_amends(claw_index_t *ix)
  * "EOF reading block N": Xapian's rollback recorded a revision whose
  * blocks were never written)? Not a lock, permissions or the like. */
 static bool
-damaged(const Xapian::DatabaseError &e)
+damaged(const Xapian::Error &e)
 {
     return e.get_type() == std::string("DatabaseCorruptError") ||
            (e.get_type() == std::string("DatabaseError") &&
@@ -990,9 +995,16 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
             else
                 ix->termlists = access((path + "/termlist.glass").c_str(), F_OK) == 0;
             try {
+                if (flags & CLAW_INDEX_REBUILD)
+                    throw Xapian::DatabaseCorruptError("a write found it damaged");
+                /* A shard's folder without its revision file is one whose
+                 * making was cut short (a full disk): made again too. */
+                if ((flags & CLAW_INDEX_REPAIR) && access(path.c_str(), F_OK) == 0 &&
+                    access((path + "/iamglass").c_str(), F_OK) != 0 && errno == ENOENT)
+                    throw Xapian::DatabaseCorruptError("its making was cut short");
                 open_writable(ix, path, amend, action);
             } catch (const Xapian::DatabaseError &e) {
-                if (!(flags & CLAW_INDEX_REPAIR) || !damaged(e))
+                if (!(flags & (CLAW_INDEX_REPAIR | CLAW_INDEX_REBUILD)) || !damaged(e))
                     throw;
                 /* Derived data: the shard is made again, and its amendments
                  * (newer versions of its documents) with it. */
@@ -1080,6 +1092,12 @@ extern "C" const char *
 claw_index_repaired(const claw_index_t *ix)
 {
     return ix->repaired.empty() ? nullptr : ix->repaired.c_str();
+}
+
+extern "C" bool
+claw_index_damaged(const claw_index_t *ix)
+{
+    return ix && ix->damaged;
 }
 
 extern "C" void

@@ -27,6 +27,9 @@ typedef struct claw_index claw_index_t;
  * replaced by an empty one, which the indexer fills again from the store:
  * claw_index_repaired() then says why. */
 #define CLAW_INDEX_REPAIR 0x8u
+/* With CLAW_INDEX_WRITE: make the shard again, empty, without trying to
+ * open it (a write on it found damaged blocks: claw_index_damaged()). */
+#define CLAW_INDEX_REBUILD 0x10u
 
 /** Open the index in @dir for searching: all its shards as one database.
  * CLAW_STATUS_NOT_FOUND when there is none. *@error is malloc'd. */
@@ -39,6 +42,10 @@ claw_status_t claw_index_open(const char *dir, unsigned flags, claw_index_t **in
 claw_status_t claw_index_open_shard(const char *dir, unsigned flags, unsigned shard,
                                     unsigned n_shards, claw_index_t **index, char **error);
 unsigned claw_index_n_shards(const claw_index_t *index);
+/** Whether a write on @ix found its blocks damaged (Xapian's
+ * DatabaseCorruptError, a torn commit's "EOF reading block"): reopening
+ * it would meet them again, so it is made again (CLAW_INDEX_REBUILD). */
+bool claw_index_damaged(const claw_index_t *ix);
 /** A shard opened with CLAW_INDEX_REPAIR: what was wrong with the damaged
  * shard it replaced, or NULL when it was sound. */
 const char *claw_index_repaired(const claw_index_t *index);

@@ -185,10 +185,14 @@ static bool
 shard_reopen(shard_t *sh)
 {
     claw_indexer_t *x = sh->x;
+    /* A shard whose own writes found damaged blocks would meet them again
+     * at every commit: it is made again from the store instead. */
+    bool rebuild = claw_index_damaged(sh->ix);
     claw_index_close(sh->ix);
     sh->ix = NULL;
     char *error = NULL;
-    claw_status_t st = shard_open(sh, CLAW_INDEX_CREATE, &error);
+    claw_status_t st =
+        shard_open(sh, CLAW_INDEX_CREATE | (rebuild ? CLAW_INDEX_REBUILD : 0), &error);
     if (st) {
         claw_log(CLAW_LOG_ERROR, NULL, "index: shard %u: cannot reopen it: %s", sh->no,
                  error ? error : claw_status_to_string(st));
