@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <mutex>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,7 @@
 #include <new>
 #include <string>
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 namespace {
@@ -842,6 +844,7 @@ struct claw_index {
     std::string error;
     std::string repaired; /* write: why a damaged shard was made again */
     bool damaged = false; /* write: a write found blocks that do not read back */
+    bool stale_fd = false; /* write: Xapian holds a number it closed (see release_writable) */
 };
 
 static unsigned
@@ -864,6 +867,7 @@ dup_error(const std::string &s)
 }
 
 static bool damaged(const Xapian::Error &e);
+static bool leaves_stale_fd(const Xapian::Error &e);
 
 #define CATCH(ix, what)                                                                           \
     catch (const Xapian::DatabaseLockError &e)                                                    \
@@ -882,6 +886,8 @@ static bool damaged(const Xapian::Error &e);
         (ix)->error = std::string(what) + ": " + e.get_description();                             \
         if ((ix)->wdb && damaged(e))                                                              \
             (ix)->damaged = true;                                                                 \
+        if ((ix)->wdb && leaves_stale_fd(e))                                                      \
+            (ix)->stale_fd = true;                                                                \
         return CLAW_STATUS_IO_ERROR;                                                              \
     }                                                                                             \
     catch (const std::bad_alloc &)                                                                \
@@ -936,6 +942,62 @@ damaged(const Xapian::Error &e)
     return e.get_type() == std::string("DatabaseCorruptError") ||
            (e.get_type() == std::string("DatabaseError") &&
             e.get_msg().compare(0, 18, "EOF reading block ") == 0);
+}
+
+/* Xapian 1.4.22's GlassVersion::write() closes the new version file when
+ * writing it fails (a full disk) but keeps its number, and closes that
+ * number again when the database is freed: by then the number may be a
+ * client's socket or another shard's file. Such a write is the only one in
+ * glass that fails with "Error writing to file" (tables write blocks:
+ * "Error writing block N"). When the rollback that follows succeeds, it
+ * has written the version file again and the number is forgotten; when it
+ * fails ("Modifications failed (...), and couldn't open at the old
+ * revision"), the number stays, whichever of the two writes met it. */
+static bool
+leaves_stale_fd(const Xapian::Error &e)
+{
+    std::string d = e.get_description();
+    return d.find("Error writing to file") != std::string::npos &&
+           d.find("couldn't open at the old revision") != std::string::npos;
+}
+
+/* The databases left allocated, kept where a leak checker sees them. */
+static std::mutex leaked_lock;
+static std::vector<Xapian::WritableDatabase *> leaked;
+
+/* Close @w, and free it unless @stale: a database that may hold a closed
+ * number (leaves_stale_fd) is closed, which gives back its lock and its
+ * tables' files, and then left allocated, so that its destructor never
+ * closes that number a second time. What stays behind is its block
+ * buffers, some hundred kilobytes; claw_index_leaked() counts them. */
+static void
+release_writable(Xapian::WritableDatabase *w, bool stale)
+{
+    if (!w)
+        return;
+    try {
+        w->close();
+    } catch (...) {
+    }
+    if (stale) {
+        std::lock_guard<std::mutex> hold(leaked_lock);
+        leaked.push_back(w);
+    } else {
+        delete w;
+    }
+}
+
+extern "C" unsigned
+claw_index_leaked(void)
+{
+    std::lock_guard<std::mutex> hold(leaked_lock);
+    return (unsigned)leaked.size();
+}
+
+extern "C" bool
+claw_index_stale(const claw_index_t *ix)
+{
+    return ix && ix->stale_fd;
 }
 
 /* Shard @path for writing, and (without term lists) its amendments at
@@ -1105,16 +1167,11 @@ claw_index_close(claw_index_t *ix)
 {
     if (!ix)
         return;
-    try {
-        if (ix->amend_w)
-            ix->amend_w->close();
-        if (ix->wdb)
-            ix->wdb->close();
-    } catch (...) {
-    }
-    delete ix->amend_w;
+    release_writable(ix->amend_w, ix->stale_fd);
+    release_writable(ix->wdb, ix->stale_fd);
     delete ix->amend_db;
-    delete ix->db;
+    if (ix->db != ix->wdb)
+        delete ix->db;
     delete ix;
 }
 

@@ -46,6 +46,12 @@ unsigned claw_index_n_shards(const claw_index_t *index);
  * DatabaseCorruptError, a torn commit's "EOF reading block"): reopening
  * it would meet them again, so it is made again (CLAW_INDEX_REBUILD). */
 bool claw_index_damaged(const claw_index_t *ix);
+/** Whether a failed write on @ix left Xapian holding a file number it has
+ * already closed (a version file a full disk cut short). Closing @ix then
+ * leaves its database allocated rather than let Xapian close that number
+ * again; claw_index_leaked() counts how many were left so in this process. */
+bool claw_index_stale(const claw_index_t *ix);
+unsigned claw_index_leaked(void);
 /** A shard opened with CLAW_INDEX_REPAIR: what was wrong with the damaged
  * shard it replaced, or NULL when it was sound. */
 const char *claw_index_repaired(const claw_index_t *index);

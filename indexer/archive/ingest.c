@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------
@@ -89,6 +90,7 @@ typedef struct shard {
     bool broken;           /* a write failed: reopen before going on */
     gint64 retry_at;       /* when to try again (broken, or a message unread) */
     gint64 backoff;        /* ...and the wait after that, doubling */
+    bool given_up;         /* too many unsafe handles: wait for a restart */
 } shard_t;
 
 struct claw_indexer {
@@ -180,6 +182,19 @@ shard_open(shard_t *sh, unsigned flags, char **error)
     return CLAW_STATUS_SUCCESS;
 }
 
+#define LEAKED_MOST 64
+#define ROOM_NEEDED (1u << 20)
+
+/* Has the file system of @dir room for a shard's commit again? */
+static bool
+room_for_index(const char *dir)
+{
+    struct statvfs fs;
+    if (statvfs(dir, &fs) != 0)
+        return true; /* the reopen says what is wrong */
+    return (uint64_t)fs.f_bavail * fs.f_frsize >= ROOM_NEEDED;
+}
+
 /* Open a broken shard again at its last commit; true when it is. */
 static bool
 shard_reopen(shard_t *sh)
@@ -188,6 +203,31 @@ shard_reopen(shard_t *sh)
     /* A shard whose own writes found damaged blocks would meet them again
      * at every commit: it is made again from the store instead. */
     bool rebuild = claw_index_damaged(sh->ix);
+    /* Closing a database whose version file a full disk cut short leaves
+     * it allocated (claw_index_stale): it is not reopened, to fail the
+     * same way again, before the disk has room; and after LEAKED_MOST of
+     * them the shard waits for a restart of clawd, so that memory stays
+     * bounded however long the disk stays full. */
+    if (claw_index_stale(sh->ix)) {
+        if (claw_index_leaked() >= LEAKED_MOST) {
+            if (!sh->given_up)
+                claw_log(CLAW_LOG_ERROR, NULL,
+                         "index: shard %u: %u failed writes left Xapian's handles unsafe to "
+                         "free; indexing of this shard stops until clawd is restarted",
+                         sh->no, claw_index_leaked());
+            sh->given_up = true;
+            shard_retry_later(sh);
+            return false;
+        }
+        if (!room_for_index(x->dir)) {
+            shard_retry_later(sh);
+            return false;
+        }
+        claw_log(CLAW_LOG_WARNING, NULL,
+                 "index: shard %u: a failed write of its version file left Xapian holding a "
+                 "closed file number; its database is left allocated, not freed (%u so far)",
+                 sh->no, claw_index_leaked() + 1);
+    }
     claw_index_close(sh->ix);
     sh->ix = NULL;
     char *error = NULL;

@@ -3,6 +3,7 @@
  * with no test code in the programs themselves.
  *
  *   CLAW_FAULT_UNDER=DIR   only files whose path starts with DIR (required)
+ *   CLAW_FAULT_NAME=NAME   ...and, if set, whose name (last component) is NAME
  *   CLAW_FAULT_AT=N        the Nth write there (write, pwrite,
  *                          writev, fsync, fdatasync; counted from 1) fails,
  *   CLAW_FAULT_COUNT=M     ...and the M - 1 after it (default 1)
@@ -45,7 +46,10 @@ watched(int fd)
     if (n <= 0)
         return 0;
     path[n] = '\0';
-    return strncmp(path, under, strlen(under)) == 0;
+    if (strncmp(path, under, strlen(under)) != 0)
+        return 0;
+    const char *name = getenv("CLAW_FAULT_NAME"), *last = strrchr(path, '/');
+    return !name || !*name || strcmp(last ? last + 1 : path, name) == 0;
 }
 
 static int
