@@ -969,12 +969,21 @@ static std::vector<Xapian::WritableDatabase *> leaked;
  * number (leaves_stale_fd) is closed, which gives back its lock and its
  * tables' files, and then left allocated, so that its destructor never
  * closes that number a second time. What stays behind is its block
- * buffers, some hundred kilobytes; claw_index_leaked() counts them. */
+ * buffers and uncommitted changes, some hundred kilobytes;
+ * claw_index_leaked() counts them. Such a database is closed inside a
+ * transaction: close() otherwise commits first, and when that commit
+ * fails (the disk is still full) it returns before giving back the lock,
+ * which only the destructor would then give back. */
 static void
 release_writable(Xapian::WritableDatabase *w, bool stale)
 {
     if (!w)
         return;
+    try {
+        if (stale)
+            w->begin_transaction(false);
+    } catch (...) {
+    }
     try {
         w->close();
     } catch (...) {
