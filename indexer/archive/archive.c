@@ -39,7 +39,7 @@ claw_archive_error(const claw_archive_t *a)
 }
 
 bool
-claw_archive_broken(claw_archive_t *a)
+claw_archive_broken(const claw_archive_t *a)
 {
     return g_atomic_int_get(&a->panicked) != 0;
 }

@@ -149,7 +149,7 @@ unsigned claw_archive_commits(const claw_archive_t *archive);
  * writing its meta page): no transaction succeeds until the store is
  * opened again, so the process should end and be started again (clawd
  * exits 75 for its supervisor). What was committed before is intact. */
-bool claw_archive_broken(claw_archive_t *archive);
+bool claw_archive_broken(const claw_archive_t *archive);
 /** Train a zstd dictionary (tuned for @level) in the background once the
  * store holds @after messages (0: never); later messages are compressed
  * with it. */

@@ -153,6 +153,28 @@ usage(FILE *f)
             CLAW_DEFAULT_CONFIG);
 }
 
+/* A configuration error before anything is opened: said on stderr, as
+ * logging is not set up yet. */
+static int
+config_failed(claw_status_t st, char *err)
+{
+    fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
+    free(err);
+    return EX_CONFIG;
+}
+
+/* Leave main before the archive is opened: free what it has made. */
+static int
+exit_early(server_t *srv, claw_engine_t *engine, GPtrArray *listens, int rc)
+{
+    if (srv->allow)
+        g_array_free(srv->allow, TRUE);
+    claw_engine_destroy(engine);
+    claw_config_destroy(srv->cfg);
+    g_ptr_array_free(listens, TRUE);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -190,24 +212,15 @@ main(int argc, char **argv)
     claw_status_t st = !explicit_config && access(config_path, F_OK) != 0
                            ? claw_config_new(&srv.cfg)
                            : claw_config_load(config_path, &srv.cfg, &err);
-    if (st) {
-        fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
-        free(err);
-        g_ptr_array_free(listens, TRUE);
-        return EX_CONFIG;
-    }
+    if (st)
+        return exit_early(&srv, NULL, listens, config_failed(st, err));
     if (check) {
         /* What claw --check-config runs too: the engine's checks (indicator
          * files included) and ours; listen and allow were checked loading. */
         st = claw_config_check(srv.cfg, &err);
-        if (st)
-            fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
-        else
+        if (!st)
             printf("%s: OK\n", config_path);
-        free(err);
-        claw_config_destroy(srv.cfg);
-        g_ptr_array_free(listens, TRUE);
-        return st ? EX_CONFIG : 0;
+        return exit_early(&srv, NULL, listens, st ? config_failed(st, err) : 0);
     }
     /* The engine's checks (policy, indicator and relay files) fail here as
      * a configuration error, before anything is opened. (The rest of what
@@ -217,13 +230,8 @@ main(int argc, char **argv)
      * that leaks. */
     claw_engine_t *checked = NULL;
     st = claw_engine_new(srv.cfg, &checked, &err);
-    if (st) {
-        fprintf(stderr, "clawd: %s\n", err ? err : claw_status_to_string(st));
-        free(err);
-        claw_config_destroy(srv.cfg);
-        g_ptr_array_free(listens, TRUE);
-        return EX_CONFIG;
-    }
+    if (st)
+        return exit_early(&srv, NULL, listens, config_failed(st, err));
     srv.allow = g_array_new(FALSE, FALSE, sizeof(claw_cidr_t));
     apply_limits(&srv);
     srv.log_stderr = to_stderr;
@@ -231,13 +239,8 @@ main(int argc, char **argv)
     const char *const *tcp;
     size_t n_tcp = 0;
     claw_config_get_list(srv.cfg, "clawd", "listen", &tcp, &n_tcp);
-    if ((n_tcp || listens->len) && !clawd_tls_setup(&srv)) {
-        g_array_free(srv.allow, TRUE);
-        claw_engine_destroy(checked);
-        claw_config_destroy(srv.cfg);
-        g_ptr_array_free(listens, TRUE);
-        return EX_CONFIG;
-    }
+    if ((n_tcp || listens->len) && !clawd_tls_setup(&srv))
+        return exit_early(&srv, checked, listens, EX_CONFIG);
     signal(SIGPIPE, SIG_IGN);
 #ifdef __GLIBC__
     /* Messages and their parse come and go in blocks of megabytes: have
