@@ -961,9 +961,12 @@ leaves_stale_fd(const Xapian::Error &e)
            d.find("couldn't open at the old revision") != std::string::npos;
 }
 
-/* The databases left allocated, kept where a leak checker sees them. */
+/* The databases left allocated, kept where a leak checker sees them: in
+ * a vector that is never destroyed, as a static one would be at exit,
+ * before LeakSanitizer looks. */
 static std::mutex leaked_lock;
-static std::vector<Xapian::WritableDatabase *> leaked;
+static std::vector<Xapian::WritableDatabase *> *const leaked =
+    new std::vector<Xapian::WritableDatabase *>;
 
 /* Close @w, and free it unless @stale: a database that may hold a closed
  * number (leaves_stale_fd) is closed, which gives back its lock and its
@@ -990,7 +993,7 @@ release_writable(Xapian::WritableDatabase *w, bool stale)
     }
     if (stale) {
         std::lock_guard<std::mutex> hold(leaked_lock);
-        leaked.push_back(w);
+        leaked->push_back(w);
     } else {
         delete w;
     }
@@ -1000,7 +1003,7 @@ extern "C" unsigned
 claw_index_leaked(void)
 {
     std::lock_guard<std::mutex> hold(leaked_lock);
-    return (unsigned)leaked.size();
+    return (unsigned)leaked->size();
 }
 
 extern "C" bool

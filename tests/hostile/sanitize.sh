@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build libclaw and claw with AddressSanitizer (and LeakSanitizer) and
 # UndefinedBehaviorSanitizer in a build directory of their own, then run the
-# unit tests, the golden tests, the bombs and the corpus sweep under them.
+# unit tests, the golden tests, the bombs, the corpus sweep and the archive
+# tests (index-faults and the soak too) under them.
 # Any sanitizer report fails the test (UBSan is built not to recover).
 . "$srcdir/tests/tools/tap.sh"
 if [ -n "${CLAW_SANITIZED:-}" ]; then
@@ -65,7 +66,10 @@ chmod 1777 "$tmp/reports"
 # 11"), in claw import about one run in two. Without the watch, LSan does
 # not scan dynamic TLS for pointers, which could only add false leak
 # reports, never hide one. log_exe_name: the report says which program.
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$tmp/reports/asan:log_exe_name=1:intercept_tls_get_addr=0"
+# verify_asan_link_order=0: index-faults.sh and soak.sh preload their
+# write-fault shim ahead of the ASan runtime; the shim only passes writes
+# on (or fails them), so the order does not matter.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$tmp/reports/asan:log_exe_name=1:intercept_tls_get_addr=0:verify_asan_link_order=0"
 export LSAN_OPTIONS="suppressions=$(cd "$srcdir" && pwd)/tests/hostile/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/reports/ubsan:log_exe_name=1"
 export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit/unit" CLAWD="$san/indexer/clawd"
@@ -77,7 +81,8 @@ else
     fail "unit tests under sanitizers (exit $rc)"
     grep -E "^not ok|Sanitizer|runtime error|SUMMARY" "$tmp/unit.log" | head -20 | sed 's/^/#  /'
 fi
-for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd archive/lmtp-limits archive/clawd-tls; do
+for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd archive/lmtp-limits \
+    archive/clawd-tls archive/index-faults archive/soak; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
