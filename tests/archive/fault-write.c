@@ -13,6 +13,9 @@
  *   CLAW_FAULT_FULL=FILE   while FILE exists, every write there that needs
  *                          new space fails with ENOSPC; one of more than a
  *                          page first writes one page, as a filling disk does
+ *   CLAW_FAULT_TALLY=FILE  at exit, write "WRITES EXTENDING" to FILE: how
+ *                          many writes there were, and how many needed new
+ *                          space (what CLAW_FAULT_AT counts with EIO, ENOSPC)
  *
  * Built by the test: cc -shared -fPIC -o fault.so fault-write.c -ldl
  */
@@ -31,7 +34,8 @@
 
 #define PAGE 4096
 
-static long writes; /* counted under the directory (racy between threads: fine) */
+/* Counted under the directory: every write, and those that need space. */
+static long writes, extending;
 
 /* Is @fd a file under CLAW_FAULT_UNDER? */
 static int
@@ -87,11 +91,13 @@ fault(int fd, off_t off, size_t count)
     if (!watched(fd))
         return 0;
     int e = wanted_errno(), grows = extends(fd, off, count);
+    long n_all = __atomic_add_fetch(&writes, 1, __ATOMIC_SEQ_CST);
+    long n_grow = grows ? __atomic_add_fetch(&extending, 1, __ATOMIC_SEQ_CST) : 0;
     if (disk_full())
         return grows ? ENOSPC : 0;
     if (e == ENOSPC && !grows)
-        return 0; /* not counted: the Nth write that needs space fails */
-    long n = __atomic_add_fetch(&writes, 1, __ATOMIC_SEQ_CST);
+        return 0; /* the Nth write that needs space fails */
+    long n = e == ENOSPC ? n_grow : n_all;
     const char *at = getenv("CLAW_FAULT_AT"), *count_s = getenv("CLAW_FAULT_COUNT");
     long first = at ? atol(at) : 0, m = count_s ? atol(count_s) : 1;
     if (first <= 0 || n < first || n >= first + m)
@@ -167,4 +173,15 @@ fdatasync(int fd)
         return -1;
     }
     return REAL(fdatasync)(fd);
+}
+
+__attribute__((destructor)) static void
+tally(void)
+{
+    const char *path = getenv("CLAW_FAULT_TALLY");
+    FILE *f = path && *path ? fopen(path, "w") : NULL;
+    if (f) {
+        fprintf(f, "%ld %ld\n", writes, extending);
+        fclose(f);
+    }
 }

@@ -267,6 +267,50 @@ else
     fail "version file: clawd starts"
 fi
 
+# fault_case WHERE HOW N [M]: a fresh archive whose WHERE (store, index,
+# index/shard) fails its Nth write (ENOSPC: the Nth that needs space), and
+# the M - 1 after it (default 1), while 60 messages are sent with --retry;
+# says whether all 60 ended stored once and indexed once. When clawd exits
+# by itself it must be with 75, having said why (LMDB's MDB_PANIC): it is
+# started again, as its supervisor would, and $exited is then 1.
+fault_case() {
+    fc_name="$2 at write $3 of the $1"
+    A="$tmp/nth-$(echo "$1" | tr / -)-$2-$3"
+    conf "$A"
+    start && stop
+    exited=0
+    if ! start LD_PRELOAD="$tmp/fault.so" CLAW_FAULT_UNDER="$A/$1" CLAW_FAULT_AT=$3 \
+        CLAW_FAULT_COUNT=${4:-1} CLAW_FAULT_ERRNO=$2; then
+        fail "$fc_name: clawd starts"
+        return
+    fi
+    from=$(($(wc -l < "$tmp/clawd.log") + 1))
+    $send --socket "$tmp/clawd.sock" --connections 2 --retry "$tmp"/m/*.eml > "$tmp/r" 2>&1 &
+    sender=$!
+    i=0
+    while [ $i -lt 600 ]; do
+        if ! kill -0 $pid 2> /dev/null; then
+            wait $pid; rc=$?
+            check "$fc_name: clawd exits by itself only with 75 (got $rc)" [ $rc -eq 75 ]
+            check "...having said why" \
+                sh -c "tail -n +$from '$tmp/clawd.log' | grep -q 'cannot be written until it is opened again'"
+            exited=1
+            start || break
+        fi
+        kill -0 $sender 2> /dev/null || break
+        sleep 0.1; i=$((i + 1))
+    done
+    wait $sender
+    if grep -q '"250": 60' "$tmp/r" && indexed_all 60 && each_once 0 60 && same_as_clean 60; then
+        ok "$fc_name: all 60 stored once and indexed once"
+    else
+        fail "$fc_name: all 60 stored once and indexed once"
+        cat "$tmp/r" "$tmp/after.json" >&2
+    fi
+    stop
+    rm -rf "$A"
+}
+
 # --- an error at the Nth write of the index, and of the store ------------
 # The archive is made first; then its index fails at write N (EIO once, or
 # ENOSPC at the Nth to N+2th write that needs space): the shard is reopened
@@ -276,28 +320,10 @@ fi
 # page is another matter: LMDB then refuses every transaction until the
 # store is opened again, MDB_PANIC.)
 # index/shard: the shards alone (not their amendments' databases).
-for spec in index:20:ENOSPC:3 index/shard:3:EIO:1 index/shard:9:ENOSPC:2 store:12:ENOSPC:3; do
-    IFS=: read -r where at how count <<EOF
-$spec
-EOF
-    A="$tmp/nth-$(echo "$where" | tr / -)-$at"
-    conf "$A"
-    start && stop
-    name="$how at write $at of the $where"
-    if ! start LD_PRELOAD="$tmp/fault.so" CLAW_FAULT_UNDER="$A/$where" CLAW_FAULT_AT=$at \
-        CLAW_FAULT_COUNT=$count CLAW_FAULT_ERRNO=$how; then
-        fail "$name: clawd starts"
-        continue
-    fi
-    $send --socket "$tmp/clawd.sock" --connections 2 --retry "$tmp"/m/*.eml > "$tmp/r" 2>&1
-    if grep -q '"250": 60' "$tmp/r" && indexed_all 60 && each_once 0 60 && same_as_clean 60; then
-        ok "$name: all 60 stored once and indexed once"
-    else
-        fail "$name: all 60 stored once and indexed once"
-        cat "$tmp/r" "$tmp/after.json" >&2
-    fi
-    stop
-done
+fault_case index ENOSPC 20 3
+fault_case index/shard EIO 3
+fault_case index/shard ENOSPC 9 2
+fault_case store ENOSPC 12 3
 check "the injected faults were met (clawd logged them)" \
     sh -c "grep -q 'index: shard 0: .*reopening' '$tmp/clawd.log' && grep -q 'store: ' '$tmp/clawd.log'"
 
@@ -311,35 +337,48 @@ check "the injected faults were met (clawd logged them)" \
 # few places; at least one must meet it.
 panics=0
 for at in 4 6 8 10; do
-    A="$tmp/panic-$at"
-    conf "$A"
-    start && stop
-    : > "$tmp/clawd.log"
-    start LD_PRELOAD="$tmp/fault.so" CLAW_FAULT_UNDER="$A/store" CLAW_FAULT_AT=$at \
-        CLAW_FAULT_COUNT=3 CLAW_FAULT_ERRNO=EIO
-    $send --socket "$tmp/clawd.sock" --connections 2 --retry "$tmp"/m/*.eml > "$tmp/r" 2>&1 &
-    sender=$!
-    i=0
-    while kill -0 $pid 2> /dev/null && kill -0 $sender 2> /dev/null && [ $i -lt 300 ]; do
-        sleep 0.1; i=$((i + 1))
-    done
-    if ! kill -0 $pid 2> /dev/null; then
-        wait $pid; rc=$?
-        check "EIO from write $at of the store: clawd exits 75 by itself (got $rc)" [ $rc -eq 75 ]
-        check "...having said why" grep -q "cannot be written until it is opened again" "$tmp/clawd.log"
-        panics=$((panics + 1))
-        start
-    fi
-    wait $sender
-    if grep -q '"250": 60' "$tmp/r" && indexed_all 60 && each_once 0 60 && same_as_clean 60; then
-        ok "EIO from write $at of the store: all 60 stored once and indexed once"
-    else
-        fail "EIO from write $at of the store: all 60 stored once and indexed once"
-        cat "$tmp/r" "$tmp/after.json" >&2
-    fi
-    stop
+    fault_case store EIO $at 3
+    panics=$((panics + exited))
 done
 check "MDB_PANIC met and survived ($panics of 4 places)" [ $panics -ge 1 ]
+
+# --- a sweep over the writes of the store and of the index -----------------
+# A clean run under the shim tallies the writes (CLAW_FAULT_TALLY); then one
+# run per chosen N fails the Nth write that needs space (ENOSPC) or the Nth
+# write (EIO), of the store or of the index. CLAW_FAULT_SWEEP=all tries
+# every N (make faults-sweep: some hundreds of runs); otherwise
+# CLAW_FAULT_SWEEP random ones of each kind (1 in make check, default 2), from a seed
+# that is printed (CLAW_FAULT_SEED repeats a sweep). When clawd exits 75 by
+# itself (EIO at LMDB's meta page) it is started again, as its supervisor
+# would; the sender retries as an MTA's queue does.
+for where in store index; do
+    A="$tmp/tally-$where"
+    conf "$A"
+    start && stop
+    start LD_PRELOAD="$tmp/fault.so" CLAW_FAULT_UNDER="$A/$where" CLAW_FAULT_TALLY="$tmp/writes-$where"
+    $send --socket "$tmp/clawd.sock" --connections 2 "$tmp"/m/*.eml > /dev/null 2>&1
+    indexed_all 60
+    stop
+done
+sweep=${CLAW_FAULT_SWEEP:-2}
+seed=${CLAW_FAULT_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
+echo "# sweep: $sweep of each kind, seed $seed (CLAW_FAULT_SEED=$seed repeats it);" \
+    "writes (all, needing space): store $(cat "$tmp/writes-store"), index $(cat "$tmp/writes-index")" >&2
+for where in store index; do
+    read -r all grow < "$tmp/writes-$where"
+    check "sweep: a clean run tallied the writes of the $where ($all, $grow needing space)" \
+        [ "${grow:-0}" -gt 0 ]
+    for how in ENOSPC EIO; do
+        [ $how = EIO ] && total=$all || total=$grow
+        for at in $("$py" -c 'import random, sys
+n, k, seed = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+r = random.Random("%d %s %s" % (seed, sys.argv[4], sys.argv[5]))
+print(*(range(1, n + 1) if k == "all" else sorted(r.sample(range(1, n + 1), min(int(k), n)))))' \
+            "$total" "$sweep" "$seed" "$where" "$how"); do
+            fault_case "$where" "$how" "$at"
+        done
+    done
+done
 
 # --- the tmpfs, in a namespace of its own (see fill_tmpfs) -------------------
 if unshare --user --map-root-user --mount true 2> /dev/null; then
