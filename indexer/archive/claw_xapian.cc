@@ -972,7 +972,8 @@ static std::vector<Xapian::WritableDatabase *> *const leaked =
  * number (leaves_stale_fd) is closed, which gives back its lock and its
  * tables' files, and then left allocated, so that its destructor never
  * closes that number a second time. What stays behind is its block
- * buffers and uncommitted changes, some hundred kilobytes;
+ * buffers and uncommitted changes, about 280 KiB (measured: 560 KiB per
+ * reopen of a shard, whose amendments' database goes with it);
  * claw_index_leaked() counts them. Such a database is closed inside a
  * transaction: close() otherwise commits first, and when that commit
  * fails (the disk is still full) it returns before giving back the lock,
