@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
-#include <mutex>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,8 +29,7 @@
 #include <ctime>
 #include <new>
 #include <string>
-#include <algorithm>
-#include <atomic>
+#include <mutex>
 #include <vector>
 
 namespace {

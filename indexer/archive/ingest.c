@@ -208,12 +208,13 @@ shard_reopen(shard_t *sh)
      * same way again, before the disk has room; and after LEAKED_MOST of
      * them the shard waits for a restart of clawd, so that memory stays
      * bounded however long the disk stays full. */
-    if (claw_index_stale(sh->ix)) {
+    bool stale = claw_index_stale(sh->ix);
+    if (stale) {
         if (claw_index_leaked() >= LEAKED_MOST) {
             if (!sh->given_up)
                 claw_log(CLAW_LOG_ERROR, NULL,
-                         "index: shard %u: %u failed writes left Xapian's handles unsafe to "
-                         "free; indexing of this shard stops until clawd is restarted",
+                         "index: shard %u: failed writes have left %u Xapian databases unsafe "
+                         "to free; indexing of this shard stops until clawd is restarted",
                          sh->no, claw_index_leaked());
             sh->given_up = true;
             shard_retry_later(sh);
@@ -223,13 +224,14 @@ shard_reopen(shard_t *sh)
             shard_retry_later(sh);
             return false;
         }
-        claw_log(CLAW_LOG_WARNING, NULL,
-                 "index: shard %u: a failed write of its version file left Xapian holding a "
-                 "closed file number; its database is left allocated, not freed (%u so far)",
-                 sh->no, claw_index_leaked() + 1);
     }
     claw_index_close(sh->ix);
     sh->ix = NULL;
+    if (stale)
+        claw_log(CLAW_LOG_WARNING, NULL,
+                 "index: shard %u: a failed write of its version file left Xapian holding a "
+                 "closed file number; its databases are left allocated, not freed (%u so far)",
+                 sh->no, claw_index_leaked());
     char *error = NULL;
     claw_status_t st =
         shard_open(sh, CLAW_INDEX_CREATE | (rebuild ? CLAW_INDEX_REBUILD : 0), &error);
