@@ -19,6 +19,10 @@ VmHWM at the end).
   lmtp-hostile.py --socket PATH --pid PID trickle
       a message with dots to unstuff, bare CRs and CR CR LF, one byte a
       write; prints the id clawd stored it as.
+  lmtp-hostile.py --socket PATH --pid PID held SECONDS
+      for SECONDS opens a session every 20 ms and holds it; then each
+      must still answer NOOP and QUIT ("held", "broken": those that did
+      not, their socket closed under them or answered wrong).
   lmtp-hostile.py --socket PATH --pid PID bare-lf [TAIL]
       a DATA whose lines end in a bare LF and whose end is "\\n.\\n"
       (TAIL: the bytes that end it, as a Python bytes literal).
@@ -216,6 +220,21 @@ def trickle(a, out):
     out["id"] = out["reply"].split()[2] if out["reply"].startswith("250") else ""
 
 
+def held(a, out):
+    sessions, end = [], time.time() + a.seconds
+    while time.time() < end:
+        sessions.append(Session(a.socket, a.timeout))
+        time.sleep(0.02)
+    broken = 0
+    for s in sessions:
+        try:
+            ok = s.cmd("NOOP").startswith("250") and s.cmd("QUIT").startswith("221")
+        except OSError:
+            ok = False
+        broken += not ok
+    out["held"], out["broken"] = len(sessions), broken
+
+
 def bare_lf(a, out):
     s = Session(a.socket, a.timeout)
     out["data"] = s.envelope()[:3]
@@ -247,6 +266,8 @@ def main():
     sp = sub.add_parser("spent")
     sp.add_argument("budget_mb", type=int)
     sub.add_parser("trickle")
+    sp = sub.add_parser("held")
+    sp.add_argument("seconds", type=float)
     sp = sub.add_parser("bare-lf")
     sp.add_argument("tail", nargs="?")
     a = p.parse_args()
@@ -255,7 +276,7 @@ def main():
     out = {"mode": a.mode}
     try:
         {"pipeline": pipeline, "unfinished": unfinished, "large": large, "spent": spent,
-         "trickle": trickle, "bare-lf": bare_lf}[a.mode](a, out)
+         "trickle": trickle, "held": held, "bare-lf": bare_lf}[a.mode](a, out)
     except (OSError, socket.timeout) as e:
         out["error"] = str(e)
     out["peak_rss_kb"] = sampler.stop()
