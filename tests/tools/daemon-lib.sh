@@ -9,10 +9,16 @@ clawd_start() {
     env "$@" "$CLAWD" --config "$cs_conf" --stderr >> "$tmp/clawd.log" 2>&1 &
     pid=$!
     i=0
-    while [ ! -S "$cs_sock" ] && kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do
+    while [ ! -S "$cs_sock" ] && alive $pid && [ $i -lt 100 ]; do
         sleep 0.1; i=$((i + 1))
     done
     [ -S "$cs_sock" ]
+}
+
+# alive PID: PID runs (a zombie not yet waited for does not).
+alive() {
+    al_state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    [ -n "$al_state" ] && [ "$al_state" != Z ]
 }
 
 # A TCP port on 127.0.0.1 that nothing listens on now.
