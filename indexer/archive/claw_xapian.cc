@@ -12,6 +12,7 @@
 #include "build-config.h"
 
 #include "claw_xapian.h"
+#include "claw.h"
 
 #include <xapian.h>
 
@@ -22,12 +23,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <new>
+#include <sysexits.h>
 #include <string>
 #include <mutex>
 #include <vector>
@@ -843,6 +847,7 @@ struct claw_index {
     std::string repaired; /* write: why a damaged shard was made again */
     bool damaged = false; /* write: a write found blocks that do not read back */
     bool stale_fd = false; /* write: Xapian holds a number it closed (see release_writable) */
+    bool write_failed = false; /* write: its uncommitted changes are not to be committed */
 };
 
 static unsigned
@@ -886,6 +891,8 @@ static bool leaves_stale_fd(const Xapian::Error &e);
             (ix)->damaged = true;                                                                 \
         if ((ix)->wdb && leaves_stale_fd(e))                                                      \
             (ix)->stale_fd = true;                                                                \
+        if ((ix)->wdb)                                                                            \
+            (ix)->write_failed = true;                                                            \
         return CLAW_STATUS_IO_ERROR;                                                              \
     }                                                                                             \
     catch (const std::bad_alloc &)                                                                \
@@ -959,6 +966,76 @@ leaves_stale_fd(const Xapian::Error &e)
            d.find("couldn't open at the old revision") != std::string::npos;
 }
 
+/* Xapian 1.4 writes a value slot's last chunk in the destructor of
+ * Glass::ValueUpdater (glass_values.cc), which runs in every commit and
+ * every flush of a shard with values. When that write fails (a full disk)
+ * the exception leaves a destructor, and C++ ends the process with
+ * std::terminate(): nothing can catch it (seen in the soak: "terminate
+ * called without an active exception" under WritableDatabase::commit).
+ * The shard on disk is still at its last commit (glass writes a revision's
+ * blocks where the committed one does not look, and its version file
+ * last); what is lost is uncommitted work, which the indexer does again
+ * from the store. So an end inside one of our writes (a WriteSection) is
+ * logged as what it is and the process exits with EX_TEMPFAIL (75), as
+ * clawd does when its store fails, for its supervisor to start it again.
+ * Any other std::terminate() aborts as usual. */
+static thread_local const char *writing_dir, *writing_what;
+
+class WriteSection {
+  public:
+    WriteSection(const std::string &dir, const char *what)
+        : outer_dir(writing_dir), outer_what(writing_what)
+    {
+        writing_dir = dir.c_str();
+        writing_what = what;
+    }
+    ~WriteSection()
+    {
+        writing_dir = outer_dir;
+        writing_what = outer_what;
+    }
+    WriteSection(const WriteSection &) = delete;
+    WriteSection &operator=(const WriteSection &) = delete;
+
+  private:
+    const char *outer_dir, *outer_what;
+};
+
+static std::terminate_handler usual_terminate;
+
+[[noreturn]] static void
+ended_in_write()
+{
+    if (writing_dir) {
+        claw_log(CLAW_LOG_ERROR, NULL,
+                 "index: %s: a write failed while %s where Xapian cannot report it (in a "
+                 "destructor; Xapian 1.4 on a full disk); the index stays at its last commit: "
+                 "exiting with 75 to be restarted",
+                 writing_dir, writing_what);
+        _exit(EX_TEMPFAIL);
+    }
+    usual_terminate();
+    abort();
+}
+
+static void
+end_writes_in_tempfail()
+{
+    static std::once_flag once;
+    std::call_once(once, [] { usual_terminate = std::set_terminate(ended_in_write); });
+}
+
+/* Tests: CLAW_TEST_INDEX_TERMINATE=N ends the process in the Nth commit of
+ * this process as Xapian's failing destructor does. */
+static void
+test_terminate_in_commit()
+{
+    static std::atomic<unsigned> commits;
+    static const char *at = getenv("CLAW_TEST_INDEX_TERMINATE");
+    if (at && *at && ++commits == strtoul(at, nullptr, 10))
+        std::terminate();
+}
+
 /* The databases left allocated, kept where a leak checker sees them: in
  * a vector that is never destroyed, as a static one would be at exit,
  * before LeakSanitizer looks. */
@@ -966,23 +1043,27 @@ static std::mutex leaked_lock;
 static std::vector<Xapian::WritableDatabase *> *const leaked =
     new std::vector<Xapian::WritableDatabase *>;
 
-/* Close @w, and free it unless @stale: a database that may hold a closed
- * number (leaves_stale_fd) is closed, which gives back its lock and its
- * tables' files, and then left allocated, so that its destructor never
- * closes that number a second time. What stays behind is its block
- * buffers and uncommitted changes, about 280 KiB (measured: 560 KiB per
- * reopen of a shard, whose amendments' database goes with it);
- * claw_index_leaked() counts them. Such a database is closed inside a
- * transaction: close() otherwise commits first, and when that commit
- * fails (the disk is still full) it returns before giving back the lock,
- * which only the destructor would then give back. */
+/* Close @w without committing when @discard (a write of it failed: what
+ * it holds since its last commit is not to be trusted, and the shard is
+ * indexed again from that commit), and free it unless @stale: a database
+ * that may hold a closed number (leaves_stale_fd) is closed, which gives
+ * back its lock and its tables' files, and then left allocated, so that
+ * its destructor never closes that number a second time. What stays
+ * behind is its block buffers and uncommitted changes, about 280 KiB
+ * (measured: 560 KiB per reopen of a shard, whose amendments' database
+ * goes with it); claw_index_leaked() counts them. Not committing is done
+ * by closing inside a transaction: close() otherwise commits first, and
+ * when that commit fails (the disk is still full) it returns before giving
+ * back the lock, which only the destructor would then give back, and a
+ * failing commit may itself leave a stale number. */
 static void
-release_writable(Xapian::WritableDatabase *w, bool stale)
+release_writable(const std::string &dir, Xapian::WritableDatabase *w, bool discard, bool stale)
 {
     if (!w)
         return;
+    WriteSection writing(dir, "closing it");
     try {
-        if (stale)
+        if (discard || stale)
             w->begin_transaction(false);
     } catch (...) {
     }
@@ -1029,6 +1110,7 @@ open_index(claw_index_t *ix, const char *dir, unsigned flags, unsigned shard, un
     try {
         ix->dir = dir;
         if (flags & CLAW_INDEX_WRITE) {
+            end_writes_in_tempfail();
             /* The shard count is fixed when the index is created. */
             unsigned have = read_shards(dir);
             if (have && have != n_shards) {
@@ -1178,8 +1260,8 @@ claw_index_close(claw_index_t *ix)
 {
     if (!ix)
         return;
-    release_writable(ix->amend_w, ix->stale_fd);
-    release_writable(ix->wdb, ix->stale_fd);
+    release_writable(ix->dir, ix->amend_w, ix->write_failed, ix->stale_fd);
+    release_writable(ix->dir, ix->wdb, ix->write_failed, ix->stale_fd);
     delete ix->amend_db;
     if (ix->db != ix->wdb)
         delete ix->db;
@@ -1247,6 +1329,7 @@ claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
         (docid - 1) % ix->n_shards != ix->shard)
         return CLAW_STATUS_INVALID_ARGUMENT;
     docid = (docid - 1) / ix->n_shards + 1; /* within this shard */
+    WriteSection writing(ix->dir, "adding a document"); /* a flush may come */
     try {
         Xapian::Document d;
         size_t n = claw_doc_n_terms(doc);
@@ -1281,7 +1364,9 @@ claw_index_commit(claw_index_t *ix, uint64_t seq)
 {
     if (!ix->wdb)
         return CLAW_STATUS_INVALID_ARGUMENT;
+    WriteSection writing(ix->dir, "committing");
     try {
+        test_terminate_in_commit();
         commit_amendments(ix, seq);
         ix->wdb->set_metadata("last_seq", std::to_string(seq));
         ix->wdb->set_metadata("positions", ix->positions ? "yes" : "no");
@@ -1344,6 +1429,7 @@ claw_index_compact(claw_index_t *ix, uint64_t seq)
         return CLAW_STATUS_INVALID_ARGUMENT;
     std::string path = ix->dir + "/shard" + std::to_string(ix->shard);
     std::string tmp = path + ".compact";
+    WriteSection writing(ix->dir, "compacting");
     try {
         claw_index_remove_tree(tmp.c_str());
         commit_amendments(ix, seq);
