@@ -11,6 +11,10 @@
 
 #include "archive-private.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 void
 _claw_set_error(claw_archive_t *a, const char *fmt, ...)
 {
@@ -219,6 +223,55 @@ open_dbs(claw_archive_t *a)
     return rc;
 }
 
+/* The store's LMDB environment, opened at @path; on failure *@st says
+ * how and a->error why. */
+static int
+open_env(claw_archive_t *a, const char *path, uint64_t map_size, claw_status_t *st)
+{
+    int rc;
+    if ((rc = mdb_env_create(&a->env)) || (rc = mdb_env_set_maxdbs(a->env, N_DBS + 2)) ||
+        (rc = mdb_env_set_maxreaders(a->env, 1022))) {
+        *st = _claw_mdb_status(a, rc, "create");
+        return rc;
+    }
+    /* The map only grows: the larger of what is configured and what the
+     * file already holds (mdb_env_open keeps the file's size if larger). */
+    if (!a->read_only && map_size && (rc = mdb_env_set_mapsize(a->env, map_size))) {
+        *st = _claw_mdb_status(a, rc, "set map size");
+        return rc;
+    }
+    rc = mdb_env_open(a->env, path, MDB_NOTLS | (a->read_only ? MDB_RDONLY : 0), 0640);
+    if (rc)
+        *st = _claw_mdb_status(a, rc, "open");
+    return rc;
+}
+
+/* Is the store at @path one whose making a full disk cut short? LMDB
+ * writes its two meta pages when it makes data.mdb, and refuses a shorter
+ * file from then on (MDB_INVALID), though such a file cannot hold a
+ * commit. If no other process has the store open (LMDB's lock byte, which
+ * every process that opens it holds, can be taken for writing), such a
+ * data.mdb is removed, for LMDB to make again; true when it was. */
+static bool
+unmade_store(const char *path)
+{
+    char *data = g_build_filename(path, "data.mdb", NULL);
+    char *lock = g_build_filename(path, "lock.mdb", NULL);
+    struct stat sb;
+    bool removed = false;
+    if (stat(data, &sb) == 0 && sb.st_size < 2 * sysconf(_SC_PAGESIZE)) {
+        int fd = open(lock, O_RDWR | O_CLOEXEC);
+        struct flock only = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        if (fd >= 0 && fcntl(fd, F_SETLK, &only) == 0)
+            removed = unlink(data) == 0;
+        if (fd >= 0)
+            close(fd); /* and the lock with it */
+    }
+    g_free(data);
+    g_free(lock);
+    return removed;
+}
+
 claw_status_t
 claw_archive_open(const char *dir, unsigned flags, uint64_t map_size, claw_archive_t **out,
                   char **error)
@@ -249,22 +302,18 @@ claw_archive_open(const char *dir, unsigned flags, uint64_t map_size, claw_archi
         st = CLAW_STATUS_NOT_FOUND;
         goto fail;
     }
-    if ((rc = mdb_env_create(&a->env)) || (rc = mdb_env_set_maxdbs(a->env, N_DBS + 2)) ||
-        (rc = mdb_env_set_maxreaders(a->env, 1022))) {
-        st = _claw_mdb_status(a, rc, "create");
-        goto fail;
+    rc = open_env(a, path, map_size, &st);
+    if (rc == MDB_INVALID && !a->read_only && unmade_store(path)) {
+        claw_log(CLAW_LOG_WARNING, NULL,
+                 "%s: its making was cut short (data.mdb shorter than LMDB's two meta pages, "
+                 "holding nothing): made again",
+                 path);
+        mdb_env_close(a->env);
+        a->env = NULL;
+        rc = open_env(a, path, map_size, &st);
     }
-    /* The map only grows: the larger of what is configured and what the
-     * file already holds (mdb_env_open keeps the file's size if larger). */
-    if (!a->read_only && map_size && (rc = mdb_env_set_mapsize(a->env, map_size))) {
-        st = _claw_mdb_status(a, rc, "set map size");
+    if (rc)
         goto fail;
-    }
-    rc = mdb_env_open(a->env, path, MDB_NOTLS | (a->read_only ? MDB_RDONLY : 0), 0640);
-    if (rc) {
-        st = _claw_mdb_status(a, rc, "open");
-        goto fail;
-    }
     /* Reader slots of processes that died (kill -9) would pin old pages. */
     int dead = 0;
     mdb_reader_check(a->env, &dead);
