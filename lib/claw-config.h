@@ -69,6 +69,7 @@ struct claw_config {
     claw_limits_t limits;
     claw_policy_config_t policy;
     char *ioc_files;
+    char *ioc_published;
     double tag_score, quarantine_score, reject_score;
     /* [mta]: what the MTA plugins do (plugin/). */
     char *mta_on_failure; /* "defer" | "accept" */
@@ -141,6 +142,12 @@ CLAW_HIDDEN claw_status_t _claw_config_load_section(const char *path, const char
  * the end of the file (or out of memory), or -2 when the line passes @max
  * bytes: unlike getline(), a file without newlines cannot take all memory. */
 CLAW_HIDDEN ssize_t _claw_read_line(FILE *f, char **line, size_t *cap, size_t max);
+
+/* What a line of an indicator file says, in place: without its comment
+ * ('#' at the start of the line or after a space or tab, so that a URL's
+ * fragment, "url:http://x.example/#login", stays) and the white space
+ * around; "" for a blank or comment line. */
+CLAW_HIDDEN char *_claw_ioc_line(char *line);
 
 /* A malloc'd "file:line: [section] name: " + the formatted message, for an
  * option's value found wrong after loading (claw_config_check()); just

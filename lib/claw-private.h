@@ -65,6 +65,7 @@ struct claw_engine {
     GMimeParserOptions *parser_options; /* reused; the warning callback's data is set per message */
     claw_policy_t *policy;
     claw_iocs_t *iocs;
+    bool manual_refresh; /* claw_engine_refresh_manually() */
 };
 
 /* ------------------------------------------------------------------------

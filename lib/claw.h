@@ -228,6 +228,11 @@ CLAW_PUBLIC claw_status_t claw_config_get_cidrs(const claw_config_t *config, con
                                                 const char *name, const claw_cidr_t **cidrs,
                                                 size_t *count);
 
+/** Where the archive's active indicators are published for the MTA:
+ * [ioc] published, or ioc/active in [archive] path. malloc'd: the caller
+ * frees it. NULL if @config is NULL or memory ran out. */
+CLAW_PUBLIC char *claw_ioc_published_path(const claw_config_t *config);
+
 /** Every check the programs that read @config make before they start, so
  * that a file this accepts is one they run with: the engine's (policy, and
  * each [ioc] indicator file read in full: an error there names the
@@ -446,6 +451,26 @@ CLAW_PUBLIC claw_status_t claw_url_normalise(const char *raw, size_t len, char *
  * holding what ends a URL's host: '/', '\\', '?', '#', '@', or a ':' outside
  * an IPv6 address) or CLAW_STATUS_OUT_OF_MEMORY; on failure *@out is NULL. */
 CLAW_PUBLIC claw_status_t claw_host_normalise(const char *raw, size_t len, char **out);
+
+/** The types of indicator, a NULL-terminated list: "url", "host",
+ * "domain" (with its subdomains), "sender" (a mail address), "sha256",
+ * "ip" (an address or a CIDR range) and "message-id". */
+CLAW_PUBLIC const char *const *claw_ioc_types(void);
+
+/** Normalise @value, an indicator of @type (one of claw_ioc_types(), in any
+ * case), into the form a message's values are compared in: URLs through
+ * claw_url_normalise() ("example.com/x" is read as http://example.com/x, as
+ * a browser does), hosts and domains through claw_host_normalise(), IP
+ * addresses canonical and ranges with their host bits cleared
+ * ("10.1.2.3/8" gives "10.0.0.0/8"), a Message-ID without its angle
+ * brackets, the rest lower-cased. Indicator files, the archive's indicator
+ * store and the detectors all compare through this one function. On
+ * success *@key is malloc'd: release it with claw_free(). Returns
+ * CLAW_STATUS_SUCCESS, CLAW_STATUS_INVALID_ARGUMENT (an unknown type, or a
+ * value that cannot be one of its type: then *@why, when @why is not NULL,
+ * says which in a static string) or CLAW_STATUS_OUT_OF_MEMORY. */
+CLAW_PUBLIC claw_status_t claw_ioc_normalise(const char *type, const char *value, char **key,
+                                             const char **why);
 
 #define CLAW_ATT_INLINE       0x0001u /**< Content-Disposition: inline, or no name */
 #define CLAW_ATT_ARCHIVE      0x0002u /**< an archive whose members follow it */
@@ -786,10 +811,19 @@ CLAW_PUBLIC claw_status_t claw_scan_fields(claw_engine_t *engine, const char *da
                                            const char *const *fields, unsigned flags,
                                            claw_verdict_t **verdict);
 
-/** Re-read the indicator files that changed (claw_classify() does it itself
- * at most once a second). A process that judges in forked children calls it
- * before forking, so the reload is kept. */
-CLAW_PUBLIC void claw_engine_refresh(claw_engine_t *engine);
+/** Re-read the indicator files (and the archive's published set) if one
+ * changed; 1 if the set was replaced, else 0. claw_classify() does it itself at
+ * most once a second, unless claw_engine_refresh_manually() was called. A
+ * file that no longer loads, or one that was read and is gone, keeps the
+ * set loaded (and is logged). */
+CLAW_PUBLIC int claw_engine_refresh(claw_engine_t *engine);
+
+/** From now on claw_classify() leaves the indicator files alone: the
+ * caller refreshes with claw_engine_refresh() where a reload may take its
+ * time. A process that judges in forked children (Exim's scanner) reloads
+ * in its first process, between requests, and replaces its children: one
+ * reload per change, not one per child inside a message's deadline. */
+CLAW_PUBLIC void claw_engine_refresh_manually(claw_engine_t *engine);
 
 /** The value of an option as the engine was built with it (as
  * claw_config_get() gives it), e.g. ("mta", "on_failure"); NULL for an

@@ -105,8 +105,12 @@ static const option_t options[] = {
      "URL shorteners added to the built-in list (bit.ly, tinyurl.com, ...)."},
 
     {"ioc", "files", OPT_LIST, offsetof(struct claw_config, ioc_files), "", 0, 0, NULL,
-     "Indicator files, one TYPE:VALUE a line (url, host, domain, sender, sha256, ip; '#' "
-     "starts a comment). Re-read when they change."},
+     "Indicator files, one TYPE:VALUE a line (url, host, domain, sender, sha256, ip, "
+     "message-id; '#' starts a comment). Re-read when they change."},
+    {"ioc", "published", OPT_STRING, offsetof(struct claw_config, ioc_published), "", 0, 0, NULL,
+     "Where clawd and claw publish the archive's active indicators for the MTA (an indicator "
+     "file, replaced whole at each change, re-read within a second); empty: ioc/active in "
+     "[archive] path."},
 
     {"actions", "tag", OPT_SCORE, offsetof(struct claw_config, tag_score), "4", 0, 1000, NULL,
      "Score from which a message is tagged (X-Clawback headers, subject left alone)."},
@@ -621,6 +625,21 @@ claw_config_set(claw_config_t *c, const char *section, const char *name, const c
     return CLAW_STATUS_CONFIG_ERROR;
 }
 
+char *
+claw_ioc_published_path(const claw_config_t *c)
+{
+    if (!c)
+        return NULL;
+    if (c->ioc_published && *c->ioc_published)
+        return strdup(c->ioc_published);
+    const char *dir = c->archive_path ? c->archive_path : "";
+    size_t n = strlen(dir);
+    char *out = malloc(n + sizeof "/ioc/active");
+    if (out)
+        sprintf(out, "%.*s/ioc/active", (int)(n && dir[n - 1] == '/' ? n - 1 : n), dir);
+    return out;
+}
+
 const char *
 claw_config_get(const claw_config_t *c, const char *section, const char *name)
 {
@@ -763,6 +782,17 @@ trim(char *s)
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
         *--e = '\0';
     return s;
+}
+
+char *
+_claw_ioc_line(char *line)
+{
+    for (char *h = strchr(line, '#'); h; h = strchr(h + 1, '#'))
+        if (h == line || h[-1] == ' ' || h[-1] == '\t') {
+            *h = '\0';
+            break;
+        }
+    return trim(line);
 }
 
 ssize_t

@@ -88,7 +88,8 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
 {
     if (!e || !m || !out)
         return CLAW_STATUS_INVALID_ARGUMENT;
-    _claw_iocs_refresh(e);
+    if (!e->manual_refresh)
+        _claw_iocs_refresh(e, false);
     claw_verdict_t *v = g_new0(claw_verdict_t, 1);
     struct claw_verdict_private *vp = g_new0(struct claw_verdict_private, 1);
     vp->hits = g_array_new(FALSE, TRUE, sizeof(claw_rule_hit_t));

@@ -12,23 +12,76 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ioc_names[IOC_LAST] = {"url", "host", "domain", "sender", "sha256", "ip"};
 
 typedef struct {
     char *path;
     struct stat st; /* as last read */
 } ioc_file_t;
 
-/* @value of an indicator of @type in the form the detectors compare it in:
- * URLs and host names as the model writes the ones it finds (one
- * normaliser for both, so "url:http://EX%41MPLE.org/" matches a link to
- * http://example.org/), IP addresses canonical, the rest lower-cased.
- * NULL when @value cannot be one of its type. */
+/* The types, as claw.h lists them; the first IOC_LAST are the ones the
+ * detectors apply (judge.h's ioc_t, in its order). */
+static const char *const ioc_names[] = {"url",  "host",       "domain", "sender",
+                                        "sha256", "ip",       "message-id", NULL};
+
+const char *const *
+claw_ioc_types(void)
+{
+    return ioc_names;
+}
+
+/* An IP address or a CIDR range in canonical text: the address as
+ * inet_ntop writes it, and a prefix shorter than the address with the host
+ * bits cleared ("10.1.2.3/8" is "10.0.0.0/8"; "/32" is dropped). */
 static char *
-ioc_key(ioc_t type, const char *value)
+ip_key(const char *value)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    const char *slash = strchr(value, '/');
+    size_t n = slash ? (size_t)(slash - value) : strlen(value);
+    if (n == 0 || n >= sizeof addr)
+        return NULL;
+    memcpy(addr, value, n);
+    addr[n] = '\0';
+    unsigned char bin[16];
+    int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(fam, addr, bin) != 1)
+        return NULL;
+    unsigned bits = fam == AF_INET ? 32 : 128, prefix = bits;
+    if (slash) {
+        char *end;
+        unsigned long p = strtoul(slash + 1, &end, 10);
+        if (!g_ascii_isdigit(slash[1]) || *end || p > bits)
+            return NULL;
+        prefix = (unsigned)p;
+        for (unsigned i = prefix; i < bits; i++)
+            bin[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+    }
+    char canon[INET6_ADDRSTRLEN];
+    inet_ntop(fam, bin, canon, sizeof canon);
+    return prefix == bits ? g_strdup(canon) : g_strdup_printf("%s/%u", canon, prefix);
+}
+
+static bool
+is_sha256(const char *v)
+{
+    size_t n = 0;
+    for (; v[n]; n++)
+        if (!g_ascii_isxdigit(v[n]))
+            return false;
+    return n == 64;
+}
+
+/* @value of an indicator of type @t (an index of ioc_names) in the form
+ * messages' values are compared in, g_malloc'd; NULL with *@why when it
+ * cannot be one of its type. URLs and host names as the model writes the
+ * ones it finds (one normaliser for both, so "url:http://EX%41MPLE.org/"
+ * matches a link to http://example.org/), IP addresses and ranges
+ * canonical, the rest lower-cased. */
+static char *
+ioc_key(int t, const char *value, const char **why)
 {
     char *normal = NULL;
-    switch (type) {
+    switch (t) {
     case IOC_URL:
         /* Feeds write many URLs without their scheme ("example.com/x"): a
          * browser reads those as http, and so does the model a link in
@@ -39,18 +92,61 @@ ioc_key(ioc_t type, const char *value)
             claw_url_normalise(with, strlen(with), &normal);
             g_free(with);
         }
+        *why = "not an absolute URL";
         break;
     case IOC_HOST:
     case IOC_DOMAIN:
         claw_host_normalise(value, strlen(value), &normal);
+        *why = "not a host name";
         break;
-    default:
-        return g_ascii_strdown(value, -1);
+    case IOC_IP: {
+        char *k = ip_key(value);
+        *why = "not an IP address or a CIDR range";
+        return k;
+    }
+    case IOC_SHA256:
+        *why = "not 64 hexadecimal digits";
+        return is_sha256(value) ? g_ascii_strdown(value, -1) : NULL;
+    case IOC_SENDER:
+        *why = "not a mail address";
+        return strchr(value, '@') && !strpbrk(value, " \t<>,") ? g_ascii_strdown(value, -1) : NULL;
+    default: { /* message-id: as the model keeps it, without its brackets */
+        size_t n = strlen(value);
+        if (n >= 2 && value[0] == '<' && value[n - 1] == '>')
+            value++, n -= 2;
+        *why = "not a Message-ID";
+        return n && !memchr(value, ' ', n) ? g_ascii_strdown(value, (gssize)n) : NULL;
+    }
     }
     /* The sets free their keys with g_free(). */
-    char *key = g_strdup(normal);
+    char *key = normal ? g_strdup(normal) : NULL;
     claw_free(normal);
     return key;
+}
+
+claw_status_t
+claw_ioc_normalise(const char *type, const char *value, char **key, const char **why)
+{
+    static const char *no_why;
+    why = why ? why : &no_why;
+    *why = NULL;
+    if (!key || !type || !value)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *key = NULL;
+    int t = 0;
+    while (ioc_names[t] && g_ascii_strcasecmp(type, ioc_names[t]))
+        t++;
+    if (!ioc_names[t]) {
+        *why = "not a type of indicator";
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    }
+    char *k = ioc_key(t, value, why);
+    if (!k)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    *why = NULL;
+    *key = strdup(k);
+    g_free(k);
+    return *key ? CLAW_STATUS_SUCCESS : CLAW_STATUS_OUT_OF_MEMORY;
 }
 
 static claw_status_t
@@ -64,21 +160,18 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
     }
     char *line = NULL;
     size_t cap = 0;
-    unsigned lineno = 0;
+    unsigned lineno = 0, unapplied = 0;
     ssize_t got;
     while ((got = _claw_read_line(f, &line, &cap, CLAW_CONFIG_LINE_MAX)) >= 0) {
         lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        char *s = g_strstrip(line);
+        char *s = _claw_ioc_line(line);
         if (!*s)
             continue;
         char *colon = strchr(s, ':');
         int type = -1;
         if (colon) {
             *colon = '\0';
-            for (int t = 0; t < IOC_LAST; t++)
+            for (int t = 0; ioc_names[t]; t++)
                 if (!g_ascii_strcasecmp(g_strstrip(s), ioc_names[t]))
                     type = t;
         }
@@ -86,35 +179,38 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
         if (type < 0 || !value || !*value) {
             if (error)
                 *error = g_strdup_printf("%s:%u: expected TYPE:VALUE with TYPE one of url, "
-                                         "host, domain, sender, sha256, ip",
+                                         "host, domain, sender, sha256, ip, message-id",
                                          path, lineno);
             free(line);
             fclose(f);
             return CLAW_STATUS_CONFIG_ERROR;
         }
-        char *key = ioc_key(type, value);
+        const char *why;
+        char *key = ioc_key(type, value, &why);
         if (!key) {
             /* A value that can never match (a relative URL, a host with a
              * port) is one bad line of a feed: it is left out, loudly, and
              * the rest of the file still protects; a line that is not
              * TYPE:VALUE at all is an error above. */
-            claw_log(CLAW_LOG_WARNING, NULL, "%s:%u: %s: '%s' is not %s: left out", path, lineno,
-                     ioc_names[type], value,
-                     type == IOC_URL ? "an absolute URL" : "a host name");
+            claw_log(CLAW_LOG_WARNING, NULL, "%s:%u: %s: '%s' is %s: left out", path, lineno,
+                     ioc_names[type], value, why);
             continue;
         }
-        if (type == IOC_IP) {
-            unsigned char bin[16];
-            char canon[INET6_ADDRSTRLEN];
-            int fam = strchr(key, ':') ? AF_INET6 : AF_INET;
-            if (inet_pton(fam, key, bin) == 1) {
-                g_free(key);
-                key = g_strdup(inet_ntop(fam, bin, canon, sizeof canon));
-            }
+        /* Message-IDs and IP ranges are hunted in the archive; the
+         * detectors do not look for them (yet). */
+        if (type >= IOC_LAST || (type == IOC_IP && strchr(key, '/'))) {
+            g_free(key);
+            unapplied++;
+            continue;
         }
         if (g_hash_table_add(io->set[type], key))
             io->count++;
     }
+    if (unapplied)
+        claw_log(CLAW_LOG_INFO, NULL,
+                 "%s: %u indicators (Message-IDs, IP ranges) are for hunting in the archive; "
+                 "the verdict does not look for them",
+                 path, unapplied);
     claw_status_t st = CLAW_STATUS_SUCCESS;
     if (got == -2 || ferror(f)) {
         if (error)
@@ -164,55 +260,85 @@ _claw_iocs_new(const claw_config_t *config, claw_iocs_t **out, char **error)
         }
     }
     g_strfreev(paths);
+    /* The archive's active set, as clawd and claw publish it: none yet
+     * (no indicator added, or no archive) reads as empty, and is looked
+     * for again at each refresh. */
+    char *published = claw_ioc_published_path(config);
+    if (published) {
+        ioc_file_t f = {.path = g_strdup(published)};
+        bool there = stat(f.path, &f.st) == 0;
+        g_array_append_val(io->files, f);
+        claw_status_t st = there ? load_ioc_file(io, published, error) : CLAW_STATUS_SUCCESS;
+        free(published);
+        if (st) {
+            _claw_iocs_free(io);
+            return st;
+        }
+    }
     io->checked_us = g_get_monotonic_time();
     *out = io;
     return CLAW_STATUS_SUCCESS;
 }
 
-/* Re-read the indicator files if one changed, at most once a second. A
- * file that cannot be read now keeps the indicators already loaded, and
- * the failure is logged: losing a blocklist silently would be worse. */
-void
-_claw_iocs_refresh(claw_engine_t *e)
+/* Re-read the indicator files if one changed (at most once a second
+ * unless @now_ok); true if the set was replaced. A file that cannot be
+ * read now keeps the indicators already loaded, and the failure is logged:
+ * losing a blocklist silently would be worse. So does a file that was
+ * there and is gone (its indicators would go with it). */
+bool
+_claw_iocs_refresh(claw_engine_t *e, bool now_ok)
 {
     claw_iocs_t *io = e->iocs;
     gint64 now = g_get_monotonic_time();
-    if (!io || io->files->len == 0 || now - io->checked_us < G_USEC_PER_SEC)
-        return;
+    if (!io || io->files->len == 0 || (!now_ok && now - io->checked_us < G_USEC_PER_SEC))
+        return false;
     io->checked_us = now;
-    bool changed = false;
+    bool changed = false, gone = false;
     for (guint i = 0; i < io->files->len; i++) {
         ioc_file_t *f = &g_array_index(io->files, ioc_file_t, i);
         struct stat st;
-        if (stat(f->path, &st) == 0 &&
-            (st.st_mtim.tv_sec != f->st.st_mtim.tv_sec ||
-             st.st_mtim.tv_nsec != f->st.st_mtim.tv_nsec || st.st_size != f->st.st_size ||
-             st.st_ino != f->st.st_ino))
+        if (stat(f->path, &st) != 0) {
+            gone = gone || f->st.st_ino != 0;
+            continue;
+        }
+        if (st.st_mtim.tv_sec != f->st.st_mtim.tv_sec ||
+            st.st_mtim.tv_nsec != f->st.st_mtim.tv_nsec || st.st_size != f->st.st_size ||
+            st.st_ino != f->st.st_ino)
             changed = true;
     }
     if (!changed)
-        return;
+        return false;
     claw_iocs_t *fresh = NULL;
     char *err = NULL;
-    if (_claw_iocs_new(e->config, &fresh, &err) != CLAW_STATUS_SUCCESS) {
+    if (gone || _claw_iocs_new(e->config, &fresh, &err) != CLAW_STATUS_SUCCESS) {
         claw_log(CLAW_LOG_ERROR, NULL, "indicators not reloaded, keeping the old set: %s",
-                 err ? err : "error");
+                 gone ? "an indicator file that was read is gone" : err ? err : "error");
         g_free(err);
-        for (guint i = 0; i < io->files->len; i++)
-            stat(g_array_index(io->files, ioc_file_t, i).path,
-                 &g_array_index(io->files, ioc_file_t, i).st);
-        return;
+        for (guint i = 0; i < io->files->len; i++) {
+            ioc_file_t *f = &g_array_index(io->files, ioc_file_t, i);
+            struct stat st;
+            if (stat(f->path, &st) == 0) /* a gone one keeps its old stamp */
+                f->st = st;
+        }
+        return false;
     }
     claw_log(CLAW_LOG_NOTICE, NULL, "indicators reloaded: %zu entries", fresh->count);
     _claw_iocs_free(io);
     e->iocs = fresh;
+    return true;
+}
+
+int
+claw_engine_refresh(claw_engine_t *engine)
+{
+    return engine && _claw_iocs_refresh(engine, true);
 }
 
 void
-claw_engine_refresh(claw_engine_t *engine)
+claw_engine_refresh_manually(claw_engine_t *engine)
 {
     if (engine)
-        _claw_iocs_refresh(engine);
+        engine->manual_refresh = true;
 }
 
 bool

@@ -100,7 +100,7 @@ struct claw_iocs {
 };
 
 /* Re-read the indicator files that changed, at most once a second. */
-CLAW_HIDDEN void _claw_iocs_refresh(claw_engine_t *e);
+CLAW_HIDDEN bool _claw_iocs_refresh(claw_engine_t *e, bool now_ok);
 /* Is @host, or a domain it is under, a host: or domain: indicator? */
 CLAW_HIDDEN bool _claw_ioc_domain_match(const claw_iocs_t *io, const char *host);
 

@@ -58,7 +58,7 @@ typedef struct claw_verdict claw_verdict_t;
 int claw_api_version(void);
 const char *claw_version(void);
 int claw_engine_open(const char *config_path, claw_engine_t **engine, char **error);
-void claw_engine_refresh(claw_engine_t *engine);
+int claw_engine_refresh(claw_engine_t *engine);
 const char *claw_engine_get(const claw_engine_t *engine, const char *section, const char *name);
 int claw_scan_fields(claw_engine_t *engine, const char *data, size_t len,
                      const char *const *fields, unsigned flags, claw_verdict_t **verdict);

@@ -127,6 +127,9 @@ scanner_engine(const char *path, struct stat *st, size_t *max_read)
         claw_log(CLAW_LOG_ERROR, NULL, "cannot build the engine: %s",
                  err ? err : claw_status_to_string(s));
     } else {
+        /* The indicators are re-read here, in the first process, not by
+         * each worker inside a message's deadline (see the main loop). */
+        claw_engine_refresh_manually(eng);
         warm_up(eng);
         *st = now;
         *max_read = (size_t)MIN(max_bytes, (uint64_t)SIZE_MAX - 1) + 1;
@@ -335,14 +338,23 @@ scanner_main(const char *sock_path, const char *cfg_path)
         for (int i = 0; i < n_workers; i++) {
             if (workers[i] > 0)
                 continue;
-            claw_engine_refresh(engine);
             pid_t w = fork();
             if (w == 0)
                 worker_main(engine, max_read, lfd, &cst);
             workers[i] = w > 0 ? w : 0;
         }
-        struct timespec tick = {1, 0};
+        /* Four looks a second: an indicator published (claw ioc) is in
+         * force in every worker within about a quarter of a second of its
+         * file being written, plus the time to read the set. */
+        struct timespec tick = {0, 250 * 1000 * 1000};
         nanosleep(&tick, NULL);
+        if (claw_engine_refresh(engine)) {
+            /* The workers hold the old set: replaced, each after the
+             * request it is serving. */
+            for (int i = 0; i < n_workers; i++)
+                if (workers[i] > 0)
+                    kill(workers[i], SIGTERM);
+        }
         int status;
         pid_t w;
         while ((w = waitpid(-1, &status, WNOHANG)) > 0) {

@@ -223,6 +223,66 @@ check_host(const char *raw, const char *want)
     g_free(shown);
 }
 
+static void
+check_ioc(const char *type, const char *raw, const char *want)
+{
+    char *got = NULL;
+    const char *why = NULL;
+    char *shown = g_strescape(raw, NULL);
+    char *what = g_strdup_printf("claw_ioc_normalise(%s, \"%s\")", type, shown);
+    claw_status_t st = claw_ioc_normalise(type, raw, &got, &why);
+    if (want) {
+        CHECK(st == CLAW_STATUS_SUCCESS, "%s succeeds (%s)", what, why ? why : "");
+        CHECK_STR(got, want, what);
+    } else {
+        CHECK(st == CLAW_STATUS_INVALID_ARGUMENT && got == NULL && why,
+              "%s refuses it, saying why (%s)", what, why ? why : "no reason");
+    }
+    claw_free(got);
+    g_free(what);
+    g_free(shown);
+}
+
+/* Indicators: one normaliser for files, the store and the detectors. */
+static void
+test_ioc_normalise(void)
+{
+    check_ioc("url", "HTTP://Bad.Example:80/a?B=1#F", "http://bad.example/a?B=1#F");
+    check_ioc("url", "bad.example/pay", "http://bad.example/pay");
+    check_ioc("url", "/relative", NULL);
+    check_ioc("URL", "http://x.example/", "http://x.example/");
+    check_ioc("host", "B%C3%BCcher.example.", "xn--bcher-kva.example");
+    check_ioc("domain", "0x7f.1", "127.0.0.1");
+    check_ioc("domain", "evil.example/path", NULL);
+    check_ioc("ip", "192.0.2.7", "192.0.2.7");
+    check_ioc("ip", "10.1.2.3/8", "10.0.0.0/8");
+    check_ioc("ip", "10.1.2.3/32", "10.1.2.3");
+    check_ioc("ip", "2001:DB8::1/32", "2001:db8::/32");
+    check_ioc("ip", "2001:db8::1", "2001:db8::1");
+    check_ioc("ip", "10.0.0.0/33", NULL);
+    check_ioc("ip", "10.0.0.0/", NULL);
+    check_ioc("ip", "10.0.0.0/-1", NULL);
+    check_ioc("ip", "300.1.1.1", NULL);
+    check_ioc("ip", "evil.example", NULL);
+    check_ioc("sha256", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    check_ioc("sha256", "e3b0", NULL);
+    check_ioc("sender", "CEO@Fraud.Example", "ceo@fraud.example");
+    check_ioc("sender", "no-at-sign.example", NULL);
+    check_ioc("sender", "a b@x.example", NULL);
+    check_ioc("message-id", "<Abc.1@Mailer.example>", "abc.1@mailer.example");
+    check_ioc("message-id", "abc.1@mailer.example", "abc.1@mailer.example");
+    check_ioc("message-id", "<>", NULL);
+    check_ioc("colour", "red", NULL);
+    char *out = NULL;
+    CHECK(claw_ioc_normalise(NULL, "x", &out, NULL) == CLAW_STATUS_INVALID_ARGUMENT && !out,
+          "claw_ioc_normalise: NULL type is an invalid argument");
+    size_t n = 0;
+    for (const char *const *t = claw_ioc_types(); *t; t++)
+        n++;
+    CHECK(n == 7, "claw_ioc_types lists 7 types (%zu)", n);
+}
+
 /* The public normaliser that indicators and archive queries use. */
 static void
 test_normalise(void)
@@ -2001,6 +2061,7 @@ main(void)
     test_log_configure();
     test_urls();
     test_normalise();
+    test_ioc_normalise();
     test_html();
     test_addresses();
     test_auth();
