@@ -67,10 +67,15 @@ enum {
     DB_LOG,
     DB_INFO,
     DB_DICT,
+    DB_IOC,     /* indicators by id (ioc.c) */
+    DB_IOC_KEY, /* "type:value" -> id */
     N_DBS
 };
-static const char *const db_names[N_DBS] = {"blob", "loc", "sha",  "meta", "env",
-                                            "cid",  "log", "info", "dict"};
+static const char *const db_names[N_DBS] = {"blob", "loc",  "sha", "meta", "env",    "cid",
+                                            "log",  "info", "dict", "ioc", "ioc_key"};
+/* The first database an archive written before it may lack (read-only,
+ * such an archive reads as having none of them). */
+#define DB_FIRST_ADDED DB_IOC
 
 /* The layout this code reads and writes (info key "format"). */
 #define FORMAT "3"
@@ -86,6 +91,7 @@ struct claw_archive {
     MDB_env *env;
     MDB_dbi dbi[N_DBS];
     bool have_dbs;
+    bool have_iocs; /* DB_IOC and DB_IOC_KEY are open */
     bool read_only;
     char *dir;
     char error[512];
@@ -160,11 +166,20 @@ uint64_t _claw_get_be64(const void *p);
 void _claw_be32(unsigned char out[4], uint32_t v);
 uint32_t _claw_get_be32(const void *p);
 
+/* Run @fn in a write transaction, committed when @fn returns 0; when the
+ * map is full it is grown and @fn runs again in a new transaction (up to 8
+ * times), so @fn must start from its context afresh each time. Fails with
+ * the handle's error saying "@what: ..." (archive.c) */
+claw_status_t _claw_write(claw_archive_t *a, const char *what,
+                          int (*fn)(claw_archive_t *a, MDB_txn *txn, void *ctx), void *ctx);
+
 /* Records: writing and reading meta and envelope records (records.c) */
 void _claw_put_varint(GByteArray *r, uint64_t v);
 void _claw_rec_add(GByteArray *r, unsigned tag, const void *s, size_t len);
 void _claw_rec_str(GByteArray *r, unsigned tag, const char *s);
 void _claw_rec_int(GByteArray *r, unsigned tag, int64_t v);
+/* A field written by _claw_rec_int() (0 if malformed). */
+int64_t _claw_rec_num(const char *p, size_t n);
 void _claw_compress_record(claw_archive_t *a, GByteArray *rec);
 bool _claw_record_plain(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, MDB_val *plain, void **buf);
 bool _claw_record_each(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, 

@@ -183,14 +183,22 @@ open_dbs(claw_archive_t *a)
     int rc = mdb_txn_begin(a->env, NULL, a->read_only ? MDB_RDONLY : 0, &txn);
     if (rc)
         return rc;
+    a->have_iocs = true;
     for (int i = 0; i < N_DBS; i++) {
         unsigned flags = a->read_only ? 0 : MDB_CREATE;
         if (i == DB_CID || i == DB_SHA)
             flags |= MDB_DUPSORT | MDB_DUPFIXED;
         rc = mdb_dbi_open(txn, db_names[i], flags, &a->dbi[i]);
+        if (rc == MDB_NOTFOUND && i >= DB_FIRST_ADDED) {
+            a->have_iocs = false; /* read-only, written before they were */
+            rc = 0;
+            continue;
+        }
         if (rc)
             break;
     }
+    if (rc)
+        a->have_iocs = false;
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
         rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);
@@ -355,6 +363,44 @@ claw_archive_close(claw_archive_t *a)
     g_mutex_clear(&a->dict_lock);
     free(a->dir);
     free(a);
+}
+
+claw_status_t
+_claw_write(claw_archive_t *a, const char *what,
+            int (*fn)(claw_archive_t *a, MDB_txn *txn, void *ctx), void *ctx)
+{
+    if (a->read_only)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    for (int attempt = 0;; attempt++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+        if (rc == MDB_MAP_RESIZED) { /* another process grew it */
+            pthread_rwlock_wrlock(&a->resize);
+            mdb_env_set_mapsize(a->env, 0);
+            pthread_rwlock_unlock(&a->resize);
+            rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+        }
+        if (rc)
+            return _claw_mdb_status(a, rc, "begin");
+        rc = fn(a, txn, ctx);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (rc == 0)
+            return CLAW_STATUS_SUCCESS;
+        if (rc != MDB_MAP_FULL || attempt >= 8)
+            return _claw_mdb_status(a, rc, what);
+        /* Grow the map (doubling, at least 64 MiB more) and try again. */
+        MDB_envinfo info;
+        mdb_env_info(a->env, &info);
+        size_t grow = info.me_mapsize < (64u << 20) ? (64u << 20) : info.me_mapsize;
+        pthread_rwlock_wrlock(&a->resize);
+        rc = mdb_env_set_mapsize(a->env, info.me_mapsize + grow);
+        pthread_rwlock_unlock(&a->resize);
+        if (rc)
+            return _claw_mdb_status(a, rc, "grow the map");
+    }
 }
 
 /* A read transaction, following a map that another process grew. */

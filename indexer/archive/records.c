@@ -219,8 +219,8 @@ chunk(GStringChunk *s, const char *p, size_t n)
     return g_string_chunk_insert_len(s, p, (gssize)n);
 }
 
-static int64_t
-num(const char *p, size_t n)
+int64_t
+_claw_rec_num(const char *p, size_t n)
 {
     const unsigned char *q = (const unsigned char *)p;
     uint64_t v;
@@ -286,9 +286,9 @@ _claw_meta_field(void *ctx, unsigned tag, const char *p, size_t n)
         if (n == CLAW_ID_SIZE - 1)
             memcpy(r->id, p, n);
         break;
-    case T_ARRIVAL: r->arrival_ms = num(p, n); break;
-    case T_SIZE: r->size = (uint64_t)num(p, n); break;
-    case T_DATE: r->date = num(p, n); break;
+    case T_ARRIVAL: r->arrival_ms = _claw_rec_num(p, n); break;
+    case T_SIZE: r->size = (uint64_t)_claw_rec_num(p, n); break;
+    case T_DATE: r->date = _claw_rec_num(p, n); break;
     case T_MSGID: r->message_id = chunk(c->s, p, n); break;
     case T_SUBJECT: r->subject = chunk(c->s, p, n); break;
     case T_FROM: r->from = chunk(c->s, p, n); break;
@@ -315,7 +315,7 @@ env_field(void *ctx, unsigned tag, const char *p, size_t n)
     case T_IP: c->d->client_ip = chunk(c->s, p, n); break;
     case T_HELO: c->d->helo = chunk(c->s, p, n); break;
     case T_SOURCE: c->d->source = chunk(c->s, p, n); break;
-    case T_TIME: c->d->time_ms = num(p, n); break;
+    case T_TIME: c->d->time_ms = _claw_rec_num(p, n); break;
     default: break;
     }
 }

@@ -363,49 +363,39 @@ _claw_test_crash(const char *when, unsigned commits_done)
         _exit(137);
 }
 
+typedef struct {
+    claw_item_t *const *items;
+    size_t n;
+    uint64_t next_docid;
+} store_run_t;
+
+static int
+store_items(claw_archive_t *a, MDB_txn *txn, void *ctx)
+{
+    store_run_t *r = ctx;
+    for (size_t i = 0; i < r->n; i++)
+        r->items[i]->outcome = CLAW_ITEM_PENDING; /* a try again after the map grew */
+    r->next_docid = _claw_last_key(txn, a->dbi[DB_META]) + 1;
+    uint64_t next_seq = _claw_last_key(txn, a->dbi[DB_LOG]) + 1;
+    int rc = 0;
+    for (size_t i = 0; i < r->n && rc == 0; i++)
+        rc = _claw_store_one(a, txn, r->items[i], &r->next_docid, &next_seq);
+    if (rc == 0)
+        _claw_test_crash("before", a->commits);
+    return rc;
+}
+
 claw_status_t
 claw_archive_store(claw_archive_t *a, claw_item_t *const *items, size_t n)
 {
-    if (a->read_only)
-        return CLAW_STATUS_INVALID_ARGUMENT;
-    for (int attempt = 0;; attempt++) {
-        MDB_txn *txn;
-        int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-        if (rc == MDB_MAP_RESIZED) { /* another process grew it */
-            pthread_rwlock_wrlock(&a->resize);
-            mdb_env_set_mapsize(a->env, 0);
-            pthread_rwlock_unlock(&a->resize);
-            rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-        }
-        if (rc)
-            return _claw_mdb_status(a, rc, "begin");
-        uint64_t next_docid = _claw_last_key(txn, a->dbi[DB_META]) + 1;
-        uint64_t next_seq = _claw_last_key(txn, a->dbi[DB_LOG]) + 1;
-        for (size_t i = 0; i < n && rc == 0; i++)
-            rc = _claw_store_one(a, txn, items[i], &next_docid, &next_seq);
-        if (rc == 0) {
-            _claw_test_crash("before", a->commits);
-            rc = mdb_txn_commit(txn);
-            if (rc == 0) {
-                _claw_test_crash("after", a->commits++);
-                _claw_maybe_train(a, next_docid - 1);
-                return CLAW_STATUS_SUCCESS;
-            }
-        } else {
-            mdb_txn_abort(txn);
-        }
+    store_run_t r = {items, n, 0};
+    claw_status_t st = _claw_write(a, "store", store_items, &r);
+    if (st) {
         for (size_t i = 0; i < n; i++)
             items[i]->outcome = CLAW_ITEM_PENDING;
-        if (rc != MDB_MAP_FULL || attempt >= 8)
-            return _claw_mdb_status(a, rc, "store");
-        /* Grow the map (doubling, at least 64 MiB more) and try again. */
-        MDB_envinfo info;
-        mdb_env_info(a->env, &info);
-        size_t grow = info.me_mapsize < (64u << 20) ? (64u << 20) : info.me_mapsize;
-        pthread_rwlock_wrlock(&a->resize);
-        rc = mdb_env_set_mapsize(a->env, info.me_mapsize + grow);
-        pthread_rwlock_unlock(&a->resize);
-        if (rc)
-            return _claw_mdb_status(a, rc, "grow the map");
+        return st;
     }
+    _claw_test_crash("after", a->commits++);
+    _claw_maybe_train(a, r.next_docid - 1);
+    return CLAW_STATUS_SUCCESS;
 }

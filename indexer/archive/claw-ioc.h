@@ -1,0 +1,94 @@
+/* claw-ioc.h - the archive's indicator store: indicators of compromise
+ * (a URL, a host, a domain, an IP or range, a sender, a SHA-256, a
+ * Message-ID) kept in the archive's LMDB beside the mail, with where they
+ * came from, why, how long they hold and what they ask for, and the active
+ * ones published as an indicator file for the MTA (which never reads the
+ * store itself: see claw_ioc_publish).
+ *
+ * Values are stored normalised by libclaw's claw_ioc_normalise(), the one
+ * form in which messages' values are compared; the caller normalises (the
+ * archive library does not link the mail model). Adding an indicator that
+ * is already there (the same type and normalised value) updates it and
+ * keeps its id; revoking keeps it, marked, so that its history stays.
+ */
+#ifndef CLAW_IOC_H
+#define CLAW_IOC_H
+
+#include "claw-archive.h"
+
+/* The actions an indicator asks for: "block" (new mail refused at SMTP
+ * time; the default), "quarantine" (and old mail taken back), "tag", or
+ * "hunt" (only looked for). Every active indicator is hunted. */
+bool claw_ioc_action_known(const char *action);
+
+typedef struct claw_ioc {
+    uint64_t id;         /* given by the store, from 1 */
+    const char *type;    /* one of claw_ioc_types() */
+    const char *value;   /* normalised */
+    const char *given;   /* as it was given, when that differs; else NULL */
+    const char *action;  /* see claw_ioc_action_known() */
+    const char *source;  /* "cli", "file:PATH", "feed:NAME", ... */
+    const char *reason;  /* free text; may be NULL */
+    const char *added_by;
+    int64_t added;       /* seconds since the epoch */
+    int64_t updated;     /* last added again or changed */
+    int64_t valid_from;  /* 0: from when it was added */
+    int64_t valid_until; /* 0: no end */
+    int64_t revoked;     /* 0: not revoked */
+    const char *revoked_by;
+    int confidence;      /* 0 to 100; -1: not given */
+} claw_ioc_t;
+
+/* Is @ioc in force at @now: not revoked, and within its validity? */
+bool claw_ioc_active(const claw_ioc_t *ioc, int64_t now);
+
+/* What claw_ioc_put did. */
+typedef struct claw_ioc_put_counts {
+    size_t added, updated;
+} claw_ioc_put_counts_t;
+
+/* In claw_ioc_put(): a time (valid_from, valid_until) or a confidence that
+ * keeps what the indicator had (a new one: none). */
+#define CLAW_IOC_KEEP INT64_MIN
+#define CLAW_IOC_KEEP_CONFIDENCE (-2)
+
+/* Add @n indicators, or update the ones already there: what each one
+ * gives replaces what was there, what it leaves out (a NULL action,
+ * source or reason; CLAW_IOC_KEEP; CLAW_IOC_KEEP_CONFIDENCE) stays, and a
+ * revoked one is in force again. A new one without an action blocks. All
+ * in one transaction: every one is stored, or none. Each one's type and
+ * value must be normalised already; id, added, updated, added_by (of an
+ * indicator already there), revoked and revoked_by are the store's, and
+ * each iocs[i]->id is set to its id. @now is the time of the change. */
+claw_status_t claw_ioc_put(claw_archive_t *archive, claw_ioc_t *const *iocs, size_t n,
+                           int64_t now, claw_ioc_put_counts_t *counts);
+
+/* Revoke indicator @id (by @by at @now); NOT_FOUND if there is none. An
+ * indicator revoked already stays as it was. */
+claw_status_t claw_ioc_revoke(claw_archive_t *archive, uint64_t id, const char *by, int64_t now);
+
+/* The id of the indicator of @type with normalised @value, or NOT_FOUND. */
+claw_status_t claw_ioc_find(claw_archive_t *archive, const char *type, const char *value,
+                            uint64_t *id);
+
+/* Indicator @id in *@out (claw_ioc_free()), or NOT_FOUND. */
+claw_status_t claw_ioc_get(claw_archive_t *archive, uint64_t id, claw_ioc_t **out);
+void claw_ioc_free(claw_ioc_t *ioc);
+
+/* Call @fn for each indicator by id, until it returns false. The record
+ * handed to @fn is valid during the call only. */
+claw_status_t claw_ioc_each(claw_archive_t *archive,
+                            bool (*fn)(void *ctx, const claw_ioc_t *ioc), void *ctx);
+
+/* Write the indicators in force at @now that block or quarantine (the MTA
+ * refuses mail that matches its set; tag and hunt are not for it) to @path
+ * as an indicator file
+ * (TYPE:VALUE lines, libclaw's [ioc] format), replacing it whole: written
+ * beside it, synced, then renamed over it, so that a reader sees the old
+ * set or the new one, never a part. *@count (if not NULL) is how many it
+ * holds; *@next_change (if not NULL) the first time after @now at which
+ * one starts or ends (0: none), when it must be written again. */
+claw_status_t claw_ioc_publish(claw_archive_t *archive, const char *path, int64_t now,
+                               size_t *count, int64_t *next_change);
+
+#endif
