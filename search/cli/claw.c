@@ -51,6 +51,8 @@ usage(FILE *out)
             "  stats [--json]                 what the archive holds and its size\n"
             "  check [--deep] [--json]        store and index agree; xapian-check is clean\n"
             "  reindex [--catch-up] [--json]  rebuild the index from the store (or catch up)\n"
+            "  ioc add|list|show|revoke|import ...\n"
+            "        The archive's indicators, published for the MTA (claw ioc --help).\n"
             "  COMMAND --help                 the command's usage\n"
             "\n"
             "Options:\n"
@@ -80,6 +82,7 @@ static const struct {
     {"search", CLAW_CLI_ARCHIVE_MODULE},  {"show", CLAW_CLI_ARCHIVE_MODULE},
     {"export", CLAW_CLI_ARCHIVE_MODULE},  {"stats", CLAW_CLI_ARCHIVE_MODULE},
     {"check", CLAW_CLI_ARCHIVE_MODULE},   {"reindex", CLAW_CLI_ARCHIVE_MODULE},
+    {"ioc", CLAW_CLI_ARCHIVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the

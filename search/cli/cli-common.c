@@ -49,10 +49,14 @@ cli_parse(const char *prog, const char *usage, const cli_option_t *options, bool
         n++;
     struct option *longopts = g_new0(struct option, n + 2);
     GString *shortopts = g_string_new(NULL);
+    /* An option without a letter is long only: getopt gives it 256 + i. */
+#define CODE(i) (options[i].letter ? options[i].letter : 256 + (int)(i))
     for (size_t i = 0; i < n; i++) {
         longopts[i] = (struct option){options[i].name,
                                       options[i].value ? required_argument : no_argument, NULL,
-                                      options[i].letter};
+                                      CODE(i)};
+        if (!options[i].letter)
+            continue;
         g_string_append_c(shortopts, (char)options[i].letter);
         if (options[i].value)
             g_string_append_c(shortopts, ':');
@@ -69,7 +73,7 @@ cli_parse(const char *prog, const char *usage, const cli_option_t *options, bool
             rc = EX_USAGE;
         } else {
             for (size_t i = 0; i < n; i++) {
-                if (options[i].letter != c)
+                if (CODE(i) != c)
                     continue;
                 if (options[i].value)
                     *options[i].value = optarg;
@@ -78,6 +82,7 @@ cli_parse(const char *prog, const char *usage, const cli_option_t *options, bool
             }
         }
     }
+#undef CODE
     if (rc == CLI_GO_ON && !takes_args && !cli_no_more_args(&o, argc, argv))
         rc = EX_USAGE;
     g_string_free(shortopts, TRUE);

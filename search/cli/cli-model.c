@@ -138,6 +138,18 @@ claw_host_normalise(const char *raw, size_t len, char **out)
     return the_model()->host_normalise(raw, len, out);
 }
 
+claw_status_t
+claw_ioc_normalise(const char *type, const char *value, char **key, const char **why)
+{
+    return the_model()->ioc_normalise(type, value, key, why);
+}
+
+const char *const *
+claw_ioc_types(void)
+{
+    return the_model()->ioc_types();
+}
+
 void
 claw_free(void *p)
 {

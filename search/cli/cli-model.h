@@ -30,6 +30,8 @@ typedef struct {
     __typeof__(claw_id_new) *id_new;
     __typeof__(claw_url_normalise) *url_normalise;
     __typeof__(claw_host_normalise) *host_normalise;
+    __typeof__(claw_ioc_normalise) *ioc_normalise;
+    __typeof__(claw_ioc_types) *ioc_types;
     __typeof__(claw_free) *free;
     /* OpenSSL's SHA256(), which the store calls to hash a long key or (in
      * check --deep) a whole message: libcrypto alone costs a search more

@@ -37,6 +37,7 @@ claw_cli_cmd_fn claw_cmd_export;  /* cmd-search.c */
 claw_cli_cmd_fn claw_cmd_stats;   /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_check;   /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_reindex; /* cmd-admin.c */
+claw_cli_cmd_fn claw_cmd_ioc;     /* cmd-ioc.c */
 
 /* A command's options: parsed with getopt_long from argv[1] on. */
 typedef struct {
@@ -54,9 +55,9 @@ typedef struct {
  * caller returns 0 on 'h' and EX_USAGE on '?' without touching an archive. */
 int cli_next_opt(const cli_opts_t *o, int argc, char **argv, bool *started);
 
-/* One option of a command, for cli_parse(): --NAME (and -LETTER) is an
- * on/off flag that sets *@flag, or, with @value, takes an argument that is
- * stored there (the last one given wins). */
+/* One option of a command, for cli_parse(): --NAME (and -LETTER, unless
+ * LETTER is 0) is an on/off flag that sets *@flag, or, with @value, takes
+ * an argument that is stored there (the last one given wins). */
 typedef struct {
     const char *name;
     int letter;

@@ -288,6 +288,8 @@ const cli_model_t claw_cli_model CLAW_PUBLIC_MODULE = {
     .id_new = claw_id_new,
     .url_normalise = claw_url_normalise,
     .host_normalise = claw_host_normalise,
+    .ioc_normalise = claw_ioc_normalise,
+    .ioc_types = claw_ioc_types,
     .free = claw_free,
     .sha256 = SHA256,
 };
