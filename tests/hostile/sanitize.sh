@@ -1,8 +1,9 @@
 #!/bin/sh
 # Build libclaw and claw with AddressSanitizer (and LeakSanitizer) and
 # UndefinedBehaviorSanitizer in a build directory of their own, then run the
-# unit tests, the golden tests, the bombs, the corpus sweep and the archive
-# tests (index-faults and the soak too) under them.
+# unit tests, the golden tests, the bombs, the corpus sweep, the archive
+# tests (index-faults and the soak too) and the indicator store's under
+# them, and Exim's tests with the sanitized scanner (exim, exim-ioc).
 # Any sanitizer report fails the test (UBSan is built not to recover).
 . "$srcdir/tests/tools/tap.sh"
 if [ -n "${CLAW_SANITIZED:-}" ]; then
@@ -82,12 +83,14 @@ else
     grep -E "^not ok|Sanitizer|runtime error|SUMMARY" "$tmp/unit.log" | head -20 | sed 's/^/#  /'
 fi
 for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd archive/lmtp-limits \
-    archive/clawd-tls archive/index-faults archive/soak; do
+    archive/clawd-tls archive/index-faults archive/soak ioc/ioc; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
-    CLAW_SCANNER_BIN=$scanner CLAW_LIB="$san/lib/.libs/libclaw.so" sh "$srcdir/tests/mta/exim.sh" 2>&1 |
-        sed "s/^ok - /ok - asan+ubsan scanner: /; s/^not ok - /not ok - asan+ubsan scanner: /"
+    for t in exim exim-ioc; do
+        CLAW_SCANNER_BIN=$scanner CLAW_LIB="$san/lib/.libs/libclaw.so" sh "$srcdir/tests/mta/$t.sh" 2>&1 |
+            sed "s/^ok - /ok - asan+ubsan scanner: /; s/^not ok - /not ok - asan+ubsan scanner: /"
+    done
 fi
 if [ -z "$(ls "$tmp/reports")" ]; then
     ok "no sanitizer report from any process (claw, clawd${scanner:+, claw-scanner})"
