@@ -1541,7 +1541,7 @@ claw_index_writing(claw_index_t *ix)
 
 static Xapian::MSet
 run_query(const Xapian::Database &db, const Xapian::Query &q, claw_sort_t sort, size_t first,
-          size_t limit)
+          size_t limit, bool exact)
 {
     Xapian::Enquire enq(db);
     enq.set_query(q);
@@ -1552,7 +1552,7 @@ run_query(const Xapian::Database &db, const Xapian::Query &q, claw_sort_t sort, 
     }
     /* limit 0 asks for the count alone: make it exact. */
     return enq.get_mset((Xapian::doccount)first, (Xapian::doccount)limit,
-                        limit ? 0 : db.get_doccount());
+                        limit && !exact ? 0 : db.get_doccount());
 }
 
 /* Does hit @a of one result come before hit @b of another (the order each
@@ -1571,21 +1571,20 @@ before(const Xapian::MSetIterator &a, const Xapian::MSetIterator &b, claw_sort_t
 }
 
 static claw_status_t
-search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset, size_t limit,
-       claw_hits_t **out)
+search(claw_index_t *ix, const Xapian::Query &q, claw_sort_t sort, size_t offset, size_t limit,
+       bool exact, claw_hits_t **out)
 {
-    Xapian::Query q = Parser(query, ix->positions, &ix->check).parse();
     Xapian::MSet m, a;
     if (!ix->amend_db) {
-        m = run_query(*ix->db, q, sort, offset, limit);
+        m = run_query(*ix->db, q, sort, offset, limit, exact);
     } else {
         /* The shards without the documents that have newer versions, and
          * those versions; both searched to offset + limit and merged. */
         Xapian::Query masked(Xapian::Query::OP_AND_NOT, q,
                              Xapian::Query((new MaskSource(&ix->check, &ix->amends))->release()));
         size_t want = limit ? offset + limit : 0;
-        m = run_query(*ix->db, masked, sort, 0, want);
-        a = run_query(*ix->amend_db, q, sort, 0, want);
+        m = run_query(*ix->db, masked, sort, 0, want, exact);
+        a = run_query(*ix->amend_db, q, sort, 0, want, exact);
     }
     claw_hits_t *h = (claw_hits_t *)calloc(1, sizeof *h);
     if (!h)
@@ -1641,16 +1640,19 @@ search_again(claw_index_t *ix, int tries)
     return claw_index_reopen(ix) == CLAW_STATUS_SUCCESS;
 }
 
-extern "C" claw_status_t
-claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset,
-                  size_t limit, claw_hits_t **hits, char **error)
+/* Run the query @make() gives (it may throw QueryError), trying again
+ * when the index moves under the search. */
+template <typename MakeQuery>
+static claw_status_t
+search_with(claw_index_t *ix, MakeQuery make, claw_sort_t sort, size_t offset, size_t limit,
+            bool exact, claw_hits_t **hits, char **error)
 {
     *hits = nullptr;
     if (error)
         *error = nullptr;
     for (int tries = 1;; tries++) {
         try {
-            return search(ix, query, sort, offset, limit, hits);
+            return search(ix, make(), sort, offset, limit, exact, hits);
         } catch (const QueryError &e) {
             return search_failed(ix, e.what, CLAW_STATUS_INVALID_ARGUMENT, error);
         } catch (const Xapian::WildcardError &e) {
@@ -1670,6 +1672,47 @@ claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t 
             return CLAW_STATUS_OUT_OF_MEMORY;
         }
     }
+}
+
+extern "C" claw_status_t
+claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset,
+                  size_t limit, claw_hits_t **hits, char **error)
+{
+    return search_with(
+        ix, [&] { return Parser(query, ix->positions, &ix->check).parse(); }, sort, offset, limit,
+        false, hits, error);
+}
+
+extern "C" claw_status_t
+claw_index_search_terms(claw_index_t *ix, const char *const *terms, size_t n, claw_sort_t sort,
+                        size_t offset, size_t limit, claw_hits_t **hits, char **error)
+{
+    auto make = [&] {
+        std::vector<Xapian::Query> any;
+        for (size_t i = 0; i < n; i++)
+            any.emplace_back(terms[i]);
+        return Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                             Xapian::Query(Xapian::Query::OP_OR, any.begin(), any.end()), 0.0);
+    };
+    return search_with(ix, make, sort, offset, limit, true, hits, error);
+}
+
+extern "C" claw_status_t
+claw_index_each_term(claw_index_t *ix, const char *prefix,
+                     bool (*fn)(void *ctx, const char *term), void *ctx)
+{
+    try {
+        for (Xapian::Database *db : {ix->db, ix->amend_db}) {
+            if (!db)
+                continue;
+            for (Xapian::TermIterator t = db->allterms_begin(prefix); t != db->allterms_end(prefix);
+                 ++t)
+                if (!fn(ctx, (*t).c_str()))
+                    return CLAW_STATUS_SUCCESS;
+        }
+        return CLAW_STATUS_SUCCESS;
+    }
+    CATCH(ix, ix->dir)
 }
 
 extern "C" void

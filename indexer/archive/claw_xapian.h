@@ -125,6 +125,20 @@ claw_status_t claw_index_search(claw_index_t *index, const char *query, claw_sor
                                 size_t offset, size_t limit, claw_hits_t **hits, char **error);
 void claw_hits_free(claw_hits_t *hits);
 
+/** The messages that hold any of the @n exact terms @terms (each with its
+ * prefix, as claw_term() writes it), as claw_index_search() gives them,
+ * with an exact count in estimated: a hunt's question, asked without the
+ * query language. */
+claw_status_t claw_index_search_terms(claw_index_t *index, const char *const *terms, size_t n,
+                                      claw_sort_t sort, size_t offset, size_t limit,
+                                      claw_hits_t **hits, char **error);
+
+/** Call @fn with each term of the index that starts with @prefix (each
+ * once per database that holds it: the shards, then the amendments), until
+ * it returns false. */
+claw_status_t claw_index_each_term(claw_index_t *index, const char *prefix,
+                                   bool (*fn)(void *ctx, const char *term), void *ctx);
+
 /** The query as Xapian understood it (for --explain and tests); malloc'd. */
 claw_status_t claw_index_describe(const char *query, char **description, char **error);
 

@@ -8,7 +8,8 @@
  *   XF from/sender   XT to   XC cc   XRT reply-to   XR envelope recipient
  *   XE envelope sender   S subject words   XA attachment name   XTYPE type
  *   XSHA sha256 (attachments, members, the message)   XURL url   XHOST host
- *   XDOM registrable domain   XIP ip   XHELO helo   XMID message-id
+ *   XDOM a link's host and the domains above it to its registrable one, an
+ *   address's registrable domain   XIP ip   XHELO helo   XMID message-id
  *   XID Clawback id   XACT action   XRULE rule   XAUTH method=result
  *   XHDR<name>: a header the admin named
  */
@@ -197,6 +198,30 @@ add_words(claw_doc_t *d, const char *prefix, const char *s, size_t len, uint32_t
 
 /* An address: whole, local part, domain and its parents down to the
  * registrable domain, and the display name's words. */
+/* A link's host as XDOM terms: the host and each domain above it down to
+ * its registrable domain (a.b.evil.example: a.b.evil.example,
+ * b.evil.example, evil.example), so that domain:b.evil.example finds the
+ * links under it, as a domain indicator asks. A host without a registrable
+ * domain (an IP, an unknown suffix) is its own. */
+static void
+add_domains(claw_doc_t *d, const char *host, const char *registrable)
+{
+    if (!host || !registrable) {
+        add_bool(d, "XDOM", registrable ? registrable : host);
+        return;
+    }
+    size_t rl = strlen(registrable);
+    for (const char *p = host; p; p = strchr(p, '.')) {
+        if (*p == '.')
+            p++;
+        if (strlen(p) < rl)
+            break;
+        add_bool(d, "XDOM", p);
+        if (strcmp(p, registrable) == 0)
+            break;
+    }
+}
+
 static void
 add_address(claw_doc_t *d, const char *prefix, const char *name, const char *addr,
             const char *domain, const char *unicode, const char *registrable)
@@ -341,7 +366,7 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
         add_bool(d, "XHOST", u->host.ascii);
         if (u->host.unicode && u->host.ascii && strcmp(u->host.unicode, u->host.ascii))
             add_bool(d, "XHOST", u->host.unicode);
-        add_bool(d, "XDOM", u->host.registrable);
+        add_domains(d, u->host.ascii, u->host.registrable);
     }
     add_bool(d, "XMID", m->message_id);
     add_bool(d, "XID", r->id);

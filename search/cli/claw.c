@@ -53,6 +53,8 @@ usage(FILE *out)
             "  reindex [--catch-up] [--json]  rebuild the index from the store (or catch up)\n"
             "  ioc add|list|show|revoke|import ...\n"
             "        The archive's indicators, published for the MTA (claw ioc --help).\n"
+            "  hunt [--json] [--count] [--limit N] ID|VALUE...\n"
+            "        Every archived message that holds each indicator, of any age.\n"
             "  COMMAND --help                 the command's usage\n"
             "\n"
             "Options:\n"
@@ -82,7 +84,7 @@ static const struct {
     {"search", CLAW_CLI_ARCHIVE_MODULE},  {"show", CLAW_CLI_ARCHIVE_MODULE},
     {"export", CLAW_CLI_ARCHIVE_MODULE},  {"stats", CLAW_CLI_ARCHIVE_MODULE},
     {"check", CLAW_CLI_ARCHIVE_MODULE},   {"reindex", CLAW_CLI_ARCHIVE_MODULE},
-    {"ioc", CLAW_CLI_ARCHIVE_MODULE},
+    {"ioc", CLAW_CLI_ARCHIVE_MODULE},     {"hunt", CLAW_CLI_ARCHIVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the

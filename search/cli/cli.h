@@ -38,6 +38,7 @@ claw_cli_cmd_fn claw_cmd_stats;   /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_check;   /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_reindex; /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_ioc;     /* cmd-ioc.c */
+claw_cli_cmd_fn claw_cmd_hunt;    /* cmd-hunt.c */
 
 /* A command's options: parsed with getopt_long from argv[1] on. */
 typedef struct {
@@ -92,6 +93,32 @@ char *cli_archive_dir(claw_config_t *cfg, const char *archive);
  * and set *@rc: EX_NOINPUT if there is no archive there, else EX_IOERR. */
 claw_archive_t *cli_open_archive(const char *prog, const char *dir, bool write,
                                  claw_config_t *cfg, int *rc);
+
+/* The index and the store for searching (cmd-search.c): opened together
+ * (the store gives what a hit shows and confirms phrases); NULL with a
+ * message and *@rc set on failure. cli_search_close() closes both. */
+claw_index_t *cli_search_open(const char *prog, claw_config_t *cfg, const char *dir,
+                              claw_archive_t **ar, int *rc);
+void cli_search_close(claw_index_t *ix);
+/* Say on stderr if the index is behind the store. */
+void cli_search_warn_behind(const char *prog, claw_archive_t *ar, claw_index_t *ix);
+
+/* How a hit is printed: a table row, a JSON object a line, its id. */
+typedef enum { CLI_HIT_TEXT, CLI_HIT_JSON, CLI_HIT_ID } cli_hit_format_t;
+/* Print @hit as @how says (with its relevance in JSON if @relevance);
+ * false, having said why, if the store does not give it. */
+bool cli_print_hit(const char *prog, claw_archive_t *ar, const claw_hit_t *hit,
+                   cli_hit_format_t how, bool relevance);
+/* A message's summary as the start of a JSON object (not closed) in @o:
+ * {"id", "docid", "date", "arrival", "from", "subject", "action", "score",
+ * "size". */
+void cli_hit_json(GString *o, uint64_t docid, const claw_record_t *r);
+
+/* @arg as `claw ioc add` reads an indicator (TYPE:VALUE, a bare value of
+ * @type, or one whose type is guessed), normalised: *@type_out and
+ * *@value_out in @strings; false with *@why if it is not one. (cmd-ioc.c) */
+bool cli_ioc_value(const char *arg, const char *type, GStringChunk *strings, const char **type_out,
+                   const char **value_out, const char **why);
 
 /* Text from a message, made safe for a terminal: control characters become
  * '?', and at most @max characters. g_free() it. */

@@ -156,6 +156,19 @@ make_ioc(const char *arg, const ioc_opts_t *o, GStringChunk *strings, claw_ioc_t
     return true;
 }
 
+bool
+cli_ioc_value(const char *arg, const char *type, GStringChunk *strings, const char **type_out,
+              const char **value_out, const char **why)
+{
+    ioc_opts_t o = {.type = type};
+    claw_ioc_t c;
+    if (!make_ioc(arg, &o, strings, &c, why))
+        return false;
+    *type_out = c.type;
+    *value_out = c.value;
+    return true;
+}
+
 /* Check and complete the options an add or an import share. */
 static bool
 ioc_opts_ready(const char *prog, ioc_opts_t *o, int64_t now)

@@ -76,8 +76,9 @@ open_private(const char *path)
     return f;
 }
 
-static claw_index_t *
-open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
+claw_index_t *
+cli_search_open(const char *prog, claw_config_t *cfg, const char *dir, claw_archive_t **ar,
+                int *rc)
 {
     char *path = g_build_filename(dir, "index", NULL);
     claw_index_t *ix = NULL;
@@ -104,14 +105,15 @@ open_index(const char *prog, claw_config_t *cfg, const char *dir, int *rc)
     } else {
         phrase_ctx.cfg = cfg;
         claw_index_set_phrase_check(ix, check_phrase_lazily, NULL);
+        *ar = phrase_ctx.ar;
     }
     free(err);
     g_free(path);
     return ix;
 }
 
-static void
-close_index(claw_index_t *ix)
+void
+cli_search_close(claw_index_t *ix)
 {
     claw_index_close(ix);
     claw_phrase_checker_free(phrase_ctx.checker);
@@ -120,8 +122,8 @@ close_index(claw_index_t *ix)
     memset(&phrase_ctx, 0, sizeof phrase_ctx);
 }
 
-static void
-warn_if_behind(const char *prog, claw_archive_t *ar, claw_index_t *ix)
+void
+cli_search_warn_behind(const char *prog, claw_archive_t *ar, claw_index_t *ix)
 {
     claw_archive_stats_t s;
     uint64_t seq = 0;
@@ -149,6 +151,61 @@ count_option(const char *prog, const char *name, const char *text, long *out)
     }
     *out = v;
     return true;
+}
+
+bool
+cli_print_hit(const char *prog, claw_archive_t *ar, const claw_hit_t *hit, cli_hit_format_t how,
+              bool relevance)
+{
+    /* What a hit shows is read from the store, the index holds none of it. */
+    claw_record_t *r = NULL;
+    if (claw_archive_get_summary(ar, hit->docid, &r)) {
+        fprintf(stderr, "%s: %s\n", prog, claw_archive_error(ar));
+        return false;
+    }
+    int64_t date = r->date ? r->date : r->arrival_ms / 1000;
+    if (how == CLI_HIT_ID) {
+        printf("%s\n", r->id);
+    } else if (how == CLI_HIT_JSON) {
+        GString *o = g_string_new(NULL);
+        cli_hit_json(o, hit->docid, r);
+        if (relevance)
+            g_string_append_printf(o, ",\"relevance\":%.0f", hit->relevance);
+        g_string_append(o, "}");
+        printf("%s\n", o->str);
+        g_string_free(o, TRUE);
+    } else {
+        char d[32];
+        cli_fmt_time(d, sizeof d, date, false);
+        char *from = cli_safe_text(r->from, 32), *subj = cli_safe_text(r->subject, 44);
+        /* Pad by characters, not bytes. */
+        printf("%-16s  %-10s  %s%*s  %s%*s  %s\n", d, r->action, from,
+               (int)(32 - g_utf8_strlen(from, -1)), "", subj, (int)(44 - g_utf8_strlen(subj, -1)),
+               "", r->id);
+        g_free(from);
+        g_free(subj);
+    }
+    claw_record_free(r);
+    return true;
+}
+
+void
+cli_hit_json(GString *o, uint64_t docid, const claw_record_t *r)
+{
+    int64_t date = r->date ? r->date : r->arrival_ms / 1000;
+    char d[32], a[32];
+    cli_fmt_time(d, sizeof d, date, true);
+    cli_fmt_time(a, sizeof a, r->arrival_ms / 1000, true);
+    g_string_append(o, "{\"id\":");
+    cli_json_str(o, r->id);
+    g_string_append_printf(o, ",\"docid\":%" PRIu64 ",\"date\":\"%s\",\"arrival\":\"%s\",\"from\":",
+                           docid, d, a);
+    cli_json_str(o, r->from);
+    g_string_append(o, ",\"subject\":");
+    cli_json_str(o, r->subject);
+    g_string_append(o, ",\"action\":");
+    cli_json_str(o, r->action);
+    g_string_append_printf(o, ",\"score\":%g,\"size\":%" PRIu64, r->score, r->size);
 }
 
 int
@@ -201,13 +258,14 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
-    claw_index_t *ix = open_index(prog, cfg, dir, &rc);
+    claw_archive_t *ar = NULL;
+    claw_index_t *ix = cli_search_open(prog, cfg, dir, &ar, &rc);
     if (!ix) {
         g_free(query);
         g_free(dir);
         return rc;
     }
-    warn_if_behind(prog, phrase_ctx.ar, ix);
+    cli_search_warn_behind(prog, ar, ix);
     claw_hits_t *hits = NULL;
     char *err = NULL;
     claw_status_t st =
@@ -215,7 +273,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     if (st) {
         fprintf(stderr, "%s search: %s\n", prog, err ? err : claw_status_to_string(st));
         free(err);
-        close_index(ix);
+        cli_search_close(ix);
         g_free(query);
         g_free(dir);
         return st == CLAW_STATUS_INVALID_ARGUMENT ? EX_DATAERR : EX_IOERR;
@@ -225,57 +283,17 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     } else if (!json && !ids && hits->n) {
         printf("%-16s  %-10s  %-32s  %-44s  %s\n", "DATE", "ACTION", "FROM", "SUBJECT", "ID");
     }
-    for (size_t i = 0; !count && i < hits->n && !cli_stdout_closed(); i++) {
-        /* What a hit shows is read from the store, the index holds none
-         * of it. */
-        claw_record_t *r = NULL;
-        if (claw_archive_get_summary(phrase_ctx.ar, hits->hits[i].docid, &r)) {
-            fprintf(stderr, "%s search: %s\n", prog, claw_archive_error(phrase_ctx.ar));
+    for (size_t i = 0; !count && i < hits->n && !cli_stdout_closed(); i++)
+        if (!cli_print_hit(prog, ar, &hits->hits[i],
+                           ids ? CLI_HIT_ID : json ? CLI_HIT_JSON : CLI_HIT_TEXT,
+                           sort == CLAW_SORT_RELEVANCE))
             rc = EX_IOERR;
-            continue;
-        }
-        int64_t date = r->date ? r->date : r->arrival_ms / 1000;
-        if (ids) {
-            printf("%s\n", r->id);
-        } else if (json) {
-            GString *o = g_string_new("{\"id\":");
-            cli_json_str(o, r->id);
-            char d[32], a[32];
-            cli_fmt_time(d, sizeof d, date, true);
-            cli_fmt_time(a, sizeof a, r->arrival_ms / 1000, true);
-            g_string_append_printf(o, ",\"docid\":%" PRIu64 ",\"date\":\"%s\",\"arrival\":\"%s\","
-                                      "\"from\":",
-                                   hits->hits[i].docid, d, a);
-            cli_json_str(o, r->from);
-            g_string_append(o, ",\"subject\":");
-            cli_json_str(o, r->subject);
-            g_string_append(o, ",\"action\":");
-            cli_json_str(o, r->action);
-            g_string_append_printf(o, ",\"score\":%g,\"size\":%" PRIu64, r->score, r->size);
-            if (sort == CLAW_SORT_RELEVANCE)
-                g_string_append_printf(o, ",\"relevance\":%.0f", hits->hits[i].relevance);
-            g_string_append(o, "}");
-            printf("%s\n", o->str);
-            g_string_free(o, TRUE);
-        } else {
-            char d[32];
-            cli_fmt_time(d, sizeof d, date, false);
-            char *from = cli_safe_text(r->from, 32), *subj = cli_safe_text(r->subject, 44);
-            /* Pad by characters, not bytes. */
-            printf("%-16s  %-10s  %s%*s  %s%*s  %s\n", d, r->action, from,
-                   (int)(32 - g_utf8_strlen(from, -1)), "", subj,
-                   (int)(44 - g_utf8_strlen(subj, -1)), "", r->id);
-            g_free(from);
-            g_free(subj);
-        }
-        claw_record_free(r);
-    }
     bool none = hits->estimated == 0;
     if (!json && !ids && !count && hits->n && hits->estimated > (uint64_t)offset + hits->n)
         fprintf(stderr, "(%zu of about %" PRIu64 " shown; --limit, --offset for more)\n", hits->n,
                 hits->estimated);
     claw_hits_free(hits);
-    close_index(ix);
+    cli_search_close(ix);
     g_free(query);
     g_free(dir);
     return cli_finish_output(prog, rc ? rc : none ? EXIT_NONE : 0);
@@ -586,8 +604,8 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
-    claw_index_t *ix = open_index(prog, cfg, dir, &rc);
-    claw_archive_t *ar = phrase_ctx.ar;
+    claw_archive_t *ar = NULL;
+    claw_index_t *ix = cli_search_open(prog, cfg, dir, &ar, &rc);
     g_free(dir);
     if (!ix)
         return rc;
@@ -677,7 +695,7 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     rc = cli_finish_output(prog, rc);
 out:
     g_free(query);
-    close_index(ix);
+    cli_search_close(ix);
     return rc;
 }
 

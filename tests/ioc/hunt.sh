@@ -1,0 +1,83 @@
+#!/bin/sh
+# claw hunt finds every message that holds an indicator, wherever the
+# indicator hides (tests/ioc/make-hunt-mail.py writes one message per
+# hiding place, and says what each one alone holds), and the MTA's engine
+# finds the same messages with the same indicators from the store's
+# published set. An envelope sender that no header shows comes in over
+# LMTP to clawd.
+. "$srcdir/tests/tools/tap.sh"
+. "$srcdir/tests/tools/daemon-lib.sh"
+py="${PYTHON3:-python3}"
+: "${CLAWD:=$builddir/indexer/clawd}"
+A="$tmp/archive"
+cat > "$tmp/c.conf" <<EOF
+[archive]
+path = $A
+[clawd]
+socket = $tmp/clawd.sock
+EOF
+claw() { "$CLAW" --config "$tmp/c.conf" "$@"; }
+
+"$py" "$srcdir/tests/ioc/make-hunt-mail.py" "$tmp/m" > "$tmp/expect"
+claw import --quiet "$tmp/m" > /dev/null
+if clawd_start "$tmp/c.conf" "$tmp/clawd.sock"; then
+    printf 'From: a@sender.example\nTo: b@corp.example\nSubject: hunt envelope\nMessage-ID: <envelope@sender.example>\n\nbody\n' \
+        > "$tmp/envelope.eml"
+    "$py" "$srcdir/tests/tools/lmtp-send.py" --socket "$tmp/clawd.sock" \
+        --from bounce@envelope-only.example --rcpt b@corp.example "$tmp/envelope.eml" > /dev/null
+    kill -TERM $pid
+    wait $pid
+    printf 'envelope\tsender:bounce@envelope-only.example\tdomain:envelope-only.example\n' >> "$tmp/expect"
+else
+    fail "clawd starts"
+fi
+check "the archive holds the $(wc -l < "$tmp/expect") messages" \
+    [ "$(claw search --count 'subject:hunt')" = "$(wc -l < "$tmp/expect")" ]
+
+# --- each indicator: found by the hunt, in its message alone ---------------------
+while IFS="$(printf '\t')" read -r msg iocs; do
+    [ -n "$iocs" ] || continue
+    for ioc in $iocs; do
+        claw hunt --json "$ioc" > "$tmp/h.json" 2> "$tmp/err"
+        got=$("$py" -c 'import json, sys
+h = json.loads(open(sys.argv[1]).readline())
+print(h["matches"], " ".join(sorted(m["subject"] for m in h["messages"])))' "$tmp/h.json" 2>&1)
+        check "hunt $ioc: in '$msg' alone ($got)" [ "$got" = "1 hunt $msg" ]
+    done
+done < "$tmp/expect"
+
+claw hunt --json url:http://good.example/nothing > "$tmp/none.json"; rc=$?
+check "an indicator nothing holds: 0 matches, exit 1" \
+    sh -c "[ $rc = 1 ] && grep -q '\"matches\":0' '$tmp/none.json'"
+
+# --- by the store's id, several at once, and --count ------------------------------
+claw ioc add --json domain:evil-sub.example ip:203.0.113.0/24 > "$tmp/add.json"
+ids=$("$py" -c 'import json, sys; print(*json.load(open(sys.argv[1]))["ids"])' "$tmp/add.json")
+claw hunt --count $ids > "$tmp/count"; rc=$?
+check "hunt by id, two at once: one count line each (exit $rc)" \
+    sh -c "[ $rc = 0 ] && grep -qx '1	domain:evil-sub.example' '$tmp/count' && grep -qx '1	ip:203.0.113.0/24' '$tmp/count'"
+claw hunt domain:evil-sub.example > "$tmp/table"
+check "the table names the message" grep -q 'hunt subdomain' "$tmp/table"
+claw hunt 999 > /dev/null 2> "$tmp/err"; rc=$?
+check "hunt of an id the store does not have: 65, says so" \
+    sh -c "[ $rc = 65 ] && grep -q 'no indicator 999' '$tmp/err'"
+claw hunt 'sha256:nothex' > /dev/null 2> "$tmp/err"; rc=$?
+check "hunt of a value that is not its type: 65" [ $rc = 65 ]
+
+# --- the MTA's engine, from the store's published set, flags the same messages --------
+cut -f2- "$tmp/expect" | tr '\t' '\n' | grep -v '^ip:.*/' | grep -v '^$' > "$tmp/all.txt"
+claw ioc import "$tmp/all.txt" > /dev/null
+while IFS="$(printf '\t')" read -r msg iocs; do
+    [ "$msg" = envelope ] && continue # no envelope in a file to scan
+    claw scan --json "$tmp/m/$msg.eml" > "$tmp/scan.json"
+    rules=$("$py" -c 'import json, sys
+m = json.loads(open(sys.argv[1]).readline())
+print(" ".join(sorted(set(r["rule"] for r in m["rules"] if r["rule"].endswith("_IOC")))) or "none")' "$tmp/scan.json")
+    if [ -n "$iocs" ]; then
+        check "the MTA flags '$msg' too ($rules)" [ "$rules" != none ]
+    else
+        check "the MTA leaves '$msg' alone" [ "$rules" = none ]
+    fi
+done < "$tmp/expect"
+
+[ "$n_fail" -eq 0 ]
