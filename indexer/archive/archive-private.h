@@ -207,6 +207,8 @@ uint64_t _claw_last_key(MDB_txn *txn, MDB_dbi dbi);
 MDB_val _claw_key_of(const char *s, unsigned char hash[32]);
 char * _claw_action_key(char buf[32], const char *action);
 uint64_t _claw_info_get(MDB_txn *txn, MDB_dbi dbi, const char *name);
+/* Add @delta to the info counter @name. */
+int _claw_info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta);
 int _claw_each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], 
     bool (*fn)(void *ctx, const unsigned char *p, size_t n, bool last), void *ctx, 
     size_t *total);

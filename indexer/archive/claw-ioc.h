@@ -80,6 +80,11 @@ void claw_ioc_free(claw_ioc_t *ioc);
 claw_status_t claw_ioc_each(claw_archive_t *archive,
                             bool (*fn)(void *ctx, const claw_ioc_t *ioc), void *ctx);
 
+/* How many changes the indicators have had (adds, updates, revocations),
+ * by any process: a publisher compares it with the one it last saw. 0 if
+ * the store cannot be read. */
+uint64_t claw_ioc_changes(claw_archive_t *archive);
+
 /* Write the indicators in force at @now that block or quarantine (the MTA
  * refuses mail that matches its set; tag and hunt are not for it) to @path
  * as an indicator file

@@ -33,6 +33,20 @@ enum {
     I_CONFIDENCE
 };
 
+/* The info counter of changes to the indicators (claw_ioc_changes). */
+#define IOC_CHANGES "ioc_changes"
+
+uint64_t
+claw_ioc_changes(claw_archive_t *a)
+{
+    MDB_txn *txn;
+    if (_claw_read_begin(a, &txn))
+        return 0;
+    uint64_t n = _claw_info_get(txn, a->dbi[DB_INFO], IOC_CHANGES);
+    _claw_read_end(a, txn);
+    return n;
+}
+
 bool
 claw_ioc_action_known(const char *action)
 {
@@ -211,7 +225,7 @@ put_iocs(claw_archive_t *a, MDB_txn *txn, void *ctx)
         run->iocs[i]->id = c.id;
     }
     g_string_free(kb, TRUE);
-    return rc;
+    return rc ? rc : _claw_info_add(txn, a->dbi[DB_INFO], IOC_CHANGES, 1);
 }
 
 static claw_status_t
@@ -265,6 +279,8 @@ revoke_ioc(claw_archive_t *a, MDB_txn *txn, void *ctx)
         MDB_val rv = {rec->len, rec->data};
         rc = mdb_put(txn, a->dbi[DB_IOC], &k, &rv, 0);
         g_byte_array_free(rec, TRUE);
+        if (!rc)
+            rc = _claw_info_add(txn, a->dbi[DB_INFO], IOC_CHANGES, 1);
     }
     claw_ioc_free(&r->pub);
     return rc;

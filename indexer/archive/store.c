@@ -50,8 +50,8 @@ _claw_info_get(MDB_txn *txn, MDB_dbi dbi, const char *name)
     return 0;
 }
 
-static int
-info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
+int
+_claw_info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta)
 {
     unsigned char b[8];
     _claw_be64(b, _claw_info_get(txn, dbi, name) + (uint64_t)delta);
@@ -316,11 +316,11 @@ _claw_store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next
         v = (MDB_val){8, dk};
         if ((rc = mdb_put(txn, a->dbi[DB_CID], &k, &v, 0)) && rc != MDB_KEYEXIST)
             return rc;
-        if ((rc = info_add(txn, a->dbi[DB_INFO], "raw_bytes", (int64_t)it->raw_size)) ||
-            (rc = info_add(txn, a->dbi[DB_INFO], "stored_bytes", (int64_t)it->blob->len)))
+        if ((rc = _claw_info_add(txn, a->dbi[DB_INFO], "raw_bytes", (int64_t)it->raw_size)) ||
+            (rc = _claw_info_add(txn, a->dbi[DB_INFO], "stored_bytes", (int64_t)it->blob->len)))
             return rc;
         char an[32];
-        if ((rc = info_add(txn, a->dbi[DB_INFO], _claw_action_key(an, it->action), 1)))
+        if ((rc = _claw_info_add(txn, a->dbi[DB_INFO], _claw_action_key(an, it->action), 1)))
             return rc;
     }
     /* The delivery: after the last one of this message. */

@@ -303,6 +303,7 @@ main(int argc, char **argv)
         event_add(srv.sig_hup, NULL);
         claw_log(CLAW_LOG_NOTICE, NULL, "clawd %s: archive %s, index at %" PRIu64,
                  claw_version(), srv.archive_dir, claw_indexer_indexed(srv.indexer));
+        srv.publisher = clawd_publisher_start(&srv);
         event_base_dispatch(srv.base);
     }
     /* Teardown in reverse: no new work, everything stored, then indexed. */
@@ -317,6 +318,7 @@ main(int argc, char **argv)
         clawd_session_close(l->data);
     g_list_free(all);
     claw_indexer_stop(srv.indexer);
+    clawd_publisher_stop(srv.publisher);
     if (srv.archive)
         claw_log(CLAW_LOG_NOTICE, NULL,
                  "stopped: %" PRIu64 " messages stored in %u commits, %" PRIu64 " failed",

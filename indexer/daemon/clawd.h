@@ -41,6 +41,8 @@
 #define MAX_OUTPUT 65536     /* replies queued before a session stops reading */
 #define DATA_ROOM 65536      /* budget a new DATA needs left to start */
 
+typedef struct clawd_publisher clawd_publisher_t;
+
 typedef struct server {
     struct event_base *base;
     claw_config_t *cfg;
@@ -71,6 +73,7 @@ typedef struct server {
     SSL_CTX *tls;            /* STARTTLS on TCP (tls.c); NULL: not offered */
     int exit_code;           /* set when clawd ends itself (the store broke) */
     bool tcp_auth;           /* [clawd] tcp_auth = certificate */
+    clawd_publisher_t *publisher; /* the MTA's copy of the indicators (publish.c) */
 } server_t;
 
 typedef enum { S_CMD, S_DATA, S_WAIT, S_CLOSING } state_t;
@@ -161,5 +164,11 @@ bool clawd_listen_tcp(server_t *srv, const char *spec);
 
 /* clawd.c */
 void clawd_check_drained(server_t *srv);
+
+/* The MTA's copy of the archive's indicators kept current (publish.c):
+ * published at start, after each change to the store and when one starts
+ * or ends. Stopping waits for a publishing under way. */
+clawd_publisher_t *clawd_publisher_start(server_t *srv);
+void clawd_publisher_stop(clawd_publisher_t *publisher);
 
 #endif /* CLAWD_H */

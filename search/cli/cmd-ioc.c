@@ -51,7 +51,7 @@ whoami(char *out, size_t n)
 }
 
 /* @s as a time: "2027-01-31", "2027-01-31T12:00:00Z" (ISO 8601; UTC when
- * it names no zone), or a span from @now: "90d", "12h", "30m", "2w".
+ * it names no zone), or a span from @now: "90d", "12h", "30m", "45s", "2w".
  * "never" and "" give 0. False if it is none of these. */
 static bool
 parse_when(const char *s, int64_t now, int64_t *out)
@@ -64,8 +64,8 @@ parse_when(const char *s, int64_t now, int64_t *out)
     errno = 0;
     long long n = strtoll(s, &end, 10);
     if (end != s && n >= 0 && !errno && end[0] && !end[1] && !strchr("-:T", *end)) {
-        int64_t unit = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400
-                     : *end == 'w' ? 7 * 86400 : 0;
+        int64_t unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
+                     : *end == 'd' ? 86400 : *end == 'w' ? 7 * 86400 : 0;
         if (!unit || n > INT64_MAX / unit - now)
             return false;
         *out = now + n * unit;
@@ -194,7 +194,7 @@ ioc_opts_ready(const char *prog, ioc_opts_t *o, int64_t now)
         bad = o->from;
     if (bad) {
         fprintf(stderr, "%s: %s: expected a date (2027-01-31, 2027-01-31T12:00:00Z), a span "
-                        "(90d, 12h, 30m, 2w) or never\n",
+                        "(90d, 12h, 30m, 45s, 2w) or never\n",
                 prog, bad);
         return false;
     }

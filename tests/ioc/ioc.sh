@@ -152,4 +152,38 @@ check "8 claw ioc add at once: all 8 stored" [ "$(claw ioc list | grep -c 'par-[
 check "...and all 8 in the published set" [ "$(grep -c '^domain:par-[1-8].example' "$published")" = 8 ]
 check "...no half-written file left beside it" sh -c "! ls '$A/ioc' | grep -q '\.new'"
 
+# --- clawd keeps the MTA's copy current ------------------------------------------
+. "$srcdir/tests/tools/daemon-lib.sh"
+: "${CLAWD:=$builddir/indexer/clawd}"
+printf '[clawd]\nsocket = %s\n' "$tmp/clawd.sock" >> "$tmp/c.conf"
+# until_published [!] PATTERN: wait up to 15 s for the published set to hold
+# a line matching PATTERN (with !, to hold none).
+until_published() {
+    up_not=false
+    [ "$1" = "!" ] && { up_not=true; shift; }
+    up_end=$(( $(date +%s) + 15 ))
+    while [ "$(date +%s)" -le "$up_end" ]; do
+        if grep -q "$1" "$published" 2>/dev/null; then $up_not || return 0; else $up_not && return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+rm -f "$published"
+if clawd_start "$tmp/c.conf" "$tmp/clawd.sock"; then
+    check "clawd publishes the set when it starts" until_published '^domain:soon.example$'
+    claw ioc add --expires 3s brief.example > /dev/null
+    claw ioc add --from 3s later-on.example > /dev/null
+    check "an indicator published at once when added" until_published '^domain:brief.example$'
+    check "...not one whose validity has not begun" sh -c "! grep -q later-on.example '$published'"
+    check "clawd publishes again when one ends (no command to see it)" until_published ! 'brief.example'
+    check "...and when one begins" until_published '^domain:later-on.example$'
+    rm -f "$published"
+    check "a published copy removed is written again" until_published '^domain:later-on.example$'
+    kill -TERM $pid
+    wait $pid
+    check "clawd stops cleanly" [ $? = 0 ]
+else
+    fail "clawd starts"
+fi
+
 [ "$n_fail" -eq 0 ]
