@@ -94,10 +94,11 @@ char *cli_archive_dir(claw_config_t *cfg, const char *archive);
 claw_archive_t *cli_open_archive(const char *prog, const char *dir, bool write,
                                  claw_config_t *cfg, int *rc);
 
-/* The index and the store for searching (cmd-search.c): opened together
- * (the store gives what a hit shows and confirms phrases); NULL with a
- * message and *@rc set on failure. cli_search_close() closes both. */
-claw_index_t *cli_search_open(const char *prog, claw_config_t *cfg, const char *dir,
+/* The index and the store for searching (cmd-search.c), of the archive
+ * at --archive @archive or [archive] path: opened together (the store gives
+ * what a hit shows and confirms phrases); NULL with a message and *@rc set
+ * on failure. cli_search_close() closes both. */
+claw_index_t *cli_search_open(const char *prog, claw_config_t *cfg, const char *archive,
                               claw_archive_t **ar, int *rc);
 void cli_search_close(claw_index_t *ix);
 /* Say on stderr if the index is behind the store. */

@@ -169,10 +169,8 @@ claw_cmd_hunt(const char *prog, claw_config_t *cfg, const char *archive, int arg
         return EX_USAGE;
     }
     rc = 0;
-    char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, dir, &ar, &rc);
-    g_free(dir);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, &ar, &rc);
     if (!ix)
         return rc;
     cli_search_warn_behind(prog, ar, ix);

@@ -77,9 +77,10 @@ open_private(const char *path)
 }
 
 claw_index_t *
-cli_search_open(const char *prog, claw_config_t *cfg, const char *dir, claw_archive_t **ar,
+cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, claw_archive_t **ar,
                 int *rc)
 {
+    char *dir = cli_archive_dir(cfg, archive);
     char *path = g_build_filename(dir, "index", NULL);
     claw_index_t *ix = NULL;
     char *err = NULL;
@@ -109,6 +110,7 @@ cli_search_open(const char *prog, claw_config_t *cfg, const char *dir, claw_arch
     }
     free(err);
     g_free(path);
+    g_free(dir);
     return ix;
 }
 
@@ -257,12 +259,10 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
         return st ? EX_DATAERR : 0;
     }
     int rc = 0;
-    char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, dir, &ar, &rc);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, &ar, &rc);
     if (!ix) {
         g_free(query);
-        g_free(dir);
         return rc;
     }
     cli_search_warn_behind(prog, ar, ix);
@@ -275,7 +275,6 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
         free(err);
         cli_search_close(ix);
         g_free(query);
-        g_free(dir);
         return st == CLAW_STATUS_INVALID_ARGUMENT ? EX_DATAERR : EX_IOERR;
     }
     if (count) {
@@ -295,7 +294,6 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     claw_hits_free(hits);
     cli_search_close(ix);
     g_free(query);
-    g_free(dir);
     return cli_finish_output(prog, rc ? rc : none ? EXIT_NONE : 0);
 }
 
@@ -603,10 +601,8 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
         return EX_USAGE;
     }
     int rc = 0;
-    char *dir = cli_archive_dir(cfg, archive);
     claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, dir, &ar, &rc);
-    g_free(dir);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, &ar, &rc);
     if (!ix)
         return rc;
     char *query = cli_join_args(argc - optind, argv + optind);
