@@ -825,6 +825,23 @@ CLAW_PUBLIC int claw_engine_refresh(claw_engine_t *engine);
  * reload per change, not one per child inside a message's deadline. */
 CLAW_PUBLIC void claw_engine_refresh_manually(claw_engine_t *engine);
 
+/** Where in @message (and @envelope, which may be NULL) the indicator of
+ * @type with the normalised value @key (claw_ioc_normalise()) is: @fn is
+ * called once per place with a line that says it: "link (html_href) in
+ * part 1.2: http://...", "attachment a.zip, part 2", "archive member
+ * payload.txt, part 2/1", "the whole message", "Received hop 1: from
+ * mx.example [203.0.113.66]", "client IP: ...", "Reply-To: ...", "envelope
+ * sender: ...", "Message-ID". A domain is found in the links under it and
+ * in the senders' addresses (From, Sender, Reply-To, Return-Path, the
+ * envelope sender) at it or under it; an IP in the client's address, the
+ * Received hops and links to it, a range (ip:10.0.0.0/8) by each address
+ * in it. Returns the number of places (0 if none, or an argument is
+ * NULL). */
+CLAW_PUBLIC size_t claw_message_locate_ioc(const claw_message_t *message,
+                                           const claw_envelope_t *envelope, const char *type,
+                                           const char *key,
+                                           void (*fn)(void *ctx, const char *where), void *ctx);
+
 /** The value of an option as the engine was built with it (as
  * claw_config_get() gives it), e.g. ("mta", "on_failure"); NULL for an
  * unknown option. Valid as long as the engine. */

@@ -67,12 +67,15 @@ enum {
     DB_LOG,
     DB_INFO,
     DB_DICT,
-    DB_IOC,     /* indicators by id (ioc.c) */
-    DB_IOC_KEY, /* "type:value" -> id */
+    DB_IOC,      /* indicators by id (ioc.c) */
+    DB_IOC_KEY,  /* "type:value" -> id */
+    DB_HUNT,     /* hunts by id (hunt.c) */
+    DB_HUNT_HIT, /* hunt id, docid -> where the indicator is in the message */
     N_DBS
 };
-static const char *const db_names[N_DBS] = {"blob", "loc",  "sha", "meta", "env",    "cid",
-                                            "log",  "info", "dict", "ioc", "ioc_key"};
+static const char *const db_names[N_DBS] = {"blob", "loc",     "sha",  "meta",    "env",
+                                            "cid",  "log",     "info", "dict",    "ioc",
+                                            "ioc_key", "hunt", "hunt_hit"};
 /* The first database an archive written before it may lack (read-only,
  * such an archive reads as having none of them). */
 #define DB_FIRST_ADDED DB_IOC
@@ -91,7 +94,7 @@ struct claw_archive {
     MDB_env *env;
     MDB_dbi dbi[N_DBS];
     bool have_dbs;
-    bool have_iocs; /* DB_IOC and DB_IOC_KEY are open */
+    bool have_iocs; /* DB_IOC, DB_IOC_KEY, DB_HUNT and DB_HUNT_HIT are open */
     bool read_only;
     char *dir;
     char error[512];
@@ -172,6 +175,16 @@ uint32_t _claw_get_be32(const void *p);
  * the handle's error saying "@what: ..." (archive.c) */
 claw_status_t _claw_write(claw_archive_t *a, const char *what,
                           int (*fn)(claw_archive_t *a, MDB_txn *txn, void *ctx), void *ctx);
+
+/* In a read transaction, call @fn with each key of @dbi (and its value)
+ * from @from (@from_len bytes) while the keys start with it, or with all
+ * when @from_len is 0; @fn stops the walk by returning false, and fails
+ * it by setting *@st. An LMDB error says "@what: ..." (archive.c) */
+claw_status_t _claw_walk(claw_archive_t *a, MDB_dbi dbi, const unsigned char *from,
+                         size_t from_len, const char *what,
+                         bool (*fn)(claw_archive_t *a, MDB_txn *txn, const MDB_val *k,
+                                    const MDB_val *v, void *ctx, claw_status_t *st),
+                         void *ctx);
 
 /* Records: writing and reading meta and envelope records (records.c) */
 void _claw_put_varint(GByteArray *r, uint64_t v);

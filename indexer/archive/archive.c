@@ -403,6 +403,38 @@ _claw_write(claw_archive_t *a, const char *what,
     }
 }
 
+claw_status_t
+_claw_walk(claw_archive_t *a, MDB_dbi dbi, const unsigned char *from, size_t from_len,
+           const char *what,
+           bool (*fn)(claw_archive_t *a, MDB_txn *txn, const MDB_val *k, const MDB_val *v,
+                      void *ctx, claw_status_t *st),
+           void *ctx)
+{
+    MDB_txn *txn;
+    int rc = _claw_read_begin(a, &txn);
+    if (rc)
+        return _claw_mdb_status(a, rc, "read");
+    MDB_cursor *cur;
+    claw_status_t st = CLAW_STATUS_SUCCESS;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur))) {
+        _claw_read_end(a, txn);
+        return _claw_mdb_status(a, rc, what);
+    }
+    MDB_val k = {from_len, (void *)from}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, from_len ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (from_len && (k.mv_size < from_len || memcmp(k.mv_data, from, from_len)))
+            break;
+        if (!fn(a, txn, &k, &v, ctx, &st))
+            break;
+    }
+    if (!st && rc && rc != MDB_NOTFOUND)
+        st = _claw_mdb_status(a, rc, what);
+    mdb_cursor_close(cur);
+    _claw_read_end(a, txn);
+    return st;
+}
+
 /* A read transaction, following a map that another process grew. */
 int
 _claw_read_begin(claw_archive_t *a, MDB_txn **txn)

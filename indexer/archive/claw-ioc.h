@@ -96,4 +96,39 @@ uint64_t claw_ioc_changes(claw_archive_t *archive);
 claw_status_t claw_ioc_publish(claw_archive_t *archive, const char *path, int64_t now,
                                size_t *count, int64_t *next_change);
 
+/* ------------------------------------------------------------------------
+ * Hunts (hunt.c): what a search of the whole archive for one indicator
+ * found, kept: the indicator, when and by whom, and each message with
+ * where in it the indicator is (claw_message_locate_ioc()).
+ * --------------------------------------------------------------------- */
+
+typedef struct claw_hunt {
+    uint64_t id;        /* given by the store, from 1 */
+    uint64_t ioc_id;    /* the store's indicator; 0 for a value hunted by hand */
+    const char *type;
+    const char *value;  /* normalised */
+    const char *by;     /* a Unix user, or "clawd" */
+    int64_t started, finished; /* seconds since the epoch */
+    uint64_t matches;
+} claw_hunt_t;
+
+/* Record @hunt (its id is set) and its @n hits: each message's docid and
+ * where the indicator is in it (lines; may be NULL), in one transaction. */
+claw_status_t claw_hunt_record(claw_archive_t *archive, claw_hunt_t *hunt, const uint64_t *docids,
+                               const char *const *wheres, size_t n);
+
+/* Hunt @id in *@out (claw_hunt_free()), or NOT_FOUND. */
+claw_status_t claw_hunt_get(claw_archive_t *archive, uint64_t id, claw_hunt_t **out);
+void claw_hunt_free(claw_hunt_t *hunt);
+
+/* Call @fn for each hunt, by id, until it returns false. */
+claw_status_t claw_hunt_each(claw_archive_t *archive,
+                             bool (*fn)(void *ctx, const claw_hunt_t *hunt), void *ctx);
+
+/* Call @fn for each message hunt @id found, by docid, with where the
+ * indicator is in it, until it returns false. */
+claw_status_t claw_hunt_each_hit(claw_archive_t *archive, uint64_t id,
+                                 bool (*fn)(void *ctx, uint64_t docid, const char *where),
+                                 void *ctx);
+
 #endif

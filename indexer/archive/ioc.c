@@ -354,41 +354,35 @@ claw_ioc_get(claw_archive_t *a, uint64_t id, claw_ioc_t **out)
     return CLAW_STATUS_SUCCESS;
 }
 
+typedef struct {
+    bool (*fn)(void *ctx, const claw_ioc_t *ioc);
+    void *ctx;
+} each_run_t;
+
+static bool
+each_ioc(claw_archive_t *a, MDB_txn *txn, const MDB_val *k, const MDB_val *v, void *ctx,
+         claw_status_t *st)
+{
+    each_run_t *run = ctx;
+    uint64_t id = k->mv_size == 8 ? _claw_get_be64(k->mv_data) : 0;
+    ioc_read_t *r = read_ioc(a, txn, id, v);
+    if (!r) {
+        _claw_set_error(a, "indicator %" PRIu64 ": its record is damaged", id);
+        *st = CLAW_STATUS_IO_ERROR;
+        return false;
+    }
+    bool more = run->fn(run->ctx, &r->pub);
+    claw_ioc_free(&r->pub);
+    return more;
+}
+
 claw_status_t
 claw_ioc_each(claw_archive_t *a, bool (*fn)(void *ctx, const claw_ioc_t *ioc), void *ctx)
 {
     if (!a->have_iocs)
         return CLAW_STATUS_SUCCESS; /* none yet */
-    MDB_txn *txn;
-    int rc = _claw_read_begin(a, &txn);
-    if (rc)
-        return _claw_mdb_status(a, rc, "read");
-    MDB_cursor *cur;
-    claw_status_t st = CLAW_STATUS_SUCCESS;
-    if ((rc = mdb_cursor_open(txn, a->dbi[DB_IOC], &cur))) {
-        _claw_read_end(a, txn);
-        return _claw_mdb_status(a, rc, "read the indicators");
-    }
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint64_t id = k.mv_size == 8 ? _claw_get_be64(k.mv_data) : 0;
-        ioc_read_t *r = read_ioc(a, txn, id, &v);
-        if (!r) {
-            _claw_set_error(a, "indicator %" PRIu64 ": its record is damaged", id);
-            st = CLAW_STATUS_IO_ERROR;
-            break;
-        }
-        bool more = fn(ctx, &r->pub);
-        claw_ioc_free(&r->pub);
-        if (!more)
-            break;
-    }
-    if (!st && rc && rc != MDB_NOTFOUND)
-        st = _claw_mdb_status(a, rc, "read the indicators");
-    mdb_cursor_close(cur);
-    _claw_read_end(a, txn);
-    return st;
+    each_run_t run = {fn, ctx};
+    return _claw_walk(a, a->dbi[DB_IOC], NULL, 0, "read the indicators", each_ioc, &run);
 }
 
 typedef struct {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -177,4 +178,15 @@ cli_finish_output(const char *prog, int rc)
         return rc; /* the reader has what it wanted: not an error */
     fprintf(stderr, "%s: writing output: %s\n", prog, strerror(errno ? errno : EIO));
     return EX_IOERR;
+}
+
+void
+cli_whoami(char *out, size_t n)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &res) == 0 && res)
+        snprintf(out, n, "%s", res->pw_name);
+    else
+        snprintf(out, n, "uid %u", (unsigned)getuid());
 }

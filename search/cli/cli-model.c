@@ -150,6 +150,13 @@ claw_ioc_types(void)
     return the_model()->ioc_types();
 }
 
+size_t
+claw_message_locate_ioc(const claw_message_t *m, const claw_envelope_t *env, const char *type,
+                        const char *key, void (*fn)(void *ctx, const char *where), void *ctx)
+{
+    return the_model()->message_locate_ioc(m, env, type, key, fn, ctx);
+}
+
 void
 claw_free(void *p)
 {

@@ -32,6 +32,7 @@ typedef struct {
     __typeof__(claw_host_normalise) *host_normalise;
     __typeof__(claw_ioc_normalise) *ioc_normalise;
     __typeof__(claw_ioc_types) *ioc_types;
+    __typeof__(claw_message_locate_ioc) *message_locate_ioc;
     __typeof__(claw_free) *free;
     /* OpenSSL's SHA256(), which the store calls to hash a long key or (in
      * check --deep) a whole message: libcrypto alone costs a search more

@@ -96,10 +96,11 @@ claw_archive_t *cli_open_archive(const char *prog, const char *dir, bool write,
 
 /* The index and the store for searching (cmd-search.c), of the archive
  * at --archive @archive or [archive] path: opened together (the store gives
- * what a hit shows and confirms phrases); NULL with a message and *@rc set
- * on failure. cli_search_close() closes both. */
+ * what a hit shows and confirms phrases; for writing with @write, one LMDB
+ * environment per process); NULL with a message and *@rc set on failure.
+ * cli_search_close() closes both. */
 claw_index_t *cli_search_open(const char *prog, claw_config_t *cfg, const char *archive,
-                              claw_archive_t **ar, int *rc);
+                              bool write, claw_archive_t **ar, int *rc);
 void cli_search_close(claw_index_t *ix);
 /* Say on stderr if the index is behind the store. */
 void cli_search_warn_behind(const char *prog, claw_archive_t *ar, claw_index_t *ix);
@@ -120,6 +121,9 @@ void cli_hit_json(GString *o, uint64_t docid, const claw_record_t *r);
  * *@value_out in @strings; false with *@why if it is not one. (cmd-ioc.c) */
 bool cli_ioc_value(const char *arg, const char *type, GStringChunk *strings, const char **type_out,
                    const char **value_out, const char **why);
+
+/* The Unix user running claw (who added, revoked or hunted), in @out. */
+void cli_whoami(char *out, size_t n);
 
 /* Text from a message, made safe for a terminal: control characters become
  * '?', and at most @max characters. g_free() it. */

@@ -137,29 +137,219 @@ quarry_of(claw_archive_t *ar, const char *arg, GStringChunk *strings, quarry_t *
     return cli_ioc_value(arg, NULL, strings, &q->type, &q->value, why);
 }
 
+typedef struct {
+    GString *out;
+    GHashTable *seen;
+} places_t;
+
+static void
+add_place(void *ctx, const char *where)
+{
+    places_t *c = ctx;
+    if (!g_hash_table_add(c->seen, g_strdup(where)))
+        return;
+    if (c->out->len)
+        g_string_append_c(c->out, '\n');
+    g_string_append(c->out, where);
+}
+
+/* Where the indicator is in message @docid: each place on a line (the
+ * message, then each delivery's envelope), or a line saying the index found
+ * it where the model does not (an index written by another version). */
+static char *
+where_in(const char *prog, claw_archive_t *ar, claw_engine_t *engine, uint64_t docid,
+         const quarry_t *q)
+{
+    GString *out = g_string_new(NULL);
+    char *raw = NULL;
+    size_t len = 0;
+    claw_record_t *r = NULL;
+    claw_message_t *m = NULL;
+    if (claw_archive_raw(ar, docid, &raw, &len) || claw_archive_get(ar, docid, &r)) {
+        fprintf(stderr, "%s hunt: #%" PRIu64 ": %s\n", prog, docid, claw_archive_error(ar));
+        g_string_append(out, "(the store could not give the message)");
+    } else if (!engine || claw_message_parse(engine, raw, len, &m) != CLAW_STATUS_SUCCESS) {
+        g_string_append(out, "(the message could not be parsed)");
+    } else {
+        GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        /* Each place once, whichever delivery's envelope it was seen with. */
+        places_t c = {out, seen};
+        for (size_t i = 0; i <= r->n_deliveries; i++) {
+            claw_envelope_t env = {0};
+            if (i < r->n_deliveries) {
+                env.mail_from = r->deliveries[i].mail_from;
+                env.client_ip = r->deliveries[i].client_ip;
+                env.helo = r->deliveries[i].helo;
+            }
+            claw_message_locate_ioc(m, i < r->n_deliveries ? &env : NULL, q->type, q->value,
+                                    add_place, &c);
+        }
+        g_hash_table_destroy(seen);
+        if (!out->len)
+            g_string_append(out, "(found by the index, not placed in the parsed message)");
+    }
+    claw_message_destroy(m);
+    claw_record_free(r);
+    free(raw);
+    return g_string_free(out, FALSE);
+}
+
+typedef struct {
+    const char *prog;
+    claw_archive_t *ar;
+    claw_engine_t *engine;
+    bool json, count, record;
+    long limit;
+    char by[64];
+} hunt_opts_t;
+
+/* Hunt @q: its hits, where each is, recorded (unless not asked), printed;
+ * the number of matches, or -1 after an error said. */
+static int64_t
+hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
+{
+    GPtrArray *terms = g_ptr_array_new_with_free_func(g_free);
+    const char *why = NULL;
+    if (!hunt_terms(ix, q->type, q->value, terms, &why)) {
+        fprintf(stderr, "%s hunt: %s:%s: %s\n", o->prog, q->type, q->value, why);
+        g_ptr_array_free(terms, TRUE);
+        return -1;
+    }
+    claw_hunt_t h = {.ioc_id = q->id, .type = q->type, .value = q->value, .by = o->by,
+                     .started = g_get_real_time() / G_USEC_PER_SEC};
+    claw_hits_t *hits = NULL;
+    char *err = NULL;
+    claw_status_t st = CLAW_STATUS_SUCCESS;
+    if (terms->len)
+        st = claw_index_search_terms(ix, (const char *const *)terms->pdata, terms->len,
+                                     CLAW_SORT_DATE, 0, o->count && !o->record ? 0 : SIZE_MAX / 2,
+                                     &hits, &err);
+    g_ptr_array_free(terms, TRUE);
+    if (st) {
+        fprintf(stderr, "%s hunt: %s\n", o->prog, err ? err : claw_status_to_string(st));
+        free(err);
+        return -1;
+    }
+    size_t n = hits ? hits->n : 0;
+    h.matches = hits ? hits->estimated : 0;
+    uint64_t *docids = g_new0(uint64_t, n ? n : 1);
+    char **wheres = g_new0(char *, n ? n : 1);
+    for (size_t k = 0; k < n; k++) {
+        docids[k] = hits->hits[k].docid;
+        if (!o->count || o->record)
+            wheres[k] = where_in(o->prog, o->ar, o->engine, docids[k], q);
+    }
+    h.finished = g_get_real_time() / G_USEC_PER_SEC;
+    int64_t rc = (int64_t)h.matches;
+    if (o->record && claw_hunt_record(o->ar, &h, docids, (const char *const *)wheres, n)) {
+        fprintf(stderr, "%s hunt: not recorded: %s\n", o->prog, claw_archive_error(o->ar));
+        rc = -1;
+    }
+    char *v = cli_safe_text(q->value, 200);
+    if (o->json) {
+        GString *j = g_string_new("{");
+        if (o->record)
+            g_string_append_printf(j, "\"hunt\":%" PRIu64 ",", h.id);
+        g_string_append(j, "\"indicator\":{\"id\":");
+        if (q->id)
+            g_string_append_printf(j, "%" PRIu64, q->id);
+        else
+            g_string_append(j, "null");
+        g_string_append(j, ",\"type\":");
+        cli_json_str(j, q->type);
+        g_string_append(j, ",\"value\":");
+        cli_json_str(j, q->value);
+        g_string_append_printf(j, "},\"matches\":%" PRIu64 ",\"messages\":[", h.matches);
+        for (size_t k = 0; !o->count && k < n && (o->limit == 0 || (long)k < o->limit); k++) {
+            claw_record_t *r = NULL;
+            if (claw_archive_get_summary(o->ar, docids[k], &r))
+                continue;
+            if (k)
+                g_string_append_c(j, ',');
+            cli_hit_json(j, docids[k], r);
+            g_string_append(j, ",\"where\":[");
+            gchar **lines = g_strsplit(wheres[k] ? wheres[k] : "", "\n", -1);
+            for (gchar **l = lines; *l; l++) {
+                if (l != lines)
+                    g_string_append_c(j, ',');
+                cli_json_str(j, *l);
+            }
+            g_strfreev(lines);
+            g_string_append(j, "]}");
+            claw_record_free(r);
+        }
+        g_string_append(j, "]}");
+        printf("%s\n", j->str);
+        g_string_free(j, TRUE);
+    } else if (o->count) {
+        printf("%" PRIu64 "\t%s:%s\n", h.matches, q->type, v);
+    } else {
+        printf("# %s:%s: %" PRIu64 " message%s", q->type, v, h.matches, h.matches == 1 ? "" : "s");
+        if (o->record)
+            printf(" (hunt %" PRIu64 ")", h.id);
+        printf("\n");
+        for (size_t k = 0; k < n && (o->limit == 0 || (long)k < o->limit); k++) {
+            if (cli_stdout_closed())
+                break;
+            if (!cli_print_hit(o->prog, o->ar, &hits->hits[k], CLI_HIT_TEXT, false))
+                rc = -1;
+            gchar **lines = g_strsplit(wheres[k] ? wheres[k] : "", "\n", -1);
+            for (gchar **l = lines; *l; l++) {
+                char *safe = cli_safe_text(*l, 300);
+                printf("    %s\n", safe);
+                g_free(safe);
+            }
+            g_strfreev(lines);
+        }
+        if (o->limit && (uint64_t)o->limit < h.matches)
+            printf("# (%ld of %" PRIu64 " shown; --limit 0 for all)\n", o->limit, h.matches);
+    }
+    g_free(v);
+    for (size_t k = 0; k < n; k++)
+        g_free(wheres[k]);
+    g_free(wheres);
+    g_free(docids);
+    claw_hits_free(hits);
+    return rc;
+}
+
 static const char usage[] =
-    "hunt [--json] [--count] [--limit N] ID|VALUE...\n"
+    "hunt [--json] [--count] [--limit N] [--no-record] ID|VALUE...\n"
+    "hunt list [--json] | hunt show [--json] [--limit N] HUNT\n"
     "Every archived message, of any age, that holds each indicator: one of the store's\n"
-    "(by id) or a value (TYPE:VALUE, or guessed as claw ioc add does). Where each type is\n"
-    "looked for: claw(1), HUNTING. Exit 1 if none is found.\n";
+    "(by id) or a value (TYPE:VALUE, or guessed as claw ioc add does), with where in each\n"
+    "message it is; kept as a hunt record unless --no-record. Where each type is looked\n"
+    "for: claw(1), HUNTING. Exit 1 if none is found.\n";
+
+static int hunt_list(const char *prog, claw_config_t *cfg, const char *archive, int argc,
+                     char **argv);
+static int hunt_show(const char *prog, claw_config_t *cfg, const char *archive, int argc,
+                     char **argv);
 
 int
 claw_cmd_hunt(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
-    bool json = false, count = false;
+    if (argc > 1 && !strcmp(argv[1], "list"))
+        return hunt_list(prog, cfg, archive, argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "show"))
+        return hunt_show(prog, cfg, archive, argc - 1, argv + 1);
+    hunt_opts_t o = {.prog = prog};
+    bool no_record = false;
     const char *limit_text = NULL;
-    const cli_option_t options[] = {{"json", 'j', &json, NULL},
-                                    {"count", 'C', &count, NULL},
+    const cli_option_t options[] = {{"json", 'j', &o.json, NULL},
+                                    {"count", 'C', &o.count, NULL},
                                     {"limit", 'l', NULL, &limit_text},
+                                    {"no-record", 0, &no_record, NULL},
                                     {0}};
     int rc = cli_parse(prog, usage, options, true, argc, argv);
     if (rc != CLI_GO_ON)
         return rc;
-    long limit = 1000;
+    o.record = !no_record;
+    o.limit = 1000;
     if (limit_text) {
         char *end;
-        limit = strtol(limit_text, &end, 10);
-        if (*end || end == limit_text || limit < 0) {
+        o.limit = strtol(limit_text, &end, 10);
+        if (*end || end == limit_text || o.limit < 0) {
             fprintf(stderr, "%s hunt: --limit %s: expected a count (0: all)\n", prog, limit_text);
             return EX_USAGE;
         }
@@ -169,85 +359,268 @@ claw_cmd_hunt(const char *prog, claw_config_t *cfg, const char *archive, int arg
         return EX_USAGE;
     }
     rc = 0;
-    claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, archive, &ar, &rc);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, o.record, &o.ar, &rc);
     if (!ix)
         return rc;
-    cli_search_warn_behind(prog, ar, ix);
+    cli_search_warn_behind(prog, o.ar, ix);
+    cli_whoami(o.by, sizeof o.by);
+    char *err = NULL;
+    if (claw_engine_new(cfg, &o.engine, &err) != CLAW_STATUS_SUCCESS) {
+        fprintf(stderr, "%s hunt: where in the messages will not be said: %s\n", prog,
+                err ? err : "no engine");
+        free(err);
+    }
     GStringChunk *strings = g_string_chunk_new(1024);
     uint64_t found = 0;
     for (int i = optind; i < argc && !cli_stdout_closed(); i++) {
         quarry_t q;
         const char *why = NULL;
-        GPtrArray *terms = g_ptr_array_new_with_free_func(g_free);
-        claw_hits_t *hits = NULL;
-        char *err = NULL;
-        if (!quarry_of(ar, argv[i], strings, &q, &why) ||
-            !hunt_terms(ix, q.type, q.value, terms, &why)) {
+        if (!quarry_of(o.ar, argv[i], strings, &q, &why)) {
             char *v = cli_safe_text(argv[i], 200);
             fprintf(stderr, "%s hunt: %s: %s\n", prog, v, why ? why : "not an indicator");
             g_free(v);
             rc = rc ? rc : EX_DATAERR;
-            g_ptr_array_free(terms, TRUE);
             continue;
         }
-        claw_status_t st =
-            terms->len ? claw_index_search_terms(ix, (const char *const *)terms->pdata, terms->len,
-                                                 CLAW_SORT_DATE, 0,
-                                                 count ? 0 : limit ? (size_t)limit : SIZE_MAX / 2,
-                                                 &hits, &err)
-                       : CLAW_STATUS_SUCCESS;
-        g_ptr_array_free(terms, TRUE);
-        if (st) {
-            fprintf(stderr, "%s hunt: %s\n", prog, err ? err : claw_status_to_string(st));
-            free(err);
+        int64_t n = hunt_one(&o, ix, &q);
+        if (n < 0)
             rc = EX_IOERR;
-            continue;
-        }
-        uint64_t n = hits ? hits->estimated : 0;
-        found += n;
-        char *v = cli_safe_text(q.value, 200);
-        if (json) {
-            GString *o = g_string_new("{\"indicator\":{\"id\":");
-            if (q.id)
-                g_string_append_printf(o, "%" PRIu64, q.id);
-            else
-                g_string_append(o, "null");
-            g_string_append(o, ",\"type\":");
-            cli_json_str(o, q.type);
-            g_string_append(o, ",\"value\":");
-            cli_json_str(o, q.value);
-            g_string_append_printf(o, "},\"matches\":%" PRIu64 ",\"messages\":[", n);
-            for (size_t k = 0; hits && !count && k < hits->n; k++) {
-                claw_record_t *r = NULL;
-                if (claw_archive_get_summary(ar, hits->hits[k].docid, &r)) {
-                    fprintf(stderr, "%s hunt: %s\n", prog, claw_archive_error(ar));
-                    rc = EX_IOERR;
-                    continue;
-                }
-                if (o->str[o->len - 1] != '[')
-                    g_string_append_c(o, ',');
-                cli_hit_json(o, hits->hits[k].docid, r);
-                g_string_append_c(o, '}');
-                claw_record_free(r);
-            }
-            g_string_append(o, "]}");
-            printf("%s\n", o->str);
-            g_string_free(o, TRUE);
-        } else if (count) {
-            printf("%" PRIu64 "\t%s:%s\n", n, q.type, v);
-        } else {
-            printf("# %s:%s: %" PRIu64 " message%s\n", q.type, v, n, n == 1 ? "" : "s");
-            for (size_t k = 0; hits && k < hits->n && !cli_stdout_closed(); k++)
-                if (!cli_print_hit(prog, ar, &hits->hits[k], CLI_HIT_TEXT, false))
-                    rc = EX_IOERR;
-            if (hits && n > hits->n)
-                printf("# (%zu of %" PRIu64 " shown; --limit 0 for all)\n", hits->n, n);
-        }
-        g_free(v);
-        claw_hits_free(hits);
+        else
+            found += (uint64_t)n;
     }
     g_string_chunk_free(strings);
+    claw_engine_destroy(o.engine);
     cli_search_close(ix);
     return cli_finish_output(prog, rc ? rc : found ? 0 : EXIT_NONE);
+}
+
+static void
+hunt_json(GString *j, const claw_hunt_t *h)
+{
+    char t[40];
+    g_string_append_printf(j, "{\"id\":%" PRIu64 ",\"indicator\":", h->id);
+    if (h->ioc_id)
+        g_string_append_printf(j, "%" PRIu64, h->ioc_id);
+    else
+        g_string_append(j, "null");
+    g_string_append(j, ",\"type\":");
+    cli_json_str(j, h->type);
+    g_string_append(j, ",\"value\":");
+    cli_json_str(j, h->value);
+    g_string_append(j, ",\"by\":");
+    cli_json_str(j, h->by);
+    cli_fmt_time(t, sizeof t, h->started, true);
+    g_string_append_printf(j, ",\"started\":\"%s\"", t);
+    cli_fmt_time(t, sizeof t, h->finished, true);
+    g_string_append_printf(j, ",\"finished\":\"%s\",\"matches\":%" PRIu64, t, h->matches);
+}
+
+typedef struct {
+    bool json;
+    size_t n;
+} list_run_t;
+
+static bool
+list_hunt(void *ctx, const claw_hunt_t *h)
+{
+    list_run_t *l = ctx;
+    if (cli_stdout_closed())
+        return false;
+    if (l->json) {
+        GString *j = g_string_new(l->n ? ",\n" : "[\n");
+        hunt_json(j, h);
+        g_string_append_c(j, '}');
+        fputs(j->str, stdout);
+        g_string_free(j, TRUE);
+    } else {
+        char t[40];
+        cli_fmt_time(t, sizeof t, h->started, false);
+        char *v = cli_safe_text(h->value, 200);
+        printf("%" PRIu64 "\t%s\t%" PRIu64 "\t%s:%s\n", h->id, t, h->matches, h->type, v);
+        g_free(v);
+    }
+    l->n++;
+    return true;
+}
+
+static int
+hunt_list(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
+{
+    list_run_t l = {0};
+    const cli_option_t options[] = {{"json", 'j', &l.json, NULL}, {0}};
+    int rc = cli_parse(prog, "hunt list [--json]\nThe hunts recorded: id, when, matches, the "
+                             "indicator.\n",
+                       options, false, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    rc = 0;
+    char *dir = cli_archive_dir(cfg, archive);
+    claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
+    g_free(dir);
+    if (!ar)
+        return rc;
+    if (claw_hunt_each(ar, list_hunt, &l)) {
+        fprintf(stderr, "%s: %s\n", prog, claw_archive_error(ar));
+        rc = EX_IOERR;
+    } else if (l.json) {
+        fputs(l.n ? "\n]\n" : "[]\n", stdout);
+    }
+    claw_archive_close(ar);
+    return cli_finish_output(prog, rc);
+}
+
+typedef struct {
+    const char *prog;
+    claw_archive_t *ar;
+    bool json;
+    long limit;
+    size_t n;
+    GString *j;
+    int rc;
+} show_run_t;
+
+/* Every recipient of every delivery of @r, Bcc included, in @o as a JSON
+ * array or a comma-separated list. */
+static void
+recipients(GString *o, const claw_record_t *r, bool json)
+{
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    bool first = true;
+    if (json)
+        g_string_append_c(o, '[');
+    for (size_t d = 0; d < r->n_deliveries; d++)
+        for (size_t k = 0; k < r->deliveries[d].n_rcpt; k++) {
+            const char *a = r->deliveries[d].rcpt[k];
+            if (!g_hash_table_add(seen, (gpointer)a))
+                continue;
+            if (!first)
+                g_string_append(o, json ? "," : ", ");
+            first = false;
+            if (json) {
+                cli_json_str(o, a);
+            } else {
+                char *safe = cli_safe_text(a, 200);
+                g_string_append(o, safe);
+                g_free(safe);
+            }
+        }
+    if (json)
+        g_string_append_c(o, ']');
+    g_hash_table_destroy(seen);
+}
+
+static bool
+show_hit(void *ctx, uint64_t docid, const char *where)
+{
+    show_run_t *s = ctx;
+    if (cli_stdout_closed() || (s->limit && (long)s->n >= s->limit))
+        return false;
+    claw_record_t *r = NULL;
+    if (claw_archive_get(s->ar, docid, &r)) {
+        fprintf(stderr, "%s hunt: #%" PRIu64 ": %s\n", s->prog, docid, claw_archive_error(s->ar));
+        s->rc = EX_IOERR;
+        return true;
+    }
+    gchar **lines = g_strsplit(where, "\n", -1);
+    if (s->json) {
+        if (s->n)
+            g_string_append_c(s->j, ',');
+        cli_hit_json(s->j, docid, r);
+        g_string_append(s->j, ",\"recipients\":");
+        recipients(s->j, r, true);
+        g_string_append(s->j, ",\"where\":[");
+        for (gchar **l = lines; *l; l++) {
+            if (l != lines)
+                g_string_append_c(s->j, ',');
+            cli_json_str(s->j, *l);
+        }
+        g_string_append(s->j, "]}");
+    } else {
+        claw_hit_t hit = {docid, 0};
+        cli_print_hit(s->prog, s->ar, &hit, CLI_HIT_TEXT, false);
+        GString *to = g_string_new(NULL);
+        recipients(to, r, false);
+        printf("    to: %s\n", to->str);
+        g_string_free(to, TRUE);
+        for (gchar **l = lines; *l; l++) {
+            char *safe = cli_safe_text(*l, 300);
+            printf("    %s\n", safe);
+            g_free(safe);
+        }
+    }
+    g_strfreev(lines);
+    claw_record_free(r);
+    s->n++;
+    return true;
+}
+
+static int
+hunt_show(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
+{
+    show_run_t s = {.prog = prog, .limit = 1000};
+    const char *limit_text = NULL;
+    const cli_option_t options[] = {
+        {"json", 'j', &s.json, NULL}, {"limit", 'l', NULL, &limit_text}, {0}};
+    int rc = cli_parse(prog,
+                       "hunt show [--json] [--limit N] HUNT\nOne hunt: the indicator, and each "
+                       "message it found with every recipient (Bcc included) and where in the "
+                       "message the indicator is.\n",
+                       options, true, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    char *end = NULL;
+    uint64_t id = optind + 1 == argc ? strtoull(argv[optind], &end, 10) : 0;
+    if (!id || *end) {
+        fprintf(stderr, "%s hunt show: expected one hunt id (try --help)\n", prog);
+        return EX_USAGE;
+    }
+    if (limit_text) {
+        s.limit = strtol(limit_text, &end, 10);
+        if (*end || end == limit_text || s.limit < 0) {
+            fprintf(stderr, "%s hunt show: --limit %s: expected a count (0: all)\n", prog,
+                    limit_text);
+            return EX_USAGE;
+        }
+    }
+    rc = 0;
+    char *dir = cli_archive_dir(cfg, archive);
+    s.ar = cli_open_archive(prog, dir, false, cfg, &rc);
+    g_free(dir);
+    if (!s.ar)
+        return rc;
+    claw_hunt_t *h = NULL;
+    claw_status_t st = claw_hunt_get(s.ar, id, &h);
+    if (st) {
+        fprintf(stderr, "%s: %s\n", prog, claw_archive_error(s.ar));
+        claw_archive_close(s.ar);
+        return st == CLAW_STATUS_NOT_FOUND ? EXIT_NONE : EX_IOERR;
+    }
+    s.j = g_string_new(NULL);
+    if (s.json) {
+        hunt_json(s.j, h);
+        g_string_append(s.j, ",\"messages\":[");
+    } else {
+        char t[40];
+        cli_fmt_time(t, sizeof t, h->started, true);
+        char *v = cli_safe_text(h->value, 2000);
+        printf("Hunt:        %" PRIu64 "\nIndicator:   %s:%s", h->id, h->type, v);
+        if (h->ioc_id)
+            printf(" (%" PRIu64 ")", h->ioc_id);
+        printf("\nRun:         %s by %s\nMatches:     %" PRIu64 "\n\n", t, h->by ? h->by : "-",
+               h->matches);
+        g_free(v);
+    }
+    st = claw_hunt_each_hit(s.ar, id, show_hit, &s);
+    if (st) {
+        fprintf(stderr, "%s: %s\n", prog, claw_archive_error(s.ar));
+        s.rc = EX_IOERR;
+    }
+    if (s.json) {
+        g_string_append(s.j, "]}");
+        printf("%s\n", s.j->str);
+    }
+    g_string_free(s.j, TRUE);
+    claw_hunt_free(h);
+    claw_archive_close(s.ar);
+    return cli_finish_output(prog, s.rc);
 }

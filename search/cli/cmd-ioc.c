@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,18 +36,6 @@ typedef struct {
     int conf;
     char by[64];
 } ioc_opts_t;
-
-/* The Unix user running claw: who added or revoked. */
-static void
-whoami(char *out, size_t n)
-{
-    struct passwd pw, *res = NULL;
-    char buf[1024];
-    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &res) == 0 && res)
-        snprintf(out, n, "%s", res->pw_name);
-    else
-        snprintf(out, n, "uid %u", (unsigned)getuid());
-}
 
 /* @s as a time: "2027-01-31", "2027-01-31T12:00:00Z" (ISO 8601; UTC when
  * it names no zone), or a span from @now: "90d", "12h", "30m", "45s", "2w".
@@ -208,7 +195,7 @@ ioc_opts_ready(const char *prog, ioc_opts_t *o, int64_t now)
         }
         o->conf = (int)c;
     }
-    whoami(o->by, sizeof o->by);
+    cli_whoami(o->by, sizeof o->by);
     return true;
 }
 
@@ -554,7 +541,7 @@ ioc_revoke(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
         return rc;
     int64_t now = g_get_real_time() / G_USEC_PER_SEC;
     char by[64];
-    whoami(by, sizeof by);
+    cli_whoami(by, sizeof by);
     size_t done = 0;
     for (int i = optind; i < argc; i++) {
         uint64_t id = 0;

@@ -290,6 +290,7 @@ const cli_model_t claw_cli_model CLAW_PUBLIC_MODULE = {
     .host_normalise = claw_host_normalise,
     .ioc_normalise = claw_ioc_normalise,
     .ioc_types = claw_ioc_types,
+    .message_locate_ioc = claw_message_locate_ioc,
     .free = claw_free,
     .sha256 = SHA256,
 };

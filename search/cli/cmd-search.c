@@ -77,8 +77,8 @@ open_private(const char *path)
 }
 
 claw_index_t *
-cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, claw_archive_t **ar,
-                int *rc)
+cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, bool write,
+                claw_archive_t **ar, int *rc)
 {
     char *dir = cli_archive_dir(cfg, archive);
     char *path = g_build_filename(dir, "index", NULL);
@@ -100,7 +100,7 @@ cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, claw_
         else
             fprintf(stderr, "%s: %s\n", prog, err ? err : claw_status_to_string(st));
         *rc = denied ? EX_NOPERM : st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
-    } else if (!(phrase_ctx.ar = cli_open_archive(prog, dir, false, cfg, rc))) {
+    } else if (!(phrase_ctx.ar = cli_open_archive(prog, dir, write, cfg, rc))) {
         claw_index_close(ix);
         ix = NULL;
     } else {
@@ -260,7 +260,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, archive, &ar, &rc);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, false, &ar, &rc);
     if (!ix) {
         g_free(query);
         return rc;
@@ -602,7 +602,7 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, archive, &ar, &rc);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, false, &ar, &rc);
     if (!ix)
         return rc;
     char *query = cli_join_args(argc - optind, argv + optind);

@@ -34,7 +34,25 @@ fi
 check "the archive holds the $(wc -l < "$tmp/expect") messages" \
     [ "$(claw search --count 'subject:hunt')" = "$(wc -l < "$tmp/expect")" ]
 
-# --- each indicator: found by the hunt, in its message alone ---------------------
+# --- each indicator: found by the hunt, in its message alone, and placed ----------
+# What the hunt must say of where each one is (one of these lines).
+cat > "$tmp/where" <<'EOF'
+html-only	link (href) in part 1: http://html-only.example/login
+qp	link (text) in part 1: http://qp-link.example/pay?to=me
+base64	link (text) in part 1: http://b64-link.example/x
+attachments	archive member payload.txt, part 2/1
+attachments	archive member deep.txt, part 2/2/1
+attachments	link (attachment) in part 3: http://in-html-attachment.example/
+attachments	link (attachment) in part 4: http://in-dot-url.example/go
+idn	link (text) in part 1: http://xn--bcher-shop-9db.example/
+percent	link (text) in part 1: http://bad-pct.example/
+numeric-ip	link (text) in part 1: http://192.168.1.1/
+numeric-ip	link (text) in part 1: http://192.168.1.2/
+subdomain	link (text) in part 1: http://a.b.evil-sub.example/x
+received	Received hop 1: from mx.bad-relay.example [203.0.113.66]
+reply-to	Reply-To: payments@reply-fraud.example
+envelope	envelope sender: bounce@envelope-only.example
+EOF
 while IFS="$(printf '\t')" read -r msg iocs; do
     [ -n "$iocs" ] || continue
     for ioc in $iocs; do
@@ -43,8 +61,33 @@ while IFS="$(printf '\t')" read -r msg iocs; do
 h = json.loads(open(sys.argv[1]).readline())
 print(h["matches"], " ".join(sorted(m["subject"] for m in h["messages"])))' "$tmp/h.json" 2>&1)
         check "hunt $ioc: in '$msg' alone ($got)" [ "$got" = "1 hunt $msg" ]
+        placed=$("$py" -c 'import json, sys
+h = json.loads(open(sys.argv[1]).readline())
+where = [w for m in h["messages"] for w in m["where"]]
+want = [l.rstrip("\n").split("\t", 1)[1] for l in open(sys.argv[2]) if l.split("\t")[0] == sys.argv[3]]
+ok = where and all(not w.startswith("(") for w in where) and any(w in where for w in want)
+print("yes" if ok else "no: %s" % where)' "$tmp/h.json" "$tmp/where" "$msg")
+        check "...and says where: $placed" [ "$placed" = yes ]
     done
 done < "$tmp/expect"
+
+# --- hunts are kept ----------------------------------------------------------------
+n_hunts=$(claw hunt list | wc -l)
+check "every hunt above is recorded ($n_hunts)" [ "$n_hunts" -ge 20 ]
+claw hunt --no-record --count domain:evil-sub.example > /dev/null
+check "...but not one run with --no-record" [ "$(claw hunt list | wc -l)" = "$n_hunts" ]
+last=$(claw hunt list | tail -1 | cut -f1)
+claw hunt show --json "$last" > "$tmp/show.json"
+check "hunt show --json: the indicator, the message, its recipients and where" \
+    "$py" -c 'import json, sys
+h = json.load(open(sys.argv[1]))
+m = h["messages"][0]
+assert h["matches"] == 1 and h["type"] == "domain" and h["value"] == "envelope-only.example", h
+assert m["recipients"] == ["b@corp.example"] and m["where"] == ["envelope sender: bounce@envelope-only.example"], m' "$tmp/show.json"
+claw hunt show "$last" > "$tmp/show.txt"
+check "hunt show: readable, with the recipients" grep -q '^    to: b@corp.example$' "$tmp/show.txt"
+claw hunt show 99999 > /dev/null 2> "$tmp/err"; rc=$?
+check "hunt show of no such hunt: 1, says so" sh -c "[ $rc = 1 ] && grep -q 'no hunt 99999' '$tmp/err'"
 
 claw hunt --json url:http://good.example/nothing > "$tmp/none.json"; rc=$?
 check "an indicator nothing holds: 0 matches, exit 1" \
