@@ -15,6 +15,7 @@
 #define CLAW_IOC_H
 
 #include "claw-archive.h"
+#include "claw_xapian.h"
 
 /* The actions an indicator asks for: "block" (new mail refused at SMTP
  * time; the default), "quarantine" (and old mail taken back), "tag", or
@@ -130,5 +131,26 @@ claw_status_t claw_hunt_each(claw_archive_t *archive,
 claw_status_t claw_hunt_each_hit(claw_archive_t *archive, uint64_t id,
                                  bool (*fn)(void *ctx, uint64_t docid, const char *where),
                                  void *ctx);
+
+/* A hunt run: its record (kept already if asked) and every message it
+ * found, newest first, with where in each the indicator is. */
+typedef struct claw_hunt_run {
+    claw_hunt_t hunt;
+    size_t n;
+    uint64_t *docids;
+    char **wheres; /* lines; NULL entries when no engine was given */
+} claw_hunt_run_t;
+
+/* Hunt the indicator @type:@value (normalised; @ioc_id its id in the
+ * store, or 0) over the index @ix of the archive @ar: every message, the
+ * count exact, each parsed again with @engine to say where the indicator
+ * is in it (none said with a NULL engine), and kept as a hunt by @by when
+ * @record. *@out is freed with claw_hunt_run_free(). INVALID_ARGUMENT with
+ * *@error for an indicator that cannot be hunted (an unknown type,
+ * a range over more than 100,000 of the index's addresses; free() it). */
+claw_status_t claw_hunt_run(claw_archive_t *ar, claw_index_t *ix, claw_engine_t *engine,
+                            uint64_t ioc_id, const char *type, const char *value, const char *by,
+                            bool record, claw_hunt_run_t **out, char **error);
+void claw_hunt_run_free(claw_hunt_run_t *run);
 
 #endif

@@ -1,7 +1,27 @@
-/* hunt.c - hunt records (claw-ioc.h): a hunt in DB_HUNT under its id (8
- * bytes, big-endian), a record of tagged fields as an indicator's is; each
- * message it found in DB_HUNT_HIT under the hunt's id and the message's
- * docid (16 bytes), so a hunt's hits are one range of keys, by docid.
+/* hunt.c - hunts (claw-ioc.h): every archived message that holds an
+ * indicator, asked of the index as exact terms (no query language between:
+ * a value is looked up in the form terms.c wrote it), each message parsed
+ * again to say where in it the indicator is; and the records that keep
+ * them: a hunt in DB_HUNT under its id (8 bytes, big-endian), tagged fields
+ * as an indicator's record is; each message it found in DB_HUNT_HIT under
+ * the hunt's id and the message's docid (16 bytes), so that a hunt's hits
+ * are one range of keys, by docid.
+ *
+ * Where each type of indicator is looked for:
+ *   url         the links' normalised URLs (XURL)
+ *   host        the links' hosts (XHOST)
+ *   domain      the links under it (XDOM: terms.c writes a link's host and
+ *               each domain above it to its registrable one; XHOST), and
+ *               the addresses of From/Sender, Reply-To and the envelope
+ *               sender at it or under it (XF, XRT, XE: terms.c writes each
+ *               address's domain and its parents)
+ *   ip          the client's and the Received hops' IPs (XIP) and links to
+ *               an IP (XHOST); a range: each such IP of the index in it
+ *   sender      the addresses of From/Sender, Reply-To, the envelope sender
+ *   sha256      attachments, archive members, the whole message (XSHA)
+ *   message-id  the Message-ID (XMID)
+ * claw_message_locate_ioc() (libclaw) looks in the same places of the
+ * parsed message.
  */
 #include "build-config.h"
 
@@ -9,6 +29,7 @@
 #include "claw-ioc.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 enum { H_IOC = 1, H_TYPE, H_VALUE, H_BY, H_STARTED, H_FINISHED, H_MATCHES };
 
@@ -197,4 +218,213 @@ claw_hunt_each_hit(claw_archive_t *a, uint64_t id,
     claw_status_t st = _claw_walk(a, a->dbi[DB_HUNT_HIT], key, 8, "read a hunt", each_hit, &run);
     g_string_free(run.where, TRUE);
     return st;
+}
+
+/* ------------------------------------------------------------------------
+ * Running a hunt
+ * --------------------------------------------------------------------- */
+
+/* The most terms one range may become: a /8 over an archive that has seen
+ * every address in it is refused rather than asked. */
+#define RANGE_MAX_TERMS 100000
+
+typedef struct {
+    claw_cidr_t cidr;
+    size_t prefix_len;
+    GPtrArray *terms;
+    bool too_many;
+} range_run_t;
+
+/* A term of the index (XIP... or XHOST...) whose value is an IP address in
+ * the range. */
+static bool
+in_range(void *ctx, const char *term)
+{
+    range_run_t *r = ctx;
+    if (claw_cidr_contains_text(&r->cidr, term + r->prefix_len)) {
+        if (r->terms->len >= RANGE_MAX_TERMS) {
+            r->too_many = true;
+            return false;
+        }
+        g_ptr_array_add(r->terms, g_strdup(term));
+    }
+    return true;
+}
+
+static void
+add_term(GPtrArray *terms, const char *prefix, const char *value)
+{
+    g_ptr_array_add(terms, claw_term(prefix, value, strlen(value)));
+}
+
+/* The index terms that an indicator of @type and (normalised) @value
+ * matches, into @terms; false with *@why if they cannot be listed. */
+static bool
+hunt_terms(claw_index_t *ix, const char *type, const char *value, GPtrArray *terms,
+           const char **why)
+{
+    static const char *const senders[] = {"XF", "XRT", "XE"};
+    if (!strcmp(type, "url")) {
+        add_term(terms, "XURL", value);
+    } else if (!strcmp(type, "host")) {
+        add_term(terms, "XHOST", value);
+    } else if (!strcmp(type, "domain")) {
+        add_term(terms, "XDOM", value);
+        add_term(terms, "XHOST", value);
+        for (size_t i = 0; i < G_N_ELEMENTS(senders); i++)
+            add_term(terms, senders[i], value);
+    } else if (!strcmp(type, "sender")) {
+        for (size_t i = 0; i < G_N_ELEMENTS(senders); i++)
+            add_term(terms, senders[i], value);
+    } else if (!strcmp(type, "sha256")) {
+        add_term(terms, "XSHA", value);
+    } else if (!strcmp(type, "message-id")) {
+        add_term(terms, "XMID", value);
+    } else if (!strcmp(type, "ip") && !strchr(value, '/')) {
+        add_term(terms, "XIP", value);
+        add_term(terms, "XHOST", value);
+    } else if (!strcmp(type, "ip")) {
+        range_run_t r = {.terms = terms};
+        if (claw_cidr_parse(value, &r.cidr) != CLAW_STATUS_SUCCESS) {
+            *why = "not a CIDR range";
+            return false;
+        }
+        for (const char *p = "XIP"; p; p = strcmp(p, "XIP") ? NULL : "XHOST") {
+            r.prefix_len = strlen(p);
+            if (claw_index_each_term(ix, p, in_range, &r) != CLAW_STATUS_SUCCESS) {
+                *why = claw_index_error(ix);
+                return false;
+            }
+        }
+        if (r.too_many) {
+            *why = "the range holds more than 100,000 addresses seen in the archive: hunt "
+                   "narrower ranges";
+            return false;
+        }
+    } else {
+        *why = "not a type of indicator";
+        return false;
+    }
+    return true;
+}
+
+typedef struct {
+    GString *out;
+    GHashTable *seen;
+} places_t;
+
+static void
+add_place(void *ctx, const char *where)
+{
+    places_t *c = ctx;
+    if (!g_hash_table_add(c->seen, g_strdup(where)))
+        return;
+    if (c->out->len)
+        g_string_append_c(c->out, '\n');
+    g_string_append(c->out, where);
+}
+
+/* Where the indicator is in message @docid: each place on a line (the
+ * message, then each delivery's envelope), or a line saying the index found
+ * it where the model does not (an index written by another version). */
+static char *
+where_in(claw_archive_t *ar, claw_engine_t *engine, uint64_t docid, const char *type,
+         const char *value)
+{
+    GString *out = g_string_new(NULL);
+    char *raw = NULL;
+    size_t len = 0;
+    claw_record_t *r = NULL;
+    claw_message_t *m = NULL;
+    if (claw_archive_raw(ar, docid, &raw, &len) || claw_archive_get(ar, docid, &r)) {
+        g_string_append_printf(out, "(the store could not give the message: %s)",
+                               claw_archive_error(ar));
+    } else if (!engine || claw_message_parse(engine, raw, len, &m) != CLAW_STATUS_SUCCESS) {
+        g_string_append(out, "(the message could not be parsed)");
+    } else {
+        GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        /* Each place once, whichever delivery's envelope it was seen with. */
+        places_t c = {out, seen};
+        for (size_t i = 0; i <= r->n_deliveries; i++) {
+            claw_envelope_t env = {0};
+            if (i < r->n_deliveries) {
+                env.mail_from = r->deliveries[i].mail_from;
+                env.client_ip = r->deliveries[i].client_ip;
+                env.helo = r->deliveries[i].helo;
+            }
+            claw_message_locate_ioc(m, i < r->n_deliveries ? &env : NULL, type, value,
+                                    add_place, &c);
+        }
+        g_hash_table_destroy(seen);
+        if (!out->len)
+            g_string_append(out, "(found by the index, not placed in the parsed message)");
+    }
+    claw_message_destroy(m);
+    claw_record_free(r);
+    free(raw);
+    return g_string_free(out, FALSE);
+}
+
+
+claw_status_t
+claw_hunt_run(claw_archive_t *ar, claw_index_t *ix, claw_engine_t *engine, uint64_t ioc_id,
+              const char *type, const char *value, const char *by, bool record,
+              claw_hunt_run_t **out, char **error)
+{
+    *out = NULL;
+    if (error)
+        *error = NULL;
+    GPtrArray *terms = g_ptr_array_new_with_free_func(g_free);
+    const char *why = NULL;
+    if (!hunt_terms(ix, type, value, terms, &why)) {
+        if (error)
+            *error = g_strdup_printf("%s:%s: %s", type, value, why);
+        g_ptr_array_free(terms, TRUE);
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    }
+    claw_hunt_run_t *run = g_new0(claw_hunt_run_t, 1);
+    run->hunt = (claw_hunt_t){.ioc_id = ioc_id, .type = type, .value = value, .by = by,
+                              .started = g_get_real_time() / G_USEC_PER_SEC};
+    claw_hits_t *hits = NULL;
+    claw_status_t st = CLAW_STATUS_SUCCESS;
+    if (terms->len)
+        st = claw_index_search_terms(ix, (const char *const *)terms->pdata, terms->len,
+                                     CLAW_SORT_DATE, 0, SIZE_MAX / 2, &hits, error);
+    g_ptr_array_free(terms, TRUE);
+    if (st) {
+        g_free(run);
+        return st;
+    }
+    run->n = hits ? hits->n : 0;
+    run->hunt.matches = hits ? hits->estimated : 0;
+    run->docids = g_new0(uint64_t, run->n ? run->n : 1);
+    run->wheres = g_new0(char *, run->n ? run->n : 1);
+    for (size_t k = 0; k < run->n; k++) {
+        run->docids[k] = hits->hits[k].docid;
+        if (engine)
+            run->wheres[k] = where_in(ar, engine, run->docids[k], type, value);
+    }
+    claw_hits_free(hits);
+    run->hunt.finished = g_get_real_time() / G_USEC_PER_SEC;
+    if (record && (st = claw_hunt_record(ar, &run->hunt, run->docids,
+                                         (const char *const *)run->wheres, run->n))) {
+        if (error)
+            *error = g_strdup(claw_archive_error(ar));
+        claw_hunt_run_free(run);
+        return st;
+    }
+    *out = run;
+    return CLAW_STATUS_SUCCESS;
+}
+
+void
+claw_hunt_run_free(claw_hunt_run_t *run)
+{
+    if (!run)
+        return;
+    for (size_t k = 0; k < run->n; k++)
+        g_free(run->wheres[k]);
+    g_free(run->wheres);
+    g_free(run->docids);
+    g_free(run);
 }

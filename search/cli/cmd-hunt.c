@@ -1,19 +1,6 @@
-/* cmd-hunt.c - claw hunt: every archived message, of any age, that holds an
- * indicator, asked of the index as exact terms (no query language between:
- * a value is looked up in the form terms.c wrote it).
- *
- * Where each type of indicator is looked for:
- *   url         the links' normalised URLs (XURL)
- *   host        the links' hosts (XHOST)
- *   domain      the links' registrable domains and hosts (XDOM, XHOST), and
- *               the addresses of From/Sender, Reply-To and the envelope
- *               sender, at the domain or under it (XF, XRT, XE: terms.c
- *               writes each address's domain and its parents)
- *   ip          the client's and the Received hops' IPs (XIP) and links to
- *               an IP (XHOST); a range: each such IP of the index in it
- *   sender      the addresses of From/Sender, Reply-To, the envelope sender
- *   sha256      attachments, archive members, the whole message (XSHA)
- *   message-id  the Message-ID (XMID)
+/* cmd-hunt.c - claw hunt, hunt list, hunt show: the hunts of the archive
+ * library (indexer/archive/hunt.c says where each type of indicator is
+ * looked for), run by hand and printed, and the ones kept.
  */
 #include "build-config.h"
 
@@ -24,90 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-
-/* The most terms one range may become: a /8 over an archive that has seen
- * every address in it is refused rather than asked. */
-#define RANGE_MAX_TERMS 100000
-
-typedef struct {
-    claw_cidr_t cidr;
-    size_t prefix_len;
-    GPtrArray *terms;
-    bool too_many;
-} range_run_t;
-
-/* A term of the index (XIP... or XHOST...) whose value is an IP address in
- * the range. */
-static bool
-in_range(void *ctx, const char *term)
-{
-    range_run_t *r = ctx;
-    if (claw_cidr_contains_text(&r->cidr, term + r->prefix_len)) {
-        if (r->terms->len >= RANGE_MAX_TERMS) {
-            r->too_many = true;
-            return false;
-        }
-        g_ptr_array_add(r->terms, g_strdup(term));
-    }
-    return true;
-}
-
-static void
-add_term(GPtrArray *terms, const char *prefix, const char *value)
-{
-    g_ptr_array_add(terms, claw_term(prefix, value, strlen(value)));
-}
-
-/* The index terms that an indicator of @type and (normalised) @value
- * matches, into @terms; false with *@why if they cannot be listed. */
-static bool
-hunt_terms(claw_index_t *ix, const char *type, const char *value, GPtrArray *terms,
-           const char **why)
-{
-    static const char *const senders[] = {"XF", "XRT", "XE"};
-    if (!strcmp(type, "url")) {
-        add_term(terms, "XURL", value);
-    } else if (!strcmp(type, "host")) {
-        add_term(terms, "XHOST", value);
-    } else if (!strcmp(type, "domain")) {
-        add_term(terms, "XDOM", value);
-        add_term(terms, "XHOST", value);
-        for (size_t i = 0; i < G_N_ELEMENTS(senders); i++)
-            add_term(terms, senders[i], value);
-    } else if (!strcmp(type, "sender")) {
-        for (size_t i = 0; i < G_N_ELEMENTS(senders); i++)
-            add_term(terms, senders[i], value);
-    } else if (!strcmp(type, "sha256")) {
-        add_term(terms, "XSHA", value);
-    } else if (!strcmp(type, "message-id")) {
-        add_term(terms, "XMID", value);
-    } else if (!strcmp(type, "ip") && !strchr(value, '/')) {
-        add_term(terms, "XIP", value);
-        add_term(terms, "XHOST", value);
-    } else if (!strcmp(type, "ip")) {
-        range_run_t r = {.terms = terms};
-        if (claw_cidr_parse(value, &r.cidr) != CLAW_STATUS_SUCCESS) {
-            *why = "not a CIDR range";
-            return false;
-        }
-        for (const char *p = "XIP"; p; p = strcmp(p, "XIP") ? NULL : "XHOST") {
-            r.prefix_len = strlen(p);
-            if (claw_index_each_term(ix, p, in_range, &r) != CLAW_STATUS_SUCCESS) {
-                *why = claw_index_error(ix);
-                return false;
-            }
-        }
-        if (r.too_many) {
-            *why = "the range holds more than 100,000 addresses seen in the archive: hunt "
-                   "narrower ranges";
-            return false;
-        }
-    } else {
-        *why = "not a type of indicator";
-        return false;
-    }
-    return true;
-}
 
 /* One indicator to hunt: from the store by id, or a value given. */
 typedef struct {
@@ -138,63 +41,6 @@ quarry_of(claw_archive_t *ar, const char *arg, GStringChunk *strings, quarry_t *
 }
 
 typedef struct {
-    GString *out;
-    GHashTable *seen;
-} places_t;
-
-static void
-add_place(void *ctx, const char *where)
-{
-    places_t *c = ctx;
-    if (!g_hash_table_add(c->seen, g_strdup(where)))
-        return;
-    if (c->out->len)
-        g_string_append_c(c->out, '\n');
-    g_string_append(c->out, where);
-}
-
-/* Where the indicator is in message @docid: each place on a line (the
- * message, then each delivery's envelope), or a line saying the index found
- * it where the model does not (an index written by another version). */
-static char *
-where_in(const char *prog, claw_archive_t *ar, claw_engine_t *engine, uint64_t docid,
-         const quarry_t *q)
-{
-    GString *out = g_string_new(NULL);
-    char *raw = NULL;
-    size_t len = 0;
-    claw_record_t *r = NULL;
-    claw_message_t *m = NULL;
-    if (claw_archive_raw(ar, docid, &raw, &len) || claw_archive_get(ar, docid, &r)) {
-        fprintf(stderr, "%s hunt: #%" PRIu64 ": %s\n", prog, docid, claw_archive_error(ar));
-        g_string_append(out, "(the store could not give the message)");
-    } else if (!engine || claw_message_parse(engine, raw, len, &m) != CLAW_STATUS_SUCCESS) {
-        g_string_append(out, "(the message could not be parsed)");
-    } else {
-        GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        /* Each place once, whichever delivery's envelope it was seen with. */
-        places_t c = {out, seen};
-        for (size_t i = 0; i <= r->n_deliveries; i++) {
-            claw_envelope_t env = {0};
-            if (i < r->n_deliveries) {
-                env.mail_from = r->deliveries[i].mail_from;
-                env.client_ip = r->deliveries[i].client_ip;
-                env.helo = r->deliveries[i].helo;
-            }
-            claw_message_locate_ioc(m, i < r->n_deliveries ? &env : NULL, q->type, q->value,
-                                    add_place, &c);
-        }
-        g_hash_table_destroy(seen);
-        if (!out->len)
-            g_string_append(out, "(found by the index, not placed in the parsed message)");
-    }
-    claw_message_destroy(m);
-    claw_record_free(r);
-    free(raw);
-    return g_string_free(out, FALSE);
-}
-
-typedef struct {
     const char *prog;
     claw_archive_t *ar;
     claw_engine_t *engine;
@@ -203,53 +49,28 @@ typedef struct {
     char by[64];
 } hunt_opts_t;
 
-/* Hunt @q: its hits, where each is, recorded (unless not asked), printed;
- * the number of matches, or -1 after an error said. */
+/* Hunt @q (claw_hunt_run) and print it; the number of matches, or -1
+ * after an error said. */
 static int64_t
 hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
 {
-    GPtrArray *terms = g_ptr_array_new_with_free_func(g_free);
-    const char *why = NULL;
-    if (!hunt_terms(ix, q->type, q->value, terms, &why)) {
-        fprintf(stderr, "%s hunt: %s:%s: %s\n", o->prog, q->type, q->value, why);
-        g_ptr_array_free(terms, TRUE);
-        return -1;
-    }
-    claw_hunt_t h = {.ioc_id = q->id, .type = q->type, .value = q->value, .by = o->by,
-                     .started = g_get_real_time() / G_USEC_PER_SEC};
-    claw_hits_t *hits = NULL;
+    claw_hunt_run_t *run = NULL;
     char *err = NULL;
-    claw_status_t st = CLAW_STATUS_SUCCESS;
-    if (terms->len)
-        st = claw_index_search_terms(ix, (const char *const *)terms->pdata, terms->len,
-                                     CLAW_SORT_DATE, 0, o->count && !o->record ? 0 : SIZE_MAX / 2,
-                                     &hits, &err);
-    g_ptr_array_free(terms, TRUE);
+    bool placed = !o->count || o->record; /* a count alone says no where */
+    claw_status_t st = claw_hunt_run(o->ar, ix, placed ? o->engine : NULL, q->id, q->type,
+                                     q->value, o->by, o->record, &run, &err);
     if (st) {
         fprintf(stderr, "%s hunt: %s\n", o->prog, err ? err : claw_status_to_string(st));
         free(err);
         return -1;
     }
-    size_t n = hits ? hits->n : 0;
-    h.matches = hits ? hits->estimated : 0;
-    uint64_t *docids = g_new0(uint64_t, n ? n : 1);
-    char **wheres = g_new0(char *, n ? n : 1);
-    for (size_t k = 0; k < n; k++) {
-        docids[k] = hits->hits[k].docid;
-        if (!o->count || o->record)
-            wheres[k] = where_in(o->prog, o->ar, o->engine, docids[k], q);
-    }
-    h.finished = g_get_real_time() / G_USEC_PER_SEC;
-    int64_t rc = (int64_t)h.matches;
-    if (o->record && claw_hunt_record(o->ar, &h, docids, (const char *const *)wheres, n)) {
-        fprintf(stderr, "%s hunt: not recorded: %s\n", o->prog, claw_archive_error(o->ar));
-        rc = -1;
-    }
+    const claw_hunt_t *h = &run->hunt;
+    int64_t rc = (int64_t)h->matches;
     char *v = cli_safe_text(q->value, 200);
     if (o->json) {
         GString *j = g_string_new("{");
         if (o->record)
-            g_string_append_printf(j, "\"hunt\":%" PRIu64 ",", h.id);
+            g_string_append_printf(j, "\"hunt\":%" PRIu64 ",", h->id);
         g_string_append(j, "\"indicator\":{\"id\":");
         if (q->id)
             g_string_append_printf(j, "%" PRIu64, q->id);
@@ -259,16 +80,16 @@ hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
         cli_json_str(j, q->type);
         g_string_append(j, ",\"value\":");
         cli_json_str(j, q->value);
-        g_string_append_printf(j, "},\"matches\":%" PRIu64 ",\"messages\":[", h.matches);
-        for (size_t k = 0; !o->count && k < n && (o->limit == 0 || (long)k < o->limit); k++) {
+        g_string_append_printf(j, "},\"matches\":%" PRIu64 ",\"messages\":[", h->matches);
+        for (size_t k = 0; !o->count && k < run->n && (o->limit == 0 || (long)k < o->limit); k++) {
             claw_record_t *r = NULL;
-            if (claw_archive_get_summary(o->ar, docids[k], &r))
+            if (claw_archive_get_summary(o->ar, run->docids[k], &r))
                 continue;
             if (k)
                 g_string_append_c(j, ',');
-            cli_hit_json(j, docids[k], r);
+            cli_hit_json(j, run->docids[k], r);
             g_string_append(j, ",\"where\":[");
-            gchar **lines = g_strsplit(wheres[k] ? wheres[k] : "", "\n", -1);
+            gchar **lines = g_strsplit(run->wheres[k] ? run->wheres[k] : "", "\n", -1);
             for (gchar **l = lines; *l; l++) {
                 if (l != lines)
                     g_string_append_c(j, ',');
@@ -282,18 +103,20 @@ hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
         printf("%s\n", j->str);
         g_string_free(j, TRUE);
     } else if (o->count) {
-        printf("%" PRIu64 "\t%s:%s\n", h.matches, q->type, v);
+        printf("%" PRIu64 "\t%s:%s\n", h->matches, q->type, v);
     } else {
-        printf("# %s:%s: %" PRIu64 " message%s", q->type, v, h.matches, h.matches == 1 ? "" : "s");
+        printf("# %s:%s: %" PRIu64 " message%s", q->type, v, h->matches,
+               h->matches == 1 ? "" : "s");
         if (o->record)
-            printf(" (hunt %" PRIu64 ")", h.id);
+            printf(" (hunt %" PRIu64 ")", h->id);
         printf("\n");
-        for (size_t k = 0; k < n && (o->limit == 0 || (long)k < o->limit); k++) {
+        for (size_t k = 0; k < run->n && (o->limit == 0 || (long)k < o->limit); k++) {
             if (cli_stdout_closed())
                 break;
-            if (!cli_print_hit(o->prog, o->ar, &hits->hits[k], CLI_HIT_TEXT, false))
+            claw_hit_t hit = {run->docids[k], 0};
+            if (!cli_print_hit(o->prog, o->ar, &hit, CLI_HIT_TEXT, false))
                 rc = -1;
-            gchar **lines = g_strsplit(wheres[k] ? wheres[k] : "", "\n", -1);
+            gchar **lines = g_strsplit(run->wheres[k] ? run->wheres[k] : "", "\n", -1);
             for (gchar **l = lines; *l; l++) {
                 char *safe = cli_safe_text(*l, 300);
                 printf("    %s\n", safe);
@@ -301,15 +124,11 @@ hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
             }
             g_strfreev(lines);
         }
-        if (o->limit && (uint64_t)o->limit < h.matches)
-            printf("# (%ld of %" PRIu64 " shown; --limit 0 for all)\n", o->limit, h.matches);
+        if (o->limit && (uint64_t)o->limit < h->matches)
+            printf("# (%ld of %" PRIu64 " shown; --limit 0 for all)\n", o->limit, h->matches);
     }
     g_free(v);
-    for (size_t k = 0; k < n; k++)
-        g_free(wheres[k]);
-    g_free(wheres);
-    g_free(docids);
-    claw_hits_free(hits);
+    claw_hunt_run_free(run);
     return rc;
 }
 
