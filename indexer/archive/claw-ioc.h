@@ -153,4 +153,10 @@ claw_status_t claw_hunt_run(claw_archive_t *ar, claw_index_t *ix, claw_engine_t 
                             bool record, claw_hunt_run_t **out, char **error);
 void claw_hunt_run_free(claw_hunt_run_t *run);
 
+/* Indicators changed at or after this time (seconds since the epoch) are
+ * still to be hunted by clawd: it notes the start of each round of hunts
+ * it finished, so that a restart goes on from there. 0: none yet. */
+int64_t claw_hunt_get_through(claw_archive_t *archive);
+claw_status_t claw_hunt_set_through(claw_archive_t *archive, int64_t t);
+
 #endif

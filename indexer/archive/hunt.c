@@ -124,6 +124,35 @@ claw_hunt_record(claw_archive_t *a, claw_hunt_t *hunt, const uint64_t *docids,
     return _claw_write(a, "record a hunt", record_hunt, &run);
 }
 
+/* The info key of the time clawd's hunts reached (claw_hunt_*_through). */
+#define HUNTED_THROUGH "hunted_through"
+
+int64_t
+claw_hunt_get_through(claw_archive_t *a)
+{
+    MDB_txn *txn;
+    if (_claw_read_begin(a, &txn))
+        return 0;
+    uint64_t t = _claw_info_get(txn, a->dbi[DB_INFO], HUNTED_THROUGH);
+    _claw_read_end(a, txn);
+    return (int64_t)t;
+}
+
+static int
+set_through(claw_archive_t *a, MDB_txn *txn, void *ctx)
+{
+    unsigned char b[8];
+    _claw_be64(b, (uint64_t)*(const int64_t *)ctx);
+    MDB_val k = {strlen(HUNTED_THROUGH), HUNTED_THROUGH}, v = {8, b};
+    return mdb_put(txn, a->dbi[DB_INFO], &k, &v, 0);
+}
+
+claw_status_t
+claw_hunt_set_through(claw_archive_t *a, int64_t t)
+{
+    return _claw_write(a, "note the hunts done", set_through, &t);
+}
+
 static claw_status_t
 no_hunts(claw_archive_t *a, uint64_t id)
 {

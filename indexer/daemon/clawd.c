@@ -304,6 +304,7 @@ main(int argc, char **argv)
         claw_log(CLAW_LOG_NOTICE, NULL, "clawd %s: archive %s, index at %" PRIu64,
                  claw_version(), srv.archive_dir, claw_indexer_indexed(srv.indexer));
         srv.publisher = clawd_publisher_start(&srv);
+        srv.hunter = clawd_hunter_start(&srv);
         event_base_dispatch(srv.base);
     }
     /* Teardown in reverse: no new work, everything stored, then indexed. */
@@ -317,6 +318,7 @@ main(int argc, char **argv)
     for (GList *l = all; l; l = l->next)
         clawd_session_close(l->data);
     g_list_free(all);
+    clawd_hunter_stop(srv.hunter);
     claw_indexer_stop(srv.indexer);
     clawd_publisher_stop(srv.publisher);
     if (srv.archive)

@@ -42,6 +42,7 @@
 #define DATA_ROOM 65536      /* budget a new DATA needs left to start */
 
 typedef struct clawd_publisher clawd_publisher_t;
+typedef struct clawd_hunter clawd_hunter_t;
 
 typedef struct server {
     struct event_base *base;
@@ -74,6 +75,7 @@ typedef struct server {
     int exit_code;           /* set when clawd ends itself (the store broke) */
     bool tcp_auth;           /* [clawd] tcp_auth = certificate */
     clawd_publisher_t *publisher; /* the MTA's copy of the indicators (publish.c) */
+    clawd_hunter_t *hunter;  /* hunts of new indicators (autohunt.c) */
 } server_t;
 
 typedef enum { S_CMD, S_DATA, S_WAIT, S_CLOSING } state_t;
@@ -170,5 +172,10 @@ void clawd_check_drained(server_t *srv);
  * or ends. Stopping waits for a publishing under way. */
 clawd_publisher_t *clawd_publisher_start(server_t *srv);
 void clawd_publisher_stop(clawd_publisher_t *publisher);
+
+/* Every indicator added or changed hunted over the whole archive, kept as
+ * hunts by "clawd" (autohunt.c). Stopping waits for the hunt under way. */
+clawd_hunter_t *clawd_hunter_start(server_t *srv);
+void clawd_hunter_stop(clawd_hunter_t *hunter);
 
 #endif /* CLAWD_H */

@@ -25,8 +25,6 @@ if clawd_start "$tmp/c.conf" "$tmp/clawd.sock"; then
         > "$tmp/envelope.eml"
     "$py" "$srcdir/tests/tools/lmtp-send.py" --socket "$tmp/clawd.sock" \
         --from bounce@envelope-only.example --rcpt b@corp.example "$tmp/envelope.eml" > /dev/null
-    kill -TERM $pid
-    wait $pid
     printf 'envelope\tsender:bounce@envelope-only.example\tdomain:envelope-only.example\n' >> "$tmp/expect"
 else
     fail "clawd starts"
@@ -122,5 +120,32 @@ print(" ".join(sorted(set(r["rule"] for r in m["rules"] if r["rule"].endswith("_
         check "the MTA leaves '$msg' alone" [ "$rules" = none ]
     fi
 done < "$tmp/expect"
+
+# --- clawd hunts each new indicator by itself ---------------------------------------
+# clawd_hunts ID: wait up to 30 s for a hunt by clawd of indicator ID; its
+# matches on stdout.
+clawd_hunts() {
+    ch_end=$(( $(date +%s) + 30 ))
+    while [ "$(date +%s)" -le "$ch_end" ]; do
+        claw hunt list --json > "$tmp/hunts.json" 2> /dev/null
+        "$py" -c 'import json, sys
+hs = [h for h in json.load(open(sys.argv[1])) if h["by"] == "clawd" and h["indicator"] == int(sys.argv[2])]
+if hs: print(hs[-1]["matches"], hs[-1]["id"])
+else: sys.exit(1)' "$tmp/hunts.json" "$1" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+if [ -n "$pid" ] && alive $pid; then
+    claw ioc add --json --action hunt 'url:http://b64-link.example/x' > "$tmp/new.json"
+    id=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["ids"][0])' "$tmp/new.json")
+    got=$(clawd_hunts "$id")
+    check "clawd hunted the new indicator by itself (matches, hunt: $got)" [ "${got%% *}" = 1 ]
+    claw hunt show --json "${got#* }" > "$tmp/auto.json" 2>&1
+    check "...and its record says where" grep -q 'link (text) in part 1: http://b64-link.example/x' "$tmp/auto.json"
+    kill -TERM $pid
+    wait $pid
+    check "clawd stops cleanly" [ $? = 0 ]
+fi
 
 [ "$n_fail" -eq 0 ]
