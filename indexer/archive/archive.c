@@ -435,6 +435,39 @@ _claw_walk(claw_archive_t *a, MDB_dbi dbi, const unsigned char *from, size_t fro
     return st;
 }
 
+uint64_t
+claw_archive_info_get(claw_archive_t *a, const char *name)
+{
+    MDB_txn *txn;
+    if (!a->have_dbs || _claw_read_begin(a, &txn))
+        return 0;
+    uint64_t v = _claw_info_get(txn, a->dbi[DB_INFO], name);
+    _claw_read_end(a, txn);
+    return v;
+}
+
+typedef struct {
+    const char *name;
+    uint64_t value;
+} info_set_t;
+
+static int
+info_set(claw_archive_t *a, MDB_txn *txn, void *ctx)
+{
+    const info_set_t *i = ctx;
+    unsigned char b[8];
+    _claw_be64(b, i->value);
+    MDB_val k = {strlen(i->name), (void *)i->name}, v = {8, b};
+    return mdb_put(txn, a->dbi[DB_INFO], &k, &v, 0);
+}
+
+claw_status_t
+claw_archive_info_set(claw_archive_t *a, const char *name, uint64_t value)
+{
+    info_set_t i = {name, value};
+    return _claw_write(a, name, info_set, &i);
+}
+
 /* A read transaction, following a map that another process grew. */
 int
 _claw_read_begin(claw_archive_t *a, MDB_txn **txn)

@@ -143,6 +143,10 @@ void claw_archive_close(claw_archive_t *archive);
 /** The last detailed error on @archive. */
 const char *claw_archive_error(const claw_archive_t *archive);
 const char *claw_archive_dir(const claw_archive_t *archive);
+/** A number the archive keeps for its programs under @name (clawd's
+ * "hunted_through" and "linked_seq"); 0 when it has none. */
+uint64_t claw_archive_info_get(claw_archive_t *archive, const char *name);
+claw_status_t claw_archive_info_set(claw_archive_t *archive, const char *name, uint64_t value);
 /** Store transactions this process committed (group commits hold many). */
 unsigned claw_archive_commits(const claw_archive_t *archive);
 /** Whether LMDB gave up on the store (MDB_PANIC, after an I/O error while

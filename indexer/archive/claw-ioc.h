@@ -132,6 +132,12 @@ claw_status_t claw_hunt_each_hit(claw_archive_t *archive, uint64_t id,
                                  bool (*fn)(void *ctx, uint64_t docid, const char *where),
                                  void *ctx);
 
+/* Where the indicator @type:@value is in message @m (parsed from the store;
+ * @r its record, whose deliveries give the envelopes): each place once, a
+ * line each (claw_message_locate_ioc()); "" when it is in none. g_free() it. */
+char *claw_hunt_where(const claw_message_t *m, const claw_record_t *r, const char *type,
+                      const char *value);
+
 /* A hunt run: its record (kept already if asked) and every message it
  * found, newest first, with where in each the indicator is. */
 typedef struct claw_hunt_run {
@@ -152,11 +158,5 @@ claw_status_t claw_hunt_run(claw_archive_t *ar, claw_index_t *ix, claw_engine_t 
                             uint64_t ioc_id, const char *type, const char *value, const char *by,
                             bool record, claw_hunt_run_t **out, char **error);
 void claw_hunt_run_free(claw_hunt_run_t *run);
-
-/* Indicators changed at or after this time (seconds since the epoch) are
- * still to be hunted by clawd: it notes the start of each round of hunts
- * it finished, so that a restart goes on from there. 0: none yet. */
-int64_t claw_hunt_get_through(claw_archive_t *archive);
-claw_status_t claw_hunt_set_through(claw_archive_t *archive, int64_t t);
 
 #endif

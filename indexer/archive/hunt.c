@@ -124,35 +124,6 @@ claw_hunt_record(claw_archive_t *a, claw_hunt_t *hunt, const uint64_t *docids,
     return _claw_write(a, "record a hunt", record_hunt, &run);
 }
 
-/* The info key of the time clawd's hunts reached (claw_hunt_*_through). */
-#define HUNTED_THROUGH "hunted_through"
-
-int64_t
-claw_hunt_get_through(claw_archive_t *a)
-{
-    MDB_txn *txn;
-    if (_claw_read_begin(a, &txn))
-        return 0;
-    uint64_t t = _claw_info_get(txn, a->dbi[DB_INFO], HUNTED_THROUGH);
-    _claw_read_end(a, txn);
-    return (int64_t)t;
-}
-
-static int
-set_through(claw_archive_t *a, MDB_txn *txn, void *ctx)
-{
-    unsigned char b[8];
-    _claw_be64(b, (uint64_t)*(const int64_t *)ctx);
-    MDB_val k = {strlen(HUNTED_THROUGH), HUNTED_THROUGH}, v = {8, b};
-    return mdb_put(txn, a->dbi[DB_INFO], &k, &v, 0);
-}
-
-claw_status_t
-claw_hunt_set_through(claw_archive_t *a, int64_t t)
-{
-    return _claw_write(a, "note the hunts done", set_through, &t);
-}
-
 static claw_status_t
 no_hunts(claw_archive_t *a, uint64_t id)
 {
@@ -353,6 +324,28 @@ add_place(void *ctx, const char *where)
     g_string_append(c->out, where);
 }
 
+char *
+claw_hunt_where(const claw_message_t *m, const claw_record_t *r, const char *type,
+                const char *value)
+{
+    GString *out = g_string_new(NULL);
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    /* Each place once, whichever delivery's envelope it was seen with. */
+    places_t c = {out, seen};
+    for (size_t i = 0; i <= r->n_deliveries; i++) {
+        claw_envelope_t env = {0};
+        if (i < r->n_deliveries) {
+            env.mail_from = r->deliveries[i].mail_from;
+            env.client_ip = r->deliveries[i].client_ip;
+            env.helo = r->deliveries[i].helo;
+        }
+        claw_message_locate_ioc(m, i < r->n_deliveries ? &env : NULL, type, value, add_place,
+                                &c);
+    }
+    g_hash_table_destroy(seen);
+    return g_string_free(out, FALSE);
+}
+
 /* Where the indicator is in message @docid: each place on a line (the
  * message, then each delivery's envelope), or a line saying the index found
  * it where the model does not (an index written by another version). */
@@ -371,29 +364,15 @@ where_in(claw_archive_t *ar, claw_engine_t *engine, uint64_t docid, const char *
     } else if (!engine || claw_message_parse(engine, raw, len, &m) != CLAW_STATUS_SUCCESS) {
         g_string_append(out, "(the message could not be parsed)");
     } else {
-        GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        /* Each place once, whichever delivery's envelope it was seen with. */
-        places_t c = {out, seen};
-        for (size_t i = 0; i <= r->n_deliveries; i++) {
-            claw_envelope_t env = {0};
-            if (i < r->n_deliveries) {
-                env.mail_from = r->deliveries[i].mail_from;
-                env.client_ip = r->deliveries[i].client_ip;
-                env.helo = r->deliveries[i].helo;
-            }
-            claw_message_locate_ioc(m, i < r->n_deliveries ? &env : NULL, type, value,
-                                    add_place, &c);
-        }
-        g_hash_table_destroy(seen);
-        if (!out->len)
-            g_string_append(out, "(found by the index, not placed in the parsed message)");
+        char *w = claw_hunt_where(m, r, type, value);
+        g_string_append(out, *w ? w : "(found by the index, not placed in the parsed message)");
+        g_free(w);
     }
     claw_message_destroy(m);
     claw_record_free(r);
     free(raw);
     return g_string_free(out, FALSE);
 }
-
 
 claw_status_t
 claw_hunt_run(claw_archive_t *ar, claw_index_t *ix, claw_engine_t *engine, uint64_t ioc_id,

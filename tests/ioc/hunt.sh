@@ -143,6 +143,38 @@ if [ -n "$pid" ] && alive $pid; then
     check "clawd hunted the new indicator by itself (matches, hunt: $got)" [ "${got%% *}" = 1 ]
     claw hunt show --json "${got#* }" > "$tmp/auto.json" 2>&1
     check "...and its record says where" grep -q 'link (text) in part 1: http://b64-link.example/x' "$tmp/auto.json"
+    # A message that arrives later, holding an indicator in force: linked.
+    claw ioc add --json --action hunt 'host:arrives-later.example' > "$tmp/later.json"
+    id=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["ids"][0])' "$tmp/later.json")
+    printf 'From: a@sender.example\nTo: b@corp.example\nSubject: hunt later\nMessage-ID: <later@sender.example>\n\nsee http://arrives-later.example/x\n' \
+        > "$tmp/later.eml"
+    "$py" "$srcdir/tests/tools/lmtp-send.py" --socket "$tmp/clawd.sock" \
+        --from a@sender.example --rcpt b@corp.example --rcpt hidden-bcc@corp.example \
+        "$tmp/later.eml" > /dev/null
+    linked_by() { # linked_by ID: a hunt by "clawd (ingest)" of ID with 1 match, within 30 s
+        lb_end=$(( $(date +%s) + 30 ))
+        while [ "$(date +%s)" -le "$lb_end" ]; do
+            claw hunt list --json > "$tmp/hunts.json" 2> /dev/null
+            "$py" -c 'import json, sys
+hs = [h for h in json.load(open(sys.argv[1])) if h["by"] == "clawd (ingest)" and h["indicator"] == int(sys.argv[2])]
+if hs: print(hs[-1]["id"])
+else: sys.exit(1)' "$tmp/hunts.json" "$1" && return 0
+            sleep 0.5
+        done
+        return 1
+    }
+    if hunt=$(linked_by "$id"); then
+        ok "a message arriving later with an indicator in force is linked to it at ingest (hunt $hunt)"
+        claw hunt show --json "$hunt" > "$tmp/linked.json"
+        check "...its record: the message, every recipient (Bcc too) and where" "$py" -c 'import json, sys
+h = json.load(open(sys.argv[1]))
+m = h["messages"][0]
+assert h["matches"] == 1 and m["subject"] == "hunt later", h
+assert sorted(m["recipients"]) == ["b@corp.example", "hidden-bcc@corp.example"], m
+assert m["where"] == ["link (text) in part 1: http://arrives-later.example/x"], m' "$tmp/linked.json"
+    else
+        fail "a message arriving later with an indicator in force is linked to it at ingest"
+    fi
     kill -TERM $pid
     wait $pid
     check "clawd stops cleanly" [ $? = 0 ]
