@@ -34,6 +34,16 @@ cli_open_archive(const char *prog, const char *dir, bool write, claw_config_t *c
     return a;
 }
 
+claw_archive_t *
+cli_open_archive_for(const char *prog, claw_config_t *cfg, const char *archive, bool write,
+                     int *rc)
+{
+    char *dir = cli_archive_dir(cfg, archive);
+    claw_archive_t *ar = cli_open_archive(prog, dir, write, cfg, rc);
+    g_free(dir);
+    return ar;
+}
+
 int claw_cli_run(const claw_cli_call_t *call) CLAW_PUBLIC_MODULE;
 
 int

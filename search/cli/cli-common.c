@@ -190,3 +190,19 @@ cli_whoami(char *out, size_t n)
     else
         snprintf(out, n, "uid %u", (unsigned)getuid());
 }
+
+void
+cli_json_split(GString *o, const char *s, const char *sep)
+{
+    g_string_append_c(o, '[');
+    if (s && *s) {
+        gchar **parts = g_strsplit(s, sep, -1);
+        for (gchar **p = parts; *p; p++) {
+            if (p != parts)
+                g_string_append_c(o, ',');
+            cli_json_str(o, *p);
+        }
+        g_strfreev(parts);
+    }
+    g_string_append_c(o, ']');
+}

@@ -89,6 +89,11 @@ void cli_usage(const cli_opts_t *o, FILE *out);
  * (cli-archive.c, as cli_open_archive) */
 char *cli_archive_dir(claw_config_t *cfg, const char *archive);
 
+/* The archive at --archive @archive or [archive] path, opened as
+ * cli_open_archive() does. (cli-archive.c) */
+claw_archive_t *cli_open_archive_for(const char *prog, claw_config_t *cfg, const char *archive,
+                                     bool write, int *rc);
+
 /* Open the archive at @dir (for writing with @write). On failure print why
  * and set *@rc: EX_NOINPUT if there is no archive there, else EX_IOERR. */
 claw_archive_t *cli_open_archive(const char *prog, const char *dir, bool write,
@@ -131,6 +136,9 @@ char *cli_safe_text(const char *s, size_t max);
 
 /* Append @s (NULL as "") to @o as a JSON string (claw_json_quote). */
 void cli_json_str(GString *o, const char *s);
+/* Append @s cut at each @sep to @o as a JSON array of strings; NULL or ""
+ * is []. */
+void cli_json_split(GString *o, const char *s, const char *sep);
 
 /* @t (seconds since the epoch) as UTC, with seconds in ISO 8601 form. */
 void cli_fmt_time(char *buf, size_t n, int64_t t, bool seconds);

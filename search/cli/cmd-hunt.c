@@ -49,6 +49,19 @@ typedef struct {
     char by[64];
 } hunt_opts_t;
 
+/* Where an indicator is in a message (lines), indented under it. */
+static void
+print_where(const char *where)
+{
+    gchar **lines = g_strsplit(where ? where : "", "\n", -1);
+    for (gchar **l = lines; *l; l++) {
+        char *safe = cli_safe_text(*l, 300);
+        printf("    %s\n", safe);
+        g_free(safe);
+    }
+    g_strfreev(lines);
+}
+
 /* Hunt @q (claw_hunt_run) and print it; the number of matches, or -1
  * after an error said. */
 static int64_t
@@ -88,15 +101,9 @@ hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
             if (k)
                 g_string_append_c(j, ',');
             cli_hit_json(j, run->docids[k], r);
-            g_string_append(j, ",\"where\":[");
-            gchar **lines = g_strsplit(run->wheres[k] ? run->wheres[k] : "", "\n", -1);
-            for (gchar **l = lines; *l; l++) {
-                if (l != lines)
-                    g_string_append_c(j, ',');
-                cli_json_str(j, *l);
-            }
-            g_strfreev(lines);
-            g_string_append(j, "]}");
+            g_string_append(j, ",\"where\":");
+            cli_json_split(j, run->wheres[k], "\n");
+            g_string_append_c(j, '}');
             claw_record_free(r);
         }
         g_string_append(j, "]}");
@@ -116,13 +123,7 @@ hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
             claw_hit_t hit = {run->docids[k], 0};
             if (!cli_print_hit(o->prog, o->ar, &hit, CLI_HIT_TEXT, false))
                 rc = -1;
-            gchar **lines = g_strsplit(run->wheres[k] ? run->wheres[k] : "", "\n", -1);
-            for (gchar **l = lines; *l; l++) {
-                char *safe = cli_safe_text(*l, 300);
-                printf("    %s\n", safe);
-                g_free(safe);
-            }
-            g_strfreev(lines);
+            print_where(run->wheres[k]);
         }
         if (o->limit && (uint64_t)o->limit < h->matches)
             printf("# (%ld of %" PRIu64 " shown; --limit 0 for all)\n", o->limit, h->matches);
@@ -273,9 +274,7 @@ hunt_list(const char *prog, claw_config_t *cfg, const char *archive, int argc, c
     if (rc != CLI_GO_ON)
         return rc;
     rc = 0;
-    char *dir = cli_archive_dir(cfg, archive);
-    claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
-    g_free(dir);
+    claw_archive_t *ar = cli_open_archive_for(prog, cfg, archive, false, &rc);
     if (!ar)
         return rc;
     if (claw_hunt_each(ar, list_hunt, &l)) {
@@ -340,34 +339,24 @@ show_hit(void *ctx, uint64_t docid, const char *where)
         s->rc = EX_IOERR;
         return true;
     }
-    gchar **lines = g_strsplit(where, "\n", -1);
     if (s->json) {
         if (s->n)
             g_string_append_c(s->j, ',');
         cli_hit_json(s->j, docid, r);
         g_string_append(s->j, ",\"recipients\":");
         recipients(s->j, r, true);
-        g_string_append(s->j, ",\"where\":[");
-        for (gchar **l = lines; *l; l++) {
-            if (l != lines)
-                g_string_append_c(s->j, ',');
-            cli_json_str(s->j, *l);
-        }
-        g_string_append(s->j, "]}");
+        g_string_append(s->j, ",\"where\":");
+        cli_json_split(s->j, where, "\n");
+        g_string_append_c(s->j, '}');
     } else {
         claw_hit_t hit = {docid, 0};
         cli_print_hit(s->prog, s->ar, &hit, CLI_HIT_TEXT, false);
         GString *to = g_string_new(NULL);
         recipients(to, r, false);
-        printf("    to: %s\n", to->str);
+        printf("    to: %s\n", to->len ? to->str : "(no envelope)");
         g_string_free(to, TRUE);
-        for (gchar **l = lines; *l; l++) {
-            char *safe = cli_safe_text(*l, 300);
-            printf("    %s\n", safe);
-            g_free(safe);
-        }
+        print_where(where);
     }
-    g_strfreev(lines);
     claw_record_free(r);
     s->n++;
     return true;
@@ -402,9 +391,7 @@ hunt_show(const char *prog, claw_config_t *cfg, const char *archive, int argc, c
         }
     }
     rc = 0;
-    char *dir = cli_archive_dir(cfg, archive);
-    s.ar = cli_open_archive(prog, dir, false, cfg, &rc);
-    g_free(dir);
+    s.ar = cli_open_archive_for(prog, cfg, archive, false, &rc);
     if (!s.ar)
         return rc;
     claw_hunt_t *h = NULL;

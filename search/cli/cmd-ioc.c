@@ -244,14 +244,6 @@ store_iocs(const char *prog, claw_archive_t *ar, claw_config_t *cfg, GPtrArray *
     return publish(prog, ar, cfg, now);
 }
 
-static claw_archive_t *
-open_for(const char *prog, claw_config_t *cfg, const char *archive, bool write, int *rc)
-{
-    char *dir = cli_archive_dir(cfg, archive);
-    claw_archive_t *ar = cli_open_archive(prog, dir, write, cfg, rc);
-    g_free(dir);
-    return ar;
-}
 
 #define IOC_OPTIONS(o)                                                                             \
     {"type", 't', NULL, &(o).type}, {"action", 'a', NULL, &(o).action},                         \
@@ -298,7 +290,7 @@ ioc_add(const char *prog, claw_config_t *cfg, const char *archive, int argc, cha
             rc = EX_DATAERR;
         }
     }
-    claw_archive_t *ar = rc ? NULL : open_for(prog, cfg, archive, true, &rc);
+    claw_archive_t *ar = rc ? NULL : cli_open_archive_for(prog, cfg, archive, true, &rc);
     if (ar) {
         rc = store_iocs(prog, ar, cfg, iocs, now, json);
         claw_archive_close(ar);
@@ -413,7 +405,7 @@ ioc_list(const char *prog, claw_config_t *cfg, const char *archive, int argc, ch
         return rc;
     }
     rc = 0;
-    claw_archive_t *ar = open_for(prog, cfg, archive, false, &rc);
+    claw_archive_t *ar = cli_open_archive_for(prog, cfg, archive, false, &rc);
     if (ar) {
         if (claw_ioc_each(ar, list_one, &l)) {
             fprintf(stderr, "%s: %s\n", prog, claw_archive_error(ar));
@@ -462,7 +454,7 @@ ioc_show(const char *prog, claw_config_t *cfg, const char *archive, int argc, ch
         return EX_USAGE;
     }
     rc = 0;
-    claw_archive_t *ar = open_for(prog, cfg, archive, false, &rc);
+    claw_archive_t *ar = cli_open_archive_for(prog, cfg, archive, false, &rc);
     if (!ar)
         return rc;
     int64_t now = g_get_real_time() / G_USEC_PER_SEC;
@@ -536,7 +528,7 @@ ioc_revoke(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
         return EX_USAGE;
     }
     rc = 0;
-    claw_archive_t *ar = open_for(prog, cfg, archive, true, &rc);
+    claw_archive_t *ar = cli_open_archive_for(prog, cfg, archive, true, &rc);
     if (!ar)
         return rc;
     int64_t now = g_get_real_time() / G_USEC_PER_SEC;
@@ -682,7 +674,7 @@ ioc_import(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     else if (iocs->len == 0)
         fprintf(stderr, "%s: no indicators in %s\n", prog, argc - optind > 1 ? "the files" : argv[optind]);
     else
-        ar = open_for(prog, cfg, archive, true, &rc);
+        ar = cli_open_archive_for(prog, cfg, archive, true, &rc);
     if (ar) {
         rc = store_iocs(prog, ar, cfg, iocs, now, json);
         claw_archive_close(ar);

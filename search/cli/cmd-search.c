@@ -347,17 +347,9 @@ record_json(GString *o, const claw_record_t *r)
     cli_json_str(o, r->subject);
     g_string_append(o, ",\"action\":");
     cli_json_str(o, r->action);
-    g_string_append_printf(o, ",\"score\":%g,\"rules\":[", r->score);
-    if (*r->rules) {
-        gchar **rules = g_strsplit(r->rules, ",", -1);
-        for (gchar **p = rules; *p; p++) {
-            if (p != rules)
-                g_string_append_c(o, ',');
-            cli_json_str(o, *p);
-        }
-        g_strfreev(rules);
-    }
-    g_string_append(o, "],\"verdict_source\":");
+    g_string_append_printf(o, ",\"score\":%g,\"rules\":", r->score);
+    cli_json_split(o, r->rules, ",");
+    g_string_append(o, ",\"verdict_source\":");
     cli_json_str(o, r->verdict_source);
     g_string_append(o, ",\"deliveries\":[");
     for (size_t i = 0; i < r->n_deliveries; i++) {
