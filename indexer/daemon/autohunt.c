@@ -45,6 +45,7 @@ struct clawd_hunter {
     GArray *ranges;    /* range_t: the IP ranges in force, for linking */
     uint64_t ranges_at; /* the change count they were read at */
     size_t in_force;   /* indicators in force then (none: nothing to link) */
+    uint64_t passed_over; /* messages up to here had no indicator to link to */
 };
 
 typedef struct {
@@ -143,13 +144,16 @@ hunt_round(clawd_hunter_t *h)
         claw_hunt_run_free(run);
     }
     claw_index_close(ix);
-    if (!h->failed && claw_archive_info_set(ar, HUNTED_THROUGH, (uint64_t)started)) {
+    /* (A round with nothing to hunt writes nothing: the store is written
+     * only for what changed.) */
+    if (!h->failed && d.due->len && claw_archive_info_set(ar, HUNTED_THROUGH, (uint64_t)started)) {
         claw_log(CLAW_LOG_ERROR, NULL, "hunts: %s", claw_archive_error(ar));
         h->failed = true;
     }
     /* The first round of all hunted every indicator over every message
      * the index held: linking starts after them. */
-    if (!h->failed && since == 0 && claw_archive_info_get(ar, LINKED_SEQ) < h->round_seq)
+    if (!h->failed && d.due->len && since == 0 &&
+        claw_archive_info_get(ar, LINKED_SEQ) < h->round_seq)
         claw_archive_info_set(ar, LINKED_SEQ, h->round_seq);
     g_ptr_array_free(d.due, TRUE);
 }
@@ -333,7 +337,7 @@ static void
 link_new(clawd_hunter_t *h)
 {
     claw_archive_t *ar = h->srv->archive;
-    uint64_t from = claw_archive_info_get(ar, LINKED_SEQ);
+    uint64_t from = MAX(claw_archive_info_get(ar, LINKED_SEQ), h->passed_over);
     batch_t b = {g_array_new(FALSE, FALSE, sizeof(uint64_t)), from};
     GArray *docids = b.docids;
     if (claw_archive_log(ar, from, LINK_BATCH, collect_docid, &b)) {
@@ -407,9 +411,11 @@ work(gpointer data)
             h->ranges_at = changes;
         }
         /* No indicator to look for: the new messages are passed over
-         * without being parsed. */
+         * without being parsed, and without a write to the store (an
+         * archive without indicators is written for its mail alone; after
+         * a restart the same messages are passed over again). */
         if (!h->in_force)
-            claw_archive_info_set(h->srv->archive, LINKED_SEQ, h->link_to);
+            h->passed_over = h->link_to;
         else if (have_engine(h))
             link_new(h);
         else
@@ -461,7 +467,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
             return;
         }
     }
-    if (claw_archive_info_get(h->srv->archive, LINKED_SEQ) < st.last_seq) {
+    if (MAX(claw_archive_info_get(h->srv->archive, LINKED_SEQ), h->passed_over) < st.last_seq) {
         h->link_to = st.last_seq;
         start(h, false);
     }

@@ -29,8 +29,16 @@ if clawd_start "$tmp/c.conf" "$tmp/clawd.sock"; then
 else
     fail "clawd starts"
 fi
-check "the archive holds the $(wc -l < "$tmp/expect") messages" \
-    [ "$(claw search --count 'subject:hunt')" = "$(wc -l < "$tmp/expect")" ]
+# indexed N: wait up to 30 s by the clock for the index to hold N messages
+# (clawd indexes behind the store).
+indexed() {
+    ix_end=$(( $(date +%s) + 30 ))
+    while [ "$(claw search --count 'subject:hunt' 2> /dev/null)" != "$1" ]; do
+        [ "$(date +%s)" -le "$ix_end" ] || return 1
+        sleep 0.2
+    done
+}
+check "the archive holds the $(wc -l < "$tmp/expect") messages, indexed" indexed "$(wc -l < "$tmp/expect")"
 
 # --- each indicator: found by the hunt, in its message alone, and placed ----------
 # What the hunt must say of where each one is (one of these lines).
