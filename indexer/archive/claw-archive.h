@@ -283,6 +283,14 @@ claw_doc_t *claw_doc_build(const claw_message_t *msg, const claw_record_t *rec,
                            const char *raw, size_t raw_len, const claw_prepare_options_t *opt);
 void claw_doc_free(claw_doc_t *doc);
 
+/** Message @docid as the store holds it, in one read: its record with
+ * its deliveries in *@rec, its raw bytes in *@raw (free() them after the
+ * message), parsed with @engine in *@msg. On failure all are NULL and the
+ * archive's error says why (a record or message not there, or not parsed). */
+claw_status_t claw_archive_parse(claw_archive_t *archive, claw_engine_t *engine, uint64_t docid,
+                                 claw_message_t **msg, claw_record_t **rec, char **raw,
+                                 size_t *len);
+
 /** Rebuild the document of @docid from the store alone (decompress, parse
  * with @engine, no classification). */
 claw_status_t claw_archive_doc(claw_archive_t *archive, claw_engine_t *engine,

@@ -354,15 +354,13 @@ where_in(claw_archive_t *ar, claw_engine_t *engine, uint64_t docid, const char *
          const char *value)
 {
     GString *out = g_string_new(NULL);
-    char *raw = NULL;
-    size_t len = 0;
-    claw_record_t *r = NULL;
-    claw_message_t *m = NULL;
-    if (claw_archive_raw(ar, docid, &raw, &len) || claw_archive_get(ar, docid, &r)) {
-        g_string_append_printf(out, "(the store could not give the message: %s)",
+    char *raw;
+    size_t len;
+    claw_record_t *r;
+    claw_message_t *m;
+    if (claw_archive_parse(ar, engine, docid, &m, &r, &raw, &len)) {
+        g_string_append_printf(out, "(the message could not be read and parsed: %s)",
                                claw_archive_error(ar));
-    } else if (!engine || claw_message_parse(engine, raw, len, &m) != CLAW_STATUS_SUCCESS) {
-        g_string_append(out, "(the message could not be parsed)");
     } else {
         char *w = claw_hunt_where(m, r, type, value);
         g_string_append(out, *w ? w : "(found by the index, not placed in the parsed message)");

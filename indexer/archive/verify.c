@@ -192,26 +192,46 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
 }
 
 claw_status_t
-claw_archive_doc(claw_archive_t *a, claw_engine_t *engine, const claw_prepare_options_t *opt,
-                 uint64_t docid, claw_doc_t **doc)
+claw_archive_parse(claw_archive_t *a, claw_engine_t *engine, uint64_t docid, claw_message_t **msg,
+                   claw_record_t **rec, char **raw, size_t *len)
 {
-    *doc = NULL;
+    *msg = NULL;
+    *rec = NULL;
+    *raw = NULL;
+    *len = 0;
     if (!a->have_dbs)
         return CLAW_STATUS_NOT_FOUND;
     MDB_txn *txn;
     int rc = _claw_read_begin(a, &txn);
     if (rc)
         return _claw_mdb_status(a, rc, "begin");
-    claw_record_t *r = NULL;
-    char *raw = NULL;
-    size_t len = 0;
-    claw_status_t st = _claw_get_record(a, txn, docid, REC_DELIVERIES, &r);
+    claw_status_t st = _claw_get_record(a, txn, docid, REC_DELIVERIES, rec);
     if (!st)
-        st = _claw_get_raw(a, txn, docid, &raw, &len);
+        st = _claw_get_raw(a, txn, docid, raw, len);
     _claw_read_end(a, txn);
-    claw_message_t *msg = NULL;
-    if (!st)
-        st = claw_message_parse(engine, raw, len, &msg);
+    if (!st && (st = claw_message_parse(engine, *raw, *len, msg)))
+        _claw_set_error(a, "message %" PRIu64 ": cannot be parsed (%s)", docid,
+                        claw_status_to_string(st));
+    if (st) {
+        claw_record_free(*rec);
+        *rec = NULL;
+        free(*raw);
+        *raw = NULL;
+        *len = 0;
+    }
+    return st;
+}
+
+claw_status_t
+claw_archive_doc(claw_archive_t *a, claw_engine_t *engine, const claw_prepare_options_t *opt,
+                 uint64_t docid, claw_doc_t **doc)
+{
+    *doc = NULL;
+    claw_record_t *r;
+    claw_message_t *msg;
+    char *raw;
+    size_t len;
+    claw_status_t st = claw_archive_parse(a, engine, docid, &msg, &r, &raw, &len);
     if (!st) {
         *doc = claw_doc_build(msg, r, raw, len, opt);
         if (!*doc)

@@ -53,17 +53,23 @@ typedef struct {
     GPtrArray *due; /* claw_ioc_t copies: id, type, value */
 } due_run_t;
 
+/* What a hunt needs of @c, kept past the store's read (free_due()). */
+static claw_ioc_t *
+copy_ioc(const claw_ioc_t *c)
+{
+    claw_ioc_t *copy = g_new0(claw_ioc_t, 1);
+    copy->id = c->id;
+    copy->type = g_strdup(c->type);
+    copy->value = g_strdup(c->value);
+    return copy;
+}
+
 static bool
 collect_due(void *ctx, const claw_ioc_t *c)
 {
     due_run_t *d = ctx;
-    if (c->updated >= d->since && claw_ioc_active(c, time(NULL))) {
-        claw_ioc_t *copy = g_new0(claw_ioc_t, 1);
-        copy->id = c->id;
-        copy->type = g_strdup(c->type);
-        copy->value = g_strdup(c->value);
-        g_ptr_array_add(d->due, copy);
-    }
+    if (c->updated >= d->since && claw_ioc_active(c, time(NULL)))
+        g_ptr_array_add(d->due, copy_ioc(c));
     return true;
 }
 
@@ -200,10 +206,7 @@ linked(link_run_t *l, const claw_ioc_t *c)
     link_t *k = g_hash_table_lookup(l->links, &c->id);
     if (!k) {
         k = g_new0(link_t, 1);
-        k->ioc = g_new0(claw_ioc_t, 1);
-        k->ioc->id = c->id;
-        k->ioc->type = g_strdup(c->type);
-        k->ioc->value = g_strdup(c->value);
+        k->ioc = copy_ioc(c);
         k->docids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
         k->wheres = g_ptr_array_new_with_free_func(g_free);
         g_hash_table_insert(l->links, &k->ioc->id, k);
@@ -275,10 +278,7 @@ link_message(link_run_t *l)
         try_key(l, "url", u->url);
         try_key(l, "host", u->host.ascii);
         try_domains(l, u->host.ascii);
-        char *ip = NULL;
-        if (u->host.ascii && claw_ioc_normalise("ip", u->host.ascii, &ip, NULL) == 0)
-            try_ip(l, ip);
-        free(ip);
+        try_ip(l, u->host.ascii); /* a link to an IP: the model writes it canonical */
     }
     for (size_t i = 0; i < m->n_addresses; i++) {
         const claw_address_t *a = &m->addresses[i];
@@ -351,13 +351,12 @@ link_new(clawd_hunter_t *h)
                     .tried = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
                     .links = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, free_link)};
     for (guint i = 0; i < docids->len && h->engine; i++) {
-        char *raw = NULL;
-        size_t len = 0;
-        claw_record_t *r = NULL;
-        claw_message_t *m = NULL;
+        char *raw;
+        size_t len;
+        claw_record_t *r;
+        claw_message_t *m;
         l.docid = g_array_index(docids, uint64_t, i);
-        if (!claw_archive_raw(ar, l.docid, &raw, &len) && !claw_archive_get(ar, l.docid, &r) &&
-            !claw_message_parse(h->engine, raw, len, &m)) {
+        if (!claw_archive_parse(ar, h->engine, l.docid, &m, &r, &raw, &len)) {
             l.m = m;
             l.r = r;
             link_message(&l);
