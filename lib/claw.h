@@ -229,9 +229,11 @@ CLAW_PUBLIC claw_status_t claw_config_get_cidrs(const claw_config_t *config, con
                                                 size_t *count);
 
 /** Where the archive's active indicators are published for the MTA:
- * [ioc] published, or ioc/active in [archive] path. malloc'd: the caller
- * frees it. NULL if @config is NULL or memory ran out. */
-CLAW_PUBLIC char *claw_ioc_published_path(const claw_config_t *config);
+ * [ioc] published, or ioc/active in @archive_dir (the archive a program
+ * was told to use, --archive), or when that is NULL in [archive] path.
+ * malloc'd: the caller frees it. NULL if @config is NULL or memory ran
+ * out. */
+CLAW_PUBLIC char *claw_ioc_published_path(const claw_config_t *config, const char *archive_dir);
 
 /** Every check the programs that read @config make before they start, so
  * that a file this accepts is one they run with: the engine's (policy, and

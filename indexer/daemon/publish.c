@@ -87,7 +87,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         access(p->path, F_OK) == 0) /* (a copy someone removed is written again) */
         return;
     g_free(p->path);
-    p->path = claw_ioc_published_path(p->srv->cfg); /* as the configuration says now */
+    p->path = claw_ioc_published_path(p->srv->cfg, p->srv->archive_dir); /* as configured now */
     if (!p->path)
         return;
     p->want = changes;

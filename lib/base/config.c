@@ -110,7 +110,7 @@ static const option_t options[] = {
     {"ioc", "published", OPT_STRING, offsetof(struct claw_config, ioc_published), "", 0, 0, NULL,
      "Where clawd and claw publish the archive's active indicators for the MTA (an indicator "
      "file, replaced whole at each change, re-read within a second); empty: ioc/active in "
-     "[archive] path."},
+     "[archive] path (for claw and clawd, in the archive --archive names)."},
 
     {"actions", "tag", OPT_SCORE, offsetof(struct claw_config, tag_score), "4", 0, 1000, NULL,
      "Score from which a message is tagged (X-Clawback headers, subject left alone)."},
@@ -626,13 +626,13 @@ claw_config_set(claw_config_t *c, const char *section, const char *name, const c
 }
 
 char *
-claw_ioc_published_path(const claw_config_t *c)
+claw_ioc_published_path(const claw_config_t *c, const char *archive_dir)
 {
     if (!c)
         return NULL;
     if (c->ioc_published && *c->ioc_published)
         return strdup(c->ioc_published);
-    const char *dir = c->archive_path ? c->archive_path : "";
+    const char *dir = archive_dir ? archive_dir : c->archive_path ? c->archive_path : "";
     size_t n = strlen(dir);
     char *out = malloc(n + sizeof "/ioc/active");
     if (out)

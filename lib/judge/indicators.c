@@ -263,7 +263,7 @@ _claw_iocs_new(const claw_config_t *config, claw_iocs_t **out, char **error)
     /* The archive's active set, as clawd and claw publish it: none yet
      * (no indicator added, or no archive) reads as empty, and is looked
      * for again at each refresh. */
-    char *published = claw_ioc_published_path(config);
+    char *published = claw_ioc_published_path(config, NULL);
     if (published) {
         ioc_file_t f = {.path = g_strdup(published)};
         bool there = stat(f.path, &f.st) == 0;

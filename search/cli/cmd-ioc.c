@@ -204,7 +204,7 @@ ioc_opts_ready(const char *prog, ioc_opts_t *o, int64_t now)
 static int
 publish(const char *prog, claw_archive_t *ar, claw_config_t *cfg, int64_t now)
 {
-    char *path = claw_ioc_published_path(cfg);
+    char *path = claw_ioc_published_path(cfg, claw_archive_dir(ar));
     size_t n = 0;
     claw_status_t st = path ? claw_ioc_publish(ar, path, now, &n, NULL) : CLAW_STATUS_OUT_OF_MEMORY;
     if (st)

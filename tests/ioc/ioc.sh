@@ -145,6 +145,11 @@ check "a 300 MB file: refused before it is read (65)" \
 claw ioc import "$tmp/missing.txt" > /dev/null 2> "$tmp/err"; rc=$?
 check "a missing file: 65, names it" sh -c "[ $rc = 65 ] && grep -q 'missing.txt' '$tmp/err'"
 
+# --- another archive named on the command line: published in it ---------------
+"$CLAW" --config "$tmp/c.conf" --archive "$tmp/other" ioc add other-archive.example > /dev/null
+check "claw --archive DIR publishes in DIR, not in [archive] path" \
+    sh -c "grep -qx 'domain:other-archive.example' '$tmp/other/ioc/active' && ! grep -q other-archive '$published'"
+
 # --- many writers at once: every change kept and published -------------------
 for i in 1 2 3 4 5 6 7 8; do claw ioc add "par-$i.example" > /dev/null & done
 wait
