@@ -36,6 +36,7 @@ typedef struct claw_limits {
 
 #define CLAW_N_OPTIONS_MAX 64
 #define CLAW_N_RULES_MAX 64
+#define CLAW_N_FEEDS_MAX 32
 
 /* One option's value beyond its typed field: the text (what
  * claw_config_get() returns), the line that set it, and for lists the words
@@ -102,6 +103,12 @@ struct claw_config {
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];
+    /* [feeds]: each as written (feed_text: "NAME\0VALUE") and parsed, its
+     * strings pointing into feed_words. */
+    claw_feed_config_t feed[CLAW_N_FEEDS_MAX];
+    char *feed_text[CLAW_N_FEEDS_MAX];
+    char *feed_words[CLAW_N_FEEDS_MAX];
+    size_t n_feeds;
     /* Every option as the file wrote it and as parsed, indexed like the
      * option table, and the file it came from. */
     claw_option_value_t value[CLAW_N_OPTIONS_MAX];
@@ -143,11 +150,6 @@ CLAW_HIDDEN claw_status_t _claw_config_load_section(const char *path, const char
  * bytes: unlike getline(), a file without newlines cannot take all memory. */
 CLAW_HIDDEN ssize_t _claw_read_line(FILE *f, char **line, size_t *cap, size_t max);
 
-/* What a line of an indicator file says, in place: without its comment
- * ('#' at the start of the line or after a space or tab, so that a URL's
- * fragment, "url:http://x.example/#login", stays) and the white space
- * around; "" for a blank or comment line. */
-CLAW_HIDDEN char *_claw_ioc_line(char *line);
 
 /* A malloc'd "file:line: [section] name: " + the formatted message, for an
  * option's value found wrong after loading (claw_config_check()); just

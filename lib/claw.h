@@ -207,6 +207,22 @@ CLAW_PUBLIC claw_status_t claw_config_get_duration_ms(const claw_config_t *confi
  * Returns NULL and sets *@bytes, or a static English reason ("expected a
  * size such as 512k, 64M or 1g", "number out of range") and leaves it. */
 CLAW_PUBLIC const char *claw_size_parse(const char *text, uint64_t *bytes);
+/** A feed clawd pulls on a schedule: [feeds] NAME = KIND URL [key=value]...
+ * with the keys action, every, ca, auth_file, columns (see clawback.conf(5)). */
+typedef struct claw_feed_config {
+    const char *name;
+    const char *kind;      /**< misp-feed, taxii, stix, misp, csv or plain */
+    const char *url;       /**< https:// or http:// */
+    const char *action;    /**< what its indicators ask for; default block */
+    int64_t every_ms;      /**< how often it is pulled; default 1h */
+    const char *ca_file;   /**< the CA its server's certificate is checked with;
+                                NULL: the system's */
+    const char *auth_file; /**< a file holding user:password (HTTP basic); NULL */
+    const char *columns;   /**< csv: the column mapping */
+} claw_feed_config_t;
+/** The @i-th feed of [feeds] (from 0), or NULL past the last; owned by
+ * @config. */
+CLAW_PUBLIC const claw_feed_config_t *claw_config_feed(const claw_config_t *config, size_t i);
 /** A yes|no option: *@value is 1 for yes, 0 for no. */
 CLAW_PUBLIC claw_status_t claw_config_get_bool(const claw_config_t *config, const char *section,
                                                const char *name, int *value);
@@ -473,6 +489,13 @@ CLAW_PUBLIC const char *const *claw_ioc_types(void);
  * says which in a static string) or CLAW_STATUS_OUT_OF_MEMORY. */
 CLAW_PUBLIC claw_status_t claw_ioc_normalise(const char *type, const char *value, char **key,
                                              const char **why);
+
+/** What a line of an indicator file (or a plain list imported into the
+ * archive) says, in place: without its comment ('#' at the start of the
+ * line or after a space or tab, so that a URL's fragment,
+ * "url:http://x.example/#login", stays) and the white space around; "" for
+ * a blank or comment line. */
+CLAW_PUBLIC char *claw_ioc_file_line(char *line);
 
 #define CLAW_ATT_INLINE       0x0001u /**< Content-Disposition: inline, or no name */
 #define CLAW_ATT_ARCHIVE      0x0002u /**< an archive whose members follow it */

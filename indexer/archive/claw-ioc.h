@@ -45,7 +45,8 @@ bool claw_ioc_active(const claw_ioc_t *ioc, int64_t now);
 
 /* What claw_ioc_put did. */
 typedef struct claw_ioc_put_counts {
-    size_t added, updated;
+    size_t added, updated, revoked;
+    size_t unchanged; /* there already, just as given: not written */
 } claw_ioc_put_counts_t;
 
 /* In claw_ioc_put(): a time (valid_from, valid_until) or a confidence that
@@ -56,7 +57,9 @@ typedef struct claw_ioc_put_counts {
 /* Add @n indicators, or update the ones already there: what each one
  * gives replaces what was there, what it leaves out (a NULL action,
  * source or reason; CLAW_IOC_KEEP; CLAW_IOC_KEEP_CONFIDENCE) stays, and a
- * revoked one is in force again. A new one without an action blocks. All
+ * revoked one is in force again. A new one without an action blocks. One
+ * whose revoked is set is revoked instead (by its revoked_by, else its
+ * source), if it is there and in force; else nothing is done. All
  * in one transaction: every one is stored, or none. Each one's type and
  * value must be normalised already; id, added, updated, added_by (of an
  * indicator already there), revoked and revoked_by are the store's, and

@@ -162,6 +162,37 @@ key_of(const char *type, const char *value, GString *buf, unsigned char hash[32]
     return _claw_key_of(buf->str, hash);
 }
 
+static bool
+same_str(const char *x, const char *y)
+{
+    return x == y || (x && y && !strcmp(x, y));
+}
+
+/* Do @x and @y say the same (all but when they were updated)? */
+static bool
+same_ioc(const claw_ioc_t *x, const claw_ioc_t *y)
+{
+    return same_str(x->given, y->given) && same_str(x->action, y->action) &&
+           same_str(x->source, y->source) && same_str(x->reason, y->reason) &&
+           x->valid_from == y->valid_from && x->valid_until == y->valid_until &&
+           x->revoked == y->revoked && x->confidence == y->confidence;
+}
+
+/* Write @c's record under its id, and its key @k pointing at it. */
+static int
+put_record(claw_archive_t *a, MDB_txn *txn, const claw_ioc_t *c, MDB_val *k)
+{
+    unsigned char idk[8];
+    _claw_be64(idk, c->id);
+    GByteArray *rec = ioc_record(c);
+    MDB_val ik = {8, idk}, rv = {rec->len, rec->data}, iv = {8, idk};
+    int rc = mdb_put(txn, a->dbi[DB_IOC], &ik, &rv, 0);
+    if (!rc)
+        rc = mdb_put(txn, a->dbi[DB_IOC_KEY], k, &iv, 0);
+    g_byte_array_free(rec, TRUE);
+    return rc;
+}
+
 typedef struct {
     claw_ioc_t *const *iocs;
     size_t n;
@@ -173,11 +204,21 @@ static int
 put_iocs(claw_archive_t *a, MDB_txn *txn, void *ctx)
 {
     put_run_t *run = ctx;
-    run->counts = (claw_ioc_put_counts_t){0, 0};
+    run->counts = (claw_ioc_put_counts_t){0, 0, 0, 0};
     uint64_t next = _claw_last_key(txn, a->dbi[DB_IOC]) + 1;
     GString *kb = g_string_new(NULL);
     int rc = 0;
+    /* The same indicator twice in one batch (a feed's event adds it, a
+     * later one deletes it): the last word stands, alone, so that pulling
+     * the same feed again changes nothing. */
+    GHashTable *last = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (size_t i = 0; i < run->n; i++)
+        g_hash_table_insert(last, g_strconcat(run->iocs[i]->type, ":", run->iocs[i]->value, NULL),
+                            GSIZE_TO_POINTER(i + 1));
     for (size_t i = 0; i < run->n && rc == 0; i++) {
+        g_string_printf(kb, "%s:%s", run->iocs[i]->type, run->iocs[i]->value);
+        if (GPOINTER_TO_SIZE(g_hash_table_lookup(last, kb->str)) != i + 1)
+            continue;
         claw_ioc_t c = *run->iocs[i];
         unsigned char hash[32], idk[8];
         MDB_val k = key_of(c.type, c.value, kb, hash), v;
@@ -193,11 +234,25 @@ put_iocs(claw_archive_t *a, MDB_txn *txn, void *ctx)
             break;
         }
         rc = 0;
+        if (c.revoked) {
+            /* Revoked by its source (a feed's deleted attribute): one not
+             * there is not made, one revoked already stays as it was. */
+            if (old && !old->pub.revoked) {
+                old->pub.revoked = run->now;
+                old->pub.revoked_by = c.revoked_by ? c.revoked_by : c.source;
+                old->pub.updated = run->now;
+                rc = put_record(a, txn, &old->pub, &k);
+                run->counts.revoked++;
+            }
+            run->iocs[i]->id = old ? old->pub.id : 0;
+            if (old)
+                claw_ioc_free(&old->pub);
+            continue;
+        }
         const claw_ioc_t *was = old ? &old->pub : &(claw_ioc_t){.action = "block"};
         if (old) {
             c.added = was->added;
             c.added_by = was->added_by;
-            run->counts.updated++;
         } else {
             c.id = next++;
             c.added = run->now;
@@ -211,21 +266,31 @@ put_iocs(claw_archive_t *a, MDB_txn *txn, void *ctx)
         c.confidence = c.confidence == CLAW_IOC_KEEP_CONFIDENCE
                            ? (old ? was->confidence : -1)
                            : c.confidence;
-        c.updated = run->now;
         c.revoked = 0;
         c.revoked_by = NULL;
-        _claw_be64(idk, c.id);
-        GByteArray *rec = ioc_record(&c);
-        MDB_val ik = {8, idk}, rv = {rec->len, rec->data}, iv = {8, idk};
-        if (!(rc = mdb_put(txn, a->dbi[DB_IOC], &ik, &rv, 0)))
-            rc = mdb_put(txn, a->dbi[DB_IOC_KEY], &k, &iv, 0);
-        g_byte_array_free(rec, TRUE);
+        /* The same again (a feed pulled every hour) is no change: not
+         * written, not hunted again, not published again. */
+        if (old && same_ioc(&c, was)) {
+            run->counts.unchanged++;
+        } else {
+            c.updated = run->now;
+            run->counts.updated += old != NULL;
+            rc = put_record(a, txn, &c, &k);
+        }
         if (old)
             claw_ioc_free(&old->pub);
         run->iocs[i]->id = c.id;
     }
+    /* Each earlier one has the id of the one that stood. */
+    for (size_t i = 0; i < run->n && rc == 0; i++) {
+        g_string_printf(kb, "%s:%s", run->iocs[i]->type, run->iocs[i]->value);
+        size_t stood = GPOINTER_TO_SIZE(g_hash_table_lookup(last, kb->str)) - 1;
+        run->iocs[i]->id = run->iocs[stood]->id;
+    }
+    g_hash_table_destroy(last);
     g_string_free(kb, TRUE);
-    return rc ? rc : _claw_info_add(txn, a->dbi[DB_INFO], IOC_CHANGES, 1);
+    bool changed = run->counts.added || run->counts.updated || run->counts.revoked;
+    return rc || !changed ? rc : _claw_info_add(txn, a->dbi[DB_INFO], IOC_CHANGES, 1);
 }
 
 static claw_status_t
@@ -245,7 +310,7 @@ claw_ioc_put(claw_archive_t *a, claw_ioc_t *const *iocs, size_t n, int64_t now,
         if (!iocs[i]->type || !iocs[i]->value || !*iocs[i]->value ||
             (iocs[i]->action && !claw_ioc_action_known(iocs[i]->action)))
             return CLAW_STATUS_INVALID_ARGUMENT;
-    put_run_t run = {iocs, n, now, {0, 0}};
+    put_run_t run = {iocs, n, now, {0, 0, 0, 0}};
     claw_status_t st = _claw_write(a, "add indicators", put_iocs, &run);
     if (!st && counts)
         *counts = run.counts;

@@ -117,9 +117,11 @@ on_hup(evutil_socket_t sig, short what, void *arg)
         claw_config_destroy(cfg);
         return;
     }
+    clawd_puller_stop(srv->puller);
     claw_config_destroy(srv->cfg);
     srv->cfg = cfg;
     apply_limits(srv);
+    srv->puller = clawd_puller_start(srv);
     claw_log_configure(cfg, "clawd", srv->log_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
     claw_log(CLAW_LOG_NOTICE, NULL, "SIGHUP: reloaded %s", srv->config_path);
 }
@@ -305,6 +307,7 @@ main(int argc, char **argv)
                  claw_version(), srv.archive_dir, claw_indexer_indexed(srv.indexer));
         srv.publisher = clawd_publisher_start(&srv);
         srv.hunter = clawd_hunter_start(&srv);
+        srv.puller = clawd_puller_start(&srv);
         event_base_dispatch(srv.base);
     }
     /* Teardown in reverse: no new work, everything stored, then indexed. */
@@ -318,6 +321,7 @@ main(int argc, char **argv)
     for (GList *l = all; l; l = l->next)
         clawd_session_close(l->data);
     g_list_free(all);
+    clawd_puller_stop(srv.puller);
     clawd_hunter_stop(srv.hunter);
     claw_indexer_stop(srv.indexer);
     clawd_publisher_stop(srv.publisher);

@@ -43,6 +43,7 @@
 
 typedef struct clawd_publisher clawd_publisher_t;
 typedef struct clawd_hunter clawd_hunter_t;
+typedef struct clawd_puller clawd_puller_t;
 
 typedef struct server {
     struct event_base *base;
@@ -76,6 +77,7 @@ typedef struct server {
     bool tcp_auth;           /* [clawd] tcp_auth = certificate */
     clawd_publisher_t *publisher; /* the MTA's copy of the indicators (publish.c) */
     clawd_hunter_t *hunter;  /* hunts of new indicators (autohunt.c) */
+    clawd_puller_t *puller;  /* the feeds of [feeds] (puller.c); NULL: none */
 } server_t;
 
 typedef enum { S_CMD, S_DATA, S_WAIT, S_CLOSING } state_t;
@@ -177,5 +179,11 @@ void clawd_publisher_stop(clawd_publisher_t *publisher);
  * hunts by "clawd" (autohunt.c). Stopping waits for the hunt under way. */
 clawd_hunter_t *clawd_hunter_start(server_t *srv);
 void clawd_hunter_stop(clawd_hunter_t *hunter);
+
+/* The feeds of [feeds] pulled on their schedules into the indicators
+ * (puller.c); NULL when there are none. Stopping cancels a pull under way.
+ * A SIGHUP stops it and starts it again with the new feeds. */
+clawd_puller_t *clawd_puller_start(server_t *srv);
+void clawd_puller_stop(clawd_puller_t *puller);
 
 #endif /* CLAWD_H */

@@ -243,7 +243,7 @@ find_option(const char *section, const char *name, size_t *index)
 static bool
 section_exists(const char *section)
 {
-    if (!strcmp(section, "weights"))
+    if (!strcmp(section, "weights") || !strcmp(section, "feeds"))
         return true;
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (strcmp(options[i].section, section) == 0)
@@ -369,6 +369,7 @@ parse_score(const char *value, double *out)
 }
 
 static char *set_weight(claw_config_t *c, const char *name, const char *value);
+static char *set_feed(claw_config_t *c, const char *name, const char *value);
 
 static void
 free_words(char **words)
@@ -559,6 +560,16 @@ _claw_config_copy(const claw_config_t *src, claw_config_t **dst)
             return CLAW_STATUS_OUT_OF_MEMORY;
         }
     }
+    for (size_t f = 0; f < src->n_feeds; f++) {
+        const char *name = src->feed_text[f];
+        char *why = set_feed(*dst, name, name + strlen(name) + 1);
+        if (why) {
+            free(why);
+            claw_config_destroy(*dst);
+            *dst = NULL;
+            return CLAW_STATUS_OUT_OF_MEMORY;
+        }
+    }
     return CLAW_STATUS_SUCCESS;
 }
 
@@ -574,6 +585,10 @@ claw_config_destroy(claw_config_t *c)
     }
     for (size_t i = 0; i < CLAW_N_RULES_MAX; i++)
         free(c->weight_text[i]);
+    for (size_t i = 0; i < c->n_feeds; i++) {
+        free(c->feed_text[i]);
+        free(c->feed_words[i]);
+    }
     free(c->path);
     free(c);
 }
@@ -600,6 +615,105 @@ set_weight(claw_config_t *c, const char *name, const char *value)
     return NULL;
 }
 
+/* [feeds] NAME = KIND URL [action=A] [every=DURATION] [ca=FILE]
+ * [auth_file=FILE] [columns=MAP]: clawd's feeds, checked here so that
+ * --check-config finds what clawd would refuse. */
+static char *
+set_feed(claw_config_t *c, const char *name, const char *value)
+{
+    static const char *const kinds[] = {"misp-feed", "taxii", "stix", "misp", "csv", "plain"};
+    static const char *const actions[] = {"block", "quarantine", "tag", "hunt"};
+    size_t i = 0;
+    while (i < c->n_feeds && strcmp(c->feed[i].name, name))
+        i++;
+    if (i == CLAW_N_FEEDS_MAX)
+        return _claw_strdup_printf("more than %d feeds", CLAW_N_FEEDS_MAX);
+    if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+                      strlen(name))
+        return _claw_strdup_printf("feed name '%s': letters, digits, '-', '_' and '.' only", name);
+    size_t nl = strlen(name), vl = strlen(value);
+    char *text = malloc(nl + vl + 2), *words = strdup(value);
+    if (!text || !words) {
+        free(text);
+        free(words);
+        return _claw_strdup_printf("out of memory");
+    }
+    memcpy(text, name, nl + 1);
+    memcpy(text + nl + 1, value, vl + 1);
+    claw_feed_config_t f = {.name = text, .action = "block", .every_ms = 3600000};
+    char *why = NULL, *save = NULL;
+    int n = 0;
+    for (char *w = strtok_r(words, " \t", &save); w && !why; w = strtok_r(NULL, " \t", &save), n++) {
+        char *eq = strchr(w, '=');
+        if (n == 0) {
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && !f.kind; k++)
+                if (!strcmp(w, kinds[k]))
+                    f.kind = kinds[k];
+            if (!f.kind)
+                why = _claw_strdup_printf("%s: '%s': expected a kind: misp-feed, taxii, stix, "
+                                          "misp, csv or plain", name, w);
+        } else if (n == 1) {
+            if (strncmp(w, "https://", 8) && strncmp(w, "http://", 7))
+                why = _claw_strdup_printf("%s: '%s': expected an https:// or http:// URL", name, w);
+            f.url = w;
+        } else if (!eq) {
+            why = _claw_strdup_printf("%s: '%s': expected key=value", name, w);
+        } else {
+            *eq = '\0';
+            const char *v = eq + 1;
+            if (!strcmp(w, "action")) {
+                f.action = NULL;
+                for (size_t k = 0; k < sizeof actions / sizeof actions[0]; k++)
+                    if (!strcmp(v, actions[k]))
+                        f.action = actions[k];
+                if (!f.action)
+                    why = _claw_strdup_printf("%s: action=%s: expected block, quarantine, tag "
+                                              "or hunt", name, v);
+            } else if (!strcmp(w, "every")) {
+                const char *bad = parse_with_unit(v, duration_units, &f.every_ms);
+                if (!bad && f.every_ms < 60000)
+                    bad = "at least 1m: a feed is not to be hammered";
+                if (bad)
+                    why = _claw_strdup_printf("%s: every=%s: %s", name, v, bad);
+            } else if (!strcmp(w, "ca")) {
+                f.ca_file = v;
+            } else if (!strcmp(w, "auth_file")) {
+                f.auth_file = v;
+            } else if (!strcmp(w, "columns")) {
+                f.columns = v;
+            } else {
+                why = _claw_strdup_printf("%s: unknown key '%s' (action, every, ca, auth_file, "
+                                          "columns)", name, w);
+            }
+        }
+    }
+    if (!why && n < 2)
+        why = _claw_strdup_printf("%s: expected KIND URL [key=value]...", name);
+    if (!why && !strcmp(f.kind, "csv") && !f.columns)
+        why = _claw_strdup_printf("%s: a csv feed needs columns=value=N,...", name);
+    if (why) {
+        free(text);
+        free(words);
+        return why;
+    }
+    if (i < c->n_feeds) {
+        free(c->feed_text[i]);
+        free(c->feed_words[i]);
+    } else {
+        c->n_feeds++;
+    }
+    c->feed[i] = f;
+    c->feed_text[i] = text;
+    c->feed_words[i] = words;
+    return NULL;
+}
+
+const claw_feed_config_t *
+claw_config_feed(const claw_config_t *c, size_t i)
+{
+    return c && i < c->n_feeds ? &c->feed[i] : NULL;
+}
+
 claw_status_t
 claw_config_set(claw_config_t *c, const char *section, const char *name, const char *value,
                 char **error)
@@ -610,6 +724,8 @@ claw_config_set(claw_config_t *c, const char *section, const char *name, const c
         return CLAW_STATUS_INVALID_ARGUMENT;
     if (!strcmp(section, "weights"))
         why = set_weight(c, name, value);
+    else if (!strcmp(section, "feeds"))
+        why = set_feed(c, name, value);
     else if (!find_option(section, name, &i))
         why = section_exists(section)
                   ? _claw_strdup_printf("unknown option '%s' in section [%s]", name, section)
@@ -647,6 +763,12 @@ claw_config_get(const claw_config_t *c, const char *section, const char *name)
     if (c && section && name && !strcmp(section, "weights")) {
         int r = _claw_rule_index(name);
         return r >= 0 ? c->weight_text[r] : NULL;
+    }
+    if (c && section && name && !strcmp(section, "feeds")) {
+        for (size_t f = 0; f < c->n_feeds; f++)
+            if (!strcmp(c->feed[f].name, name))
+                return c->feed_text[f] + strlen(name) + 1;
+        return NULL;
     }
     if (!c || !section || !name || !find_option(section, name, &i))
         return NULL;
@@ -785,7 +907,7 @@ trim(char *s)
 }
 
 char *
-_claw_ioc_line(char *line)
+claw_ioc_file_line(char *line)
 {
     for (char *h = strchr(line, '#'); h; h = strchr(h + 1, '#'))
         if (h == line || h[-1] == ' ' || h[-1] == '\t') {
@@ -907,6 +1029,15 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
             goto line_error;
         }
         size_t i;
+        if (!strcmp(section, "feeds")) {
+            if (claw_config_get(c, "feeds", name)) {
+                why = _claw_strdup_printf("feed '%s' in section [feeds] set twice", name);
+                goto line_error;
+            }
+            if ((why = set_feed(c, name, value)))
+                goto line_error;
+            continue;
+        }
         if (!strcmp(section, "weights")) {
             int r = _claw_rule_index(name);
             if (r >= 0 && c->weight_text[r]) {
@@ -1053,6 +1184,18 @@ claw_config_write(const claw_config_t *c, FILE *out)
         fprintf(out, "%s%s =%s%s\n", c && strcmp(value, o->def) != 0 ? "" : "#", o->name,
                 *value ? " " : "", value);
     }
+    fputs("\n[feeds]\n\n"
+          "# Feeds clawd pulls on a schedule into the archive's indicators:\n"
+          "# NAME = KIND URL [action=block|quarantine|tag|hunt] [every=1h] [ca=FILE]\n"
+          "#        [auth_file=FILE] [columns=value=N,...]\n"
+          "# KIND: misp-feed, taxii (a TAXII 2.1 collection's URL), stix, misp, csv, plain.\n"
+          "# For example:\n"
+          "#  circl = misp-feed https://www.circl.lu/doc/misp/feed-osint/ action=hunt every=6h\n"
+          "#  partner = taxii https://taxii.partner.example/api1/collections/91a7b528/ "
+          "auth_file=/etc/clawback/partner.auth\n",
+          out);
+    for (size_t f = 0; c && f < c->n_feeds; f++)
+        fprintf(out, "%s = %s\n", c->feed[f].name, c->feed_text[f] + strlen(c->feed[f].name) + 1);
     fputs("\n[weights]\n\n"
           "# The score each rule adds when it fires; set a rule to 0 to silence it.\n",
           out);

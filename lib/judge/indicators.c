@@ -71,6 +71,20 @@ is_sha256(const char *v)
     return n == 64;
 }
 
+/* Is @h (normalised: lower case, IDNs as xn--) what a host name can be:
+ * labels of letters, digits, '-' and '_' between single dots, or an IP
+ * address? A feed's "domain" that is a phrase or a path is refused, not
+ * kept as an indicator that can never match. */
+static bool
+host_name_like(const char *h)
+{
+    if (!*h || *h == '.' || strstr(h, ".."))
+        return false;
+    if (h[0] == '[' || strchr(h, ':')) /* an IPv6 literal */
+        return strspn(h, "[]0123456789abcdef:.") == strlen(h);
+    return strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(h);
+}
+
 /* @value of an indicator of type @t (an index of ioc_names) in the form
  * messages' values are compared in, g_malloc'd; NULL with *@why when it
  * cannot be one of its type. URLs and host names as the model writes the
@@ -98,6 +112,10 @@ ioc_key(int t, const char *value, const char **why)
     case IOC_DOMAIN:
         claw_host_normalise(value, strlen(value), &normal);
         *why = "not a host name";
+        if (normal && !host_name_like(normal)) {
+            claw_free(normal);
+            return NULL;
+        }
         break;
     case IOC_IP: {
         char *k = ip_key(value);
@@ -164,7 +182,7 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
     ssize_t got;
     while ((got = _claw_read_line(f, &line, &cap, CLAW_CONFIG_LINE_MAX)) >= 0) {
         lineno++;
-        char *s = _claw_ioc_line(line);
+        char *s = claw_ioc_file_line(line);
         if (!*s)
             continue;
         char *colon = strchr(s, ':');

@@ -84,7 +84,7 @@ static const struct {
     {"search", CLAW_CLI_ARCHIVE_MODULE},  {"show", CLAW_CLI_ARCHIVE_MODULE},
     {"export", CLAW_CLI_ARCHIVE_MODULE},  {"stats", CLAW_CLI_ARCHIVE_MODULE},
     {"check", CLAW_CLI_ARCHIVE_MODULE},   {"reindex", CLAW_CLI_ARCHIVE_MODULE},
-    {"ioc", CLAW_CLI_ARCHIVE_MODULE},     {"hunt", CLAW_CLI_ARCHIVE_MODULE},
+    {"ioc", CLAW_CLI_IOC_MODULE},     {"hunt", CLAW_CLI_ARCHIVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the

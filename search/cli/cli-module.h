@@ -12,6 +12,8 @@
  *                    the archive library, LMDB, zstd, Xapian, GLib; it
  *                    loads claw-mail.so only when it must parse a message
  *                    (importing, reindexing, confirming a phrase).
+ *   claw-ioc.so      ioc: the archive's libraries and the feed readers'
+ *                    (json-glib, libcurl, libcsv).
  * They are installed in $(pkglibdir); CLAW_MODULE_DIR overrides that, and
  * an uninstalled claw (in libtool's .libs/) takes the modules beside it. */
 #ifndef CLAW_CLI_MODULE_H
@@ -43,6 +45,7 @@ typedef int claw_cli_run_fn(const claw_cli_call_t *call);
 /* The module's file name in the module directory. */
 #define CLAW_CLI_MAIL_MODULE "claw-mail.so"
 #define CLAW_CLI_ARCHIVE_MODULE "claw-archive.so"
+#define CLAW_CLI_IOC_MODULE "claw-ioc.so"
 
 /* Load module @name from @dir (RTLD_LOCAL) and return the address of
  * @symbol in it, or NULL with the reason in @why (a static string or

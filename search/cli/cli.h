@@ -86,11 +86,11 @@ bool cli_no_more_args(const cli_opts_t *o, int argc, char **argv);
 void cli_usage(const cli_opts_t *o, FILE *out);
 
 /* The archive's directory: --archive or [archive] path. g_free() it.
- * (cli-archive.c, as cli_open_archive) */
+ * (cli-open.c, as cli_open_archive) */
 char *cli_archive_dir(claw_config_t *cfg, const char *archive);
 
 /* The archive at --archive @archive or [archive] path, opened as
- * cli_open_archive() does. (cli-archive.c) */
+ * cli_open_archive() does. (cli-open.c) */
 claw_archive_t *cli_open_archive_for(const char *prog, claw_config_t *cfg, const char *archive,
                                      bool write, int *rc);
 
@@ -120,12 +120,6 @@ bool cli_print_hit(const char *prog, claw_archive_t *ar, const claw_hit_t *hit,
  * {"id", "docid", "date", "arrival", "from", "subject", "action", "score",
  * "size". */
 void cli_hit_json(GString *o, uint64_t docid, const claw_record_t *r);
-
-/* @arg as `claw ioc add` reads an indicator (TYPE:VALUE, a bare value of
- * @type, or one whose type is guessed), normalised: *@type_out and
- * *@value_out in @strings; false with *@why if it is not one. (cmd-ioc.c) */
-bool cli_ioc_value(const char *arg, const char *type, GStringChunk *strings, const char **type_out,
-                   const char **value_out, const char **why);
 
 /* The Unix user running claw (who added, revoked or hunted), in @out. */
 void cli_whoami(char *out, size_t n);

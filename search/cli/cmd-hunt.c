@@ -4,6 +4,7 @@
  */
 #include "build-config.h"
 
+#include "claw-feed.h"
 #include "claw-ioc.h"
 #include "cli.h"
 
@@ -37,7 +38,16 @@ quarry_of(claw_archive_t *ar, const char *arg, GStringChunk *strings, quarry_t *
         claw_ioc_free(c);
         return true;
     }
-    return cli_ioc_value(arg, NULL, strings, &q->type, &q->value, why);
+    /* A value, read as `claw ioc add` reads one. */
+    claw_feed_batch_t b;
+    claw_feed_batch_init(&b, NULL);
+    claw_ioc_t *c = claw_feed_add(&b, NULL, arg, why);
+    if (c) {
+        q->type = g_string_chunk_insert(strings, c->type);
+        q->value = g_string_chunk_insert(strings, c->value);
+    }
+    claw_feed_batch_clear(&b);
+    return c != NULL;
 }
 
 typedef struct {

@@ -35,7 +35,7 @@ if [ ! -f "$san/Makefile" ]; then
     (cd "$san" && "$src/configure" -q --enable-asan --enable-ubsan CFLAGS="-O1 -g") \
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
 fi
-if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la indexer/clawd \
+if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la search/claw-ioc.la indexer/clawd \
     tests/unit/unit > "$tmp/make.log" 2>&1; then
     fail "build with ASan and UBSan"
     tail -30 "$tmp/make.log" | sed 's/^/#  /'
@@ -83,7 +83,7 @@ else
     grep -E "^not ok|Sanitizer|runtime error|SUMMARY" "$tmp/unit.log" | head -20 | sed 's/^/#  /'
 fi
 for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd archive/lmtp-limits \
-    archive/clawd-tls archive/index-faults archive/soak ioc/ioc ioc/hunt; do
+    archive/clawd-tls archive/index-faults archive/soak ioc/ioc ioc/hunt ioc/feeds; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
