@@ -141,6 +141,15 @@ claw_status_t claw_hunt_each_hit(claw_archive_t *archive, uint64_t id,
 char *claw_hunt_where(const claw_message_t *m, const claw_record_t *r, const char *type,
                       const char *value);
 
+/* What ioc:ID means in a query (claw_index_set_ioc_terms(): @ctx is a
+ * claw_ioc_query_t): indicator @id's exact terms in the index, as a hunt
+ * asks for them. */
+typedef struct claw_ioc_query {
+    claw_archive_t *archive;
+    claw_index_t *index;
+} claw_ioc_query_t;
+bool claw_ioc_query_terms(void *ctx, const char *id, char ***terms, char **why);
+
 /* A hunt run: its record (kept already if asked) and every message it
  * found, newest first, with where in each the indicator is. */
 typedef struct claw_hunt_run {

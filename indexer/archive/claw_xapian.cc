@@ -48,7 +48,7 @@ struct QueryError {
     std::string what;
 };
 
-enum Kind { TEXT, SUBJECT, ADDRESS, EXACT, URL, HOST, RANGE_DATE, RANGE_ARRIVAL, RANGE_SIZE, HEADER };
+enum Kind { TEXT, SUBJECT, ADDRESS, EXACT, URL, HOST, RANGE_DATE, RANGE_ARRIVAL, RANGE_SIZE, HEADER, IOC };
 
 struct Field {
     const char *name;
@@ -67,7 +67,13 @@ const Field fields[] = {
     {"msgid", "XMID", EXACT},      {"message-id", "XMID", EXACT},  {"id", "XID", EXACT},
     {"action", "XACT", EXACT},     {"verdict", "XACT", EXACT},     {"rule", "XRULE", EXACT},
     {"auth", "XAUTH", EXACT},      {"date", "", RANGE_DATE},       {"received", "", RANGE_ARRIVAL},
-    {"size", "", RANGE_SIZE},      {"header", "XHDR", HEADER},
+    {"size", "", RANGE_SIZE},      {"header", "XHDR", HEADER},     {"ioc", "", IOC},
+};
+
+/* Who says what ioc:ID matches (claw_index_set_ioc_terms). */
+struct IocTerms {
+    claw_index_ioc_terms_fn *fn = nullptr;
+    void *ctx = nullptr;
 };
 
 const Field *
@@ -464,8 +470,8 @@ struct Token {
 class Parser {
   public:
     explicit Parser(const std::string &q, bool body_positions = true,
-                    const Checker *check = nullptr)
-        : q_(q), body_positions_(body_positions), check_(check)
+                    const Checker *check = nullptr, const IocTerms *iocs = nullptr)
+        : q_(q), body_positions_(body_positions), check_(check), iocs_(iocs)
     {
     }
 
@@ -489,6 +495,7 @@ class Parser {
     const std::string &q_;
     bool body_positions_;
     const Checker *check_;
+    const IocTerms *iocs_;
     size_t at_ = 0;
     Token tok_;
     size_t leaves_ = 0;
@@ -764,6 +771,28 @@ class Parser {
                              Xapian::sortable_serialise(b));
     }
 
+    /* ioc:ID: the messages a hunt of the store's indicator ID finds, by
+     * the same exact terms (an IP range: each address in the index). */
+    Xapian::Query
+    ioc(const Token &t)
+    {
+        if (!iocs_ || !iocs_->fn)
+            fail("ioc: needs the archive's indicators (claw search)", t.col);
+        char **terms = nullptr, *why = nullptr;
+        if (!iocs_->fn(iocs_->ctx, t.text.c_str(), &terms, &why)) {
+            std::string w = why ? why : "no such indicator";
+            free(why);
+            fail("ioc:" + t.text + ": " + w, t.col);
+        }
+        std::vector<Xapian::Query> any;
+        for (char **p = terms; *p; p++) {
+            any.emplace_back(*p);
+            free(*p);
+        }
+        free(terms);
+        return Xapian::Query(Xapian::Query::OP_OR, any.begin(), any.end());
+    }
+
     Xapian::Query
     leaf(const Token &t)
     {
@@ -798,6 +827,7 @@ class Parser {
         case RANGE_DATE: return range(CLAW_SLOT_DATE, RANGE_DATE, t);
         case RANGE_ARRIVAL: return range(CLAW_SLOT_ARRIVAL, RANGE_DATE, t);
         case RANGE_SIZE: return range(CLAW_SLOT_SIZE, RANGE_SIZE, t);
+        case IOC: return ioc(t);
         case HEADER: {
             /* header:NAME=value */
             size_t eq = t.text.find('=');
@@ -848,6 +878,7 @@ struct claw_index {
     bool damaged = false; /* write: a write found blocks that do not read back */
     bool stale_fd = false; /* write: Xapian holds a number it closed (see release_writable) */
     bool write_failed = false; /* write: its uncommitted changes are not to be committed */
+    IocTerms iocs;             /* read: what ioc:ID means */
 };
 
 static unsigned
@@ -1679,8 +1710,15 @@ claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t 
                   size_t limit, claw_hits_t **hits, char **error)
 {
     return search_with(
-        ix, [&] { return Parser(query, ix->positions, &ix->check).parse(); }, sort, offset, limit,
-        false, hits, error);
+        ix, [&] { return Parser(query, ix->positions, &ix->check, &ix->iocs).parse(); }, sort,
+        offset, limit, false, hits, error);
+}
+
+extern "C" void
+claw_index_set_ioc_terms(claw_index_t *ix, claw_index_ioc_terms_fn *fn, void *ctx)
+{
+    ix->iocs.fn = fn;
+    ix->iocs.ctx = ctx;
 }
 
 extern "C" claw_status_t

@@ -133,6 +133,13 @@ claw_status_t claw_index_search_terms(claw_index_t *index, const char *const *te
                                       claw_sort_t sort, size_t offset, size_t limit,
                                       claw_hits_t **hits, char **error);
 
+/** What `ioc:ID` in a query means: @fn gives the exact index terms (with
+ * their prefixes) that indicator @id matches, as a hunt asks for them, in a
+ * NULL-terminated malloc'd array of malloc'd strings (*@terms), or false
+ * with *@why (malloc'd). Without one, a query naming ioc: is refused. */
+typedef bool claw_index_ioc_terms_fn(void *ctx, const char *id, char ***terms, char **why);
+void claw_index_set_ioc_terms(claw_index_t *index, claw_index_ioc_terms_fn *fn, void *ctx);
+
 /** Call @fn with each term of the index that starts with @prefix (each
  * once per database that holds it: the shards, then the amendments), until
  * it returns false. */

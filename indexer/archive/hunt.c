@@ -28,6 +28,8 @@
 #include "archive-private.h"
 #include "claw-ioc.h"
 
+#include <errno.h>
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -370,6 +372,47 @@ where_in(claw_archive_t *ar, claw_engine_t *engine, uint64_t docid, const char *
     claw_record_free(r);
     free(raw);
     return g_string_free(out, FALSE);
+}
+
+bool
+claw_ioc_query_terms(void *ctx, const char *id, char ***terms, char **why)
+{
+    const claw_ioc_query_t *q = ctx;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(id, &end, 10);
+    if (!g_ascii_isdigit(id[0]) || *end || errno || !n) {
+        *why = strdup("expected an indicator's id (claw ioc list)");
+        return false;
+    }
+    claw_ioc_t *c = NULL;
+    if (claw_ioc_get(q->archive, n, &c) != CLAW_STATUS_SUCCESS) {
+        *why = strdup(claw_archive_error(q->archive));
+        return false;
+    }
+    GPtrArray *list = g_ptr_array_new();
+    const char *said = NULL;
+    bool ok = hunt_terms(q->index, c->type, c->value, list, &said);
+    claw_ioc_free(c);
+    if (!ok) {
+        for (guint i = 0; i < list->len; i++)
+            free(list->pdata[i]);
+        g_ptr_array_free(list, TRUE);
+        *why = strdup(said);
+        return false;
+    }
+    /* The caller frees with free(): copy out of GLib's array. */
+    char **out = calloc(list->len + 1, sizeof *out);
+    for (guint i = 0; out && i < list->len; i++)
+        out[i] = list->pdata[i];
+    if (!out)
+        for (guint i = 0; i < list->len; i++)
+            free(list->pdata[i]);
+    g_ptr_array_free(list, TRUE);
+    *terms = out;
+    if (!out)
+        *why = strdup("out of memory");
+    return out != NULL;
 }
 
 claw_status_t

@@ -2,6 +2,7 @@
  * and reading them out. The manual is claw.1. */
 #include "build-config.h"
 
+#include "claw-ioc.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@ static struct {
     bool tried; /* to make the checker: at most once */
     claw_engine_t *engine;
     claw_phrase_checker_t *checker;
+    claw_ioc_query_t iocs; /* what ioc:ID means: the store's indicator, hunted */
 } phrase_ctx;
 
 /* The phrase check the index calls. Confirming a phrase parses messages,
@@ -106,6 +108,8 @@ cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, bool 
     } else {
         phrase_ctx.cfg = cfg;
         claw_index_set_phrase_check(ix, check_phrase_lazily, NULL);
+        phrase_ctx.iocs = (claw_ioc_query_t){phrase_ctx.ar, ix};
+        claw_index_set_ioc_terms(ix, claw_ioc_query_terms, &phrase_ctx.iocs);
         *ar = phrase_ctx.ar;
     }
     free(err);

@@ -107,6 +107,16 @@ check "hunt by id, two at once: one count line each (exit $rc)" \
     sh -c "[ $rc = 0 ] && grep -qx '1	domain:evil-sub.example' '$tmp/count' && grep -qx '1	ip:203.0.113.0/24' '$tmp/count'"
 claw hunt domain:evil-sub.example > "$tmp/table"
 check "the table names the message" grep -q 'hunt subdomain' "$tmp/table"
+set -- $ids
+claw search --ids "ioc:$1" > "$tmp/q1"; claw search --ids "ioc:$2" > "$tmp/q2"
+claw hunt --json --no-record "$1" | "$py" -c 'import json,sys; print("\n".join(h["id"] for h in json.load(sys.stdin)["messages"]))' | sort > "$tmp/h1"
+sort -o "$tmp/q1" "$tmp/q1"
+check "ioc:ID in a query finds what the hunt of ID finds (domain, and the range's addresses)" \
+    sh -c "[ -s '$tmp/q1' ] && cmp -s '$tmp/q1' '$tmp/h1' && [ \$(wc -l < '$tmp/q2') = 1 ]"
+check "...and combines with the rest of the language" \
+    [ "$(claw search --count "ioc:$1 OR ioc:$2") $(claw search --count "ioc:$1 AND subject:nothing-like-this")" = "2 0" ]
+claw search "ioc:999" > /dev/null 2> "$tmp/err"; rc=$?
+check "...an id the store does not have: 65, says so" sh -c "[ $rc = 65 ] && grep -q 'ioc:999: no indicator 999' '$tmp/err'"
 claw hunt 999 > /dev/null 2> "$tmp/err"; rc=$?
 check "hunt of an id the store does not have: 65, says so" \
     sh -c "[ $rc = 65 ] && grep -q 'no indicator 999' '$tmp/err'"
