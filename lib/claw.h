@@ -208,7 +208,8 @@ CLAW_PUBLIC claw_status_t claw_config_get_duration_ms(const claw_config_t *confi
  * size such as 512k, 64M or 1g", "number out of range") and leaves it. */
 CLAW_PUBLIC const char *claw_size_parse(const char *text, uint64_t *bytes);
 /** A feed clawd pulls on a schedule: [feeds] NAME = KIND URL [key=value]...
- * with the keys action, every, ca, auth_file, columns (see clawback.conf(5)). */
+ * with the keys action, every, ca, auth_file, columns, header (see
+ * clawback.conf(5)). */
 typedef struct claw_feed_config {
     const char *name;
     const char *kind;      /**< misp-feed, taxii, stix, misp, csv or plain */
@@ -219,6 +220,7 @@ typedef struct claw_feed_config {
                                 NULL: the system's */
     const char *auth_file; /**< a file holding user:password (HTTP basic); NULL */
     const char *columns;   /**< csv: the column mapping */
+    int header;            /**< csv: the first row names the columns (0 or 1) */
 } claw_feed_config_t;
 /** The @i-th feed of [feeds] (from 0), or NULL past the last; owned by
  * @config. */

@@ -59,7 +59,10 @@ typedef struct claw_ioc_put_counts {
  * source or reason; CLAW_IOC_KEEP; CLAW_IOC_KEEP_CONFIDENCE) stays, and a
  * revoked one is in force again. A new one without an action blocks. One
  * whose revoked is set is revoked instead (by its revoked_by, else its
- * source), if it is there and in force; else nothing is done. All
+ * source), if it is there and in force; else nothing is done. A feed's
+ * (source "feed:NAME") speaks for its own only: it revokes none from
+ * another source and revives none someone else revoked (unchanged). The
+ * same indicator twice in @iocs: the last one stands. All
  * in one transaction: every one is stored, or none. Each one's type and
  * value must be normalised already; id, added, updated, added_by (of an
  * indicator already there), revoked and revoked_by are the store's, and

@@ -234,6 +234,18 @@ put_iocs(claw_archive_t *a, MDB_txn *txn, void *ctx)
             break;
         }
         rc = 0;
+        /* A feed speaks for its own indicators only: its deletion does not
+         * revoke one that came from elsewhere, and pulling it again does
+         * not undo a revocation made by someone else (an analyst's). */
+        bool feed = c.source && g_str_has_prefix(c.source, "feed:");
+        if (old && feed &&
+            (c.revoked ? !same_str(old->pub.source, c.source)
+                       : old->pub.revoked && !same_str(old->pub.revoked_by, c.source))) {
+            run->counts.unchanged++;
+            run->iocs[i]->id = old->pub.id;
+            claw_ioc_free(&old->pub);
+            continue;
+        }
         if (c.revoked) {
             /* Revoked by its source (a feed's deleted attribute): one not
              * there is not made, one revoked already stays as it was. */

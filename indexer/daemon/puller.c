@@ -25,6 +25,7 @@
 
 typedef struct {
     char *name, *kind, *url, *action, *ca_file, *auth_file, *columns;
+    int header;
     int64_t every;  /* seconds */
     int64_t due;    /* next pull */
 } feed_t;
@@ -110,7 +111,7 @@ pull(clawd_puller_t *p, feed_t *f)
         char *data = NULL;
         size_t len = 0;
         ok = claw_feed_fetch(f->url, &o, &data, &len, NULL, NULL, &error) &&
-             claw_feed_read(&b, f->kind, f->url, data, len, f->columns, false, &error);
+             claw_feed_read(&b, f->kind, f->url, data, len, f->columns, f->header, &error);
         g_free(data);
     }
     claw_ioc_put_counts_t n = {0, 0, 0, 0};
@@ -159,8 +160,9 @@ puller_thread(gpointer data)
             next = MIN(next, f->due);
         }
         if (!due) {
+            /* At most an hour at a time: the clock may have been set. */
             g_cond_wait_until(&p->wake, &p->lock,
-                              g_get_monotonic_time() + (next - now) * G_USEC_PER_SEC);
+                              g_get_monotonic_time() + MIN(next - now, 3600) * G_USEC_PER_SEC);
             continue;
         }
         g_mutex_unlock(&p->lock);
@@ -178,6 +180,11 @@ clawd_puller_start(server_t *srv)
     const claw_feed_config_t *c;
     if (!claw_config_feed(srv->cfg, 0))
         return NULL;
+    static gsize curl_ready;
+    if (g_once_init_enter(&curl_ready)) {
+        claw_feed_init();
+        g_once_init_leave(&curl_ready, 1);
+    }
     clawd_puller_t *p = g_new0(clawd_puller_t, 1);
     p->srv = srv;
     p->feeds = g_ptr_array_new_with_free_func(feed_free);
@@ -187,6 +194,7 @@ clawd_puller_start(server_t *srv)
         f->name = g_strdup(c->name), f->kind = g_strdup(c->kind), f->url = g_strdup(c->url);
         f->action = g_strdup(c->action), f->ca_file = g_strdup(c->ca_file);
         f->auth_file = g_strdup(c->auth_file), f->columns = g_strdup(c->columns);
+        f->header = c->header;
         f->every = c->every_ms / 1000;
         g_ptr_array_add(p->feeds, f);
     }

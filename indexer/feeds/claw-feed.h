@@ -62,6 +62,11 @@ claw_ioc_t *claw_feed_add(claw_feed_batch_t *b, const char *type, const char *ra
 /* Count an input passed over for @reason (a static or batch string). */
 void claw_feed_skip(claw_feed_batch_t *b, const char *reason);
 
+/* @text as a one-line reason that lives as long as the batch: at most
+ * @max bytes, cut between UTF-8 characters, invalid bytes and control
+ * characters replaced. */
+const char *claw_feed_text(claw_feed_batch_t *b, const char *text, size_t max);
+
 /* A copy of @s that lives as long as the batch. */
 const char *claw_feed_str(claw_feed_batch_t *b, const char *s);
 
@@ -77,6 +82,10 @@ bool claw_feed_type_known(const char *t, size_t n);
  * fractions and zones; UTC when it names none), or a span from @now
  * ("90d", "12h", "30m", "45s", "2w"); "never" and "" give 0. */
 bool claw_feed_parse_time(const char *s, int64_t now, int64_t *out);
+
+/* @s as a time in the past: a date as claw_feed_parse_time() reads one, or
+ * a span back from @now ("90d": 90 days ago). "" and "never" are not. */
+bool claw_feed_parse_past(const char *s, int64_t now, int64_t *out);
 
 /* ------------------------------------------------------------------------
  * Readers. Each takes the whole input in memory (@data, @len bytes, not
@@ -138,6 +147,10 @@ typedef struct claw_feed_fetch_opts {
     bool allow_file;          /* file:// URLs too (a feed mirrored on disk) */
     const gint *cancel;       /* non-zero: stop the transfer (clawd stopping) */
 } claw_feed_fetch_opts_t;
+
+/* libcurl's global set-up: a program that fetches from threads calls it
+ * once before it starts them (clawd's puller does). */
+void claw_feed_init(void);
 
 /* GET @url into *@body (g_free(); NUL-terminated, *@len without it), and
  * the value of response header @want (NULL: none) into *@got (g_free();

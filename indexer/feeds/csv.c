@@ -8,6 +8,7 @@
 #include "claw-feed.h"
 
 #include <csv.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,13 +102,25 @@ cell(csv_run_t *r, int f)
     return *s ? s : NULL;
 }
 
+/* The first fault of the input is the one said. */
+static void G_GNUC_PRINTF(2, 3)
+fault(csv_run_t *r, const char *fmt, ...)
+{
+    if (r->error)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    r->error = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+}
+
 static void
 read_record(csv_run_t *r)
 {
     const char *v = cell(r, F_VALUE), *why = NULL;
     if (r->col[F_VALUE] >= (long)r->row->len) {
         if (r->row->len > 1 || (r->row->len == 1 && *(char *)r->row->pdata[0]))
-            r->error = g_strdup_printf("%s: record %u: %u columns, no column %ld for the value",
+            fault(r, "%s: record %u: %u columns, no column %ld for the value",
                                        r->name, r->record, r->row->len, r->col[F_VALUE] + 1);
         return; /* else a blank line */
     }
@@ -119,7 +132,7 @@ read_record(csv_run_t *r)
     claw_ioc_t *c = claw_feed_add(r->b, cell(r, F_TYPE), value, &why);
     if (!c) {
         char *e = g_strescape(value, NULL);
-        r->error = g_strdup_printf("%s: record %u: '%.200s': %s", r->name, r->record, e, why);
+        fault(r, "%s: record %u: '%.200s': %s", r->name, r->record, e, why);
         g_free(e);
     }
     g_free(value);
@@ -129,16 +142,16 @@ read_record(csv_run_t *r)
     if ((s = cell(r, F_REASON)))
         c->reason = claw_feed_str(r->b, s);
     if ((s = cell(r, F_EXPIRES)) && !claw_feed_parse_time(s, r->now, &c->valid_until))
-        r->error = g_strdup_printf("%s: record %u: expires '%.100s': not a date", r->name,
+        fault(r, "%s: record %u: expires '%.100s': not a date", r->name,
                                    r->record, s);
     if ((s = cell(r, F_FROM)) && !claw_feed_parse_time(s, r->now, &c->valid_from))
-        r->error = g_strdup_printf("%s: record %u: from '%.100s': not a date", r->name,
+        fault(r, "%s: record %u: from '%.100s': not a date", r->name,
                                    r->record, s);
     if ((s = cell(r, F_CONFIDENCE))) {
         char *end;
         long n = strtol(s, &end, 10);
         if (*end || n < 0 || n > 100)
-            r->error = g_strdup_printf("%s: record %u: confidence '%.100s': expected 0 to 100",
+            fault(r, "%s: record %u: confidence '%.100s': expected 0 to 100",
                                        r->name, r->record, s);
         c->confidence = (int)n;
     }

@@ -43,6 +43,24 @@ claw_feed_str(claw_feed_batch_t *b, const char *s)
     return s ? g_string_chunk_insert_const(b->strings, s) : NULL;
 }
 
+const char *
+claw_feed_text(claw_feed_batch_t *b, const char *text, size_t max)
+{
+    size_t n = strlen(text);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--; /* not inside a UTF-8 character */
+    }
+    char *line = g_utf8_make_valid(text, (gssize)n);
+    for (char *c = line; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    const char *kept = claw_feed_str(b, line);
+    g_free(line);
+    return kept;
+}
+
 void
 claw_feed_skip(claw_feed_batch_t *b, const char *reason)
 {
@@ -110,6 +128,18 @@ claw_feed_parse_time(const char *s, int64_t now, int64_t *out)
         return false;
     *out = g_date_time_to_unix(t);
     g_date_time_unref(t);
+    return true;
+}
+
+bool
+claw_feed_parse_past(const char *s, int64_t now, int64_t *out)
+{
+    size_t n = strlen(s);
+    bool span = n >= 2 && strchr("smhdw", s[n - 1]) && strspn(s, "0123456789") == n - 1;
+    int64_t t;
+    if (!claw_feed_parse_time(s, 0, &t) || !t)
+        return false;
+    *out = span ? now - t : t;
     return true;
 }
 

@@ -53,6 +53,12 @@ on_header(char *p, size_t size, size_t n, void *ctx)
     return len;
 }
 
+void
+claw_feed_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 bool
 claw_feed_fetch(const char *url, const claw_feed_fetch_opts_t *opts, char **body, size_t *len,
                 const char *want, char **got, char **error)

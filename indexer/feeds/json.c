@@ -3,11 +3,20 @@
 
 #include "feed-json.h"
 
-/* The line of the first bracket nested deeper than the limit, or 0. Only
- * brackets outside strings count: whether the JSON is valid is
- * json-glib's to say. */
-static size_t
-too_deep(const char *data, size_t len)
+#include <string.h>
+
+/* What json-glib must not be given, and on which line: a bracket nested
+ * deeper than the limit (only brackets outside strings count: whether the
+ * JSON is valid is json-glib's to say), or \u0000 in a string, where
+ * json-glib would end the string (a feed's "evil\u0000.example" read as
+ * "evil"). */
+typedef struct {
+    size_t line; /* 0: nothing found */
+    const char *what;
+} scan_t;
+
+static scan_t
+scan(const char *data, size_t len)
 {
     size_t line = 1;
     int depth = 0;
@@ -17,6 +26,8 @@ too_deep(const char *data, size_t len)
         if (c == '\n')
             line++;
         else if (in_string) {
+            if (c == '\\' && i + 5 < len && !memcmp(data + i + 1, "u0000", 5))
+                return (scan_t){line, "a NUL character (\\u0000) in a string"};
             if (c == '\\')
                 i++;
             else if (c == '"')
@@ -24,11 +35,11 @@ too_deep(const char *data, size_t len)
         } else if (c == '"')
             in_string = true;
         else if ((c == '[' || c == '{') && ++depth > CLAW_FEED_MAX_JSON_DEPTH)
-            return line;
+            return (scan_t){line, NULL};
         else if ((c == ']' || c == '}') && depth > 0)
             depth--;
     }
-    return 0;
+    return (scan_t){0, NULL};
 }
 
 bool
@@ -45,10 +56,11 @@ _claw_feed_json_load(const char *name, const char *data, size_t len, JsonParser 
                                  name, len / 1e6, CLAW_FEED_MAX_BYTES >> 20);
         return false;
     }
-    size_t deep = too_deep(data, len);
-    if (deep) {
-        *error = g_strdup_printf("%s:%zu: JSON nested deeper than %d levels", name, deep,
-                                 CLAW_FEED_MAX_JSON_DEPTH);
+    scan_t bad = scan(data, len);
+    if (bad.line) {
+        *error = bad.what ? g_strdup_printf("%s:%zu: %s", name, bad.line, bad.what)
+                          : g_strdup_printf("%s:%zu: JSON nested deeper than %d levels", name,
+                                            bad.line, CLAW_FEED_MAX_JSON_DEPTH);
         return false;
     }
     GError *e = NULL;

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An indicator's reason: the event's info and the attribute's comment. */
+#define MISP_MAX_REASON 500
+
 /* MISP attribute types and what they are here. A composite type
  * ("domain|ip") holds two values; `part` says which of them is which. */
 static const struct {
@@ -93,7 +96,7 @@ add_value(claw_feed_batch_t *b, const char *type, const char *value, bool delete
         return;
     }
     if (reason && *reason)
-        c->reason = claw_feed_str(b, reason);
+        c->reason = claw_feed_text(b, reason, MISP_MAX_REASON);
     if (deleted)
         c->revoked = 1;
 }
@@ -142,9 +145,9 @@ read_event(claw_feed_batch_t *b, JsonObject *wrapper)
     if (!e)
         e = wrapper; /* some exports give the event itself */
     const char *info = member_string(e, "info");
-    char *label = g_strdup_printf("MISP event %.60s%s%.200s",
-                                  member_string(e, "uuid") ? member_string(e, "uuid") : "",
-                                  info ? ": " : "", info ? info : "");
+    const char *uuid = member_string(e, "uuid");
+    char *label = g_strdup_printf("MISP event %s%s%s", uuid ? uuid : "", info ? ": " : "",
+                                  info ? info : "");
     JsonArray *attrs = member_array(e, "Attribute");
     for (guint i = 0; attrs && i < json_array_get_length(attrs); i++)
         read_attribute(b, json_array_get_element(attrs, i), label);

@@ -14,6 +14,9 @@
  * forever: a server that always says "more" must not hold clawd. */
 #define PULL_MAX_REQUESTS 100000
 
+/* And all of a pull's downloads together may not pass this. */
+#define PULL_MAX_TOTAL_BYTES (4 * CLAW_FEED_MAX_BYTES)
+
 #define TAXII_MEDIA "application/taxii+json;version=2.1"
 
 /* @base with @leaf after it, one '/' between. */
@@ -39,11 +42,17 @@ claw_feed_pull_misp(claw_feed_batch_t *b, const char *url, const claw_feed_fetch
                                  PULL_MAX_REQUESTS);
         ok = false;
     }
+    size_t total = len;
     for (guint i = 0; ok && i < uuids->len; i++) {
         char *leaf = g_strconcat(uuids->pdata[i], ".json", NULL), *eurl = url_join(url, leaf);
         body = NULL;
         ok = claw_feed_fetch(eurl, opts, &body, &len, NULL, NULL, error) &&
              claw_feed_read_misp_event(b, eurl, body, len, error);
+        if (ok && (total += len) > PULL_MAX_TOTAL_BYTES) {
+            *error = g_strdup_printf("%s: more than %zu MB in all: refused", url,
+                                     PULL_MAX_TOTAL_BYTES >> 20);
+            ok = false;
+        }
         g_free(body);
         g_free(eurl);
         g_free(leaf);
@@ -72,6 +81,8 @@ claw_feed_pull_taxii(claw_feed_batch_t *b, const char *url, const char *added_af
     char *objects = url_join(url, "objects/"), *next = NULL, *last = NULL, *after_buf = NULL;
     const char *after = added_after;
     bool ok = true, more = true;
+    size_t total = 0;
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (int page = 0; ok && more; page++) {
         if (page == PULL_MAX_REQUESTS) {
             *error = g_strdup_printf("%s: more than %d pages: stopped", objects,
@@ -86,11 +97,18 @@ claw_feed_pull_taxii(claw_feed_batch_t *b, const char *url, const char *added_af
             g_free(u);
             u = v;
         }
-        char *body = NULL, *got = NULL, *was = next;
+        char *body = NULL, *got = NULL;
         size_t len = 0;
+        if (next)
+            g_hash_table_add(seen, next); /* asked for: a server that goes round is stopped */
         next = NULL;
         ok = claw_feed_fetch(u, &o, &body, &len, "X-TAXII-Date-Added-Last", &got, error) &&
              claw_feed_read_stix(b, u, body, len, &more, &next, error);
+        if (ok && (total += len) > PULL_MAX_TOTAL_BYTES) {
+            *error = g_strdup_printf("%s: more than %zu MB in all: refused", objects,
+                                     PULL_MAX_TOTAL_BYTES >> 20);
+            ok = false;
+        }
         if (ok && got) {
             g_free(last);
             last = got;
@@ -101,17 +119,17 @@ claw_feed_pull_taxii(claw_feed_batch_t *b, const char *url, const char *added_af
         if (ok && more && !next && last && (!after || strcmp(after, last))) {
             g_free(after_buf);
             after = after_buf = g_strdup(last);
-        } else if (ok && more && (!next || (was && !strcmp(was, next)))) {
+        } else if (ok && more && (!next || g_hash_table_contains(seen, next))) {
             *error = g_strdup_printf("%s: the server says there is more but gives no new next",
                                      u);
             ok = false;
         }
-        g_free(was);
         g_free(got);
         g_free(body);
         g_free(u);
     }
     g_free(next);
+    g_hash_table_destroy(seen);
     g_free(after_buf);
     g_free(objects);
     if (ok && last_added)

@@ -828,33 +828,15 @@ member_string(JsonObject *o, const char *key, const char **out)
     return ok;
 }
 
-/* A timestamp member into *@t, which stays as it is when there is none. */
+/* A timestamp member into *@t, which stays as it is when there is none.
+ * STIX writes RFC 3339 ("2026-03-01T09:00:00Z"): a span such as "90d",
+ * which claw_feed_parse_time() would take, is not one. */
 static bool
 member_time(JsonObject *o, const char *key, int64_t *t)
 {
     const char *s;
-    return member_string(o, key, &s) && (!s || claw_feed_parse_time(s, 0, t));
-}
-
-/* The indicator's name, or else its description, as one line of at most
- * STIX_MAX_REASON bytes (a description may run to paragraphs), cut between
- * characters. */
-static const char *
-reason_of(claw_feed_batch_t *b, const char *text)
-{
-    size_t n = strlen(text);
-    if (n > STIX_MAX_REASON) {
-        n = STIX_MAX_REASON;
-        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-            n--;
-    }
-    char *line = g_strndup(text, n);
-    for (char *c = line; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = ' ';
-    const char *reason = claw_feed_str(b, line);
-    g_free(line);
-    return reason;
+    return member_string(o, key, &s) &&
+           (!s || (strchr(s, 'T') && claw_feed_parse_time(s, 0, t)));
 }
 
 /* What the indicator @o says besides its pattern, into @ind; NULL, or why
@@ -887,9 +869,9 @@ read_fields(claw_feed_batch_t *b, JsonObject *o, stix_indicator_t *ind)
     if (!member_string(o, "name", &name) || !member_string(o, "description", &description))
         return "indicator: name or description not a string";
     if (name && *name)
-        ind->reason = reason_of(b, name);
+        ind->reason = claw_feed_text(b, name, STIX_MAX_REASON);
     else if (description && *description)
-        ind->reason = reason_of(b, description);
+        ind->reason = claw_feed_text(b, description, STIX_MAX_REASON);
     return NULL;
 }
 

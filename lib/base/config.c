@@ -673,6 +673,8 @@ set_feed(claw_config_t *c, const char *name, const char *value)
                 const char *bad = parse_with_unit(v, duration_units, &f.every_ms);
                 if (!bad && f.every_ms < 60000)
                     bad = "at least 1m: a feed is not to be hammered";
+                if (!bad && f.every_ms > 30LL * 86400000)
+                    bad = "at most 30d";
                 if (bad)
                     why = _claw_strdup_printf("%s: every=%s: %s", name, v, bad);
             } else if (!strcmp(w, "ca")) {
@@ -681,9 +683,13 @@ set_feed(claw_config_t *c, const char *name, const char *value)
                 f.auth_file = v;
             } else if (!strcmp(w, "columns")) {
                 f.columns = v;
+            } else if (!strcmp(w, "header")) {
+                if (strcmp(v, "yes") && strcmp(v, "no"))
+                    why = _claw_strdup_printf("%s: header=%s: expected yes or no", name, v);
+                f.header = !strcmp(v, "yes");
             } else {
                 why = _claw_strdup_printf("%s: unknown key '%s' (action, every, ca, auth_file, "
-                                          "columns)", name, w);
+                                          "columns, header)", name, w);
             }
         }
     }
@@ -1187,7 +1193,7 @@ claw_config_write(const claw_config_t *c, FILE *out)
     fputs("\n[feeds]\n\n"
           "# Feeds clawd pulls on a schedule into the archive's indicators:\n"
           "# NAME = KIND URL [action=block|quarantine|tag|hunt] [every=1h] [ca=FILE]\n"
-          "#        [auth_file=FILE] [columns=value=N,...]\n"
+          "#        [auth_file=FILE] [columns=value=N,...] [header=yes]\n"
           "# KIND: misp-feed, taxii (a TAXII 2.1 collection's URL), stix, misp, csv, plain.\n"
           "# For example:\n"
           "#  circl = misp-feed https://www.circl.lu/doc/misp/feed-osint/ action=hunt every=6h\n"

@@ -121,6 +121,10 @@ bool cli_print_hit(const char *prog, claw_archive_t *ar, const claw_hit_t *hit,
  * "size". */
 void cli_hit_json(GString *o, uint64_t docid, const claw_record_t *r);
 
+/* claw hunt --rules: the current rules over old mail (cmd-rules.c). */
+int claw_cmd_hunt_rules(const char *prog, claw_config_t *cfg, const char *archive, int argc,
+                        char **argv);
+
 /* The Unix user running claw (who added, revoked or hunted), in @out. */
 void cli_whoami(char *out, size_t n);
 

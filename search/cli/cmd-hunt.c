@@ -146,6 +146,7 @@ hunt_one(hunt_opts_t *o, claw_index_t *ix, const quarry_t *q)
 static const char usage[] =
     "hunt [--json] [--count] [--limit N] [--no-record] ID|VALUE...\n"
     "hunt list [--json] | hunt show [--json] [--limit N] HUNT\n"
+    "hunt --rules [--since WHEN] [--query Q] [--resume] (hunt --rules --help)\n"
     "Every archived message, of any age, that holds each indicator: one of the store's\n"
     "(by id) or a value (TYPE:VALUE, or guessed as claw ioc add does), with where in each\n"
     "message it is; kept as a hunt record unless --no-record. Where each type is looked\n"
@@ -163,6 +164,9 @@ claw_cmd_hunt(const char *prog, claw_config_t *cfg, const char *archive, int arg
         return hunt_list(prog, cfg, archive, argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "show"))
         return hunt_show(prog, cfg, archive, argc - 1, argv + 1);
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--rules"))
+            return claw_cmd_hunt_rules(prog, cfg, archive, argc, argv);
     hunt_opts_t o = {.prog = prog};
     bool no_record = false;
     const char *limit_text = NULL;

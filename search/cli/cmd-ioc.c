@@ -125,13 +125,23 @@ store_batch(const char *prog, claw_archive_t *ar, claw_config_t *cfg, claw_feed_
                "\"skipped\":%zu,\"ids\":[",
                counts.added, counts.updated, counts.unchanged, counts.revoked, b->n_skipped);
         bool first = true;
+        GHashTable *said = g_hash_table_new(g_int64_hash, g_int64_equal);
         for (guint i = 0; i < iocs->len; i++) {
-            const claw_ioc_t *c = iocs->pdata[i];
-            if (c->revoked || !c->id || (i && c->id == ((claw_ioc_t *)iocs->pdata[i - 1])->id))
-                continue; /* revoked, or not made (the batch revoked it later) */
+            claw_ioc_t *c = iocs->pdata[i];
+            /* Each in force once: not one revoked, by this batch or before. */
+            if (c->revoked || !c->id || g_hash_table_contains(said, &c->id))
+                continue;
+            claw_ioc_t *now_there = NULL;
+            bool active = claw_ioc_get(ar, c->id, &now_there) == CLAW_STATUS_SUCCESS &&
+                          !now_there->revoked;
+            claw_ioc_free(now_there);
+            if (!active)
+                continue;
+            g_hash_table_add(said, &c->id);
             printf("%s%" PRIu64, first ? "" : ",", c->id);
             first = false;
         }
+        g_hash_table_destroy(said);
         GString *o = g_string_new("],\"skipped_by_reason\":{");
         g_hash_table_iter_init(&it, b->skipped);
         for (first = true; g_hash_table_iter_next(&it, &why, &n); first = false) {
@@ -648,8 +658,9 @@ ioc_import(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     char after_buf[40];
     if (after) {
         int64_t t;
-        if (!claw_feed_parse_time(after, now, &t) || !t) {
-            fprintf(stderr, "%s: --added-after %s: expected a date\n", prog, after);
+        if (!claw_feed_parse_past(after, now, &t)) {
+            fprintf(stderr, "%s: --added-after %s: expected a date or a span back (30d)\n", prog,
+                    after);
             return EX_USAGE;
         }
         cli_fmt_time(after_buf, sizeof after_buf, t, true);

@@ -38,14 +38,14 @@ check "...reason: the event's info and the attribute's comment; source: the file
     [ "$(field "$tmp/one.json" '(j["reason"].endswith("Invoice phishing wave: landing page"), j["source"].startswith("file:"), j["action"])')" = "(True, True, 'block')" ]
 
 # --- MISP: a feed on disk (manifest.json + events; a later event deletes) ---
-claw ioc import --json --action hunt --source feed:osint "$F/misp" > "$tmp/feed.json"; rc=$?
+claw ioc import --json --action hunt "$F/misp" > "$tmp/feed.json"; rc=$?
 check "MISP feed directory: exit 0, the deleted attribute revoked, the new one added" \
     [ "$rc $(field "$tmp/feed.json" '(j["added"], j["revoked"])')" = "0 (1, 1)" ]
 check "...invoice-portal.example is revoked, second-wave's URL active" \
     [ "$(state domain:invoice-portal.example) $(state url:http://second-wave.example/a)" = "revoked active" ]
 check "...a manifest name that is not a uuid (../../etc/passwd) is not read" \
     [ "$(field "$tmp/feed.json" 'j["skipped"]')" = 3 ]
-claw ioc import --json --action hunt --source feed:osint "$F/misp" > "$tmp/again.json"
+claw ioc import --json --action hunt "$F/misp" > "$tmp/again.json"
 check "...pulled again unchanged: nothing written (no re-hunt, no republish)" \
     [ "$(field "$tmp/again.json" '(j["added"], j["updated"], j["revoked"])')" = "(0, 0, 0)" ]
 
@@ -95,6 +95,10 @@ check "a pattern of 100,000 OR terms: 100,000 indicators" \
 claw ioc import "$tmp/deep.json" > /dev/null 2> "$tmp/err"; rc=$?
 check "JSON nested 100,000 deep: refused with its line, no crash" \
     sh -c "[ $rc = 65 ] && grep -q 'deep.json:1: JSON nested deeper' '$tmp/err'"
+printf '{"Event": {"info": "x", "Attribute": [\n {"type": "domain", "value": "evil\\u0000.example", "to_ids": true}]}}' > "$tmp/nul.json"
+claw ioc import "$tmp/nul.json" > /dev/null 2> "$tmp/err"; rc=$?
+check "a \\u0000 inside a JSON string (json-glib would cut the value there): refused with its line" \
+    sh -c "[ $rc = 65 ] && grep -q 'nul.json:2: a NUL character' '$tmp/err'"
 "$py" -c 'print("{\"Event\": {\"Attribute\": " + "[" * 100000 + "]" * 100000 + "}}")' > "$tmp/deep.json"
 claw ioc import "$tmp/deep.json" > /dev/null 2> "$tmp/err"; rc=$?
 check "...and as a MISP event" sh -c "[ $rc = 65 ] && grep -q 'nested deeper' '$tmp/err'"
@@ -136,7 +140,7 @@ printf 'domain:plain-over-https.example\n' > "$tmp/www/list.txt"
 "$py" "$srcdir/tests/tools/feed-server.py" --cert "$tmp/srv.pem" --key "$tmp/srv.key" \
     --root "$tmp/www" --port-file "$tmp/port" --log "$tmp/requests.log" &
 server=$!
-trap 'kill $server $pid 2> /dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $server $pid 2> /dev/null; [ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
 i=0
 while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 port=$(cat "$tmp/port" 2> /dev/null)
@@ -195,9 +199,12 @@ pulled() { # pulled N: wait up to 20 s for N feed pulls in clawd's log
     done
 }
 : > "$tmp/requests.log"
+d3 ioc add --reason "ours, by hand" domain:invoice-portal.example > /dev/null
 if clawd_start "$tmp/d.conf" "$tmp/clawd.sock" && pulled 2; then
     check "clawd pulled both feeds at start, logged key=value" \
-        grep -q 'feed=osint kind=misp-feed pulled added=11 ' "$tmp/clawd.log"
+        grep -q 'feed=osint kind=misp-feed pulled added=11 updated=0 unchanged=1 ' "$tmp/clawd.log"
+    check "...a feed's deletion does not revoke an indicator added by hand" \
+        [ "$(state_in "$A3" domain:invoice-portal.example)" = active ]
     check "...the failing one said so, nothing added, to be tried again" \
         grep -q 'feed=broken kind=stix not pulled, nothing added: .*answered 500; trying again' "$tmp/clawd.log"
     d3 ioc show --json url:https://pay-invoice.example/login.php > "$tmp/one.json"
@@ -206,12 +213,15 @@ if clawd_start "$tmp/d.conf" "$tmp/clawd.sock" && pulled 2; then
     end=$(( $(date +%s) + 10 ))
     until grep -q 'pay-invoice.example' "$A3/ioc/active" 2> /dev/null || [ "$(date +%s)" -gt "$end" ]; do sleep 0.2; done
     check "...published for the MTA" grep -q 'url:https://pay-invoice.example/login.php' "$A3/ioc/active"
+    d3 ioc revoke url:https://pay-invoice.example/login.php > /dev/null
     kill -HUP $pid
     pulled 4
+    check "...an analyst's revocation stands when the feed is pulled again" \
+        [ "$(state_in "$A3" url:https://pay-invoice.example/login.php)" = revoked ]
     check "after a SIGHUP, pulled again: the TAXII collection from where it ended (added_after)" \
         grep -q '"added_after": \["2026-11-02T10:00:00' "$tmp/requests.log"
     check "...and the MISP feed changed nothing" \
-        grep -q 'feed=osint kind=misp-feed pulled added=0 updated=0 unchanged=11' "$tmp/clawd.log"
+        grep -q 'feed=osint kind=misp-feed pulled added=0 updated=0 unchanged=12 ' "$tmp/clawd.log"
     kill -TERM $pid; wait $pid
     check "clawd stops cleanly with feeds" [ $? = 0 ]
 else
