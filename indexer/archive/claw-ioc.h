@@ -174,4 +174,10 @@ claw_status_t claw_hunt_run(claw_archive_t *ar, claw_index_t *ix, claw_engine_t 
                             bool record, claw_hunt_run_t **out, char **error);
 void claw_hunt_run_free(claw_hunt_run_t *run);
 
+/* Record the @n hunts @runs made without recording them (each one's id is
+ * set), in one transaction: a round of 100,000 hunts is not 100,000
+ * commits. */
+claw_status_t claw_hunt_record_runs(claw_archive_t *archive, claw_hunt_run_t *const *runs,
+                                    size_t n);
+
 #endif

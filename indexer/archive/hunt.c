@@ -126,6 +126,34 @@ claw_hunt_record(claw_archive_t *a, claw_hunt_t *hunt, const uint64_t *docids,
     return _claw_write(a, "record a hunt", record_hunt, &run);
 }
 
+typedef struct {
+    claw_hunt_run_t *const *runs;
+    size_t n;
+} record_runs_t;
+
+static int
+record_runs(claw_archive_t *a, MDB_txn *txn, void *ctx)
+{
+    record_runs_t *rr = ctx;
+    int rc = 0;
+    for (size_t i = 0; i < rr->n && !rc; i++) {
+        claw_hunt_run_t *r = rr->runs[i];
+        record_run_t one = {&r->hunt, r->docids, (const char *const *)r->wheres, r->n};
+        rc = record_hunt(a, txn, &one);
+    }
+    return rc;
+}
+
+claw_status_t
+claw_hunt_record_runs(claw_archive_t *a, claw_hunt_run_t *const *runs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!runs[i]->hunt.type || !runs[i]->hunt.value)
+            return CLAW_STATUS_INVALID_ARGUMENT;
+    record_runs_t rr = {runs, n};
+    return n ? _claw_write(a, "record hunts", record_runs, &rr) : CLAW_STATUS_SUCCESS;
+}
+
 static claw_status_t
 no_hunts(claw_archive_t *a, uint64_t id)
 {

@@ -27,6 +27,7 @@
 #define HUNTED_THROUGH "hunted_through" /* indicators changed since: to hunt */
 #define LINKED_SEQ "linked_seq"         /* messages after this seq: to link */
 #define LINK_BATCH 500                  /* messages linked in one go */
+#define RECORD_BATCH 1000               /* hunts kept in one transaction */
 
 struct clawd_hunter {
     server_t *srv;
@@ -95,6 +96,20 @@ have_engine(clawd_hunter_t *h)
     return h->engine != NULL;
 }
 
+/* A hunt kept: said when it found something (the ones that found nothing
+ * only in the round's summary: a feed of 100,000), and counted. */
+static void
+say_hunt(const claw_hunt_run_t *run, guint *hunted, uint64_t *matches)
+{
+    if (run->hunt.matches)
+        claw_log(CLAW_LOG_NOTICE, NULL,
+                 "hunt %" PRIu64 ": indicator %" PRIu64 " (%s:%s): %" PRIu64 " messages",
+                 run->hunt.id, run->hunt.ioc_id, run->hunt.type, run->hunt.value,
+                 run->hunt.matches);
+    (*hunted)++;
+    *matches += run->hunt.matches;
+}
+
 /* One round: hunt every indicator in force changed since the last round
  * began, then note this round's start. */
 static void
@@ -102,6 +117,9 @@ hunt_round(clawd_hunter_t *h)
 {
     claw_archive_t *ar = h->srv->archive;
     int64_t started = time(NULL);
+    gint64 t0 = g_get_monotonic_time();
+    guint hunted = 0;
+    uint64_t matches = 0;
     int64_t since = (int64_t)claw_archive_info_get(ar, HUNTED_THROUGH);
     due_run_t d = {since, g_ptr_array_new_with_free_func(free_due)};
     claw_index_t *ix = NULL;
@@ -122,16 +140,32 @@ hunt_round(clawd_hunter_t *h)
         }
         have_engine(h); /* without one, the hunts say no where */
     }
-    for (guint i = 0; ix && i < d.due->len; i++) {
-        if (g_atomic_int_get(&h->stop)) {
-            h->failed = true; /* not through: the next start goes on */
+    /* Hunts are kept RECORD_BATCH at a time, in one transaction each (a
+     * feed of 100,000 new indicators is not 100,000 commits); a hunt is
+     * only said once it is kept. */
+    GPtrArray *done = g_ptr_array_new_with_free_func((GDestroyNotify)claw_hunt_run_free);
+    for (guint i = 0; ix && i <= d.due->len; i++) {
+        bool last = i == d.due->len || g_atomic_int_get(&h->stop);
+        if (done->len && (last || done->len == RECORD_BATCH)) {
+            if (claw_hunt_record_runs(ar, (claw_hunt_run_t *const *)done->pdata, done->len)) {
+                claw_log(CLAW_LOG_ERROR, NULL, "hunts not kept: %s", claw_archive_error(ar));
+                h->failed = true;
+                break;
+            }
+            for (guint k = 0; k < done->len; k++)
+                say_hunt(done->pdata[k], &hunted, &matches);
+            g_ptr_array_set_size(done, 0);
+        }
+        if (last) {
+            if (i < d.due->len)
+                h->failed = true; /* stopped, not through: the next start goes on */
             break;
         }
         claw_ioc_t *c = d.due->pdata[i];
         claw_hunt_run_t *run = NULL;
         err = NULL;
         claw_status_t st =
-            claw_hunt_run(ar, ix, h->engine, c->id, c->type, c->value, "clawd", true, &run, &err);
+            claw_hunt_run(ar, ix, h->engine, c->id, c->type, c->value, "clawd", false, &run, &err);
         if (st) {
             claw_log(CLAW_LOG_ERROR, NULL, "hunt of indicator %" PRIu64 " (%s:%s): %s", c->id,
                      c->type, c->value, err ? err : claw_status_to_string(st));
@@ -144,11 +178,13 @@ hunt_round(clawd_hunter_t *h)
             }
             continue;
         }
-        claw_log(CLAW_LOG_NOTICE, NULL,
-                 "hunt %" PRIu64 ": indicator %" PRIu64 " (%s:%s): %" PRIu64 " messages",
-                 run->hunt.id, c->id, c->type, c->value, run->hunt.matches);
-        claw_hunt_run_free(run);
+        g_ptr_array_add(done, run);
     }
+    g_ptr_array_free(done, TRUE);
+    if (hunted)
+        claw_log(CLAW_LOG_NOTICE, NULL,
+                 "hunts: round done: %u indicators hunted, %" PRIu64 " messages found, %.1f s",
+                 hunted, matches, (double)(g_get_monotonic_time() - t0) / 1e6);
     claw_index_close(ix);
     /* (A round with nothing to hunt writes nothing: the store is written
      * only for what changed.) */
