@@ -163,12 +163,8 @@ judge(rules_run_t *run, uint64_t docid)
         if (r->action)
             claw_action_from_string(r->action, &was);
         if (rank(claw_verdict_action(v)) > rank(was) &&
-            (run->limit == 0 || run->worse < (uint64_t)run->limit)) {
-            run->worse++;
+            (++run->worse <= (uint64_t)run->limit || run->limit == 0))
             report(run, r, v);
-        } else if (rank(claw_verdict_action(v)) > rank(was)) {
-            run->worse++;
-        }
     }
     claw_verdict_destroy(v);
     free(raw);
