@@ -492,12 +492,21 @@ CLAW_PUBLIC const char *const *claw_ioc_types(void);
 CLAW_PUBLIC claw_status_t claw_ioc_normalise(const char *type, const char *value, char **key,
                                              const char **why);
 
+/** What an indicator can ask for, a NULL-terminated list: "block" (new
+ * mail with it is refused at SMTP time), "quarantine" (held, and old mail
+ * taken back), "tag" (delivered with a tag verdict) and "hunt" (only looked
+ * for in the archive; the MTA leaves it alone). */
+CLAW_PUBLIC const char *const *claw_ioc_actions(void);
+
 /** What a line of an indicator file (or a plain list imported into the
  * archive) says, in place: without its comment ('#' at the start of the
  * line or after a space or tab, so that a URL's fragment,
  * "url:http://x.example/#login", stays) and the white space around; "" for
- * a blank or comment line. */
-CLAW_PUBLIC char *claw_ioc_file_line(char *line);
+ * a blank or comment line. A line may begin with the action its indicator
+ * asks for, a word of claw_ioc_actions() and white space ("tag
+ * url:http://x.example/"): then *@action is that word (static) and the
+ * line returned starts after it; else *@action is NULL (block). */
+CLAW_PUBLIC char *claw_ioc_file_line(char *line, const char **action);
 
 #define CLAW_ATT_INLINE       0x0001u /**< Content-Disposition: inline, or no name */
 #define CLAW_ATT_ARCHIVE      0x0002u /**< an archive whose members follow it */

@@ -50,9 +50,8 @@ claw_ioc_changes(claw_archive_t *a)
 bool
 claw_ioc_action_known(const char *action)
 {
-    static const char *const known[] = {"block", "quarantine", "tag", "hunt"};
-    for (size_t i = 0; action && i < G_N_ELEMENTS(known); i++)
-        if (!strcmp(action, known[i]))
+    for (const char *const *a = claw_ioc_actions(); action && *a; a++)
+        if (!strcmp(action, *a))
             return true;
     return false;
 }
@@ -477,15 +476,15 @@ publish_one(void *ctx, const claw_ioc_t *c)
         if (!c->revoked && t > p->now && (!p->next || t < p->next))
             p->next = t;
     }
-    /* The MTA refuses what matches an indicator in its set: those that
-     * ask only to tag or to be hunted stay out of it. A line holds one
-     * value: one with a line break cannot be written (the normaliser never
-     * gives one). */
-    if (!claw_ioc_active(c, p->now) ||
-        (strcmp(c->action, "block") && strcmp(c->action, "quarantine")) ||
+    /* The MTA does what an indicator in its set asks (a line without an
+     * action blocks); those only to be hunted stay out of it. A line holds
+     * one value: one with a line break cannot be written (the normaliser
+     * never gives one). */
+    if (!claw_ioc_active(c, p->now) || !strcmp(c->action, "hunt") ||
         strpbrk(c->value, "\r\n"))
         return true;
-    fprintf(p->f, "%s:%s\n", c->type, c->value);
+    fprintf(p->f, "%s%s%s:%s\n", strcmp(c->action, "block") ? c->action : "",
+            strcmp(c->action, "block") ? " " : "", c->type, c->value);
     p->count++;
     return true;
 }

@@ -36,12 +36,16 @@ claw_feed_read_plain(claw_feed_batch_t *b, const char *name, const char *data, s
         } else {
             memcpy(line, p, n);
             line[n] = '\0';
-            const char *s = claw_ioc_file_line(line), *why = NULL;
-            if (*s && !claw_feed_add(b, NULL, s, &why)) {
+            const char *action, *why = NULL;
+            const char *s = claw_ioc_file_line(line, &action);
+            claw_ioc_t *c = *s ? claw_feed_add(b, NULL, s, &why) : NULL;
+            if (*s && !c) {
                 char *v = g_strescape(s, NULL);
                 *error = g_strdup_printf("%s:%u: '%.200s': %s", name, lineno, v, why);
                 g_free(v);
                 ok = false;
+            } else if (c && action) { /* the line's word over the batch's --action */
+                c->action = action;
             }
         }
         p = nl ? nl + 1 : end;

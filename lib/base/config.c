@@ -106,7 +106,8 @@ static const option_t options[] = {
 
     {"ioc", "files", OPT_LIST, offsetof(struct claw_config, ioc_files), "", 0, 0, NULL,
      "Indicator files, one TYPE:VALUE a line (url, host, domain, sender, sha256, ip, "
-     "message-id; '#' starts a comment). Re-read when they change."},
+     "message-id; '#' starts a comment), blocking unless the line begins with another action "
+     "(quarantine, tag, hunt). Re-read when they change."},
     {"ioc", "published", OPT_STRING, offsetof(struct claw_config, ioc_published), "", 0, 0, NULL,
      "Where clawd and claw publish the archive's active indicators for the MTA (an indicator "
      "file, replaced whole at each change, re-read within a second); empty: ioc/active in "
@@ -622,7 +623,6 @@ static char *
 set_feed(claw_config_t *c, const char *name, const char *value)
 {
     static const char *const kinds[] = {"misp-feed", "taxii", "stix", "misp", "csv", "plain"};
-    static const char *const actions[] = {"block", "quarantine", "tag", "hunt"};
     size_t i = 0;
     while (i < c->n_feeds && strcmp(c->feed[i].name, name))
         i++;
@@ -663,9 +663,9 @@ set_feed(claw_config_t *c, const char *name, const char *value)
             const char *v = eq + 1;
             if (!strcmp(w, "action")) {
                 f.action = NULL;
-                for (size_t k = 0; k < sizeof actions / sizeof actions[0]; k++)
-                    if (!strcmp(v, actions[k]))
-                        f.action = actions[k];
+                for (const char *const *a = claw_ioc_actions(); *a; a++)
+                    if (!strcmp(v, *a))
+                        f.action = *a;
                 if (!f.action)
                     why = _claw_strdup_printf("%s: action=%s: expected block, quarantine, tag "
                                               "or hunt", name, v);
@@ -912,15 +912,32 @@ trim(char *s)
     return s;
 }
 
+const char *const *
+claw_ioc_actions(void)
+{
+    static const char *const actions[] = {"block", "quarantine", "tag", "hunt", NULL};
+    return actions;
+}
+
 char *
-claw_ioc_file_line(char *line)
+claw_ioc_file_line(char *line, const char **action)
 {
     for (char *h = strchr(line, '#'); h; h = strchr(h + 1, '#'))
         if (h == line || h[-1] == ' ' || h[-1] == '\t') {
             *h = '\0';
             break;
         }
-    return trim(line);
+    char *s = trim(line);
+    *action = NULL;
+    /* No type of indicator holds a space before its ':', so a first word
+     * that is an action can only be one. */
+    size_t n = strcspn(s, " \t");
+    for (const char *const *a = claw_ioc_actions(); s[n] && *a; a++)
+        if (strlen(*a) == n && !strncmp(s, *a, n)) {
+            *action = *a;
+            return trim(s + n);
+        }
+    return s;
 }
 
 ssize_t

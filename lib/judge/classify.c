@@ -19,6 +19,23 @@ weight(const claw_engine_t *e, rule_t r)
     return e->config->weight_text[r] ? e->config->weight[r] : _claw_rule_default_score(r);
 }
 
+/* @r's hit is @detail with @score: the first, or one replacing it. */
+static void
+record(struct claw_verdict_private *vp, rule_t r, double score, const char *detail)
+{
+    claw_rule_hit_t h = {
+        .rule = _claw_rule_name(r),
+        .score = score,
+        .detail = g_string_chunk_insert(vp->strings, detail),
+    };
+    if (vp->index[r] >= 0) {
+        g_array_index(vp->hits, claw_rule_hit_t, vp->index[r]) = h;
+        return;
+    }
+    vp->index[r] = (int)vp->hits->len;
+    g_array_append_val(vp->hits, h);
+}
+
 void
 _claw_hit(run_t *run, rule_t r, const char *fmt, ...)
 {
@@ -29,14 +46,40 @@ _claw_hit(run_t *run, rule_t r, const char *fmt, ...)
     va_start(ap, fmt);
     char *d = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    claw_rule_hit_t h = {
-        .rule = _claw_rule_name(r),
-        .score = weight(run->e, r),
-        .detail = g_string_chunk_insert(vp->strings, d),
-    };
+    record(vp, r, weight(run->e, r), d);
     g_free(d);
-    vp->index[r] = (int)vp->hits->len;
-    g_array_append_val(vp->hits, h);
+}
+
+void
+_claw_hit_ioc(run_t *run, rule_t r, claw_action_t asks, const char *fmt, ...)
+{
+    struct claw_verdict_private *vp = run->vp;
+    if (asks == CLAW_ACTION_ACCEPT)
+        return;
+    if (vp->count[r]++ > 0 && asks <= vp->asks[r])
+        return;
+    /* An indicator that asks only to tag or quarantine weighs no more than
+     * that action's threshold: with nothing else against the message, the
+     * verdict is what it asked for; other rules can still add to it. */
+    const claw_config_t *c = run->e->config;
+    double score = weight(run->e, r);
+    if (asks == CLAW_ACTION_TAG)
+        score = MIN(score, c->tag_score);
+    else if (asks == CLAW_ACTION_QUARANTINE)
+        score = MIN(score, c->quarantine_score);
+    va_list ap;
+    va_start(ap, fmt);
+    char *d = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (asks != CLAW_ACTION_REJECT) {
+        char *with = g_strdup_printf("%s that asks to %s", d,
+                                     asks == CLAW_ACTION_TAG ? "tag" : "quarantine");
+        g_free(d);
+        d = with;
+    }
+    record(vp, r, score, d);
+    g_free(d);
+    vp->asks[r] = asks;
 }
 
 const claw_address_t *
@@ -112,11 +155,13 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
     /* A rule that fired more than once says so in its detail; a rule
      * weighted 0 is silenced. */
     GArray *kept = g_array_new(FALSE, TRUE, sizeof(claw_rule_hit_t));
+    claw_action_t asked = CLAW_ACTION_ACCEPT; /* the most a kept indicator hit asks */
     for (guint i = 0; i < vp->hits->len; i++) {
         claw_rule_hit_t h = g_array_index(vp->hits, claw_rule_hit_t, i);
         int r = _claw_rule_index(h.rule);
         if (h.score == 0)
             continue;
+        asked = MAX(asked, vp->asks[r]);
         if (vp->count[r] > 1) {
             char *d = g_strdup_printf("%s (and %u more)", h.detail, vp->count[r] - 1);
             h.detail = g_string_chunk_insert(vp->strings, d);
@@ -134,6 +179,9 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
                 : v->score >= c->quarantine_score ? CLAW_ACTION_QUARANTINE
                 : v->score >= c->tag_score        ? CLAW_ACTION_TAG
                                                   : CLAW_ACTION_ACCEPT;
+    /* An indicator's action stands whatever the weights (a rule weighted 0
+     * is silenced, and with it what its indicators ask). */
+    v->action = MAX(v->action, asked);
     *out = v;
     return CLAW_STATUS_SUCCESS;
 }

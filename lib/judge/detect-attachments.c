@@ -89,9 +89,9 @@ _claw_detect_attachments(run_t *run)
         const claw_attachment_t *a = &run->m->attachments[i];
         const char *name = a->filename ? a->filename : "(no name)";
         bool exe = executable_type(a->detected_type);
-        if (io && a->sha256[0] && g_hash_table_contains(io->set[IOC_SHA256], a->sha256))
-            _claw_hit(run, R_ATTACHMENT_IOC, "%s (part %s) has SHA-256 %s, an indicator", name,
-                a->part, a->sha256);
+        if (a->sha256[0])
+            _claw_hit_ioc(run, R_ATTACHMENT_IOC, _claw_ioc_asks(io, IOC_SHA256, a->sha256),
+                          "%s (part %s) has SHA-256 %s, an indicator", name, a->part, a->sha256);
         if (a->depth == 0 && exe)
             _claw_hit(run, R_ATTACHMENT_EXECUTABLE, "%s (part %s) is %s", name, a->part,
                 a->detected_type);

@@ -51,11 +51,14 @@ _claw_detect_urls(run_t *run)
     for (size_t i = 0; i < run->m->n_urls; i++) {
         const claw_url_t *u = &run->m->urls[i];
         bool web = !strcmp(u->scheme, "http") || !strcmp(u->scheme, "https");
-        if (io && (g_hash_table_contains(io->set[IOC_URL], u->url) ||
-                   (u->host.ascii && _claw_ioc_domain_match(io, u->host.ascii)) ||
-                   (u->host.ascii && (u->host.flags & CLAW_DOMAIN_IP) &&
-                    g_hash_table_contains(io->set[IOC_IP], u->host.ascii))))
-            _claw_hit(run, R_URL_IOC, "link %s matches an indicator", u->url);
+        if (io) {
+            claw_action_t asks = _claw_ioc_asks(io, IOC_URL, u->url);
+            if (u->host.ascii)
+                asks = MAX(asks, _claw_ioc_domain_asks(io, u->host.ascii));
+            if (u->host.ascii && (u->host.flags & CLAW_DOMAIN_IP))
+                asks = MAX(asks, _claw_ioc_asks(io, IOC_IP, u->host.ascii));
+            _claw_hit_ioc(run, R_URL_IOC, asks, "link %s matches an indicator", u->url);
+        }
         /* In HTML a reader clicks these; in plain text (a developer's
          * file:// path) they are only words. */
         if (u->source != CLAW_URL_TEXT &&

@@ -284,27 +284,29 @@ _claw_detect_sender_ioc(run_t *run)
         if (a->field >= CLAW_FIELD_TO || !*a->address)
             continue;
         char *lower = g_ascii_strdown(a->address, -1);
-        bool by_address = g_hash_table_contains(io->set[IOC_SENDER], lower);
+        claw_action_t asks = _claw_ioc_asks(io, IOC_SENDER, lower);
         g_free(lower);
-        if (by_address || (a->domain.ascii && _claw_ioc_domain_match(io, a->domain.ascii)))
-            _claw_hit(run, R_SENDER_IOC, "%s %s matches an indicator",
-                claw_address_field_to_string(a->field), a->address);
+        if (a->domain.ascii)
+            asks = MAX(asks, _claw_ioc_domain_asks(io, a->domain.ascii));
+        _claw_hit_ioc(run, R_SENDER_IOC, asks, "%s %s matches an indicator",
+                      claw_address_field_to_string(a->field), a->address);
     }
     if (run->env && run->env->mail_from && *run->env->mail_from) {
         char *lower = g_ascii_strdown(run->env->mail_from, -1);
         const char *at = strrchr(lower, '@');
-        if (g_hash_table_contains(io->set[IOC_SENDER], lower) ||
-            (at && _claw_ioc_domain_match(io, at + 1)))
-            _claw_hit(run, R_SENDER_IOC, "envelope sender %s matches an indicator",
-                run->env->mail_from);
+        claw_action_t asks = _claw_ioc_asks(io, IOC_SENDER, lower);
+        if (at)
+            asks = MAX(asks, _claw_ioc_domain_asks(io, at + 1));
+        _claw_hit_ioc(run, R_SENDER_IOC, asks, "envelope sender %s matches an indicator",
+                      run->env->mail_from);
         g_free(lower);
     }
-    if (run->env && run->env->client_ip &&
-        g_hash_table_contains(io->set[IOC_IP], run->env->client_ip))
-        _claw_hit(run, R_SENDER_IOC, "client %s matches an indicator", run->env->client_ip);
+    if (run->env && run->env->client_ip)
+        _claw_hit_ioc(run, R_SENDER_IOC, _claw_ioc_asks(io, IOC_IP, run->env->client_ip),
+                      "client %s matches an indicator", run->env->client_ip);
     for (size_t h = 0; h < run->m->n_received; h++) {
         const char *ip = run->m->received[h].ip;
-        if (ip && g_hash_table_contains(io->set[IOC_IP], ip))
-            _claw_hit(run, R_SENDER_IOC, "Received hop %s matches an indicator", ip);
+        _claw_hit_ioc(run, R_SENDER_IOC, _claw_ioc_asks(io, IOC_IP, ip),
+                      "Received hop %s matches an indicator", ip);
     }
 }

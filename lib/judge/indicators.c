@@ -29,6 +29,17 @@ claw_ioc_types(void)
     return ioc_names;
 }
 
+/* What an indicator asks of the verdict: at least this action ("hunt":
+ * nothing; the MTA leaves it out). A line without an action blocks. */
+static claw_action_t
+ioc_verdict(const char *action)
+{
+    return !action || !strcmp(action, "block") ? CLAW_ACTION_REJECT
+           : !strcmp(action, "quarantine")     ? CLAW_ACTION_QUARANTINE
+           : !strcmp(action, "tag")            ? CLAW_ACTION_TAG
+                                               : CLAW_ACTION_ACCEPT;
+}
+
 /* An IP address or a CIDR range in canonical text: the address as
  * inet_ntop writes it, and a prefix shorter than the address with the host
  * bits cleared ("10.1.2.3/8" is "10.0.0.0/8"; "/32" is dropped). */
@@ -182,7 +193,8 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
     ssize_t got;
     while ((got = _claw_read_line(f, &line, &cap, CLAW_CONFIG_LINE_MAX)) >= 0) {
         lineno++;
-        char *s = claw_ioc_file_line(line);
+        const char *action;
+        char *s = claw_ioc_file_line(line, &action);
         if (!*s)
             continue;
         char *colon = strchr(s, ':');
@@ -215,19 +227,28 @@ load_ioc_file(claw_iocs_t *io, const char *path, char **error)
             continue;
         }
         /* Message-IDs and IP ranges are hunted in the archive; the
-         * detectors do not look for them (yet). */
-        if (type >= IOC_LAST || (type == IOC_IP && strchr(key, '/'))) {
+         * detectors do not look for them (yet), nor for what asks only to
+         * be hunted. */
+        claw_action_t asks = ioc_verdict(action);
+        if (type >= IOC_LAST || (type == IOC_IP && strchr(key, '/')) ||
+            asks == CLAW_ACTION_ACCEPT) {
             g_free(key);
             unapplied++;
             continue;
         }
-        if (g_hash_table_add(io->set[type], key))
+        /* The same value twice asks for the stronger action. */
+        gpointer had = g_hash_table_lookup(io->set[type], key);
+        if (!had)
             io->count++;
+        if (GPOINTER_TO_INT(had) < (int)asks)
+            g_hash_table_insert(io->set[type], key, GINT_TO_POINTER(asks));
+        else
+            g_free(key);
     }
     if (unapplied)
         claw_log(CLAW_LOG_INFO, NULL,
-                 "%s: %u indicators (Message-IDs, IP ranges) are for hunting in the archive; "
-                 "the verdict does not look for them",
+                 "%s: %u indicators (Message-IDs, IP ranges, hunt only) are for hunting in the "
+                 "archive; the verdict does not look for them",
                  path, unapplied);
     claw_status_t st = CLAW_STATUS_SUCCESS;
     if (got == -2 || ferror(f)) {
@@ -359,9 +380,18 @@ claw_engine_refresh_manually(claw_engine_t *engine)
         engine->manual_refresh = true;
 }
 
-bool
-_claw_ioc_domain_match(const claw_iocs_t *io, const char *host)
+claw_action_t
+_claw_ioc_asks(const claw_iocs_t *io, ioc_t type, const char *key)
 {
-    return io && (g_hash_table_contains(io->set[IOC_HOST], host) ||
-                  _claw_in_domain_set(io->set[IOC_DOMAIN], host));
+    return io && key ? (claw_action_t)GPOINTER_TO_INT(g_hash_table_lookup(io->set[type], key))
+                     : CLAW_ACTION_ACCEPT;
+}
+
+claw_action_t
+_claw_ioc_domain_asks(const claw_iocs_t *io, const char *host)
+{
+    claw_action_t asks = _claw_ioc_asks(io, IOC_HOST, host);
+    for (const char *p = host; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL)
+        asks = MAX(asks, _claw_ioc_asks(io, IOC_DOMAIN, p));
+    return asks;
 }

@@ -93,7 +93,7 @@ CLAW_HIDDEN char *_claw_visual_fold(USpoofChecker *sc, const char *label);
 typedef enum { IOC_URL, IOC_HOST, IOC_DOMAIN, IOC_SENDER, IOC_SHA256, IOC_IP, IOC_LAST } ioc_t;
 
 struct claw_iocs {
-    GHashTable *set[IOC_LAST];
+    GHashTable *set[IOC_LAST]; /* normalised value -> the claw_action_t it asks for */
     GArray *files; /* ioc_file_t */
     gint64 checked_us;
     size_t count;
@@ -101,8 +101,13 @@ struct claw_iocs {
 
 /* Re-read the indicator files that changed, at most once a second. */
 CLAW_HIDDEN bool _claw_iocs_refresh(claw_engine_t *e, bool now_ok);
-/* Is @host, or a domain it is under, a host: or domain: indicator? */
-CLAW_HIDDEN bool _claw_ioc_domain_match(const claw_iocs_t *io, const char *host);
+/* What the indicator of @type with the normalised value @key asks of the
+ * verdict: CLAW_ACTION_REJECT (block), _QUARANTINE, _TAG, or _ACCEPT when
+ * there is none. */
+CLAW_HIDDEN claw_action_t _claw_ioc_asks(const claw_iocs_t *io, ioc_t type, const char *key);
+/* The same for @host: the strongest of a host: indicator on it and the
+ * domain: indicators on it or a domain it is under. */
+CLAW_HIDDEN claw_action_t _claw_ioc_domain_asks(const claw_iocs_t *io, const char *host);
 
 /* ------------------------------------------------------------------------
  * The verdict under construction (classify.c)
@@ -114,6 +119,7 @@ struct claw_verdict_private {
     GStringChunk *strings;
     unsigned count[R_LAST];
     int index[R_LAST]; /* the hit of each rule in @hits, or -1 */
+    claw_action_t asks[R_LAST]; /* what the indicator behind an _IOC rule's hit asks */
 };
 
 typedef struct {
@@ -126,6 +132,12 @@ typedef struct {
 
 /* Record that @r fired. The first detail is kept; later ones are counted. */
 CLAW_HIDDEN void _claw_hit(run_t *run, rule_t r, const char *fmt, ...) CLAW_PRINTF(3, 4);
+/* Record that @r, an _IOC rule, fired on an indicator asking @asks
+ * (_claw_ioc_asks(); nothing when CLAW_ACTION_ACCEPT): the hit of the one
+ * asking most is kept, its score at most its action's threshold, and the
+ * verdict's action is at least @asks. */
+CLAW_HIDDEN void _claw_hit_ioc(run_t *run, rule_t r, claw_action_t asks, const char *fmt, ...)
+    CLAW_PRINTF(4, 5);
 /* The first address of @field in @m, or NULL. */
 CLAW_HIDDEN const claw_address_t *_claw_first_address(const claw_message_t *m,
                                                        claw_address_field_t field);

@@ -85,8 +85,14 @@ check "...neither published, the one in force is" \
     sh -c "! grep -qE 'old.example|later.example' '$published' && grep -qx 'domain:soon.example' '$published'"
 claw ioc add --action hunt hunted.example > /dev/null
 claw ioc add --action tag tagged.example > /dev/null
-check "those that only tag or are hunted are not the MTA's to refuse: not published" \
-    sh -c "! grep -qE 'hunted.example|tagged.example' '$published'"
+check "one only to be hunted is not the MTA's: not published" \
+    sh -c "! grep -q 'hunted.example' '$published'"
+check "...one that tags is, with its action before it" grep -qx 'tag domain:tagged.example' "$published"
+message "$tmp/tagged.eml" "https://www.tagged.example/x"
+claw scan --json "$tmp/tagged.eml" > "$tmp/scan.json"
+check "...and the engine tags a message with it: verdict tag, URL_IOC at the tag threshold" \
+    [ "$(field "$tmp/scan.json" '(j["action"], [(r["rule"], r["score"]) for r in j["rules"]])')" = \
+      "('tag', [('URL_IOC', 4)])" ]
 claw ioc list --active > "$tmp/active.txt"
 check "list --active lists only those in force" sh -c "! grep -qE 'expired|pending|revoked' '$tmp/active.txt' && grep -q soon.example '$tmp/active.txt'"
 
@@ -124,7 +130,15 @@ check "import of 5,002 lines (comments and blanks skipped): exit 0 ($added added
 claw ioc show --json 'url:http://phish-4999.example/pay' > "$tmp/one.json"
 check "...each with the file as source and the import's action" \
     [ "$(field "$tmp/one.json" '(j["source"], j["action"])')" = "('file:$tmp/feed.txt', 'quarantine')" ]
-check "...all published" [ "$(grep -c '^url:http://phish-' "$published")" = 5000 ]
+check "...all published, asking to quarantine" \
+    [ "$(grep -c '^quarantine url:http://phish-' "$published")" = 5000 ]
+printf 'tag domain:line-tag.example\nhunt domain:line-hunt.example\nline-plain.example\n' > "$tmp/words.txt"
+claw ioc import --action quarantine "$tmp/words.txt" > /dev/null
+claw ioc list > "$tmp/list.txt"
+check "a line's own action stands over the import's --action" \
+    sh -c "grep -q 'domain	tag	active	line-tag.example' '$tmp/list.txt' &&
+           grep -q 'domain	hunt	active	line-hunt.example' '$tmp/list.txt' &&
+           grep -q 'domain	quarantine	active	line-plain.example' '$tmp/list.txt'"
 n_before=$(claw ioc list | wc -l)
 { printf 'url:http://fine.example/\nhost:fine.example\n'; printf 'url:/relative/only\n'; } > "$tmp/bad.txt"
 claw ioc import "$tmp/bad.txt" > /dev/null 2> "$tmp/err"; rc=$?
@@ -144,6 +158,35 @@ check "a 300 MB file: refused before it is read (65)" \
     sh -c "[ $rc = 65 ] && grep -q 'more than an import takes' '$tmp/err'"
 claw ioc import "$tmp/missing.txt" > /dev/null 2> "$tmp/err"; rc=$?
 check "a missing file: 65, names it" sh -c "[ $rc = 65 ] && grep -q 'missing.txt' '$tmp/err'"
+
+# --- what an indicator asks, as the engine does it -----------------------------
+# An [ioc] file of the site's own, beside the published set: a line may begin
+# with its action; without one it blocks.
+cat > "$tmp/own.txt" <<'EOF'
+tag url:http://asks.example/tag
+quarantine url:http://asks.example/quarantine
+url:http://asks.example/block
+hunt url:http://asks.example/hunt
+tag url:http://asks.example/both
+url:http://asks.example/both
+EOF
+printf '[ioc]\nfiles = %s\n[weights]\nURL_IOC = 3\n' "$tmp/own.txt" > "$tmp/own.conf"
+asked() { # asked PATH: the verdict and URL_IOC's score for a link to asks.example/PATH
+    message "$tmp/asks.eml" "http://asks.example/$1"
+    "$CLAW" --config "$tmp/own.conf" scan --json "$tmp/asks.eml" > "$tmp/asks.json"
+    field "$tmp/asks.json" '(j["action"], [r["score"] for r in j["rules"] if r["rule"] == "URL_IOC"])'
+}
+check "[ioc] file: 'tag' tags, the rule at its weight (3, under the threshold)" [ "$(asked tag)" = "('tag', [3])" ]
+check "...'quarantine' quarantines" [ "$(asked quarantine)" = "('quarantine', [3])" ]
+check "...no action blocks: reject, whatever URL_IOC weighs" [ "$(asked block)" = "('reject', [3])" ]
+check "...'hunt' is left to the archive: no URL_IOC" [ "$(asked hunt)" = "('accept', [])" ]
+check "...one value twice asks the stronger" [ "$(asked both)" = "('reject', [3])" ]
+printf '[ioc]\nfiles = %s\n[weights]\nURL_IOC = 0\n' "$tmp/own.txt" > "$tmp/own.conf"
+check "...a rule weighted 0 is silenced with what its indicators ask" [ "$(asked block)" = "('accept', [])" ]
+printf 'frob url:http://asks.example/x\n' > "$tmp/own.txt"
+"$CLAW" --check-config "$tmp/own.conf" > /dev/null 2> "$tmp/err"; rc=$?
+check "...an unknown first word is no action: the line is not TYPE:VALUE (exit 78)" \
+    sh -c "[ $rc = 78 ] && grep -q 'own.txt:1: expected TYPE:VALUE' '$tmp/err'"
 
 # --- another archive named on the command line: published in it ---------------
 "$CLAW" --config "$tmp/c.conf" --archive "$tmp/other" ioc add other-archive.example > /dev/null

@@ -2,7 +2,8 @@
 # The archive's indicators reach a running Exim: `claw ioc add` publishes
 # the active set ([ioc] published), the plugin's scanner reads it again
 # within a second of the change, and the next message with the indicator
-# is refused at SMTP time; revoked, it is accepted again. Both plugin
+# is refused at SMTP time; revoked, it is accepted again; one asking only
+# to tag is delivered, stamped tag. Both plugin
 # modes. The time from the add to the first refusal is printed; the
 # benchmark (make bench-hunt) measures it properly.
 . "$srcdir/tests/tools/tap.sh"
@@ -47,7 +48,7 @@ for mode in dlfunc local_scan; do
     fi
     send "$tmp/link.eml"
     check "$mode: before the indicator, the message gets 250" grep -q '^250 ' "$tmp/reply"
-    claw ioc add --reason "seen late" 'url:http://LATE-phish.example/pay' > /dev/null
+    claw ioc add --action block --reason "seen late" 'url:http://LATE-phish.example/pay' > /dev/null
     if ms=$(until_reply 5 10); then
         ok "$mode: after claw ioc add, refused at SMTP time ($ms ms after the add)"
         check "$mode: ...naming the indicator's rule" grep -q '^550 .*URL_IOC' "$tmp/reply"
@@ -60,8 +61,25 @@ for mode in dlfunc local_scan; do
     else
         fail "$mode: revoked, the message gets 250 again (still: $(cat "$tmp/reply"))"
     fi
+    # One that asks only to tag: delivered, stamped tag by its rule.
+    n=$(exim_delivered)
+    claw ioc add --action tag 'url:http://late-phish.example/pay' > /dev/null
+    t_end=$(( $(date +%s) + 10 ))
+    while :; do
+        send "$tmp/link.eml"
+        exim_wait_delivered $((n + 1)) 10
+        n=$(exim_delivered)
+        f=$(ls -t "$EXIM_MAILDIR"/new/* | head -1)
+        grep -q '^X-Clawback-Verdict: tag' "$f" && break
+        [ "$(date +%s)" -le "$t_end" ] || break
+        sleep 0.1
+    done
+    check "$mode: an indicator asking to tag: 250, delivered stamped tag" \
+        sh -c "grep -q '^250 ' '$tmp/reply' && grep -q '^X-Clawback-Verdict: tag' '$f'"
+    check "$mode: ...naming URL_IOC" grep -q 'URL_IOC' "$f"
+    claw ioc revoke 'url:http://late-phish.example/pay' > /dev/null
     # The published file gone (an admin's mistake): the last good set stays.
-    claw ioc add 'url:http://late-phish.example/pay' > /dev/null
+    claw ioc add --action block 'url:http://late-phish.example/pay' > /dev/null
     until_reply 5 10 > /dev/null
     mv "$A/ioc/active" "$A/ioc/active.away"
     sleep 1.5
