@@ -277,6 +277,20 @@ worker_main(claw_engine_t *engine, size_t max_read, int lfd, const struct stat *
  * keeps the workers going, rebuilds the engine when the configuration
  * changes (its workers are then replaced), and leaves when its socket is
  * removed or replaced, or on SIGTERM. Logs to syslog (mail). */
+/* The workers hold the engine they were forked with. Each is told to end
+ * after the request it is serving and forgotten (waitpid reaps it later),
+ * so that the loop forks their successors, with the engine as it is now, at
+ * once: judging never pauses for a change of indicators. */
+static void
+retire_workers(pid_t *workers, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (workers[i] > 0) {
+            kill(workers[i], SIGTERM);
+            workers[i] = 0;
+        }
+}
+
 static int
 scanner_main(const char *sock_path, const char *cfg_path)
 {
@@ -343,18 +357,14 @@ scanner_main(const char *sock_path, const char *cfg_path)
                 worker_main(engine, max_read, lfd, &cst);
             workers[i] = w > 0 ? w : 0;
         }
-        /* Four looks a second: an indicator published (claw ioc) is in
-         * force in every worker within about a quarter of a second of its
-         * file being written, plus the time to read the set. */
-        struct timespec tick = {0, 250 * 1000 * 1000};
+        /* Ten looks a second (a few stat calls): an indicator published
+         * (claw ioc) is in force within a tenth of a second of its file
+         * being written, plus the time to read the set, which the workers
+         * go on judging with the old one meanwhile. */
+        struct timespec tick = {0, 100 * 1000 * 1000};
         nanosleep(&tick, NULL);
-        if (claw_engine_refresh(engine)) {
-            /* The workers hold the old set: replaced, each after the
-             * request it is serving. */
-            for (int i = 0; i < n_workers; i++)
-                if (workers[i] > 0)
-                    kill(workers[i], SIGTERM);
-        }
+        if (claw_engine_refresh(engine))
+            retire_workers(workers, n_workers);
         int status;
         pid_t w;
         while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -375,9 +385,7 @@ scanner_main(const char *sock_path, const char *cfg_path)
             claw_engine_t *fresh = scanner_engine(cfg_path, &cst, &max_read);
             if (fresh) {
                 claw_log(CLAW_LOG_NOTICE, NULL, "configuration %s reloaded", cfg_path);
-                for (int i = 0; i < n_workers; i++)
-                    if (workers[i] > 0)
-                        kill(workers[i], SIGTERM);
+                retire_workers(workers, n_workers);
                 /* The workers hold their own copy; this one can go. */
                 claw_engine_destroy(engine);
                 engine = fresh;
@@ -386,9 +394,7 @@ scanner_main(const char *sock_path, const char *cfg_path)
             }
         }
     }
-    for (int i = 0; i < n_workers; i++)
-        if (workers[i] > 0)
-            kill(workers[i], SIGTERM);
+    retire_workers(workers, n_workers);
     struct stat now;
     if (stat(sock_path, &now) == 0 && now.st_ino == sst.st_ino)
         unlink(sock_path);
