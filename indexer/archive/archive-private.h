@@ -71,11 +71,12 @@ enum {
     DB_IOC_KEY,  /* "type:value" -> id */
     DB_HUNT,     /* hunts by id (hunt.c) */
     DB_HUNT_HIT, /* hunt id, docid -> where the indicator is in the message */
+    DB_AUDIT,    /* the audit log by record number (audit.c) */
     N_DBS
 };
 static const char *const db_names[N_DBS] = {"blob", "loc",     "sha",  "meta",    "env",
                                             "cid",  "log",     "info", "dict",    "ioc",
-                                            "ioc_key", "hunt", "hunt_hit"};
+                                            "ioc_key", "hunt", "hunt_hit", "audit"};
 /* The first database an archive written before it may lack (read-only,
  * such an archive reads as having none of them). */
 #define DB_FIRST_ADDED DB_IOC
@@ -95,6 +96,7 @@ struct claw_archive {
     MDB_dbi dbi[N_DBS];
     bool have_dbs;
     bool have_iocs; /* DB_IOC, DB_IOC_KEY, DB_HUNT and DB_HUNT_HIT are open */
+    bool have_audit; /* DB_AUDIT is open */
     bool read_only;
     char *dir;
     char error[512];
@@ -185,6 +187,11 @@ claw_status_t _claw_walk(claw_archive_t *a, MDB_dbi dbi, const unsigned char *fr
                          bool (*fn)(claw_archive_t *a, MDB_txn *txn, const MDB_val *k,
                                     const MDB_val *v, void *ctx, claw_status_t *st),
                          void *ctx);
+
+/* Append a record to the audit log in @txn, the change's own (audit.c):
+ * an LMDB error code. */
+int _claw_audit_append(claw_archive_t *a, MDB_txn *txn, const char *actor, const char *action,
+                       const char *args, const char *result);
 
 /* Records: writing and reading meta and envelope records (records.c) */
 void _claw_put_varint(GByteArray *r, uint64_t v);

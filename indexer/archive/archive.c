@@ -183,14 +183,18 @@ open_dbs(claw_archive_t *a)
     int rc = mdb_txn_begin(a->env, NULL, a->read_only ? MDB_RDONLY : 0, &txn);
     if (rc)
         return rc;
-    a->have_iocs = true;
+    a->have_iocs = a->have_audit = true;
     for (int i = 0; i < N_DBS; i++) {
         unsigned flags = a->read_only ? 0 : MDB_CREATE;
         if (i == DB_CID || i == DB_SHA)
             flags |= MDB_DUPSORT | MDB_DUPFIXED;
         rc = mdb_dbi_open(txn, db_names[i], flags, &a->dbi[i]);
         if (rc == MDB_NOTFOUND && i >= DB_FIRST_ADDED) {
-            a->have_iocs = false; /* read-only, written before they were */
+            /* read-only, written before they were */
+            if (i == DB_AUDIT)
+                a->have_audit = false;
+            else
+                a->have_iocs = false;
             rc = 0;
             continue;
         }
@@ -198,7 +202,7 @@ open_dbs(claw_archive_t *a)
             break;
     }
     if (rc)
-        a->have_iocs = false;
+        a->have_iocs = a->have_audit = false;
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
         rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);

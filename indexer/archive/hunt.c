@@ -113,6 +113,13 @@ record_hunt(claw_archive_t *a, MDB_txn *txn, void *ctx)
         MDB_val hk = {16, key}, hv = {strlen(where), (void *)where};
         rc = mdb_put(txn, a->dbi[DB_HUNT_HIT], &hk, &hv, 0);
     }
+    if (rc == 0) {
+        char *args = g_strdup_printf("indicator=%" PRIu64 " %s:%s", h->ioc_id, h->type, h->value);
+        char *result = g_strdup_printf("hunt=%" PRIu64 " matches=%" PRIu64, h->id, h->matches);
+        rc = _claw_audit_append(a, txn, h->by ? h->by : "-", "hunt", args, result);
+        g_free(args);
+        g_free(result);
+    }
     return rc;
 }
 

@@ -301,6 +301,21 @@ put_iocs(claw_archive_t *a, MDB_txn *txn, void *ctx)
     g_hash_table_destroy(last);
     g_string_free(kb, TRUE);
     bool changed = run->counts.added || run->counts.updated || run->counts.revoked;
+    /* Recorded when something changed: a feed pulled again to no effect
+     * did nothing to the archive. */
+    if (rc == 0 && changed) {
+        const claw_ioc_t *first = run->iocs[0];
+        const claw_ioc_put_counts_t *n = &run->counts;
+        char *args = g_strdup_printf("indicators=%zu source=%s first=%s:%s", run->n,
+                                     first->source ? first->source : "-", first->type,
+                                     first->value);
+        char *result = g_strdup_printf("added=%zu updated=%zu revoked=%zu unchanged=%zu",
+                                       n->added, n->updated, n->revoked, n->unchanged);
+        rc = _claw_audit_append(a, txn, first->added_by ? first->added_by : "-", "ioc.put", args,
+                                result);
+        g_free(args);
+        g_free(result);
+    }
     return rc || !changed ? rc : _claw_info_add(txn, a->dbi[DB_INFO], IOC_CHANGES, 1);
 }
 
@@ -347,7 +362,8 @@ revoke_ioc(claw_archive_t *a, MDB_txn *txn, void *ctx)
     ioc_read_t *r = read_ioc(a, txn, run->id, &v);
     if (!r)
         return MDB_CORRUPTED;
-    if (!r->pub.revoked) {
+    bool was_revoked = r->pub.revoked != 0;
+    if (!was_revoked) {
         r->pub.revoked = run->now;
         r->pub.revoked_by = run->by;
         r->pub.updated = run->now;
@@ -357,6 +373,10 @@ revoke_ioc(claw_archive_t *a, MDB_txn *txn, void *ctx)
         g_byte_array_free(rec, TRUE);
         if (!rc)
             rc = _claw_info_add(txn, a->dbi[DB_INFO], IOC_CHANGES, 1);
+        char args[96];
+        snprintf(args, sizeof args, "id=%" PRIu64 " %s:%s", run->id, r->pub.type, r->pub.value);
+        if (!rc)
+            rc = _claw_audit_append(a, txn, run->by ? run->by : "-", "ioc.revoke", args, "revoked");
     }
     claw_ioc_free(&r->pub);
     return rc;

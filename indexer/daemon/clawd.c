@@ -305,6 +305,7 @@ main(int argc, char **argv)
         event_add(srv.sig_hup, NULL);
         claw_log(CLAW_LOG_NOTICE, NULL, "clawd %s: archive %s, index at %" PRIu64,
                  claw_version(), srv.archive_dir, claw_indexer_indexed(srv.indexer));
+        srv.audit_head = clawd_audit_head_start(&srv); /* first: the log as clawd found it */
         srv.publisher = clawd_publisher_start(&srv);
         srv.hunter = clawd_hunter_start(&srv);
         srv.puller = clawd_puller_start(&srv);
@@ -325,6 +326,7 @@ main(int argc, char **argv)
     clawd_hunter_stop(srv.hunter);
     claw_indexer_stop(srv.indexer);
     clawd_publisher_stop(srv.publisher);
+    clawd_audit_head_stop(srv.audit_head);
     if (srv.archive)
         claw_log(CLAW_LOG_NOTICE, NULL,
                  "stopped: %" PRIu64 " messages stored in %u commits, %" PRIu64 " failed",

@@ -44,6 +44,7 @@
 typedef struct clawd_publisher clawd_publisher_t;
 typedef struct clawd_hunter clawd_hunter_t;
 typedef struct clawd_puller clawd_puller_t;
+typedef struct clawd_audit_head clawd_audit_head_t;
 
 typedef struct server {
     struct event_base *base;
@@ -78,6 +79,7 @@ typedef struct server {
     clawd_publisher_t *publisher; /* the MTA's copy of the indicators (publish.c) */
     clawd_hunter_t *hunter;  /* hunts of new indicators (autohunt.c) */
     clawd_puller_t *puller;  /* the feeds of [feeds] (puller.c); NULL: none */
+    clawd_audit_head_t *audit_head; /* the audit log's head to syslog (audit-head.c) */
 } server_t;
 
 typedef enum { S_CMD, S_DATA, S_WAIT, S_CLOSING } state_t;
@@ -174,6 +176,11 @@ void clawd_check_drained(server_t *srv);
  * or ends. Stopping waits for a publishing under way. */
 clawd_publisher_t *clawd_publisher_start(server_t *srv);
 void clawd_publisher_stop(clawd_publisher_t *publisher);
+
+/* The audit log's head (count, last hash) logged at start, hourly when it
+ * grew, and at stop (audit-head.c). */
+clawd_audit_head_t *clawd_audit_head_start(server_t *srv);
+void clawd_audit_head_stop(clawd_audit_head_t *head);
 
 /* Every indicator added or changed hunted over the whole archive, kept as
  * hunts by "clawd" (autohunt.c). Stopping waits for the hunt under way. */
