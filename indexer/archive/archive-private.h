@@ -72,11 +72,12 @@ enum {
     DB_HUNT,     /* hunts by id (hunt.c) */
     DB_HUNT_HIT, /* hunt id, docid -> where the indicator is in the message */
     DB_AUDIT,    /* the audit log by record number (audit.c) */
+    DB_HOLD,     /* legal holds by id (hold.c) */
     N_DBS
 };
 static const char *const db_names[N_DBS] = {"blob", "loc",     "sha",  "meta",    "env",
                                             "cid",  "log",     "info", "dict",    "ioc",
-                                            "ioc_key", "hunt", "hunt_hit", "audit"};
+                                            "ioc_key", "hunt", "hunt_hit", "audit", "hold"};
 /* The first database an archive written before it may lack (read-only,
  * such an archive reads as having none of them). */
 #define DB_FIRST_ADDED DB_IOC
@@ -97,6 +98,7 @@ struct claw_archive {
     bool have_dbs;
     bool have_iocs; /* DB_IOC, DB_IOC_KEY, DB_HUNT and DB_HUNT_HIT are open */
     bool have_audit; /* DB_AUDIT is open */
+    bool have_holds; /* DB_HOLD is open */
     bool read_only;
     char *dir;
     char error[512];

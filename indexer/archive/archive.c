@@ -183,7 +183,7 @@ open_dbs(claw_archive_t *a)
     int rc = mdb_txn_begin(a->env, NULL, a->read_only ? MDB_RDONLY : 0, &txn);
     if (rc)
         return rc;
-    a->have_iocs = a->have_audit = true;
+    a->have_iocs = a->have_audit = a->have_holds = true;
     for (int i = 0; i < N_DBS; i++) {
         unsigned flags = a->read_only ? 0 : MDB_CREATE;
         if (i == DB_CID || i == DB_SHA)
@@ -193,6 +193,8 @@ open_dbs(claw_archive_t *a)
             /* read-only, written before they were */
             if (i == DB_AUDIT)
                 a->have_audit = false;
+            else if (i == DB_HOLD)
+                a->have_holds = false;
             else
                 a->have_iocs = false;
             rc = 0;
@@ -202,7 +204,7 @@ open_dbs(claw_archive_t *a)
             break;
     }
     if (rc)
-        a->have_iocs = a->have_audit = false;
+        a->have_iocs = a->have_audit = a->have_holds = false;
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
         rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);

@@ -56,6 +56,7 @@ usage(FILE *out)
             "  hunt [--json] [--count] [--limit N] ID|VALUE...\n"
             "        Every archived message that holds each indicator, of any age.\n"
             "  audit log|verify [--json]      the audit log, and its hash chain checked\n"
+            "  hold add|list|release ...      legal holds: mail never to be deleted\n"
             "  COMMAND --help                 the command's usage\n"
             "\n"
             "Options:\n"
@@ -86,7 +87,7 @@ static const struct {
     {"export", CLAW_CLI_ARCHIVE_MODULE},  {"stats", CLAW_CLI_ARCHIVE_MODULE},
     {"check", CLAW_CLI_ARCHIVE_MODULE},   {"reindex", CLAW_CLI_ARCHIVE_MODULE},
     {"ioc", CLAW_CLI_IOC_MODULE},     {"hunt", CLAW_CLI_ARCHIVE_MODULE},
-    {"audit", CLAW_CLI_ARCHIVE_MODULE},
+    {"audit", CLAW_CLI_ARCHIVE_MODULE}, {"hold", CLAW_CLI_ARCHIVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the

@@ -40,6 +40,7 @@ claw_cli_cmd_fn claw_cmd_reindex; /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_ioc;     /* cmd-ioc.c */
 claw_cli_cmd_fn claw_cmd_hunt;    /* cmd-hunt.c */
 claw_cli_cmd_fn claw_cmd_audit;   /* cmd-audit.c */
+claw_cli_cmd_fn claw_cmd_hold;    /* cmd-hold.c */
 
 /* A command's options: parsed with getopt_long from argv[1] on. */
 typedef struct {
