@@ -12,6 +12,7 @@
  */
 #include "build-config.h"
 
+#include "claw-audit.h"
 #include "claw-config.h"
 #include "claw-feed.h"
 #include "claw-ioc.h"
@@ -319,12 +320,24 @@ claw_cmd_hunt_rules(const char *prog, claw_config_t *cfg, const char *archive, i
                         "--resume (with the same options) goes on\n", prog,
                 g_array_index(run.docids, uint64_t, i - 1), run.docids->len - i);
     g_string_free(run.out, TRUE);
+    char by[128];
+    cli_whoami(by, sizeof by);
+    char *args = g_strdup_printf("since=%s query=%s batch=%ld resume=%s", since ? since : "-",
+                                 query ? query : "-", batch, resume ? "yes" : "no");
+    char *result = g_strdup_printf("judged=%" PRIu64 " worse=%" PRIu64 " failed=%" PRIu64
+                                   " to_go=%zu", run.judged, run.worse, run.failed,
+                                   run.docids->len - i);
+    bool audited = claw_audit_add(run.ar, by, "hunt.rules", args, result) == CLAW_STATUS_SUCCESS;
+    if (!audited)
+        fprintf(stderr, "%s hunt: %s\n", prog, claw_archive_error(run.ar));
+    g_free(args);
+    g_free(result);
     claw_engine_destroy(run.engine);
     if (ix)
         cli_search_close(ix);
     else
         claw_archive_close(run.ar);
     g_array_free(run.docids, TRUE);
-    rc = run.failed ? EX_IOERR : run.worse ? 0 : EXIT_NONE;
+    rc = run.failed || !audited ? EX_IOERR : run.worse ? 0 : EXIT_NONE;
     return cli_finish_output(prog, rc);
 }

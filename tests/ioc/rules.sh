@@ -54,5 +54,10 @@ check "...and once done, has nothing left to judge" grep -q '^0 judged again' "$
 printf '[archive]\npath = %s\n[policy]\nvip_names = Someone Else\n' "$A" > "$tmp/c2.conf"
 "$CLAW" --config "$tmp/c2.conf" hunt --rules --resume > /dev/null 2> "$tmp/err"
 check "another configuration starts over" grep -q 'nothing to resume for this configuration' "$tmp/err"
+claw audit log > "$tmp/audit"
+check "each run is in the audit log with its options and what came of it" \
+    sh -c "grep -q '	hunt.rules	since=- query=from:alice@corp.example batch=0 resume=no	judged=1 worse=1 failed=0 to_go=0$' '$tmp/audit' &&
+           [ \$(grep -c '	hunt.rules	' '$tmp/audit') -ge 5 ]"
+check "...the chain intact" "$CLAW" --config "$tmp/c.conf" audit verify
 echo "# $n_fail failed"
 [ "$n_fail" = 0 ]
