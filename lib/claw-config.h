@@ -100,6 +100,11 @@ struct claw_config {
     char *clawd_tls_certificate;
     char *clawd_tls_privatekey;
     char *clawd_tls_client_ca;
+    /* [purge]: taking mail back (claw purge, clawd). */
+    int64_t purge_approval_threshold;
+    int64_t purge_approval_expiry_ms;
+    char *purge_maildir;
+    char *purge_quarantine_dir;
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];

@@ -73,11 +73,15 @@ enum {
     DB_HUNT_HIT, /* hunt id, docid -> where the indicator is in the message */
     DB_AUDIT,    /* the audit log by record number (audit.c) */
     DB_HOLD,     /* legal holds by id (hold.c) */
+    DB_STATE,    /* docid -> quarantined or erased (tombstone) (takeback.c) */
+    DB_PLAN,     /* purge plans by id (plan.c) */
+    DB_COPY,     /* plan id + copy number (u32 BE) -> the copy's journal entry */
     N_DBS
 };
 static const char *const db_names[N_DBS] = {"blob", "loc",     "sha",  "meta",    "env",
                                             "cid",  "log",     "info", "dict",    "ioc",
-                                            "ioc_key", "hunt", "hunt_hit", "audit", "hold"};
+                                            "ioc_key", "hunt", "hunt_hit", "audit", "hold",
+                                            "state", "plan", "copy"};
 /* The first database an archive written before it may lack (read-only,
  * such an archive reads as having none of them). */
 #define DB_FIRST_ADDED DB_IOC
@@ -99,6 +103,7 @@ struct claw_archive {
     bool have_iocs; /* DB_IOC, DB_IOC_KEY, DB_HUNT and DB_HUNT_HIT are open */
     bool have_audit; /* DB_AUDIT is open */
     bool have_holds; /* DB_HOLD is open */
+    bool have_purge; /* DB_STATE, DB_PLAN and DB_COPY are open */
     bool read_only;
     char *dir;
     char error[512];
@@ -194,6 +199,15 @@ claw_status_t _claw_walk(claw_archive_t *a, MDB_dbi dbi, const unsigned char *fr
  * an LMDB error code. */
 int _claw_audit_append(claw_archive_t *a, MDB_txn *txn, const char *actor, const char *action,
                        const char *args, const char *result);
+
+/* The archive's copy in a plan's step (takeback.c): quarantine, restore
+ * or erase message @docid in @txn; *@status is the copy's end (DONE, GONE)
+ * and *@detail (g_free) says more. An LMDB error code. */
+int _claw_takeback(claw_archive_t *a, MDB_txn *txn, int action, uint64_t docid, uint64_t plan,
+                   const char *by, const char *reason, int64_t now, int *status, char **detail);
+/* Message @docid's state (a claw_msg_state_t) in @txn, and the plan that
+ * quarantined or erased it. */
+int _claw_msg_state(claw_archive_t *a, MDB_txn *txn, uint64_t docid, int *state, uint64_t *plan);
 
 /* Records: writing and reading meta and envelope records (records.c) */
 void _claw_put_varint(GByteArray *r, uint64_t v);

@@ -183,7 +183,7 @@ open_dbs(claw_archive_t *a)
     int rc = mdb_txn_begin(a->env, NULL, a->read_only ? MDB_RDONLY : 0, &txn);
     if (rc)
         return rc;
-    a->have_iocs = a->have_audit = a->have_holds = true;
+    a->have_iocs = a->have_audit = a->have_holds = a->have_purge = true;
     for (int i = 0; i < N_DBS; i++) {
         unsigned flags = a->read_only ? 0 : MDB_CREATE;
         if (i == DB_CID || i == DB_SHA)
@@ -195,6 +195,8 @@ open_dbs(claw_archive_t *a)
                 a->have_audit = false;
             else if (i == DB_HOLD)
                 a->have_holds = false;
+            else if (i >= DB_STATE)
+                a->have_purge = false;
             else
                 a->have_iocs = false;
             rc = 0;
@@ -204,7 +206,7 @@ open_dbs(claw_archive_t *a)
             break;
     }
     if (rc)
-        a->have_iocs = a->have_audit = a->have_holds = false;
+        a->have_iocs = a->have_audit = a->have_holds = a->have_purge = false;
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
         rc = mdb_get(txn, a->dbi[DB_INFO], &k, &v);

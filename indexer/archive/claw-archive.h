@@ -119,6 +119,8 @@ typedef struct claw_record {
     double score;
     const char *rules;       /**< comma separated */
     const char *verdict_source; /**< "mta" (X-Clawback-* headers) or "archive" */
+    bool quarantined;        /**< taken out of view by purge plan quarantine_plan */
+    uint64_t quarantine_plan;
     size_t n_deliveries;
     claw_delivery_t *deliveries;
     /** Where the message's texts came from, when the store knows it
@@ -254,6 +256,12 @@ typedef struct claw_archive_stats {
 } claw_archive_stats_t;
 
 claw_status_t claw_archive_stats(claw_archive_t *archive, claw_archive_stats_t *stats);
+/** Write the store at @dir afresh with its live pages alone (free pages
+ * may hold the bytes of erased messages), in data.mdb's place; only when
+ * no other process has it open (IO_ERROR, *@error saying so). The file's
+ * sizes before and after. (compact.c) */
+claw_status_t claw_archive_compact(const char *dir, uint64_t *before, uint64_t *after,
+                                   char **error);
 
 /** Unmap from this process the store's pages it has read: they stay in the
  * kernel's page cache (a later read maps them again from there, without
@@ -281,6 +289,9 @@ claw_status_t claw_archive_verify(claw_archive_t *archive, bool deep,
  * record (verdict, id) and deliveries. */
 claw_doc_t *claw_doc_build(const claw_message_t *msg, const claw_record_t *rec,
                            const char *raw, size_t raw_len, const claw_prepare_options_t *opt);
+/** The document of an erased message: no terms, so that it matches
+ * nothing and hides the version the index had. */
+claw_doc_t *claw_doc_empty(void);
 void claw_doc_free(claw_doc_t *doc);
 
 /** Message @docid as the store holds it, in one read: its record with

@@ -68,6 +68,7 @@ const Field fields[] = {
     {"action", "XACT", EXACT},     {"verdict", "XACT", EXACT},     {"rule", "XRULE", EXACT},
     {"auth", "XAUTH", EXACT},      {"date", "", RANGE_DATE},       {"received", "", RANGE_ARRIVAL},
     {"size", "", RANGE_SIZE},      {"header", "XHDR", HEADER},     {"ioc", "", IOC},
+    {"state", "XSTATE", EXACT},
 };
 
 /* Who says what ioc:ID matches (claw_index_set_ioc_terms). */
@@ -879,6 +880,7 @@ struct claw_index {
     bool stale_fd = false; /* write: Xapian holds a number it closed (see release_writable) */
     bool write_failed = false; /* write: its uncommitted changes are not to be committed */
     IocTerms iocs;             /* read: what ioc:ID means */
+    bool show_quarantined = false; /* read: claw_index_show_quarantined() */
 };
 
 static unsigned
@@ -1709,9 +1711,23 @@ extern "C" claw_status_t
 claw_index_search(claw_index_t *ix, const char *query, claw_sort_t sort, size_t offset,
                   size_t limit, claw_hits_t **hits, char **error)
 {
-    return search_with(
-        ix, [&] { return Parser(query, ix->positions, &ix->check, &ix->iocs).parse(); }, sort,
-        offset, limit, false, hits, error);
+    /* Quarantined mail is out of view unless asked for: by the caller, or
+     * by a query that names the state field. */
+    std::string q = lower(query ? query : "");
+    bool hide = !ix->show_quarantined && q.find("state:") == std::string::npos;
+    auto make = [&] {
+        Xapian::Query p = Parser(query, ix->positions, &ix->check, &ix->iocs).parse();
+        if (!hide)
+            return p;
+        return Xapian::Query(Xapian::Query::OP_AND_NOT, p, Xapian::Query("XSTATEquarantined"));
+    };
+    return search_with(ix, make, sort, offset, limit, false, hits, error);
+}
+
+extern "C" void
+claw_index_show_quarantined(claw_index_t *ix, bool show)
+{
+    ix->show_quarantined = show;
 }
 
 extern "C" void

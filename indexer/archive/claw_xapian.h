@@ -124,6 +124,9 @@ typedef struct claw_hits {
 claw_status_t claw_index_search(claw_index_t *index, const char *query, claw_sort_t sort,
                                 size_t offset, size_t limit, claw_hits_t **hits, char **error);
 void claw_hits_free(claw_hits_t *hits);
+/** Whether claw_index_search() gives quarantined messages too (a hold's
+ * question, a purge plan's); otherwise only a query naming state: does. */
+void claw_index_show_quarantined(claw_index_t *index, bool show);
 
 /** The messages that hold any of the @n exact terms @terms (each with its
  * prefix, as claw_term() writes it), as claw_index_search() gives them,

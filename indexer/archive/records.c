@@ -6,6 +6,7 @@
 #include "build-config.h"
 
 #include "archive-private.h"
+#include "claw-purge.h"
 
 void
 _claw_put_varint(GByteArray *r, uint64_t v)
@@ -354,6 +355,9 @@ _claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what,
         _claw_set_error(a, "message %" PRIu64 ": damaged record", docid);
         return CLAW_STATUS_IO_ERROR;
     }
+    int state;
+    if (_claw_msg_state(a, txn, docid, &state, &r->quarantine_plan) == 0)
+        r->quarantined = state == CLAW_MSG_QUARANTINED;
     if (!(what & REC_DELIVERIES)) {
         *out = r;
         return CLAW_STATUS_SUCCESS;

@@ -375,7 +375,11 @@ store_items(claw_archive_t *a, MDB_txn *txn, void *ctx)
     store_run_t *r = ctx;
     for (size_t i = 0; i < r->n; i++)
         r->items[i]->outcome = CLAW_ITEM_PENDING; /* a try again after the map grew */
+    /* After the last message ever stored: an erased one keeps its docid
+     * (its tombstone, and the index's empty document, have it). */
     r->next_docid = _claw_last_key(txn, a->dbi[DB_META]) + 1;
+    if (a->have_purge)
+        r->next_docid = MAX(r->next_docid, _claw_last_key(txn, a->dbi[DB_STATE]) + 1);
     uint64_t next_seq = _claw_last_key(txn, a->dbi[DB_LOG]) + 1;
     int rc = 0;
     for (size_t i = 0; i < r->n && rc == 0; i++)

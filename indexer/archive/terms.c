@@ -288,9 +288,8 @@ raw_header(const char *raw, size_t len, const char *name)
     return v ? g_strstrip(g_string_free(v, FALSE)) : NULL;
 }
 
-claw_doc_t *
-claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw, size_t raw_len,
-               const claw_prepare_options_t *opt)
+static claw_doc_t *
+doc_new(void)
 {
     claw_doc_t *d = calloc(1, sizeof *d);
     if (!d)
@@ -301,6 +300,24 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
     d->wdf = g_array_sized_new(FALSE, FALSE, sizeof(uint32_t), 256);
     d->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->words = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    return d;
+}
+
+claw_doc_t *
+claw_doc_empty(void)
+{
+    return doc_new();
+}
+
+claw_doc_t *
+claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw, size_t raw_len,
+               const claw_prepare_options_t *opt)
+{
+    claw_doc_t *d = doc_new();
+    if (!d)
+        return NULL;
+    if (r->quarantined) /* hidden from search unless asked for */
+        add_bool(d, "XSTATE", "quarantined");
 
     for (size_t i = 0; i < m->n_addresses; i++) {
         const claw_address_t *a = &m->addresses[i];

@@ -4,6 +4,7 @@
 #include "build-config.h"
 
 #include "archive-private.h"
+#include "claw-purge.h"
 
 claw_status_t
 claw_archive_stats(claw_archive_t *a, claw_archive_stats_t *s)
@@ -171,7 +172,9 @@ claw_archive_verify(claw_archive_t *a, bool deep, void (*fn)(void *ctx, const ch
         unsigned char dk[8];
         _claw_be64(dk, (uint64_t)g_array_index(docs, gint64, i));
         MDB_val mk = {8, dk}, mv;
-        if (mdb_get(txn, a->dbi[DB_META], &mk, &mv) != 0)
+        int state = CLAW_MSG_ABSENT;
+        _claw_msg_state(a, txn, (uint64_t)g_array_index(docs, gint64, i), &state, NULL);
+        if (mdb_get(txn, a->dbi[DB_META], &mk, &mv) != 0 && state != CLAW_MSG_ERASED)
             PROBLEM("log names message %" PRId64 ", which is not stored",
                     g_array_index(docs, gint64, i));
     }
@@ -231,6 +234,12 @@ claw_archive_doc(claw_archive_t *a, claw_engine_t *engine, const claw_prepare_op
     claw_message_t *msg;
     char *raw;
     size_t len;
+    claw_msg_state_t state;
+    claw_archive_msg_state(a, docid, &state, NULL);
+    if (state == CLAW_MSG_ERASED) { /* its document is emptied */
+        *doc = claw_doc_empty();
+        return *doc ? CLAW_STATUS_SUCCESS : CLAW_STATUS_OUT_OF_MEMORY;
+    }
     claw_status_t st = claw_archive_parse(a, engine, docid, &msg, &r, &raw, &len);
     if (!st) {
         *doc = claw_doc_build(msg, r, raw, len, opt);

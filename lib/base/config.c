@@ -198,6 +198,22 @@ static const option_t options[] = {
      0, 0, NULL,
      "The CA certificates (PEM) that sign the MTAs' client certificates; with tcp_auth = "
      "certificate only those may write."},
+
+    {"purge", "approval_threshold", OPT_INT, offsetof(struct claw_config, purge_approval_threshold),
+     "1000", 0, 100000000, NULL,
+     "A purge plan over more copies than this waits for a second person (another Unix user) "
+     "to approve it with claw purge approve; 0: every plan waits."},
+    {"purge", "approval_expiry", OPT_MSEC, offsetof(struct claw_config, purge_approval_expiry_ms),
+     "24h", 1000, 720LL * 3600 * 1000, NULL,
+     "A plan not approved within this time expires and must be made again."},
+    {"purge", "maildir", OPT_STRING, offsetof(struct claw_config, purge_maildir), "", 0, 0, NULL,
+     "Where a recipient's delivered mail is, as a Maildir path with %u (local part), %d "
+     "(domain) and %a (the whole address), e.g. /var/mail/%d/%u/Maildir; empty: the mailbox "
+     "target has no Maildirs."},
+    {"purge", "quarantine_dir", OPT_STRING, offsetof(struct claw_config, purge_quarantine_dir),
+     "", 0, 0, NULL,
+     "Where copies taken out of Maildirs are kept until restored, out of the users' view; "
+     "empty: quarantine/ in [archive] path."},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -57,6 +57,10 @@ usage(FILE *out)
             "        Every archived message that holds each indicator, of any age.\n"
             "  audit log|verify [--json]      the audit log, and its hash chain checked\n"
             "  hold add|list|release ...      legal holds: mail never to be deleted\n"
+            "  purge plan|run|status|list|approve|cancel ...\n"
+            "        Take mail back: a plan (the dry run), then its run, journaled.\n"
+            "  restore PLAN|ID                put back what a plan quarantined\n"
+            "  compact                        the store without its free pages (clawd stopped)\n"
             "  COMMAND --help                 the command's usage\n"
             "\n"
             "Options:\n"
@@ -88,6 +92,8 @@ static const struct {
     {"check", CLAW_CLI_ARCHIVE_MODULE},   {"reindex", CLAW_CLI_ARCHIVE_MODULE},
     {"ioc", CLAW_CLI_IOC_MODULE},     {"hunt", CLAW_CLI_ARCHIVE_MODULE},
     {"audit", CLAW_CLI_ARCHIVE_MODULE}, {"hold", CLAW_CLI_ARCHIVE_MODULE},
+    {"purge", CLAW_CLI_ARCHIVE_MODULE}, {"restore", CLAW_CLI_ARCHIVE_MODULE},
+    {"compact", CLAW_CLI_ARCHIVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the

@@ -206,3 +206,16 @@ cli_json_split(GString *o, const char *s, const char *sep)
     }
     g_string_append_c(o, ']');
 }
+
+void
+cli_progress_bar(size_t done, size_t total, gint64 start, uint64_t counted, const char *what,
+                 bool final)
+{
+    double secs = (double)(g_get_monotonic_time() - start) / 1e6;
+    int pct = total ? (int)(100.0 * (double)done / (double)total) : 100, bar = pct / 4;
+    fprintf(stderr, "\r[%.*s%*s] %3d%%  %zu of %zu  %s  %.0f/s ", bar,
+            "=========================", 25 - bar, "", pct, done, total, what ? what : "",
+            secs > 0 ? (double)counted / secs : 0.0);
+    if (final)
+        fputc('\n', stderr);
+}

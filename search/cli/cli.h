@@ -37,6 +37,7 @@ claw_cli_cmd_fn claw_cmd_export;  /* cmd-search.c */
 claw_cli_cmd_fn claw_cmd_stats;   /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_check;   /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_reindex; /* cmd-admin.c */
+claw_cli_cmd_fn claw_cmd_compact; /* cmd-admin.c */
 claw_cli_cmd_fn claw_cmd_ioc;     /* cmd-ioc.c */
 claw_cli_cmd_fn claw_cmd_hunt;    /* cmd-hunt.c */
 claw_cli_cmd_fn claw_cmd_audit;   /* cmd-audit.c */
@@ -126,6 +127,23 @@ void cli_hit_json(GString *o, uint64_t docid, const claw_record_t *r);
 /* claw hunt --rules: the current rules over old mail (cmd-rules.c). */
 int claw_cmd_hunt_rules(const char *prog, claw_config_t *cfg, const char *archive, int argc,
                         char **argv);
+
+/* Index what the store of @ar (at @dir) has that the index lacks, as
+ * claw reindex --catch-up does: 0, EX_TEMPFAIL when another process
+ * (clawd) writes the index (0 with @busy_ok: that writer indexes it), or
+ * EX_IOERR with a message. (cmd-admin.c) */
+int cli_index_catch_up(const char *prog, claw_config_t *cfg, claw_archive_t *ar, const char *dir,
+                       bool busy_ok);
+
+/* A progress bar on stderr (the caller checks it is a terminal): @done of
+ * @total, @what after them, and @counted per second since @start
+ * (g_get_monotonic_time()); a newline when @final. (cli-common.c) */
+void cli_progress_bar(size_t done, size_t total, gint64 start, uint64_t counted,
+                      const char *what, bool final);
+
+/* claw purge, claw restore (cmd-purge.c). */
+claw_cli_cmd_fn claw_cmd_purge;
+claw_cli_cmd_fn claw_cmd_restore;
 
 /* The Unix user running claw (who added, revoked or hunted), in @out. */
 void cli_whoami(char *out, size_t n);

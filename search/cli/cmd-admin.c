@@ -2,6 +2,7 @@
  * The manual is claw.1. */
 #include "build-config.h"
 
+#include "claw-purge.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -113,6 +114,7 @@ claw_cmd_stats(const char *prog, claw_config_t *cfg, const char *archive, int ar
 typedef struct {
     uint64_t problems;
     GHashTable *store_docs;
+    claw_archive_t *ar;
     bool json;
     GString *problem_list; /* --json: the problems, as JSON strings */
     GString *shards;       /* --json: {"shard","clean"} per xapian-check */
@@ -147,7 +149,10 @@ check_index_doc(void *ctx, uint64_t docid)
 {
     check_t *c = ctx;
     gint64 k = (gint64)docid;
-    if (!g_hash_table_remove(c->store_docs, &k)) {
+    claw_msg_state_t state = CLAW_MSG_ABSENT;
+    if (!g_hash_table_remove(c->store_docs, &k) &&
+        (claw_archive_msg_state(c->ar, docid, &state, NULL) || state != CLAW_MSG_ERASED)) {
+        /* An erased message's document is emptied, not removed. */
         char m[128];
         snprintf(m, sizeof m, "index has document %" PRIu64 ", which the store does not", docid);
         report(c, m);
@@ -261,14 +266,13 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
         g_free(dir);
         return rc;
     }
-    check_t ck = {0, g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL), json,
+    check_t ck = {0, g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL), ar, json,
                   g_string_new(NULL), g_string_new(NULL)};
     uint64_t n = 0;
     claw_archive_verify(ar, deep, report, &ck, &n);
     claw_archive_stats_t s;
     claw_archive_stats(ar, &s);
     claw_archive_each(ar, collect_store, &ck);
-    claw_archive_close(ar);
     if (!json)
         printf("store: %" PRIu64 " messages, %" PRIu64 " deliveries, log at %" PRIu64 "\n",
                s.messages, s.deliveries, s.last_seq);
@@ -323,6 +327,7 @@ claw_cmd_check(const char *prog, claw_config_t *cfg, const char *archive, int ar
     } else {
         printf("%s\n", ck.problems ? "PROBLEMS FOUND" : "clean");
     }
+    claw_archive_close(ar);
     g_free(ipath);
     g_free(dir);
     g_hash_table_destroy(ck.store_docs);
@@ -352,7 +357,7 @@ archive_to_reindex(const char *prog, const char *dir, claw_config_t *cfg, int *r
  * nothing else (clawd) writes it while they are held. Returns 0, or
  * EX_TEMPFAIL when another process holds one (clawd is running). */
 static int
-lock_live_index(const char *prog, const char *ipath, GPtrArray *live)
+lock_live_index(const char *prog, const char *ipath, GPtrArray *live, bool quiet)
 {
     char *f = g_build_filename(ipath, "shards", NULL);
     gchar *text = NULL;
@@ -366,13 +371,71 @@ lock_live_index(const char *prog, const char *ipath, GPtrArray *live)
         char *err = NULL;
         claw_status_t st = claw_index_open_shard(ipath, CLAW_INDEX_WRITE, i, n, &one, &err);
         if (st) {
-            fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
+            if (!quiet)
+                fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
             free(err);
             return EX_TEMPFAIL;
         }
         g_ptr_array_add(live, one);
     }
     return 0;
+}
+
+int
+claw_cmd_compact(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
+{
+    bool json = false;
+    const cli_option_t options[] = {{"json", 'j', &json, NULL}, {0}};
+    int rc = cli_parse(prog,
+                       "compact [--json]\n"
+                       "Write the store afresh without its free pages: space freed by erased\n"
+                       "messages goes back to the file system, and no old page of theirs is left\n"
+                       "in it. Only with the archive open nowhere else (stop clawd first: 75).\n",
+                       options, false, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    char *dir = cli_archive_dir(cfg, archive);
+    uint64_t before, after;
+    char *err = NULL;
+    claw_status_t st = claw_archive_compact(dir, &before, &after, &err);
+    g_free(dir);
+    if (st) {
+        fprintf(stderr, "%s compact: %s\n", prog, err);
+        free(err);
+        return st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_TEMPFAIL;
+    }
+    if (json)
+        printf("{\"before\":%" PRIu64 ",\"after\":%" PRIu64 "}\n", before, after);
+    else
+        printf("store compacted: %.1f MB -> %.1f MB\n", (double)before / 1e6, (double)after / 1e6);
+    return cli_finish_output(prog, 0);
+}
+
+int
+cli_index_catch_up(const char *prog, claw_config_t *cfg, claw_archive_t *ar, const char *dir,
+                   bool busy_ok)
+{
+    /* A running clawd is the index's writer: that is busy (75), not an
+     * I/O error; and it indexes what the store has anyway. */
+    char *ipath = g_build_filename(dir, "index", NULL);
+    GPtrArray *probe = g_ptr_array_new_with_free_func((GDestroyNotify)claw_index_close);
+    int rc = lock_live_index(prog, ipath, probe, busy_ok);
+    g_ptr_array_free(probe, TRUE);
+    g_free(ipath);
+    if (rc)
+        return busy_ok ? 0 : rc;
+    claw_archive_stats_t s;
+    claw_archive_stats(ar, &s);
+    char *err = NULL;
+    claw_indexer_t *x = NULL;
+    claw_status_t st = claw_indexer_start(ar, cfg, NULL, false, &x, &err);
+    if (!st)
+        st = claw_indexer_wait(x, s.last_seq);
+    claw_indexer_stop(x);
+    if (st)
+        fprintf(stderr, "%s: index: %s\n", prog, err ? err : claw_status_to_string(st));
+    free(err);
+    return st ? EX_IOERR : 0;
 }
 
 int
@@ -400,33 +463,14 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
     claw_archive_stats_t s;
     claw_archive_stats(ar, &s);
     if (catch_up) {
-        /* A running clawd is the index's writer: that is busy (75), not an
-         * I/O error. */
-        char *ipath = g_build_filename(dir, "index", NULL);
-        GPtrArray *probe = g_ptr_array_new_with_free_func((GDestroyNotify)claw_index_close);
-        rc = lock_live_index(prog, ipath, probe);
-        g_ptr_array_free(probe, TRUE);
-        g_free(ipath);
-        if (rc) {
-            claw_archive_close(ar);
-            g_free(dir);
-            return rc;
-        }
-        claw_indexer_t *x = NULL;
-        st = claw_indexer_start(ar, cfg, NULL, false, &x, &err);
-        if (!st)
-            st = claw_indexer_wait(x, s.last_seq);
-        claw_indexer_stop(x);
-        if (st)
-            fprintf(stderr, "%s reindex: %s\n", prog, err ? err : claw_status_to_string(st));
-        else if (json)
+        rc = cli_index_catch_up(prog, cfg, ar, dir, false);
+        if (rc == 0 && json)
             printf("{\"mode\":\"catch-up\",\"last_seq\":%" PRIu64 "}\n", s.last_seq);
-        else
+        else if (rc == 0)
             printf("index caught up to %" PRIu64 "\n", s.last_seq);
-        free(err);
         claw_archive_close(ar);
         g_free(dir);
-        return cli_finish_output(prog, st ? EX_IOERR : 0);
+        return cli_finish_output(prog, rc);
     }
     /* Hold the live index's locks while the new one is built beside it,
      * by the indexer's threads replaying the whole log from the store. */
@@ -434,7 +478,7 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
     char *npath = g_build_filename(dir, "index.new", NULL);
     char *opath = g_build_filename(dir, "index.old", NULL);
     GPtrArray *live = g_ptr_array_new_with_free_func((GDestroyNotify)claw_index_close);
-    if ((rc = lock_live_index(prog, ipath, live)))
+    if ((rc = lock_live_index(prog, ipath, live, false)))
         goto out;
     claw_index_remove_tree(npath);
     gint64 start = g_get_monotonic_time();

@@ -178,14 +178,9 @@ progress(const rules_run_t *run, size_t done, gint64 start, bool final)
 {
     if (!run->progress)
         return;
-    size_t total = run->docids->len;
-    double secs = (double)(g_get_monotonic_time() - start) / 1e6;
-    int pct = total ? (int)(100.0 * (double)done / (double)total) : 100, bar = pct / 4;
-    fprintf(stderr, "\r[%.*s%*s] %3d%%  %zu of %zu  %" PRIu64 " worse  %.0f/s ", bar,
-            "=========================", 25 - bar, "", pct, done, total, run->worse,
-            secs > 0 ? (double)run->judged / secs : 0.0);
-    if (final)
-        fputc('\n', stderr);
+    char worse[48];
+    snprintf(worse, sizeof worse, "%" PRIu64 " worse", run->worse);
+    cli_progress_bar(done, run->docids->len, start, run->judged, worse, final);
 }
 
 static bool

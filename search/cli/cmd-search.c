@@ -3,6 +3,7 @@
 #include "build-config.h"
 
 #include "claw-ioc.h"
+#include "claw-purge.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -355,6 +356,9 @@ record_json(GString *o, const claw_record_t *r)
     cli_json_split(o, r->rules, ",");
     g_string_append(o, ",\"verdict_source\":");
     cli_json_str(o, r->verdict_source);
+    g_string_append_printf(o, ",\"state\":\"%s\"", r->quarantined ? "quarantined" : "stored");
+    if (r->quarantined)
+        g_string_append_printf(o, ",\"quarantine_plan\":%" PRIu64, r->quarantine_plan);
     g_string_append(o, ",\"deliveries\":[");
     for (size_t i = 0; i < r->n_deliveries; i++) {
         const claw_delivery_t *dl = &r->deliveries[i];
@@ -393,6 +397,9 @@ record_text(const claw_record_t *r)
            *name ? name : "", *name ? " <" : "", from, *name ? ">" : "", subj, mid);
     printf("Size:       %" PRIu64 " bytes\nVerdict:    %s score=%g rules=%s (%s)\n", r->size,
            r->action, r->score, r->rules, r->verdict_source);
+    if (r->quarantined)
+        printf("State:      quarantined by plan %" PRIu64 " (claw restore %s)\n",
+               r->quarantine_plan, r->id);
     for (size_t i = 0; i < r->n_deliveries; i++) {
         const claw_delivery_t *dl = &r->deliveries[i];
         char t[32];
@@ -414,6 +421,54 @@ record_text(const claw_record_t *r)
     g_free(name);
     g_free(subj);
     g_free(mid);
+}
+
+typedef struct {
+    bool json, gap;
+} tomb_show_t;
+
+/* What is left of an erased message: its tombstone. */
+static void
+show_tombstone(void *ctx, const claw_tombstone_t *t)
+{
+    tomb_show_t *ts = ctx;
+    char a[32], e[32];
+    cli_fmt_time(a, sizeof a, t->arrival_ms / 1000, true);
+    cli_fmt_time(e, sizeof e, t->time, true);
+    if (ts->json) {
+        GString *o = g_string_new(NULL);
+        g_string_append_printf(o, "{\"docid\":%" PRIu64 ",\"id\":\"%s\",\"sha256\":\"%s\","
+                                  "\"state\":\"erased\",\"arrival\":\"%s\",\"size\":%" PRIu64
+                                  ",\"message_id\":",
+                               t->docid, t->id, t->sha256, a, t->size);
+        cli_json_str(o, t->message_id);
+        g_string_append(o, ",\"mail_from\":");
+        cli_json_str(o, t->mail_from);
+        g_string_append(o, ",\"rcpt\":");
+        cli_json_split(o, t->rcpt, ",");
+        g_string_append(o, ",\"action\":");
+        cli_json_str(o, t->action);
+        g_string_append_printf(o, ",\"erased\":{\"plan\":%" PRIu64 ",\"time\":\"%s\",\"by\":",
+                               t->plan, e);
+        cli_json_str(o, t->by);
+        g_string_append(o, ",\"reason\":");
+        cli_json_str(o, t->reason);
+        printf("%s}}\n", o->str);
+        g_string_free(o, TRUE);
+        return;
+    }
+    char *mid = cli_safe_text(t->message_id, 400), *mf = cli_safe_text(t->mail_from, 200),
+         *rcpt = cli_safe_text(t->rcpt, 1000), *reason = cli_safe_text(t->reason, 400);
+    printf("%sId:         %s\nDocid:      %" PRIu64 "\nSHA-256:    %s\nArrived:    %s\n"
+           "Message-ID: %s\nSize:       %" PRIu64 " bytes\nVerdict:    %s\n"
+           "Envelope:   from <%s> to %s\n"
+           "State:      erased by plan %" PRIu64 " at %s by %s%s%s (only this tombstone is left)\n",
+           ts->gap ? "\n" : "", t->id, t->docid, t->sha256, a, mid, t->size, t->action, mf, rcpt,
+           t->plan, e, t->by, *reason ? ": " : "", reason);
+    g_free(mid);
+    g_free(mf);
+    g_free(rcpt);
+    g_free(reason);
 }
 
 int
@@ -480,6 +535,11 @@ claw_cmd_show(const char *prog, claw_config_t *cfg, const char *archive, int arg
             }
             claw_record_t *r;
             st = claw_archive_get(ar, docids[k], &r);
+            if (st == CLAW_STATUS_NOT_FOUND && mode != 'r' && mode != 'H') {
+                tomb_show_t ts = {mode == 'j', k || i > optind};
+                if (claw_archive_tombstone(ar, docids[k], show_tombstone, &ts) == 0)
+                    continue;
+            }
             if (st) {
                 fprintf(stderr, "%s show: %s\n", prog, claw_archive_error(ar));
                 rc = st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
