@@ -289,6 +289,9 @@ claw_status_t claw_archive_verify(claw_archive_t *archive, bool deep,
  * record (verdict, id) and deliveries. */
 claw_doc_t *claw_doc_build(const claw_message_t *msg, const claw_record_t *rec,
                            const char *raw, size_t raw_len, const claw_prepare_options_t *opt);
+/** The value of header field @name (any case) in the header block of
+ * @raw, unfolded and trimmed; NULL when it has none. g_free() it. */
+char *claw_raw_header(const char *raw, size_t len, const char *name);
 /** The document of an erased message: no terms, so that it matches
  * nothing and hides the version the index had. */
 claw_doc_t *claw_doc_empty(void);

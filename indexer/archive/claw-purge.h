@@ -93,6 +93,7 @@ typedef struct claw_plan {
 void claw_plan_clear(claw_plan_t *plan);
 
 typedef struct claw_copy {
+    uint64_t plan;       /* the plan it belongs to */
     uint32_t n;          /* its number in the plan, from 1 */
     uint64_t docid;      /* the archive's message */
     claw_target_t target;

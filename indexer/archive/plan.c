@@ -238,6 +238,7 @@ read_copy(claw_archive_t *a, MDB_txn *txn, const MDB_val *k, const MDB_val *v, c
     memset(&r->c, 0, sizeof r->c);
     r->c.id = r->c.recipient = r->c.where = r->c.detail = r->c.hold = r->c.from = "";
     r->c.n = k->mv_size == 12 ? _claw_get_be32((const unsigned char *)k->mv_data + 8) : 0;
+    r->c.plan = k->mv_size == 12 ? _claw_get_be64(k->mv_data) : 0;
     return k->mv_size == 12 && _claw_record_each(a, txn, v, copy_field, r) &&
            (unsigned)r->c.target < CLAW_TARGET_N && (unsigned)r->c.status < CLAW_COPY_N_STATUS;
 }

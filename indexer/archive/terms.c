@@ -261,9 +261,8 @@ add_envelope_address(claw_doc_t *d, const char *prefix, const char *addr)
     add_address(d, prefix, NULL, addr, NULL, NULL, NULL);
 }
 
-/* The value of header @name in the header block of @raw, unfolded. */
-static char *
-raw_header(const char *raw, size_t len, const char *name)
+char *
+claw_raw_header(const char *raw, size_t len, const char *name)
 {
     size_t nl = strlen(name);
     GString *v = NULL;
@@ -403,7 +402,7 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
         }
     }
     for (size_t i = 0; i < opt->n_index_headers; i++) {
-        char *v = raw_header(raw, raw_len, opt->index_headers[i]);
+        char *v = claw_raw_header(raw, raw_len, opt->index_headers[i]);
         if (v) {
             char *prefix = g_strdup_printf("XHDR%s:", opt->index_headers[i]);
             add_bool(d, prefix, v);

@@ -8,6 +8,7 @@
 #include "claw-hold.h"
 #include "claw-ioc.h"
 #include "claw-purge.h"
+#include "claw-targets.h"
 #include "claw_xapian.h"
 #include "cli.h"
 
@@ -361,6 +362,82 @@ show_count(const char *prog, const char *text, long *show)
 }
 
 /* ------------------------------------------------------------------------
+ * The targets outside the archive, as [purge] configures them
+ * --------------------------------------------------------------------- */
+
+/* The Maildir target, or NULL: *@rc is 0 when [purge] maildir is empty
+ * (no Maildirs), EX_CONFIG when it is wrong (said). */
+static claw_maildir_target_t *
+maildir_target(const char *prog, claw_config_t *cfg, const char *archive, int *rc)
+{
+    *rc = 0;
+    const char *tmpl = claw_config_get(cfg, "purge", "maildir");
+    if (!tmpl || !*tmpl)
+        return NULL;
+    const char *q = claw_config_get(cfg, "purge", "quarantine_dir");
+    char *dir = cli_archive_dir(cfg, archive);
+    char *qdir = q && *q ? g_strdup(q) : g_build_filename(dir, "quarantine", NULL);
+    if (!g_path_is_absolute(qdir)) { /* an archive named relative to here */
+        char *cwd = g_get_current_dir(), *abs = g_build_filename(cwd, qdir, NULL);
+        g_free(cwd);
+        g_free(qdir);
+        qdir = abs;
+    }
+    char *err = NULL;
+    claw_maildir_target_t *t = claw_maildir_target_new(tmpl, qdir, &err);
+    if (!t) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        *rc = EX_CONFIG;
+    }
+    g_free(err);
+    g_free(qdir);
+    g_free(dir);
+    return t;
+}
+
+typedef struct {
+    GArray *items;
+    GStringChunk *s;
+    uint64_t docid;
+    const char *rcpt;
+} found_t;
+
+static void
+found_file(void *ctx, const char *path)
+{
+    found_t *f = ctx;
+    claw_plan_item_t it = {.docid = f->docid,
+                           .target = CLAW_TARGET_MAILDIR,
+                           .recipient = g_string_chunk_insert(f->s, f->rcpt),
+                           .where = g_string_chunk_insert(f->s, path)};
+    g_array_append_val(f->items, it);
+}
+
+/* The delivered copies of message @docid in its recipients' Maildirs. */
+static void
+plan_maildir(claw_archive_t *ar, claw_maildir_target_t *t, uint64_t docid, const char *hold,
+             GArray *items, GStringChunk *s)
+{
+    claw_record_t *r = NULL;
+    if (claw_archive_get(ar, docid, &r) != CLAW_STATUS_SUCCESS)
+        return; /* erased: nothing left to find it by */
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (size_t i = 0; i < r->n_deliveries; i++)
+        for (size_t j = 0; j < r->deliveries[i].n_rcpt; j++) {
+            const char *rcpt = r->deliveries[i].rcpt[j];
+            if (!g_hash_table_add(seen, (gpointer)rcpt))
+                continue;
+            guint before = items->len;
+            found_t f = {items, s, docid, rcpt};
+            claw_maildir_find(t, rcpt, r->id, found_file, &f);
+            for (guint k = before; k < items->len; k++)
+                g_array_index(items, claw_plan_item_t, k).hold = hold;
+        }
+    g_hash_table_destroy(seen);
+    claw_record_free(r);
+}
+
+/* ------------------------------------------------------------------------
  * claw purge plan
  * --------------------------------------------------------------------- */
 
@@ -399,7 +476,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
                                     {0}};
     int rc = cli_parse(prog,
                        "purge plan (--hunt ID | --ioc ID | QUERY...) [--action quarantine|delete]\n"
-                       "       [--targets archive[,maildir]] [--reason TEXT] [--show N|all] "
+                       "       [--targets archive,maildir] [--reason TEXT] [--show N|all] "
                        "[--json]\n"
                        "Make a plan: the exact copies the mail named will lose, counted by\n"
                        "target and recipient, and what legal holds keep from a delete. Nothing\n"
@@ -425,14 +502,23 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     }
     if (!targets_of(prog, targets, want) || !show_count(prog, show_text, &show))
         return EX_USAGE;
+    claw_maildir_target_t *maildirs = NULL;
     if (want[CLAW_TARGET_MAILDIR]) {
-        fprintf(stderr, "%s: purge plan: the maildir target is not built yet\n", prog);
-        return EX_UNAVAILABLE;
+        maildirs = maildir_target(prog, cfg, archive, &rc);
+        if (!maildirs && !rc) {
+            fprintf(stderr, "%s: purge plan: --targets maildir, but [purge] maildir does not say "
+                            "where the Maildirs are\n", prog);
+            rc = EX_CONFIG;
+        }
+        if (rc)
+            return rc;
     }
     claw_archive_t *ar = NULL;
     claw_index_t *ix = cli_search_open(prog, cfg, archive, true, &ar, &rc);
-    if (!ix)
+    if (!ix) {
+        claw_maildir_target_free(maildirs);
         return rc;
+    }
     cli_search_warn_behind(prog, ar, ix);
     GArray *docids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     char *source = NULL;
@@ -458,13 +544,17 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     if (!rc) {
         sort_unique(docids);
         GArray *items = g_array_new(FALSE, TRUE, sizeof(claw_plan_item_t));
+        GStringChunk *strings = g_string_chunk_new(4096);
         for (guint i = 0; i < docids->len; i++) {
             uint64_t d = g_array_index(docids, uint64_t, i);
+            const char *hold = held ? g_hash_table_lookup(held, &d) : NULL;
             claw_plan_item_t it = {.docid = d,
                                    .target = CLAW_TARGET_ARCHIVE,
                                    .recipient = "",
                                    .where = "archive",
-                                   .hold = held ? g_hash_table_lookup(held, &d) : NULL};
+                                   .hold = hold};
+            if (maildirs)
+                plan_maildir(ar, maildirs, d, hold, items, strings);
             if (want[CLAW_TARGET_ARCHIVE])
                 g_array_append_val(items, it);
         }
@@ -478,6 +568,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
         claw_status_t st = claw_plan_make(ar, &p, (claw_plan_item_t *)items->data, items->len,
                                           (uint64_t)threshold, expiry_ms / 1000);
         g_array_free(items, TRUE);
+        g_string_chunk_free(strings);
         if (st) {
             fprintf(stderr, "%s: purge plan: %s\n", prog, claw_archive_error(ar));
             rc = EX_IOERR;
@@ -490,6 +581,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     g_array_free(docids, TRUE);
     g_free(source);
     cli_search_close(ix);
+    claw_maildir_target_free(maildirs);
     return cli_finish_output(prog, rc);
 }
 
@@ -538,6 +630,8 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
         rc = EX_TEMPFAIL; /* holds that cannot be asked: delete nothing */
     }
     claw_plan_clear(&p);
+    claw_maildir_target_t *maildirs = rc ? NULL : maildir_target(prog, cfg, archive, &rc);
+    claw_purge_target_t maildir_ops = {claw_maildir_act, maildirs};
     if (!rc) {
         char by[128];
         cli_whoami(by, sizeof by);
@@ -545,6 +639,7 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
         claw_plan_run_options_t opt = {.by = by, .held = held ? held_check : NULL,
                                        .held_ctx = held, .progress = run_progress,
                                        .progress_ctx = &rp};
+        opt.targets[CLAW_TARGET_MAILDIR] = maildirs ? &maildir_ops : NULL;
         st = claw_plan_run(ar, id, &opt, &p);
         if (rp.tty)
             fputc('\n', stderr);
@@ -564,6 +659,7 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
     }
     if (held)
         g_hash_table_destroy(held);
+    claw_maildir_target_free(maildirs);
     int prc = rc == 0 || rc == EX_TEMPFAIL ? print_plan(prog, ar, id, json, 0) : 0;
     cli_search_close(ix);
     g_free(dir);
@@ -816,7 +912,7 @@ claw_cmd_purge(const char *prog, claw_config_t *cfg, const char *archive, int ar
     bool help = !strcmp(sub, "--help");
     fprintf(help ? stdout : stderr,
             "Usage: %s purge plan (--hunt ID | --ioc ID | QUERY...) [--action quarantine|delete]\n"
-            "                [--targets archive] [--reason TEXT] [--show N|all] [--json]\n"
+            "                [--targets archive,maildir] [--reason TEXT] [--show N|all] [--json]\n"
             "       %s purge run PLAN | status PLAN | list | approve PLAN | cancel PLAN\n"
             "Take mail back: a plan is the dry run, its run does exactly what it lists.\n",
             prog, prog);

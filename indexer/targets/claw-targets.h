@@ -1,0 +1,44 @@
+/* claw-targets.h - where delivered copies of a message are, outside the
+ * archive, and how a purge plan takes them out of view and puts them back
+ * (claw_purge_target_t in claw-purge.h). Each target finds a message by
+ * the X-Clawback-Id the MTA wrote into it, and each act is safe to repeat:
+ * a run cut short does the copy it was doing again, and a copy already
+ * where it was being sent counts as done.
+ *
+ *   maildir.c  Maildirs on this machine ([purge] maildir names the path
+ *              of a recipient's): a quarantined file is renamed out of the
+ *              Maildir into [purge] quarantine_dir, its name (the flags),
+ *              folder and times kept, and renamed back on restore. Needs
+ *              write access to the Maildirs and the quarantine directory,
+ *              on one file system (else it copies, syncs and unlinks).
+ */
+#ifndef CLAW_TARGETS_H
+#define CLAW_TARGETS_H
+
+#include "claw-purge.h"
+
+typedef struct claw_maildir_target claw_maildir_target_t;
+
+/* Maildirs at @path_template (%u: the recipient's local part, %d: its
+ * domain, %a: the whole address, lower case), quarantining into
+ * @quarantine_dir. NULL when the template has no % field (every recipient
+ * would share one Maildir: refused, *@error says so). */
+claw_maildir_target_t *claw_maildir_target_new(const char *path_template,
+                                               const char *quarantine_dir, char **error);
+void claw_maildir_target_free(claw_maildir_target_t *t);
+
+/* The Maildir of @rcpt (g_free), or NULL for an address that cannot name
+ * one (a '/' or a leading '.' in a part, empty parts). */
+char *claw_maildir_of(const claw_maildir_target_t *t, const char *rcpt);
+
+/* Call @fn with each file in the Maildir of @rcpt (any folder, new or cur)
+ * whose X-Clawback-Id is @id. The files of a Maildir are read once and
+ * remembered for the target's life: a plan asks for many ids. */
+void claw_maildir_find(claw_maildir_target_t *t, const char *rcpt, const char *id,
+                       void (*fn)(void *ctx, const char *path), void *ctx);
+
+/* The claw_purge_target_t act() of Maildirs (its ctx: the target). */
+claw_copy_status_t claw_maildir_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
+                                    const char *from, char **detail);
+
+#endif
