@@ -105,6 +105,9 @@ struct claw_config {
     int64_t purge_approval_expiry_ms;
     char *purge_maildir;
     char *purge_quarantine_dir;
+    char *purge_doveadm;
+    char *purge_dovecot_user;
+    char *purge_dovecot_quarantine;
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];

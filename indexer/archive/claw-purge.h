@@ -41,6 +41,7 @@ int claw_plan_action_from_name(const char *name);
 typedef enum claw_target {
     CLAW_TARGET_ARCHIVE = 0,
     CLAW_TARGET_MAILDIR,
+    CLAW_TARGET_DOVECOT,
     CLAW_TARGET_N
 } claw_target_t;
 
@@ -187,7 +188,9 @@ claw_status_t claw_plan_approve(claw_archive_t *archive, uint64_t id, const char
 claw_status_t claw_plan_cancel(claw_archive_t *archive, uint64_t id, const char *by,
                                int64_t now);
 
-/* A target outside the store, for claw_plan_run(). act() takes the copy
+/* A target outside the store, for claw_plan_run(). act() is given the
+ * copy with the status it had before this try (STARTED: a run was cut
+ * short while at it, so what it finds done may be its own work). It takes the copy
  * out of the user's view (quarantine: *@detail, g_malloc'd, says where it
  * went), removes it (delete) or puts it back (restore, from @copy->detail
  * of the copy being undone, given in @from), and must give the same end

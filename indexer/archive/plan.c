@@ -40,7 +40,7 @@ enum {
 enum { C_DOCID = 1, C_TARGET, C_ID, C_RCPT, C_WHERE, C_STATUS, C_DETAIL, C_HOLD, C_FROM, C_TIME };
 
 static const char *const action_names[CLAW_PLAN_N_ACTIONS] = {"quarantine", "delete", "restore"};
-static const char *const target_names[CLAW_TARGET_N] = {"archive", "maildir"};
+static const char *const target_names[CLAW_TARGET_N] = {"archive", "maildir", "dovecot"};
 static const char *const state_names[CLAW_PLAN_N_STATES] = {"awaiting-approval", "ready",
                                                             "running",           "done",
                                                             "expired",           "cancelled"};
@@ -703,6 +703,7 @@ step(claw_archive_t *a, MDB_txn *txn, void *ctx)
         } else if (r->done == 0) {
             /* Outside the store: marked started here, acted on after the
              * commit, ended in a transaction of its own. */
+            claw_copy_status_t prior = c->status;
             if (p->count[c->status])
                 p->count[c->status]--;
             c->status = CLAW_COPY_STARTED;
@@ -711,6 +712,7 @@ step(claw_archive_t *a, MDB_txn *txn, void *ctx)
             rc = write_copy(a, txn, r->id, c, 0);
             g_string_chunk_clear(r->ext_s);
             r->ext = *c;
+            r->ext.status = prior; /* STARTED: a run was cut short at it */
             r->ext.id = g_string_chunk_insert(r->ext_s, c->id);
             r->ext.recipient = g_string_chunk_insert(r->ext_s, c->recipient);
             r->ext.where = g_string_chunk_insert(r->ext_s, c->where);

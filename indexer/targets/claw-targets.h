@@ -11,6 +11,11 @@
  *              folder and times kept, and renamed back on restore. Needs
  *              write access to the Maildirs and the quarantine directory,
  *              on one file system (else it copies, syncs and unlinks).
+ *   dovecot.c  Dovecot mailboxes, through doveadm ([purge] doveadm): a
+ *              quarantined message is moved to the same folder in a
+ *              namespace only doveadm sees, and back on restore; deleted,
+ *              expunged. Runs doveadm as claw's user: root or Dovecot's
+ *              mail account.
  */
 #ifndef CLAW_TARGETS_H
 #define CLAW_TARGETS_H
@@ -39,6 +44,26 @@ void claw_maildir_find(claw_maildir_target_t *t, const char *rcpt, const char *i
 
 /* The claw_purge_target_t act() of Maildirs (its ctx: the target). */
 claw_copy_status_t claw_maildir_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
+                                    const char *from, char **detail);
+
+typedef struct claw_dovecot_target claw_dovecot_target_t;
+
+/* Dovecot through @command (a shell-like command line: doveadm and its
+ * first arguments, "doveadm -c /etc/dovecot/dovecot.conf"), its users
+ * named by @user_template (%u, %d, %a of the recipient, lower case), its
+ * quarantine the namespace prefixed @quarantine. NULL, with *@error, for
+ * a command or prefix that cannot be. */
+claw_dovecot_target_t *claw_dovecot_target_new(const char *command, const char *user_template,
+                                               const char *quarantine, char **error);
+void claw_dovecot_target_free(claw_dovecot_target_t *t);
+char *claw_dovecot_user_of(const claw_dovecot_target_t *t, const char *rcpt);
+/* Call @fn with each folder of @rcpt's user holding message @id. false,
+ * with *@why (g_free), when doveadm failed (a user Dovecot does not know
+ * has no folders: true). */
+bool claw_dovecot_find(claw_dovecot_target_t *t, const char *rcpt, const char *id,
+                       void (*fn)(void *ctx, const char *folder), void *ctx, char **why);
+/* The claw_purge_target_t act() of Dovecot (its ctx: the target). */
+claw_copy_status_t claw_dovecot_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
                                     const char *from, char **detail);
 
 #endif

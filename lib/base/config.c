@@ -214,6 +214,15 @@ static const option_t options[] = {
      "", 0, 0, NULL,
      "Where copies taken out of Maildirs are kept until restored, out of the users' view; "
      "empty: quarantine/ in [archive] path."},
+    {"purge", "doveadm", OPT_STRING, offsetof(struct claw_config, purge_doveadm), "", 0, 0, NULL,
+     "How to run Dovecot's doveadm for the mailbox target, e.g. doveadm -c "
+     "/etc/dovecot/dovecot.conf; empty: no Dovecot mailboxes."},
+    {"purge", "dovecot_user", OPT_STRING, offsetof(struct claw_config, purge_dovecot_user), "%u",
+     0, 0, NULL, "The Dovecot user of a recipient: %u (local part), %d (domain), %a (address)."},
+    {"purge", "dovecot_quarantine", OPT_STRING,
+     offsetof(struct claw_config, purge_dovecot_quarantine), "Clawback.Quarantine", 0, 0, NULL,
+     "The prefix of the Dovecot namespace quarantined mail is moved to: one enabled for doveadm "
+     "alone (see clawback.conf(5)), so users cannot see it."},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

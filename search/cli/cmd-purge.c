@@ -365,82 +365,118 @@ show_count(const char *prog, const char *text, long *show)
  * The targets outside the archive, as [purge] configures them
  * --------------------------------------------------------------------- */
 
-/* The Maildir target, or NULL: *@rc is 0 when [purge] maildir is empty
- * (no Maildirs), EX_CONFIG when it is wrong (said). */
-static claw_maildir_target_t *
-maildir_target(const char *prog, claw_config_t *cfg, const char *archive, int *rc)
+/* The targets outside the archive that [purge] configures. */
+typedef struct {
+    claw_maildir_target_t *maildir;
+    claw_dovecot_target_t *dovecot;
+    claw_purge_target_t ops[CLAW_TARGET_N];
+} targets_t;
+
+/* Open the configured targets into @t: 0, or EX_CONFIG (said) when one is
+ * configured wrong. */
+static int
+targets_open(const char *prog, claw_config_t *cfg, const char *archive, targets_t *t)
 {
-    *rc = 0;
-    const char *tmpl = claw_config_get(cfg, "purge", "maildir");
-    if (!tmpl || !*tmpl)
-        return NULL;
-    const char *q = claw_config_get(cfg, "purge", "quarantine_dir");
-    char *dir = cli_archive_dir(cfg, archive);
-    char *qdir = q && *q ? g_strdup(q) : g_build_filename(dir, "quarantine", NULL);
-    if (!g_path_is_absolute(qdir)) { /* an archive named relative to here */
-        char *cwd = g_get_current_dir(), *abs = g_build_filename(cwd, qdir, NULL);
-        g_free(cwd);
-        g_free(qdir);
-        qdir = abs;
-    }
+    memset(t, 0, sizeof *t);
     char *err = NULL;
-    claw_maildir_target_t *t = claw_maildir_target_new(tmpl, qdir, &err);
-    if (!t) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        *rc = EX_CONFIG;
+    const char *tmpl = claw_config_get(cfg, "purge", "maildir");
+    if (tmpl && *tmpl) {
+        const char *q = claw_config_get(cfg, "purge", "quarantine_dir");
+        char *dir = cli_archive_dir(cfg, archive);
+        char *qdir = q && *q ? g_strdup(q) : g_build_filename(dir, "quarantine", NULL);
+        if (!g_path_is_absolute(qdir)) { /* an archive named relative to here */
+            char *cwd = g_get_current_dir(), *abs = g_build_filename(cwd, qdir, NULL);
+            g_free(cwd);
+            g_free(qdir);
+            qdir = abs;
+        }
+        t->maildir = claw_maildir_target_new(tmpl, qdir, &err);
+        g_free(qdir);
+        g_free(dir);
     }
-    g_free(err);
-    g_free(qdir);
-    g_free(dir);
-    return t;
+    const char *dove = claw_config_get(cfg, "purge", "doveadm");
+    if (!err && dove && *dove)
+        t->dovecot = claw_dovecot_target_new(dove, claw_config_get(cfg, "purge", "dovecot_user"),
+                                             claw_config_get(cfg, "purge", "dovecot_quarantine"),
+                                             &err);
+    if (err) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        g_free(err);
+        return EX_CONFIG;
+    }
+    t->ops[CLAW_TARGET_MAILDIR] = (claw_purge_target_t){claw_maildir_act, t->maildir};
+    t->ops[CLAW_TARGET_DOVECOT] = (claw_purge_target_t){claw_dovecot_act, t->dovecot};
+    return 0;
+}
+
+static void
+targets_close(targets_t *t)
+{
+    claw_maildir_target_free(t->maildir);
+    claw_dovecot_target_free(t->dovecot);
+    memset(t, 0, sizeof *t);
 }
 
 typedef struct {
     GArray *items;
     GStringChunk *s;
     uint64_t docid;
-    const char *rcpt;
+    const char *rcpt, *hold;
+    claw_target_t target;
 } found_t;
 
 static void
-found_file(void *ctx, const char *path)
+found_copy(void *ctx, const char *where)
 {
     found_t *f = ctx;
     claw_plan_item_t it = {.docid = f->docid,
-                           .target = CLAW_TARGET_MAILDIR,
+                           .target = f->target,
                            .recipient = g_string_chunk_insert(f->s, f->rcpt),
-                           .where = g_string_chunk_insert(f->s, path)};
+                           .where = g_string_chunk_insert(f->s, where),
+                           .hold = f->hold};
     g_array_append_val(f->items, it);
 }
 
-/* The delivered copies of message @docid in its recipients' Maildirs. */
-static void
-plan_maildir(claw_archive_t *ar, claw_maildir_target_t *t, uint64_t docid, const char *hold,
-             GArray *items, GStringChunk *s)
+/* The delivered copies of message @docid in its recipients' mailboxes
+ * (those of @want's targets): false when a target could not be asked
+ * (said). */
+static bool
+plan_mailboxes(const char *prog, claw_archive_t *ar, targets_t *t, const bool *want,
+               uint64_t docid, const char *hold, GArray *items, GStringChunk *s)
 {
     claw_record_t *r = NULL;
     if (claw_archive_get(ar, docid, &r) != CLAW_STATUS_SUCCESS)
-        return; /* erased: nothing left to find it by */
+        return true; /* erased: nothing left to find it by */
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    for (size_t i = 0; i < r->n_deliveries; i++)
-        for (size_t j = 0; j < r->deliveries[i].n_rcpt; j++) {
+    bool ok = true;
+    for (size_t i = 0; i < r->n_deliveries && ok; i++)
+        for (size_t j = 0; j < r->deliveries[i].n_rcpt && ok; j++) {
             const char *rcpt = r->deliveries[i].rcpt[j];
             if (!g_hash_table_add(seen, (gpointer)rcpt))
                 continue;
-            guint before = items->len;
-            found_t f = {items, s, docid, rcpt};
-            claw_maildir_find(t, rcpt, r->id, found_file, &f);
-            for (guint k = before; k < items->len; k++)
-                g_array_index(items, claw_plan_item_t, k).hold = hold;
+            found_t f = {items, s, docid, rcpt, hold, CLAW_TARGET_MAILDIR};
+            if (want[CLAW_TARGET_MAILDIR] && t->maildir)
+                claw_maildir_find(t->maildir, rcpt, r->id, found_copy, &f);
+            f.target = CLAW_TARGET_DOVECOT;
+            char *why = NULL;
+            if (want[CLAW_TARGET_DOVECOT] && t->dovecot &&
+                !claw_dovecot_find(t->dovecot, rcpt, r->id, found_copy, &f, &why)) {
+                fprintf(stderr, "%s: purge plan: %s\n", prog, why);
+                g_free(why);
+                ok = false;
+            }
         }
     g_hash_table_destroy(seen);
     claw_record_free(r);
+    return ok;
 }
 
 /* ------------------------------------------------------------------------
  * claw purge plan
  * --------------------------------------------------------------------- */
 
+/* --targets: archive, maildir, dovecot, or mailbox (every mailbox target
+ * configured). */
 static bool
 targets_of(const char *prog, const char *text, bool want[CLAW_TARGET_N])
 {
@@ -448,9 +484,13 @@ targets_of(const char *prog, const char *text, bool want[CLAW_TARGET_N])
     char **parts = g_strsplit(text, ",", -1);
     bool ok = true;
     for (char **t = parts; *t && ok; t++) {
-        int i = claw_target_from_name(g_strstrip(*t));
-        if (i < 0) {
-            fprintf(stderr, "%s: unknown target '%s' (archive, maildir)\n", prog, *t);
+        const char *name = g_strstrip(*t);
+        int i = claw_target_from_name(name);
+        if (!strcmp(name, "mailbox")) {
+            want[CLAW_TARGET_MAILDIR] = want[CLAW_TARGET_DOVECOT] = true;
+        } else if (i < 0) {
+            fprintf(stderr, "%s: unknown target '%s' (archive, mailbox, maildir, dovecot)\n",
+                    prog, name);
             ok = false;
         } else {
             want[i] = true;
@@ -464,19 +504,19 @@ static int
 purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, char **argv)
 {
     bool json = false;
-    const char *hunt = NULL, *ioc = NULL, *action_text = "quarantine", *targets = "archive",
+    const char *hunt = NULL, *ioc = NULL, *action_text = "quarantine", *targets_text = "archive",
                *reason = "", *show_text = NULL;
     const cli_option_t options[] = {{"hunt", 'H', NULL, &hunt},
                                     {"ioc", 'i', NULL, &ioc},
                                     {"action", 'a', NULL, &action_text},
-                                    {"targets", 't', NULL, &targets},
+                                    {"targets", 't', NULL, &targets_text},
                                     {"reason", 'r', NULL, &reason},
                                     {"show", 's', NULL, &show_text},
                                     {"json", 'j', &json, NULL},
                                     {0}};
     int rc = cli_parse(prog,
                        "purge plan (--hunt ID | --ioc ID | QUERY...) [--action quarantine|delete]\n"
-                       "       [--targets archive,maildir] [--reason TEXT] [--show N|all] "
+                       "       [--targets archive,mailbox] [--reason TEXT] [--show N|all] "
                        "[--json]\n"
                        "Make a plan: the exact copies the mail named will lose, counted by\n"
                        "target and recipient, and what legal holds keep from a delete. Nothing\n"
@@ -500,23 +540,25 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
                 prog);
         return EX_USAGE;
     }
-    if (!targets_of(prog, targets, want) || !show_count(prog, show_text, &show))
+    if (!targets_of(prog, targets_text, want) || !show_count(prog, show_text, &show))
         return EX_USAGE;
-    claw_maildir_target_t *maildirs = NULL;
-    if (want[CLAW_TARGET_MAILDIR]) {
-        maildirs = maildir_target(prog, cfg, archive, &rc);
-        if (!maildirs && !rc) {
-            fprintf(stderr, "%s: purge plan: --targets maildir, but [purge] maildir does not say "
-                            "where the Maildirs are\n", prog);
-            rc = EX_CONFIG;
-        }
-        if (rc)
-            return rc;
+    targets_t targets;
+    if ((rc = targets_open(prog, cfg, archive, &targets)))
+        return rc;
+    bool explicit_maildir = strstr(targets_text, "maildir") != NULL;
+    bool explicit_dovecot = strstr(targets_text, "dovecot") != NULL;
+    if ((explicit_maildir && !targets.maildir) || (explicit_dovecot && !targets.dovecot) ||
+        ((want[CLAW_TARGET_MAILDIR] || want[CLAW_TARGET_DOVECOT]) && !targets.maildir &&
+         !targets.dovecot)) {
+        fprintf(stderr, "%s: purge plan: --targets %s, but [purge] does not say where the "
+                        "mailboxes are (maildir, doveadm)\n", prog, targets_text);
+        targets_close(&targets);
+        return EX_CONFIG;
     }
     claw_archive_t *ar = NULL;
     claw_index_t *ix = cli_search_open(prog, cfg, archive, true, &ar, &rc);
     if (!ix) {
-        claw_maildir_target_free(maildirs);
+        targets_close(&targets);
         return rc;
     }
     cli_search_warn_behind(prog, ar, ix);
@@ -553,8 +595,10 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
                                    .recipient = "",
                                    .where = "archive",
                                    .hold = hold};
-            if (maildirs)
-                plan_maildir(ar, maildirs, d, hold, items, strings);
+            if (!plan_mailboxes(prog, ar, &targets, want, d, hold, items, strings)) {
+                rc = EX_TEMPFAIL; /* a mailbox that cannot be asked: no plan */
+                break;
+            }
             if (want[CLAW_TARGET_ARCHIVE])
                 g_array_append_val(items, it);
         }
@@ -565,14 +609,15 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
         claw_config_get_duration_ms(cfg, "purge", "approval_expiry", &expiry_ms);
         claw_plan_t p = {.action = (claw_plan_action_t)action, .source = source,
                          .reason = reason, .by = by, .created = time(NULL)};
-        claw_status_t st = claw_plan_make(ar, &p, (claw_plan_item_t *)items->data, items->len,
-                                          (uint64_t)threshold, expiry_ms / 1000);
+        claw_status_t st = rc ? CLAW_STATUS_SUCCESS
+                              : claw_plan_make(ar, &p, (claw_plan_item_t *)items->data,
+                                               items->len, (uint64_t)threshold, expiry_ms / 1000);
         g_array_free(items, TRUE);
         g_string_chunk_free(strings);
         if (st) {
             fprintf(stderr, "%s: purge plan: %s\n", prog, claw_archive_error(ar));
             rc = EX_IOERR;
-        } else {
+        } else if (!rc) {
             rc = print_plan(prog, ar, p.id, json, show);
         }
     }
@@ -581,7 +626,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     g_array_free(docids, TRUE);
     g_free(source);
     cli_search_close(ix);
-    claw_maildir_target_free(maildirs);
+    targets_close(&targets);
     return cli_finish_output(prog, rc);
 }
 
@@ -630,8 +675,9 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
         rc = EX_TEMPFAIL; /* holds that cannot be asked: delete nothing */
     }
     claw_plan_clear(&p);
-    claw_maildir_target_t *maildirs = rc ? NULL : maildir_target(prog, cfg, archive, &rc);
-    claw_purge_target_t maildir_ops = {claw_maildir_act, maildirs};
+    targets_t targets = {0};
+    if (!rc)
+        rc = targets_open(prog, cfg, archive, &targets);
     if (!rc) {
         char by[128];
         cli_whoami(by, sizeof by);
@@ -639,7 +685,8 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
         claw_plan_run_options_t opt = {.by = by, .held = held ? held_check : NULL,
                                        .held_ctx = held, .progress = run_progress,
                                        .progress_ctx = &rp};
-        opt.targets[CLAW_TARGET_MAILDIR] = maildirs ? &maildir_ops : NULL;
+        opt.targets[CLAW_TARGET_MAILDIR] = targets.maildir ? &targets.ops[CLAW_TARGET_MAILDIR] : NULL;
+        opt.targets[CLAW_TARGET_DOVECOT] = targets.dovecot ? &targets.ops[CLAW_TARGET_DOVECOT] : NULL;
         st = claw_plan_run(ar, id, &opt, &p);
         if (rp.tty)
             fputc('\n', stderr);
@@ -659,7 +706,7 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
     }
     if (held)
         g_hash_table_destroy(held);
-    claw_maildir_target_free(maildirs);
+    targets_close(&targets);
     int prc = rc == 0 || rc == EX_TEMPFAIL ? print_plan(prog, ar, id, json, 0) : 0;
     cli_search_close(ix);
     g_free(dir);
@@ -912,7 +959,7 @@ claw_cmd_purge(const char *prog, claw_config_t *cfg, const char *archive, int ar
     bool help = !strcmp(sub, "--help");
     fprintf(help ? stdout : stderr,
             "Usage: %s purge plan (--hunt ID | --ioc ID | QUERY...) [--action quarantine|delete]\n"
-            "                [--targets archive,maildir] [--reason TEXT] [--show N|all] [--json]\n"
+            "                [--targets archive,mailbox] [--reason TEXT] [--show N|all] [--json]\n"
             "       %s purge run PLAN | status PLAN | list | approve PLAN | cancel PLAN\n"
             "Take mail back: a plan is the dry run, its run does exactly what it lists.\n",
             prog, prog);
