@@ -5,6 +5,9 @@
  * a run cut short does the copy it was doing again, and a copy already
  * where it was being sent counts as done.
  *
+ *   planner.c  what a plan is made of: the messages a query names, those
+ *              the holds in force keep, the configured targets and each
+ *              message's copies in them.
  *   maildir.c  Maildirs on this machine ([purge] maildir names the path
  *              of a recipient's): a quarantined file is renamed out of the
  *              Maildir into [purge] quarantine_dir, its name (the flags),
@@ -21,6 +24,9 @@
 #define CLAW_TARGETS_H
 
 #include "claw-purge.h"
+#include "claw_xapian.h"
+
+#include <glib.h>
 
 typedef struct claw_maildir_target claw_maildir_target_t;
 
@@ -65,5 +71,42 @@ bool claw_dovecot_find(claw_dovecot_target_t *t, const char *rcpt, const char *i
 /* The claw_purge_target_t act() of Dovecot (its ctx: the target). */
 claw_copy_status_t claw_dovecot_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
                                     const char *from, char **detail);
+
+/* ------------------------------------------------------------------------
+ * Planning (planner.c)
+ * --------------------------------------------------------------------- */
+
+/* Append every message @query finds, quarantined ones too, to @docids
+ * (uint64_t); false with *@why (g_free) for a query the index cannot ask. */
+bool claw_select_query(claw_index_t *ix, const char *query, GArray *docids, char **why);
+/* Sort @docids and keep each once. */
+void claw_select_unique(GArray *docids);
+/* The messages the legal holds in force keep: docid (uint64_t *) -> the
+ * hold's name (g_hash_table_destroy); NULL with *@why when a hold cannot
+ * be asked (then nothing may be deleted). */
+GHashTable *claw_select_held(claw_archive_t *ar, claw_index_t *ix, char **why);
+/* The claw_hold_check_t of that table (the ctx). */
+const char *claw_select_held_check(void *ctx, uint64_t docid);
+
+/* The targets [purge] configures: NULL where it configures none. */
+typedef struct claw_targets {
+    claw_maildir_target_t *maildir;
+    claw_dovecot_target_t *dovecot;
+    claw_purge_target_t ops[CLAW_TARGET_N];
+} claw_targets_t;
+
+/* Open them into @t (the quarantine under @archive_dir unless [purge]
+ * quarantine_dir says); false with *@error for one configured wrong. */
+bool claw_targets_open(const claw_config_t *cfg, const char *archive_dir, claw_targets_t *t,
+                       char **error);
+void claw_targets_close(claw_targets_t *t);
+/* Point a run's targets at @t's. */
+void claw_targets_for_run(claw_targets_t *t, claw_plan_run_options_t *opt);
+/* Append to @items (claw_plan_item_t, strings in @s) the copies of message
+ * @docid in the targets @want (indexed by claw_target_t): the archive's,
+ * and those in its recipients' mailboxes; each marked @hold. false with
+ * *@why when a target could not be asked. */
+bool claw_targets_plan(claw_targets_t *t, claw_archive_t *ar, const bool *want, uint64_t docid,
+                       const char *hold, GArray *items, GStringChunk *s, char **why);
 
 #endif

@@ -5,7 +5,6 @@
  */
 #include "build-config.h"
 
-#include "claw-hold.h"
 #include "claw-ioc.h"
 #include "claw-purge.h"
 #include "claw-targets.h"
@@ -23,30 +22,6 @@
  * What the plan names
  * --------------------------------------------------------------------- */
 
-/* Every message @query finds, quarantined ones too, appended to @docids. */
-static bool
-query_docids(const char *prog, claw_index_t *ix, const char *query, GArray *docids)
-{
-    claw_index_show_quarantined(ix, true);
-    claw_hits_t *hits = NULL;
-    char *why = NULL;
-    claw_status_t st = claw_index_search(ix, query, CLAW_SORT_DATE, 0, 0, &hits, &why);
-    size_t n = st ? 0 : (size_t)hits->estimated;
-    claw_hits_free(hits);
-    hits = NULL;
-    if (!st && n)
-        st = claw_index_search(ix, query, CLAW_SORT_DATE, 0, n, &hits, &why);
-    if (st) {
-        fprintf(stderr, "%s: %s\n", prog, why ? why : claw_status_to_string(st));
-        free(why);
-        return false;
-    }
-    for (size_t i = 0; hits && i < hits->n; i++)
-        g_array_append_val(docids, hits->hits[i].docid);
-    claw_hits_free(hits);
-    return true;
-}
-
 static bool
 add_hit(void *ctx, uint64_t docid, const char *where)
 {
@@ -55,83 +30,17 @@ add_hit(void *ctx, uint64_t docid, const char *where)
     return true;
 }
 
-static int
-cmp_u64(gconstpointer a, gconstpointer b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorted, each once. */
-static void
-sort_unique(GArray *docids)
-{
-    g_array_sort(docids, cmp_u64);
-    guint out = 0;
-    for (guint i = 0; i < docids->len; i++)
-        if (!out || g_array_index(docids, uint64_t, i) != g_array_index(docids, uint64_t, out - 1))
-            g_array_index(docids, uint64_t, out++) = g_array_index(docids, uint64_t, i);
-    g_array_set_size(docids, out);
-}
-
-/* ------------------------------------------------------------------------
- * Holds: which messages each hold in force keeps, asked of the index
- * --------------------------------------------------------------------- */
-
-typedef struct {
-    const char *prog;
-    claw_index_t *ix;
-    GHashTable *held; /* docid (uint64_t *) -> hold name */
-    bool failed;
-} holds_run_t;
-
-static bool
-gather_hold(void *ctx, const claw_hold_t *h)
-{
-    holds_run_t *run = ctx;
-    if (h->released)
-        return true;
-    char *q = claw_hold_query(h);
-    GArray *d = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    if (!query_docids(run->prog, run->ix, q, d)) {
-        fprintf(stderr, "%s: hold %s cannot be asked: nothing is deleted\n", run->prog, h->name);
-        run->failed = true;
-    }
-    for (guint i = 0; i < d->len; i++) {
-        uint64_t *k = g_new(uint64_t, 1);
-        *k = g_array_index(d, uint64_t, i);
-        if (!g_hash_table_contains(run->held, k))
-            g_hash_table_insert(run->held, k, g_strdup(h->name));
-        else
-            g_free(k);
-    }
-    g_array_free(d, TRUE);
-    g_free(q);
-    return !run->failed;
-}
-
-/* The messages kept by the holds in force (NULL, having said why, when
- * one cannot be asked: then nothing may be deleted). */
+/* The messages the holds in force keep, or NULL having said why. */
 static GHashTable *
 held_messages(const char *prog, claw_archive_t *ar, claw_index_t *ix)
 {
-    holds_run_t run = {prog, ix, g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free),
-                       false};
-    if (claw_hold_each(ar, gather_hold, &run) != CLAW_STATUS_SUCCESS) {
-        fprintf(stderr, "%s: %s\n", prog, claw_archive_error(ar));
-        run.failed = true;
+    char *why = NULL;
+    GHashTable *held = claw_select_held(ar, ix, &why);
+    if (!held) {
+        fprintf(stderr, "%s: %s\n", prog, why);
+        g_free(why);
     }
-    if (run.failed) {
-        g_hash_table_destroy(run.held);
-        return NULL;
-    }
-    return run.held;
-}
-
-static const char *
-held_check(void *ctx, uint64_t docid)
-{
-    return g_hash_table_lookup(ctx, &docid);
+    return held;
 }
 
 /* ------------------------------------------------------------------------
@@ -362,118 +271,22 @@ show_count(const char *prog, const char *text, long *show)
 }
 
 /* ------------------------------------------------------------------------
- * The targets outside the archive, as [purge] configures them
- * --------------------------------------------------------------------- */
-
-/* The targets outside the archive that [purge] configures. */
-typedef struct {
-    claw_maildir_target_t *maildir;
-    claw_dovecot_target_t *dovecot;
-    claw_purge_target_t ops[CLAW_TARGET_N];
-} targets_t;
-
-/* Open the configured targets into @t: 0, or EX_CONFIG (said) when one is
- * configured wrong. */
-static int
-targets_open(const char *prog, claw_config_t *cfg, const char *archive, targets_t *t)
-{
-    memset(t, 0, sizeof *t);
-    char *err = NULL;
-    const char *tmpl = claw_config_get(cfg, "purge", "maildir");
-    if (tmpl && *tmpl) {
-        const char *q = claw_config_get(cfg, "purge", "quarantine_dir");
-        char *dir = cli_archive_dir(cfg, archive);
-        char *qdir = q && *q ? g_strdup(q) : g_build_filename(dir, "quarantine", NULL);
-        if (!g_path_is_absolute(qdir)) { /* an archive named relative to here */
-            char *cwd = g_get_current_dir(), *abs = g_build_filename(cwd, qdir, NULL);
-            g_free(cwd);
-            g_free(qdir);
-            qdir = abs;
-        }
-        t->maildir = claw_maildir_target_new(tmpl, qdir, &err);
-        g_free(qdir);
-        g_free(dir);
-    }
-    const char *dove = claw_config_get(cfg, "purge", "doveadm");
-    if (!err && dove && *dove)
-        t->dovecot = claw_dovecot_target_new(dove, claw_config_get(cfg, "purge", "dovecot_user"),
-                                             claw_config_get(cfg, "purge", "dovecot_quarantine"),
-                                             &err);
-    if (err) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        g_free(err);
-        return EX_CONFIG;
-    }
-    t->ops[CLAW_TARGET_MAILDIR] = (claw_purge_target_t){claw_maildir_act, t->maildir};
-    t->ops[CLAW_TARGET_DOVECOT] = (claw_purge_target_t){claw_dovecot_act, t->dovecot};
-    return 0;
-}
-
-static void
-targets_close(targets_t *t)
-{
-    claw_maildir_target_free(t->maildir);
-    claw_dovecot_target_free(t->dovecot);
-    memset(t, 0, sizeof *t);
-}
-
-typedef struct {
-    GArray *items;
-    GStringChunk *s;
-    uint64_t docid;
-    const char *rcpt, *hold;
-    claw_target_t target;
-} found_t;
-
-static void
-found_copy(void *ctx, const char *where)
-{
-    found_t *f = ctx;
-    claw_plan_item_t it = {.docid = f->docid,
-                           .target = f->target,
-                           .recipient = g_string_chunk_insert(f->s, f->rcpt),
-                           .where = g_string_chunk_insert(f->s, where),
-                           .hold = f->hold};
-    g_array_append_val(f->items, it);
-}
-
-/* The delivered copies of message @docid in its recipients' mailboxes
- * (those of @want's targets): false when a target could not be asked
- * (said). */
-static bool
-plan_mailboxes(const char *prog, claw_archive_t *ar, targets_t *t, const bool *want,
-               uint64_t docid, const char *hold, GArray *items, GStringChunk *s)
-{
-    claw_record_t *r = NULL;
-    if (claw_archive_get(ar, docid, &r) != CLAW_STATUS_SUCCESS)
-        return true; /* erased: nothing left to find it by */
-    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    bool ok = true;
-    for (size_t i = 0; i < r->n_deliveries && ok; i++)
-        for (size_t j = 0; j < r->deliveries[i].n_rcpt && ok; j++) {
-            const char *rcpt = r->deliveries[i].rcpt[j];
-            if (!g_hash_table_add(seen, (gpointer)rcpt))
-                continue;
-            found_t f = {items, s, docid, rcpt, hold, CLAW_TARGET_MAILDIR};
-            if (want[CLAW_TARGET_MAILDIR] && t->maildir)
-                claw_maildir_find(t->maildir, rcpt, r->id, found_copy, &f);
-            f.target = CLAW_TARGET_DOVECOT;
-            char *why = NULL;
-            if (want[CLAW_TARGET_DOVECOT] && t->dovecot &&
-                !claw_dovecot_find(t->dovecot, rcpt, r->id, found_copy, &f, &why)) {
-                fprintf(stderr, "%s: purge plan: %s\n", prog, why);
-                g_free(why);
-                ok = false;
-            }
-        }
-    g_hash_table_destroy(seen);
-    claw_record_free(r);
-    return ok;
-}
-
-/* ------------------------------------------------------------------------
  * claw purge plan
  * --------------------------------------------------------------------- */
+
+/* The targets [purge] configures, into @t: 0 or EX_CONFIG (said). */
+static int
+targets_open(const char *prog, claw_config_t *cfg, const char *archive, claw_targets_t *t)
+{
+    char *dir = cli_archive_dir(cfg, archive), *err = NULL;
+    bool ok = claw_targets_open(cfg, dir, t, &err);
+    g_free(dir);
+    if (!ok) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        g_free(err);
+    }
+    return ok ? 0 : EX_CONFIG;
+}
 
 /* --targets: archive, maildir, dovecot, or mailbox (every mailbox target
  * configured). */
@@ -542,7 +355,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     }
     if (!targets_of(prog, targets_text, want) || !show_count(prog, show_text, &show))
         return EX_USAGE;
-    targets_t targets;
+    claw_targets_t targets;
     if ((rc = targets_open(prog, cfg, archive, &targets)))
         return rc;
     bool explicit_maildir = strstr(targets_text, "maildir") != NULL;
@@ -552,13 +365,13 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
          !targets.dovecot)) {
         fprintf(stderr, "%s: purge plan: --targets %s, but [purge] does not say where the "
                         "mailboxes are (maildir, doveadm)\n", prog, targets_text);
-        targets_close(&targets);
+        claw_targets_close(&targets);
         return EX_CONFIG;
     }
     claw_archive_t *ar = NULL;
     claw_index_t *ix = cli_search_open(prog, cfg, archive, true, &ar, &rc);
     if (!ix) {
-        targets_close(&targets);
+        claw_targets_close(&targets);
         return rc;
     }
     cli_search_warn_behind(prog, ar, ix);
@@ -575,8 +388,12 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
         source = g_strdup_printf("hunt:%s", hunt);
     } else {
         char *q = ioc ? g_strdup_printf("ioc:%s", ioc) : cli_join_args(argc - optind, argv + optind);
-        if (!query_docids(prog, ix, q, docids))
+        char *why = NULL;
+        if (!claw_select_query(ix, q, docids, &why)) {
+            fprintf(stderr, "%s: purge plan: %s\n", prog, why);
+            g_free(why);
             rc = EX_DATAERR;
+        }
         source = ioc ? g_strdup_printf("ioc:%s", ioc) : g_strdup_printf("query:%s", q);
         g_free(q);
     }
@@ -584,23 +401,19 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     if (!rc && action == CLAW_PLAN_DELETE && !(held = held_messages(prog, ar, ix)))
         rc = EX_TEMPFAIL;
     if (!rc) {
-        sort_unique(docids);
+        claw_select_unique(docids);
         GArray *items = g_array_new(FALSE, TRUE, sizeof(claw_plan_item_t));
         GStringChunk *strings = g_string_chunk_new(4096);
         for (guint i = 0; i < docids->len; i++) {
             uint64_t d = g_array_index(docids, uint64_t, i);
             const char *hold = held ? g_hash_table_lookup(held, &d) : NULL;
-            claw_plan_item_t it = {.docid = d,
-                                   .target = CLAW_TARGET_ARCHIVE,
-                                   .recipient = "",
-                                   .where = "archive",
-                                   .hold = hold};
-            if (!plan_mailboxes(prog, ar, &targets, want, d, hold, items, strings)) {
-                rc = EX_TEMPFAIL; /* a mailbox that cannot be asked: no plan */
+            char *why = NULL;
+            if (!claw_targets_plan(&targets, ar, want, d, hold, items, strings, &why)) {
+                fprintf(stderr, "%s: purge plan: %s: no plan made\n", prog, why);
+                g_free(why);
+                rc = EX_TEMPFAIL; /* a mailbox that cannot be asked */
                 break;
             }
-            if (want[CLAW_TARGET_ARCHIVE])
-                g_array_append_val(items, it);
         }
         char by[128];
         cli_whoami(by, sizeof by);
@@ -626,7 +439,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
     g_array_free(docids, TRUE);
     g_free(source);
     cli_search_close(ix);
-    targets_close(&targets);
+    claw_targets_close(&targets);
     return cli_finish_output(prog, rc);
 }
 
@@ -675,18 +488,17 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
         rc = EX_TEMPFAIL; /* holds that cannot be asked: delete nothing */
     }
     claw_plan_clear(&p);
-    targets_t targets = {0};
+    claw_targets_t targets = {0};
     if (!rc)
         rc = targets_open(prog, cfg, archive, &targets);
     if (!rc) {
         char by[128];
         cli_whoami(by, sizeof by);
         run_progress_t rp = {isatty(STDERR_FILENO), g_get_monotonic_time()};
-        claw_plan_run_options_t opt = {.by = by, .held = held ? held_check : NULL,
+        claw_plan_run_options_t opt = {.by = by, .held = held ? claw_select_held_check : NULL,
                                        .held_ctx = held, .progress = run_progress,
                                        .progress_ctx = &rp};
-        opt.targets[CLAW_TARGET_MAILDIR] = targets.maildir ? &targets.ops[CLAW_TARGET_MAILDIR] : NULL;
-        opt.targets[CLAW_TARGET_DOVECOT] = targets.dovecot ? &targets.ops[CLAW_TARGET_DOVECOT] : NULL;
+        claw_targets_for_run(&targets, &opt);
         st = claw_plan_run(ar, id, &opt, &p);
         if (rp.tty)
             fputc('\n', stderr);
@@ -706,7 +518,7 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
     }
     if (held)
         g_hash_table_destroy(held);
-    targets_close(&targets);
+    claw_targets_close(&targets);
     int prc = rc == 0 || rc == EX_TEMPFAIL ? print_plan(prog, ar, id, json, 0) : 0;
     cli_search_close(ix);
     g_free(dir);
