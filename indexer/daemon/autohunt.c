@@ -36,6 +36,7 @@ struct clawd_hunter {
     gint finished;     /* set by the thread */
     gint stop;         /* clawd is stopping: the round ends after its hunt */
     bool failed;       /* by the thread: try the round again later */
+    bool resumed;      /* plans cut short were looked for (first round) */
     claw_engine_t *engine; /* the thread's, made once */
     uint64_t want;     /* the store's change count the round started at */
     uint64_t seen;     /* the change count of the last round that finished */
@@ -62,6 +63,7 @@ copy_ioc(const claw_ioc_t *c)
     copy->id = c->id;
     copy->type = g_strdup(c->type);
     copy->value = g_strdup(c->value);
+    copy->action = g_strdup(c->action);
     return copy;
 }
 
@@ -80,6 +82,7 @@ free_due(gpointer p)
     claw_ioc_t *c = p;
     g_free((char *)c->type);
     g_free((char *)c->value);
+    g_free((char *)c->action);
     g_free(c);
 }
 
@@ -128,7 +131,7 @@ hunt_round(clawd_hunter_t *h)
         claw_log(CLAW_LOG_ERROR, NULL, "hunts: cannot read the indicators: %s",
                  claw_archive_error(ar));
         h->failed = true;
-    } else if (d.due->len) {
+    } else if (d.due->len || !h->resumed) {
         char *dir = g_build_filename(claw_archive_dir(ar), "index", NULL);
         claw_status_t st = claw_index_open(dir, 0, &ix, &err);
         g_free(dir);
@@ -140,10 +143,16 @@ hunt_round(clawd_hunter_t *h)
         }
         have_engine(h); /* without one, the hunts say no where */
     }
+    if (ix && !h->resumed) { /* the first round: plans a crash cut short */
+        clawd_clawback_resume(h->srv, ix);
+        h->resumed = true;
+    }
     /* Hunts are kept RECORD_BATCH at a time, in one transaction each (a
      * feed of 100,000 new indicators is not 100,000 commits); a hunt is
      * only said once it is kept. */
     GPtrArray *done = g_ptr_array_new_with_free_func((GDestroyNotify)claw_hunt_run_free);
+    /* The indicators asking for quarantine: their mail is taken back. */
+    GHashTable *quarantine = g_hash_table_new(g_int64_hash, g_int64_equal);
     for (guint i = 0; ix && i <= d.due->len; i++) {
         bool last = i == d.due->len || g_atomic_int_get(&h->stop);
         if (done->len && (last || done->len == RECORD_BATCH)) {
@@ -152,8 +161,12 @@ hunt_round(clawd_hunter_t *h)
                 h->failed = true;
                 break;
             }
-            for (guint k = 0; k < done->len; k++)
-                say_hunt(done->pdata[k], &hunted, &matches);
+            for (guint k = 0; k < done->len; k++) {
+                claw_hunt_run_t *run = done->pdata[k];
+                say_hunt(run, &hunted, &matches);
+                if (g_hash_table_contains(quarantine, &run->hunt.ioc_id))
+                    clawd_clawback_hunt(h->srv, ix, run);
+            }
             g_ptr_array_set_size(done, 0);
         }
         if (last) {
@@ -162,6 +175,8 @@ hunt_round(clawd_hunter_t *h)
             break;
         }
         claw_ioc_t *c = d.due->pdata[i];
+        if (c->action && !strcmp(c->action, "quarantine"))
+            g_hash_table_add(quarantine, &c->id);
         claw_hunt_run_t *run = NULL;
         err = NULL;
         claw_status_t st =
@@ -181,6 +196,7 @@ hunt_round(clawd_hunter_t *h)
         g_ptr_array_add(done, run);
     }
     g_ptr_array_free(done, TRUE);
+    g_hash_table_destroy(quarantine);
     if (hunted)
         claw_log(CLAW_LOG_NOTICE, NULL,
                  "hunts: round done: %u indicators hunted, %" PRIu64 " messages found, %.1f s",

@@ -4,6 +4,8 @@
  *              connection's events
  *   lmtp.c     an LMTP session (RFC 2033): commands, DATA, and the 250 per
  *              recipient once the ingest pipeline has committed the message
+ *   clawback.c quarantine indicators' mail taken back by clawd itself, and
+ *              plans cut short finished
  */
 #ifndef CLAWD_H
 #define CLAWD_H
@@ -186,6 +188,14 @@ void clawd_audit_head_stop(clawd_audit_head_t *head);
  * hunts by "clawd" (autohunt.c). Stopping waits for the hunt under way. */
 clawd_hunter_t *clawd_hunter_start(server_t *srv);
 void clawd_hunter_stop(clawd_hunter_t *hunter);
+
+/* Claw-back by clawd itself (clawback.c), in the hunter's thread with its
+ * reader of the index: a quarantine indicator's hunt @run made into a
+ * quarantine plan of every copy it found (run at once unless it awaits
+ * approval); and at start, the plans a crash cut short finished. */
+typedef struct claw_hunt_run claw_hunt_run_t;
+void clawd_clawback_hunt(server_t *srv, claw_index_t *ix, const claw_hunt_run_t *run);
+void clawd_clawback_resume(server_t *srv, claw_index_t *ix);
 
 /* The feeds of [feeds] pulled on their schedules into the indicators
  * (puller.c); NULL when there are none. Stopping cancels a pull under way.
