@@ -108,6 +108,7 @@ struct claw_config {
     char *purge_doveadm;
     char *purge_dovecot_user;
     char *purge_dovecot_quarantine;
+    char *purge_exim;
     /* [weights]: a score per rule, set when the file names the rule. */
     double weight[CLAW_N_RULES_MAX];
     char *weight_text[CLAW_N_RULES_MAX];

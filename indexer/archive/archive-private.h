@@ -54,7 +54,8 @@ enum {
     T_IP,
     T_HELO,
     T_SOURCE,
-    T_TIME
+    T_TIME,
+    T_QUEUE_ID /* after the time: not part of what makes a delivery the same */
 };
 
 enum {

@@ -60,6 +60,8 @@ typedef struct claw_delivery {
     size_t n_rcpt;
     const char *client_ip;
     const char *helo;
+    const char *queue_id;    /**< the MTA's id of it (Exim's message id): where a
+                              * copy may still wait in its queue */
     const char *source;      /**< "lmtp", "import" */
     int64_t time_ms;         /**< arrival, ms since the epoch */
     bool trusted;            /**< from an MTA that authenticated itself
@@ -77,6 +79,7 @@ typedef struct claw_delivery {
 typedef enum claw_delivery_attr {
     CLAW_DELIVERY_CLIENT_IP, /**< XFORWARD ADDR=, X-Clawback-Envelope-IP */
     CLAW_DELIVERY_HELO,      /**< XFORWARD HELO=, X-Clawback-Envelope-HELO */
+    CLAW_DELIVERY_QUEUE_ID,  /**< XFORWARD IDENT=, X-Clawback-Envelope-Queue-Id */
     CLAW_DELIVERY_N_ATTRS
 } claw_delivery_attr_t;
 

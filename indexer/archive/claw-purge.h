@@ -42,6 +42,7 @@ typedef enum claw_target {
     CLAW_TARGET_ARCHIVE = 0,
     CLAW_TARGET_MAILDIR,
     CLAW_TARGET_DOVECOT,
+    CLAW_TARGET_QUEUE,
     CLAW_TARGET_N
 } claw_target_t;
 

@@ -19,6 +19,7 @@ static const struct {
 } attr_names[CLAW_DELIVERY_N_ATTRS] = {
     [CLAW_DELIVERY_CLIENT_IP] = {"ADDR", "X-Clawback-Envelope-IP"},
     [CLAW_DELIVERY_HELO] = {"HELO", "X-Clawback-Envelope-HELO"},
+    [CLAW_DELIVERY_QUEUE_ID] = {"IDENT", "X-Clawback-Envelope-Queue-Id"},
 };
 
 int
@@ -69,6 +70,7 @@ claw_delivery_attrs_fill(const claw_delivery_attrs_t *attrs, claw_delivery_t *d)
     const char **field[CLAW_DELIVERY_N_ATTRS] = {
         [CLAW_DELIVERY_CLIENT_IP] = &d->client_ip,
         [CLAW_DELIVERY_HELO] = &d->helo,
+        [CLAW_DELIVERY_QUEUE_ID] = &d->queue_id,
     };
     for (int a = 0; a < CLAW_DELIVERY_N_ATTRS; a++)
         if ((!*field[a] || !**field[a]) && attrs->value[a])

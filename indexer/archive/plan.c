@@ -40,7 +40,8 @@ enum {
 enum { C_DOCID = 1, C_TARGET, C_ID, C_RCPT, C_WHERE, C_STATUS, C_DETAIL, C_HOLD, C_FROM, C_TIME };
 
 static const char *const action_names[CLAW_PLAN_N_ACTIONS] = {"quarantine", "delete", "restore"};
-static const char *const target_names[CLAW_TARGET_N] = {"archive", "maildir", "dovecot"};
+static const char *const target_names[CLAW_TARGET_N] = {"archive", "maildir", "dovecot",
+                                                        "queue"};
 static const char *const state_names[CLAW_PLAN_N_STATES] = {"awaiting-approval", "ready",
                                                             "running",           "done",
                                                             "expired",           "cancelled"};

@@ -84,7 +84,8 @@ clawd_clawback_hunt(server_t *srv, claw_index_t *ix, const claw_hunt_run_t *run)
     }
     bool want[CLAW_TARGET_N] = {[CLAW_TARGET_ARCHIVE] = true,
                                 [CLAW_TARGET_MAILDIR] = t.maildir != NULL,
-                                [CLAW_TARGET_DOVECOT] = t.dovecot != NULL};
+                                [CLAW_TARGET_DOVECOT] = t.dovecot != NULL,
+                                [CLAW_TARGET_QUEUE] = t.exim != NULL};
     GArray *items = g_array_new(FALSE, TRUE, sizeof(claw_plan_item_t));
     GStringChunk *s = g_string_chunk_new(4096);
     bool ok = true;

@@ -19,6 +19,10 @@
  *              namespace only doveadm sees, and back on restore; deleted,
  *              expunged. Runs doveadm as claw's user: root or Dovecot's
  *              mail account.
+ *   exim.c     Exim's queue ([purge] exim): a copy Exim still holds for a
+ *              recipient is frozen (thawed on restore) or removed, by the
+ *              message id the journal transport gave clawd. Runs exim as
+ *              claw's user: root or one of Exim's admin_groups.
  */
 #ifndef CLAW_TARGETS_H
 #define CLAW_TARGETS_H
@@ -72,6 +76,20 @@ bool claw_dovecot_find(claw_dovecot_target_t *t, const char *rcpt, const char *i
 claw_copy_status_t claw_dovecot_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
                                     const char *from, char **detail);
 
+typedef struct claw_exim_target claw_exim_target_t;
+
+/* Exim through @command (exim and its first arguments: "exim4", or
+ * "exim4 -C FILE"); NULL with *@error for one that cannot be. */
+claw_exim_target_t *claw_exim_target_new(const char *command, char **error);
+void claw_exim_target_free(claw_exim_target_t *t);
+/* Does @id look like an Exim message id (and nothing an option could be)? */
+bool claw_exim_id_ok(const char *id);
+/* Is message @id in the queue: 0 no, 1 yes, 2 yes and frozen. */
+int claw_exim_queued(claw_exim_target_t *t, const char *id);
+/* The claw_purge_target_t act() of Exim's queue (its ctx: the target). */
+claw_copy_status_t claw_exim_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
+                                 const char *from, char **detail);
+
 /* ------------------------------------------------------------------------
  * Planning (planner.c)
  * --------------------------------------------------------------------- */
@@ -92,6 +110,7 @@ const char *claw_select_held_check(void *ctx, uint64_t docid);
 typedef struct claw_targets {
     claw_maildir_target_t *maildir;
     claw_dovecot_target_t *dovecot;
+    claw_exim_target_t *exim;
     claw_purge_target_t ops[CLAW_TARGET_N];
 } claw_targets_t;
 

@@ -142,12 +142,16 @@ claw_targets_open(const claw_config_t *cfg, const char *archive_dir, claw_target
         t->dovecot = claw_dovecot_target_new(dove, claw_config_get(cfg, "purge", "dovecot_user"),
                                              claw_config_get(cfg, "purge", "dovecot_quarantine"),
                                              error);
+    const char *exim = claw_config_get(cfg, "purge", "exim");
+    if (!*error && exim && *exim)
+        t->exim = claw_exim_target_new(exim, error);
     if (*error) {
         claw_targets_close(t);
         return false;
     }
     t->ops[CLAW_TARGET_MAILDIR] = (claw_purge_target_t){claw_maildir_act, t->maildir};
     t->ops[CLAW_TARGET_DOVECOT] = (claw_purge_target_t){claw_dovecot_act, t->dovecot};
+    t->ops[CLAW_TARGET_QUEUE] = (claw_purge_target_t){claw_exim_act, t->exim};
     return true;
 }
 
@@ -156,6 +160,7 @@ claw_targets_close(claw_targets_t *t)
 {
     claw_maildir_target_free(t->maildir);
     claw_dovecot_target_free(t->dovecot);
+    claw_exim_target_free(t->exim);
     memset(t, 0, sizeof *t);
 }
 
@@ -164,6 +169,7 @@ claw_targets_for_run(claw_targets_t *t, claw_plan_run_options_t *opt)
 {
     opt->targets[CLAW_TARGET_MAILDIR] = t->maildir ? &t->ops[CLAW_TARGET_MAILDIR] : NULL;
     opt->targets[CLAW_TARGET_DOVECOT] = t->dovecot ? &t->ops[CLAW_TARGET_DOVECOT] : NULL;
+    opt->targets[CLAW_TARGET_QUEUE] = t->exim ? &t->ops[CLAW_TARGET_QUEUE] : NULL;
 }
 
 typedef struct {
@@ -201,6 +207,14 @@ claw_targets_plan(claw_targets_t *t, claw_archive_t *ar, const bool *want, uint6
                                .where = "archive",
                                .hold = hold};
         g_array_append_val(items, it);
+    }
+    /* A delivery Exim still holds for some recipient: its queue copy. */
+    for (size_t i = 0; i < r->n_deliveries && want[CLAW_TARGET_QUEUE] && t->exim; i++) {
+        const char *qid = r->deliveries[i].queue_id;
+        if (qid && claw_exim_queued(t->exim, qid)) {
+            found_t f = {items, s, docid, "", hold, CLAW_TARGET_QUEUE};
+            found_copy(&f, qid);
+        }
     }
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
     for (size_t i = 0; i < r->n_deliveries && !*why; i++)

@@ -223,6 +223,9 @@ static const option_t options[] = {
      offsetof(struct claw_config, purge_dovecot_quarantine), "Clawback.Quarantine", 0, 0, NULL,
      "The prefix of the Dovecot namespace quarantined mail is moved to: one enabled for doveadm "
      "alone (see clawback.conf(5)), so users cannot see it."},
+    {"purge", "exim", OPT_STRING, offsetof(struct claw_config, purge_exim), "", 0, 0, NULL,
+     "How to run Exim for the queue target (copies Exim still holds for a recipient: frozen, "
+     "thawed, removed), e.g. exim4; empty: no queue target."},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -302,7 +302,7 @@ targets_of(const char *prog, const char *text, bool want[CLAW_TARGET_N])
         if (!strcmp(name, "mailbox")) {
             want[CLAW_TARGET_MAILDIR] = want[CLAW_TARGET_DOVECOT] = true;
         } else if (i < 0) {
-            fprintf(stderr, "%s: unknown target '%s' (archive, mailbox, maildir, dovecot)\n",
+            fprintf(stderr, "%s: unknown target '%s' (archive, mailbox, maildir, dovecot, queue)\n",
                     prog, name);
             ok = false;
         } else {
@@ -329,7 +329,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
                                     {0}};
     int rc = cli_parse(prog,
                        "purge plan (--hunt ID | --ioc ID | QUERY...) [--action quarantine|delete]\n"
-                       "       [--targets archive,mailbox] [--reason TEXT] [--show N|all] "
+                       "       [--targets archive,mailbox,queue] [--reason TEXT] [--show N|all] "
                        "[--json]\n"
                        "Make a plan: the exact copies the mail named will lose, counted by\n"
                        "target and recipient, and what legal holds keep from a delete. Nothing\n"
@@ -360,6 +360,12 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
         return rc;
     bool explicit_maildir = strstr(targets_text, "maildir") != NULL;
     bool explicit_dovecot = strstr(targets_text, "dovecot") != NULL;
+    if (want[CLAW_TARGET_QUEUE] && !targets.exim) {
+        fprintf(stderr, "%s: purge plan: --targets queue, but [purge] exim does not say how to "
+                        "run Exim\n", prog);
+        claw_targets_close(&targets);
+        return EX_CONFIG;
+    }
     if ((explicit_maildir && !targets.maildir) || (explicit_dovecot && !targets.dovecot) ||
         ((want[CLAW_TARGET_MAILDIR] || want[CLAW_TARGET_DOVECOT]) && !targets.maildir &&
          !targets.dovecot)) {
@@ -771,7 +777,7 @@ claw_cmd_purge(const char *prog, claw_config_t *cfg, const char *archive, int ar
     bool help = !strcmp(sub, "--help");
     fprintf(help ? stdout : stderr,
             "Usage: %s purge plan (--hunt ID | --ioc ID | QUERY...) [--action quarantine|delete]\n"
-            "                [--targets archive,mailbox] [--reason TEXT] [--show N|all] [--json]\n"
+            "                [--targets archive,mailbox,queue] [--reason TEXT] [--show N|all] [--json]\n"
             "       %s purge run PLAN | status PLAN | list | approve PLAN | cancel PLAN\n"
             "Take mail back: a plan is the dry run, its run does exactly what it lists.\n",
             prog, prog);
