@@ -37,6 +37,7 @@ typedef struct claw_limits {
 #define CLAW_N_OPTIONS_MAX 64
 #define CLAW_N_RULES_MAX 64
 #define CLAW_N_FEEDS_MAX 32
+#define CLAW_N_RETENTION_MAX 64
 
 /* One option's value beyond its typed field: the text (what
  * claw_config_get() returns), the line that set it, and for lists the words
@@ -118,6 +119,10 @@ struct claw_config {
     char *feed_text[CLAW_N_FEEDS_MAX];
     char *feed_words[CLAW_N_FEEDS_MAX];
     size_t n_feeds;
+    /* [retention]: each rule as written ("NAME\0VALUE") and parsed. */
+    claw_retention_config_t retention[CLAW_N_RETENTION_MAX];
+    char *retention_text[CLAW_N_RETENTION_MAX];
+    size_t n_retention;
     /* Every option as the file wrote it and as parsed, indexed like the
      * option table, and the file it came from. */
     claw_option_value_t value[CLAW_N_OPTIONS_MAX];

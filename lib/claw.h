@@ -225,6 +225,21 @@ typedef struct claw_feed_config {
 /** The @i-th feed of [feeds] (from 0), or NULL past the last; owned by
  * @config. */
 CLAW_PUBLIC const claw_feed_config_t *claw_config_feed(const claw_config_t *config, size_t i);
+/** A retention rule: [retention] NAME = DURATION [QUERY...]: the archive's
+ * mail the query finds is kept DURATION after its arrival (Nd, Nw, Nm, Ny:
+ * days, weeks, months of 30 days, years of 365), then deleted by clawd's
+ * daily retention plan. A rule without a query is the default, for mail no
+ * rule with one finds; a message several rules find is kept as long as the
+ * longest of them says. */
+typedef struct claw_retention_config {
+    const char *name;
+    int64_t days;
+    const char *query; /**< "" for every message */
+} claw_retention_config_t;
+/** The @i-th rule of [retention] (from 0), or NULL past the last; owned by
+ * @config. */
+CLAW_PUBLIC const claw_retention_config_t *claw_config_retention(const claw_config_t *config,
+                                                                 size_t i);
 /** A yes|no option: *@value is 1 for yes, 0 for no. */
 CLAW_PUBLIC claw_status_t claw_config_get_bool(const claw_config_t *config, const char *section,
                                                const char *name, int *value);

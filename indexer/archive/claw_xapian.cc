@@ -1376,7 +1376,9 @@ claw_index_replace(claw_index_t *ix, uint64_t docid, const claw_doc_t *doc)
             else
                 d.add_term(t, wdf);
         }
-        for (unsigned s = 0; s < CLAW_N_SLOTS; s++)
+        /* An erased message's document has no terms and no values: no
+         * range (date:, received:, size:) finds it either. */
+        for (unsigned s = 0; n && s < CLAW_N_SLOTS; s++)
             d.add_value(s, Xapian::sortable_serialise(claw_doc_value(doc, s)));
         /* A new docid just past the end is an append: add_document is
          * cheaper than replace_document, which looks for an old version. */

@@ -28,6 +28,10 @@
 #define LINKED_SEQ "linked_seq"         /* messages after this seq: to link */
 #define LINK_BATCH 500                  /* messages linked in one go */
 #define RECORD_BATCH 1000               /* hunts kept in one transaction */
+#define RETENTION_AT "retention_at"     /* when retention last ran */
+#define RETENTION_EVERY (24 * 3600)     /* seconds */
+
+enum { JOB_HUNT, JOB_LINK, JOB_RETENTION };
 
 struct clawd_hunter {
     server_t *srv;
@@ -43,7 +47,7 @@ struct clawd_hunter {
     int64_t retry_at;
     uint64_t round_seq; /* the store's last message when a change was seen */
     uint64_t link_to;  /* the store's last message when linking began */
-    bool hunting;      /* the thread's job: a round of hunts, else linking */
+    int job;           /* the thread's: JOB_HUNT, JOB_LINK, JOB_RETENTION */
     GArray *ranges;    /* range_t: the IP ranges in force, for linking */
     uint64_t ranges_at; /* the change count they were read at */
     size_t in_force;   /* indicators in force then (none: nothing to link) */
@@ -444,13 +448,40 @@ link_new(clawd_hunter_t *h)
     g_array_free(docids, TRUE);
 }
 
+/* The day's retention: [retention]'s delete plan, made and run
+ * (clawback.c), then the time noted in the store. */
+static void
+retention_round(clawd_hunter_t *h)
+{
+    claw_archive_t *ar = h->srv->archive;
+    int64_t started = time(NULL);
+    char *dir = g_build_filename(claw_archive_dir(ar), "index", NULL), *err = NULL;
+    claw_index_t *ix = NULL;
+    claw_status_t st = claw_index_open(dir, 0, &ix, &err);
+    g_free(dir);
+    if (st) {
+        claw_log(CLAW_LOG_ERROR, NULL, "retention: cannot read the index: %s",
+                 err ? err : claw_status_to_string(st));
+        free(err);
+        h->failed = true;
+        return;
+    }
+    if (!clawd_retention_run(h->srv, ix, started))
+        h->failed = true;
+    else if (claw_archive_info_set(ar, RETENTION_AT, (uint64_t)started))
+        h->failed = true;
+    claw_index_close(ix);
+}
+
 static gpointer
 work(gpointer data)
 {
     clawd_hunter_t *h = data;
     h->failed = false;
-    if (h->hunting) {
+    if (h->job == JOB_HUNT) {
         hunt_round(h);
+    } else if (h->job == JOB_RETENTION) {
+        retention_round(h);
     } else {
         uint64_t changes = claw_ioc_changes(h->srv->archive);
         if (!h->ranges || h->ranges_at != changes) {
@@ -477,11 +508,12 @@ work(gpointer data)
 }
 
 static void
-start(clawd_hunter_t *h, bool hunting)
+start(clawd_hunter_t *h, int job)
 {
-    h->hunting = hunting;
+    h->job = job;
     g_atomic_int_set(&h->finished, 0);
-    h->thread = g_thread_new(hunting ? "hunt" : "link", work, h);
+    h->thread = g_thread_new(job == JOB_HUNT ? "hunt" : job == JOB_LINK ? "link" : "retention",
+                             work, h);
 }
 
 static void
@@ -496,7 +528,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         h->thread = NULL;
         if (h->failed)
             h->retry_at = time(NULL) + RETRY_AFTER;
-        else if (h->hunting)
+        else if (h->job == JOB_HUNT)
             h->seen = h->want;
     }
     if (h->retry_at && time(NULL) < h->retry_at)
@@ -514,14 +546,21 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         /* The index must hold what the store held when the change was
          * seen: what it does not yet hold is linked instead. */
         if (claw_indexer_indexed(h->srv->indexer) >= h->round_seq) {
-            start(h, true);
+            start(h, JOB_HUNT);
             return;
         }
     }
     if (MAX(claw_archive_info_get(h->srv->archive, LINKED_SEQ), h->passed_over) < st.last_seq) {
         h->link_to = st.last_seq;
-        start(h, false);
+        start(h, JOB_LINK);
+        return;
     }
+    /* Retention once a day, when the index holds what the store does. */
+    if (claw_config_retention(h->srv->cfg, 0) &&
+        time(NULL) - (int64_t)claw_archive_info_get(h->srv->archive, RETENTION_AT) >=
+            RETENTION_EVERY &&
+        claw_indexer_indexed(h->srv->indexer) >= st.last_seq)
+        start(h, JOB_RETENTION);
 }
 
 clawd_hunter_t *

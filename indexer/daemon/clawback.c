@@ -4,7 +4,9 @@
  * the recipients' mailboxes, through a purge plan like any other (made
  * and run as "clawd", journaled, audited; one over [purge]
  * approval_threshold waits for a person's approval). And at start, a
- * plan a crash or a stop cut short is finished.
+ * plan a crash or a stop cut short is finished. And once a day, the mail
+ * [retention] lets go of is deleted through a plan (legal holds keep what
+ * they hold).
  *
  * Runs in the hunter's thread (autohunt.c), after a round's hunts are
  * kept, with the round's reader of the index.
@@ -156,4 +158,41 @@ clawd_clawback_resume(server_t *srv, claw_index_t *ix)
         run_plan(srv, ix, id);
     }
     g_array_free(r.ids, TRUE);
+}
+
+bool
+clawd_retention_run(server_t *srv, claw_index_t *ix, int64_t now)
+{
+    claw_archive_t *ar = srv->archive;
+    GArray *docids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    char *why = NULL;
+    bool ok = claw_retention_due(ix, srv->cfg, now, docids, NULL, &why);
+    if (!ok) {
+        claw_log(CLAW_LOG_ERROR, NULL, "retention: %s", why);
+        g_free(why);
+    } else if (!docids->len) {
+        claw_log(CLAW_LOG_INFO, NULL, "retention: nothing is due");
+    } else {
+        GArray *items = g_array_new(FALSE, TRUE, sizeof(claw_plan_item_t));
+        for (guint i = 0; i < docids->len; i++) {
+            claw_plan_item_t it = {.docid = g_array_index(docids, uint64_t, i),
+                                   .target = CLAW_TARGET_ARCHIVE, .recipient = "",
+                                   .where = "archive"};
+            g_array_append_val(items, it);
+        }
+        /* The rules are the approval: no second person for retention. */
+        claw_plan_t p = {.action = CLAW_PLAN_DELETE, .source = "retention",
+                         .reason = "the daily retention", .by = BY, .created = now};
+        if (claw_plan_make(ar, &p, (claw_plan_item_t *)items->data, items->len, UINT64_MAX, 0)) {
+            claw_log(CLAW_LOG_ERROR, NULL, "retention: %s", claw_archive_error(ar));
+            ok = false;
+        } else {
+            claw_log(CLAW_LOG_NOTICE, NULL, "retention: plan=%" PRIu64 " due=%u", p.id,
+                     docids->len);
+            run_plan(srv, ix, p.id); /* holds asked there, as for any delete */
+        }
+        g_array_free(items, TRUE);
+    }
+    g_array_free(docids, TRUE);
+    return ok;
 }

@@ -4,8 +4,8 @@
  *              connection's events
  *   lmtp.c     an LMTP session (RFC 2033): commands, DATA, and the 250 per
  *              recipient once the ingest pipeline has committed the message
- *   clawback.c quarantine indicators' mail taken back by clawd itself, and
- *              plans cut short finished
+ *   clawback.c quarantine indicators' mail taken back by clawd itself,
+ *              plans cut short finished, and the daily retention
  */
 #ifndef CLAWD_H
 #define CLAWD_H
@@ -196,6 +196,9 @@ void clawd_hunter_stop(clawd_hunter_t *hunter);
 typedef struct claw_hunt_run claw_hunt_run_t;
 void clawd_clawback_hunt(server_t *srv, claw_index_t *ix, const claw_hunt_run_t *run);
 void clawd_clawback_resume(server_t *srv, claw_index_t *ix);
+/* The day's retention (clawback.c): the mail [retention] lets go of as of
+ * @now, a delete plan made and run as clawd; false when it could not be. */
+bool clawd_retention_run(server_t *srv, claw_index_t *ix, int64_t now);
 
 /* The feeds of [feeds] pulled on their schedules into the indicators
  * (puller.c); NULL when there are none. Stopping cancels a pull under way.

@@ -19,6 +19,7 @@
  *              namespace only doveadm sees, and back on restore; deleted,
  *              expunged. Runs doveadm as claw's user: root or Dovecot's
  *              mail account.
+ *   retention.c which messages [retention] lets go of.
  *   exim.c     Exim's queue ([purge] exim): a copy Exim still holds for a
  *              recipient is frozen (thawed on restore) or removed, by the
  *              message id the journal transport gave clawd. Runs exim as
@@ -127,5 +128,16 @@ void claw_targets_for_run(claw_targets_t *t, claw_plan_run_options_t *opt);
  * *@why when a target could not be asked. */
 bool claw_targets_plan(claw_targets_t *t, claw_archive_t *ar, const bool *want, uint64_t docid,
                        const char *hold, GArray *items, GStringChunk *s, char **why);
+
+/* ------------------------------------------------------------------------
+ * Retention (retention.c)
+ * --------------------------------------------------------------------- */
+
+/* Append to @docids (sorted) the messages [retention] in @cfg lets go of as
+ * of @now, and to @rules (when not NULL) the name of a rule that let each
+ * go (owned by @cfg); false with *@why when a rule's query cannot be asked
+ * (then nothing is due). */
+bool claw_retention_due(claw_index_t *ix, const claw_config_t *cfg, int64_t now, GArray *docids,
+                        GPtrArray *rules, char **why);
 
 #endif

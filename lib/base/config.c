@@ -272,7 +272,7 @@ find_option(const char *section, const char *name, size_t *index)
 static bool
 section_exists(const char *section)
 {
-    if (!strcmp(section, "weights") || !strcmp(section, "feeds"))
+    if (!strcmp(section, "weights") || !strcmp(section, "feeds") || !strcmp(section, "retention"))
         return true;
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (strcmp(options[i].section, section) == 0)
@@ -399,6 +399,7 @@ parse_score(const char *value, double *out)
 
 static char *set_weight(claw_config_t *c, const char *name, const char *value);
 static char *set_feed(claw_config_t *c, const char *name, const char *value);
+static char *set_retention(claw_config_t *c, const char *name, const char *value);
 
 static void
 free_words(char **words)
@@ -589,6 +590,16 @@ _claw_config_copy(const claw_config_t *src, claw_config_t **dst)
             return CLAW_STATUS_OUT_OF_MEMORY;
         }
     }
+    for (size_t f = 0; f < src->n_retention; f++) {
+        const char *name = src->retention_text[f];
+        char *why = set_retention(*dst, name, name + strlen(name) + 1);
+        if (why) {
+            free(why);
+            claw_config_destroy(*dst);
+            *dst = NULL;
+            return CLAW_STATUS_OUT_OF_MEMORY;
+        }
+    }
     for (size_t f = 0; f < src->n_feeds; f++) {
         const char *name = src->feed_text[f];
         char *why = set_feed(*dst, name, name + strlen(name) + 1);
@@ -618,6 +629,8 @@ claw_config_destroy(claw_config_t *c)
         free(c->feed_text[i]);
         free(c->feed_words[i]);
     }
+    for (size_t i = 0; i < c->n_retention; i++)
+        free(c->retention_text[i]);
     free(c->path);
     free(c);
 }
@@ -742,6 +755,56 @@ set_feed(claw_config_t *c, const char *name, const char *value)
     return NULL;
 }
 
+/* [retention] NAME = DURATION [QUERY...]: the query is checked by the
+ * index when asked (the configuration does not parse queries). */
+static char *
+set_retention(claw_config_t *c, const char *name, const char *value)
+{
+    size_t i = 0;
+    while (i < c->n_retention && strcmp(c->retention[i].name, name))
+        i++;
+    if (i == CLAW_N_RETENTION_MAX)
+        return _claw_strdup_printf("more than %d retention rules", CLAW_N_RETENTION_MAX);
+    if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+                      strlen(name))
+        return _claw_strdup_printf("retention rule '%s': letters, digits, '-', '_' and '.' only",
+                                   name);
+    while (*value == ' ' || *value == '\t')
+        value++;
+    char *end;
+    errno = 0;
+    long long n = strtoll(value, &end, 10);
+    int64_t per = *end == 'd' ? 1 : *end == 'w' ? 7 : *end == 'm' ? 30 : *end == 'y' ? 365 : 0;
+    if (errno || end == value || n <= 0 || n > 1000 || !per ||
+        (end[1] && end[1] != ' ' && end[1] != '\t'))
+        return _claw_strdup_printf("%s: '%s': expected DURATION [QUERY]: a duration such as 90d, "
+                                   "12w, 18m or 7y (1 to 1000 of them), then the query", name,
+                                   value);
+    const char *query = end + 1;
+    while (*query == ' ' || *query == '\t')
+        query++;
+    size_t nl = strlen(name), vl = strlen(value);
+    char *text = malloc(nl + vl + 2);
+    if (!text)
+        return _claw_strdup_printf("out of memory");
+    memcpy(text, name, nl + 1);
+    memcpy(text + nl + 1, value, vl + 1);
+    if (i < c->n_retention)
+        free(c->retention_text[i]);
+    else
+        c->n_retention++;
+    c->retention_text[i] = text;
+    c->retention[i] = (claw_retention_config_t){
+        .name = text, .days = (int64_t)n * per, .query = text + nl + 1 + (query - value)};
+    return NULL;
+}
+
+const claw_retention_config_t *
+claw_config_retention(const claw_config_t *c, size_t i)
+{
+    return c && i < c->n_retention ? &c->retention[i] : NULL;
+}
+
 const claw_feed_config_t *
 claw_config_feed(const claw_config_t *c, size_t i)
 {
@@ -760,6 +823,8 @@ claw_config_set(claw_config_t *c, const char *section, const char *name, const c
         why = set_weight(c, name, value);
     else if (!strcmp(section, "feeds"))
         why = set_feed(c, name, value);
+    else if (!strcmp(section, "retention"))
+        why = set_retention(c, name, value);
     else if (!find_option(section, name, &i))
         why = section_exists(section)
                   ? _claw_strdup_printf("unknown option '%s' in section [%s]", name, section)
@@ -797,6 +862,12 @@ claw_config_get(const claw_config_t *c, const char *section, const char *name)
     if (c && section && name && !strcmp(section, "weights")) {
         int r = _claw_rule_index(name);
         return r >= 0 ? c->weight_text[r] : NULL;
+    }
+    if (c && section && name && !strcmp(section, "retention")) {
+        for (size_t f = 0; f < c->n_retention; f++)
+            if (!strcmp(c->retention[f].name, name))
+                return c->retention_text[f] + strlen(name) + 1;
+        return NULL;
     }
     if (c && section && name && !strcmp(section, "feeds")) {
         for (size_t f = 0; f < c->n_feeds; f++)
@@ -1089,6 +1160,15 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
                 goto line_error;
             continue;
         }
+        if (!strcmp(section, "retention")) {
+            if (claw_config_get(c, "retention", name)) {
+                why = _claw_strdup_printf("rule '%s' in section [retention] set twice", name);
+                goto line_error;
+            }
+            if ((why = set_retention(c, name, value)))
+                goto line_error;
+            continue;
+        }
         if (!strcmp(section, "weights")) {
             int r = _claw_rule_index(name);
             if (r >= 0 && c->weight_text[r]) {
@@ -1247,6 +1327,18 @@ claw_config_write(const claw_config_t *c, FILE *out)
           out);
     for (size_t f = 0; c && f < c->n_feeds; f++)
         fprintf(out, "%s = %s\n", c->feed[f].name, c->feed_text[f] + strlen(c->feed[f].name) + 1);
+    fputs("\n[retention]\n\n"
+          "# How long the archive keeps mail, then clawd's daily plan deletes it (legal holds\n"
+          "# keep what they hold): NAME = DURATION [QUERY], DURATION as 90d, 12w, 18m or 7y\n"
+          "# after arrival, QUERY in claw search's language. A rule without a query is the\n"
+          "# default, for mail no rule with a query finds; a message several rules find is\n"
+          "# kept as long as the longest says. For example:\n"
+          "#  everything = 7y\n"
+          "#  newsletters = 90d from:news@lists.example.org\n",
+          out);
+    for (size_t f = 0; c && f < c->n_retention; f++)
+        fprintf(out, "%s = %s\n", c->retention[f].name,
+                c->retention_text[f] + strlen(c->retention[f].name) + 1);
     fputs("\n[weights]\n\n"
           "# The score each rule adds when it fires; set a rule to 0 to silence it.\n",
           out);

@@ -60,6 +60,8 @@ usage(FILE *out)
             "  purge plan|run|status|list|approve|cancel ...\n"
             "        Take mail back: a plan (the dry run), then its run, journaled.\n"
             "  restore PLAN|ID                put back what a plan quarantined\n"
+            "  retention plan|run [--as-of DATE]\n"
+            "        The mail [retention] lets go of, as a delete plan (clawd: daily).\n"
             "  compact                        the store without its free pages (clawd stopped)\n"
             "  COMMAND --help                 the command's usage\n"
             "\n"
@@ -93,7 +95,7 @@ static const struct {
     {"ioc", CLAW_CLI_IOC_MODULE},     {"hunt", CLAW_CLI_ARCHIVE_MODULE},
     {"audit", CLAW_CLI_ARCHIVE_MODULE}, {"hold", CLAW_CLI_ARCHIVE_MODULE},
     {"purge", CLAW_CLI_ARCHIVE_MODULE}, {"restore", CLAW_CLI_ARCHIVE_MODULE},
-    {"compact", CLAW_CLI_ARCHIVE_MODULE},
+    {"compact", CLAW_CLI_ARCHIVE_MODULE}, {"retention", CLAW_CLI_ARCHIVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the

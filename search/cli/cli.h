@@ -144,6 +144,18 @@ void cli_progress_bar(size_t done, size_t total, gint64 start, uint64_t counted,
 /* claw purge, claw restore (cmd-purge.c). */
 claw_cli_cmd_fn claw_cmd_purge;
 claw_cli_cmd_fn claw_cmd_restore;
+/* Print plan @id: its head, counts per target and recipient, and up to
+ * @show copies (-1: all); 0, 1 (no such plan) or EX_IOERR. */
+int cli_purge_print(const char *prog, claw_archive_t *ar, uint64_t id, bool json, long show);
+/* Run plan @id, then bring the index up to the store (unless clawd does)
+ * and print the plan as it ended. 0 when every copy is finished; 75 when
+ * some failed (run it again); 65 for a plan that may not run. */
+int cli_purge_run(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
+                  bool json);
+/* --show N|all: *@show the count, -1 for all; false (said) otherwise. */
+bool cli_show_count(const char *prog, const char *text, long *show);
+/* claw retention (cmd-retention.c). */
+claw_cli_cmd_fn claw_cmd_retention;
 
 /* The Unix user running claw (who added, revoked or hunted), in @out. */
 void cli_whoami(char *out, size_t n);

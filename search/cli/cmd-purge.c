@@ -99,6 +99,11 @@ plan_text(GString *o, const claw_plan_t *p)
         g_string_append_printf(o, "  awaits approval by another user (claw purge approve %" PRIu64
                                   ") before %s\n", p->id, expires);
     }
+    if (p->reason && *p->reason) {
+        char *reason = cli_safe_text(p->reason, 400);
+        g_string_append_printf(o, "  reason: %s\n", reason);
+        g_free(reason);
+    }
     if (p->approved)
         g_string_append_printf(o, "  approved by %s\n", p->approved_by);
     if (p->n_copies) {
@@ -193,10 +198,8 @@ counts_text(GString *o, const char *name, GHashTable *t)
     g_string_append(o, "\n");
 }
 
-/* Print plan @id: its head, counts per target and recipient, and up to
- * @show copies (-1: all). */
-static int
-print_plan(const char *prog, claw_archive_t *ar, uint64_t id, bool json, long show)
+int
+cli_purge_print(const char *prog, claw_archive_t *ar, uint64_t id, bool json, long show)
 {
     claw_plan_t p;
     claw_status_t st = claw_plan_get(ar, id, &p);
@@ -252,8 +255,8 @@ plan_id_of(const char *prog, const char *text, uint64_t *id)
     return true;
 }
 
-static bool
-show_count(const char *prog, const char *text, long *show)
+bool
+cli_show_count(const char *prog, const char *text, long *show)
 {
     if (!text)
         return true;
@@ -353,7 +356,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
                 prog);
         return EX_USAGE;
     }
-    if (!targets_of(prog, targets_text, want) || !show_count(prog, show_text, &show))
+    if (!targets_of(prog, targets_text, want) || !cli_show_count(prog, show_text, &show))
         return EX_USAGE;
     claw_targets_t targets;
     if ((rc = targets_open(prog, cfg, archive, &targets)))
@@ -437,7 +440,7 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
             fprintf(stderr, "%s: purge plan: %s\n", prog, claw_archive_error(ar));
             rc = EX_IOERR;
         } else if (!rc) {
-            rc = print_plan(prog, ar, p.id, json, show);
+            rc = cli_purge_print(prog, ar, p.id, json, show);
         }
     }
     if (held)
@@ -470,11 +473,8 @@ run_progress(void *ctx, const claw_plan_t *p, uint64_t done)
     cli_progress_bar((size_t)finished, (size_t)p->n_copies, rp->start, done, what, false);
 }
 
-/* Run plan @id, then bring the index up to the store (unless clawd does)
- * and print the plan as it ended. 0 when every copy is finished; 75 when
- * some failed (run it again); 65 for a plan that may not run. */
-static int
-run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id, bool json)
+int
+cli_purge_run(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id, bool json)
 {
     int rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
@@ -525,7 +525,7 @@ run_plan(const char *prog, claw_config_t *cfg, const char *archive, uint64_t id,
     if (held)
         g_hash_table_destroy(held);
     claw_targets_close(&targets);
-    int prc = rc == 0 || rc == EX_TEMPFAIL ? print_plan(prog, ar, id, json, 0) : 0;
+    int prc = rc == 0 || rc == EX_TEMPFAIL ? cli_purge_print(prog, ar, id, json, 0) : 0;
     cli_search_close(ix);
     g_free(dir);
     return cli_finish_output(prog, rc ? rc : prc);
@@ -548,7 +548,7 @@ purge_run(const char *prog, claw_config_t *cfg, const char *archive, int argc, c
     uint64_t id;
     if (optind + 1 != argc || !plan_id_of(prog, argv[optind], &id))
         return EX_USAGE;
-    return run_plan(prog, cfg, archive, id, json);
+    return cli_purge_run(prog, cfg, archive, id, json);
 }
 
 typedef struct {
@@ -644,7 +644,7 @@ claw_cmd_restore(const char *prog, claw_config_t *cfg, const char *archive, int 
     g_string_chunk_free(ri.s);
     claw_plan_clear(&q);
     claw_archive_close(ar);
-    return rc ? rc : run_plan(prog, cfg, archive, p.id, json);
+    return rc ? rc : cli_purge_run(prog, cfg, archive, p.id, json);
 }
 
 /* ------------------------------------------------------------------------
@@ -669,12 +669,12 @@ purge_status(const char *prog, claw_config_t *cfg, const char *archive, int argc
     uint64_t id;
     long show = 20;
     if (optind + 1 != argc || !plan_id_of(prog, argv[optind], &id) ||
-        !show_count(prog, show_text, &show))
+        !cli_show_count(prog, show_text, &show))
         return EX_USAGE;
     claw_archive_t *ar = cli_open_archive_for(prog, cfg, archive, false, &rc);
     if (!ar)
         return rc;
-    rc = print_plan(prog, ar, id, json, show);
+    rc = cli_purge_print(prog, ar, id, json, show);
     claw_archive_close(ar);
     return cli_finish_output(prog, rc);
 }
