@@ -175,6 +175,9 @@ claw_status_t _claw_mdb_status(claw_archive_t *a, int rc, const char *what);
 void _claw_be_put(unsigned char *out, uint64_t v, int n);
 uint64_t _claw_be_get(const void *p, int n);
 void _claw_be64(unsigned char out[8], uint64_t v);
+/* The SHA-256 of @n bytes, with GLib's: a command that reads the archive
+ * (claw search, with its audit record) need not load OpenSSL for it. */
+void _claw_sha256(const void *data, size_t n, unsigned char out[32]);
 uint64_t _claw_get_be64(const void *p);
 void _claw_be32(unsigned char out[4], uint32_t v);
 uint32_t _claw_get_be32(const void *p);

@@ -443,6 +443,16 @@ _claw_walk(claw_archive_t *a, MDB_dbi dbi, const unsigned char *from, size_t fro
     return st;
 }
 
+void
+_claw_sha256(const void *data, size_t n, unsigned char out[32])
+{
+    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, data, (gssize)n);
+    gsize len = 32;
+    g_checksum_get_digest(c, out, &len);
+    g_checksum_free(c);
+}
+
 uint64_t
 claw_archive_info_get(claw_archive_t *a, const char *name)
 {

@@ -62,7 +62,7 @@ _claw_audit_append(claw_archive_t *a, MDB_txn *txn, const char *actor, const cha
     int rc = mdb_put(txn, a->dbi[DB_AUDIT], &k, &v, MDB_APPEND);
     if (!rc) {
         _claw_be64(head, count + 1);
-        SHA256(r->data, r->len, head + 8);
+        _claw_sha256(r->data, r->len, head + 8);
         MDB_val hk = {strlen(AUDIT_HEAD), AUDIT_HEAD}, hv = {40, head};
         rc = mdb_put(txn, a->dbi[DB_INFO], &hk, &hv, 0);
     }
@@ -143,7 +143,7 @@ read_record(claw_archive_t *a, MDB_txn *txn, const MDB_val *v, audit_read_t *r)
         !_claw_record_each(a, txn, v, audit_field, r) || !r->has_seq || !r->has_prev)
         return false;
     unsigned char h[32];
-    SHA256(v->mv_data, v->mv_size, h);
+    _claw_sha256(v->mv_data, v->mv_size, h);
     hex(h, r->pub.hash);
     return true;
 }

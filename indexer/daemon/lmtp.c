@@ -195,7 +195,7 @@ command(session_t *s, char *line)
         clawd_reply(s, "250-8BITMIME");
         clawd_reply(s, "250-SMTPUTF8");
         if (s->trusted)
-            clawd_reply(s, "250-XFORWARD NAME ADDR PROTO HELO SOURCE");
+            clawd_reply(s, "250-XFORWARD NAME ADDR PROTO HELO SOURCE IDENT");
         if (clawd_tls_offered(s))
             clawd_reply(s, "250-STARTTLS");
         clawd_reply(s, "250 SIZE %" PRIu64, srv->max_size);

@@ -92,23 +92,35 @@ void cli_usage(const cli_opts_t *o, FILE *out);
  * (cli-open.c, as cli_open_archive) */
 char *cli_archive_dir(claw_config_t *cfg, const char *archive);
 
+/* How a command opens the archive: to read; to write; or to read with the
+ * read itself put in the audit log (cli_audit_read()), which takes write
+ * access: without it, the archive is read all the same and a note says the
+ * read is not in the log. */
+enum { CLI_READ = 0, CLI_WRITE = 1, CLI_AUDITED = 2 };
+
 /* The archive at --archive @archive or [archive] path, opened as
  * cli_open_archive() does. (cli-open.c) */
 claw_archive_t *cli_open_archive_for(const char *prog, claw_config_t *cfg, const char *archive,
-                                     bool write, int *rc);
+                                     int mode, int *rc);
 
-/* Open the archive at @dir (for writing with @write). On failure print why
- * and set *@rc: EX_NOINPUT if there is no archive there, else EX_IOERR. */
-claw_archive_t *cli_open_archive(const char *prog, const char *dir, bool write,
+/* Open the archive at @dir as @mode says. On failure print why and set
+ * *@rc: EX_NOINPUT if there is no archive there, else EX_IOERR. */
+claw_archive_t *cli_open_archive(const char *prog, const char *dir, int mode,
                                  claw_config_t *cfg, int *rc);
+
+/* Put a read (@action: search, show, export) in the audit log of @ar,
+ * opened CLI_AUDITED, by the user running claw: what was asked (@args) and
+ * what it gave (@result); a note on stderr when it cannot be. */
+void cli_audit_read(const char *prog, claw_archive_t *ar, const char *action, const char *args,
+                    const char *result);
 
 /* The index and the store for searching (cmd-search.c), of the archive
  * at --archive @archive or [archive] path: opened together (the store gives
- * what a hit shows and confirms phrases; for writing with @write, one LMDB
+ * what a hit shows and confirms phrases; opened as @mode says, one LMDB
  * environment per process); NULL with a message and *@rc set on failure.
  * cli_search_close() closes both. */
 claw_index_t *cli_search_open(const char *prog, claw_config_t *cfg, const char *archive,
-                              bool write, claw_archive_t **ar, int *rc);
+                              int mode, claw_archive_t **ar, int *rc);
 void cli_search_close(claw_index_t *ix);
 /* Say on stderr if the index is behind the store. */
 void cli_search_warn_behind(const char *prog, claw_archive_t *ar, claw_index_t *ix);

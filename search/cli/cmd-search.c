@@ -80,7 +80,7 @@ open_private(const char *path)
 }
 
 claw_index_t *
-cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, bool write,
+cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, int mode,
                 claw_archive_t **ar, int *rc)
 {
     char *dir = cli_archive_dir(cfg, archive);
@@ -103,7 +103,7 @@ cli_search_open(const char *prog, claw_config_t *cfg, const char *archive, bool 
         else
             fprintf(stderr, "%s: %s\n", prog, err ? err : claw_status_to_string(st));
         *rc = denied ? EX_NOPERM : st == CLAW_STATUS_NOT_FOUND ? EX_NOINPUT : EX_IOERR;
-    } else if (!(phrase_ctx.ar = cli_open_archive(prog, dir, write, cfg, rc))) {
+    } else if (!(phrase_ctx.ar = cli_open_archive(prog, dir, mode, cfg, rc))) {
         claw_index_close(ix);
         ix = NULL;
     } else {
@@ -265,7 +265,7 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, archive, false, &ar, &rc);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, CLI_AUDITED, &ar, &rc);
     if (!ix) {
         g_free(query);
         return rc;
@@ -293,6 +293,13 @@ claw_cmd_search(const char *prog, claw_config_t *cfg, const char *archive, int a
                            sort == CLAW_SORT_RELEVANCE))
             rc = EX_IOERR;
     bool none = hits->estimated == 0;
+    char *args = g_strdup_printf("query=%s offset=%ld limit=%ld%s", query, offset, limit,
+                                 count ? " count" : "");
+    char *result = g_strdup_printf("matches=%" PRIu64 " shown=%zu", hits->estimated,
+                                   count ? 0 : hits->n);
+    cli_audit_read(prog, ar, "search", args, result);
+    g_free(args);
+    g_free(result);
     if (!json && !ids && !count && hits->n && hits->estimated > (uint64_t)offset + hits->n)
         fprintf(stderr, "(%zu of about %" PRIu64 " shown; --limit, --offset for more)\n", hits->n,
                 hits->estimated);
@@ -501,11 +508,16 @@ claw_cmd_show(const char *prog, claw_config_t *cfg, const char *archive, int arg
     }
     rc = 0;
     char *dir = cli_archive_dir(cfg, archive);
-    claw_archive_t *ar = cli_open_archive(prog, dir, false, cfg, &rc);
+    claw_archive_t *ar = cli_open_archive(prog, dir, CLI_AUDITED, cfg, &rc);
     g_free(dir);
     if (!ar)
         return rc;
     for (int i = optind; i < argc && !cli_stdout_closed(); i++) {
+        char *args = g_strdup_printf("id=%s%s", argv[i], mode == 'r'   ? " raw"
+                                                         : mode == 'H' ? " headers"
+                                                                       : "");
+        cli_audit_read(prog, ar, "show", args, "");
+        g_free(args);
         uint64_t docids[16];
         size_t n = 0;
         claw_status_t st = resolve(ar, argv[i], docids, 16, &n);
@@ -663,7 +675,7 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
     }
     int rc = 0;
     claw_archive_t *ar = NULL;
-    claw_index_t *ix = cli_search_open(prog, cfg, archive, false, &ar, &rc);
+    claw_index_t *ix = cli_search_open(prog, cfg, archive, CLI_AUDITED, &ar, &rc);
     if (!ix)
         return rc;
     char *query = cli_join_args(argc - optind, argv + optind);
@@ -749,6 +761,11 @@ claw_cmd_export(const char *prog, claw_config_t *cfg, const char *archive, int a
         fprintf(stderr, "%s export: %zu messages\n", prog, exported);
     }
     g_string_free(ids, TRUE);
+    char *args = g_strdup_printf("query=%s to=%s", query, mbox ? mbox : outdir ? outdir : "-");
+    char *result = g_strdup_printf("exported=%zu", exported);
+    cli_audit_read(prog, ar, "export", args, result);
+    g_free(args);
+    g_free(result);
     rc = cli_finish_output(prog, rc);
 out:
     g_free(query);
