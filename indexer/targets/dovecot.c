@@ -130,7 +130,8 @@ doveadm(const claw_dovecot_target_t *t, const char *const *args, char **out, cha
 }
 
 /* The folders of @user under @pattern holding message @id, each once
- * (g_ptr_array_unref); NULL on doveadm's failure (*@why says so). */
+ * (g_ptr_array_unref): none for a user Dovecot does not know; NULL on
+ * doveadm's failure (*@why says so). */
 static GPtrArray *
 folders_with(const claw_dovecot_target_t *t, const char *user, const char *pattern,
              const char *id, char **why)
@@ -140,6 +141,12 @@ folders_with(const claw_dovecot_target_t *t, const char *user, const char *patte
     char *out = NULL, *err = NULL;
     int rc = doveadm(t, args, &out, &err);
     GPtrArray *folders = NULL;
+    /* 67: a user Dovecot does not know (any more) has no folders. */
+    if (rc == 67) {
+        g_free(out);
+        out = NULL;
+        rc = 0;
+    }
     if (rc == 0) {
         folders = g_ptr_array_new_with_free_func(g_free);
         char **lines = g_strsplit(out ? out : "", "\n", -1);
@@ -172,15 +179,8 @@ claw_dovecot_find(claw_dovecot_target_t *t, const char *rcpt, const char *id,
         return true; /* no mailbox can be named after it */
     GPtrArray *f = folders_with(t, user, "*", id, why);
     g_free(user);
-    if (!f) {
-        /* A recipient Dovecot does not know (67) has no mailbox here. */
-        bool unknown = *why && strstr(*why, "exit 67");
-        if (unknown) {
-            g_free(*why);
-            *why = NULL;
-        }
-        return unknown;
-    }
+    if (!f)
+        return false;
     for (guint i = 0; i < f->len; i++)
         fn(ctx, f->pdata[i]);
     g_ptr_array_unref(f);

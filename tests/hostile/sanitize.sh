@@ -83,7 +83,8 @@ else
     grep -E "^not ok|Sanitizer|runtime error|SUMMARY" "$tmp/unit.log" | head -20 | sed 's/^/#  /'
 fi
 for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd archive/lmtp-limits \
-    archive/clawd-tls archive/index-faults archive/soak ioc/ioc ioc/hunt ioc/feeds ioc/rules archive/audit archive/hold; do
+    archive/clawd-tls archive/index-faults archive/soak ioc/ioc ioc/hunt ioc/feeds ioc/rules archive/audit archive/hold \
+    archive/purge archive/retention archive/clawback-auto mta/dovecot-purge; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
