@@ -147,6 +147,7 @@ struct claw_item {
     claw_doc_t *doc;
     claw_item_outcome_t outcome;
     uint64_t docid, seq;
+    bool withheld; /* the MTA quarantined it at reception: stored quarantined */
 };
 
 struct claw_record_private {
@@ -212,6 +213,9 @@ int _claw_takeback(claw_archive_t *a, MDB_txn *txn, int action, uint64_t docid, 
 /* Message @docid's state (a claw_msg_state_t) in @txn, and the plan that
  * quarantined or erased it. */
 int _claw_msg_state(claw_archive_t *a, MDB_txn *txn, uint64_t docid, int *state, uint64_t *plan);
+/* Message @docid, stored now, quarantined at reception by the MTA (no
+ * plan: claw release delivers it), in @txn. */
+int _claw_quarantine_at_reception(claw_archive_t *a, MDB_txn *txn, uint64_t docid, int64_t now);
 
 /* Records: writing and reading meta and envelope records (records.c) */
 void _claw_put_varint(GByteArray *r, uint64_t v);

@@ -62,6 +62,9 @@ typedef struct claw_delivery {
     const char *helo;
     const char *queue_id;    /**< the MTA's id of it (Exim's message id): where a
                               * copy may still wait in its queue */
+    const char *withheld;    /**< "yes": the MTA quarantined it at reception and
+                              * delivered it to the archive alone, to be
+                              * quarantined there (claw release) */
     const char *source;      /**< "lmtp", "import" */
     int64_t time_ms;         /**< arrival, ms since the epoch */
     bool trusted;            /**< from an MTA that authenticated itself
@@ -80,6 +83,7 @@ typedef enum claw_delivery_attr {
     CLAW_DELIVERY_CLIENT_IP, /**< XFORWARD ADDR=, X-Clawback-Envelope-IP */
     CLAW_DELIVERY_HELO,      /**< XFORWARD HELO=, X-Clawback-Envelope-HELO */
     CLAW_DELIVERY_QUEUE_ID,  /**< XFORWARD IDENT=, X-Clawback-Envelope-Queue-Id */
+    CLAW_DELIVERY_WITHHELD,  /**< X-Clawback-Envelope-Withheld (no XFORWARD name) */
     CLAW_DELIVERY_N_ATTRS
 } claw_delivery_attr_t;
 

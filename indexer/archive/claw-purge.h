@@ -146,6 +146,19 @@ claw_status_t claw_archive_tombstone(claw_archive_t *archive, uint64_t docid,
                                      void (*fn)(void *ctx, const claw_tombstone_t *t),
                                      void *ctx);
 
+/* A message the MTA quarantined at reception (withheld from its
+ * recipients, delivered to the archive alone, stored quarantined without
+ * a plan) is released in steps around handing it to the MTA again: BEGIN,
+ * then DONE (back in view) or ABORT (the MTA did not take it: quarantined
+ * as before), each in the audit log with @detail (what the MTA said). A
+ * release begun and never ended (a crash in between) is refused (IO_ERROR)
+ * unless @again: the message may have reached its recipients.
+ * INVALID_ARGUMENT, with the error saying why, for a message not
+ * quarantined at reception. */
+typedef enum { CLAW_RELEASE_BEGIN, CLAW_RELEASE_DONE, CLAW_RELEASE_ABORT } claw_release_step_t;
+claw_status_t claw_archive_release(claw_archive_t *archive, uint64_t docid, const char *by,
+                                   claw_release_step_t step, bool again, const char *detail);
+
 /* ------------------------------------------------------------------------
  * Plans
  * --------------------------------------------------------------------- */

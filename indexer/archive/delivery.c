@@ -20,13 +20,14 @@ static const struct {
     [CLAW_DELIVERY_CLIENT_IP] = {"ADDR", "X-Clawback-Envelope-IP"},
     [CLAW_DELIVERY_HELO] = {"HELO", "X-Clawback-Envelope-HELO"},
     [CLAW_DELIVERY_QUEUE_ID] = {"IDENT", "X-Clawback-Envelope-Queue-Id"},
+    [CLAW_DELIVERY_WITHHELD] = {NULL, "X-Clawback-Envelope-Withheld"},
 };
 
 int
 claw_delivery_attr_from_xforward(const char *name)
 {
     for (int a = 0; name && a < CLAW_DELIVERY_N_ATTRS; a++)
-        if (!g_ascii_strcasecmp(name, attr_names[a].xforward))
+        if (attr_names[a].xforward && !g_ascii_strcasecmp(name, attr_names[a].xforward))
             return a;
     return -1;
 }
@@ -71,6 +72,7 @@ claw_delivery_attrs_fill(const claw_delivery_attrs_t *attrs, claw_delivery_t *d)
         [CLAW_DELIVERY_CLIENT_IP] = &d->client_ip,
         [CLAW_DELIVERY_HELO] = &d->helo,
         [CLAW_DELIVERY_QUEUE_ID] = &d->queue_id,
+        [CLAW_DELIVERY_WITHHELD] = &d->withheld,
     };
     for (int a = 0; a < CLAW_DELIVERY_N_ATTRS; a++)
         if ((!*field[a] || !**field[a]) && attrs->value[a])

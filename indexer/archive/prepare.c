@@ -410,6 +410,9 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     }
     claw_record_t rec = {0};
     record_of(&rec, it, msg, verdict, rules, source, &d);
+    /* Withheld from its recipients by the MTA: quarantined from the start,
+     * its document too. */
+    it->withheld = rec.quarantined = d.withheld && !strcmp(d.withheld, "yes");
     it->meta = g_byte_array_new();
     meta_record(it->meta, &rec, it->sha, msg);
     it->env = g_byte_array_new();

@@ -7,6 +7,8 @@
 
 #include "archive-private.h"
 
+#include <time.h>
+
 uint64_t
 _claw_last_key(MDB_txn *txn, MDB_dbi dbi)
 {
@@ -321,6 +323,8 @@ _claw_store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next
             return rc;
         char an[32];
         if ((rc = _claw_info_add(txn, a->dbi[DB_INFO], _claw_action_key(an, it->action), 1)))
+            return rc;
+        if (it->withheld && (rc = _claw_quarantine_at_reception(a, txn, docid, time(NULL))))
             return rc;
     }
     /* The delivery: after the last one of this message. */

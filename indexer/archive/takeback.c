@@ -14,6 +14,8 @@
 #include "archive-private.h"
 #include "claw-purge.h"
 
+#include <time.h>
+
 enum {
     S_STATE = 1, /* 'q' quarantined, 'd' erased */
     S_PLAN,
@@ -27,7 +29,8 @@ enum {
     S_RCPT,
     S_ARRIVAL,
     S_SIZE,
-    S_ACTION
+    S_ACTION,
+    S_RELEASING  /* quarantined at reception: a release begun at this time */
 };
 
 /* The compressed messages' stream is cut in pieces of this size
@@ -37,6 +40,7 @@ enum {
 typedef struct {
     claw_tombstone_t t;
     char state;
+    int64_t releasing;
     GStringChunk *s;
 } state_read_t;
 
@@ -78,6 +82,7 @@ state_field(void *ctx, unsigned tag, const char *p, size_t n)
     case S_ARRIVAL: r->t.arrival_ms = _claw_rec_num(p, n); break;
     case S_SIZE: r->t.size = (uint64_t)_claw_rec_num(p, n); break;
     case S_ACTION: r->t.action = s; break;
+    case S_RELEASING: r->releasing = _claw_rec_num(p, n); break;
     default: break;
     }
 }
@@ -95,6 +100,7 @@ read_state(claw_archive_t *a, MDB_txn *txn, uint64_t docid, state_read_t *r)
     memset(&r->t, 0, sizeof r->t);
     r->t.docid = docid;
     r->state = 0;
+    r->releasing = 0;
     r->t.message_id = r->t.mail_from = r->t.rcpt = r->t.action = r->t.reason = r->t.by = "";
     if (!_claw_record_each(a, txn, &v, state_field, r) || (r->state != 'q' && r->state != 'd'))
         return MDB_CORRUPTED;
@@ -364,4 +370,111 @@ claw_archive_tombstone(claw_archive_t *a, uint64_t docid,
         return CLAW_STATUS_NOT_FOUND;
     }
     return rc ? _claw_mdb_status(a, rc, "read a tombstone") : CLAW_STATUS_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------
+ * Quarantine at reception, and its release
+ * --------------------------------------------------------------------- */
+
+static GByteArray *
+reception_record(int64_t now, int64_t releasing)
+{
+    GByteArray *rec = g_byte_array_new();
+    _claw_rec_str(rec, S_STATE, "q");
+    _claw_rec_int(rec, S_PLAN, 0);
+    _claw_rec_str(rec, S_BY, "mta");
+    _claw_rec_int(rec, S_TIME, now);
+    _claw_rec_str(rec, S_REASON, "quarantined at reception");
+    if (releasing)
+        _claw_rec_int(rec, S_RELEASING, releasing);
+    return rec;
+}
+
+int
+_claw_quarantine_at_reception(claw_archive_t *a, MDB_txn *txn, uint64_t docid, int64_t now)
+{
+    if (!a->have_purge)
+        return 0; /* a store from before plans: read-only, never here */
+    return put_state(a, txn, docid, reception_record(now, 0));
+}
+
+typedef struct {
+    uint64_t docid;
+    const char *by, *detail;
+    bool again;
+    claw_release_step_t step;
+    int64_t now;
+    char why[256];
+    state_read_t r;
+} release_run_t;
+
+static int
+release_step(claw_archive_t *a, MDB_txn *txn, void *ctx)
+{
+    release_run_t *run = ctx;
+    run->why[0] = 0;
+    int rc = read_state(a, txn, run->docid, &run->r);
+    if (rc == MDB_NOTFOUND || (rc == 0 && (run->r.state != 'q' || run->r.t.plan != 0))) {
+        snprintf(run->why, sizeof run->why,
+                 rc == MDB_NOTFOUND ? "not quarantined (released already, or never)"
+                 : run->r.state == 'd' ? "erased"
+                                       : "quarantined by plan %" PRIu64 ", not at reception: "
+                                         "claw restore puts it back",
+                 run->r.t.plan);
+        return EINVAL;
+    }
+    if (rc)
+        return rc;
+    char args[96];
+    snprintf(args, sizeof args, "docid=%" PRIu64, run->docid);
+    if (run->step == CLAW_RELEASE_ABORT) { /* the MTA did not take it: as before */
+        rc = put_state(a, txn, run->docid, reception_record(run->r.t.time, 0));
+        if (rc == 0)
+            rc = _claw_audit_append(a, txn, run->by, "release.abort", args, run->detail);
+        return rc;
+    }
+    if (run->step == CLAW_RELEASE_BEGIN) {
+        if (run->r.releasing && !run->again) {
+            char when[32];
+            time_t t = (time_t)run->r.releasing;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            snprintf(run->why, sizeof run->why,
+                     "a release of it was cut short at %s: it may have reached its recipients "
+                     "(see the MTA's log); --again delivers it again", when);
+            return EEXIST;
+        }
+        rc = put_state(a, txn, run->docid, reception_record(run->r.t.time, run->now));
+        if (rc == 0)
+            rc = _claw_audit_append(a, txn, run->by, "release.begin", args, "handing to the MTA");
+        return rc;
+    }
+    unsigned char dk[8];
+    _claw_be64(dk, run->docid);
+    MDB_val k = {8, dk};
+    if ((rc = mdb_del(txn, a->dbi[DB_STATE], &k, NULL)) == 0 &&
+        (rc = log_change(a, txn, run->docid)) == 0)
+        rc = _claw_audit_append(a, txn, run->by, "release", args, run->detail);
+    return rc;
+}
+
+claw_status_t
+claw_archive_release(claw_archive_t *a, uint64_t docid, const char *by, claw_release_step_t step,
+                     bool again, const char *detail)
+{
+    if (!a->have_purge) {
+        _claw_set_error(a, "message %" PRIu64 ": not quarantined", docid);
+        return CLAW_STATUS_NOT_FOUND;
+    }
+    release_run_t run = {.docid = docid, .by = by ? by : "-", .detail = detail ? detail : "",
+                         .again = again, .step = step, .now = time(NULL),
+                         .r = {.s = g_string_chunk_new(256)}};
+    claw_status_t st = _claw_write(a, "release", release_step, &run);
+    g_string_chunk_free(run.r.s);
+    if (run.why[0]) {
+        _claw_set_error(a, "message %" PRIu64 ": %s", docid, run.why);
+        return strstr(run.why, "cut short") ? CLAW_STATUS_IO_ERROR : CLAW_STATUS_INVALID_ARGUMENT;
+    }
+    return st;
 }

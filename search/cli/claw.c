@@ -60,6 +60,7 @@ usage(FILE *out)
             "  purge plan|run|status|list|approve|cancel ...\n"
             "        Take mail back: a plan (the dry run), then its run, journaled.\n"
             "  restore PLAN|ID                put back what a plan quarantined\n"
+            "  release ID                     deliver mail quarantined at reception, once\n"
             "  retention plan|run [--as-of DATE]\n"
             "        The mail [retention] lets go of, as a delete plan (clawd: daily).\n"
             "  compact                        the store without its free pages (clawd stopped)\n"
@@ -96,6 +97,7 @@ static const struct {
     {"audit", CLAW_CLI_ARCHIVE_MODULE}, {"hold", CLAW_CLI_ARCHIVE_MODULE},
     {"purge", CLAW_CLI_ARCHIVE_MODULE}, {"restore", CLAW_CLI_ARCHIVE_MODULE},
     {"compact", CLAW_CLI_ARCHIVE_MODULE}, {"retention", CLAW_CLI_ARCHIVE_MODULE},
+    {"release", CLAW_CLI_ARCHIVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the

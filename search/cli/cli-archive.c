@@ -24,7 +24,8 @@ claw_cli_run(const claw_cli_call_t *call)
                 {"reindex", claw_cmd_reindex}, {"hunt", claw_cmd_hunt},
                 {"audit", claw_cmd_audit}, {"hold", claw_cmd_hold},
                 {"purge", claw_cmd_purge}, {"restore", claw_cmd_restore},
-                {"compact", claw_cmd_compact}, {"retention", claw_cmd_retention}};
+                {"compact", claw_cmd_compact}, {"retention", claw_cmd_retention},
+                {"release", claw_cmd_release}};
     cli_model_set_module_dir(call->module_dir);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(call->command, cmds[i].name) != 0)

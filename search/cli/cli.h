@@ -168,6 +168,8 @@ int cli_purge_run(const char *prog, claw_config_t *cfg, const char *archive, uin
 bool cli_show_count(const char *prog, const char *text, long *show);
 /* claw retention (cmd-retention.c). */
 claw_cli_cmd_fn claw_cmd_retention;
+/* claw release (cmd-release.c). */
+claw_cli_cmd_fn claw_cmd_release;
 
 /* The Unix user running claw (who added, revoked or hunted), in @out. */
 void cli_whoami(char *out, size_t n);

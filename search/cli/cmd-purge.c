@@ -607,9 +607,12 @@ claw_cmd_restore(const char *prog, claw_config_t *cfg, const char *archive, int 
         claw_archive_find_id(ar, what, &docid, 1, &n);
         if (n)
             claw_archive_msg_state(ar, docid, &state, &plan);
-        if (!n || state != CLAW_MSG_QUARANTINED) {
+        if (!n || state != CLAW_MSG_QUARANTINED || !plan) {
             fprintf(stderr, "%s: restore: %s: %s\n", prog, what,
-                    !n ? "no message with this id (or a plan number)" : "not quarantined");
+                    !n                               ? "no message with this id (or a plan number)"
+                    : state != CLAW_MSG_QUARANTINED ? "not quarantined"
+                                                     : "quarantined at reception: claw release "
+                                                       "delivers it");
             claw_archive_close(ar);
             return 1;
         }

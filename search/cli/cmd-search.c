@@ -406,9 +406,11 @@ record_text(const claw_record_t *r)
            *name ? name : "", *name ? " <" : "", from, *name ? ">" : "", subj, mid);
     printf("Size:       %" PRIu64 " bytes\nVerdict:    %s score=%g rules=%s (%s)\n", r->size,
            r->action, r->score, r->rules, r->verdict_source);
-    if (r->quarantined)
+    if (r->quarantined && r->quarantine_plan)
         printf("State:      quarantined by plan %" PRIu64 " (claw restore %s)\n",
                r->quarantine_plan, r->id);
+    else if (r->quarantined)
+        printf("State:      quarantined at reception (claw release %s)\n", r->id);
     for (size_t i = 0; i < r->n_deliveries; i++) {
         const claw_delivery_t *dl = &r->deliveries[i];
         char t[32];
