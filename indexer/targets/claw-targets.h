@@ -5,6 +5,7 @@
  * a run cut short does the copy it was doing again, and a copy already
  * where it was being sent counts as done.
  *
+ *   command.c  a configured command (doveadm, exim) run, its output kept.
  *   planner.c  what a plan is made of: the messages a query names, those
  *              the holds in force keep, the configured targets and each
  *              message's copies in them.
@@ -32,6 +33,15 @@
 #include "claw_xapian.h"
 
 #include <glib.h>
+
+/* Run @command (a command line from the configuration: a program and its
+ * first arguments, split as a shell would, never run by one) with @args
+ * (NULL-terminated) after it, and @input (@input_len bytes; NULL: none)
+ * as its standard input: its exit status, or -1 when it could not be run.
+ * *@out (when not NULL; g_free) is what it wrote, *@err (g_free) its first
+ * line of complaint, or why it could not be run. (command.c) */
+int claw_command_run(const char *command, const char *const *args, const char *input,
+                     size_t input_len, char **out, char **err);
 
 typedef struct claw_maildir_target claw_maildir_target_t;
 

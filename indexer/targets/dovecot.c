@@ -22,10 +22,9 @@
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
 struct claw_dovecot_target {
-    char **command;   /* doveadm and its first arguments (-c FILE) */
+    char *command;    /* doveadm and its first arguments (-c FILE) */
     char *user_template;
     char *quarantine; /* the quarantine namespace's prefix, without its separator */
 };
@@ -49,8 +48,9 @@ claw_dovecot_target_new(const char *command, const char *user_template, const ch
         g_strfreev(argv);
         return NULL;
     }
+    g_strfreev(argv); /* checked here; split again by each run */
     claw_dovecot_target_t *t = g_new0(claw_dovecot_target_t, 1);
-    t->command = argv;
+    t->command = g_strdup(command);
     t->user_template = g_strdup(user_template && *user_template ? user_template : "%u");
     t->quarantine = g_strdup(quarantine);
     return t;
@@ -61,7 +61,7 @@ claw_dovecot_target_free(claw_dovecot_target_t *t)
 {
     if (!t)
         return;
-    g_strfreev(t->command);
+    g_free(t->command);
     g_free(t->user_template);
     g_free(t->quarantine);
     g_free(t);
@@ -99,34 +99,7 @@ claw_dovecot_user_of(const claw_dovecot_target_t *t, const char *rcpt)
 static int
 doveadm(const claw_dovecot_target_t *t, const char *const *args, char **out, char **err)
 {
-    GPtrArray *argv = g_ptr_array_new();
-    for (char **c = t->command; *c; c++)
-        g_ptr_array_add(argv, *c);
-    for (const char *const *a = args; *a; a++)
-        g_ptr_array_add(argv, (gpointer)*a);
-    g_ptr_array_add(argv, NULL);
-    char *o = NULL, *e = NULL;
-    int status = 0;
-    GError *ge = NULL;
-    bool ran = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &o,
-                            &e, &status, &ge);
-    g_ptr_array_free(argv, TRUE);
-    int rc = -1;
-    if (ran && WIFEXITED(status))
-        rc = WEXITSTATUS(status);
-    if (err) {
-        char *nl = e ? strchr(e, '\n') : NULL;
-        if (nl)
-            *nl = 0;
-        *err = g_strdup(ge ? ge->message : e && *e ? e : "");
-    }
-    g_clear_error(&ge);
-    g_free(e);
-    if (out)
-        *out = o;
-    else
-        g_free(o);
-    return rc;
+    return claw_command_run(t->command, args, NULL, 0, out, err);
 }
 
 /* The folders of @user under @pattern holding message @id, each once

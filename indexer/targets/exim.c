@@ -14,10 +14,9 @@
 
 #include <glib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 struct claw_exim_target {
-    char **command; /* exim and its first arguments (-C FILE ...) */
+    char *command; /* exim and its first arguments (-C FILE ...) */
 };
 
 claw_exim_target_t *
@@ -32,8 +31,9 @@ claw_exim_target_new(const char *command, char **error)
         g_clear_error(&e);
         return NULL;
     }
+    g_strfreev(argv); /* checked here; split again by each run */
     claw_exim_target_t *t = g_new0(claw_exim_target_t, 1);
-    t->command = argv;
+    t->command = g_strdup(command);
     return t;
 }
 
@@ -42,7 +42,7 @@ claw_exim_target_free(claw_exim_target_t *t)
 {
     if (!t)
         return;
-    g_strfreev(t->command);
+    g_free(t->command);
     g_free(t);
 }
 
@@ -56,28 +56,14 @@ claw_exim_id_ok(const char *id)
            strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") == n;
 }
 
-/* Run exim with @opt and @id: its exit status (-1: not run) and what it
- * wrote (*@out, g_free, may be NULL). */
+/* Run exim with @opt and @id: its exit status (-1: not run), what it
+ * wrote (*@out, g_free, may be NULL) and its first line of complaint
+ * (*@err, g_free). */
 static int
-run_exim(const claw_exim_target_t *t, const char *opt, const char *id, char **out)
+run_exim(const claw_exim_target_t *t, const char *opt, const char *id, char **out, char **err)
 {
-    GPtrArray *argv = g_ptr_array_new();
-    for (char **c = t->command; *c; c++)
-        g_ptr_array_add(argv, *c);
-    g_ptr_array_add(argv, (gpointer)opt);
-    g_ptr_array_add(argv, (gpointer)id);
-    g_ptr_array_add(argv, NULL);
-    char *o = NULL, *e = NULL;
-    int status = 0;
-    bool ran = g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &o,
-                            &e, &status, NULL);
-    g_ptr_array_free(argv, TRUE);
-    if (out) {
-        *out = g_strconcat(o ? o : "", e ? e : "", NULL);
-    }
-    g_free(o);
-    g_free(e);
-    return ran && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const char *args[] = {opt, id, NULL};
+    return claw_command_run(t->command, args, NULL, 0, out, err);
 }
 
 int
@@ -86,9 +72,9 @@ claw_exim_queued(claw_exim_target_t *t, const char *id)
     if (!claw_exim_id_ok(id))
         return 0;
     char *out = NULL;
-    int rc = run_exim(t, "-Mvh", id, &out);
+    int rc = run_exim(t, "-Mvh", id, &out, NULL);
     /* The header file's flags: "-frozen <time>" while frozen. */
-    int state = rc != 0 ? 0 : strstr(out, "\n-frozen ") ? 2 : 1;
+    int state = rc != 0 ? 0 : out && strstr(out, "\n-frozen ") ? 2 : 1;
     g_free(out);
     return state;
 }
@@ -119,7 +105,7 @@ claw_exim_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, con
     bool done_already = (action == CLAW_PLAN_QUARANTINE && state == 2) ||
                         (action == CLAW_PLAN_RESTORE && state == 1);
     char *out = NULL;
-    int rc = done_already ? 0 : run_exim(t, opt, id, &out);
+    int rc = done_already ? 0 : run_exim(t, opt, id, NULL, &out);
     int now = rc == 0 ? claw_exim_queued(t, id) : state;
     bool ok = rc == 0 && (action == CLAW_PLAN_DELETE     ? now == 0
                           : action == CLAW_PLAN_QUARANTINE ? now == 2
@@ -129,9 +115,6 @@ claw_exim_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, con
                            : action == CLAW_PLAN_QUARANTINE ? "frozen in the queue"
                                                             : "thawed in the queue");
     } else {
-        char *nl = out ? strchr(out, '\n') : NULL;
-        if (nl)
-            *nl = 0;
         *detail = g_strdup_printf("exim %s %s: exit %d%s%s", opt, id, rc, out && *out ? ": " : "",
                                   out ? out : "");
     }

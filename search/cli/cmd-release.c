@@ -14,13 +14,12 @@
 #include "build-config.h"
 
 #include "claw-purge.h"
+#include "claw-targets.h"
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <sysexits.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -33,59 +32,21 @@ static int
 submit(const char *command, const char *sender, GPtrArray *rcpts, const char *extra,
        const char *raw, size_t len, char **said)
 {
-    char **cmd = NULL;
-    *said = NULL;
-    if (!g_shell_parse_argv(command, NULL, &cmd, NULL)) {
-        *said = g_strdup_printf("[purge] exim '%s' is not a command line", command);
-        return -1;
-    }
-    GPtrArray *argv = g_ptr_array_new();
-    for (char **c = cmd; *c; c++)
-        g_ptr_array_add(argv, *c);
+    GPtrArray *args = g_ptr_array_new();
     /* -oi: a line of a single dot is text; -f: the original sender. */
-    g_ptr_array_add(argv, "-oi");
-    g_ptr_array_add(argv, "-f");
-    g_ptr_array_add(argv, (gpointer)(*sender ? sender : "<>"));
-    g_ptr_array_add(argv, "--");
+    g_ptr_array_add(args, "-oi");
+    g_ptr_array_add(args, "-f");
+    g_ptr_array_add(args, (gpointer)(*sender ? sender : "<>"));
+    g_ptr_array_add(args, "--");
     for (guint i = 0; i < rcpts->len; i++)
-        g_ptr_array_add(argv, rcpts->pdata[i]);
-    g_ptr_array_add(argv, NULL);
-    GPid pid;
-    int in = -1, err = -1;
-    GError *e = NULL;
-    int rc = -1;
-    if (g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
-                                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                     G_SPAWN_STDOUT_TO_DEV_NULL,
-                                 NULL, NULL, &pid, &in, NULL, &err, &e)) {
-        FILE *f = fdopen(in, "w");
-        if (f) {
-            fputs(extra, f);
-            fwrite(raw, 1, len, f);
-            fclose(f); /* its end tells exim the message is complete */
-        } else {
-            close(in);
-        }
-        GString *msg = g_string_new(NULL);
-        char buf[512];
-        ssize_t n;
-        while ((n = read(err, buf, sizeof buf)) > 0 && msg->len < 4096)
-            g_string_append_len(msg, buf, n);
-        close(err);
-        int status = 0;
-        if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-            rc = WEXITSTATUS(status);
-        g_spawn_close_pid(pid);
-        char *nl = strchr(msg->str, '\n');
-        if (nl)
-            *nl = 0;
-        *said = g_string_free(msg, FALSE);
-    } else {
-        *said = g_strdup(e->message);
-        g_clear_error(&e);
-    }
-    g_ptr_array_free(argv, TRUE);
-    g_strfreev(cmd);
+        g_ptr_array_add(args, rcpts->pdata[i]);
+    g_ptr_array_add(args, NULL);
+    GString *input = g_string_new(extra);
+    g_string_append_len(input, raw, (gssize)len);
+    int rc = claw_command_run(command, (const char *const *)args->pdata, input->str, input->len,
+                              NULL, said);
+    g_string_free(input, TRUE);
+    g_ptr_array_free(args, TRUE);
     return rc;
 }
 
