@@ -38,16 +38,13 @@ query="subject:verify OR from:linux OR subject:money"
 echo "# make bench-clawback, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 echo "# query: $query"
 
-claw() { "$CLAW" --config /dev/null --archive "$big" "$@"; }
+# The bench's plans run without a second person (the threshold raised).
+printf '[purge]\napproval_threshold = 100000000\n' > "$tmp/c.conf"
+claw() { "$CLAW" --config "$tmp/c.conf" --archive "$big" "$@"; }
 n_msgs=$(claw stats --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
 t0=$(now); claw purge plan --json --show 0 "$query" > "$tmp/plan.json"; t1=$(now)
 plan=$(field "$tmp/plan.json" 'j["plan"]')
 n=$(field "$tmp/plan.json" 'j["copies"]')
-state=$(field "$tmp/plan.json" 'j["state"]')
-if [ "$state" = awaiting-approval ]; then
-    echo "# (over the default approval threshold: approved by nobody for the bench)" 
-    setpriv --reuid=nobody --regid=nogroup --clear-groups "$CLAW" --config /dev/null --archive "$big" purge approve "$plan" > /dev/null
-fi
 echo "archive of $n_msgs messages: plan of $n copies made in $(secs "$t0" "$t1") s"
 t0=$(now); claw purge run "$plan" > "$tmp/run.out"; t1=$(now)
 echo "quarantine run: $(secs "$t0" "$t1") s ($(grep -o 'done=[0-9]*' "$tmp/run.out"); with the index brought up to the store)"
@@ -56,8 +53,6 @@ echo "restore: $(secs "$t0" "$t1") s ($(grep -o 'done=[0-9]*' "$tmp/restore.out"
 echo "quarantined after the restore: $(claw search --count state:quarantined 2>/dev/null)"
 
 cp -a "$small" "$tmp/small"
-claw() { "$CLAW" --config /dev/null --archive "$tmp/small" "$@"; }
-printf '[purge]\napproval_threshold = 100000000\n' > "$tmp/c.conf"
 claw() { "$CLAW" --config "$tmp/c.conf" --archive "$tmp/small" "$@"; }
 size0=$(du -sk "$tmp/small/store" | cut -f1)
 t0=$(now); claw purge plan --json --show 0 --action delete "$query" > "$tmp/d.json"; t1=$(now)
