@@ -27,6 +27,7 @@ struct claw_dovecot_target {
     char *command;    /* doveadm and its first arguments (-c FILE) */
     char *user_template;
     char *quarantine; /* the quarantine namespace's prefix, without its separator */
+    GHashTable *made; /* "user\nfolder": folders known to be there (one create each) */
 };
 
 claw_dovecot_target_t *
@@ -53,6 +54,7 @@ claw_dovecot_target_new(const char *command, const char *user_template, const ch
     t->command = g_strdup(command);
     t->user_template = g_strdup(user_template && *user_template ? user_template : "%u");
     t->quarantine = g_strdup(quarantine);
+    t->made = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return t;
 }
 
@@ -64,6 +66,7 @@ claw_dovecot_target_free(claw_dovecot_target_t *t)
     g_free(t->command);
     g_free(t->user_template);
     g_free(t->quarantine);
+    g_hash_table_destroy(t->made);
     g_free(t);
 }
 
@@ -211,25 +214,35 @@ claw_dovecot_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, 
     } else {
         /* The destination folder first: a move never makes it (the user's
          * own folder may be gone too by the time of a restore). 65: it is
-         * there already. */
+         * there already. Each is made once per run (t->made); a move that
+         * finds a folder missing (68: the source, with nothing to move, or
+         * the destination, gone since) makes it again and moves again. */
         const char *create[] = {"mailbox", "create", "-u", user, dst, NULL};
         const char *move[] = {"move", "-u", user, dst, "mailbox", src,
                               "header", "X-Clawback-Id", copy->id, NULL};
-        rc = doveadm(t, create, NULL, &err);
-        if (rc != 0 && rc != 65) {
-            why = g_strdup_printf("doveadm mailbox create %s: exit %d%s%s", dst, rc,
-                                  *err ? ": " : "", err);
-            st = CLAW_COPY_FAILED;
-        } else {
+        char *key = g_strdup_printf("%s\n%s", user, dst);
+        for (int tries = 0; tries < 2 && st != CLAW_COPY_FAILED; tries++) {
+            bool known = tries == 0 && g_hash_table_contains(t->made, key);
+            rc = known ? 0 : doveadm(t, create, NULL, &err);
+            if (rc != 0 && rc != 65) {
+                why = g_strdup_printf("doveadm mailbox create %s: exit %d%s%s", dst, rc,
+                                      *err ? ": " : "", err);
+                st = CLAW_COPY_FAILED;
+                break;
+            }
+            g_hash_table_add(t->made, g_strdup(key));
             g_free(err);
             err = NULL;
             rc = doveadm(t, move, NULL, &err);
-            /* 68: the source folder is not there (nothing to move). */
+            if (rc == 68 && known)
+                continue; /* the destination may be gone: made again */
             if (rc != 0 && rc != 68) {
                 why = g_strdup_printf("doveadm move: exit %d%s%s", rc, *err ? ": " : "", err);
                 st = CLAW_COPY_FAILED;
             }
+            break;
         }
+        g_free(key);
         if (st != CLAW_COPY_FAILED) {
             int there = is_in(t, user, dst, copy->id, &why);
             if (there < 0)
