@@ -92,6 +92,12 @@ clawd_clawback_hunt(server_t *srv, claw_index_t *ix, const claw_hunt_run_t *run)
     GStringChunk *s = g_string_chunk_new(4096);
     bool ok = true;
     for (size_t i = 0; i < run->n && ok; i++) {
+        /* Taken back already (by an earlier hunt of it: an indicator
+         * changed as a round began is hunted twice), or erased. */
+        claw_msg_state_t state = CLAW_MSG_ABSENT;
+        if (claw_archive_msg_state(ar, run->docids[i], &state, NULL) == CLAW_STATUS_SUCCESS &&
+            state != CLAW_MSG_STORED)
+            continue;
         ok = claw_targets_plan(&t, ar, want, run->docids[i], NULL, items, s, &why);
         if (!ok) {
             claw_log(CLAW_LOG_ERROR, NULL, "claw-back of indicator %" PRIu64 ": %s (no plan; "

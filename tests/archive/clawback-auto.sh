@@ -59,7 +59,7 @@ grep -q 'claw-back: plan=1 action=quarantine state=done copies=6 done=6' "$tmp/c
 check "clawd logs the claw-back (key=value)" [ $? = 0 ]
 claw ioc add --action block sender:good@partner.example > /dev/null
 sleep 3
-check "a block indicator's mail is hunted, not taken back" \
+check "a block indicator's mail is hunted, not taken back (and the quarantine one's, hunted again, not twice)" \
     sh -c "[ \$('$CLAW' --config '$tmp/c.conf' purge list | grep -c '^plan') = 1 ]"
 
 # --- over the threshold: the plan waits for a person -------------------------------
@@ -68,12 +68,13 @@ conf 3
 check "clawd starts again (threshold 3)" clawd_start "$tmp/c.conf" "$tmp/run/clawd.sock"
 claw ioc add --action quarantine sender:worse@evil.example > /dev/null
 check "over the threshold: clawd's plan waits for approval, nothing taken" \
-    until_ok sh -c "'$CLAW' --config '$tmp/c.conf' purge list | grep -q '^plan 2: .*awaiting-approval by clawd'"
-check "...and says so in its log" until_ok grep -q 'plan=2 ioc=3 copies=6 awaits approval' "$tmp/clawd.log"
+    until_ok sh -c "'$CLAW' --config '$tmp/c.conf' purge list | grep -q '^plan [0-9]*: .*awaiting-approval by clawd'"
+check "...and says so in its log" until_ok grep -q 'plan=[0-9]* ioc=3 copies=6 awaits approval' "$tmp/clawd.log"
+waiting=$(claw purge list | sed -n 's/^plan \([0-9]*\): .*awaiting-approval by clawd.*/\1/p' | head -1)
 kill -TERM $pid; wait $pid; pid=
 
 # --- a plan cut short is finished by clawd at its start -----------------------------
-claw purge cancel 2 > /dev/null
+claw purge cancel "$waiting" > /dev/null
 conf 100
 claw purge plan --targets archive,maildir from:worse@evil.example > "$tmp/p"
 cut=$(sed -n 's/^plan \([0-9]*\):.*/\1/p' "$tmp/p")
