@@ -202,18 +202,25 @@ claw_status_t claw_plan_approve(claw_archive_t *archive, uint64_t id, const char
 claw_status_t claw_plan_cancel(claw_archive_t *archive, uint64_t id, const char *by,
                                int64_t now);
 
-/* A target outside the store, for claw_plan_run(). act() is given the
- * copy with the status it had before this try (STARTED: a run was cut
- * short while at it, so what it finds done may be its own work). It takes the copy
- * out of the user's view (quarantine: *@detail, g_malloc'd, says where it
- * went), removes it (delete) or puts it back (restore, from @copy->detail
- * of the copy being undone, given in @from), and must give the same end
- * when asked again after a crash: a copy already where it was sent is done.
- * It returns DONE, GONE (nothing where the plan saw it) or FAILED (with
- * *@detail saying why). */
+/* A target outside the store, for claw_plan_run(). It is given copies
+ * with the status they had before this try (STARTED: a run was cut short
+ * while at it, so what it finds done may be its own work). It takes a copy
+ * out of the user's view (quarantine: its detail, g_malloc'd, says where
+ * it went), removes it (delete) or puts it back (restore, from @copy->from:
+ * where the quarantine put it), and must give the same end when asked
+ * again after a crash: a copy already where it was sent is done. Each
+ * copy's status is DONE, GONE (nothing where the plan saw it) or FAILED
+ * (its detail saying why).
+ *
+ * A target sets one of: act, which is given one copy at a time and returns
+ * its status; act_many, given every copy of one transaction that is its
+ * own (up to a few hundred), to do them together (one doveadm call for a
+ * user's copies rather than one each), filling @status[i] and @detail[i]. */
 typedef struct claw_purge_target {
     claw_copy_status_t (*act)(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
-                              const char *from, char **detail);
+                              char **detail);
+    void (*act_many)(void *ctx, claw_plan_action_t action, const claw_copy_t *copies, size_t n,
+                     claw_copy_status_t *status, char **detail);
     void *ctx;
 } claw_purge_target_t;
 

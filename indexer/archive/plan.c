@@ -550,11 +550,13 @@ crash_point(void)
         _exit(137);
 }
 
-/* How many archive copies one transaction takes: each is done with its
- * journal entry and audit record in it, and one sync covers them. The
+/* How many copies one transaction takes: an archive copy is done in it,
+ * with its journal entry and audit record, and one sync covers them; a
+ * copy outside the store is marked started in it, and the batch's copies
+ * are then given to their targets together and ended in one more. The
  * crash tests make it small (CLAW_TEST_PURGE_BATCH) for more steps. */
 static uint32_t
-archive_batch(void)
+batch_size(void)
 {
     static uint32_t n;
     if (!n) {
@@ -575,14 +577,13 @@ typedef struct {
     bool nothing; /* done already */
     /* a step */
     uint32_t next;   /* the first copy to look at */
-    uint32_t done;   /* copies finished by this transaction */
-    bool external;   /* the next copy is outside the store: *ext is it */
-    claw_copy_t ext;
+    uint32_t done;   /* archive copies finished by this transaction */
+    GArray *ext;     /* claw_copy_t: copies outside the store it marked started */
     GStringChunk *ext_s;
     bool more;       /* copies are left after this step */
-    /* an external copy's end */
-    claw_copy_status_t status;
-    const char *detail;
+    /* the external copies' ends */
+    claw_copy_status_t *status;
+    char **detail;
 } run_t;
 
 static int
@@ -651,14 +652,15 @@ end_copy(claw_archive_t *a, MDB_txn *txn, run_t *r, claw_copy_t *c, claw_copy_st
     return rc;
 }
 
-/* One transaction of the run: up to archive_batch() archive copies done,
- * or the next copy outside the store marked started (r->external). */
+/* One transaction of the run: up to batch_size() copies, those in the
+ * archive done, those outside the store marked started (r->ext). */
 static int
 step(claw_archive_t *a, MDB_txn *txn, void *ctx)
 {
     run_t *r = ctx;
     r->done = 0;
-    r->external = false;
+    g_array_set_size(r->ext, 0);
+    g_string_chunk_clear(r->ext_s);
     r->more = false;
     int rc = read_plan(a, txn, r->id, &r->p);
     if (rc)
@@ -684,7 +686,7 @@ step(claw_archive_t *a, MDB_txn *txn, void *ctx)
         if (c->status != CLAW_COPY_PLANNED && c->status != CLAW_COPY_STARTED &&
             c->status != CLAW_COPY_FAILED)
             continue;
-        if (r->done >= archive_batch()) {
+        if (r->done + r->ext->len >= batch_size()) {
             r->more = true;
             break;
         }
@@ -701,32 +703,27 @@ step(claw_archive_t *a, MDB_txn *txn, void *ctx)
             if (rc == 0)
                 rc = end_copy(a, txn, r, c, (claw_copy_status_t)status, detail, NULL);
             g_free(detail);
-        } else if (r->done == 0) {
+        } else {
             /* Outside the store: marked started here, acted on after the
              * commit, ended in a transaction of its own. */
-            claw_copy_status_t prior = c->status;
+            claw_copy_t e = *c;
+            e.status = c->status; /* STARTED: a run was cut short at it */
+            e.id = g_string_chunk_insert(r->ext_s, c->id);
+            e.recipient = g_string_chunk_insert(r->ext_s, c->recipient);
+            e.where = g_string_chunk_insert(r->ext_s, c->where);
+            e.from = g_string_chunk_insert(r->ext_s, c->from);
+            e.detail = e.hold = "";
+            g_array_append_val(r->ext, e);
             if (p->count[c->status])
                 p->count[c->status]--;
             c->status = CLAW_COPY_STARTED;
             c->time = r->now;
             p->count[c->status]++;
             rc = write_copy(a, txn, r->id, c, 0);
-            g_string_chunk_clear(r->ext_s);
-            r->ext = *c;
-            r->ext.status = prior; /* STARTED: a run was cut short at it */
-            r->ext.id = g_string_chunk_insert(r->ext_s, c->id);
-            r->ext.recipient = g_string_chunk_insert(r->ext_s, c->recipient);
-            r->ext.where = g_string_chunk_insert(r->ext_s, c->where);
-            r->ext.from = g_string_chunk_insert(r->ext_s, c->from);
-            r->ext.detail = r->ext.hold = "";
-            r->external = true;
-            r->more = true;
             last = c->n + 1;
-            break;
-        } else {
-            r->more = true; /* the batch ends before it */
-            last = c->n;
-            break;
+            if (rc)
+                break;
+            continue;
         }
         if (rc)
             break;
@@ -739,7 +736,9 @@ step(claw_archive_t *a, MDB_txn *txn, void *ctx)
     if (rc)
         return rc;
     r->next = last;
-    if (!r->more && !r->external) {
+    if (r->ext->len)
+        r->more = true; /* a step after their ends finds the plan done */
+    if (!r->more) {
         bool left = p->count[CLAW_COPY_PLANNED] || p->count[CLAW_COPY_STARTED] ||
                     p->count[CLAW_COPY_FAILED];
         if (!left) {
@@ -761,24 +760,65 @@ step(claw_archive_t *a, MDB_txn *txn, void *ctx)
     return rc;
 }
 
-/* The end of the external copy r->ext. */
+/* The ends of the external copies r->ext. */
 static int
 end_external(claw_archive_t *a, MDB_txn *txn, void *ctx)
 {
     run_t *r = ctx;
     int rc = read_plan(a, txn, r->id, &r->p);
-    if (rc)
-        return rc;
-    unsigned char key[12];
-    copy_key(key, r->id, r->ext.n);
-    MDB_val k = {12, key}, v;
-    if ((rc = mdb_get(txn, a->dbi[DB_COPY], &k, &v)))
-        return rc;
-    if (!read_copy(a, txn, &k, &v, &r->r))
-        return MDB_CORRUPTED;
-    if ((rc = end_copy(a, txn, r, &r->r.c, r->status, r->detail, NULL)))
-        return rc;
-    return write_plan(a, txn, &r->p);
+    for (guint i = 0; i < r->ext->len && !rc; i++) {
+        unsigned char key[12];
+        copy_key(key, r->id, g_array_index(r->ext, claw_copy_t, i).n);
+        MDB_val k = {12, key}, v;
+        if ((rc = mdb_get(txn, a->dbi[DB_COPY], &k, &v)))
+            break;
+        if (!read_copy(a, txn, &k, &v, &r->r))
+            return MDB_CORRUPTED;
+        rc = end_copy(a, txn, r, &r->r.c, r->status[i], r->detail[i], NULL);
+    }
+    return rc ? rc : write_plan(a, txn, &r->p);
+}
+
+/* Give each target its copies of r->ext: r->status and r->detail. */
+static void
+act_external(run_t *r)
+{
+    GArray *mine = g_array_new(FALSE, FALSE, sizeof(claw_copy_t));
+    GArray *at = g_array_new(FALSE, FALSE, sizeof(guint));
+    for (int target = 0; target < CLAW_TARGET_N; target++) {
+        g_array_set_size(mine, 0);
+        g_array_set_size(at, 0);
+        for (guint i = 0; i < r->ext->len; i++)
+            if (g_array_index(r->ext, claw_copy_t, i).target == (claw_target_t)target) {
+                g_array_append_val(mine, g_array_index(r->ext, claw_copy_t, i));
+                g_array_append_val(at, i);
+            }
+        if (!mine->len)
+            continue;
+        const claw_purge_target_t *t = r->opt->targets[target];
+        claw_copy_status_t *status = g_new0(claw_copy_status_t, mine->len);
+        char **detail = g_new0(char *, mine->len);
+        const claw_copy_t *c = (const claw_copy_t *)mine->data;
+        if (t && t->act_many) {
+            t->act_many(t->ctx, r->p.action, c, mine->len, status, detail);
+        } else {
+            for (guint i = 0; i < mine->len; i++)
+                status[i] = t ? t->act(t->ctx, r->p.action, &c[i], &detail[i])
+                              : CLAW_COPY_FAILED;
+        }
+        for (guint i = 0; i < mine->len; i++) {
+            guint j = g_array_index(at, guint, i);
+            r->status[j] = status[i];
+            r->detail[j] = detail[i];
+            if (!t && !detail[i])
+                r->detail[j] = g_strdup_printf("no %s target is configured",
+                                               claw_target_name((claw_target_t)target));
+        }
+        g_free(status);
+        g_free(detail);
+    }
+    g_array_free(mine, TRUE);
+    g_array_free(at, TRUE);
 }
 
 static int
@@ -815,6 +855,7 @@ claw_plan_run(claw_archive_t *a, uint64_t id, const claw_plan_run_options_t *opt
     run_t r = {.id = id, .opt = opt, .now = (int64_t)time(NULL), .next = 1};
     r.r.s = g_string_chunk_new(512);
     r.ext_s = g_string_chunk_new(512);
+    r.ext = g_array_new(FALSE, FALSE, sizeof(claw_copy_t));
     st = _claw_write(a, "begin a plan", begin_run, &r);
     if (r.nothing || r.why[0]) {
         st = r.nothing ? CLAW_STATUS_SUCCESS
@@ -833,25 +874,23 @@ claw_plan_run(claw_archive_t *a, uint64_t id, const claw_plan_run_options_t *opt
             break;
         crash_point();
         finished += r.done;
-        if (r.external) {
-            const claw_purge_target_t *t = opt->targets[r.ext.target];
-            char *detail = NULL;
-            r.status = CLAW_COPY_FAILED;
-            if (!t)
-                detail = g_strdup_printf("no %s target is configured",
-                                         claw_target_name(r.ext.target));
-            else
-                r.status = t->act(t->ctx, r.p.action, &r.ext, r.ext.from, &detail);
+        if (r.ext->len) {
+            r.status = g_new0(claw_copy_status_t, r.ext->len);
+            r.detail = g_new0(char *, r.ext->len);
+            act_external(&r);
             crash_point();
-            r.detail = detail;
             r.now = (int64_t)time(NULL);
-            st = _claw_write(a, "end a copy", end_external, &r);
-            g_free(detail);
+            st = _claw_write(a, "end copies", end_external, &r);
+            for (guint i = 0; i < r.ext->len; i++)
+                g_free(r.detail[i]);
+            g_free(r.detail);
+            g_free(r.status);
             r.detail = NULL;
+            r.status = NULL;
             if (st)
                 break;
             crash_point();
-            finished++;
+            finished += r.ext->len;
         }
         if (opt->progress)
             opt->progress(opt->progress_ctx, &r.p, finished);
@@ -866,5 +905,6 @@ claw_plan_run(claw_archive_t *a, uint64_t id, const claw_plan_run_options_t *opt
     claw_plan_clear(&r.p);
     g_string_chunk_free(r.r.s);
     g_string_chunk_free(r.ext_s);
+    g_array_free(r.ext, TRUE);
     return st;
 }

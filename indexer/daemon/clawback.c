@@ -90,22 +90,24 @@ clawd_clawback_hunt(server_t *srv, claw_index_t *ix, const claw_hunt_run_t *run)
                                 [CLAW_TARGET_QUEUE] = t.exim != NULL};
     GArray *items = g_array_new(FALSE, TRUE, sizeof(claw_plan_item_t));
     GStringChunk *s = g_string_chunk_new(4096);
-    bool ok = true;
-    for (size_t i = 0; i < run->n && ok; i++) {
+    GArray *docids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    for (size_t i = 0; i < run->n; i++) {
         /* Taken back already (by an earlier hunt of it: an indicator
          * changed as a round began is hunted twice), or erased. */
         claw_msg_state_t state = CLAW_MSG_ABSENT;
         if (claw_archive_msg_state(ar, run->docids[i], &state, NULL) == CLAW_STATUS_SUCCESS &&
-            state != CLAW_MSG_STORED)
-            continue;
-        ok = claw_targets_plan(&t, ar, want, run->docids[i], NULL, items, s, &why);
-        if (!ok) {
-            claw_log(CLAW_LOG_ERROR, NULL, "claw-back of indicator %" PRIu64 ": %s (no plan; "
-                     "claw purge plan --ioc %" PRIu64 " when it is back)",
-                     run->hunt.ioc_id, why, run->hunt.ioc_id);
-            g_free(why);
-        }
+            state == CLAW_MSG_STORED)
+            g_array_append_val(docids, run->docids[i]);
     }
+    bool ok = claw_targets_plan(&t, ar, want, (const uint64_t *)docids->data, docids->len, NULL,
+                                NULL, items, s, &why);
+    if (!ok) {
+        claw_log(CLAW_LOG_ERROR, NULL, "claw-back of indicator %" PRIu64 ": %s (no plan; "
+                 "claw purge plan --ioc %" PRIu64 " when it is back)",
+                 run->hunt.ioc_id, why, run->hunt.ioc_id);
+        g_free(why);
+    }
+    g_array_free(docids, TRUE);
     claw_targets_close(&t);
     if (ok && items->len) {
         int64_t threshold = 0, expiry_ms = 0;

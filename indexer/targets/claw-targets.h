@@ -42,6 +42,16 @@
  * line of complaint, or why it could not be run. (command.c) */
 int claw_command_run(const char *command, const char *const *args, const char *input,
                      size_t input_len, char **out, char **err);
+/* Can @command, the value of [purge] @key, be run as a command line?
+ * false with *@error (g_free) saying why not. (command.c) */
+bool claw_command_check(const char *key, const char *command, char **error);
+
+/* @template ([purge] maildir, dovecot_user) for recipient @rcpt: %u its
+ * local part, %d its domain, %a the whole address, %% a '%', in lower
+ * case (g_free). NULL for an address without both parts, or with one that
+ * @part_ok refuses. (planner.c) */
+char *claw_recipient_expand(const char *template, const char *rcpt,
+                            bool (*part_ok)(const char *part, size_t len));
 
 typedef struct claw_maildir_target claw_maildir_target_t;
 
@@ -65,7 +75,7 @@ void claw_maildir_find(claw_maildir_target_t *t, const char *rcpt, const char *i
 
 /* The claw_purge_target_t act() of Maildirs (its ctx: the target). */
 claw_copy_status_t claw_maildir_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
-                                    const char *from, char **detail);
+                                    char **detail);
 
 typedef struct claw_dovecot_target claw_dovecot_target_t;
 
@@ -78,14 +88,21 @@ claw_dovecot_target_t *claw_dovecot_target_new(const char *command, const char *
                                                const char *quarantine, char **error);
 void claw_dovecot_target_free(claw_dovecot_target_t *t);
 char *claw_dovecot_user_of(const claw_dovecot_target_t *t, const char *rcpt);
-/* Call @fn with each folder of @rcpt's user holding message @id. false,
- * with *@why (g_free), when doveadm failed (a user Dovecot does not know
- * has no folders: true). */
-bool claw_dovecot_find(claw_dovecot_target_t *t, const char *rcpt, const char *id,
-                       void (*fn)(void *ctx, const char *folder), void *ctx, char **why);
-/* The claw_purge_target_t act() of Dovecot (its ctx: the target). */
-claw_copy_status_t claw_dovecot_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
-                                    const char *from, char **detail);
+/* A folder holding a message asked for. */
+typedef struct claw_dovecot_found {
+    size_t i;     /* the (recipient, id) pair asked */
+    char *folder;
+} claw_dovecot_found_t;
+/* Where the messages @ids[i] (X-Clawback-Id) are in the folders of
+ * @rcpts[i]'s user, for i < @n: claw_dovecot_found_t, each folder once per
+ * pair (g_ptr_array_free). NULL, with *@why (g_free), when doveadm failed
+ * (a user Dovecot does not know has no folders). One doveadm call asks for
+ * many of a user's messages. */
+GPtrArray *claw_dovecot_find(claw_dovecot_target_t *t, const char *const *rcpts,
+                             const char *const *ids, size_t n, char **why);
+/* The claw_purge_target_t act_many() of Dovecot (its ctx: the target). */
+void claw_dovecot_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copies, size_t n,
+                      claw_copy_status_t *status, char **detail);
 
 typedef struct claw_exim_target claw_exim_target_t;
 
@@ -99,7 +116,7 @@ bool claw_exim_id_ok(const char *id);
 int claw_exim_queued(claw_exim_target_t *t, const char *id);
 /* The claw_purge_target_t act() of Exim's queue (its ctx: the target). */
 claw_copy_status_t claw_exim_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy,
-                                 const char *from, char **detail);
+                                 char **detail);
 
 /* ------------------------------------------------------------------------
  * Planning (planner.c)
@@ -132,12 +149,15 @@ bool claw_targets_open(const claw_config_t *cfg, const char *archive_dir, claw_t
 void claw_targets_close(claw_targets_t *t);
 /* Point a run's targets at @t's. */
 void claw_targets_for_run(claw_targets_t *t, claw_plan_run_options_t *opt);
-/* Append to @items (claw_plan_item_t, strings in @s) the copies of message
- * @docid in the targets @want (indexed by claw_target_t): the archive's,
- * and those in its recipients' mailboxes; each marked @hold. false with
- * *@why when a target could not be asked. */
-bool claw_targets_plan(claw_targets_t *t, claw_archive_t *ar, const bool *want, uint64_t docid,
-                       const char *hold, GArray *items, GStringChunk *s, char **why);
+/* Append to @items (claw_plan_item_t, strings in @s) the copies of the
+ * @n messages @docids in the targets @want (indexed by claw_target_t): the
+ * archive's, Exim's queue's and those in their recipients' mailboxes, in
+ * the order a plan lists them; each marked with the hold @held (when not
+ * NULL) names for it. false with *@why when a target could not be asked
+ * (then no plan should be made: it would miss copies). */
+bool claw_targets_plan(claw_targets_t *t, claw_archive_t *ar, const bool *want,
+                       const uint64_t *docids, size_t n, claw_hold_check_t held, void *held_ctx,
+                       GArray *items, GStringChunk *s, char **why);
 
 /* ------------------------------------------------------------------------
  * Retention (retention.c)

@@ -26,6 +26,22 @@ give_input(gpointer fd)
     }
 }
 
+bool
+claw_command_check(const char *key, const char *command, char **error)
+{
+    *error = NULL;
+    char **argv = NULL;
+    GError *e = NULL;
+    if (!command || !*command || !g_shell_parse_argv(command, NULL, &argv, &e)) {
+        *error = g_strdup_printf("[purge] %s '%s': %s", key, command ? command : "",
+                                 e ? e->message : "empty");
+        g_clear_error(&e);
+        return false;
+    }
+    g_strfreev(argv); /* checked here; split again by each run */
+    return true;
+}
+
 int
 claw_command_run(const char *command, const char *const *args, const char *input,
                  size_t input_len, char **out, char **err)

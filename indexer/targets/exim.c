@@ -22,16 +22,8 @@ struct claw_exim_target {
 claw_exim_target_t *
 claw_exim_target_new(const char *command, char **error)
 {
-    *error = NULL;
-    char **argv = NULL;
-    GError *e = NULL;
-    if (!command || !*command || !g_shell_parse_argv(command, NULL, &argv, &e)) {
-        *error = g_strdup_printf("[purge] exim '%s': %s", command ? command : "",
-                                 e ? e->message : "empty");
-        g_clear_error(&e);
+    if (!claw_command_check("exim", command, error))
         return NULL;
-    }
-    g_strfreev(argv); /* checked here; split again by each run */
     claw_exim_target_t *t = g_new0(claw_exim_target_t, 1);
     t->command = g_strdup(command);
     return t;
@@ -80,10 +72,8 @@ claw_exim_queued(claw_exim_target_t *t, const char *id)
 }
 
 claw_copy_status_t
-claw_exim_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, const char *from,
-              char **detail)
+claw_exim_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, char **detail)
 {
-    (void)from;
     claw_exim_target_t *t = ctx;
     const char *id = copy->where;
     *detail = NULL;

@@ -74,34 +74,13 @@ claw_maildir_target_free(claw_maildir_target_t *t)
 static bool
 safe_part(const char *s, size_t n)
 {
-    return n > 0 && s[0] != '.' && !memchr(s, '/', n) && !memchr(s, '\0', n);
+    return s[0] != '.' && !memchr(s, '/', n);
 }
 
 char *
 claw_maildir_of(const claw_maildir_target_t *t, const char *rcpt)
 {
-    char *a = g_ascii_strdown(rcpt ? rcpt : "", -1);
-    char *at = strrchr(a, '@');
-    if (!at || !safe_part(a, (size_t)(at - a)) || !safe_part(at + 1, strlen(at + 1))) {
-        g_free(a);
-        return NULL;
-    }
-    GString *p = g_string_new(NULL);
-    for (const char *s = t->path_template; *s; s++) {
-        if (*s != '%' || !s[1]) {
-            g_string_append_c(p, *s);
-            continue;
-        }
-        switch (*++s) {
-        case 'u': g_string_append_len(p, a, at - a); break;
-        case 'd': g_string_append(p, at + 1); break;
-        case 'a': g_string_append(p, a); break;
-        case '%': g_string_append_c(p, '%'); break;
-        default: g_string_append_c(p, '%'), g_string_append_c(p, *s); break;
-        }
-    }
-    g_free(a);
-    return g_string_free(p, FALSE);
+    return claw_recipient_expand(t->path_template, rcpt, safe_part);
 }
 
 /* The X-Clawback-Id of the message in @path, or NULL. */
@@ -353,10 +332,10 @@ failed(char **detail, const char *what, const char *path)
 }
 
 claw_copy_status_t
-claw_maildir_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, const char *from,
-                 char **detail)
+claw_maildir_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, char **detail)
 {
     claw_maildir_target_t *t = ctx;
+    const char *from = copy->from;
     *detail = NULL;
     char *sub_dir = g_path_get_dirname(copy->where); /* FOLDER/cur */
     char *folder = g_path_get_dirname(sub_dir);

@@ -118,6 +118,35 @@ claw_select_held_check(void *ctx, uint64_t docid)
  * The targets [purge] configures
  * --------------------------------------------------------------------- */
 
+char *
+claw_recipient_expand(const char *template, const char *rcpt,
+                      bool (*part_ok)(const char *part, size_t len))
+{
+    char *a = g_ascii_strdown(rcpt ? rcpt : "", -1);
+    char *at = strrchr(a, '@');
+    if (!at || at == a || !at[1] || !part_ok(a, (size_t)(at - a)) ||
+        !part_ok(at + 1, strlen(at + 1))) {
+        g_free(a);
+        return NULL;
+    }
+    GString *p = g_string_new(NULL);
+    for (const char *s = template; *s; s++) {
+        if (*s != '%' || !s[1]) {
+            g_string_append_c(p, *s);
+            continue;
+        }
+        switch (*++s) {
+        case 'u': g_string_append_len(p, a, at - a); break;
+        case 'd': g_string_append(p, at + 1); break;
+        case 'a': g_string_append(p, a); break;
+        case '%': g_string_append_c(p, '%'); break;
+        default: g_string_append_c(p, '%'), g_string_append_c(p, *s); break;
+        }
+    }
+    g_free(a);
+    return g_string_free(p, FALSE);
+}
+
 bool
 claw_targets_open(const claw_config_t *cfg, const char *archive_dir, claw_targets_t *t,
                   char **error)
@@ -149,9 +178,10 @@ claw_targets_open(const claw_config_t *cfg, const char *archive_dir, claw_target
         claw_targets_close(t);
         return false;
     }
-    t->ops[CLAW_TARGET_MAILDIR] = (claw_purge_target_t){claw_maildir_act, t->maildir};
-    t->ops[CLAW_TARGET_DOVECOT] = (claw_purge_target_t){claw_dovecot_act, t->dovecot};
-    t->ops[CLAW_TARGET_QUEUE] = (claw_purge_target_t){claw_exim_act, t->exim};
+    t->ops[CLAW_TARGET_MAILDIR] = (claw_purge_target_t){.act = claw_maildir_act, .ctx = t->maildir};
+    t->ops[CLAW_TARGET_DOVECOT] = (claw_purge_target_t){.act_many = claw_dovecot_act,
+                                                        .ctx = t->dovecot};
+    t->ops[CLAW_TARGET_QUEUE] = (claw_purge_target_t){.act = claw_exim_act, .ctx = t->exim};
     return true;
 }
 
@@ -192,44 +222,96 @@ found_copy(void *ctx, const char *where)
     g_array_append_val(f->items, it);
 }
 
+/* Copies in the order a plan lists and runs them: by target, recipient
+ * and message. The archive's come first (done in the store, a few hundred
+ * to a transaction); then each mailbox's copies together, which its
+ * target can take back in one call (a user's hundred copies, one doveadm
+ * move). */
+static int
+item_order(const void *x, const void *y)
+{
+    const claw_plan_item_t *a = x, *b = y;
+    if (a->target != b->target)
+        return a->target < b->target ? -1 : 1;
+    int c = strcmp(a->recipient, b->recipient);
+    if (c)
+        return c;
+    if (a->docid != b->docid)
+        return a->docid < b->docid ? -1 : 1;
+    return strcmp(a->where, b->where);
+}
+
+/* A message's recipient, to be looked for in Dovecot. */
+typedef struct {
+    uint64_t docid;
+    const char *hold;
+} ask_t;
+
 bool
-claw_targets_plan(claw_targets_t *t, claw_archive_t *ar, const bool *want, uint64_t docid,
-                  const char *hold, GArray *items, GStringChunk *s, char **why)
+claw_targets_plan(claw_targets_t *t, claw_archive_t *ar, const bool *want,
+                  const uint64_t *docids, size_t n, claw_hold_check_t held, void *held_ctx,
+                  GArray *items, GStringChunk *s, char **why)
 {
     *why = NULL;
-    claw_record_t *r = NULL;
-    if (claw_archive_get(ar, docid, &r) != CLAW_STATUS_SUCCESS)
-        return true; /* erased: nothing left to find it by */
-    if (want[CLAW_TARGET_ARCHIVE]) {
-        claw_plan_item_t it = {.docid = docid,
-                               .target = CLAW_TARGET_ARCHIVE,
-                               .recipient = "",
-                               .where = "archive",
-                               .hold = hold};
-        g_array_append_val(items, it);
-    }
-    /* A delivery Exim still holds for some recipient: its queue copy. */
-    for (size_t i = 0; i < r->n_deliveries && want[CLAW_TARGET_QUEUE] && t->exim; i++) {
-        const char *qid = r->deliveries[i].queue_id;
-        if (qid && claw_exim_queued(t->exim, qid)) {
-            found_t f = {items, s, docid, "", hold, CLAW_TARGET_QUEUE};
-            found_copy(&f, qid);
+    guint first = items->len;
+    bool dovecot = want[CLAW_TARGET_DOVECOT] && t->dovecot;
+    /* Dovecot is asked after the rest, for every (recipient, id) at once. */
+    GPtrArray *rcpts = g_ptr_array_new(), *ids = g_ptr_array_new();
+    GArray *asks = g_array_new(FALSE, FALSE, sizeof(ask_t));
+    for (size_t k = 0; k < n; k++) {
+        uint64_t docid = docids[k];
+        const char *hold = held ? held(held_ctx, docid) : NULL;
+        claw_record_t *r = NULL;
+        if (claw_archive_get(ar, docid, &r) != CLAW_STATUS_SUCCESS)
+            continue; /* erased: nothing left to find it by */
+        if (want[CLAW_TARGET_ARCHIVE]) {
+            found_t f = {items, s, docid, "", hold, CLAW_TARGET_ARCHIVE};
+            found_copy(&f, "archive");
         }
-    }
-    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    for (size_t i = 0; i < r->n_deliveries && !*why; i++)
-        for (size_t j = 0; j < r->deliveries[i].n_rcpt && !*why; j++) {
-            const char *rcpt = r->deliveries[i].rcpt[j];
-            if (!g_hash_table_add(seen, (gpointer)rcpt))
-                continue;
-            found_t f = {items, s, docid, rcpt, hold, CLAW_TARGET_MAILDIR};
-            if (want[CLAW_TARGET_MAILDIR] && t->maildir)
-                claw_maildir_find(t->maildir, rcpt, r->id, found_copy, &f);
-            f.target = CLAW_TARGET_DOVECOT;
-            if (want[CLAW_TARGET_DOVECOT] && t->dovecot)
-                claw_dovecot_find(t->dovecot, rcpt, r->id, found_copy, &f, why);
+        /* A delivery Exim still holds for some recipient: its queue copy. */
+        for (size_t i = 0; i < r->n_deliveries && want[CLAW_TARGET_QUEUE] && t->exim; i++) {
+            const char *qid = r->deliveries[i].queue_id;
+            if (qid && claw_exim_queued(t->exim, qid)) {
+                found_t f = {items, s, docid, "", hold, CLAW_TARGET_QUEUE};
+                found_copy(&f, qid);
+            }
         }
-    g_hash_table_destroy(seen);
-    claw_record_free(r);
+        GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+        for (size_t i = 0; i < r->n_deliveries; i++)
+            for (size_t j = 0; j < r->deliveries[i].n_rcpt; j++) {
+                const char *rcpt = r->deliveries[i].rcpt[j];
+                if (!g_hash_table_add(seen, (gpointer)rcpt))
+                    continue;
+                found_t f = {items, s, docid, rcpt, hold, CLAW_TARGET_MAILDIR};
+                if (want[CLAW_TARGET_MAILDIR] && t->maildir)
+                    claw_maildir_find(t->maildir, rcpt, r->id, found_copy, &f);
+                if (dovecot) {
+                    ask_t a = {docid, hold};
+                    g_array_append_val(asks, a);
+                    g_ptr_array_add(rcpts, g_string_chunk_insert(s, rcpt));
+                    g_ptr_array_add(ids, g_string_chunk_insert(s, r->id));
+                }
+            }
+        g_hash_table_destroy(seen);
+        claw_record_free(r);
+    }
+    GPtrArray *found = !asks->len ? NULL
+                                  : claw_dovecot_find(t->dovecot, (const char *const *)rcpts->pdata,
+                                                      (const char *const *)ids->pdata, asks->len,
+                                                      why);
+    for (guint k = 0; found && k < found->len; k++) {
+        const claw_dovecot_found_t *hit = found->pdata[k];
+        const ask_t *a = &g_array_index(asks, ask_t, hit->i);
+        found_t f = {items, s, a->docid, rcpts->pdata[hit->i], a->hold, CLAW_TARGET_DOVECOT};
+        found_copy(&f, hit->folder);
+    }
+    if (found)
+        g_ptr_array_free(found, TRUE);
+    g_ptr_array_free(rcpts, TRUE);
+    g_ptr_array_free(ids, TRUE);
+    g_array_free(asks, TRUE);
+    if (items->len > first)
+        qsort(&g_array_index(items, claw_plan_item_t, first), items->len - first,
+              sizeof(claw_plan_item_t), item_order);
     return !*why;
 }

@@ -413,16 +413,13 @@ purge_plan(const char *prog, claw_config_t *cfg, const char *archive, int argc, 
         claw_select_unique(docids);
         GArray *items = g_array_new(FALSE, TRUE, sizeof(claw_plan_item_t));
         GStringChunk *strings = g_string_chunk_new(4096);
-        for (guint i = 0; i < docids->len; i++) {
-            uint64_t d = g_array_index(docids, uint64_t, i);
-            const char *hold = held ? g_hash_table_lookup(held, &d) : NULL;
-            char *why = NULL;
-            if (!claw_targets_plan(&targets, ar, want, d, hold, items, strings, &why)) {
-                fprintf(stderr, "%s: purge plan: %s: no plan made\n", prog, why);
-                g_free(why);
-                rc = EX_TEMPFAIL; /* a mailbox that cannot be asked */
-                break;
-            }
+        char *why = NULL;
+        if (!claw_targets_plan(&targets, ar, want, (const uint64_t *)docids->data, docids->len,
+                               held ? claw_select_held_check : NULL, held, items, strings,
+                               &why)) {
+            fprintf(stderr, "%s: purge plan: %s: no plan made\n", prog, why);
+            g_free(why);
+            rc = EX_TEMPFAIL; /* a mailbox that cannot be asked */
         }
         char by[128];
         cli_whoami(by, sizeof by);

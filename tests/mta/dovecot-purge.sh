@@ -54,6 +54,16 @@ send() { # send N RCPT...
     "$py" "$srcdir/tests/tools/lmtp-send.py" --socket "$tmp/run/clawd.sock" --from x@y.example $rc "$tmp/in/m$n.eml" > /dev/null
 }
 send 1 user1 user2; send 2 user2 user3; send 3 user1
+# Many copies in one user's folder: more than one doveadm query holds.
+mkdir -p "$tmp/bulk"
+i=10
+while [ $i -lt 80 ]; do
+    printf 'X-Clawback-Id: 01JD0VEC0T0000000000000B%s\nFrom: bulk@evil.example\nTo: user3@corp.example\nSubject: bulk %s\nMessage-ID: <bulk-%s@dove.example>\n\nbulk %s\n' \
+        $i $i $i $i > "$tmp/bulk/b$i.eml"
+    i=$((i + 1))
+done
+"$py" "$srcdir/tests/tools/lmtp-send.py" --socket "$tmp/run/clawd.sock" --from x@y.example \
+    --rcpt user3@corp.example "$tmp"/bulk/*.eml > /dev/null
 kill -TERM $pid; wait $pid; pid=
 dovecot_deliver "$tmp/dc" user1 "$tmp/in/m1.eml"
 dovecot_deliver "$tmp/dc" user2 "$tmp/in/m1.eml" Work
@@ -115,6 +125,24 @@ check "delete: 0, two copies expunged; not in any folder, nor in the quarantine"
     sh -c "[ '$rc $a' = '0 1' ] && grep -q 'done=2' '$tmp/del.out' && [ -z \"\$(doveadm -c '$DOVECOT_CONF' search -A mailbox '*' header X-Clawback-Id 01JD0VEC0T00000000000000A2)\" ]"
 claw purge run 5 > /dev/null; rc=$?
 check "a delete plan run again: nothing more (0)" [ $rc = 0 ]
+# --- many copies of one user: quarantined and restored together -------------------
+for f in "$tmp"/bulk/*.eml; do dovecot_deliver "$tmp/dc" user3 "$f"; done
+bulk() { # the bulk copies user3 sees over IMAP
+    imap user3 find X-Clawback-Id 01JD0VEC0T0000000000000B --all-folders | wc -l
+}
+before=$(bulk)
+# One taken out of the mailbox by its user before the plan runs: gone.
+claw purge plan --targets dovecot from:bulk@evil.example > "$tmp/bulk.out"
+plan=$(sed -n 's/^plan \([0-9]*\).*/\1/p' "$tmp/bulk.out" | head -1)
+dovecot_doveadm expunge -u user3 mailbox INBOX header X-Clawback-Id 01JD0VEC0T0000000000000B42
+claw purge run "$plan" > "$tmp/bulk-run.out"; rc=$?
+during=$(bulk)
+check "70 copies of one user: quarantined together (69 done, 1 gone), none left in view" \
+    sh -c "[ '$before $rc $during' = '70 0 0' ] && grep -q 'done=69' '$tmp/bulk-run.out' && grep -q 'gone=1' '$tmp/bulk-run.out'"
+claw restore "$plan" > "$tmp/bulk-restore.out"; rc=$?
+check "...and restored together: 69 back in view" \
+    sh -c "[ '$rc $(bulk)' = '0 69' ] && grep -q 'done=69' '$tmp/bulk-restore.out'"
+
 claw audit verify > /dev/null; rc=$?
 check "audit: intact" [ $rc = 0 ]
 
