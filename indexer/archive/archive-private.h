@@ -253,9 +253,21 @@ char * _claw_action_key(char buf[32], const char *action);
 uint64_t _claw_info_get(MDB_txn *txn, MDB_dbi dbi, const char *name);
 /* Add @delta to the info counter @name. */
 int _claw_info_add(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t delta);
-int _claw_each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], 
-    bool (*fn)(void *ctx, const unsigned char *p, size_t n, bool last), void *ctx, 
-    size_t *total);
+/* One run of a message's compressed bytes: @n bytes at @p, which lie at
+ * @from in the stream's piece number @piece. */
+typedef struct claw_run {
+    uint64_t piece;
+    size_t from;
+    const unsigned char *p;
+    size_t n;
+    bool last;
+} claw_run_t;
+/* Call @fn on message @dk's compressed bytes in order, as they lie on the
+ * stream's pieces (pointers into LMDB's pages, valid in @txn), until it
+ * returns false or they end (last on the final run). *@total is their
+ * length. MDB_CORRUPTED when a piece is missing or short. */
+int _claw_each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8],
+                   bool (*fn)(void *ctx, const claw_run_t *run), void *ctx, size_t *total);
 int _claw_get_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], GByteArray **out);
 int _claw_sha_lookup(claw_archive_t *a, MDB_txn *txn, const unsigned char sha[32], uint64_t *docid);
 int _claw_store_one(claw_archive_t *a, MDB_txn *txn, claw_item_t *it, uint64_t *next_docid, 

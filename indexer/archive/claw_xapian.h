@@ -117,7 +117,12 @@ typedef struct claw_hits {
     uint64_t estimated; /**< matches in all, estimated */
 } claw_hits_t;
 
-/** Run @query (the language in claw(1)); @limit hits from @offset. A query
+/** A limit that asks for every match (half of SIZE_MAX: offset + limit
+ * cannot wrap). */
+#define CLAW_HITS_ALL (SIZE_MAX / 2)
+
+/** Run @query (the language in claw(1)); @limit hits from @offset (0: the
+ * exact count alone, in estimated; CLAW_HITS_ALL: all of them). A query
  * that is malformed, too long, too deeply nested, names an unknown field or
  * has a wildcard that expands too far gives INVALID_ARGUMENT, with the
  * reason in *@error (malloc'd); never a hang. */

@@ -473,7 +473,7 @@ claw_hunt_run(claw_archive_t *ar, claw_index_t *ix, claw_engine_t *engine, uint6
     claw_status_t st = CLAW_STATUS_SUCCESS;
     if (terms->len)
         st = claw_index_search_terms(ix, (const char *const *)terms->pdata, terms->len,
-                                     CLAW_SORT_DATE, 0, SIZE_MAX / 2, &hits, error);
+                                     CLAW_SORT_DATE, 0, CLAW_HITS_ALL, &hits, error);
     g_ptr_array_free(terms, TRUE);
     if (st) {
         g_free(run);

@@ -169,9 +169,12 @@ prefix_start(prefix_t *p)
 /* One run of the frame for read_prefix: the raw size and frame header
  * first (they may span pieces), then zstd. False once it has enough. */
 static bool
-prefix_run(void *ctx, const unsigned char *d, size_t m, bool last)
+prefix_run(void *ctx, const claw_run_t *run)
 {
     prefix_t *p = ctx;
+    const unsigned char *d = run->p;
+    size_t m = run->n;
+    bool last = run->last;
     size_t pos = 0;
     if (!p->buf) {
         while (p->have < sizeof p->head && pos < m)

@@ -119,14 +119,9 @@ put_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], const GByte
     return mdb_put(txn, a->dbi[DB_LOC], &k, &v, MDB_APPEND);
 }
 
-/* Call @fn on message @dk's compressed bytes in order, as they lie on the
- * stream's pieces (pointers into LMDB's pages, valid in @txn), until it
- * returns false or they end (@last on the final run). *@total is their
- * length. MDB_CORRUPTED when a piece is missing or short. */
 int
 _claw_each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8],
-         bool (*fn)(void *ctx, const unsigned char *p, size_t n, bool last), void *ctx,
-         size_t *total)
+               bool (*fn)(void *ctx, const claw_run_t *run), void *ctx, size_t *total)
 {
     MDB_val k = {8, (void *)dk}, v;
     int rc = mdb_get(txn, a->dbi[DB_LOC], &k, &v);
@@ -154,7 +149,8 @@ _claw_each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8],
         }
         size_t m = MIN(v.mv_size - skip, left);
         left -= m;
-        if (!fn(ctx, (const unsigned char *)v.mv_data + skip, m, left == 0))
+        claw_run_t run = {n - 1, skip, (const unsigned char *)v.mv_data + skip, m, left == 0};
+        if (!fn(ctx, &run))
             break;
     }
     mdb_cursor_close(c);
@@ -162,10 +158,9 @@ _claw_each_run(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8],
 }
 
 static bool
-append_run(void *ctx, const unsigned char *p, size_t n, bool last)
+append_run(void *ctx, const claw_run_t *run)
 {
-    (void)last;
-    g_byte_array_append(ctx, p, (guint)n);
+    g_byte_array_append(ctx, run->p, (guint)run->n);
     return true;
 }
 

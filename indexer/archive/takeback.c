@@ -157,39 +157,43 @@ put_state(claw_archive_t *a, MDB_txn *txn, uint64_t docid, GByteArray *rec)
     return rc;
 }
 
+static bool
+note_run(void *ctx, const claw_run_t *run)
+{
+    g_array_append_val((GArray *)ctx, *run);
+    return true;
+}
+
 /* Overwrite message @dk's bytes on the stream with zeros, piece by piece,
  * and drop its place: what is left of it in the store's live pages. */
 static int
 zero_blob(claw_archive_t *a, MDB_txn *txn, const unsigned char dk[8], uint64_t *stored)
 {
-    MDB_val k = {8, (void *)dk}, v;
-    int rc = mdb_get(txn, a->dbi[DB_LOC], &k, &v);
-    if (rc)
-        return rc;
-    if (v.mv_size != 12)
-        return MDB_CORRUPTED;
-    uint64_t off = _claw_get_be64(v.mv_data);
-    size_t left = _claw_get_be32((const unsigned char *)v.mv_data + 8);
-    *stored = left;
+    /* Where its runs lie first (the walk reads LMDB's pages), then each
+     * piece written again with the run zeroed. */
+    GArray *runs = g_array_new(FALSE, FALSE, sizeof(claw_run_t));
+    size_t total = 0;
+    int rc = _claw_each_run(a, txn, dk, note_run, runs, &total);
+    *stored = total;
     unsigned char buf[PIECE];
-    for (uint64_t piece = off / PIECE; left && rc == 0; piece++) {
+    for (guint i = 0; i < runs->len && rc == 0; i++) {
+        const claw_run_t *run = &g_array_index(runs, claw_run_t, i);
         unsigned char key[8];
-        _claw_be64(key, piece);
+        _claw_be64(key, run->piece);
         MDB_val pk = {8, key}, pv;
         if ((rc = mdb_get(txn, a->dbi[DB_BLOB], &pk, &pv)))
             break;
-        size_t from = piece == off / PIECE ? off % PIECE : 0;
-        if (pv.mv_size > PIECE || pv.mv_size <= from) {
+        if (pv.mv_size > PIECE || pv.mv_size < run->from + run->n) {
             rc = MDB_CORRUPTED;
             break;
         }
-        size_t m = MIN(pv.mv_size - from, left);
         memcpy(buf, pv.mv_data, pv.mv_size);
-        memset(buf + from, 0, m);
+        memset(buf + run->from, 0, run->n);
         MDB_val nv = {pv.mv_size, buf};
         rc = mdb_put(txn, a->dbi[DB_BLOB], &pk, &nv, 0);
-        left -= m;
     }
+    g_array_free(runs, TRUE);
+    MDB_val k = {8, (void *)dk};
     if (rc == 0)
         rc = mdb_del(txn, a->dbi[DB_LOC], &k, NULL);
     return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;

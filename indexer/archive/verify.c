@@ -234,13 +234,13 @@ claw_archive_doc(claw_archive_t *a, claw_engine_t *engine, const claw_prepare_op
     claw_message_t *msg;
     char *raw;
     size_t len;
+    claw_status_t st = claw_archive_parse(a, engine, docid, &msg, &r, &raw, &len);
     claw_msg_state_t state;
-    claw_archive_msg_state(a, docid, &state, NULL);
-    if (state == CLAW_MSG_ERASED) { /* its document is emptied */
+    if (st == CLAW_STATUS_NOT_FOUND && !claw_archive_msg_state(a, docid, &state, NULL) &&
+        state == CLAW_MSG_ERASED) { /* its document is emptied */
         *doc = claw_doc_empty();
         return *doc ? CLAW_STATUS_SUCCESS : CLAW_STATUS_OUT_OF_MEMORY;
     }
-    claw_status_t st = claw_archive_parse(a, engine, docid, &msg, &r, &raw, &len);
     if (!st) {
         *doc = claw_doc_build(msg, r, raw, len, opt);
         if (!*doc)

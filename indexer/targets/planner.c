@@ -20,12 +20,7 @@ claw_select_query(claw_index_t *ix, const char *query, GArray *docids, char **wh
     claw_index_show_quarantined(ix, true);
     claw_hits_t *hits = NULL;
     char *err = NULL;
-    claw_status_t st = claw_index_search(ix, query, CLAW_SORT_DATE, 0, 0, &hits, &err);
-    size_t n = st ? 0 : (size_t)hits->estimated;
-    claw_hits_free(hits);
-    hits = NULL;
-    if (!st && n)
-        st = claw_index_search(ix, query, CLAW_SORT_DATE, 0, n, &hits, &err);
+    claw_status_t st = claw_index_search(ix, query, CLAW_SORT_DATE, 0, CLAW_HITS_ALL, &hits, &err);
     claw_index_show_quarantined(ix, false);
     if (st) {
         *why = g_strdup(err ? err : claw_status_to_string(st));

@@ -72,31 +72,38 @@ claw_retention_due(claw_index_t *ix, const claw_config_t *cfg, int64_t now, GArr
                    GPtrArray *rules, char **why)
 {
     *why = NULL;
-    /* [0]: the rules with a query, [1]: those without (the default). */
-    GHashTable *due[2] = {docid_set(), docid_set()}, *kept[2] = {docid_set(), docid_set()};
-    const claw_retention_config_t *r;
+    /* Every default rule applies to every message, so the longest alone
+     * decides: what it lets go of is due unless a rule with a query keeps
+     * it, and nothing it keeps needs gathering (most of the archive). */
+    const claw_retention_config_t *r, *longest = NULL;
+    for (size_t i = 0; (r = claw_config_retention(cfg, i)); i++)
+        if (!*r->query && (!longest || r->days > longest->days))
+            longest = r;
+    /* [0]: by the rules with a query, [1]: by the default. */
+    GHashTable *due[2] = {docid_set(), docid_set()}, *kept = docid_set();
     for (size_t i = 0; !*why && (r = claw_config_retention(cfg, i)); i++) {
         int d = !*r->query;
+        if (d && r != longest)
+            continue;
         int64_t cutoff = now - r->days * 86400;
         char before[16], from[16], range[24];
         day_of(cutoff, -1, before);
         day_of(cutoff, 0, from);
         snprintf(range, sizeof range, "..%s", before);
-        if (gather(ix, r->name, r->query, range, due[d], why)) {
+        if (gather(ix, r->name, r->query, range, due[d], why) && !d) {
             snprintf(range, sizeof range, "%s..", from);
-            gather(ix, r->name, r->query, range, kept[d], why);
+            gather(ix, r->name, r->query, range, kept, why);
         }
     }
     if (!*why) {
-        /* Due by a rule with a query, kept by none; or due by a default
-         * rule, kept by none, and found by no rule with a query. */
+        /* Due by a rule with a query, kept by none; or due by the default,
+         * and found by no rule with a query. */
         GHashTableIter it;
         gpointer k, v;
         for (int d = 0; d < 2; d++) {
             g_hash_table_iter_init(&it, due[d]);
             while (g_hash_table_iter_next(&it, &k, &v))
-                if (!g_hash_table_contains(kept[d], k) &&
-                    (!d || (!g_hash_table_contains(due[0], k) && !g_hash_table_contains(kept[0], k))))
+                if (!g_hash_table_contains(kept, k) && (!d || !g_hash_table_contains(due[0], k)))
                     g_array_append_val(docids, *(uint64_t *)k);
         }
         claw_select_unique(docids);
@@ -106,9 +113,8 @@ claw_retention_due(claw_index_t *ix, const claw_config_t *cfg, int64_t now, GArr
             g_ptr_array_add(rules, (gpointer)(name ? name : g_hash_table_lookup(due[1], key)));
         }
     }
-    for (int d = 0; d < 2; d++) {
-        g_hash_table_destroy(due[d]);
-        g_hash_table_destroy(kept[d]);
-    }
+    g_hash_table_destroy(due[0]);
+    g_hash_table_destroy(due[1]);
+    g_hash_table_destroy(kept);
     return !*why;
 }

@@ -144,8 +144,7 @@ int claw_cmd_hunt_rules(const char *prog, claw_config_t *cfg, const char *archiv
  * claw reindex --catch-up does: 0, EX_TEMPFAIL when another process
  * (clawd) writes the index (0 with @busy_ok: that writer indexes it), or
  * EX_IOERR with a message. (cmd-admin.c) */
-int cli_index_catch_up(const char *prog, claw_config_t *cfg, claw_archive_t *ar, const char *dir,
-                       bool busy_ok);
+int cli_index_catch_up(const char *prog, claw_config_t *cfg, claw_archive_t *ar, bool busy_ok);
 
 /* A progress bar on stderr (the caller checks it is a terminal): @done of
  * @total, @what after them, and @counted per second since @start

@@ -412,30 +412,25 @@ claw_cmd_compact(const char *prog, claw_config_t *cfg, const char *archive, int 
 }
 
 int
-cli_index_catch_up(const char *prog, claw_config_t *cfg, claw_archive_t *ar, const char *dir,
-                   bool busy_ok)
+cli_index_catch_up(const char *prog, claw_config_t *cfg, claw_archive_t *ar, bool busy_ok)
 {
-    /* A running clawd is the index's writer: that is busy (75), not an
-     * I/O error; and it indexes what the store has anyway. */
-    char *ipath = g_build_filename(dir, "index", NULL);
-    GPtrArray *probe = g_ptr_array_new_with_free_func((GDestroyNotify)claw_index_close);
-    int rc = lock_live_index(prog, ipath, probe, busy_ok);
-    g_ptr_array_free(probe, TRUE);
-    g_free(ipath);
-    if (rc)
-        return busy_ok ? 0 : rc;
     claw_archive_stats_t s;
     claw_archive_stats(ar, &s);
     char *err = NULL;
     claw_indexer_t *x = NULL;
     claw_status_t st = claw_indexer_start(ar, cfg, NULL, false, &x, &err);
+    /* A running clawd is the index's writer (its shards are locked): that
+     * is busy (75), not an I/O error; and it indexes what the store has
+     * anyway. */
+    bool busy = st == CLAW_STATUS_IO_ERROR && err && strstr(err, "locked");
     if (!st)
         st = claw_indexer_wait(x, s.last_seq);
     claw_indexer_stop(x);
-    if (st)
+    int rc = !st ? 0 : busy ? (busy_ok ? 0 : EX_TEMPFAIL) : EX_IOERR;
+    if (st && !(busy && busy_ok))
         fprintf(stderr, "%s: index: %s\n", prog, err ? err : claw_status_to_string(st));
     free(err);
-    return st ? EX_IOERR : 0;
+    return rc;
 }
 
 int
@@ -463,7 +458,7 @@ claw_cmd_reindex(const char *prog, claw_config_t *cfg, const char *archive, int 
     claw_archive_stats_t s;
     claw_archive_stats(ar, &s);
     if (catch_up) {
-        rc = cli_index_catch_up(prog, cfg, ar, dir, false);
+        rc = cli_index_catch_up(prog, cfg, ar, false);
         if (rc == 0 && json)
             printf("{\"mode\":\"catch-up\",\"last_seq\":%" PRIu64 "}\n", s.last_seq);
         else if (rc == 0)

@@ -511,7 +511,7 @@ cli_purge_run(const char *prog, claw_config_t *cfg, const char *archive, uint64_
                  : st == CLAW_STATUS_NOT_FOUND      ? 1
                                                     : EX_TEMPFAIL;
         } else {
-            int irc = cli_index_catch_up(prog, cfg, ar, dir, true);
+            int irc = cli_index_catch_up(prog, cfg, ar, true);
             rc = p.state == CLAW_PLAN_DONE ? irc : EX_TEMPFAIL;
             if (p.state != CLAW_PLAN_DONE)
                 fprintf(stderr, "%s: purge run: %" PRIu64 " copies failed: run it again\n", prog,

@@ -243,7 +243,7 @@ claw_cmd_hunt_rules(const char *prog, claw_config_t *cfg, const char *archive, i
         ix = cli_search_open(prog, cfg, archive, true, &run.ar, &rc);
         claw_hits_t *hits = NULL;
         char *err = NULL;
-        if (ix && claw_index_search(ix, query, CLAW_SORT_DATE, 0, SIZE_MAX, &hits, &err)) {
+        if (ix && claw_index_search(ix, query, CLAW_SORT_DATE, 0, CLAW_HITS_ALL, &hits, &err)) {
             fprintf(stderr, "%s hunt: --query: %s\n", prog, err ? err : "the search failed");
             rc = EX_DATAERR;
         }

@@ -61,6 +61,11 @@ claw retention run > "$tmp/again"; rc=$?
 check "retention run again: nothing more is due but the held one (held again)" \
     sh -c "[ $rc = 0 ] && grep -q 'held=1' '$tmp/again' && ! grep -q 'done=[1-9]' '$tmp/again'"
 
+printf 'short = 30d\n' >> "$tmp/c.conf"
+claw retention plan --json --show all > "$tmp/short.json"; rc=$?
+check "a second, shorter default rule: the longest default still keeps the half-year-old report" \
+    sh -c "[ $rc = 0 ] && ! grep -q '\"$id6\"' '$tmp/short.json' && grep -q '\"$id5\"' '$tmp/short.json'"
+sed -i '/^short = /d' "$tmp/c.conf"
 printf 'bad = 90d subject:(unclosed\n' >> "$tmp/c.conf"
 claw retention plan > /dev/null 2> "$tmp/err"; rc=$?
 check "a rule whose query cannot be asked: 65, says which, no plan" \
