@@ -802,9 +802,12 @@ act_external(run_t *r)
         if (t && t->act_many) {
             t->act_many(t->ctx, r->p.action, c, mine->len, status, detail);
         } else {
-            for (guint i = 0; i < mine->len; i++)
+            for (guint i = 0; i < mine->len; i++) {
                 status[i] = t ? t->act(t->ctx, r->p.action, &c[i], &detail[i])
                               : CLAW_COPY_FAILED;
+                if (i + 1 < mine->len)
+                    crash_point(); /* between two copies of a batch */
+            }
         }
         for (guint i = 0; i < mine->len; i++) {
             guint j = g_array_index(at, guint, i);

@@ -94,8 +94,15 @@ claw_exim_act(void *ctx, claw_plan_action_t action, const claw_copy_t *copy, cha
                                                        : "-Mt";
     bool done_already = (action == CLAW_PLAN_QUARANTINE && state == 2) ||
                         (action == CLAW_PLAN_RESTORE && state == 1);
-    char *out = NULL;
-    int rc = done_already ? 0 : run_exim(t, opt, id, NULL, &out);
+    /* Exim says why it would not (the message locked by a delivery) on
+     * its standard output, other complaints on its error output. */
+    char *said = NULL, *out = NULL;
+    int rc = done_already ? 0 : run_exim(t, opt, id, &said, &out);
+    if (out && !*out && said) {
+        g_free(out);
+        out = g_strndup(said, strcspn(said, "\n"));
+    }
+    g_free(said);
     int now = rc == 0 ? claw_exim_queued(t, id) : state;
     bool ok = rc == 0 && (action == CLAW_PLAN_DELETE     ? now == 0
                           : action == CLAW_PLAN_QUARANTINE ? now == 2

@@ -136,4 +136,38 @@ sweep delete "$tmp/base_d" 1 purge run 1
 check "delete: the bad sender's copies are gone from every Maildir, the good one's kept" \
     sh -c "! grep -q '^mail/.*M[123]P' '$tmp/want-delete' && grep -q '^mail/u1/new/1700000004.M4P1.host ' '$tmp/want-delete'"
 
+# --- a failing disk: the delete's Nth write to the store fails (EIO, from
+# tests/archive/fault-write.c, an LD_PRELOAD shim), for every N; the run
+# says so and ends, and running it again ends as a clean run does ---------
+cc="${CC:-cc}"
+if ! "$cc" -shared -fPIC -o "$tmp/fault.so" "$srcdir/tests/archive/fault-write.c" -ldl > "$tmp/cc.log" 2>&1; then
+    skip "a failing disk" "cannot build the shim with $cc: $(head -1 "$tmp/cc.log")"
+else
+    n=1 bad=0 failed=0
+    while [ $n -lt 300 ]; do
+        setup "$tmp/base_d"
+        LD_PRELOAD="$tmp/fault.so" CLAW_FAULT_UNDER="$W/archive/store" CLAW_FAULT_ERRNO=EIO \
+            CLAW_FAULT_AT=$n CLAW_TEST_PURGE_BATCH=2 "$CLAW" --config "$tmp/c.conf" purge run 1 \
+            > /dev/null 2> "$tmp/fault.err"
+        rc=$?
+        [ $rc = 0 ] && break
+        failed=$((failed + 1))
+        if [ $rc -lt 64 ] || [ ! -s "$tmp/fault.err" ]; then
+            bad=$((bad + 1)); echo "# write $n failed: exit $rc, said: $(head -1 "$tmp/fault.err")" >&2
+        fi
+        claw purge run 1 > /dev/null 2>&1 ||
+            { bad=$((bad + 1)); echo "# the run after write $n failed did not finish" >&2; }
+        state "$W" 1 > "$tmp/got"
+        if ! cmp -s "$tmp/want-delete" "$tmp/got"; then
+            bad=$((bad + 1))
+            echo "# after write $n failed:" >&2
+            diff "$tmp/want-delete" "$tmp/got" | head -20 >&2
+        fi
+        claw audit verify > /dev/null 2>&1 || { bad=$((bad + 1)); echo "# audit broken after write $n failed" >&2; }
+        n=$((n + 1))
+    done
+    check "delete: each of its $failed writes to the store failing in turn: a clear error, then run again the same end as a clean run" \
+        [ "$bad $((failed >= 10))" = "0 1" ]
+fi
+
 [ $n_fail = 0 ]

@@ -99,4 +99,17 @@ echo "end to end: $delivered of $copies copies delivered by Exim into $users Dov
 echo "claw ioc add --action quarantine -> gone from the users' mailboxes: $(timed 0 "$CLAW" --config "$tmp/clawback.conf" ioc add --action quarantine sender:payroll@evil-payroll.example)"
 plan=$(claw purge list --json | "$py" -c 'import json,sys; print(json.load(sys.stdin)[0]["plan"])')
 claw purge status "$plan" | sed -n 's/^  \(done=.*\)/  (plan '"$plan"': \1)/p'
+# Where the time went, from the audit log (to the second): the indicator
+# stored, clawd's hunt of it, the plan made, the plan done.
+claw audit log --json | "$py" -c '
+import datetime, json, sys
+t = {}
+for r in map(json.loads, sys.stdin):
+    a = r["action"]
+    if a in ("ioc.put", "hunt", "purge.plan", "purge.done") and a not in t:
+        t[a] = datetime.datetime.fromisoformat(r["time"].replace("Z", "+00:00"))
+if len(t) == 4:
+    at = lambda a: (t[a] - t["ioc.put"]).total_seconds()
+    print("  (after the indicator was stored: hunted at +%.0f s, plan made at +%.0f s, done at +%.0f s)"
+          % (at("hunt"), at("purge.plan"), at("purge.done")))'
 echo "claw restore -> back in the users' mailboxes: $(timed "$copies" "$CLAW" --config "$tmp/clawback.conf" restore "$plan")"

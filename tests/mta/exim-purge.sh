@@ -70,12 +70,26 @@ check "the Maildir copies are back" [ "$(maildir_count)" = 3 ]
 check "the queued copy is thawed, still queued" \
     sh -c "! exim -C '$EXIM_CONF' $EXIM_ARGS -bp | grep -q 'frozen' && exim -C '$EXIM_CONF' $EXIM_ARGS -Mvh '$qid' > /dev/null 2>&1"
 
-# --- delete the queued copy ---------------------------------------------------------
+# --- delete the queued copy: first while Exim is at it (its spool file locked) -------
 claw ioc revoke 1 > /dev/null 2>&1
 claw purge plan --action delete --targets queue "id:$id" > /dev/null
+# A delivery process holds the message's data file locked (fcntl, as Exim does).
+"$py" -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$ex_dir/spool/input/$qid-D" "$tmp/locked" &
+locker=$!
+until_ok [ -f "$tmp/locked" ]
+claw purge run 3 > /dev/null 2> "$tmp/d.err"; rc=$?
+claw purge status --json 3 > "$tmp/p3.json"
+exim -C "$EXIM_CONF" $EXIM_ARGS -Mvh "$qid" > /dev/null 2>&1; there=$?
+check "Exim's queue locked: the run ends 75, the copy failed with Exim's reason, still queued" \
+    [ "$rc $there $(field "$tmp/p3.json" '(j["state"], j["by_status"]["failed"], "locked" in j["list"][0]["detail"])')" = "75 0 ('running', 1, True)" ]
+kill $locker; wait $locker 2> /dev/null
 claw purge run 3 > "$tmp/d.out"; rc=$?
 exim -C "$EXIM_CONF" $EXIM_ARGS -Mvh "$qid" > /dev/null 2>&1; there=$?
-check "delete --targets queue: 0, the message is removed from Exim's queue" \
+check "...run again once it is free: 0, the message is removed from Exim's queue" \
     sh -c "[ $rc = 0 ] && [ $there != 0 ] && grep -q 'done=1' '$tmp/d.out'"
 claw audit verify > /dev/null; rc=$?
 check "audit: intact" [ $rc = 0 ]
