@@ -96,6 +96,8 @@ t0=$(now); "$CLAW" --config /dev/null --archive "$tmp/ingest" import --quiet "$t
 rate=$(echo "10000 / ($t1 - $t0)" | bc)
 recs=$("$CLAW" --config /dev/null --archive "$tmp/ingest" audit log | wc -l)
 echo "ingest of 10000 messages: $rate messages/s; audit records written: $recs, plans: $("$CLAW" --config /dev/null --archive "$tmp/ingest" purge list | grep -c '^plan' || true)"
+# ...and the rate, beside the build before the audit log and journal.
+sh "$srcdir/tests/bench/bench-ingest-audit.sh"
 if [ "$(id -u)" = 0 ] && command -v exim > /dev/null && command -v doveadm > /dev/null; then
     sh "$srcdir/tests/bench/bench-clawback-e2e.sh"
 else
