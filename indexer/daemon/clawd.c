@@ -11,6 +11,10 @@
  * Signals: SIGHUP reloads the configuration (a bad file is logged and the
  * old one kept), SIGTERM and SIGINT stop accepting, let sessions finish the
  * transaction in hand, and exit once everything is stored and indexed.
+ *
+ * Under systemd (Type=notify, $NOTIFY_SOCKET set) clawd says READY=1 once
+ * it listens, RELOADING=1 and READY=1 around a reload, STOPPING=1 when it
+ * begins to drain; elsewhere sd_notify() does nothing.
  */
 #include "build-config.h"
 
@@ -19,6 +23,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <systemd/sd-daemon.h>
 
 /* ------------------------------------------------------------------------
  * Signals and shutdown
@@ -58,6 +63,7 @@ clawd_stop(server_t *srv, const char *why)
         return;
     claw_log(CLAW_LOG_NOTICE, NULL, "%s: finishing %ld sessions, then exiting", why,
              srv->sessions);
+    sd_notify(0, "STOPPING=1");
     srv->draining = true;
     for (guint i = 0; i < srv->listeners->len; i++)
         evconnlistener_free(srv->listeners->pdata[i]);
@@ -107,6 +113,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     server_t *srv = arg;
     claw_config_t *cfg = NULL;
     char *err = NULL;
+    sd_notify(0, "RELOADING=1");
     claw_status_t st = claw_config_load(srv->config_path, &cfg, &err);
     if (!st)
         st = claw_ingest_reload(srv->ingest, cfg, &err);
@@ -115,6 +122,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
                  err ? err : claw_status_to_string(st));
         free(err);
         claw_config_destroy(cfg);
+        sd_notify(0, "READY=1\nSTATUS=reload refused: the old configuration is kept");
         return;
     }
     clawd_puller_stop(srv->puller);
@@ -124,6 +132,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     srv->puller = clawd_puller_start(srv);
     claw_log_configure(cfg, "clawd", srv->log_stderr ? CLAW_LOG_FORCE_STDERR : CLAW_LOG_AS_CONFIGURED);
     claw_log(CLAW_LOG_NOTICE, NULL, "SIGHUP: reloaded %s", srv->config_path);
+    sd_notify(0, "READY=1\nSTATUS=reloaded");
 }
 
 /* ------------------------------------------------------------------------
@@ -309,6 +318,8 @@ main(int argc, char **argv)
         srv.publisher = clawd_publisher_start(&srv);
         srv.hunter = clawd_hunter_start(&srv);
         srv.puller = clawd_puller_start(&srv);
+        sd_notifyf(0, "READY=1\nSTATUS=archive %s\nMAINPID=%lu", srv.archive_dir,
+                   (unsigned long)getpid());
         event_base_dispatch(srv.base);
     }
     /* Teardown in reverse: no new work, everything stored, then indexed. */
