@@ -168,7 +168,7 @@ check "an uncommented sample option takes effect" [ $? -eq 0 ]
 # clawback.conf(5) documents every option and every rule the code knows.
 missing=""
 for name in $(sed -n 's/^#\{0,1\}\([A-Za-z_]*\) =.*/\1/p' "$srcdir/conf/clawback.conf" | sort -u); do
-    grep -q "^\.B $name\$" "$srcdir/conf/clawback.conf.5" || missing="$missing $name"
+    grep -q "^\.B $name\$" "$srcdir/conf/clawback.conf.5.in" || missing="$missing $name"
 done
 if [ -z "$missing" ]; then
     ok "clawback.conf(5) documents every option and rule"

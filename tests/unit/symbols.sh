@@ -64,7 +64,7 @@ if [ -f "$so" ]; then
         [ "$(tr '\n' ' ' < "$tmp/plugin")" = "claw_preload claw_scan local_scan local_scan_version_major local_scan_version_minor " ]
     undocumented=""
     for f in $(grep -v '^local_scan_version' "$tmp/plugin"); do
-        grep -q "$f" "$srcdir/plugin/exim/claw_exim.8" || undocumented="$undocumented $f"
+        grep -q "$f" "$srcdir/plugin/exim/claw_exim.8.in" || undocumented="$undocumented $f"
     done
     check "claw_exim(8) documents every entry point${undocumented:+ (not:$undocumented)}" \
         [ -z "$undocumented" ]
