@@ -6,12 +6,17 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static claw_log_level_t log_level = CLAW_LOG_NOTICE;
 static claw_log_sink_t log_sink;
 static void *log_ctx;
 static char *syslog_ident;
+/* Lines to stderr carry the time when they stand in for syslog's (a file
+ * has no other clock). */
+static bool stderr_stamps;
 
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug"};
 
@@ -19,10 +24,18 @@ static void
 stderr_sink(void *ctx, claw_log_level_t level, const char *id, const char *line)
 {
     (void)ctx;
+    char stamp[40] = "";
+    if (stderr_stamps) {
+        GDateTime *now = g_date_time_new_now_local();
+        char *s = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S%z ");
+        g_strlcpy(stamp, s ? s : "", sizeof stamp);
+        g_free(s);
+        g_date_time_unref(now);
+    }
     if (id)
-        fprintf(stderr, "clawback: %s: [%s] %s\n", level_names[level], id, line);
+        fprintf(stderr, "%sclawback: %s: [%s] %s\n", stamp, level_names[level], id, line);
     else
-        fprintf(stderr, "clawback: %s: %s\n", level_names[level], line);
+        fprintf(stderr, "%sclawback: %s: %s\n", stamp, level_names[level], line);
 }
 
 static void
@@ -46,6 +59,17 @@ claw_log_set_sink(claw_log_sink_t sink, void *ctx)
 void
 claw_log_use_syslog(const char *ident, int facility)
 {
+    /* No syslog socket (a container, a chroot, a system without a syslog
+     * daemon or journald): syslog() would drop every line without a word.
+     * They go to stderr instead, and the first says why. */
+    struct stat st;
+    if (stat(_PATH_LOG, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        claw_log_set_sink(NULL, NULL);
+        stderr_stamps = true;
+        claw_log(CLAW_LOG_NOTICE, NULL, "no syslog socket (%s): %s[%ld] logs here", _PATH_LOG,
+                 ident ? ident : "clawback", (long)getpid());
+        return;
+    }
     free(syslog_ident);
     syslog_ident = strdup(ident ? ident : "clawback");
     openlog(syslog_ident ? syslog_ident : "clawback", LOG_PID | LOG_NDELAY, facility);

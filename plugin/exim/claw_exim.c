@@ -322,17 +322,33 @@ scanner_program(void)
     return CLAW_SCANNER;
 }
 
+/* Where the scanner's stderr goes: beside its socket, in Exim's spool
+ * (its log, where the system has no syslog socket; a failure to start). */
+static void
+scanner_log_path(const char *sock_path, char *out, size_t size)
+{
+    const char *slash = strrchr(sock_path, '/');
+    snprintf(out, size, "%.*s/claw-scanner.log", slash ? (int)(slash - sock_path) : 1,
+             slash ? sock_path : ".");
+}
+
 /* Start a scanner, detached: it outlives this connection. Two receiving
  * processes may both try; the scanner's lock lets one through. */
 static void
 scanner_spawn(const char *sock_path, const char *cfg_path)
 {
     const char *prog = scanner_program();
+    char log_path[4096];
+    scanner_log_path(sock_path, log_path, sizeof log_path);
     pid_t a = fork();
     if (a == 0) {
         setsid();
         if (fork() == 0) {
             close_range(0, ~0U, 0);
+            /* 0 and 1 on /dev/null, 2 on the log (append: two may start). */
+            if (open("/dev/null", O_RDONLY) == 0 && open("/dev/null", O_WRONLY) == 1 &&
+                open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0640) != 2)
+                open("/dev/null", O_WRONLY);
             execl(prog, "claw-scanner", "--socket", sock_path, "--config", cfg_path,
                   (char *)NULL);
             _exit(127);
@@ -366,7 +382,10 @@ scan(int data_fd, const char *cfg_arg, const char *const *kv, int n_kv, scan_res
             sock = scanner_connect(&sa);
         }
         if (sock < 0) {
-            *why = _claw_strdup_printf("%s did not start (see syslog)", scanner_program());
+            char log_path[4096];
+            scanner_log_path(sa.sun_path, log_path, sizeof log_path);
+            *why = _claw_strdup_printf("%s did not start (see syslog, or %s)", scanner_program(),
+                                       log_path);
             return false;
         }
     }

@@ -108,7 +108,8 @@ scanner_engine(const char *path, struct stat *st, size_t *max_read)
     uint64_t max_bytes = 0;
     if (s == CLAW_STATUS_SUCCESS) {
         /* [log] level and facility, as every program takes them; always to
-         * syslog: the scanner's stderr goes nowhere. */
+         * syslog, or where there is none to its stderr: the plugin opens
+         * that on claw-scanner.log beside the socket. */
         claw_log_configure(cfg, "clawback-scanner", CLAW_LOG_FORCE_SYSLOG);
         claw_config_get_duration_ms(cfg, "limits", "max_time", &max_time);
         claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
@@ -294,14 +295,14 @@ retire_workers(pid_t *workers, int n)
 static int
 scanner_main(const char *sock_path, const char *cfg_path)
 {
-    /* Nothing of the receiving process: no descriptors (the SMTP connection
-     * must close when Exim closes it), no signal handlers. */
-    close_range(0, ~0U, 0);
-    int null = open("/dev/null", O_RDWR);
-    if (null == 0) {
-        dup2(0, 1);
-        dup2(0, 2);
-    }
+    /* Nothing of the receiving process: no descriptors but the standard
+     * three (the SMTP connection must close when Exim closes it; the
+     * plugin gives 0 and 1 on /dev/null, 2 on claw-scanner.log), no signal
+     * handlers. Any of the three not open is /dev/null. */
+    close_range(3, ~0U, 0);
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+            break;
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
     sigset_t none;

@@ -67,6 +67,17 @@ for mode in dlfunc local_scan; do
         fail "$mode: clean mail reaches the Maildir"
     fi
 
+    # The scanner logs to syslog; where the system has no syslog socket
+    # (as in many containers) to claw-scanner.log beside its socket, with
+    # the time, rather than nowhere.
+    if [ -S /dev/log ]; then
+        skip "$mode: the scanner's log without a syslog socket" "this system has /dev/log"
+    else
+        check "$mode: no syslog socket: the scanner's start is in claw-scanner.log, with the time" \
+            grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[-+][0-9]{4} clawback: notice: scanner .* up: ' \
+            "$ex_dir/spool/claw-scanner.log"
+    fi
+
     # The shipped preload: the daemon loaded the plugin once, so each
     # connection's process has it from the fork.
     check "$mode: the daemon holds the plugin (preloaded)" grep -q claw_exim.so "/proc/$ex_pid/maps"
