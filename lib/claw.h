@@ -159,7 +159,11 @@ CLAW_PUBLIC claw_status_t claw_endpoint_parse(const char *text, struct sockaddr_
  * values and out-of-range numbers are errors reported as "file:line: message".
  * --------------------------------------------------------------------- */
 
+/* The build's (configure --sysconfdir); /etc/clawback for a program built
+ * elsewhere against this header. */
+#ifndef CLAW_DEFAULT_CONFIG
 #define CLAW_DEFAULT_CONFIG "/etc/clawback/clawback.conf"
+#endif
 
 typedef struct claw_config claw_config_t;
 
@@ -168,7 +172,10 @@ CLAW_PUBLIC claw_status_t claw_config_new(claw_config_t **config);
 
 /** Load @path over the defaults. On CONFIG_ERROR or IO_ERROR, *@error (if
  * @error is not NULL) receives a malloc'd "file:line: message" the caller
- * frees; *@config is then NULL. */
+ * frees; *@config is then NULL. One rule for every program (claw, clawd,
+ * the Exim plugin and its scanner): the default file, CLAW_DEFAULT_CONFIG,
+ * may be absent (no site file written yet: every default); any other file
+ * named must exist. */
 CLAW_PUBLIC claw_status_t claw_config_load(const char *path, claw_config_t **config,
                                            char **error);
 

@@ -198,11 +198,11 @@ main(int argc, char **argv)
     };
     const char *config_path = CLAW_DEFAULT_CONFIG, *archive = NULL, *sock = NULL;
     GPtrArray *listens = g_ptr_array_new();
-    bool check = false, to_stderr = false, explicit_config = false;
+    bool check = false, to_stderr = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:a:s:l:nhV", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; explicit_config = true; break;
+        case 'c': config_path = optarg; break;
         case 'a': archive = optarg; break;
         case 's': sock = optarg; break;
         case 'l': g_ptr_array_add(listens, optarg); break;
@@ -220,9 +220,7 @@ main(int argc, char **argv)
     server_t srv = {0};
     srv.config_path = config_path;
     char *err = NULL;
-    claw_status_t st = !explicit_config && access(config_path, F_OK) != 0
-                           ? claw_config_new(&srv.cfg)
-                           : claw_config_load(config_path, &srv.cfg, &err);
+    claw_status_t st = claw_config_load(config_path, &srv.cfg, &err);
     if (st)
         return exit_early(&srv, NULL, listens, config_failed(st, err));
     if (check) {

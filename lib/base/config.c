@@ -1087,6 +1087,8 @@ load(const char *path, const char *only, bool lenient, claw_config_t **config, c
     *config = NULL;
 
     FILE *f = fopen(path, "r");
+    if (!f && errno == ENOENT && !strcmp(path, CLAW_DEFAULT_CONFIG))
+        return claw_config_new(config); /* no file written yet: the defaults */
     if (!f) {
         if (error)
             *error = _claw_strdup_printf("%s: %s", path, strerror(errno));
@@ -1271,7 +1273,7 @@ void
 claw_config_write(const claw_config_t *c, FILE *out)
 {
     const char *section = "";
-    fputs("# Clawback configuration (" CLAW_DEFAULT_CONFIG ").\n"
+    fputs("# Clawback configuration (clawback.conf(5)).\n"
           "#\n"
           "# Every option is shown with its default. Sizes take k, m or g (powers of\n"
           "# 1024; any case: 64M); durations take ms, s, m or h (no unit: ms).\n"

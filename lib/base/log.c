@@ -65,9 +65,10 @@ claw_log_use_syslog(const char *ident, int facility)
     struct stat st;
     if (stat(_PATH_LOG, &st) != 0 || !S_ISSOCK(st.st_mode)) {
         claw_log_set_sink(NULL, NULL);
+        if (!stderr_stamps)
+            claw_log(CLAW_LOG_NOTICE, NULL, "no syslog socket (%s): %s[%ld] logs here",
+                     _PATH_LOG, ident ? ident : "clawback", (long)getpid());
         stderr_stamps = true;
-        claw_log(CLAW_LOG_NOTICE, NULL, "no syslog socket (%s): %s[%ld] logs here", _PATH_LOG,
-                 ident ? ident : "clawback", (long)getpid());
         return;
     }
     free(syslog_ident);

@@ -53,9 +53,7 @@
 #include <local_scan.h>
 #pragma GCC diagnostic pop
 
-#ifndef CLAW_EXIM_CONFIG
-#define CLAW_EXIM_CONFIG "/etc/clawback/clawback.conf"
-#endif
+
 #ifndef CLAW_SCANNER
 #define CLAW_SCANNER "/usr/lib/clawback/claw-scanner"
 #endif
@@ -82,7 +80,7 @@ config_path(const char *arg)
     if (arg && *arg)
         return arg;
     const char *env = getenv("CLAWBACK_CONFIG");
-    return env && *env ? env : CLAW_EXIM_CONFIG;
+    return env && *env ? env : CLAW_DEFAULT_CONFIG;
 }
 
 /* Read [mta] from @path if it changed. The rest of the file is the
@@ -93,10 +91,8 @@ static bool
 read_mta(const char *path, char **why)
 {
     struct stat st;
-    if (stat(path, &st) != 0) {
-        *why = _claw_strdup_printf("configuration %s: %s", path, strerror(errno));
-        return false;
-    }
+    if (stat(path, &st) != 0)
+        memset(&st, 0, sizeof st); /* none: the loader says if that may be */
     if (mta.loaded && !strcmp(mta.path, path) && proto_same_file(&st, &mta.st))
         return true;
     /* The option table of every program, [mta] only (config.c). */

@@ -67,7 +67,7 @@ config_error(const char *path, const struct stat *st)
 {
     struct stat now;
     if (stat(path, &now) != 0)
-        return g_strdup_printf("configuration %s: %s", path, strerror(errno));
+        memset(&now, 0, sizeof now); /* none: the loader says whether it may be */
     if (proto_same_file(&now, st))
         return NULL;
     claw_config_t *cfg = NULL;

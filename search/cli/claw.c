@@ -177,7 +177,6 @@ main(int argc, char **argv)
         switch (c) {
         case 'c':
             call.config_path = optarg;
-            call.explicit_config = true;
             break;
         case 'a':
             call.archive = optarg;

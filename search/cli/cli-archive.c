@@ -30,7 +30,7 @@ claw_cli_run(const claw_cli_call_t *call)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(call->command, cmds[i].name) != 0)
             continue;
-        claw_config_t *cfg = cli_setup(call->prog, call->config_path, call->explicit_config);
+        claw_config_t *cfg = cli_setup(call->prog, call->config_path);
         int rc = cmds[i].fn(call->prog, cfg, call->archive, call->argc, call->argv);
         claw_config_destroy(cfg);
         return rc;

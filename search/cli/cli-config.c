@@ -12,17 +12,11 @@
 static const char *progname = "claw";
 
 static claw_config_t *
-load_config(const char *path, bool explicit_path)
+load_config(const char *path)
 {
     claw_config_t *cfg = NULL;
     char *err = NULL;
-    claw_status_t st;
-
-    if (!explicit_path && access(path, F_OK) != 0) {
-        st = claw_config_new(&cfg);
-    } else {
-        st = claw_config_load(path, &cfg, &err);
-    }
+    claw_status_t st = claw_config_load(path, &cfg, &err);
     if (st) {
         fprintf(stderr, "%s: %s\n", progname, err ? err : claw_status_to_string(st));
         free(err);
@@ -33,10 +27,10 @@ load_config(const char *path, bool explicit_path)
 }
 
 claw_config_t *
-cli_setup(const char *prog, const char *path, bool explicit_path)
+cli_setup(const char *prog, const char *path)
 {
     progname = prog;
-    claw_config_t *cfg = load_config(path, explicit_path);
+    claw_config_t *cfg = load_config(path);
     claw_log_configure(cfg, "claw", CLAW_LOG_AS_CONFIGURED);
     return cfg;
 }

@@ -20,7 +20,7 @@ claw_cli_run(const claw_cli_call_t *call)
         return EX_USAGE;
     }
     cli_model_set_module_dir(call->module_dir);
-    claw_config_t *cfg = cli_setup(call->prog, call->config_path, call->explicit_config);
+    claw_config_t *cfg = cli_setup(call->prog, call->config_path);
     int rc = claw_cmd_ioc(call->prog, cfg, call->archive, call->argc, call->argv);
     claw_config_destroy(cfg);
     return rc;

@@ -30,7 +30,6 @@ typedef struct {
     const char *command;     /* "scan", "search", ... or "--check-config",
                               * "--dump-config" */
     const char *config_path; /* --config, or the default */
-    bool explicit_config;    /* --config was given: a missing file is an error */
     const char *archive;     /* --archive, or NULL for [archive] path */
     const char *module_dir;  /* where the modules are */
     int argc;                /* the command's own arguments; argv[0] is the */

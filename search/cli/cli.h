@@ -25,7 +25,7 @@ typedef int claw_cli_cmd_fn(const char *prog, claw_config_t *cfg, const char *ar
 /* The run's configuration: @path (or, unless @explicit_path, the built-in
  * defaults when it does not exist), with its [log] settings applied. A
  * configuration error ends the process with EX_CONFIG. (cli-config.c) */
-claw_config_t *cli_setup(const char *prog, const char *path, bool explicit_path);
+claw_config_t *cli_setup(const char *prog, const char *path);
 
 /* Apply @cfg's [log] settings (to this module's copy of libclaw's log). */
 void cli_apply_log_config(const claw_config_t *cfg);

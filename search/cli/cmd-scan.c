@@ -149,7 +149,7 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
     /* The file first, then each --set over it, whatever their order. */
     if (config_path) {
         claw_config_destroy(*cfgp);
-        *cfgp = cli_setup(progname, config_path, true);
+        *cfgp = cli_setup(progname, config_path);
     }
     claw_config_t *cfg = *cfgp;
     for (int i = 0; i < n_sets; i++) {
@@ -255,7 +255,7 @@ claw_cli_run(const claw_cli_call_t *call)
     progname = call->prog;
     if (strcmp(call->command, "--check-config") == 0)
         return check_config(call->argv[0]);
-    claw_config_t *cfg = cli_setup(call->prog, call->config_path, call->explicit_config);
+    claw_config_t *cfg = cli_setup(call->prog, call->config_path);
     int rc;
     if (strcmp(call->command, "--dump-config") == 0) {
         claw_config_write(cfg, stdout);

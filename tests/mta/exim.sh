@@ -206,4 +206,21 @@ else
     fail "no preload: Exim starts"
 fi
 
+# The one rule for a missing configuration (claw, clawd, the plugin and
+# its scanner alike): a file named (here CLAWBACK_CONFIG) must exist (451
+# above); the default file may be absent, and then the defaults judge.
+default_conf=$("$CLAW" --help | sed -n 's/.*(default \([^;)]*clawback\.conf\).*/\1/p')
+if [ -z "$default_conf" ] || [ -e "$default_conf" ]; then
+    skip "no configuration at all" "the default ${default_conf:-?} exists on this machine"
+elif exim_start "$tmp/no-conf" dlfunc ""; then
+    send "$fx/plain.eml"
+    code=$(cut -c1-3 "$tmp/reply")
+    exim_wait_delivered 1 && verdict=$(sed -n 's/^X-Clawback-Verdict: //p' "$(newest)")
+    check "no $default_conf and none named: the defaults judge ($code, ${verdict:-not delivered})" \
+        sh -c "[ '$code' = 250 ] && [ '${verdict%%;*}' = accept ]"
+    exim_stop
+else
+    fail "no configuration at all: Exim starts"
+fi
+
 [ "$n_fail" -eq 0 ]
