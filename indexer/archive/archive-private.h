@@ -148,6 +148,7 @@ struct claw_item {
     claw_item_outcome_t outcome;
     uint64_t docid, seq;
     bool withheld; /* the MTA quarantined it at reception: stored quarantined */
+    char *message_id, *queue_id; /* for the log line (g_free) */
 };
 
 struct claw_record_private {

@@ -213,6 +213,9 @@ uint64_t claw_item_docid(const claw_item_t *item);
 uint64_t claw_item_seq(const claw_item_t *item);
 const char *claw_item_id(const claw_item_t *item);
 const char *claw_item_action(const claw_item_t *item);
+/** Its Message-ID and the MTA's queue id ("" when unknown), for logs. */
+const char *claw_item_message_id(const claw_item_t *item);
+const char *claw_item_queue_id(const claw_item_t *item);
 /** The index document built with the item (NULL once taken). The caller
  * owns what it takes. */
 claw_doc_t *claw_item_take_doc(claw_item_t *item);

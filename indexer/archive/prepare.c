@@ -413,6 +413,8 @@ claw_item_prepare(claw_engine_t *engine, const claw_prepare_options_t *opt, cons
     /* Withheld from its recipients by the MTA: quarantined from the start,
      * its document too. */
     it->withheld = rec.quarantined = d.withheld && !strcmp(d.withheld, "yes");
+    it->message_id = g_strdup(rec.message_id);
+    it->queue_id = g_strdup(d.queue_id);
     it->meta = g_byte_array_new();
     meta_record(it->meta, &rec, it->sha, msg);
     it->env = g_byte_array_new();
@@ -454,6 +456,8 @@ claw_item_free(claw_item_t *it)
         g_byte_array_unref(it->env);
     if (it->envid)
         g_byte_array_unref(it->envid);
+    g_free(it->message_id);
+    g_free(it->queue_id);
     claw_doc_free(it->doc);
     free(it);
 }
@@ -486,6 +490,18 @@ const char *
 claw_item_action(const claw_item_t *it)
 {
     return it->action;
+}
+
+const char *
+claw_item_message_id(const claw_item_t *it)
+{
+    return it->message_id ? it->message_id : "";
+}
+
+const char *
+claw_item_queue_id(const claw_item_t *it)
+{
+    return it->queue_id ? it->queue_id : "";
 }
 
 claw_doc_t *

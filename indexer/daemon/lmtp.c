@@ -637,9 +637,22 @@ clawd_on_done(evutil_socket_t fd, short what, void *arg)
                                : claw_item_outcome(c->item) == CLAW_ITEM_NEW_DELIVERY
                                    ? "stored (another delivery)"
                                    : "stored";
-            claw_log(CLAW_LOG_INFO, claw_item_id(c->item), "%s: %s as %" PRIu64 ", %u rcpt, %s",
-                     s->peer, how, claw_item_docid(c->item), s->rcpt->len,
-                     claw_item_action(c->item));
+            const char *result = claw_item_outcome(c->item) == CLAW_ITEM_DUPLICATE ? "duplicate"
+                                 : claw_item_outcome(c->item) == CLAW_ITEM_NEW_DELIVERY
+                                     ? "another-delivery"
+                                     : "stored";
+            /* One line a message, at the default level, with the ids an
+             * admin follows it by: ours, the MTA's, the Message-ID (in its
+             * brackets, as the MTA logs it). */
+            const char *mid = claw_item_message_id(c->item);
+            claw_log(CLAW_LOG_NOTICE, NULL,
+                     "message id=%s queue_id=%s message-id=%s%s%s docid=%" PRIu64
+                     " rcpt=%u action=%s result=%s peer=%s",
+                     claw_item_id(c->item), *claw_item_queue_id(c->item)
+                         ? claw_item_queue_id(c->item) : "-",
+                     *mid ? "<" : "-", mid, *mid ? ">" : "",
+                     claw_item_docid(c->item), s->rcpt->len, claw_item_action(c->item), result,
+                     s->peer);
             for (guint i = 0; i < s->rcpt->len; i++)
                 clawd_reply(s, "250 2.0.0 %s %s", claw_item_id(c->item), how);
         }

@@ -457,6 +457,35 @@ quoted(const char *s, size_t max)
     return q;
 }
 
+/* The message's Message-ID as the log gives it: its first word, "-" when
+ * it has none (in Exim's store). */
+static const char *
+log_message_id(void)
+{
+    for (header_line *h = header_list; h; h = h->next) {
+        if (h->type == '*' || strncasecmp((const char *)h->text, "Message-ID:", 11))
+            continue;
+        const char *v = (const char *)h->text + 11;
+        v += strspn(v, " \t\r\n");
+        size_t n = strcspn(v, " \t\r\n");
+        return n ? quoted((const char *)string_sprintf("%.*s", (int)n, v), 250) : "-";
+    }
+    return "-";
+}
+
+/* The one line in Exim's main log for each message the plugin saw,
+ * whatever became of it, with the ids an admin follows it by: ours, Exim's
+ * and the Message-ID, then what was decided (@what: "action=... score=...
+ * rules=...", or a failure's "action=defer reason=..."). Exim's own lines
+ * (its arrival, its rejection) stay as they are. */
+static void
+log_verdict(const char *id, const char *what)
+{
+    log_write(0, LOG_MAIN, "clawback: id=%s queue_id=%s message-id=%s %s", id,
+              message_id && *message_id ? (const char *)message_id : "-", log_message_id(),
+              what);
+}
+
 /* A message that could not be judged, for @why (freed here): accepted,
  * stamped "unscanned", when [mta] on_failure = accept (returns true), else
  * to be deferred (false). Logged either way. *@reason is @why made safe to
@@ -468,12 +497,12 @@ not_scanned(const char *id, char *why, char **reason)
     free(why);
     *reason = q;
     if (mta.fail_open) {
-        log_write(0, LOG_MAIN, "clawback: message not scanned, accepted (on_failure=accept): %s",
-                  q);
+        log_verdict(id, (const char *)string_sprintf("action=accept unscanned=yes "
+                                                     "on_failure=accept reason=\"%s\"", q));
         stamp(id, NULL, q);
         return true;
     }
-    log_write(0, LOG_MAIN, "clawback: message not scanned, deferred: %s", q);
+    log_verdict(id, (const char *)string_sprintf("action=defer reason=\"%s\"", q));
     return false;
 }
 
@@ -510,6 +539,7 @@ claw_scan(uschar **yield, int argc, uschar *argv[])
 
     if (ok) {
         stamp(id, &r, NULL);
+        log_verdict(id, r.line);
         *yield = (uschar *)string_sprintf("%s id=%s reason=\"%s\"", r.line, id,
                                           quoted(r.reason, sizeof r.reason));
         return OK;
@@ -520,8 +550,10 @@ claw_scan(uschar **yield, int argc, uschar *argv[])
             "action=accept score=0 rules= id=%s unscanned=yes reason=\"%s\"", id, q);
         return OK;
     }
-    *yield = (uschar *)string_sprintf("clawback: %s", q);
-    return DEFER;
+    /* OK with action=defer, for the ACL's defer: a failed expansion would
+     * also write Exim's panic log, once a message. */
+    *yield = (uschar *)string_sprintf("action=defer score=0 rules= id=%s reason=\"%s\"", id, q);
+    return OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -580,19 +612,17 @@ local_scan(int fd, uschar **return_text)
         if (not_scanned(id, why, &q))
             return LOCAL_SCAN_ACCEPT;
         *return_text =
-            (uschar *)string_copy((const uschar *)"clawback: message not scanned, try again later");
+            (uschar *)string_copy((const uschar *)"Message not scanned, try again later");
         return LOCAL_SCAN_TEMPREJECT;
     }
     stamp(id, &r, NULL);
+    log_verdict(id, r.line);
     if (!strcmp(r.action, "reject")) {
         char *reason = quoted(r.reason, sizeof r.reason);
         *return_text = (uschar *)string_sprintf("rejected by policy: %s", reason);
-        log_write(0, LOG_MAIN, "clawback: %s id=%s rejected: %s", r.line, id, reason);
         return LOCAL_SCAN_REJECT;
     }
-    if (!strcmp(r.action, "quarantine")) {
-        log_write(0, LOG_MAIN, "clawback: %s id=%s quarantined (frozen)", r.line, id);
+    if (!strcmp(r.action, "quarantine"))
         return LOCAL_SCAN_ACCEPT_FREEZE;
-    }
     return LOCAL_SCAN_ACCEPT;
 }

@@ -62,6 +62,12 @@ check "the verdict is the plugin's ($verdict)" \
 check "one LMTP delivery for both recipients" [ "$("$py" -c 'import json,sys; print(len(json.load(sys.stdin)["deliveries"]))' < "$tmp/show.json")" = 1 ]
 claw show --raw "$id" > "$tmp/raw"
 check "the archived copy carries no X-Clawback-Envelope headers" sh -c "! grep -q '^X-Clawback-Envelope' '$tmp/raw'"
+# One line for the message in clawd's log, at the default level (notice),
+# with the ids an admin follows it by: ours, Exim's, the Message-ID - the
+# same three as the plugin's line in Exim's log.
+qid=$(sed -n "s/^[0-9-]* [0-9:]* \([^ ]*\) clawback: id=$id .*/\1/p" "$EXIM_LOG")
+check "clawd's one line for it: the three ids, Exim's as in Exim's log ($qid)" \
+    sh -c "[ -n '$qid' ] && [ \$(grep -c 'notice: message id=$id queue_id=$qid message-id=<[^ ]*> docid=[0-9]* rcpt=2 action=[a-z]* result=stored ' '$tmp/clawd.log') = 1 ] && [ \$(grep -c 'clawback: id=$id ' '$EXIM_LOG') = 1 ]"
 for q in "from:alerts@billing.example.com" "rcpt:hidden-bcc@clawback.test" "rcpt:finance@clawback.test" \
     "mailfrom:billing@billing.example.com" "ip:127.0.0.1" "subject:statement" "statement" \
     "url:https://portal.billing.example.com/statements?id=2026-11" "host:portal.billing.example.com" \

@@ -107,7 +107,8 @@ for mode in dlfunc local_scan; do
     send "$fx/plain.eml"
     check "$mode: internal fault gets 451" grep -q '^451 ' "$tmp/reply"
     check "$mode: internal fault: nothing left on the spool" exim_spool_empty
-    check "$mode: internal fault: logged" grep -q "clawback: message not scanned, deferred" "$EXIM_LOG"
+    check "$mode: internal fault: logged once, with the reason" \
+        [ "$(grep -c 'clawback: id=.* action=defer reason="scanner failed"' "$EXIM_LOG")" = 1 ]
 
     # A scan past the deadline: 451 soon after the deadline. The fault
     # hangs for good, so a reply within seconds (not at Exim's 5-minute
@@ -151,7 +152,7 @@ for mode in dlfunc local_scan; do
         fail "$mode: fail-open: delivered"
     fi
     check "$mode: fail-open: the log says it was not scanned" \
-        grep -q "message not scanned, accepted (on_failure=accept)" "$EXIM_LOG"
+        grep -q "clawback: id=.* action=accept unscanned=yes on_failure=accept reason=" "$EXIM_LOG"
 
     # The configuration is re-read without restarting Exim: back to normal.
     claw_conf ""
@@ -186,6 +187,26 @@ for mode in dlfunc local_scan; do
             fail "local_scan: exim -t submission delivered ($(cat "$tmp/submit.out"))"
         fi
     fi
+    # One line per message the plugin saw, whatever became of it (accepted,
+    # tagged, rejected, quarantined, deferred), with the three ids; no
+    # panic log (a deferral is the ACL's defer, not a failed expansion).
+    "$py" - "$EXIM_LOG" > "$tmp/lines" <<'EOF'
+import re, sys
+seen, bad, n = {}, [], 0
+for line in open(sys.argv[1]):
+    m = re.match(r"\S+ \S+ (\S+) clawback: id=([0-9A-Z]{26}) queue_id=(\S+) message-id=(\S+) action=(\w+)", line)
+    if " clawback: " in line and not m:
+        bad.append(line.strip())
+        continue
+    if m:
+        n += 1
+        if m.group(1) != m.group(3) or m.group(3) in seen:
+            bad.append(line.strip())
+        seen[m.group(3)] = m.group(5)
+print(n, sorted(set(seen.values())), bad[:3])
+EOF
+    check "$mode: one line a message in Exim's log, each with its three ids ($(cat "$tmp/lines"))" \
+        sh -c "grep -q ' \[\]\$' '$tmp/lines' && grep -q \"'accept'.*'defer'.*'reject'\" '$tmp/lines' && [ ! -s '$ex_dir/log/paniclog' ]"
     exim_stop
 done
 
