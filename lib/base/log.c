@@ -59,6 +59,9 @@ claw_log_set_sink(claw_log_sink_t sink, void *ctx)
 void
 claw_log_use_syslog(const char *ident, int facility)
 {
+    free(syslog_ident);
+    syslog_ident = strdup(ident ? ident : "clawback");
+    openlog(syslog_ident ? syslog_ident : "clawback", LOG_PID | LOG_NDELAY, facility);
     /* No syslog socket (a container, a chroot, a system without a syslog
      * daemon or journald): syslog() would drop every line without a word.
      * They go to stderr instead, and the first says why. */
@@ -71,9 +74,6 @@ claw_log_use_syslog(const char *ident, int facility)
         stderr_stamps = true;
         return;
     }
-    free(syslog_ident);
-    syslog_ident = strdup(ident ? ident : "clawback");
-    openlog(syslog_ident ? syslog_ident : "clawback", LOG_PID | LOG_NDELAY, facility);
     claw_log_set_sink(syslog_sink, NULL);
 }
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make install as an admin or a package build meets it (into a scratch
-# root, DESTDIR): everything in its place; an edited clawback.conf kept on
+# root, DESTDIR; run.sh runs this test alone, after the others: libtool
+# relinks claw's modules in the build tree as it installs them): everything in its place; an edited clawback.conf kept on
 # the next install; the public header and libclaw.pc good enough to build
 # a program against the installed library; clawd.service clean by systemd's
 # own checks with an exposure of at most 2.5; the sysusers.d and tmpfiles.d
@@ -10,7 +11,7 @@
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 R="$tmp/root"
 # The build's own prefix and directories, as make install uses them.
-var() { make -s -C "$builddir" -f Makefile -f - print-var V="$1" <<'EOF'
+var() { make -s --no-print-directory -C "$builddir" -f Makefile -f - print-var V="$1" <<'EOF'
 print-var:
 	@echo $($(V))
 EOF
