@@ -257,9 +257,9 @@ pc="$root/usr/lib/$ma/pkgconfig/libclaw.pc"
 flags="-I$root/usr/include -L$root/usr/lib/$ma -lclaw"
 if [ -f "$pc" ] && command -v pkg-config > /dev/null 2>&1; then
     check "libclaw.pc: pkg-config reads it" \
-        env PKG_CONFIG_LIBDIR="$root/usr/lib/$ma/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" \
+        env PKG_CONFIG_PATH="$root/usr/lib/$ma/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" \
         pkg-config --exists libclaw
-    flags="-I$root/usr/include $(PKG_CONFIG_LIBDIR="$root/usr/lib/$ma/pkgconfig" \
+    flags="-I$root/usr/include $(PKG_CONFIG_PATH="$root/usr/lib/$ma/pkgconfig" \
         PKG_CONFIG_SYSROOT_DIR="$root" pkg-config --cflags --libs libclaw)"
 else
     fail "libclaw.pc: libclaw-dev holds none"
