@@ -31,8 +31,12 @@ elif [ -f "$san/build/Makefile" ]; then
     src="$san/src"
     san="$san/build"
 fi
+# The main build's sysconfdir: the sanitized scanner is run by the main
+# build's plugin, and both must take the same file for the default.
+sysconfdir=$(sed -n 's/^sysconfdir = //p' "$builddir/Makefile")
 if [ ! -f "$san/Makefile" ]; then
-    (cd "$san" && "$src/configure" -q --enable-asan --enable-ubsan CFLAGS="-O1 -g") \
+    (cd "$san" && "$src/configure" -q --enable-asan --enable-ubsan ${sysconfdir:+--sysconfdir="$sysconfdir"} \
+        CFLAGS="-O1 -g") \
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
 fi
 if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la search/claw-ioc.la indexer/clawd \
