@@ -706,8 +706,7 @@ step(claw_archive_t *a, MDB_txn *txn, void *ctx)
         } else {
             /* Outside the store: marked started here, acted on after the
              * commit, ended in a transaction of its own. */
-            claw_copy_t e = *c;
-            e.status = c->status; /* STARTED: a run was cut short at it */
+            claw_copy_t e = *c; /* its status before this try (STARTED: a run was cut short at it) */
             e.id = g_string_chunk_insert(r->ext_s, c->id);
             e.recipient = g_string_chunk_insert(r->ext_s, c->recipient);
             e.where = g_string_chunk_insert(r->ext_s, c->where);
