@@ -15,10 +15,13 @@
 
 #include "claw.h" /* CLAW_DEFAULT_CONFIG alone: no libclaw function */
 #include "cli-module.h"
+#include "query-wire.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,9 @@ usage(FILE *out)
             "  retention plan|run [--as-of DATE]\n"
             "        The mail [retention] lets go of, as a delete plan (clawd: daily).\n"
             "  compact                        the store without its free pages (clawd stopped)\n"
+            "  serve [--socket PATH] [--workers N] [--group NAME]\n"
+            "        Answer search and show for the members of NAME (clawback-read) on a\n"
+            "        socket: searching without access to the archive, every read audited.\n"
             "  COMMAND --help                 the command's usage\n"
             "\n"
             "Options:\n"
@@ -97,7 +103,7 @@ static const struct {
     {"audit", CLAW_CLI_ARCHIVE_MODULE}, {"hold", CLAW_CLI_ARCHIVE_MODULE},
     {"purge", CLAW_CLI_ARCHIVE_MODULE}, {"restore", CLAW_CLI_ARCHIVE_MODULE},
     {"compact", CLAW_CLI_ARCHIVE_MODULE}, {"retention", CLAW_CLI_ARCHIVE_MODULE},
-    {"release", CLAW_CLI_ARCHIVE_MODULE},
+    {"release", CLAW_CLI_ARCHIVE_MODULE}, {"serve", CLAW_CLI_SERVE_MODULE},
 };
 
 /* Where the modules are: $CLAW_MODULE_DIR; else, for a claw run from the
@@ -160,6 +166,7 @@ main(int argc, char **argv)
     };
     claw_cli_call_t call = {.config_path = CLAW_DEFAULT_CONFIG};
     char *check_config[2] = {NULL, NULL};
+    bool explicit = false; /* --config or --archive given */
     int c;
 
     /* A reader that closes the pipe early (claw search | head) shows as
@@ -177,9 +184,11 @@ main(int argc, char **argv)
         switch (c) {
         case 'c':
             call.config_path = optarg;
+            explicit = true;
             break;
         case 'a':
             call.archive = optarg;
+            explicit = true;
             break;
         case 'C':
             call.command = "--check-config";
@@ -209,6 +218,19 @@ main(int argc, char **argv)
         call.command = argv[optind];
         call.argc = argc - optind;
         call.argv = argv + optind;
+    }
+    /* The system's archive is searched through the query service when one
+     * runs (query-wire.h says why); a named configuration or archive is
+     * read here. */
+    if (!explicit && claw_query_served(call.command)) {
+        const char *sock = claw_query_socket();
+        int rc = claw_query_remote(progname, sock, call.argc, call.argv);
+        if (rc >= 0)
+            return rc;
+        if (errno == EACCES)
+            fprintf(stderr, "%s: note: %s: not allowed to ask the query service (its group, "
+                            "clawback-read, may); reading the archive directly\n",
+                    progname, sock);
     }
     return run_command(&call);
 }

@@ -180,15 +180,25 @@ cli_finish_output(const char *prog, int rc)
     return EX_IOERR;
 }
 
+/* The user a query service runs the command for; -1: this process's. */
+static long caller = -1;
+
+void
+cli_set_caller(long uid)
+{
+    caller = uid;
+}
+
 void
 cli_whoami(char *out, size_t n)
 {
     struct passwd pw, *res = NULL;
     char buf[1024];
-    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &res) == 0 && res)
+    uid_t uid = caller >= 0 ? (uid_t)caller : getuid();
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
         snprintf(out, n, "%s", res->pw_name);
     else
-        snprintf(out, n, "uid %u", (unsigned)getuid());
+        snprintf(out, n, "uid %u", (unsigned)uid);
 }
 
 void

@@ -14,6 +14,8 @@
  *                    (importing, reindexing, confirming a phrase).
  *   claw-ioc.so      ioc: the archive's libraries and the feed readers'
  *                    (json-glib, libcurl, libcsv).
+ *   claw-serve.so    serve (the query service, query-wire.h): search and
+ *                    show, with libsystemd for readiness and sockets.
  * They are installed in $(pkglibdir); CLAW_MODULE_DIR overrides that, and
  * an uninstalled claw (in libtool's .libs/) takes the modules beside it. */
 #ifndef CLAW_CLI_MODULE_H
@@ -45,6 +47,7 @@ typedef int claw_cli_run_fn(const claw_cli_call_t *call);
 #define CLAW_CLI_MAIL_MODULE "claw-mail.so"
 #define CLAW_CLI_ARCHIVE_MODULE "claw-archive.so"
 #define CLAW_CLI_IOC_MODULE "claw-ioc.so"
+#define CLAW_CLI_SERVE_MODULE "claw-serve.so"
 
 /* Load module @name from @dir (RTLD_LOCAL) and return the address of
  * @symbol in it, or NULL with the reason in @why (a static string or

@@ -7,6 +7,8 @@
 #include "cli.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 char *
@@ -19,9 +21,72 @@ cli_archive_dir(claw_config_t *cfg, const char *archive)
  * (then its reads go in the audit log). */
 static claw_archive_t *audited;
 
+/* The archive cli_keep_archives() keeps: its directory, and its store
+ * file's identity when it was opened. */
+static struct {
+    bool on;
+    claw_archive_t *ar;
+    char *dir;
+    dev_t dev;
+    ino_t ino;
+} kept;
+
+void
+cli_keep_archives(void)
+{
+    kept.on = true;
+}
+
+static bool
+store_file(const char *dir, struct stat *st)
+{
+    char *path = g_build_filename(dir, "store", "data.mdb", NULL);
+    bool ok = stat(path, st) == 0;
+    g_free(path);
+    return ok;
+}
+
+/* The kept archive, if it is @dir's and its store is still the same file. */
+static claw_archive_t *
+kept_archive(const char *dir)
+{
+    struct stat st;
+    if (!kept.ar)
+        return NULL;
+    if (strcmp(dir, kept.dir) == 0 && !claw_archive_broken(kept.ar) && store_file(dir, &st) &&
+        st.st_dev == kept.dev && st.st_ino == kept.ino)
+        return kept.ar;
+    claw_archive_close(kept.ar);
+    g_free(kept.dir);
+    kept.ar = NULL;
+    kept.dir = NULL;
+    return NULL;
+}
+
+static void
+keep_archive(claw_archive_t *a, const char *dir)
+{
+    struct stat st;
+    if (!store_file(dir, &st))
+        return;
+    kept.ar = a;
+    kept.dir = g_strdup(dir);
+    kept.dev = st.st_dev;
+    kept.ino = st.st_ino;
+}
+
+void
+cli_close_archive(claw_archive_t *ar)
+{
+    if (ar && ar != kept.ar)
+        claw_archive_close(ar);
+}
+
 claw_archive_t *
 cli_open_archive(const char *prog, const char *dir, int mode, claw_config_t *cfg, int *rc)
 {
+    if (kept.on && mode == CLI_AUDITED && (audited = kept_archive(dir)))
+        return audited;
     claw_archive_t *a = NULL;
     char *err = NULL;
     claw_archive_settings_t s;
@@ -37,6 +102,8 @@ cli_open_archive(const char *prog, const char *dir, int mode, claw_config_t *cfg
         st = claw_archive_open(dir, CLAW_ARCHIVE_READ_ONLY, s.map_size, &a, &err);
     } else if (!st && mode == CLI_AUDITED) {
         audited = a;
+        if (kept.on)
+            keep_archive(a, dir);
     }
     claw_archive_settings_clear(&s);
     if (st) {

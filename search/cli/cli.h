@@ -108,6 +108,16 @@ claw_archive_t *cli_open_archive_for(const char *prog, claw_config_t *cfg, const
 claw_archive_t *cli_open_archive(const char *prog, const char *dir, int mode,
                                  claw_config_t *cfg, int *rc);
 
+/* Close @ar, unless it is the one cli_keep_archives() keeps. */
+void cli_close_archive(claw_archive_t *ar);
+
+/* From now on keep the archive a command opened CLI_AUDITED open for the
+ * next one (claw serve's workers: opening it again costs more than the
+ * search). It is opened again when its store file is replaced (claw
+ * compact). What it reads stays fresh: each read is its own LMDB
+ * transaction, and dictionaries are read when first met. */
+void cli_keep_archives(void);
+
 /* Put a read (@action: search, show, export) in the audit log of @ar,
  * opened CLI_AUDITED, by the user running claw: what was asked (@args) and
  * what it gave (@result); a note on stderr when it cannot be. */
@@ -170,8 +180,12 @@ claw_cli_cmd_fn claw_cmd_retention;
 /* claw release (cmd-release.c). */
 claw_cli_cmd_fn claw_cmd_release;
 
-/* The Unix user running claw (who added, revoked or hunted), in @out. */
+/* The Unix user running claw (who added, revoked or hunted), in @out:
+ * the process's, or the one cli_set_caller() named. */
 void cli_whoami(char *out, size_t n);
+/* claw serve runs a command for the user @uid (-1: for this process's
+ * user again): cli_whoami() names @uid, so the audit log names who asked. */
+void cli_set_caller(long uid);
 
 /* Text from a message, made safe for a terminal: control characters become
  * '?', and at most @max characters. g_free() it. */

@@ -125,7 +125,7 @@ cli_search_close(claw_index_t *ix)
     claw_index_close(ix);
     claw_phrase_checker_free(phrase_ctx.checker);
     claw_engine_destroy(phrase_ctx.engine);
-    claw_archive_close(phrase_ctx.ar);
+    cli_close_archive(phrase_ctx.ar);
     memset(&phrase_ctx, 0, sizeof phrase_ctx);
 }
 
@@ -577,7 +577,7 @@ claw_cmd_show(const char *prog, claw_config_t *cfg, const char *archive, int arg
             claw_record_free(r);
         }
     }
-    claw_archive_close(ar);
+    cli_close_archive(ar);
     return cli_finish_output(prog, rc);
 }
 

@@ -61,15 +61,26 @@ if ! command -v systemd-analyze > /dev/null; then
     skip "clawd.service" "systemd-analyze not installed"
 else
     # verify needs the binary where ExecStart names it: the installed one.
-    sed "s|^ExecStart=$sbindir/clawd|ExecStart=$R$sbindir/clawd|" "$R$unitdir/clawd.service" \
-        > "$tmp/clawd.service"
-    systemd-analyze verify --man=no "$tmp/clawd.service" > "$tmp/verify" 2>&1; rc=$?
-    check "systemd-analyze verify clawd.service: clean" sh -c "[ $rc = 0 ] && [ ! -s '$tmp/verify' ]"
+    mkdir "$tmp/units"
+    for u in clawd.service clawback-query.service clawback-query.socket; do
+        sed -e "s|^ExecStart=$sbindir/clawd|ExecStart=$R$sbindir/clawd|" \
+            -e "s|^ExecStart=$bindir/claw|ExecStart=$R$bindir/claw|" "$R$unitdir/$u" > "$tmp/units/$u"
+    done
+    cp "$tmp/units/clawd.service" "$tmp/clawd.service"
+    (cd "$tmp/units" && systemd-analyze verify --man=no clawd.service clawback-query.service \
+        clawback-query.socket) > "$tmp/verify" 2>&1; rc=$?
+    check "systemd-analyze verify clawd.service, clawback-query.service and .socket: clean" \
+        sh -c "[ $rc = 0 ] && [ ! -s '$tmp/verify' ]"
 sed 's/^/#  /' "$tmp/verify" >&2
-    systemd-analyze security --offline=true "$tmp/clawd.service" > "$tmp/security" 2>&1
-    level=$(sed -n 's/.*Overall exposure level for clawd.service: \([0-9.]*\).*/\1/p' "$tmp/security")
-    check "systemd-analyze security: exposure ${level:-?} (at most 2.5)" \
-        sh -c "[ -n '$level' ] && [ \$(echo '$level <= 2.5' | bc) = 1 ]"
+    for u in clawd.service clawback-query.service; do
+        systemd-analyze security --offline=true "$tmp/units/$u" > "$tmp/security" 2>&1
+        level=$(sed -n "s/.*Overall exposure level for $u: \([0-9.]*\).*/\1/p" "$tmp/security")
+        check "systemd-analyze security $u: exposure ${level:-?} (at most 2.5)" \
+            sh -c "[ -n '$level' ] && [ \$(echo '$level <= 2.5' | bc) = 1 ]"
+    done
+    # claw looks for $(runstatedir)/clawback-query.sock (search/include.am).
+    check "the query socket: 0660, of clawback-read, where claw looks for it" \
+        sh -c "grep -qx 'SocketMode=0660' '$tmp/units/clawback-query.socket' && grep -qx 'SocketGroup=clawback-read' '$tmp/units/clawback-query.socket' && grep -qx 'ListenStream=$(var runstatedir)/clawback-query.sock' '$tmp/units/clawback-query.socket' && grep -qF '$(var runstatedir)/clawback-query.sock' '$R$bindir/claw'"
     check "the unit: Type=notify, reload by SIGHUP, its own user, the archive and socket directories" \
         sh -c "grep -qx 'Type=notify' '$tmp/clawd.service' && grep -qx 'ExecReload=/bin/kill -HUP \$MAINPID' '$tmp/clawd.service' && grep -qx 'User=clawback' '$tmp/clawd.service' && grep -qx 'StateDirectory=clawback' '$tmp/clawd.service' && grep -qx 'RuntimeDirectory=clawback' '$tmp/clawd.service'"
 fi

@@ -88,7 +88,7 @@ else
 fi
 for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd archive/lmtp-limits \
     archive/clawd-tls archive/index-faults archive/soak ioc/ioc ioc/hunt ioc/feeds ioc/rules archive/audit archive/hold \
-    archive/purge archive/retention archive/clawback-auto mta/dovecot-purge; do
+    archive/purge archive/retention archive/clawback-auto archive/query-service mta/dovecot-purge; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
