@@ -128,7 +128,10 @@ struct claw_archive {
     /* The records' dictionary (meta and envelope records, see
      * compress_record), trained with the messages' one. */
     uint32_t rdict_id;      /* 0: none yet */
-    ZSTD_CDict *rcdict;
+    GBytes *rdict;          /* its bytes (writable archives) */
+    ZSTD_CDict *rcdict;     /* built from them at the first record compressed: */
+    uint32_t rcdict_id;     /* a search that opens the store only to audit
+                             * its read should not build one */
     GThread *trainer;
     bool training;          /* trainer running, or it failed: no retry */
     bool bulk;              /* train in the writer's thread, which waits */

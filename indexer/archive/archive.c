@@ -132,8 +132,10 @@ named_dict(claw_archive_t *a, MDB_txn *txn, const char *name, uint32_t *id, MDB_
 
 /* The newest dictionary and the records' one, if the store has them, for
  * compressing. A read-only archive compresses nothing: it only notes their
- * ids (for stats), and a search is spared building a compression
- * dictionary, which took a third of its instructions. */
+ * ids (for stats). A writable one keeps their bytes; the compression
+ * dictionaries are built when first used (building one took a third of a
+ * search's instructions, and a search opens the store writable to audit
+ * its read). */
 int
 _claw_load_dict(claw_archive_t *a, MDB_txn *txn)
 {
@@ -150,13 +152,10 @@ _claw_load_dict(claw_archive_t *a, MDB_txn *txn)
     }
     g_mutex_lock(&a->dict_lock);
     if (rc == 0 && a->rdict_id != id) {
-        ZSTD_CDict *cd = ZSTD_createCDict(v.mv_data, v.mv_size, RECORD_LEVEL);
-        if (cd) {
-            if (a->rcdict)
-                g_ptr_array_add(a->old_cdicts, a->rcdict);
-            a->rcdict = cd;
-            a->rdict_id = id;
-        }
+        if (a->rdict)
+            g_bytes_unref(a->rdict);
+        a->rdict = g_bytes_new(v.mv_data, v.mv_size);
+        a->rdict_id = id;
     }
     g_mutex_unlock(&a->dict_lock);
     rc = named_dict(a, txn, "dict", &id, &v);
@@ -366,6 +365,8 @@ claw_archive_close(claw_archive_t *a)
         g_bytes_unref(a->dict);
     ZSTD_freeCDict(a->cdict);
     ZSTD_freeCDict(a->rcdict);
+    if (a->rdict)
+        g_bytes_unref(a->rdict);
     g_ptr_array_free(a->old_cdicts, TRUE);
     g_hash_table_destroy(a->ddicts);
     g_mutex_clear(&a->dict_lock);
