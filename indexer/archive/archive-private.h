@@ -130,8 +130,8 @@ struct claw_archive {
     uint32_t rdict_id;      /* 0: none yet */
     GBytes *rdict;          /* its bytes (writable archives) */
     ZSTD_CDict *rcdict;     /* built from them at the first record compressed: */
-    uint32_t rcdict_id;     /* a search that opens the store only to audit
-                             * its read should not build one */
+    uint32_t rcdict_id;     /* a search that opens the store only to audit */
+    int rcdict_level;       /* its read should not build one */
     GThread *trainer;
     bool training;          /* trainer running, or it failed: no retry */
     bool bulk;              /* train in the writer's thread, which waits */
@@ -243,6 +243,12 @@ claw_status_t _claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, 
 
 /* Opening (archive.c) */
 int _claw_load_dict(claw_archive_t *a, MDB_txn *txn);
+/* The compression dictionary of @bytes (dictionary @id) at @level, built
+ * into *@cd (with *@cd_id, *@cd_level) unless it is there already; the one
+ * it replaces is kept until close, as a compression may still use it.
+ * NULL while there is no dictionary. Called with dict_lock held. */
+const ZSTD_CDict *_claw_cdict(claw_archive_t *a, GBytes *bytes, uint32_t id, int level,
+                              ZSTD_CDict **cd, uint32_t *cd_id, int *cd_level);
 int _claw_read_begin(claw_archive_t *a, MDB_txn **txn);
 claw_status_t _claw_read_message_begin(claw_archive_t *a, uint64_t docid, MDB_txn **txn);
 void _claw_read_end(claw_archive_t *a, MDB_txn *txn);

@@ -172,6 +172,25 @@ _claw_load_dict(claw_archive_t *a, MDB_txn *txn)
     return 0;
 }
 
+const ZSTD_CDict *
+_claw_cdict(claw_archive_t *a, GBytes *bytes, uint32_t id, int level, ZSTD_CDict **cd,
+            uint32_t *cd_id, int *cd_level)
+{
+    if (bytes && (!*cd || *cd_id != id || *cd_level != level)) {
+        gsize n;
+        const void *d = g_bytes_get_data(bytes, &n);
+        ZSTD_CDict *made = ZSTD_createCDict(d, n, level);
+        if (made) {
+            if (*cd)
+                g_ptr_array_add(a->old_cdicts, *cd);
+            *cd = made;
+            *cd_id = id;
+            *cd_level = level;
+        }
+    }
+    return *cd && *cd_id == id ? *cd : NULL;
+}
+
 /* Open the named databases; in a read-only archive that was never written
  * they do not exist yet, which reads as empty. A store of another layout
  * is refused rather than misread. */

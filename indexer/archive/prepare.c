@@ -23,19 +23,8 @@ static const ZSTD_CDict *
 archive_cdict(claw_archive_t *a, int level)
 {
     g_mutex_lock(&a->dict_lock);
-    if (a->dict && (!a->cdict || a->cdict_id != a->dict_id || a->cdict_level != level)) {
-        gsize n;
-        const void *d = g_bytes_get_data(a->dict, &n);
-        ZSTD_CDict *cd = ZSTD_createCDict(d, n, level);
-        if (cd) {
-            if (a->cdict)
-                g_ptr_array_add(a->old_cdicts, a->cdict);
-            a->cdict = cd;
-            a->cdict_id = a->dict_id;
-            a->cdict_level = level;
-        }
-    }
-    const ZSTD_CDict *cd = a->cdict && a->cdict_id == a->dict_id ? a->cdict : NULL;
+    const ZSTD_CDict *cd =
+        _claw_cdict(a, a->dict, a->dict_id, level, &a->cdict, &a->cdict_id, &a->cdict_level);
     g_mutex_unlock(&a->dict_lock);
     return cd;
 }

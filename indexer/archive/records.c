@@ -102,18 +102,8 @@ _claw_compress_record(claw_archive_t *a, GByteArray *rec)
     if (!a || !rec->len)
         return;
     g_mutex_lock(&a->dict_lock);
-    if (a->rdict && (!a->rcdict || a->rcdict_id != a->rdict_id)) {
-        gsize n;
-        const void *d = g_bytes_get_data(a->rdict, &n);
-        ZSTD_CDict *made = ZSTD_createCDict(d, n, RECORD_LEVEL);
-        if (made) {
-            if (a->rcdict)
-                g_ptr_array_add(a->old_cdicts, a->rcdict);
-            a->rcdict = made;
-            a->rcdict_id = a->rdict_id;
-        }
-    }
-    const ZSTD_CDict *cd = a->rcdict && a->rcdict_id == a->rdict_id ? a->rcdict : NULL;
+    const ZSTD_CDict *cd = _claw_cdict(a, a->rdict, a->rdict_id, RECORD_LEVEL, &a->rcdict,
+                                       &a->rcdict_id, &a->rcdict_level);
     uint32_t id = a->rdict_id;
     g_mutex_unlock(&a->dict_lock);
     if (!cd)

@@ -153,6 +153,19 @@ read_request(int c, request_t *r)
     return NULL;
 }
 
+/* Make @out and @err this process's standard output and error, what was
+ * written to the ones before flushed to them first. */
+static void
+use_std(int out, int err)
+{
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    clearerr(stdout);
+    clearerr(stderr);
+}
+
 /* Run the request's command with the client's descriptors as standard
  * output and error; then take ours back. */
 static int
@@ -161,12 +174,7 @@ run_request(worker_t *w, request_t *r)
     claw_cli_cmd_fn *fn = strcmp(r->argv[0], "search") == 0 ? claw_cmd_search
                           : strcmp(r->argv[0], "show") == 0 ? claw_cmd_show
                                                             : NULL;
-    fflush(stdout);
-    fflush(stderr);
-    dup2(r->out, STDOUT_FILENO);
-    dup2(r->err, STDERR_FILENO);
-    clearerr(stdout);
-    clearerr(stderr);
+    use_std(r->out, r->err);
     int rc;
     if (!fn) {
         fprintf(stderr, "%s serve: '%s' is not served here (search and show are)\n", w->prog,
@@ -177,12 +185,7 @@ run_request(worker_t *w, request_t *r)
         rc = fn(w->prog, w->cfg, NULL, r->argc, r->argv);
         cli_set_caller(-1);
     }
-    fflush(stdout);
-    fflush(stderr);
-    dup2(w->own_out, STDOUT_FILENO);
-    dup2(w->own_err, STDERR_FILENO);
-    clearerr(stdout);
-    clearerr(stderr);
+    use_std(w->own_out, w->own_err);
     return rc;
 }
 
