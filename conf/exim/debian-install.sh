@@ -12,7 +12,8 @@
 #   split:   CONFDIR/conf.d/main/00_clawback, the main settings
 #            (clawback-main.conf); with --archive also the journal router
 #            and LMTP transport to clawd, conf.d/router/150_clawback_journal
-#            and conf.d/transport/30_clawback_lmtp;
+#            and conf.d/transport/30_clawback_lmtp, and quarantined mail
+#            kept by clawd (CLAWBACK_QUAR_ARCHIVE) instead of frozen;
 #   single:  the main settings in CONFDIR/exim4.conf.localmacros, between
 #            "# BEGIN clawback" and "# END clawback" (the rest of that file
 #            is kept). The template has no place for a router of one's own,
@@ -90,8 +91,14 @@ for f in "$@"; do
     fi
 done
 
-# The main settings, with the ACL fragment where this CONFDIR has it.
+# The main settings, with the ACL fragment where this CONFDIR has it; with
+# the archive, quarantined mail goes to clawd's quarantine, not frozen on
+# the queue (clawback-router.conf).
 main_settings() {
+    if [ "$archive" = yes ]; then
+        echo "# debian-install.sh --archive: quarantined mail is kept by clawd (claw release ID)."
+        echo "CLAWBACK_QUAR_ARCHIVE = yes"
+    fi
     sed "s|^CHECK_DATA_LOCAL_ACL_FILE = .*|CHECK_DATA_LOCAL_ACL_FILE = $confdir/clawback-acl.conf|" \
         "$here/clawback-main.conf"
 }

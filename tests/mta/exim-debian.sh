@@ -5,8 +5,11 @@
 # README mentions, MAIN_KEEP_ENVIRONMENT, uncommented), update-exim4.conf
 # generating Exim's configuration from it, `exim4 -bV` on the result, and a
 # real Exim running that result over SMTP on loopback: it must stamp clean
-# mail, reject a phishing message with 550, and (split layout, --archive)
-# hand the journal copy to clawd. No dpkg conffile of the copy may change.
+# mail, reject a phishing message with 550, defer with 451 on a fault inside
+# Clawback, quarantine without a word to the sender or postmaster (split
+# layout, --archive: kept by clawd; single file: frozen, never timed out
+# into a bounce), and (split layout, --archive) hand the journal copy to
+# clawd. No dpkg conffile of the copy may change.
 #
 # How it stays out of the machine's own Exim: it runs in a private mount
 # namespace (unshare -m) in which the copy is bind-mounted over /etc/exim4,
@@ -206,6 +209,52 @@ run_layout() {
     check "$lo: the phishing message gets 550 Rejected by policy" \
         grep -q '^550 Rejected by policy' "$L/reply"
 
+    # A fault inside Clawback: 451, the message stays with its sender.
+    cp "$tmp/clawback.conf" "$L/clawback.conf.saved"
+    printf '[mta]\ntest_fault = internal\n' >> "$tmp/clawback.conf"
+    "$py" "$srcdir/tests/tools/smtp-send.py" --port "$port" --to postmaster@localhost \
+        "$fx/plain.eml" > "$L/reply" 2>&1
+    check "$lo: a fault inside Clawback gets 451 (deferred)" grep -q '^451 ' "$L/reply"
+    cp "$L/clawback.conf.saved" "$tmp/clawback.conf"
+
+    # Quarantine (an indicator asks for it): accepted, and never a word to
+    # the (forged) sender or to postmaster - not now, not when it times out.
+    "$py" "$srcdir/tests/tools/smtp-send.py" --port "$port" --from billing@sender.example \
+        --to postmaster@localhost "$held" > "$L/reply" 2>&1
+    check "$lo: the quarantined message gets 250" grep -q '^250 ' "$L/reply"
+    sleep 1
+    exim4 -q > /dev/null 2>&1
+    sleep 1
+    exim4 -bp > "$L/queue" 2>&1
+    check "$lo: no bounce on the queue (no message from <>)" sh -c "! grep -q '<>' '$L/queue'"
+    check "$lo: no mail to postmaster but the clean message (no freeze notice)" \
+        [ "$(mailbox | grep -c '^From ')" -eq 1 ]
+    if [ "$lo" = split ]; then
+        n=0
+        until [ "$("$CLAW" --config "$tmp/clawback.conf" search --count state:quarantined 2>/dev/null)" = 1 ] ||
+              [ $n -ge 100 ]; do
+            sleep 0.1; n=$((n + 1))
+        done
+        check "$lo (--archive): kept by clawd, quarantined; nothing of it on the queue" \
+            sh -c "[ \"\$('$CLAW' --config '$tmp/clawback.conf' search --count state:quarantined 2>/dev/null)\" = 1 ] && ! grep -q . '$L/queue'"
+        for r in clawback_journal clawback_quarantine; do
+            exim4 -bP router $r > "$L/router" 2>&1
+            check "$lo: $r's failures go to postmaster, not the sender (errors_to)" \
+                grep -q '^errors_to = postmaster$' "$L/router"
+        done
+    else
+        check "$lo (no archive): frozen on the queue" grep -q '\*\*\* frozen \*\*\*' "$L/queue"
+        check "$lo: frozen mail does not time out into a bounce (timeout_frozen_after = 0s)" \
+            [ "$(exim4 -bP timeout_frozen_after 2>&1)" = "timeout_frozen_after = 0s" ]
+    fi
+
+    # One line in Exim's log for each of the four messages (accepted,
+    # rejected, deferred, quarantined), with the three ids.
+    grep 'clawback: id=' /var/log/exim4/mainlog > "$L/lines" 2> /dev/null
+    check "$lo: Exim's log: one clawback line per message, 4, each with id=, queue_id= and message-id=" \
+        sh -c "[ \$(wc -l < '$L/lines') = 4 ] && [ \$(grep -c 'clawback: id=[0-9A-Z]\{26\} queue_id=[^ ]* message-id=<[^ ]*> action=' '$L/lines') = 4 ]"
+    sed 's/^/# /' "$L/lines"
+
     if [ "$lo" = split ]; then
         n=0
         until [ "$("$CLAW" --config "$tmp/clawback.conf" search --count "id:$id" 2>/dev/null)" = 1 ] ||
@@ -225,6 +274,11 @@ run_layout() {
 }
 
 check "clawd starts, socket in Exim's group" clawd_start "$tmp/clawback.conf" "$sock"
+# A message an indicator quarantines.
+held=$tmp/held.eml
+printf 'From: billing@sender.example\nTo: postmaster@localhost\nSubject: the invoice\nMessage-ID: <held-1@sender.example>\n\nPay at http://held-phish.example/pay now.\n' > "$held"
+"$CLAW" --config "$tmp/clawback.conf" ioc add --action quarantine 'url:http://held-phish.example/pay' > /dev/null
+chmod -R a+rX "$tmp/archive"
 run_layout split true --archive
 run_layout single false
 check "the machine's own /etc/exim4 and generated configuration are untouched" \
