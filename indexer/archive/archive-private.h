@@ -55,7 +55,8 @@ enum {
     T_HELO,
     T_SOURCE,
     T_TIME,
-    T_QUEUE_ID /* after the time: not part of what makes a delivery the same */
+    T_QUEUE_ID, /* after the time: not part of what makes a delivery the same */
+    T_MTA_HOST  /* nor this */
 };
 
 enum {

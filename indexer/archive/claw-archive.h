@@ -62,6 +62,8 @@ typedef struct claw_delivery {
     const char *helo;
     const char *queue_id;    /**< the MTA's id of it (Exim's message id): where a
                               * copy may still wait in its queue */
+    const char *mta_host;    /**< the MTA that received it (Exim's
+                              * $primary_hostname): whose queue that is */
     const char *withheld;    /**< "yes": the MTA quarantined it at reception and
                               * delivered it to the archive alone, to be
                               * quarantined there (claw release) */
@@ -84,6 +86,12 @@ typedef enum claw_delivery_attr {
     CLAW_DELIVERY_HELO,      /**< XFORWARD HELO=, X-Clawback-Envelope-HELO */
     CLAW_DELIVERY_QUEUE_ID,  /**< XFORWARD IDENT=, X-Clawback-Envelope-Queue-Id */
     CLAW_DELIVERY_WITHHELD,  /**< X-Clawback-Envelope-Withheld (no XFORWARD name) */
+    CLAW_DELIVERY_MTA_HOST,  /**< X-Clawback-Envelope-Host (no XFORWARD name) */
+    CLAW_DELIVERY_MAIL_FROM, /**< X-Clawback-Envelope-From: <sender>, the
+                              * message's envelope sender where the MTA
+                              * gave the archive copy a return path of its
+                              * own (Exim's errors_to: its failures go to
+                              * postmaster, not the sender) */
     CLAW_DELIVERY_N_ATTRS
 } claw_delivery_attr_t;
 
@@ -105,8 +113,9 @@ const char *claw_delivery_attr_header(claw_delivery_attr_t attr);
  * address is dropped. */
 void claw_delivery_attrs_set(claw_delivery_attrs_t *attrs, claw_delivery_attr_t attr,
                              const char *value);
-/** Fill @d's client_ip and helo, where NULL or "", from @attrs; @d then
- * points into @attrs. */
+/** Fill @d's client_ip, helo and the rest, where NULL or "", from @attrs;
+ * its mail_from from CLAW_DELIVERY_MAIL_FROM whenever that is given. @d
+ * then points into @attrs. */
 void claw_delivery_attrs_fill(const claw_delivery_attrs_t *attrs, claw_delivery_t *d);
 void claw_delivery_attrs_clear(claw_delivery_attrs_t *attrs);
 

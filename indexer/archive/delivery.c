@@ -21,6 +21,8 @@ static const struct {
     [CLAW_DELIVERY_HELO] = {"HELO", "X-Clawback-Envelope-HELO"},
     [CLAW_DELIVERY_QUEUE_ID] = {"IDENT", "X-Clawback-Envelope-Queue-Id"},
     [CLAW_DELIVERY_WITHHELD] = {NULL, "X-Clawback-Envelope-Withheld"},
+    [CLAW_DELIVERY_MTA_HOST] = {NULL, "X-Clawback-Envelope-Host"},
+    [CLAW_DELIVERY_MAIL_FROM] = {NULL, "X-Clawback-Envelope-From"},
 };
 
 int
@@ -52,6 +54,12 @@ attr_value(claw_delivery_attr_t attr, const char *value)
     /* Postfix writes an IPv6 client as "IPV6:2001:db8::1". */
     if (attr == CLAW_DELIVERY_CLIENT_IP && !g_ascii_strncasecmp(value, "IPV6:", 5))
         value += 5;
+    /* The sender in angle brackets, so that <> (a bounce's) is a value. */
+    if (attr == CLAW_DELIVERY_MAIL_FROM) {
+        size_t n = strlen(value);
+        return n >= 2 && value[0] == '<' && value[n - 1] == '>' ? g_strndup(value + 1, n - 2)
+                                                                 : NULL;
+    }
     return *value ? g_strdup(value) : NULL;
 }
 
@@ -73,9 +81,11 @@ claw_delivery_attrs_fill(const claw_delivery_attrs_t *attrs, claw_delivery_t *d)
         [CLAW_DELIVERY_HELO] = &d->helo,
         [CLAW_DELIVERY_QUEUE_ID] = &d->queue_id,
         [CLAW_DELIVERY_WITHHELD] = &d->withheld,
+        [CLAW_DELIVERY_MTA_HOST] = &d->mta_host,
+        [CLAW_DELIVERY_MAIL_FROM] = &d->mail_from,
     };
     for (int a = 0; a < CLAW_DELIVERY_N_ATTRS; a++)
-        if ((!*field[a] || !**field[a]) && attrs->value[a])
+        if ((a == CLAW_DELIVERY_MAIL_FROM || !*field[a] || !**field[a]) && attrs->value[a])
             *field[a] = attrs->value[a];
 }
 

@@ -174,6 +174,7 @@ envelope_record(GByteArray *r, const claw_delivery_t *d, bool with_time)
         _claw_rec_str(r, T_SOURCE, d->source);
         _claw_rec_int(r, T_TIME, d->time_ms);
         _claw_rec_str(r, T_QUEUE_ID, d->queue_id);
+        _claw_rec_str(r, T_MTA_HOST, d->mta_host);
     }
 }
 

@@ -319,6 +319,7 @@ env_field(void *ctx, unsigned tag, const char *p, size_t n)
     case T_SOURCE: c->d->source = chunk(c->s, p, n); break;
     case T_TIME: c->d->time_ms = _claw_rec_num(p, n); break;
     case T_QUEUE_ID: c->d->queue_id = chunk(c->s, p, n); break;
+    case T_MTA_HOST: c->d->mta_host = chunk(c->s, p, n); break;
     default: break;
     }
 }

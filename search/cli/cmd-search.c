@@ -387,6 +387,8 @@ record_json(GString *o, const claw_record_t *r)
         cli_json_str(o, dl->helo);
         g_string_append(o, ",\"queue_id\":");
         cli_json_str(o, dl->queue_id);
+        g_string_append(o, ",\"mta_host\":");
+        cli_json_str(o, dl->mta_host);
         g_string_append(o, "}");
     }
     g_string_append(o, "]}");
@@ -417,11 +419,12 @@ record_text(const claw_record_t *r)
         cli_fmt_time(t, sizeof t, dl->time_ms / 1000, true);
         char *mf = cli_safe_text(dl->mail_from, 200), *ip = cli_safe_text(dl->client_ip, 64),
              *helo = cli_safe_text(dl->helo, 200);
-        char *qid = cli_safe_text(dl->queue_id, 64);
-        printf("Delivery %zu: %s via %s from <%s> ip=%s helo=%s%s%s\n", i + 1, t,
+        char *qid = cli_safe_text(dl->queue_id, 64), *host = cli_safe_text(dl->mta_host, 200);
+        printf("Delivery %zu: %s via %s from <%s> ip=%s helo=%s%s%s%s%s\n", i + 1, t,
                dl->source ? dl->source : "?", mf, *ip ? ip : "-", *helo ? helo : "-",
-               *qid ? " queue-id=" : "", qid);
+               *qid ? " queue-id=" : "", qid, *host ? " mta=" : "", host);
         g_free(qid);
+        g_free(host);
         for (size_t j = 0; j < dl->n_rcpt; j++) {
             char *rc = cli_safe_text(dl->rcpt[j], 200);
             printf("  to <%s>\n", rc);

@@ -132,14 +132,31 @@ sed 's/^From: /X-Clawback-Envelope-IP: 192.0.2.99\nX-Clawback-Envelope-HELO: evi
     "$fx/attachments.eml" > "$tmp/env-xforward.eml"
 $send --socket "$sock" --rcpt env-xforward@corp.example --xforward 'IPV6:2001:db8::8,[UNAVAILABLE]' \
     "$tmp/env-xforward.eml" > /dev/null 2>&1
+# The message's sender when the MTA gave the archive copy a return path of
+# its own (Exim's errors_to): <> is a sender; a value without its angle
+# brackets is not taken.
+printf 'X-Clawback-Envelope-From: <>\nX-Clawback-Envelope-Host: mx1.corp.example\nFrom: a@b.example\nSubject: env-from 1\nMessage-ID: <env-from-1@b.example>\n\nhello\n' \
+    > "$tmp/env-from.eml"
+$send --socket "$sock" --from postmaster@corp.example --rcpt env-from@corp.example \
+    "$tmp/env-from.eml" > /dev/null 2>&1
+printf 'X-Clawback-Envelope-From: someone@else.example\nFrom: a@b.example\nSubject: env-from 2\nMessage-ID: <env-from-2@b.example>\n\nhello\n' \
+    > "$tmp/env-from2.eml"
+$send --socket "$sock" --from postmaster@corp.example --rcpt env-from2@corp.example \
+    "$tmp/env-from2.eml" > /dev/null 2>&1
 sleep 1.5
-delivery() { # delivery RCPT -> "client_ip helo" of the delivery to RCPT
+delivery() { # delivery RCPT [FIELDS] -> "client_ip|helo" (or FIELDS) of the delivery to RCPT
     claw show --json "$(claw search --ids "rcpt:$1")" | "$py" -c '
 import json, sys
 for d in json.load(sys.stdin)["deliveries"]:
     if sys.argv[1] in d["rcpt"]:
-        print("%s|%s" % (d["client_ip"], d["helo"]))' "$1"
+        print("|".join(str(d[f]) for f in sys.argv[2].split(",")))' "$1" "${2:-client_ip,helo}"
 }
+r=$(delivery env-from@corp.example mail_from,mta_host)
+check "X-Clawback-Envelope-From: <> is the sender, not the LMTP return path; the MTA's host kept ($r)" \
+    [ "$r" = "|mx1.corp.example" ]
+r=$(delivery env-from2@corp.example mail_from)
+check "X-Clawback-Envelope-From without angle brackets is not taken ($r)" \
+    [ "$r" = "postmaster@corp.example" ]
 r=$(delivery env-headers@corp.example)
 check "X-Clawback-Envelope-IP: IPV6:2001:db8::9 is 2001:db8::9, HELO [UNAVAILABLE] none ($r)" \
     [ "$r" = "2001:db8::9|" ]

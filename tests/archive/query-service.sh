@@ -174,6 +174,21 @@ check "one log line per query, with who asked and the status" \
     grep -q "query pid=[0-9]* uid=[0-9]* user=[^ ]* command=search args=3 status=0 ms=" "$tmp/serve.log"
 check "a refusal is logged with its reason" grep -q 'query refused .*reason="not a claw query' "$tmp/serve.log"
 
+# A service killed outright leaves no worker behind answering on its own.
+"$CLAW" --config "$cfg" serve --socket "$tmp/q2.sock" --workers 2 --group "$group" 2> /dev/null &
+server=$!
+for _ in $(seq 50); do [ -S "$tmp/q2.sock" ] && break; sleep 0.1; done
+sleep 0.3
+workers=$(pgrep -P $server | tr '\n' ' ')
+kill -9 $server; wait $server 2>/dev/null
+sleep 1
+left=0
+for w in $workers; do # (an ended worker may stay a zombie of whoever adopts it)
+    case "$(ps -o stat= -p $w 2>/dev/null)" in "" | Z*) ;; *) left=$((left + 1)) ;; esac
+done
+check "the service killed (-9): its workers end too ($left of 2 left)" \
+    sh -c "[ -n '$workers' ] && [ $left = 0 ]"
+
 # Under systemd: the socket from the socket unit (LISTEN_FDS), readiness
 # on NOTIFY_SOCKET. systemd-socket-activate stands in for the socket unit:
 # it makes the socket and starts the service at the first connection.

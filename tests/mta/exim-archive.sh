@@ -59,6 +59,9 @@ check "the envelope: client IP and HELO from Exim" \
     sh -c "grep -q '\"client_ip\":\"127.0.0.1\"' '$tmp/show.json' && grep -q '\"helo\":\"[^\"]' '$tmp/show.json'"
 check "the verdict is the plugin's ($verdict)" \
     sh -c "grep -q '\"action\":\"$verdict\"' '$tmp/show.json' && grep -q '\"verdict_source\":\"mta\"' '$tmp/show.json'"
+host=$(exim -C "$EXIM_CONF" $EXIM_ARGS -bP primary_hostname 2>/dev/null | sed -n 's/^primary_hostname = //p')
+check "the receiving MTA's host name with the delivery ($host)" \
+    sh -c "[ -n '$host' ] && grep -q '\"mta_host\":\"$host\"' '$tmp/show.json'"
 check "one LMTP delivery for both recipients" [ "$("$py" -c 'import json,sys; print(len(json.load(sys.stdin)["deliveries"]))' < "$tmp/show.json")" = 1 ]
 claw show --raw "$id" > "$tmp/raw"
 check "the archived copy carries no X-Clawback-Envelope headers" sh -c "! grep -q '^X-Clawback-Envelope' '$tmp/raw'"
