@@ -173,9 +173,11 @@ CLAW_HIDDEN void _claw_url_buffers_free(claw_url_buffers_t *buffers);
  * Returns CLAW_ATT_HTML_FORM and CLAW_ATT_HTML_SCRIPT for what it met. */
 CLAW_HIDDEN unsigned _claw_html_render(claw_ctx_t *ctx, const char *html, size_t len,
                                        GString *out, const char *part, bool from_attachment);
-/* Decode one HTML character reference starting at @s ('&'); returns bytes
- * consumed (0 if not a reference) and appends the UTF-8 to @out. */
-CLAW_HIDDEN size_t _claw_html_entity(const char *s, size_t len, GString *out);
+/* Decode one HTML character reference starting at @s ('&'), as HTML5 reads
+ * it in text or (@in_attribute) an attribute value; returns bytes consumed
+ * (0 if not a reference) and appends the UTF-8 to @out. */
+CLAW_HIDDEN size_t _claw_html_entity(const char *s, size_t len, GString *out,
+                                     bool in_attribute);
 
 /* Attachments: analyse @len decoded bytes of one attachment or member. */
 CLAW_HIDDEN void _claw_attachment_add(claw_ctx_t *ctx, const char *part, const char *filename,

@@ -20,51 +20,28 @@
 #define MAX_TAG_NAME 32
 
 typedef struct {
-    const char *name;
+    const char *name; /* without its ';' */
     const char *utf8;
+    int legacy;       /* HTML5 also reads it without the ';' (&amp, &copy) */
 } entity_t;
 
-/* The named references that real mail uses, plus the invisible ones that
- * phishing uses to break up words. Sorted for bsearch. */
-static const entity_t entities[] = {
-    {"AElig", "\xc3\x86"}, {"Aacute", "\xc3\x81"}, {"Agrave", "\xc3\x80"},
-    {"Auml", "\xc3\x84"},  {"Ccedil", "\xc3\x87"}, {"Eacute", "\xc3\x89"},
-    {"Ntilde", "\xc3\x91"}, {"Ouml", "\xc3\x96"},  {"Uuml", "\xc3\x9c"},
-    {"aacute", "\xc3\xa1"}, {"acirc", "\xc3\xa2"}, {"aelig", "\xc3\xa6"},
-    {"agrave", "\xc3\xa0"}, {"amp", "&"},          {"apos", "'"},
-    {"aring", "\xc3\xa5"},  {"atilde", "\xc3\xa3"}, {"auml", "\xc3\xa4"},
-    {"bdquo", "\xe2\x80\x9e"}, {"brvbar", "\xc2\xa6"}, {"bull", "\xe2\x80\xa2"},
-    {"ccedil", "\xc3\xa7"}, {"cent", "\xc2\xa2"},  {"copy", "\xc2\xa9"},
-    {"curren", "\xc2\xa4"}, {"dagger", "\xe2\x80\xa0"}, {"deg", "\xc2\xb0"},
-    {"divide", "\xc3\xb7"}, {"eacute", "\xc3\xa9"}, {"ecirc", "\xc3\xaa"},
-    {"egrave", "\xc3\xa8"}, {"emsp", "\xe2\x80\x83"}, {"ensp", "\xe2\x80\x82"},
-    {"euml", "\xc3\xab"},   {"euro", "\xe2\x82\xac"}, {"frac12", "\xc2\xbd"},
-    {"frac14", "\xc2\xbc"}, {"frac34", "\xc2\xbe"}, {"gt", ">"},
-    {"hellip", "\xe2\x80\xa6"}, {"iacute", "\xc3\xad"}, {"icirc", "\xc3\xae"},
-    {"iexcl", "\xc2\xa1"},  {"igrave", "\xc3\xac"}, {"iquest", "\xc2\xbf"},
-    {"iuml", "\xc3\xaf"},   {"laquo", "\xc2\xab"},  {"ldquo", "\xe2\x80\x9c"},
-    {"lrm", "\xe2\x80\x8e"}, {"lsaquo", "\xe2\x80\xb9"}, {"lsquo", "\xe2\x80\x98"},
-    {"lt", "<"},            {"mdash", "\xe2\x80\x94"}, {"micro", "\xc2\xb5"},
-    {"middot", "\xc2\xb7"}, {"nbsp", "\xc2\xa0"},  {"ndash", "\xe2\x80\x93"},
-    {"not", "\xc2\xac"},    {"ntilde", "\xc3\xb1"}, {"oacute", "\xc3\xb3"},
-    {"ocirc", "\xc3\xb4"},  {"ograve", "\xc3\xb2"}, {"ordf", "\xc2\xaa"},
-    {"ordm", "\xc2\xba"},   {"oslash", "\xc3\xb8"}, {"otilde", "\xc3\xb5"},
-    {"ouml", "\xc3\xb6"},   {"para", "\xc2\xb6"},  {"plusmn", "\xc2\xb1"},
-    {"pound", "\xc2\xa3"},  {"quot", "\""},        {"raquo", "\xc2\xbb"},
-    {"rdquo", "\xe2\x80\x9d"}, {"reg", "\xc2\xae"}, {"rlm", "\xe2\x80\x8f"},
-    {"rsaquo", "\xe2\x80\xba"}, {"rsquo", "\xe2\x80\x99"}, {"sbquo", "\xe2\x80\x9a"},
-    {"sect", "\xc2\xa7"},   {"shy", "\xc2\xad"},   {"sup1", "\xc2\xb9"},
-    {"sup2", "\xc2\xb2"},   {"sup3", "\xc2\xb3"},  {"szlig", "\xc3\x9f"},
-    {"thinsp", "\xe2\x80\x89"}, {"times", "\xc3\x97"}, {"trade", "\xe2\x84\xa2"},
-    {"uacute", "\xc3\xba"}, {"ucirc", "\xc3\xbb"}, {"ugrave", "\xc3\xb9"},
-    {"uuml", "\xc3\xbc"},   {"yen", "\xc2\xa5"},   {"zwj", "\xe2\x80\x8d"},
-    {"zwnj", "\xe2\x80\x8c"},
-};
+/* All of HTML5's named references, sorted for bsearch: a link shown as
+ * www.paypal&period;com reads as www.paypal.com to the person clicking. */
+#include "html-entities.h"
+
+/* The longest name (CounterClockwiseContourIntegral). */
+#define MAX_ENTITY_NAME 32
 
 static int
 entity_cmp(const void *key, const void *elem)
 {
     return strcmp(key, ((const entity_t *)elem)->name);
+}
+
+static const entity_t *
+entity_find(const char *name)
+{
+    return bsearch(name, entities, G_N_ELEMENTS(entities), sizeof *entities, entity_cmp);
 }
 
 static void
@@ -78,7 +55,7 @@ append_unichar(GString *out, gunichar c)
 }
 
 size_t
-_claw_html_entity(const char *s, size_t len, GString *out)
+_claw_html_entity(const char *s, size_t len, GString *out, bool in_attribute)
 {
     if (len < 3 || s[0] != '&')
         return 0;
@@ -103,30 +80,46 @@ _claw_html_entity(const char *s, size_t len, GString *out)
         append_unichar(out, v > 0x10FFFF ? 0xFFFD : (gunichar)v);
         return i;
     }
-    char name[12];
-    size_t i = 1;
-    while (i < len && i - 1 < sizeof name - 1 && g_ascii_isalnum(s[i]))
-        i++;
-    size_t n = i - 1;
-    if (n == 0 || n >= sizeof name)
-        return 0;
-    memcpy(name, s + 1, n);
+    /* A name, as HTML5 reads one: the whole name with its ';'; else the
+     * longest legacy name it begins with (&copy2024 is (c)2024), except in
+     * an attribute value when a letter, digit or '=' follows (?a=1&copy=2
+     * is a URL's query, as browsers read it). */
+    char name[MAX_ENTITY_NAME + 1];
+    size_t n = 0;
+    while (1 + n < len && n < MAX_ENTITY_NAME && g_ascii_isalnum(s[1 + n])) {
+        name[n] = s[1 + n];
+        n++;
+    }
     name[n] = '\0';
-    const entity_t *e = bsearch(name, entities, G_N_ELEMENTS(entities), sizeof *entities,
-                                entity_cmp);
-    if (!e)
+    if (n == 0)
         return 0;
-    g_string_append(out, e->utf8);
-    return i < len && s[i] == ';' ? i + 1 : i;
+    const entity_t *e = entity_find(name);
+    if (e && 1 + n < len && s[1 + n] == ';') {
+        g_string_append(out, e->utf8);
+        return n + 2;
+    }
+    for (size_t k = n; k >= 2; k--) {
+        name[k] = '\0';
+        e = entity_find(name);
+        if (!e || !e->legacy)
+            continue;
+        char next = 1 + k < len ? s[1 + k] : '\0';
+        if (in_attribute && (g_ascii_isalnum(next) || next == '='))
+            return 0;
+        g_string_append(out, e->utf8);
+        return k + 1;
+    }
+    return 0;
 }
 
-/* Decode character references in an attribute value or text run. */
+/* Decode character references in a text run or (@in_attribute) an
+ * attribute value. */
 static void
-decode_text(GString *out, const char *s, size_t len)
+decode_text(GString *out, const char *s, size_t len, bool in_attribute)
 {
     for (size_t i = 0; i < len;) {
         if (s[i] == '&') {
-            size_t used = _claw_html_entity(s + i, len - i, out);
+            size_t used = _claw_html_entity(s + i, len - i, out, in_attribute);
             if (used) {
                 i += used;
                 continue;
@@ -351,7 +344,7 @@ emit_text(render_t *r, const char *s, size_t len)
     if (memchr(s, '&', len)) {
         dec = r->scratch;
         g_string_truncate(dec, 0);
-        decode_text(dec, s, len);
+        decode_text(dec, s, len, false);
         t = dec->str;
         tl = dec->len;
     }
@@ -429,7 +422,7 @@ add_link(render_t *r, const char *v, size_t vl, claw_url_source_t source, const 
         return;
     }
     GString *dec = g_string_sized_new(vl);
-    decode_text(dec, v, vl);
+    decode_text(dec, v, vl, true);
     _claw_url_add(r->ctx, dec->str, dec->len, r->part, src, text);
     g_string_free(dec, TRUE);
 }

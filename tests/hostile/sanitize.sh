@@ -39,7 +39,8 @@ if [ ! -f "$san/Makefile" ]; then
         CFLAGS="-O1 -g") \
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
 fi
-if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la search/claw-ioc.la indexer/clawd \
+if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la search/claw-ioc.la \
+    search/claw-serve.la indexer/clawd \
     tests/unit/unit > "$tmp/make.log" 2>&1; then
     fail "build with ASan and UBSan"
     tail -30 "$tmp/make.log" | sed 's/^/#  /'

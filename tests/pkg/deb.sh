@@ -243,6 +243,17 @@ else
     check "postinst restarts clawd on upgrade only if it runs (try-restart)" \
         sh -c "grep -q 'deb-systemd-invoke try-restart.*clawd.service' '$tmp/ctrl/postinst' &&
                ! grep -Eq 'deb-systemd-invoke (start|restart) ' '$tmp/ctrl/postinst'"
+    # The query service (claw serve) for investigators: its socket and
+    # service, verified together, and its module.
+    for u in clawback-query.service clawback-query.socket; do
+        sed -e "s|^\(Exec[A-Za-z]*=[-@:+!]*\)/usr/|\1$root/usr/|" "$root/lib/systemd/system/$u" \
+            > "$tmp/unit/$u" 2> /dev/null
+    done
+    (cd "$tmp/unit" && systemd-analyze verify --man=no clawback-query.socket clawback-query.service) \
+        > "$tmp/verify" 2>&1; rc=$?
+    sed 's/^/# verify: /' "$tmp/verify"
+    check "systemd-analyze verify clawback-query.socket and .service: exit 0, no complaint" \
+        sh -c "[ $rc = 0 ] && ! grep -q 'clawback-query' '$tmp/verify' && ls '$root'/usr/lib/*/clawback/claw-serve.so > /dev/null"
 fi
 
 # --- libclaw-dev ----------------------------------------------------------------
