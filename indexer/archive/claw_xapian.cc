@@ -694,9 +694,19 @@ class Parser {
         if (qs.size() == 1)
             return qs[0];
         if (phrase_ok && !wild) {
-            if ((prefix.empty() || prefix == "S") && !body_positions_)
-                return Xapian::Query((new PhraseSource(prefix, w, check_))->release());
-            return Xapian::Query(Xapian::Query::OP_PHRASE, qs.begin(), qs.end(), qs.size());
+            Xapian::Query phrase =
+                (prefix.empty() || prefix == "S") && !body_positions_
+                    ? Xapian::Query((new PhraseSource(prefix, w, check_))->release())
+                    : Xapian::Query(Xapian::Query::OP_PHRASE, qs.begin(), qs.end(), qs.size());
+            /* Free text that is one token of several words (report.docm,
+             * invoice_2026.pdf) may be an attachment's name as well. */
+            if (prefix.empty() && !t.quoted && v.find(' ') == std::string::npos) {
+                char *name = claw_term("XA", v.data(), v.size());
+                Xapian::Query q(Xapian::Query::OP_OR, phrase, Xapian::Query(std::string(name)));
+                free(name);
+                return q;
+            }
+            return phrase;
         }
         return Xapian::Query(Xapian::Query::OP_AND, qs.begin(), qs.end());
     }

@@ -367,7 +367,16 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
     for (size_t i = 0; i < m->n_attachments; i++) {
         const claw_attachment_t *a = &m->attachments[i];
         if (a->filename) {
+            /* Whole (tools/run.sh) and by base name (run.sh): a member of
+             * an archive is named with its path, a zip made on Windows
+             * with backslashes. */
             add_bool(d, "XA", a->filename);
+            const char *base = a->filename;
+            for (const char *p = a->filename; *p; p++)
+                if (*p == '/' || *p == '\\')
+                    base = p + 1;
+            if (base != a->filename)
+                add_bool(d, "XA", base);
             add_words(d, "XA", a->filename, strlen(a->filename), NULL);
             add_words(d, "", a->filename, strlen(a->filename), NULL);
         }

@@ -57,6 +57,10 @@ one "body word" "Spring sale: quarterly invoice reminder" regards
 one "body phrase" "Spring sale: quarterly invoice reminder" '"the shop team"'
 one "attachment: name" "Documents" attachment:invoice.zip
 one "attachment: member of an archive" "Documents" attachment:payload.js
+one "attachment: member by base name (tools/run.sh)" "Documents" attachment:run.sh
+one "attachment: member by path" "Documents" attachment:tools/run.sh
+one "filename: nested archive by base name (docs/tools.tar.gz)" "Documents" filename:tools.tar.gz
+one "free text: an attachment's name" "Documents" report.docm
 one "url: a link only in HTML" "Spring sale: quarterly invoice reminder" \
     'url:"https://only-in-html.example/deals/spring?ref=mail"'
 one "url: prefix wildcard" "Spring sale: quarterly invoice reminder" 'url:https://only-in-html.example/*'
