@@ -3,7 +3,8 @@
 # either of its layouts, without editing a file dpkg owns (a conffile):
 # only drop-ins in the places Debian keeps for the admin.
 #
-#   debian-install.sh [--archive] [CONFDIR]      CONFDIR: /etc/exim4
+#   debian-install.sh [--archive [--socket PATH]] [CONFDIR]
+#        CONFDIR: /etc/exim4; PATH: clawd's socket, /run/clawback/clawd.sock
 #
 # It takes the snippets from its own directory and, by the layout that
 # CONFDIR/update-exim4.conf.conf chooses (dc_use_split_config):
@@ -16,8 +17,13 @@
 #            kept by clawd (CLAWBACK_QUAR_ARCHIVE) instead of frozen;
 #   single:  the main settings in CONFDIR/exim4.conf.localmacros, between
 #            "# BEGIN clawback" and "# END clawback" (the rest of that file
-#            is kept). The template has no place for a router of one's own,
-#            so --archive needs the split layout.
+#            is kept). The template has no place for a router of one's own:
+#            with --archive the journal copy goes through a system filter,
+#            CONFDIR/clawback.filter (clawback-filter, with clawd's socket
+#            filled in), which pipes each message to claw-journal; that
+#            block then names it (system_filter) and defines
+#            CLAWBACK_QUAR_ARCHIVE, as in the split layout. An Exim
+#            system_filter of the admin's own stops it.
 # Running it again replaces what it wrote before. It does not run
 # update-exim4.conf or restart Exim: do both after it. (update-exim4.conf
 # --confdir DIR reads DIR's exim4.conf.localmacros only when
@@ -25,7 +31,7 @@
 set -eu
 
 usage() {
-    echo "usage: $0 [--archive] [CONFDIR]   (CONFDIR: /etc/exim4)" >&2
+    echo "usage: $0 [--archive [--socket PATH]] [CONFDIR]   (CONFDIR: /etc/exim4)" >&2
     exit 64
 }
 
@@ -35,16 +41,30 @@ die() {
 }
 
 archive=no
-case "${1:-}" in
-    --archive) archive=yes; shift ;;
-    -h|--help) usage ;;
-    -*) usage ;;
+socket=/run/clawback/clawd.sock
+socket_given=no
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --archive) archive=yes; shift ;;
+        --socket) [ $# -ge 2 ] || usage; socket=$2; socket_given=yes; shift 2 ;;
+        -h|--help) usage ;;
+        -*) usage ;;
+        *) break ;;
+    esac
+done
+case "$socket" in
+    /*) ;;
+    *) die "--socket wants an absolute path, got '$socket'" ;;
+esac
+case "$socket" in
+    *[!A-Za-z0-9/._-]*) die "--socket '$socket': only letters, digits and / . _ - (it goes into a filter)" ;;
 esac
 [ $# -le 1 ] || usage
 confdir=${1:-/etc/exim4}
 here=$(cd "$(dirname "$0")" && pwd)
 
-for f in clawback-acl.conf clawback-main.conf clawback-router.conf clawback-transport.conf; do
+for f in clawback-acl.conf clawback-main.conf clawback-router.conf clawback-transport.conf \
+    clawback-filter; do
     [ -r "$here/$f" ] || die "$here/$f is missing (the snippets belong beside this script)"
 done
 ue4cc=$confdir/update-exim4.conf.conf
@@ -57,9 +77,6 @@ case "$split" in
     true|false) ;;
     *) die "dc_use_split_config='$split' in $ue4cc is neither true nor false" ;;
 esac
-[ "$split" = true ] || [ "$archive" = no ] ||
-    die "--archive needs the split configuration (dc_use_split_config='true' in $ue4cc):" \
-        "the single-file template has no place for a router without editing it"
 
 block_begin='# BEGIN clawback (debian-install.sh writes this block; it replaces it when run again)'
 block_end='# END clawback'
@@ -89,6 +106,11 @@ for f in "$@"; do
         die "$f already sets CHECK_DATA_LOCAL_ACL_FILE: add" \
             "'.include $confdir/clawback-acl.conf' to the file it names instead"
     fi
+    if [ "$split" = false ] && [ "$archive" = yes ] &&
+        without_ours "$f" | grep -q '^[[:space:]]*system_filter[[:space:]]*='; then
+        die "$f already sets system_filter: add the lines of $here/clawback-filter" \
+            "(CLAWD_SOCKET: $socket) to your filter instead"
+    fi
 done
 
 # The main settings, with the ACL fragment where this CONFDIR has it; with
@@ -101,6 +123,15 @@ main_settings() {
     fi
     sed "s|^CHECK_DATA_LOCAL_ACL_FILE = .*|CHECK_DATA_LOCAL_ACL_FILE = $confdir/clawback-acl.conf|" \
         "$here/clawback-main.conf"
+    if [ "$archive" = yes ] && [ "$split" = true ] && [ "$socket_given" = yes ]; then
+        echo "CLAWBACK_ARCHIVE_SOCKET = $socket"
+    fi
+    if [ "$archive" = yes ] && [ "$split" = false ]; then
+        echo "# debian-install.sh --archive: the journal copy through Exim's system filter."
+        echo "system_filter = $confdir/clawback.filter"
+        echo "system_filter_user = Debian-exim"
+        echo "system_filter_pipe_transport = address_pipe"
+    fi
 }
 
 install -m 644 "$here/clawback-acl.conf" "$confdir/clawback-acl.conf"
@@ -117,6 +148,12 @@ if [ "$split" = true ]; then
              "$confdir/conf.d/transport/30_clawback_lmtp"
     fi
 else
+    if [ "$archive" = yes ]; then
+        sed "s|CLAWD_SOCKET|$socket|g" "$here/clawback-filter" > "$confdir/clawback.filter.new"
+        chmod 644 "$confdir/clawback.filter.new"
+        mv "$confdir/clawback.filter.new" "$confdir/clawback.filter"
+        echo "installed $confdir/clawback.filter (clawd's socket: $socket)"
+    fi
     {
         [ ! -f "$localmacros" ] || without_ours "$localmacros"
         echo "$block_begin"

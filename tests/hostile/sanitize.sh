@@ -40,7 +40,7 @@ if [ ! -f "$san/Makefile" ]; then
         > "$tmp/configure.log" 2>&1 || { fail "configure the sanitizer build"; cat "$tmp/configure.log"; exit 1; }
 fi
 if ! make -C "$san" -j2 search/claw search/claw-mail.la search/claw-archive.la search/claw-ioc.la \
-    search/claw-serve.la indexer/clawd \
+    search/claw-serve.la indexer/clawd plugin/claw-journal \
     tests/unit/unit > "$tmp/make.log" 2>&1; then
     fail "build with ASan and UBSan"
     tail -30 "$tmp/make.log" | sed 's/^/#  /'
@@ -79,6 +79,7 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:log_path=$tmp/r
 export LSAN_OPTIONS="suppressions=$(cd "$srcdir" && pwd)/tests/hostile/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$tmp/reports/ubsan:log_exe_name=1"
 export CLAW="$san/search/claw" CLAW_UNIT="$san/tests/unit/unit" CLAWD="$san/indexer/clawd"
+export CLAW_JOURNAL="$san/plugin/claw-journal"
 
 "$CLAW_UNIT" > "$tmp/unit.log" 2>&1; rc=$?
 if [ $rc -eq 0 ] && ! grep -qE "Sanitizer|runtime error" "$tmp/unit.log"; then
@@ -89,7 +90,7 @@ else
 fi
 for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/clawd archive/lmtp-limits \
     archive/clawd-tls archive/index-faults archive/soak ioc/ioc ioc/hunt ioc/feeds ioc/rules archive/audit archive/hold \
-    archive/purge archive/retention archive/clawback-auto archive/query-service mta/dovecot-purge; do
+    archive/purge archive/retention archive/clawback-auto archive/query-service mta/claw-journal mta/dovecot-purge; do
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
