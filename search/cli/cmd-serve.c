@@ -112,21 +112,34 @@ read_request(int c, request_t *r)
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
         size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        int fds[2];
-        for (size_t i = 0; i < k && i < 2; i++) {
-            memcpy(&fds[i], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (i == 0 && r->out < 0)
-                r->out = fds[i];
-            else if (i == 1 && r->err < 0)
-                r->err = fds[i];
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (r->out < 0)
+                r->out = fd;
+            else if (r->err < 0)
+                r->err = fd;
             else
-                close(fds[i]);
+                close(fd); /* more than asked for */
         }
     }
     if ((msg.msg_flags & MSG_CTRUNC) || r->out < 0 || r->err < 0)
         return "a request must pass two descriptors (standard output and error)";
     r->len = (size_t)n;
+    /* The whole request within the timeout, not each piece of it: a client
+     * sending a byte at a time holds its worker no longer. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += CLAW_SERVE_TIMEOUT_S;
     while (r->len <= CLAW_QUERY_MAX_REQUEST) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left_ms = (long)(deadline.tv_sec - now.tv_sec) * 1000 +
+                       (deadline.tv_nsec - now.tv_nsec) / 1000000;
+        if (left_ms <= 0)
+            return "the request did not end in time";
+        struct timeval tv = {.tv_sec = left_ms / 1000, .tv_usec = (left_ms % 1000) * 1000};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         n = read(c, r->buf + r->len, CLAW_QUERY_MAX_REQUEST + 1 - r->len);
         if (n < 0 && errno == EINTR)
             continue;

@@ -123,6 +123,26 @@ asked search --count 'size:0..' > "$tmp/out"; rc=$?
 check "a client that sends nothing holds up one worker, not the service" \
     sh -c "[ $rc = 0 ] && [ \"\$(cat '$tmp/out')\" = $n1 ]"
 kill $silent 2>/dev/null; wait $silent 2>/dev/null
+# A client that sends its request a byte every 2 s: the whole request has
+# 10 s, not each byte.
+got=$("$py" - "$sock" <<'PY'
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(60)
+r, w = os.pipe()
+socket.send_fds(s, [b"claw-query 1\n"], [w, w])
+t0 = time.time()
+try:
+    for b in b"search\0x\0" * 20:
+        s.send(bytes([b])); time.sleep(2)
+        if time.time() - t0 > 40:
+            break
+except OSError:
+    pass
+print(s.recv(64).decode().strip(), int(time.time() - t0))
+PY
+)
+check "a client that trickles its request is cut off at 10 s in all ($got)" \
+    sh -c "set -- $got; [ \"\$1 \$2\" = 'status 76' ] && [ \$3 -le 14 ]"
 
 workers=$(pgrep -P $server | tr '\n' ' ')
 kill -9 $(echo $workers | cut -d' ' -f1)
