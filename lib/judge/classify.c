@@ -147,6 +147,7 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
     _claw_detect_lookalikes(&run);
     _claw_detect_display_names(&run);
     _claw_detect_reply_to(&run);
+    _claw_detect_envelope_sender(&run);
     _claw_detect_sender_ioc(&run);
     _claw_detect_urls(&run);
     _claw_detect_attachments(&run);

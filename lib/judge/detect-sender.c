@@ -1,7 +1,7 @@
 /* detect-sender.c - the detectors of who a message claims to be from:
  * SPOOF_PROTECTED_DOMAIN (our own domains without authentication),
  * DISPLAY_NAME_IMPERSONATION (VIPs, brands, our domains in display
- * names), REPLY_TO_DIVERTS and SENDER_IOC.
+ * names), REPLY_TO_DIVERTS, ENVELOPE_SENDER_ELSEWHERE and SENDER_IOC.
  */
 #include "build-config.h"
 
@@ -271,6 +271,50 @@ _claw_detect_reply_to(run_t *run)
             h->score *= 2;
         }
     }
+}
+
+/* The organisation (registrable domain) of the envelope sender: MAIL FROM
+ * when the MTA gave one, else the Return-Path field (a stored message).
+ * NULL for none or for the null sender <> (a bounce claims nobody).
+ * g_free() it. */
+static char *
+envelope_org(const run_t *run, const char **address)
+{
+    const char *mf = run->env ? run->env->mail_from : NULL;
+    if (!mf) {
+        const claw_address_t *rp = _claw_first_address(run->m, CLAW_FIELD_RETURN_PATH);
+        *address = rp ? rp->address : NULL;
+        return rp && rp->domain.ascii ? g_strdup(_claw_org(&rp->domain)) : NULL;
+    }
+    const char *at = strrchr(mf, '@');
+    if (!*mf || !at || !at[1])
+        return NULL;
+    *address = mf;
+    char *dom = g_ascii_strdown(at + 1, -1);
+    const char *reg = psl_registrable_domain(run->e->psl, dom);
+    char *org = g_strdup(reg ? reg : dom);
+    g_free(dom);
+    return org;
+}
+
+void
+_claw_detect_envelope_sender(run_t *run)
+{
+    const claw_address_t *from = _claw_first_address(run->m, CLAW_FIELD_FROM);
+    if (!from || !ours_or_partner(run->e->policy, &from->domain))
+        return;
+    const char *address = NULL;
+    char *org = envelope_org(run, &address);
+    const char *from_org = _claw_org(&from->domain);
+    /* An ESP sending for the partner under its own bounce domain is
+     * normal; the partner's aligned DKIM (or DMARC pass) says so. */
+    if (org && from_org && strcmp(org, from_org) != 0 && !authenticated(run, &from->domain) &&
+        !internal_origin(run))
+        _claw_hit(run, R_ENVELOPE_SENDER_ELSEWHERE,
+                  "envelope sender %s is outside %s, which From %s claims, and nothing "
+                  "trusted vouches for the From",
+                  address, from_org, from->address);
+    g_free(org);
 }
 
 void

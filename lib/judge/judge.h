@@ -152,6 +152,7 @@ CLAW_HIDDEN void _claw_detect_spoof(run_t *run);
 CLAW_HIDDEN void _claw_detect_lookalikes(run_t *run);
 CLAW_HIDDEN void _claw_detect_display_names(run_t *run);
 CLAW_HIDDEN void _claw_detect_reply_to(run_t *run);
+CLAW_HIDDEN void _claw_detect_envelope_sender(run_t *run);
 CLAW_HIDDEN void _claw_detect_sender_ioc(run_t *run);
 CLAW_HIDDEN void _claw_detect_urls(run_t *run);
 CLAW_HIDDEN void _claw_detect_attachments(run_t *run);

@@ -55,6 +55,10 @@ static const struct {
                           "The MIME structure reads differently in different mail clients."},
     [R_UNSCANNABLE] = {"UNSCANNABLE", 6,
                        "A limit was hit or the input is not a message: not scanned in full."},
+    [R_ENVELOPE_SENDER_ELSEWHERE] = {"ENVELOPE_SENDER_ELSEWHERE", 3,
+                                     "From claims a protected or partner domain, the envelope "
+                                     "sender is in another organisation, and nothing trusted "
+                                     "vouches for the From."},
 };
 _Static_assert(R_LAST <= CLAW_N_RULES_MAX, "raise CLAW_N_RULES_MAX");
 

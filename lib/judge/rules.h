@@ -27,6 +27,7 @@ typedef enum {
     R_BEC_PAYMENT_CHANGE,
     R_MIME_AMBIGUOUS,
     R_UNSCANNABLE,
+    R_ENVELOPE_SENDER_ELSEWHERE, /* added last: the table's order is stable */
     R_LAST
 } rule_t;
 

@@ -1420,6 +1420,26 @@ test_classify(void)
                 "REPLY_TO_DIVERTS"),
           "Return-Path at free-mail fires");
 
+    /* ENVELOPE_SENDER_ELSEWHERE */
+    const char *ceo = "From: ceo@corp.example\n\nx\n";
+    claw_envelope_t ev = {.mail_from = "bounce@evil.example"};
+    CHECK(fires(ceo, &ev, "ENVELOPE_SENDER_ELSEWHERE"),
+          "envelope sender outside a protected From's organisation fires");
+    ev.mail_from = "bounces@mail.corp.example";
+    CHECK(!fires(ceo, &ev, "ENVELOPE_SENDER_ELSEWHERE"),
+          "an envelope sender in the From's organisation is quiet");
+    ev.mail_from = "";
+    CHECK(!fires(ceo, &ev, "ENVELOPE_SENDER_ELSEWHERE"), "a bounce (<>) claims nobody: quiet");
+    ev.mail_from = "bounce@esp.example";
+    CHECK(!fires("From: ceo@corp.example\nAuthentication-Results: mx.corp.example; dkim=pass "
+                 "header.d=corp.example\n\nx\n", &ev, "ENVELOPE_SENDER_ELSEWHERE"),
+          "the From's aligned DKIM pass, from a trusted authserv-id, vouches for it: quiet");
+    CHECK(fires("From: ceo@corp.example\nReturn-Path: <x@evil.example>\n\nx\n", NULL,
+                "ENVELOPE_SENDER_ELSEWHERE"),
+          "a stored message without an envelope: the Return-Path field counts");
+    CHECK(!fires("From: a@other.example\n\nx\n", &ev, "ENVELOPE_SENDER_ELSEWHERE"),
+          "a From of no protected or partner domain: quiet");
+
     /* URLs */
     CHECK(fires(HTML("<a href=\"https://paypal.com@evil.example/\">x</a>"), NULL,
                 "URL_USERINFO_TRICK"),
