@@ -206,6 +206,9 @@ typedef struct claw_prepare_options {
     size_t n_index_headers;
     bool positions;            /**< word positions (phrase search) */
     size_t max_text_bytes;     /**< body text indexed per message */
+    const char *const *trusted_authserv; /**< [policy] trusted_authserv_ids,
+                                          * lowercase: whose results auth: finds */
+    size_t n_trusted_authserv;
 } claw_prepare_options_t;
 
 /** Parse @raw (copied), take its id and verdict from X-Clawback-* headers

@@ -26,6 +26,7 @@ typedef struct claw_archive_settings {
     claw_prepare_options_t prep;
     uint64_t dictionary_after;
     char **index_headers; /* owned; prep points into it */
+    char **trusted_authserv; /* owned; prep points into it */
     size_t commit_batch;
     int64_t commit_delay_ms;
     size_t index_batch;

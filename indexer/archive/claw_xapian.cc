@@ -66,9 +66,9 @@ const Field fields[] = {
     {"domain", "XDOM", HOST},      {"ip", "XIP", EXACT},           {"helo", "XHELO", EXACT},
     {"msgid", "XMID", EXACT},      {"message-id", "XMID", EXACT},  {"id", "XID", EXACT},
     {"action", "XACT", EXACT},     {"verdict", "XACT", EXACT},     {"rule", "XRULE", EXACT},
-    {"auth", "XAUTH", EXACT},      {"date", "", RANGE_DATE},       {"received", "", RANGE_ARRIVAL},
-    {"size", "", RANGE_SIZE},      {"header", "XHDR", HEADER},     {"ioc", "", IOC},
-    {"state", "XSTATE", EXACT},
+    {"auth", "XAUTH", EXACT},      {"authclaim", "XAUTHC", EXACT}, {"date", "", RANGE_DATE},
+    {"received", "", RANGE_ARRIVAL}, {"size", "", RANGE_SIZE},     {"header", "XHDR", HEADER},
+    {"ioc", "", IOC},              {"state", "XSTATE", EXACT},
 };
 
 /* Who says what ioc:ID matches (claw_index_set_ioc_terms). */

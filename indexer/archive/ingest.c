@@ -48,6 +48,12 @@ claw_archive_settings_read(const claw_config_t *cfg, claw_archive_settings_t *s)
         s->index_headers[i] = g_ascii_strdown(h[i], -1);
     s->prep.n_index_headers = n_h;
     s->prep.index_headers = (const char *const *)s->index_headers;
+    claw_config_get_list(cfg, "policy", "trusted_authserv_ids", &h, &n_h);
+    s->trusted_authserv = g_new0(char *, n_h + 1);
+    for (size_t i = 0; i < n_h; i++)
+        s->trusted_authserv[i] = g_ascii_strdown(h[i], -1);
+    s->prep.n_trusted_authserv = n_h;
+    s->prep.trusted_authserv = (const char *const *)s->trusted_authserv;
     s->commit_batch = (size_t)archive_int(cfg, "commit_batch");
     claw_config_get_duration_ms(cfg, "archive", "commit_delay", &s->commit_delay_ms);
     s->index_batch = (size_t)archive_int(cfg, "index_batch");
@@ -64,6 +70,7 @@ claw_archive_settings_clear(claw_archive_settings_t *s)
 {
     g_free(s->path);
     g_strfreev(s->index_headers);
+    g_strfreev(s->trusted_authserv);
     memset(s, 0, sizeof *s);
 }
 

@@ -402,11 +402,20 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
             add_bool(d, "XRULE", *p);
         g_strfreev(rules);
     }
+    /* auth: finds what the site's own servers concluded (an
+     * Authentication-Results field of a trusted authserv-id); whatever else
+     * a message says of itself (any other authserv-id, Received-SPF) is a
+     * claim, found by authclaim: only. */
     for (size_t i = 0; i < m->n_auth_results; i++) {
         const claw_auth_result_t *ar = &m->auth_results[i];
+        bool trusted = false;
+        for (size_t k = 0; ar->source == CLAW_AUTH_RESULTS && ar->authserv_id &&
+                           k < opt->n_trusted_authserv && !trusted;
+             k++)
+            trusted = !strcmp(ar->authserv_id, opt->trusted_authserv[k]);
         for (size_t j = 0; j < ar->n_methods; j++) {
             char *t = g_strdup_printf("%s=%s", ar->methods[j].method, ar->methods[j].result);
-            add_bool(d, "XAUTH", t);
+            add_bool(d, trusted ? "XAUTH" : "XAUTHC", t);
             g_free(t);
         }
     }

@@ -81,7 +81,7 @@ one "domain: A-label" "$sale" 'domain:xn--bcher-kva.example'
 one "ip: from Received" "Your November statement" ip:203.0.113.25
 one "helo: from Received" "Spring sale: quarterly invoice reminder" helo:relay.shop.example
 one "msgid:" "Your November statement" msgid:statement-2026-11@billing.example.com
-one "auth:" "Spring sale: quarterly invoice reminder" auth:spf=pass auth:dkim=fail
+one "authclaim: (no authserv-id is trusted here)" "Spring sale: quarterly invoice reminder" authclaim:spf=pass authclaim:dkim=fail
 one "rule:" "⚠️ Your account has been limited" rule:URL_IP_LITERAL
 one "date: range" "Spring sale: quarterly invoice reminder" date:2025-03-01..2025-03-31 from:shop
 one "date: one day" "Spring sale: quarterly invoice reminder" date:2025-03-10 NOT subject:mbox
@@ -536,5 +536,22 @@ if [ -d "$mb" ]; then
 else
     skip "edge-case mbox files" "../shared/corpora absent"
 fi
+
+# --- auth: believes the site's own servers; authclaim: the rest -----------
+# A forged Authentication-Results field claiming dmarc=pass must not be
+# found by auth:dmarc=pass.
+B="$tmp/auth-archive"
+printf '[archive]\npath = %s\n[policy]\ntrusted_authserv_ids = mx.corp.example\n' "$B" > "$tmp/auth.conf"
+printf 'Authentication-Results: mx.corp.example; dmarc=pass header.from=corp.example\nFrom: a@corp.example\nSubject: really passed\nMessage-ID: <auth-1@corp.example>\n\nx\n' > "$tmp/auth1.eml"
+printf 'Authentication-Results: mx.attacker.example; dmarc=pass header.from=corp.example\nFrom: a@corp.example\nSubject: claims a pass\nMessage-ID: <auth-2@attacker.example>\n\nx\n' > "$tmp/auth2.eml"
+printf 'Received-SPF: pass (forged) client-ip=192.0.2.1\nFrom: a@corp.example\nSubject: claims spf\nMessage-ID: <auth-3@attacker.example>\n\nx\n' > "$tmp/auth3.eml"
+"$CLAW" --config "$tmp/auth.conf" import --quiet "$tmp/auth1.eml" "$tmp/auth2.eml" "$tmp/auth3.eml" > /dev/null
+subjects() { "$CLAW" --config "$tmp/auth.conf" search --json "$1" | "$py" -c 'import json,sys; print(",".join(sorted(json.loads(l)["subject"] for l in sys.stdin)))'; }
+check "auth:dmarc=pass finds the trusted server's result only ($(subjects auth:dmarc=pass))" \
+    [ "$(subjects auth:dmarc=pass)" = "really passed" ]
+check "authclaim:dmarc=pass finds the forged claim ($(subjects authclaim:dmarc=pass))" \
+    [ "$(subjects authclaim:dmarc=pass)" = "claims a pass" ]
+check "a Received-SPF field is a claim, not the site's result" \
+    sh -c "[ \"\$('$CLAW' --config '$tmp/auth.conf' search --count auth:spf=pass)\" = 0 ] && [ \"\$('$CLAW' --config '$tmp/auth.conf' search --count authclaim:spf=pass)\" = 1 ]"
 
 [ "$n_fail" -eq 0 ]
