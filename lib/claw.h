@@ -824,10 +824,11 @@ CLAW_PUBLIC void claw_message_destroy(claw_message_t *message);
  * accessors name: opaque handles (claw_engine_t, claw_verdict_t), strings,
  * numbers and arrays of strings, never a struct's layout. (Version 2 made
  * claw_verdict_t opaque and added claw_scan_fields(), so that the rspamd
- * module lays out no struct.)
+ * module lays out no struct; version 3 added claw_engine_rule_score(), so
+ * that its symbols' scores follow [weights].)
  * --------------------------------------------------------------------- */
 
-#define CLAW_API_VERSION 2
+#define CLAW_API_VERSION 3
 
 /** CLAW_API_VERSION of the library actually loaded. */
 CLAW_PUBLIC int claw_api_version(void);
@@ -965,6 +966,11 @@ CLAW_PUBLIC const char *claw_rule_name(size_t i);
 
 /** Rule @i's built-in score (before [weights]); 0 past the last rule. */
 CLAW_PUBLIC double claw_rule_default_score(size_t i);
+
+/** Rule @i's score under @engine's [weights] (the built-in score where it
+ * sets none; 0 for a rule it silences), what one hit of the rule adds; 0
+ * past the last rule. (API version 3.) */
+CLAW_PUBLIC double claw_engine_rule_score(const claw_engine_t *engine, size_t i);
 
 /** Rule @i's one-line description, or NULL past the last rule. */
 CLAW_PUBLIC const char *claw_rule_description(size_t i);

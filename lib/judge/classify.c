@@ -13,10 +13,16 @@
 #include <stdarg.h>
 #include <string.h>
 
-static double
-weight(const claw_engine_t *e, rule_t r)
+double
+_claw_rule_weight(const claw_engine_t *e, rule_t r)
 {
     return e->config->weight_text[r] ? e->config->weight[r] : _claw_rule_default_score(r);
+}
+
+double
+claw_engine_rule_score(const claw_engine_t *engine, size_t i)
+{
+    return engine && i < R_LAST ? _claw_rule_weight(engine, (rule_t)i) : 0;
 }
 
 /* @r's hit is @detail with @score: the first, or one replacing it. */
@@ -46,7 +52,7 @@ _claw_hit(run_t *run, rule_t r, const char *fmt, ...)
     va_start(ap, fmt);
     char *d = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    record(vp, r, weight(run->e, r), d);
+    record(vp, r, _claw_rule_weight(run->e, r), d);
     g_free(d);
 }
 
@@ -62,7 +68,7 @@ _claw_hit_ioc(run_t *run, rule_t r, claw_action_t asks, const char *fmt, ...)
      * that action's threshold: with nothing else against the message, the
      * verdict is what it asked for; other rules can still add to it. */
     const claw_config_t *c = run->e->config;
-    double score = weight(run->e, r);
+    double score = _claw_rule_weight(run->e, r);
     if (asks == CLAW_ACTION_TAG)
         score = MIN(score, c->tag_score);
     else if (asks == CLAW_ACTION_QUARANTINE)

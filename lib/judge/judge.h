@@ -153,6 +153,8 @@ CLAW_HIDDEN void _claw_detect_lookalikes(run_t *run);
 CLAW_HIDDEN void _claw_detect_display_names(run_t *run);
 CLAW_HIDDEN void _claw_detect_reply_to(run_t *run);
 CLAW_HIDDEN void _claw_detect_envelope_sender(run_t *run);
+/* Rule @r's score under @e's [weights] (the built-in one when unset). */
+CLAW_HIDDEN double _claw_rule_weight(const claw_engine_t *e, rule_t r);
 CLAW_HIDDEN void _claw_detect_sender_ioc(run_t *run);
 CLAW_HIDDEN void _claw_detect_urls(run_t *run);
 CLAW_HIDDEN void _claw_detect_attachments(run_t *run);

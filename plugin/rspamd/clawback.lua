@@ -10,9 +10,40 @@ Settings: the clawback { } section (defaults in clawback.conf, modules.d
 style; site changes in local.d/clawback.conf). Without the library or with
 an unreadable Clawback configuration the module disables itself with one
 log line.
+
+Scores: each symbol is registered with its score under the [weights] of
+the Clawback configuration (the rule's built-in score where [weights] sets
+none), and a hit counts what Clawback counted (a rule that counts double,
+as REPLY_TO_DIVERTS to free-mail does, has weight 2). A score set in
+rspamd's own configuration (local.d/groups.conf, or the web UI) replaces
+the registered one, as for any rspamd symbol. [weights] is read when rspamd
+reads its configuration: reload rspamd after changing it.
 ]]
 
 if confighelp then
+  rspamd_config:add_example(nil, 'clawback',
+      "Clawback: judge each message with libclaw; every Clawback rule is a symbol",
+      [[
+clawback {
+  # libclaw, as ffi.load finds it (a file name on the loader's path, or a path)
+  library = "libclaw.so.0";
+  # Clawback's own configuration: [policy], indicators, [actions] and
+  # [weights] (each symbol's score; reload rspamd after changing it)
+  config = "/etc/clawback/clawback.conf";
+  # Each Clawback rule is the symbol <prefix><RULE> in this group
+  prefix = "CLAWBACK_";
+  group = "clawback";
+  # The rspamd action a Clawback verdict makes at least
+  actions {
+    reject = "reject";
+    quarantine = "add header";
+  }
+  # Add X-Clawback-Id, -Verdict and -Rules through the milter reply
+  headers = true;
+  # Off: the module does nothing
+  enabled = true;
+}
+]])
   return
 end
 
@@ -23,7 +54,7 @@ local lua_mime = require "lua_mime"
 local ts = (require "tableshape").types
 local ffi = require "ffi"
 
-local API_VERSION = 2
+local API_VERSION = 3
 
 local settings = {
   library = 'libclaw.so.0',
@@ -74,6 +105,8 @@ const char *claw_action_to_string(int action);
 const char *claw_status_to_string(int status);
 const char *claw_rule_name(size_t i);
 double claw_rule_default_score(size_t i);
+double claw_engine_rule_score(const claw_engine_t *engine, size_t i);
+double claw_verdict_rule_score(const claw_verdict_t *verdict, size_t i);
 const char *claw_rule_description(size_t i);
 void claw_id_new(char *out);
 void claw_free(void *p);
@@ -192,6 +225,9 @@ local function escape(s)
   return s
 end
 
+-- Each rule's score as registered (from [weights]), by rule name.
+local registered = {}
+
 local function clawback_cb(task)
   lib.claw_engine_refresh(engine)
   local content = task:get_content()
@@ -220,7 +256,11 @@ local function clawback_cb(task)
   local action = ffi.string(lib.claw_action_to_string(lib.claw_verdict_action(v)))
   for i = 0, tonumber(lib.claw_verdict_n_rules(v)) - 1 do
     local detail = lib.claw_verdict_rule_detail(v, i)
-    task:insert_result(settings.prefix .. ffi.string(lib.claw_verdict_rule_name(v, i)), 1.0,
+    local name = ffi.string(lib.claw_verdict_rule_name(v, i))
+    -- The hit's share of the symbol's score: 1, or 2 for a doubled hit.
+    local base = registered[name]
+    local w = base and base ~= 0 and lib.claw_verdict_rule_score(v, i) / base or 1.0
+    task:insert_result(settings.prefix .. name, w,
         detail ~= nil and escape(ffi.string(detail)) or nil)
   end
 
@@ -278,11 +318,13 @@ while true do
   if name == nil then
     break
   end
+  name = ffi.string(name)
+  registered[name] = lib.claw_engine_rule_score(engine, i)
   rspamd_config:register_symbol {
-    name = settings.prefix .. ffi.string(name),
+    name = settings.prefix .. name,
     type = 'virtual',
     parent = cb_id,
-    score = lib.claw_rule_default_score(i),
+    score = registered[name],
     group = settings.group,
     description = ffi.string(lib.claw_rule_description(i)),
     one_shot = true,

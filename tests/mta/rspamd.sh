@@ -17,7 +17,9 @@ chmod 755 "$tmp"
 
 # What _rspamd reads: the library, the module, both configurations.
 install -m 644 "${CLAW_LIB:-$builddir/lib/.libs/libclaw.so}" "$tmp/libclaw.so"
-printf '[policy]\nprotected_domains = corp.example\n' > "$tmp/clawback.conf"
+# Weights of the site's own: rspamd's symbols must score what Clawback does.
+printf '[policy]\nprotected_domains = corp.example\n[weights]\nREPLY_TO_DIVERTS = 5\nURL_IP_LITERAL = 4.5\n' \
+    > "$tmp/clawback.conf"
 chmod 644 "$tmp/clawback.conf"
 
 checkv2() { # checkv2 FILE -> the JSON answer in $tmp/answer
@@ -41,9 +43,12 @@ def escape(s):  # as claw scan's text form and the module write them
         set(range(0x2028, 0x202f)) | set(range(0x2066, 0x206a))
     return "".join("\\u%04x" % ord(ch) if ord(ch) in bad else ch for ch in s)
 for r in c["rules"]:
-    opts = a["symbols"].get("CLAWBACK_" + r["rule"], {}).get("options", [])
+    sym = a["symbols"].get("CLAWBACK_" + r["rule"], {})
+    opts = sym.get("options", [])
     if escape(r["detail"]) not in opts:
         problems.append("no detail for %s" % r["rule"])
+    if abs(sym.get("score", -1) - r["score"]) > 1e-6:
+        problems.append("%s scores %s in rspamd, %s in Clawback" % (r["rule"], sym.get("score"), r["score"]))
 add = a.get("milter", {}).get("add_headers", {})
 if "X-Clawback-Id" not in add or "X-Clawback-Verdict" not in add:
     problems.append("milter headers missing: %s" % sorted(add))
@@ -78,6 +83,16 @@ for f in plain.eml html-phish.eml attachments.eml; do
 done
 checkv2 "$fx/html-phish.eml"
 check "html-phish.eml: rspamd's action is reject" grep -q '"action":"reject"' "$tmp/answer"
+check "html-phish.eml: [weights] sets the scores: REPLY_TO_DIVERTS 5, doubled for free-mail (10); URL_IP_LITERAL 4.5" \
+    "$py" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["symbols"]
+sys.exit(not (s["CLAWBACK_REPLY_TO_DIVERTS"]["score"] == 10 and s["CLAWBACK_URL_IP_LITERAL"]["score"] == 4.5))' "$tmp/answer"
+mkdir -p "$tmp/help"
+cp "$srcdir/plugin/rspamd/clawback.lua" "$tmp/help/"
+rspamadm confighelp -P "$tmp/help" clawback > "$tmp/help.out" 2>&1
+check "rspamadm confighelp clawback documents the module and its options" \
+    sh -c "grep -q 'Configuration element: clawback' '$tmp/help.out' && grep -q 'Configuration element: actions' '$tmp/help.out' && grep -q 'weights' '$tmp/help.out'"
 check "html-phish.eml: the message names the rule" \
     grep -q '"messages":{"smtp_message":"Rejected by policy: [A-Z_]*:' "$tmp/answer"
 
