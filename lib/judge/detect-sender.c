@@ -178,20 +178,39 @@ brand_from_itself(const claw_policy_t *pol, const name_t *n, const claw_address_
  * @bare the same without service words ("support", "team"). */
 static const name_t *
 impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char *shown,
-                  const char *bare)
+                  const char *bare, const char **form)
 {
-    for (guint k = 0; k < pol->names->len; k++) {
+    /* The name with its initials dropped: " jane q doe " as " jane doe ". */
+    GString *plain = g_string_new(" ");
+    for (const char *p = shown; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        if (p - w > 1 || (p - w == 1 && (unsigned char)*w >= 0x80))
+            g_string_append_printf(plain, "%.*s ", (int)(p - w), w);
+    }
+    const name_t *found = NULL;
+    for (guint k = 0; k < pol->names->len && !found; k++) {
         const name_t *n = &g_array_index(pol->names, name_t, k);
-        bool named = n->exact ? strcmp(bare, n->norm) == 0 : strstr(shown, n->norm) != NULL;
-        if (!named)
+        const char *r = n->rotated;
+        if (n->exact ? strcmp(bare, n->norm) == 0 : strstr(shown, n->norm) != NULL)
+            *form = "";
+        else if (n->exact ? r && strcmp(bare, r) == 0 : r && strstr(shown, r) != NULL)
+            *form = " (surname first)";
+        else if (!n->exact && (strstr(plain->str, n->norm) || (r && strstr(plain->str, r))))
+            *form = " (with initials)";
+        else
             continue;
         if (n->own && affiliation(pol, a->name, n->norm))
             continue;
         if (n->brand && brand_from_itself(pol, n, a))
             continue;
-        return n;
+        found = n;
     }
-    return NULL;
+    g_string_free(plain, TRUE);
+    return found;
 }
 
 /* Our own or a partner's domain written into the display name of @a. */
@@ -224,11 +243,13 @@ _claw_detect_display_names(run_t *run)
             continue;
         char *shown = _claw_norm_name(pol->spoof, a->name);
         char *bare = strip_service_words(pol, shown);
-        const name_t *n = impersonated_name(pol, a, shown, bare);
+        const char *form = "";
+        const name_t *n = impersonated_name(pol, a, shown, bare, &form);
         if (n)
-            _claw_hit(run, R_DISPLAY_NAME_IMPERSONATION, "%s \"%s\" names %s %s, but the address is %s",
+            _claw_hit(run, R_DISPLAY_NAME_IMPERSONATION,
+                "%s \"%s\" names %s %s%s, but the address is %s",
                 claw_address_field_to_string(a->field), a->name, n->brand ? "the brand" : "VIP",
-                n->shown, a->address);
+                n->shown, form, a->address);
         detect_domain_in_name(run, a);
         g_free(bare);
         g_free(shown);

@@ -39,6 +39,8 @@ typedef struct {
 typedef struct {
     char *shown;     /* as configured, for the detail */
     char *norm;      /* " jane doe " */
+    char *rotated;   /* surname first, as "Doe, Jane" writes it: " doe jane "
+                      * (NULL for a name of one word) */
     const char *own; /* built-in brands: " dhl dpdhl " - organisation labels that are the brand */
     bool brand;
     bool exact;      /* the whole display name, not a part of it */

@@ -166,6 +166,7 @@ _claw_policy_free(claw_policy_t *p)
     for (guint i = 0; p->names && i < p->names->len; i++) {
         g_free(g_array_index(p->names, name_t, i).shown);
         g_free(g_array_index(p->names, name_t, i).norm);
+        g_free(g_array_index(p->names, name_t, i).rotated);
     }
     if (p->names)
         g_array_free(p->names, TRUE);
@@ -201,8 +202,26 @@ _claw_norm_name(USpoofChecker *sc, const char *name)
         else
             g_string_append_unichar(plain, c);
     }
+    /* Case and accents are how a name is written, not which name it is:
+     * "SMITH", "Smíth" and "smith" are one. Folded before the confusable
+     * skeleton, which reads an upper-case I as an l. */
     char *nfkc = g_utf8_normalize(plain->str, -1, G_NORMALIZE_ALL_COMPOSE);
     g_string_free(plain, TRUE);
+    char *folded = nfkc ? g_utf8_casefold(nfkc, -1) : NULL;
+    char *nfd = folded ? g_utf8_normalize(folded, -1, G_NORMALIZE_NFD) : NULL;
+    g_free(folded);
+    g_free(nfkc);
+    if (!nfd)
+        return g_strdup(" ");
+    GString *bare = g_string_new(NULL);
+    for (const char *p = nfd; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (!g_unichar_ismark(c))
+            g_string_append_unichar(bare, c);
+    }
+    g_free(nfd);
+    nfkc = g_utf8_normalize(bare->str, -1, G_NORMALIZE_ALL_COMPOSE);
+    g_string_free(bare, TRUE);
     if (!nfkc)
         return g_strdup(" ");
     char *skel = _claw_fold_skeleton(sc, nfkc);
@@ -253,6 +272,15 @@ add_name(claw_policy_t *p, const char *shown, const char *alias, bool brand)
         g_free(n.norm);
         return;
     }
+    /* A person's name surname first, as "Doe, Jane Q" writes it:
+     * " jane q doe " -> " doe jane q ". */
+    const char *end = n.norm + strlen(n.norm) - 1; /* its closing ' ' */
+    const char *ws = end - 1;
+    while (ws > n.norm && *ws != ' ')
+        ws--;
+    if (!brand && ws > n.norm)
+        n.rotated = g_strdup_printf(" %.*s %.*s", (int)(end - ws - 1), ws + 1,
+                                    (int)(ws - n.norm), n.norm + 1);
     g_array_append_val(p->names, n);
 }
 

@@ -1327,7 +1327,12 @@ test_classify(void)
         claw_config_destroy(dc);
         static const rule_case_t cases[] = {
             {"\"Bill Gates\" <ceo.office@gmail.com>", true},   /* nickname */
-            {"\"GATES, William\" <w@x.example>", false},       /* other order: not the alias */
+            {"\"GATES, William\" <w@x.example>", true},        /* surname first, capitals */
+            {"\"Doe, Jane\" <jd@x.example>", true},            /* surname first */
+            {"\"Jane Q. Doe\" <jd@x.example>", true},          /* an initial added */
+            {"\"Jan\xc3\xa9 D\xc3\xb6\xc3\xa9\" <jd@x.example>", true}, /* accents added */
+            {"\"Dr. JANE DOE\" <jd@x.example>", true},         /* a title, capitals */
+            {"\"Doe Janet\" <jd@x.example>", false},           /* another name */
             {"\"William  Gates (CEO)\" <w@x.example>", true},  /* extra words and spaces */
             {"\"Jane Doe\" <jane.doe@corp.example>", false},   /* the real one */
             {"\"Janet Doerr\" <j@x.example>", false},           /* whole words only */
