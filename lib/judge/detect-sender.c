@@ -175,41 +175,37 @@ brand_from_itself(const claw_policy_t *pol, const name_t *n, const claw_address_
 
 /* The first VIP or brand that the display name of @a names and that @a's
  * address is not entitled to, or NULL. @shown is the name normalised,
- * @bare the same without service words ("support", "team"). */
+ * @bare the same without service words ("support", "team"); *@form says
+ * how it was written when not as configured. */
 static const name_t *
 impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char *shown,
                   const char *bare, const char **form)
 {
-    /* The name with its initials dropped: " jane q doe " as " jane doe ". */
-    GString *plain = g_string_new(" ");
-    for (const char *p = shown; *p;) {
-        while (*p == ' ')
-            p++;
-        const char *w = p;
-        while (*p && *p != ' ')
-            p++;
-        if (p - w > 1 || (p - w == 1 && (unsigned char)*w >= 0x80))
-            g_string_append_printf(plain, "%.*s ", (int)(p - w), w);
-    }
+    char *plain = _claw_name_without_initials(shown);
     const name_t *found = NULL;
     for (guint k = 0; k < pol->names->len && !found; k++) {
         const name_t *n = &g_array_index(pol->names, name_t, k);
-        const char *r = n->rotated;
+        /* As configured; surname first; with initials added (the
+         * initial-less forms against the shown name without its own). */
+        const char *how = NULL;
         if (n->exact ? strcmp(bare, n->norm) == 0 : strstr(shown, n->norm) != NULL)
-            *form = "";
-        else if (n->exact ? r && strcmp(bare, r) == 0 : r && strstr(shown, r) != NULL)
-            *form = " (surname first)";
-        else if (!n->exact && (strstr(plain->str, n->norm) || (r && strstr(plain->str, r))))
-            *form = " (with initials)";
-        else
+            how = "";
+        for (size_t f = 0; !how && n->forms && n->forms[f]; f++) {
+            bool rotated = f < n->n_rotated;
+            if (n->exact ? rotated && strcmp(bare, n->forms[f]) == 0
+                         : strstr(rotated ? shown : plain, n->forms[f]) != NULL)
+                how = rotated ? " (surname first)" : " (with initials)";
+        }
+        if (!how)
             continue;
         if (n->own && affiliation(pol, a->name, n->norm))
             continue;
         if (n->brand && brand_from_itself(pol, n, a))
             continue;
+        *form = how;
         found = n;
     }
-    g_string_free(plain, TRUE);
+    g_free(plain);
     return found;
 }
 

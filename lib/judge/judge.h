@@ -39,8 +39,11 @@ typedef struct {
 typedef struct {
     char *shown;     /* as configured, for the detail */
     char *norm;      /* " jane doe " */
-    char *rotated;   /* surname first, as "Doe, Jane" writes it: " doe jane "
-                      * (NULL for a name of one word) */
+    char **forms;    /* the person's name as it is also written: surname
+                      * first (" doe jane ", for "Doe, Jane"), then each of
+                      * norm and those without one-letter words (" jane q
+                      * doe " as " jane doe "); NULL-ended, NULL for brands */
+    size_t n_rotated; /* forms[0 .. n_rotated) are the surname-first ones */
     const char *own; /* built-in brands: " dhl dpdhl " - organisation labels that are the brand */
     bool brand;
     bool exact;      /* the whole display name, not a part of it */
@@ -155,6 +158,8 @@ CLAW_HIDDEN void _claw_detect_lookalikes(run_t *run);
 CLAW_HIDDEN void _claw_detect_display_names(run_t *run);
 CLAW_HIDDEN void _claw_detect_reply_to(run_t *run);
 CLAW_HIDDEN void _claw_detect_envelope_sender(run_t *run);
+/* " jane q doe " without its one-letter words: " jane doe " (g_free). */
+CLAW_HIDDEN char *_claw_name_without_initials(const char *norm);
 /* Rule @r's score under @e's [weights] (the built-in one when unset). */
 CLAW_HIDDEN double _claw_rule_weight(const claw_engine_t *e, rule_t r);
 CLAW_HIDDEN void _claw_detect_sender_ioc(run_t *run);

@@ -166,7 +166,7 @@ _claw_policy_free(claw_policy_t *p)
     for (guint i = 0; p->names && i < p->names->len; i++) {
         g_free(g_array_index(p->names, name_t, i).shown);
         g_free(g_array_index(p->names, name_t, i).norm);
-        g_free(g_array_index(p->names, name_t, i).rotated);
+        g_strfreev(g_array_index(p->names, name_t, i).forms);
     }
     if (p->names)
         g_array_free(p->names, TRUE);
@@ -230,6 +230,8 @@ _claw_norm_name(USpoofChecker *sc, const char *name)
         gunichar c = g_utf8_get_char(p);
         if (g_unichar_isalnum(c))
             g_string_append_unichar(s, c);
+        else if (g_unichar_ismark(c))
+            continue; /* the skeleton's overlay on an o: "s\u00f8ren" reads "soren" */
         else if (s->str[s->len - 1] != ' ')
             g_string_append_c(s, ' ');
     }
@@ -259,6 +261,57 @@ static const char *const nicknames[][4] = {
     {"susan", "sue", "suzy", NULL},       {"deborah", "deb", "debbie", NULL},
 };
 
+char *
+_claw_name_without_initials(const char *norm)
+{
+    GString *s = g_string_new(" ");
+    for (const char *p = norm; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        /* One byte: an ASCII letter or digit; a longer character stays. */
+        if (p - w > 1)
+            g_string_append_printf(s, "%.*s ", (int)(p - w), w);
+    }
+    return g_string_free(s, FALSE);
+}
+
+/* @n's other forms (name_t): the surname first at every word boundary
+ * (" jane q doe " as " q doe jane " and " doe jane q ": a surname may be
+ * two words, "O'Donnell", "Al-Harthy"), then all of them, the name
+ * included, without one-letter words. */
+static void
+name_forms(name_t *n)
+{
+    char *trimmed = g_strstrip(g_strdup(n->norm));
+    gchar **w = g_strsplit(trimmed, " ", -1);
+    g_free(trimmed);
+    guint k = g_strv_length(w);
+    GPtrArray *forms = g_ptr_array_new();
+    for (guint cut = 1; cut < k; cut++) {
+        GString *s = g_string_new(" ");
+        for (guint i = 0; i < k; i++)
+            g_string_append_printf(s, "%s ", w[(cut + i) % k]);
+        g_ptr_array_add(forms, g_string_free(s, FALSE));
+    }
+    n->n_rotated = forms->len;
+    guint rotations = forms->len;
+    for (guint i = 0; i <= rotations; i++) {
+        char *plain = _claw_name_without_initials(i ? g_ptr_array_index(forms, i - 1) : n->norm);
+        /* Two words at least: "J Smith" without its J would be any Smith. */
+        const char *second = strchr(plain + 1, ' ');
+        if (second && second[1])
+            g_ptr_array_add(forms, plain);
+        else
+            g_free(plain);
+    }
+    g_ptr_array_add(forms, NULL);
+    n->forms = (char **)g_ptr_array_free(forms, FALSE);
+    g_strfreev(w);
+}
+
 static void
 add_name(claw_policy_t *p, const char *shown, const char *alias, bool brand)
 {
@@ -272,15 +325,8 @@ add_name(claw_policy_t *p, const char *shown, const char *alias, bool brand)
         g_free(n.norm);
         return;
     }
-    /* A person's name surname first, as "Doe, Jane Q" writes it:
-     * " jane q doe " -> " doe jane q ". */
-    const char *end = n.norm + strlen(n.norm) - 1; /* its closing ' ' */
-    const char *ws = end - 1;
-    while (ws > n.norm && *ws != ' ')
-        ws--;
-    if (!brand && ws > n.norm)
-        n.rotated = g_strdup_printf(" %.*s %.*s", (int)(end - ws - 1), ws + 1,
-                                    (int)(ws - n.norm), n.norm + 1);
+    if (!brand)
+        name_forms(&n);
     g_array_append_val(p->names, n);
 }
 

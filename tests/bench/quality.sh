@@ -31,6 +31,16 @@ fi
     --out "$results/quality.txt" $rspamd_arg $sets
 rspamd_stop
 
+# Display names: a VIP's name in the forms it is written, and the ham's real
+# senders under the same vip_names.
+ham=""
+for s in $sets; do
+    case "$s" in ham-*) ham="$ham ${s#*=}" ;; esac
+done
+# shellcheck disable=SC2086
+"${PYTHON3:-python3}" "$srcdir/tests/bench/quality-names.py" --claw "$builddir/search/claw" \
+    --out "$results/names.txt" $ham
+
 if python3 -c 'import sys; sys.path.append("/usr/lib/python3/dist-packages"); import dnstwist' 2>/dev/null; then
     ham=""
     for s in $sets; do
