@@ -695,6 +695,14 @@ CLAW_PUBLIC claw_status_t claw_message_parse(claw_engine_t *engine, const char *
 CLAW_PUBLIC claw_status_t claw_message_parse_text(claw_engine_t *engine, const char *data,
                                                   size_t len, claw_message_t **message);
 
+/** The words of @len bytes of UTF-8 @text by ICU's word break iterator
+ * (UAX #29 and its dictionaries for Chinese, Japanese, Thai, Lao, Khmer and
+ * Burmese, scripts that write no spaces between words): @fn gets each word
+ * (a piece of @text, as written), not the spaces and punctuation between.
+ * Thread-safe. What the archive cuts runs of those scripts with. */
+CLAW_PUBLIC void claw_text_words(const char *text, size_t len,
+                                 void (*fn)(void *ctx, const char *word, size_t n), void *ctx);
+
 /** The texts again, made from where they came from: @n entries of @texts
  * (the part, content type and charset are read from each) and of
  * @origins, as claw_message_parse() gave them for the same bytes @data.

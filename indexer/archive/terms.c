@@ -129,11 +129,60 @@ claw_word_char(const char *s, const char *end, size_t *n)
     return g_unichar_isalnum(c) || g_unichar_ismark(c);
 }
 
+/* Scripts written without spaces between words: a run of them is cut by
+ * libclaw's word break iterator (claw_text_words()), not kept whole. */
+static bool
+unspaced_script(gunichar c)
+{
+    switch (g_unichar_get_script(c)) {
+    case G_UNICODE_SCRIPT_HAN:
+    case G_UNICODE_SCRIPT_HIRAGANA:
+    case G_UNICODE_SCRIPT_KATAKANA:
+    case G_UNICODE_SCRIPT_THAI:
+    case G_UNICODE_SCRIPT_LAO:
+    case G_UNICODE_SCRIPT_KHMER:
+    case G_UNICODE_SCRIPT_MYANMAR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+typedef struct {
+    void (*fn)(void *ctx, const char *w, size_t n);
+    void *ctx;
+} word_out_t;
+
+/* One word to @o's function, lower case; a word too long for a term is
+ * left out. */
+static void
+emit_word(void *ctx, const char *w, size_t wl)
+{
+    word_out_t *o = ctx;
+    char buf[MAX_WORD + 1];
+    if (wl > MAX_WORD)
+        return;
+    bool ascii = true;
+    for (size_t i = 0; i < wl && ascii; i++)
+        ascii = (unsigned char)w[i] < 0x80;
+    if (ascii) {
+        for (size_t i = 0; i < wl; i++)
+            buf[i] = g_ascii_tolower(w[i]);
+        o->fn(o->ctx, buf, wl);
+        return;
+    }
+    char *low = g_utf8_strdown(w, (gssize)wl);
+    size_t ll = strlen(low);
+    if (ll <= MAX_WORD * 2)
+        o->fn(o->ctx, low, ll);
+    g_free(low);
+}
+
 void
 claw_words(const char *s, size_t len, void (*fn)(void *ctx, const char *w, size_t n), void *ctx)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    char buf[MAX_WORD * 2 + 8];
+    word_out_t out = {fn, ctx};
     while (p < end) {
         size_t n;
         if (!claw_word_char((const char *)p, (const char *)end, &n)) {
@@ -141,26 +190,16 @@ claw_words(const char *s, size_t len, void (*fn)(void *ctx, const char *w, size_
             continue;
         }
         const unsigned char *w = p;
-        bool ascii = true;
+        bool unspaced = false;
         while (p < end && claw_word_char((const char *)p, (const char *)end, &n)) {
-            if (*p >= 0x80)
-                ascii = false;
+            if (*p >= 0x80 && !unspaced)
+                unspaced = unspaced_script(g_utf8_get_char((const char *)p));
             p += n;
         }
-        size_t wl = (size_t)(p - w);
-        if (wl > MAX_WORD)
-            continue;
-        if (ascii) {
-            for (size_t i = 0; i < wl; i++)
-                buf[i] = g_ascii_tolower((char)w[i]);
-            fn(ctx, buf, wl);
-        } else {
-            char *low = g_utf8_strdown((const char *)w, (gssize)wl);
-            size_t ll = strlen(low);
-            if (ll <= MAX_WORD * 2)
-                fn(ctx, low, ll);
-            g_free(low);
-        }
+        if (unspaced)
+            claw_text_words((const char *)w, (size_t)(p - w), emit_word, &out);
+        else
+            emit_word(&out, (const char *)w, (size_t)(p - w));
     }
 }
 

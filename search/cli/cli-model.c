@@ -93,6 +93,13 @@ claw_message_texts_from(claw_engine_t *engine, const char *data, size_t len,
 }
 
 void
+claw_text_words(const char *text, size_t len, void (*fn)(void *ctx, const char *word, size_t n),
+                void *ctx)
+{
+    the_model()->text_words(text, len, fn, ctx);
+}
+
+void
 claw_message_destroy(claw_message_t *message)
 {
     if (message)

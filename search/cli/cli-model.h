@@ -23,6 +23,7 @@ typedef struct {
     __typeof__(claw_message_parse) *message_parse;
     __typeof__(claw_message_parse_text) *message_parse_text;
     __typeof__(claw_message_texts_from) *message_texts_from;
+    __typeof__(claw_text_words) *text_words;
     __typeof__(claw_message_destroy) *message_destroy;
     __typeof__(claw_scan_buffer) *scan_buffer;
     __typeof__(claw_verdict_message) *verdict_message;

@@ -281,6 +281,7 @@ const cli_model_t claw_cli_model CLAW_PUBLIC_MODULE = {
     .message_parse = claw_message_parse,
     .message_parse_text = claw_message_parse_text,
     .message_texts_from = claw_message_texts_from,
+    .text_words = claw_text_words,
     .message_destroy = claw_message_destroy,
     .scan_buffer = claw_scan_buffer,
     .verdict_message = claw_verdict_message,

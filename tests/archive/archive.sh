@@ -537,6 +537,23 @@ else
     skip "edge-case mbox files" "../shared/corpora absent"
 fi
 
+# --- words in scripts written without spaces --------------------------------
+# A Japanese or Thai clause is one run of letters; ICU's word break
+# iterator (libclaw's claw_text_words()) cuts it into words at index and
+# at query time alike.
+C="$tmp/cjk-archive"
+printf 'From: a@b.example\nTo: c@d.example\nSubject: notice\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nMessage-ID: <cjk-1@b.example>\n\n\345\217\243\345\272\247\343\202\222\347\242\272\350\252\215\343\201\227\343\201\246\343\201\217\343\201\240\343\201\225\343\201\204\343\200\202\n\340\270\232\340\270\261\340\270\215\340\270\212\340\270\265\340\270\202\340\270\255\340\270\207\340\270\204\340\270\270\340\270\223\n' > "$tmp/cjk.eml"
+"$CLAW" --config /dev/null --archive "$C" import --quiet "$tmp/cjk.eml" > /dev/null
+cjk() { "$CLAW" --config /dev/null --archive "$C" search --count "$1" 2>&1; }
+kouza=$(printf '\345\217\243\345\272\247')        # 口座, inside 口座を確認してください
+kakunin=$(printf '\347\242\272\350\252\215')      # 確認
+banchi=$(printf '\340\270\232\340\270\261\340\270\215\340\270\212\340\270\265') # บัญชี
+check "a Japanese word inside a clause is found (口座: $(cjk "$kouza"))" [ "$(cjk "$kouza")" = 1 ]
+check "...and another (確認: $(cjk "$kakunin"))" [ "$(cjk "$kakunin")" = 1 ]
+check "a Thai word inside a clause is found ($(cjk "$banchi"))" [ "$(cjk "$banchi")" = 1 ]
+check "a word that is not there is not ($(cjk "$(printf '\346\227\245\346\234\254')"))" \
+    [ "$(cjk "$(printf '\346\227\245\346\234\254')")" = 0 ]
+
 # --- auth: believes the site's own servers; authclaim: the rest -----------
 # A forged Authentication-Results field claiming dmarc=pass must not be
 # found by auth:dmarc=pass.
