@@ -26,6 +26,20 @@ archive_int(const claw_config_t *cfg, const char *name)
     return n;
 }
 
+/* The list option @section.@name in lower case, NULL-ended (g_strfreev),
+ * its length in *@n. */
+static char **
+lower_list(const claw_config_t *cfg, const char *section, const char *name, size_t *n)
+{
+    const char *const *v = NULL;
+    *n = 0;
+    claw_config_get_list(cfg, section, name, &v, n);
+    char **out = g_new0(char *, *n + 1);
+    for (size_t i = 0; i < *n; i++)
+        out[i] = g_ascii_strdown(v[i], -1);
+    return out;
+}
+
 void
 claw_archive_settings_read(const claw_config_t *cfg, claw_archive_settings_t *s)
 {
@@ -40,19 +54,10 @@ claw_archive_settings_read(const claw_config_t *cfg, claw_archive_settings_t *s)
     uint64_t max_text = 0;
     claw_config_get_size(cfg, "archive", "max_text", &max_text);
     s->prep.max_text_bytes = (size_t)max_text;
-    const char *const *h = NULL;
-    size_t n_h = 0;
-    claw_config_get_list(cfg, "archive", "index_headers", &h, &n_h);
-    s->index_headers = g_new0(char *, n_h + 1);
-    for (size_t i = 0; i < n_h; i++)
-        s->index_headers[i] = g_ascii_strdown(h[i], -1);
-    s->prep.n_index_headers = n_h;
+    s->index_headers = lower_list(cfg, "archive", "index_headers", &s->prep.n_index_headers);
     s->prep.index_headers = (const char *const *)s->index_headers;
-    claw_config_get_list(cfg, "policy", "trusted_authserv_ids", &h, &n_h);
-    s->trusted_authserv = g_new0(char *, n_h + 1);
-    for (size_t i = 0; i < n_h; i++)
-        s->trusted_authserv[i] = g_ascii_strdown(h[i], -1);
-    s->prep.n_trusted_authserv = n_h;
+    s->trusted_authserv =
+        lower_list(cfg, "policy", "trusted_authserv_ids", &s->prep.n_trusted_authserv);
     s->prep.trusted_authserv = (const char *const *)s->trusted_authserv;
     s->commit_batch = (size_t)archive_int(cfg, "commit_batch");
     claw_config_get_duration_ms(cfg, "archive", "commit_delay", &s->commit_delay_ms);

@@ -42,10 +42,6 @@ done
     --out "$results/names.txt" $ham
 
 if python3 -c 'import sys; sys.path.append("/usr/lib/python3/dist-packages"); import dnstwist' 2>/dev/null; then
-    ham=""
-    for s in $sets; do
-        case "$s" in ham-*) ham="$ham ${s#*=}" ;; esac
-    done
     # shellcheck disable=SC2086
     "${PYTHON3:-python3}" "$srcdir/tests/bench/quality-lookalike.py" --claw "$builddir/search/claw" \
         --out "$results/lookalike.txt" $ham
