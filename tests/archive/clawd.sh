@@ -402,19 +402,21 @@ check "packed envelopes: the repeat kept once, the other delivery kept" \
 # second: what stays resident of its map is what its last second touched.
 # (The idle shards still read the log each second, and on a loaded machine
 # a second of clawd's may take longer: the least of up to 20 looks over
-# 6 s, ending at the first under the bound. A clawd that kept its pages
-# stays over it in every look.)
+# 6 s, ending at the first under half the store. A clawd that kept its
+# pages holds nearly all of them in every look; one that lets them go held
+# 0 to 424 kB of about 1,460 in runs on a loaded 2-core machine, so a
+# quarter was too close a bound.)
 sleep 2
 used=$(du -k "$A/store/data.mdb" | cut -f1)
 rss=999999
 for i in $(seq 20); do
     r=$(map_rss $pid)
     [ "${r:-999999}" -lt "$rss" ] && rss=$r
-    [ "$rss" -le $((used / 4)) ] && break
+    [ "$rss" -le $((used / 2)) ] && break
     sleep 0.3
 done
 check "idle clawd keeps little of the store's map resident (${rss} kB of ${used} kB)" \
-    sh -c "[ $used -ge 1024 ] && [ $rss -le $((used / 4)) ]"
+    sh -c "[ $used -ge 1024 ] && [ $rss -le $((used / 2)) ]"
 stop
 claw check > "$tmp/check" 2>&1
 check "after compaction: check clean" grep -q '^clean$' "$tmp/check"
