@@ -190,15 +190,20 @@ cli_set_caller(long uid)
 }
 
 void
-cli_whoami(char *out, size_t n)
+cli_user_name(uid_t uid, char *out, size_t n)
 {
     struct passwd pw, *res = NULL;
     char buf[1024];
-    uid_t uid = caller >= 0 ? (uid_t)caller : getuid();
     if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
         snprintf(out, n, "%s", res->pw_name);
     else
         snprintf(out, n, "uid %u", (unsigned)uid);
+}
+
+void
+cli_whoami(char *out, size_t n)
+{
+    cli_user_name(caller >= 0 ? (uid_t)caller : getuid(), out, n);
 }
 
 void

@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit statuses beyond sysexits.h: search found nothing, check found
  * problems. */
@@ -183,6 +184,8 @@ claw_cli_cmd_fn claw_cmd_release;
 /* The Unix user running claw (who added, revoked or hunted), in @out:
  * the process's, or the one cli_set_caller() named. */
 void cli_whoami(char *out, size_t n);
+/* The name of user @uid ("uid N" when it has none), in @out. */
+void cli_user_name(uid_t uid, char *out, size_t n);
 /* claw serve runs a command for the user @uid (-1: for this process's
  * user again): cli_whoami() names @uid, so the audit log names who asked. */
 void cli_set_caller(long uid);

@@ -90,11 +90,24 @@ typedef struct {
     int argc;
 } request_t;
 
+/* Give the reads on @c what is left until @deadline (g_get_monotonic_time());
+ * false once nothing is. */
+static bool
+time_left(int c, gint64 deadline)
+{
+    gint64 left = deadline - g_get_monotonic_time();
+    struct timeval tv = {.tv_sec = left / G_USEC_PER_SEC, .tv_usec = left % G_USEC_PER_SEC};
+    return left > 0 && setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
+}
+
 /* Read the request: its first bytes with the descriptors, then the rest
- * until the client shuts its side. Returns NULL, or why it is refused. */
+ * until the client shuts its side, all of it within CLAW_SERVE_TIMEOUT_S
+ * (not each piece: a client sending a byte at a time holds its worker no
+ * longer). Returns NULL, or why it is refused. */
 static const char *
 read_request(int c, request_t *r)
 {
+    gint64 deadline = g_get_monotonic_time() + CLAW_SERVE_TIMEOUT_S * G_USEC_PER_SEC;
     union {
         struct cmsghdr align;
         char bytes[CMSG_SPACE(2 * sizeof(int))];
@@ -104,8 +117,11 @@ read_request(int c, request_t *r)
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
                          .msg_controllen = sizeof control.bytes};
     ssize_t n;
-    while ((n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-        ;
+    do {
+        if (!time_left(c, deadline))
+            return "no request in time";
+        n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
     if (n <= 0)
         return errno == EAGAIN ? "no request in time" : "no request";
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
@@ -126,20 +142,9 @@ read_request(int c, request_t *r)
     if ((msg.msg_flags & MSG_CTRUNC) || r->out < 0 || r->err < 0)
         return "a request must pass two descriptors (standard output and error)";
     r->len = (size_t)n;
-    /* The whole request within the timeout, not each piece of it: a client
-     * sending a byte at a time holds its worker no longer. */
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += CLAW_SERVE_TIMEOUT_S;
     while (r->len <= CLAW_QUERY_MAX_REQUEST) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left_ms = (long)(deadline.tv_sec - now.tv_sec) * 1000 +
-                       (deadline.tv_nsec - now.tv_nsec) / 1000000;
-        if (left_ms <= 0)
+        if (!time_left(c, deadline))
             return "the request did not end in time";
-        struct timeval tv = {.tv_sec = left_ms / 1000, .tv_usec = (left_ms % 1000) * 1000};
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         n = read(c, r->buf + r->len, CLAW_QUERY_MAX_REQUEST + 1 - r->len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -206,10 +211,8 @@ run_request(worker_t *w, request_t *r)
 static void
 serve_one(worker_t *w, int c)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct timeval tv = {.tv_sec = CLAW_SERVE_TIMEOUT_S};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    gint64 t0 = g_get_monotonic_time();
+    struct timeval tv = {.tv_sec = CLAW_SERVE_TIMEOUT_S}; /* for the answer */
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
     request_t r = {.out = -1, .err = -1};
@@ -231,12 +234,8 @@ serve_one(worker_t *w, int c)
     }
 
     char user[128];
-    cli_set_caller((long)r.peer.uid);
-    cli_whoami(user, sizeof user);
-    cli_set_caller(-1);
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    cli_user_name(r.peer.uid, user, sizeof user);
+    double ms = (double)(g_get_monotonic_time() - t0) / 1e3;
     if (refused)
         claw_log(CLAW_LOG_WARNING, NULL, "query refused pid=%ld uid=%u user=%s reason=\"%s\"",
                  (long)r.peer.pid, (unsigned)r.peer.uid, user, refused);
@@ -464,45 +463,23 @@ static int
 claw_cmd_serve(const char *prog, claw_config_t **cfg, const char *config_path, int argc,
                char **argv)
 {
-    static const struct option longopts[] = {
-        {"socket", required_argument, NULL, 's'}, {"workers", required_argument, NULL, 'w'},
-        {"group", required_argument, NULL, 'g'},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const cli_opts_t o = {prog, "serve [--socket PATH] [--workers N] [--group NAME]\n"
-                                "  Answer `claw search` and `claw show` for the members of NAME\n"
-                                "  (default clawback-read) on PATH (default "
-                                CLAW_QUERY_SOCKET_DEFAULT ").\n",
-                          "s:w:g:h", longopts};
-    const char *path = claw_query_socket(), *group = "clawback-read";
-    long workers = 4;
-    bool started = false;
-    int c;
-    while ((c = cli_next_opt(&o, argc, argv, &started)) != -1) {
-        char *end;
-        switch (c) {
-        case 's':
-            path = optarg;
-            break;
-        case 'g':
-            group = optarg;
-            break;
-        case 'w':
-            workers = strtol(optarg, &end, 10);
-            if (*end || workers < 1 || workers > CLAW_SERVE_MAX_WORKERS) {
-                fprintf(stderr, "%s serve: --workers is 1 to %d\n", prog,
-                        CLAW_SERVE_MAX_WORKERS);
-                return EX_USAGE;
-            }
-            break;
-        case 'h':
-            return 0;
-        default:
-            return EX_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_usage(&o, stderr);
+    const char *path = claw_query_socket(), *group = "clawback-read", *workers_text = "4";
+    const cli_option_t options[] = {{"socket", 's', NULL, &path},
+                                    {"workers", 'w', NULL, &workers_text},
+                                    {"group", 'g', NULL, &group},
+                                    {0}};
+    int rc = cli_parse(prog,
+                       "serve [--socket PATH] [--workers N] [--group NAME]\n"
+                       "Answer `claw search` and `claw show` for the members of NAME (default\n"
+                       "clawback-read) on PATH (default " CLAW_QUERY_SOCKET_DEFAULT "), with N\n"
+                       "worker processes (default 4).\n",
+                       options, false, argc, argv);
+    if (rc != CLI_GO_ON)
+        return rc;
+    char *end;
+    long workers = strtol(workers_text, &end, 10);
+    if (*end || workers < 1 || workers > CLAW_SERVE_MAX_WORKERS) {
+        fprintf(stderr, "%s serve: --workers is 1 to %d\n", prog, CLAW_SERVE_MAX_WORKERS);
         return EX_USAGE;
     }
 
@@ -517,7 +494,7 @@ claw_cmd_serve(const char *prog, claw_config_t **cfg, const char *config_path, i
         own_socket = true;
     else
         return EX_UNAVAILABLE;
-    int rc = serve(&s, path, own_socket);
+    rc = serve(&s, path, own_socket);
     close(s.lfd);
     *cfg = s.cfg;
     return rc;
