@@ -351,6 +351,11 @@ make_socket(const char *prog, const char *path, const char *group)
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
+    /* Its directory, as clawd makes its own ($(runstatedir) may not exist
+     * on a source install). */
+    char *dir = g_path_get_dirname(path);
+    g_mkdir_with_parents(dir, 0755);
+    g_free(dir);
     mode_t old = umask(0177);
     int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);

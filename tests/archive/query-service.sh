@@ -195,9 +195,10 @@ check "one log line per query, with who asked and the status" \
 check "a refusal is logged with its reason" grep -q 'query refused .*reason="not a claw query' "$tmp/serve.log"
 
 # A service killed outright leaves no worker behind answering on its own.
-"$CLAW" --config "$cfg" serve --socket "$tmp/q2.sock" --workers 2 --group "$group" 2> /dev/null &
+# (Its socket's directory is not there yet: the service makes it.)
+"$CLAW" --config "$cfg" serve --socket "$tmp/run/q2.sock" --workers 2 --group "$group" 2> /dev/null &
 server=$!
-for _ in $(seq 50); do [ -S "$tmp/q2.sock" ] && break; sleep 0.1; done
+for _ in $(seq 50); do [ -S "$tmp/run/q2.sock" ] && break; sleep 0.1; done
 sleep 0.3
 workers=$(pgrep -P $server | tr '\n' ' ')
 kill -9 $server; wait $server 2>/dev/null
@@ -208,6 +209,7 @@ for w in $workers; do # (an ended worker may stay a zombie of whoever adopts it)
 done
 check "the service killed (-9): its workers end too ($left of 2 left)" \
     sh -c "[ -n '$workers' ] && [ $left = 0 ]"
+check "...and it had made its socket's directory" [ -S "$tmp/run/q2.sock" ]
 
 # Under systemd: the socket from the socket unit (LISTEN_FDS), readiness
 # on NOTIFY_SOCKET. systemd-socket-activate stands in for the socket unit:
