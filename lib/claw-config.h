@@ -34,7 +34,7 @@ typedef struct claw_limits {
     int64_t max_memory_bytes;
 } claw_limits_t;
 
-#define CLAW_N_OPTIONS_MAX 64
+#define CLAW_N_OPTIONS_MAX 96
 #define CLAW_N_RULES_MAX 64
 #define CLAW_N_FEEDS_MAX 32
 #define CLAW_N_RETENTION_MAX 64
@@ -72,6 +72,12 @@ struct claw_config {
     claw_policy_config_t policy;
     char *ioc_files;
     char *ioc_published;
+    /* [dmarc]: Clawback's own DMARC evaluation (lib/judge/dmarc.c). */
+    char *dmarc_evaluate;      /* "yes" | "no" */
+    char *dmarc_resolvers;     /* "" (the host's) or ADDRESS[:PORT] list */
+    int64_t dmarc_timeout_ms;  /* for all of one message's lookups */
+    int64_t dmarc_cache_ttl_ms;
+    char *dmarc_honour_policy; /* "no" | "reject" | "all" */
     double tag_score, quarantine_score, reject_score;
     /* [mta]: what the MTA plugins do (plugin/). */
     char *mta_on_failure; /* "defer" | "accept" */

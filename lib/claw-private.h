@@ -40,11 +40,24 @@ typedef struct claw_rule_hit {
     const char *detail; /* what it saw, in English; message-derived text inside */
 } claw_rule_hit_t;
 
+/* Clawback's own DMARC evaluation of a message (judge/dmarc.c). Static
+ * strings, or strings the verdict holds. */
+typedef struct {
+    const char *result; /* "pass", "fail", "none", "temperror", "permerror";
+                         * NULL: not evaluated */
+    const char *policy; /* what the record asks of a failure here, p= (or sp=
+                         * for a subdomain): "none", "quarantine", "reject";
+                         * NULL without a record */
+    const char *domain; /* the From domain */
+    const char *detail; /* what was found, in English; NULL when parsed */
+} claw_dmarc_result_t;
+
 struct claw_verdict {
     claw_action_t action;
     double score;
     size_t n_rules;
     const claw_rule_hit_t *rules; /* in the order the detectors ran */
+    claw_dmarc_result_t dmarc;
     /* What claw_classify() keeps (see classify.c); NULL for a verdict
      * parsed from headers, which is one allocation (verdict.c). */
     struct claw_verdict_private *priv;
@@ -54,6 +67,8 @@ CLAW_HIDDEN void _claw_verdict_adopt(claw_verdict_t *verdict, claw_message_t *me
 CLAW_HIDDEN claw_status_t _claw_iocs_new(const claw_config_t *config, claw_iocs_t **out,
                                          char **error);
 CLAW_HIDDEN void _claw_iocs_free(claw_iocs_t *iocs);
+
+typedef struct claw_dns_cache claw_dns_cache_t;
 
 struct claw_engine {
     claw_config_t *config;
@@ -65,6 +80,7 @@ struct claw_engine {
     GMimeParserOptions *parser_options; /* reused; the warning callback's data is set per message */
     claw_policy_t *policy;
     claw_iocs_t *iocs;
+    claw_dns_cache_t *dns; /* DMARC records looked up (judge/dns.c) */
     bool manual_refresh; /* claw_engine_refresh_manually() */
 };
 
@@ -156,6 +172,17 @@ CLAW_HIDDEN void _claw_domain_init(claw_ctx_t *ctx, claw_domain_t *d, const char
 /* Authentication evidence and the Received chain from the top-level header
  * fields, in order. */
 CLAW_HIDDEN void _claw_auth_extract(claw_ctx_t *ctx, const claw_raw_field_t *fields, size_t n);
+/* An Authentication-Results value (ARC-Authentication-Results when @arc,
+ * its i= into *@instance): @each for each method with its result (both
+ * lower-case) and its properties. Returns the authserv-id, lower-case
+ * (g_free), or NULL when there is none. */
+typedef void (*claw_auth_each_fn)(const char *method, const char *result,
+                                  const char *properties, void *data);
+CLAW_HIDDEN char *_claw_auth_parse(const char *value, bool arc, unsigned *instance,
+                                   claw_auth_each_fn each, void *data);
+/* The value of property @name ("header.d") in an Authentication-Results
+ * method's @properties, or NULL; g_free(). */
+CLAW_HIDDEN char *_claw_auth_property(const char *properties, const char *name);
 
 /* URLs. */
 CLAW_HIDDEN void _claw_urls_from_text(claw_ctx_t *ctx, const char *text, size_t len,

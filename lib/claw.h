@@ -752,6 +752,10 @@ typedef struct claw_envelope {
     const char *dmarc;       /**< the MTA's own DMARC result ("pass", "fail", ...) */
     const char *spf;         /**< the MTA's own SPF result */
     const char *dkim;        /**< the MTA's own DKIM result for the From domain */
+    const char *authres;     /**< an Authentication-Results value the MTA wrote
+                                  itself (Exim's ${authresults}): its spf and
+                                  dkim results, with their domains, feed
+                                  Clawback's DMARC evaluation */
 } claw_envelope_t;
 
 /** A judgement: the action, the total score and the rules that fired, in
@@ -778,6 +782,21 @@ CLAW_PUBLIC double claw_verdict_rule_score(const claw_verdict_t *verdict, size_t
 /** What rule @i saw, in English, with message-derived text inside (escape
  * it); NULL past the last rule and for a verdict parsed from headers. */
 CLAW_PUBLIC const char *claw_verdict_rule_detail(const claw_verdict_t *verdict, size_t i);
+
+/** Clawback's own DMARC result for the From domain: "pass", "fail", "none"
+ * (no record), "temperror" (DNS, or a temporary SPF or DKIM result),
+ * "permerror" (a broken record, several From domains); NULL when it was
+ * not evaluated (no envelope, [dmarc] evaluate = no). */
+CLAW_PUBLIC const char *claw_verdict_dmarc(const claw_verdict_t *verdict);
+/** The policy the From domain's record asks for a failure ("none",
+ * "quarantine", "reject"; sp= for a subdomain), or NULL. */
+CLAW_PUBLIC const char *claw_verdict_dmarc_policy(const claw_verdict_t *verdict);
+/** The From domain DMARC was evaluated for, or NULL. */
+CLAW_PUBLIC const char *claw_verdict_dmarc_domain(const claw_verdict_t *verdict);
+/** What the evaluation found, in English (message-derived text inside:
+ * escape it); NULL when not evaluated and for a verdict parsed from
+ * headers. */
+CLAW_PUBLIC const char *claw_verdict_dmarc_detail(const claw_verdict_t *verdict);
 
 /** Judge @message under the engine's [policy], indicators and [actions].
  * @envelope may be NULL. Reloads changed indicator files first (at most
@@ -833,10 +852,11 @@ CLAW_PUBLIC void claw_message_destroy(claw_message_t *message);
  * numbers and arrays of strings, never a struct's layout. (Version 2 made
  * claw_verdict_t opaque and added claw_scan_fields(), so that the rspamd
  * module lays out no struct; version 3 added claw_engine_rule_score(), so
- * that its symbols' scores follow [weights].)
+ * that its symbols' scores follow [weights]; version 4 added the envelope's
+ * "authres" and claw_verdict_dmarc(), for Clawback's own DMARC.)
  * --------------------------------------------------------------------- */
 
-#define CLAW_API_VERSION 3
+#define CLAW_API_VERSION 4
 
 /** CLAW_API_VERSION of the library actually loaded. */
 CLAW_PUBLIC int claw_api_version(void);
@@ -864,9 +884,10 @@ CLAW_PUBLIC claw_status_t claw_scan_buffer(claw_engine_t *engine, const char *da
 
 /** claw_scan_buffer() with the envelope given as name/value strings, for
  * callers that cannot lay out a claw_envelope_t (FFI, a wire protocol):
- * @fields is NULL or a NULL-terminated array of names each followed by its
+ * @fields is NULL (no envelope, as claw_scan_buffer()'s NULL) or a
+ * NULL-terminated array of names each followed by its
  * value, the names those of claw_envelope_t's fields: "client_ip", "helo",
- * "mail_from", "dmarc", "spf", "dkim" (each at most once), and "rcpt" once
+ * "mail_from", "dmarc", "spf", "dkim", "authres" (each at most once), and "rcpt" once
  * per recipient. A name left out is an absent field, and so is an empty
  * value, except that "mail_from" "" is the null sender <>. @flags: 0 or
  * CLAW_SCAN_VERDICT_ONLY. The strings are borrowed for the call.

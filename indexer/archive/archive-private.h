@@ -49,6 +49,8 @@ enum {
     T_RULES,
     T_VSOURCE,
     T_TEXTS, /* where each text came from (claw_text_origin_t), when known */
+    T_DMARC, /* Clawback's own DMARC result at arrival, and the policy */
+    T_DMARC_POLICY,
     T_MAIL_FROM = 20,
     T_RCPT,
     T_IP,

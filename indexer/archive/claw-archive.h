@@ -135,6 +135,8 @@ typedef struct claw_record {
     double score;
     const char *rules;       /**< comma separated */
     const char *verdict_source; /**< "mta" (X-Clawback-* headers) or "archive" */
+    const char *dmarc;       /**< Clawback's DMARC result in the MTA ("pass", "fail", ...) */
+    const char *dmarc_policy; /**< the From domain's policy for a failure */
     bool quarantined;        /**< taken out of view by purge plan quarantine_plan */
     uint64_t quarantine_plan;
     size_t n_deliveries;

@@ -328,6 +328,8 @@ record_of(claw_record_t *rec, const claw_item_t *it, const claw_message_t *msg,
     rec->score = claw_verdict_score(verdict);
     rec->rules = rules;
     rec->verdict_source = source;
+    rec->dmarc = claw_verdict_dmarc(verdict) ? claw_verdict_dmarc(verdict) : "";
+    rec->dmarc_policy = claw_verdict_dmarc_policy(verdict) ? claw_verdict_dmarc_policy(verdict) : "";
     rec->n_deliveries = 1;
     rec->deliveries = d;
 }
@@ -353,6 +355,8 @@ meta_record(GByteArray *r, const claw_record_t *rec, const unsigned char sha[32]
     _claw_rec_str(r, T_SCORE, g_ascii_dtostr(sbuf, sizeof sbuf, rec->score));
     _claw_rec_str(r, T_RULES, rec->rules);
     _claw_rec_str(r, T_VSOURCE, rec->verdict_source);
+    _claw_rec_str(r, T_DMARC, rec->dmarc);
+    _claw_rec_str(r, T_DMARC_POLICY, rec->dmarc_policy);
     text_origins_record(r, msg);
 }
 

@@ -299,6 +299,8 @@ _claw_meta_field(void *ctx, unsigned tag, const char *p, size_t n)
     case T_SCORE: r->score = g_ascii_strtod(chunk(c->s, p, n), NULL); break;
     case T_RULES: r->rules = chunk(c->s, p, n); break;
     case T_VSOURCE: r->verdict_source = chunk(c->s, p, n); break;
+    case T_DMARC: r->dmarc = chunk(c->s, p, n); break;
+    case T_DMARC_POLICY: r->dmarc_policy = chunk(c->s, p, n); break;
     case T_TEXTS:
         if (c->texts && !r->text_parts)
             r->has_text_origins = _claw_read_text_origins(c, p, n);
@@ -351,7 +353,7 @@ _claw_get_record(claw_archive_t *a, MDB_txn *txn, uint64_t docid, unsigned what,
     r->priv->strings = g_string_chunk_new(1024);
     r->docid = docid;
     r->message_id = r->subject = r->from = r->from_name = r->action = r->rules =
-        r->verdict_source = "";
+        r->verdict_source = r->dmarc = r->dmarc_policy = "";
     rec_ctx_t c = {r, r->priv->strings, NULL, NULL, (what & REC_TEXTS) != 0};
     if (!_claw_record_each(a, txn, &v, _claw_meta_field, &c)) {
         claw_record_free(r);

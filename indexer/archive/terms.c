@@ -458,6 +458,12 @@ claw_doc_build(const claw_message_t *m, const claw_record_t *r, const char *raw,
             g_free(t);
         }
     }
+    /* Clawback's own DMARC evaluation in the MTA is the site's own too. */
+    if (r->dmarc && *r->dmarc) {
+        char *t = g_strdup_printf("dmarc=%s", r->dmarc);
+        add_bool(d, "XAUTH", t);
+        g_free(t);
+    }
     for (size_t i = 0; i < opt->n_index_headers; i++) {
         char *v = claw_raw_header(raw, raw_len, opt->index_headers[i]);
         if (v) {

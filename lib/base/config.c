@@ -113,6 +113,29 @@ static const option_t options[] = {
      "file, replaced whole at each change, re-read within a second); empty: ioc/active in "
      "[archive] path (for claw and clawd, in the archive --archive names)."},
 
+    {"dmarc", "evaluate", OPT_ENUM, offsetof(struct claw_config, dmarc_evaluate), "yes", 0, 0,
+     "yes|no",
+     "Evaluate DMARC (RFC 7489) for the From domain of every message an MTA hands over (not "
+     "for claw scan or import, which have no SMTP session): its record looked up in DNS, the "
+     "MTA's SPF and DKIM results aligned with it."},
+    {"dmarc", "resolvers", OPT_LIST, offsetof(struct claw_config, dmarc_resolvers), "", 0, 0,
+     NULL,
+     "Name servers asked for DMARC records, ADDRESS or ADDRESS:PORT ([v6]:PORT); empty: the "
+     "host's own (/etc/resolv.conf)."},
+    {"dmarc", "timeout", OPT_MSEC, offsetof(struct claw_config, dmarc_timeout_ms), "1000", 10,
+     60000, NULL,
+     "Wall time for all of one message's DMARC lookups; past it the result is temperror, never "
+     "pass. Keep it under [mta] deadline."},
+    {"dmarc", "cache_ttl", OPT_MSEC, offsetof(struct claw_config, dmarc_cache_ttl_ms), "10m", 0,
+     86400000, NULL,
+     "How long a DMARC record (or its absence) is kept in memory; a temporary DNS failure is "
+     "kept at most 30 s. 0: no cache."},
+    {"dmarc", "honour_policy", OPT_ENUM, offsetof(struct claw_config, dmarc_honour_policy), "no",
+     0, 0, "no|reject|all",
+     "What the sending domain's policy does to a message that fails its DMARC: no (only the "
+     "rules' scores), reject (p=reject rejects), all (p=reject rejects, p=quarantine "
+     "quarantines). A pct= below 100 is honoured by sampling."},
+
     {"actions", "tag", OPT_SCORE, offsetof(struct claw_config, tag_score), "4", 0, 1000, NULL,
      "Score from which a message is tagged (X-Clawback headers, subject left alone)."},
     {"actions", "quarantine", OPT_SCORE, offsetof(struct claw_config, quarantine_score), "9", 0,

@@ -241,6 +241,15 @@ claw_message_to_json(const claw_message_t *m, const claw_verdict_t *v, const cha
             g_string_append_c(o, '}');
         }
         g_string_append_c(o, ']');
+        if (v->dmarc.result) {
+            key(o, "dmarc");
+            g_string_append_c(o, '{');
+            kv_str(o, "result", v->dmarc.result);
+            kv_str(o, "policy", v->dmarc.policy);
+            kv_str(o, "domain", v->dmarc.domain);
+            kv_str(o, "detail", v->dmarc.detail);
+            g_string_append_c(o, '}');
+        }
     }
     kv_bool(o, "is_message", m->is_message);
     kv_bool(o, "unscannable", m->unscannable);
@@ -443,6 +452,14 @@ claw_message_to_text(const claw_message_t *m, const claw_verdict_t *verdict, con
             g_string_printf(v, "%s %+g: %s", verdict->rules[i].rule, verdict->rules[i].score,
                             verdict->rules[i].detail);
             line(o, "rule", v->str);
+        }
+        if (verdict->dmarc.result) {
+            g_string_printf(v, "%s", verdict->dmarc.result);
+            if (verdict->dmarc.policy)
+                g_string_append_printf(v, " (p=%s)", verdict->dmarc.policy);
+            if (verdict->dmarc.detail)
+                g_string_append_printf(v, ": %s", verdict->dmarc.detail);
+            line(o, "dmarc", v->str);
         }
     }
     line(o, "sha256", m->sha256);

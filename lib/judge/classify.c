@@ -149,6 +149,8 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
     run_t run = {.e = e, .m = m, .env = env, .v = v, .vp = vp};
 
     detect_structure(&run);
+    _claw_dmarc_evaluate(&run);
+    _claw_detect_dmarc(&run);
     _claw_detect_spoof(&run);
     _claw_detect_lookalikes(&run);
     _claw_detect_display_names(&run);
@@ -189,6 +191,8 @@ claw_classify(claw_engine_t *e, const claw_message_t *m, const claw_envelope_t *
     /* An indicator's action stands whatever the weights (a rule weighted 0
      * is silenced, and with it what its indicators ask). */
     v->action = MAX(v->action, asked);
+    /* So does the sending domain's DMARC policy, where the site honours it. */
+    v->action = MAX(v->action, vp->dmarc_asks);
     *out = v;
     return CLAW_STATUS_SUCCESS;
 }

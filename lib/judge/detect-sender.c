@@ -1,5 +1,7 @@
 /* detect-sender.c - the detectors of who a message claims to be from:
- * SPOOF_PROTECTED_DOMAIN (our own domains without authentication),
+ * DMARC_SPOOF, DMARC_REJECT and DMARC_QUARANTINE (Clawback's own DMARC
+ * failed, dmarc.c), SPOOF_PROTECTED_DOMAIN (our own domains without
+ * authentication),
  * DISPLAY_NAME_IMPERSONATION (VIPs, brands, our domains in display
  * names), REPLY_TO_DIVERTS, ENVELOPE_SENDER_ELSEWHERE and SENDER_IOC.
  */
@@ -10,14 +12,16 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-/* Does trusted evidence say the From domain @dom authenticated? DMARC pass,
- * or DKIM pass with header.d / SPF pass with smtp.mailfrom in the same
- * organisation (relaxed alignment). */
+/* Does trusted evidence say the From domain @dom authenticated? DMARC pass
+ * (Clawback's own, or the MTA's), or DKIM pass with header.d / SPF pass
+ * with smtp.mailfrom in the same organisation (relaxed alignment). */
 static bool
 authenticated(const run_t *run, const claw_domain_t *dom)
 {
     const claw_policy_t *pol = run->e->policy;
     if (run->env && run->env->dmarc && !g_ascii_strcasecmp(run->env->dmarc, "pass"))
+        return true;
+    if (run->v->dmarc.result && !strcmp(run->v->dmarc.result, "pass"))
         return true;
     for (size_t i = 0; i < run->m->n_auth_results; i++) {
         const claw_auth_result_t *r = &run->m->auth_results[i];
@@ -30,19 +34,18 @@ authenticated(const run_t *run, const claw_domain_t *dom)
                 continue;
             if (!strcmp(am->method, "dmarc"))
                 return true;
-            const char *key = !strcmp(am->method, "dkim") ? "header.d="
-                              : !strcmp(am->method, "spf") ? "smtp.mailfrom="
+            const char *key = !strcmp(am->method, "dkim") ? "header.d"
+                              : !strcmp(am->method, "spf") ? "smtp.mailfrom"
                                                            : NULL;
-            const char *p = key ? strstr(am->properties, key) : NULL;
-            if (!p)
+            char *v = key ? _claw_auth_property(am->properties, key) : NULL;
+            if (!v)
                 continue;
-            p += strlen(key);
-            const char *at = strchr(p, '@');
-            const char *d = at && (size_t)(at - p) < strcspn(p, " ") ? at + 1 : p;
-            char *dname = g_ascii_strdown(d, (gssize)strcspn(d, " ;"));
+            const char *at = strrchr(v, '@');
+            char *dname = g_ascii_strdown(at ? at + 1 : v, -1);
             const char *reg = psl_registrable_domain(run->e->psl, dname);
             bool aligned = reg && _claw_org(dom) && !strcmp(reg, _claw_org(dom));
             g_free(dname);
+            g_free(v);
             if (aligned)
                 return true;
         }
@@ -83,6 +86,28 @@ hops:
     }
 }
 
+/* Clawback's DMARC evaluation failed: a spoof of a protected or partner
+ * domain (unless it came through our own relays), else what the domain's
+ * policy asks. */
+void
+_claw_detect_dmarc(run_t *run)
+{
+    const claw_dmarc_result_t *d = &run->v->dmarc;
+    if (!d->result || strcmp(d->result, "fail") != 0 || !d->domain)
+        return;
+    const claw_policy_t *pol = run->e->policy;
+    bool ours = _claw_in_domain_set(pol->protected_domains, d->domain);
+    if ((ours || _claw_in_domain_set(pol->partner_domains, d->domain)) && !internal_origin(run)) {
+        _claw_hit(run, R_DMARC_SPOOF, "From %s is %s domain and fails its DMARC: %s", d->domain,
+                  ours ? "a protected" : "a partner", d->detail);
+        return;
+    }
+    if (d->policy && !strcmp(d->policy, "reject"))
+        _claw_hit(run, R_DMARC_REJECT, "%s", d->detail);
+    else if (d->policy && !strcmp(d->policy, "quarantine"))
+        _claw_hit(run, R_DMARC_QUARANTINE, "%s", d->detail);
+}
+
 void
 _claw_detect_spoof(run_t *run)
 {
@@ -96,6 +121,9 @@ _claw_detect_spoof(run_t *run)
         if (!_claw_in_domain_set(pol->protected_domains, a->domain.ascii))
             continue;
         if (authenticated(run, &a->domain) || internal_origin(run))
+            continue;
+        /* DMARC_SPOOF says it already, with what DMARC found. */
+        if (run->vp->index[R_DMARC_SPOOF] >= 0)
             continue;
         _claw_hit(run, R_SPOOF_PROTECTED_DOMAIN,
             "From %s is in protected %s but no trusted DMARC, aligned DKIM or aligned SPF "

@@ -1,7 +1,7 @@
 /* engine.c - what is loaded once and reused for every message. */
 #include "build-config.h"
 
-#include "claw-private.h"
+#include "judge/judge.h"
 
 #include <grp.h>
 #include <iconv.h>
@@ -91,6 +91,10 @@ claw_engine_new(const claw_config_t *config, claw_engine_t **engine, char **erro
     st = _claw_iocs_new(e->config, &e->iocs, error);
     if (st)
         goto fail;
+    st = _claw_dns_check_config(e->config, error);
+    if (st)
+        goto fail;
+    e->dns = _claw_dns_cache_new();
     e->parser_options = g_mime_parser_options_new();
 
     *engine = e;
@@ -118,6 +122,7 @@ claw_engine_destroy(claw_engine_t *e)
         g_mime_parser_options_free(e->parser_options);
     _claw_policy_free(e->policy);
     _claw_iocs_free(e->iocs);
+    _claw_dns_cache_free(e->dns);
     claw_config_destroy(e->config);
     free(e);
     g_mime_shutdown();

@@ -120,6 +120,7 @@ CLAW_HIDDEN claw_action_t _claw_ioc_domain_asks(const claw_iocs_t *io, const cha
 
 struct claw_verdict_private {
     claw_message_t *message; /* owned, from claw_scan_buffer() */
+    claw_action_t dmarc_asks; /* what [dmarc] honour_policy makes of a failure */
     GArray *hits;
     GStringChunk *strings;
     unsigned count[R_LAST];
@@ -153,6 +154,12 @@ CLAW_HIDDEN const char *_claw_org(const claw_domain_t *d);
  * The detectors, each in its file
  * --------------------------------------------------------------------- */
 
+/* Clawback's own DMARC evaluation of the From domain (dmarc.c), into
+ * run->v->dmarc and run->vp->dmarc_asks; before the sender rules, which
+ * read it. Only with an envelope: without an SMTP session there are no SPF
+ * and DKIM results to align. */
+CLAW_HIDDEN void _claw_dmarc_evaluate(run_t *run);
+CLAW_HIDDEN void _claw_detect_dmarc(run_t *run);
 CLAW_HIDDEN void _claw_detect_spoof(run_t *run);
 CLAW_HIDDEN void _claw_detect_lookalikes(run_t *run);
 CLAW_HIDDEN void _claw_detect_display_names(run_t *run);
@@ -166,5 +173,22 @@ CLAW_HIDDEN void _claw_detect_sender_ioc(run_t *run);
 CLAW_HIDDEN void _claw_detect_urls(run_t *run);
 CLAW_HIDDEN void _claw_detect_attachments(run_t *run);
 CLAW_HIDDEN void _claw_detect_bec(run_t *run);
+
+/* ------------------------------------------------------------------------
+ * DNS (dns.c)
+ * --------------------------------------------------------------------- */
+
+typedef enum { CLAW_DNS_FOUND, CLAW_DNS_NONE, CLAW_DNS_TEMP } claw_dns_status_t;
+
+CLAW_HIDDEN claw_dns_cache_t *_claw_dns_cache_new(void);
+CLAW_HIDDEN void _claw_dns_cache_free(claw_dns_cache_t *cache);
+/* Do [dmarc] resolvers name servers c-ares can use? */
+CLAW_HIDDEN claw_status_t _claw_dns_check_config(const claw_config_t *config, char **error);
+/* The TXT records of @name (FOUND: *@txt, a NULL-ended g_strfreev() list),
+ * none (NONE: no such name, or no TXT there), or a temporary failure (TEMP:
+ * *@why, g_free()), the answer cached in @e for [dmarc] cache_ttl. Gives
+ * up at @deadline_us (g_get_monotonic_time()) with TEMP. */
+CLAW_HIDDEN claw_dns_status_t _claw_dns_txt(claw_engine_t *e, const char *name,
+                                            gint64 deadline_us, char ***txt, char **why);
 
 #endif /* CLAW_JUDGE_H */

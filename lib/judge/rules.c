@@ -59,6 +59,15 @@ static const struct {
                                      "From claims a protected or partner domain, the envelope "
                                      "sender is in another organisation, and nothing trusted "
                                      "vouches for the From."},
+    [R_DMARC_SPOOF] = {"DMARC_SPOOF", 9,
+                       "From claims a protected or partner domain and fails that domain's "
+                       "DMARC, as Clawback evaluated it."},
+    [R_DMARC_REJECT] = {"DMARC_REJECT", 4,
+                        "The message fails the DMARC of its From domain, which asks receivers "
+                        "to reject such mail (p=reject)."},
+    [R_DMARC_QUARANTINE] = {"DMARC_QUARANTINE", 2,
+                            "The message fails the DMARC of its From domain, which asks "
+                            "receivers to quarantine such mail (p=quarantine)."},
 };
 _Static_assert(R_LAST <= CLAW_N_RULES_MAX, "raise CLAW_N_RULES_MAX");
 

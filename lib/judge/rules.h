@@ -28,6 +28,9 @@ typedef enum {
     R_MIME_AMBIGUOUS,
     R_UNSCANNABLE,
     R_ENVELOPE_SENDER_ELSEWHERE, /* added last: the table's order is stable */
+    R_DMARC_SPOOF,
+    R_DMARC_REJECT,
+    R_DMARC_QUARANTINE,
     R_LAST
 } rule_t;
 

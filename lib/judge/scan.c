@@ -96,6 +96,7 @@ envelope_from_fields(const char *const *fields, claw_envelope_t *env, GPtrArray 
         {"dmarc", offsetof(claw_envelope_t, dmarc)},
         {"spf", offsetof(claw_envelope_t, spf)},
         {"dkim", offsetof(claw_envelope_t, dkim)},
+        {"authres", offsetof(claw_envelope_t, authres)},
     };
     unsigned seen = 0;
     for (const char *const *f = fields; f && f[0]; f += 2) {
@@ -133,8 +134,10 @@ claw_scan_fields(claw_engine_t *engine, const char *data, size_t len, const char
     claw_envelope_t env = {0};
     GPtrArray *rcpt = g_ptr_array_new();
     claw_status_t st = envelope_from_fields(fields, &env, rcpt);
+    /* NULL @fields: no SMTP session, as claw_scan_buffer()'s NULL envelope. */
     if (st == CLAW_STATUS_SUCCESS)
-        st = scan(engine, data, len, &env, flags & CLAW_SCAN_VERDICT_ONLY, verdict);
+        st = scan(engine, data, len, fields ? &env : NULL, flags & CLAW_SCAN_VERDICT_ONLY,
+                  verdict);
     g_ptr_array_free(rcpt, TRUE);
     return st;
 }

@@ -88,6 +88,30 @@ claw_verdict_rule_detail(const claw_verdict_t *v, size_t i)
     return h ? h->detail : NULL;
 }
 
+const char *
+claw_verdict_dmarc(const claw_verdict_t *v)
+{
+    return v ? v->dmarc.result : NULL;
+}
+
+const char *
+claw_verdict_dmarc_policy(const claw_verdict_t *v)
+{
+    return v ? v->dmarc.policy : NULL;
+}
+
+const char *
+claw_verdict_dmarc_domain(const claw_verdict_t *v)
+{
+    return v ? v->dmarc.domain : NULL;
+}
+
+const char *
+claw_verdict_dmarc_detail(const claw_verdict_t *v)
+{
+    return v ? v->dmarc.detail : NULL;
+}
+
 /* ------------------------------------------------------------------------
  * Writing
  * --------------------------------------------------------------------- */
@@ -143,6 +167,10 @@ claw_verdict_format(const claw_verdict_t *v, char *buf, size_t size)
         append_action_score(s, v, "action=", " score=");
         g_string_append(s, " rules=");
         append_rules(s, v, ",");
+        if (v->dmarc.result)
+            g_string_append_printf(s, " dmarc=%s", v->dmarc.result);
+        if (v->dmarc.policy)
+            g_string_append_printf(s, " dmarc_policy=%s", v->dmarc.policy);
     }
     return give(s, buf, size);
 }
@@ -151,8 +179,14 @@ size_t
 claw_verdict_header(const claw_verdict_t *v, char *buf, size_t size)
 {
     GString *s = g_string_new(NULL);
-    if (v)
+    if (v) {
         append_action_score(s, v, "", "; score=");
+        /* As an Authentication-Results method reads: "dmarc=fail (p=reject)". */
+        if (v->dmarc.result)
+            g_string_append_printf(s, "; dmarc=%s", v->dmarc.result);
+        if (v->dmarc.result && v->dmarc.policy)
+            g_string_append_printf(s, " (p=%s)", v->dmarc.policy);
+    }
     return give(s, buf, size);
 }
 
@@ -214,9 +248,53 @@ skip_blanks(const char *p)
     return p;
 }
 
-/* "ACTION; score=NUMBER" with blanks allowed around the parts. */
+/* The word of @names that @p starts with (followed by none of [a-z]),
+ * *@p moved past it; NULL if none. */
+static const char *
+take_word(const char **p, const char *const *names)
+{
+    for (const char *const *n = names; *n; n++) {
+        size_t len = strlen(*n);
+        if (!strncmp(*p, *n, len) && !g_ascii_islower((*p)[len])) {
+            *p += len;
+            return *n;
+        }
+    }
+    return NULL;
+}
+
+/* "; dmarc=RESULT [(p=POLICY)]" after the score, or nothing. */
 static claw_status_t
-parse_verdict_value(const char *text, claw_action_t *action, double *score)
+parse_dmarc(const char *p, claw_dmarc_result_t *d)
+{
+    static const char *const results[] = {"pass", "fail", "none", "temperror", "permerror",
+                                          NULL};
+    static const char *const policies[] = {"none", "quarantine", "reject", NULL};
+    p = skip_blanks(p);
+    if (!*p)
+        return CLAW_STATUS_SUCCESS;
+    if (*p++ != ';')
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    p = skip_blanks(p);
+    if (strncmp(p, "dmarc=", 6) != 0)
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    p += 6;
+    if (!(d->result = take_word(&p, results)))
+        return CLAW_STATUS_INVALID_ARGUMENT;
+    p = skip_blanks(p);
+    if (!strncmp(p, "(p=", 3)) {
+        p += 3;
+        if (!(d->policy = take_word(&p, policies)) || *p++ != ')')
+            return CLAW_STATUS_INVALID_ARGUMENT;
+    }
+    return *skip_blanks(p) ? CLAW_STATUS_INVALID_ARGUMENT : CLAW_STATUS_SUCCESS;
+}
+
+/* "ACTION; score=NUMBER[; dmarc=RESULT [(p=POLICY)]]" with blanks allowed
+ * around the parts. */
+static claw_status_t
+parse_verdict_value(const char *text, claw_action_t *action, double *score,
+                    claw_dmarc_result_t *dmarc)
 {
     const char *p = skip_blanks(text), *w = p;
     while (g_ascii_islower(*p))
@@ -242,9 +320,9 @@ parse_verdict_value(const char *text, claw_action_t *action, double *score)
     size_t n = strspn(p, "+-.0123456789eE");
     char *end;
     *score = n ? g_ascii_strtod(p, &end) : NAN;
-    if (!n || end != p + n || !isfinite(*score) || *skip_blanks(end) != '\0')
+    if (!n || end != p + n || !isfinite(*score))
         return CLAW_STATUS_INVALID_ARGUMENT;
-    return CLAW_STATUS_SUCCESS;
+    return parse_dmarc(end, dmarc);
 }
 
 /* The names in @text, separated by "," and blanks, into @names (their
@@ -305,7 +383,8 @@ claw_verdict_parse_header(const char *verdict, const char *rules, claw_verdict_t
         return CLAW_STATUS_INVALID_ARGUMENT;
     claw_action_t action;
     double score;
-    claw_status_t st = parse_verdict_value(verdict, &action, &score);
+    claw_dmarc_result_t dmarc = {0};
+    claw_status_t st = parse_verdict_value(verdict, &action, &score, &dmarc);
     if (st)
         return st;
     GPtrArray *names = g_ptr_array_new();
@@ -315,6 +394,8 @@ claw_verdict_parse_header(const char *verdict, const char *rules, claw_verdict_t
         *out = verdict_block(action, score, names, chars);
         if (!*out)
             st = CLAW_STATUS_OUT_OF_MEMORY;
+        else
+            (*out)->dmarc = dmarc; /* static strings */
     }
     g_ptr_array_free(names, TRUE);
     g_string_free(chars, TRUE);

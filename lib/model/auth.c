@@ -107,12 +107,11 @@ add_result(claw_ctx_t *ctx, claw_auth_source_t source, unsigned instance, const 
     g_array_append_val(ctx->auth_results, r);
 }
 
-/* "method[/version]=result prop=value ..." */
+/* "method[/version]=result prop=value ...": @each with the method and the
+ * result lower-cased, and the properties. */
 static void
-add_method(claw_ctx_t *ctx, GArray *methods, const char *resinfo)
+parse_method(const char *resinfo, claw_auth_each_fn each, void *data)
 {
-    if (methods->len >= MAX_METHODS)
-        return;
     char *s = squeeze(resinfo);
     char *eq = strchr(s, '=');
     char *space = strchr(s, ' ');
@@ -130,30 +129,25 @@ add_method(claw_ctx_t *ctx, GArray *methods, const char *resinfo)
     if (rest)
         *rest++ = '\0';
     char *lm = g_ascii_strdown(method, -1), *lr = g_ascii_strdown(result, -1);
-    claw_auth_method_t am = {
-        .method = _claw_strndup_utf8(ctx, lm, strlen(lm)),
-        .result = _claw_strndup_utf8(ctx, lr, strlen(lr)),
-        .properties = _claw_strndup_utf8(ctx, rest ? rest : "", rest ? strlen(rest) : 0),
-    };
-    g_array_append_val(methods, am);
+    each(lm, lr, rest ? rest : "", data);
     g_free(lm);
     g_free(lr);
     g_free(s);
 }
 
-static void
-parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source, const char *value)
+char *
+_claw_auth_parse(const char *value, bool arc, unsigned *instance, claw_auth_each_fn each,
+                 void *data)
 {
     char *clean = strip_comments(value);
     GPtrArray *parts = split_unquoted(clean, ';');
-    GArray *methods = g_array_new(FALSE, TRUE, sizeof(claw_auth_method_t));
-    unsigned instance = 0;
     guint i = 0;
 
-    if (source == CLAW_AUTH_ARC_RESULTS && i < parts->len) {
+    *instance = 0;
+    if (arc && i < parts->len) {
         const char *p = g_ptr_array_index(parts, i);
         if (g_ascii_strncasecmp(p, "i=", 2) == 0) {
-            instance = (unsigned)strtoul(p + 2, NULL, 10);
+            *instance = (unsigned)strtoul(p + 2, NULL, 10);
             i++;
         }
     }
@@ -171,15 +165,65 @@ parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source, const char *value
     for (; i < parts->len; i++) {
         const char *p = g_ptr_array_index(parts, i);
         if (*p && g_ascii_strcasecmp(p, "none") != 0)
-            add_method(ctx, methods, p);
+            parse_method(p, each, data);
     }
-    if (authserv && *authserv)
-        add_result(ctx, source, instance, authserv, methods);
-    else
-        g_array_free(methods, TRUE);
-    g_free(authserv);
     g_ptr_array_free(parts, TRUE);
     g_free(clean);
+    if (authserv && !*authserv)
+        g_clear_pointer(&authserv, g_free);
+    return authserv;
+}
+
+char *
+_claw_auth_property(const char *properties, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = properties; p && *p;) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len > n && p[n] == '=' && !g_ascii_strncasecmp(p, name, n)) {
+            const char *v = p + n + 1;
+            size_t vlen = len - n - 1;
+            if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"')
+                v++, vlen -= 2;
+            return g_strndup(v, vlen);
+        }
+        p += len;
+    }
+    return NULL;
+}
+
+typedef struct {
+    claw_ctx_t *ctx;
+    GArray *methods;
+} methods_t;
+
+static void
+add_method(const char *method, const char *result, const char *props, void *data)
+{
+    methods_t *m = data;
+    if (m->methods->len >= MAX_METHODS)
+        return;
+    claw_auth_method_t am = {
+        .method = _claw_strndup_utf8(m->ctx, method, strlen(method)),
+        .result = _claw_strndup_utf8(m->ctx, result, strlen(result)),
+        .properties = _claw_strndup_utf8(m->ctx, props, strlen(props)),
+    };
+    g_array_append_val(m->methods, am);
+}
+
+static void
+parse_auth_results(claw_ctx_t *ctx, claw_auth_source_t source, const char *value)
+{
+    methods_t m = {ctx, g_array_new(FALSE, TRUE, sizeof(claw_auth_method_t))};
+    unsigned instance;
+    char *authserv =
+        _claw_auth_parse(value, source == CLAW_AUTH_ARC_RESULTS, &instance, add_method, &m);
+    if (authserv)
+        add_result(ctx, source, instance, authserv, m.methods);
+    else
+        g_array_free(m.methods, TRUE);
+    g_free(authserv);
 }
 
 /* Received-SPF: result (comment) key=value; key=value ... */

@@ -225,12 +225,28 @@ buf_field(buf_t *b, const char *s)
     buf_add(b, s ? s : "", strlen(s ? s : "") + 1);
 }
 
+/* Exim's own verdicts on the message's authentication, as it would write
+ * them into an Authentication-Results field: DKIM (verified before the DATA
+ * ACL), SPF (after an "spf =" ACL condition), without the field's name. */
+static const char *
+exim_authresults(void)
+{
+    const char *v = (const char *)expand_string((uschar *)"${authresults{clawback}}");
+    static const char name[] = "Authentication-Results:";
+    if (!v)
+        return "";
+    if (!strncasecmp(v, name, sizeof name - 1))
+        v += sizeof name - 1;
+    return v;
+}
+
 /* The request (scan-proto.h): the envelope Exim knows and what the ACL
- * passes (dmarc=, spf=, dkim=), then Exim's header lines. */
+ * passes (dmarc=, spf=, dkim=, authres=; Exim's own ${authresults} when no
+ * authres= is given), then Exim's header lines. */
 static bool
 request(buf_t *b, const char *cfg_path, const char *const *kv, int n_kv)
 {
-    const char *dmarc = "", *spf = "", *dkim = "";
+    const char *dmarc = "", *spf = "", *dkim = "", *authres = NULL;
     for (int i = 0; i < n_kv; i++) {
         const char *a = kv[i];
         if (!strncmp(a, "dmarc=", 6))
@@ -239,6 +255,8 @@ request(buf_t *b, const char *cfg_path, const char *const *kv, int n_kv)
             spf = a + 4;
         else if (!strncmp(a, "dkim=", 5))
             dkim = a + 5;
+        else if (!strncmp(a, "authres=", 8))
+            authres = a + 8;
     }
     uint32_t len = 0;
     char num[32];
@@ -253,6 +271,7 @@ request(buf_t *b, const char *cfg_path, const char *const *kv, int n_kv)
     buf_field(b, dmarc);
     buf_field(b, spf);
     buf_field(b, dkim);
+    buf_field(b, authres ? authres : exim_authresults());
     snprintf(num, sizeof num, "%d", recipients_count);
     buf_field(b, num);
     for (int i = 0; i < recipients_count; i++)
@@ -510,8 +529,8 @@ not_scanned(const char *id, char *why, char **reason)
  * ${dlfunc{claw_exim.so}{claw_scan}{ARG}...}
  *
  * Arguments, all optional: config=FILE, dmarc=RESULT, spf=RESULT,
- * dkim=RESULT (as the ACL knows them). Returns OK and
- *   action=tag score=6 rules=A,B id=01J... reason="A: ..."
+ * dkim=RESULT, authres=VALUE (as the ACL knows them). Returns OK and
+ *   action=tag score=6 rules=A,B dmarc=fail dmarc_policy=reject id=01J... reason="A: ..."
  * or, when the message could not be judged, DEFER (the ACL gives 451) or,
  * with [mta] on_failure = accept, OK and "action=accept ... unscanned=yes".
  * --------------------------------------------------------------------- */

@@ -51,10 +51,11 @@ local N = 'clawback'
 local rspamd_logger = require "rspamd_logger"
 local lua_util = require "lua_util"
 local lua_mime = require "lua_mime"
+local lua_auth_results = require "lua_auth_results"
 local ts = (require "tableshape").types
 local ffi = require "ffi"
 
-local API_VERSION = 3
+local API_VERSION = 4
 
 local settings = {
   library = 'libclaw.so.0',
@@ -184,6 +185,9 @@ local function envelope(task, keep)
   for _, r in ipairs(task:get_recipients('smtp') or {}) do
     add('rcpt', r.addr or '')
   end
+  -- rspamd's own SPF and DKIM results, as its Authentication-Results field
+  -- would say them: Clawback's DMARC aligns them with the From domain.
+  add('authres', lua_auth_results.gen_auth_results(task, nil))
   keep.fields = fields
   local c = ffi.new('const char *[?]', #fields + 1)
   for i, v in ipairs(fields) do
@@ -303,6 +307,10 @@ local cb_id = rspamd_config:register_symbol {
   description = 'Clawback: judge the message',
   flags = 'nice',
 }
+-- Clawback's DMARC reads rspamd's SPF and DKIM results: judge after them.
+for _, dep in ipairs({ 'SPF_CHECK', 'DKIM_CHECK' }) do
+  rspamd_config:register_dependency(settings.prefix .. 'CHECK', dep)
+end
 rspamd_config:register_symbol {
   name = settings.prefix .. 'FAIL',
   type = 'virtual',

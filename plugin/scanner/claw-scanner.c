@@ -120,6 +120,15 @@ scanner_engine(const char *path, struct stat *st, size_t *max_read)
         snprintf(v, sizeof v, "%" PRId64 "ms", MAX(deadline * 3 / 4, 1));
         s = claw_config_set(cfg, "limits", "max_time", v, &err);
     }
+    /* DMARC's lookups, too, end well inside the deadline (temperror). */
+    int64_t dmarc_timeout = 0;
+    if (s == CLAW_STATUS_SUCCESS &&
+        claw_config_get_duration_ms(cfg, "dmarc", "timeout", &dmarc_timeout) == 0 &&
+        dmarc_timeout > deadline / 2) {
+        char v[32];
+        snprintf(v, sizeof v, "%" PRId64 "ms", MAX(deadline / 2, 10));
+        s = claw_config_set(cfg, "dmarc", "timeout", v, &err);
+    }
     if (s == CLAW_STATUS_SUCCESS)
         s = claw_engine_new(cfg, &eng, &err);
     /* @st only moves on success: the workers compare the file with it and
@@ -152,8 +161,8 @@ worker_scan(claw_engine_t *engine, size_t max_read, const char *const *f, const 
         int field;
         const char *name;
     } named[] = {{3, "client_ip"}, {4, "helo"}, {5, "mail_from"},
-                 {6, "dmarc"},     {7, "spf"},  {8, "dkim"}};
-    int n_rcpt = MAX(atoi(f[9]), 0);
+                 {6, "dmarc"},     {7, "spf"},  {8, "dkim"}, {9, "authres"}};
+    int n_rcpt = MAX(atoi(f[10]), 0);
     GPtrArray *env = g_ptr_array_new();
     for (size_t i = 0; i < G_N_ELEMENTS(named); i++) {
         g_ptr_array_add(env, (gpointer)named[i].name);

@@ -5,8 +5,8 @@
  * A request is a u32 length (host order: both ends are on this machine),
  * sent with the spool data file's descriptor (SCM_RIGHTS), then REQ_FIELDS
  * NUL-terminated fields (the configuration file, the test fault, the
- * deadline in ms, client IP, HELO, sender, DMARC, SPF, DKIM, the number of
- * recipients), the recipients, each NUL-terminated, and Exim's header lines.
+ * deadline in ms, client IP, HELO, sender, DMARC, SPF, DKIM, Exim's own
+ * Authentication-Results value, the number of recipients), the recipients, each NUL-terminated, and Exim's header lines.
  * The answer is one scan_result_t. */
 #ifndef CLAW_SCAN_PROTO_H
 #define CLAW_SCAN_PROTO_H
@@ -16,20 +16,20 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-enum { REQ_FIELDS = 10 };
+enum { REQ_FIELDS = 11 };
 
 /* The scanner's socket in Exim's spool directory, named with the version
  * of this protocol: a scanner left running by an older plugin keeps its
  * own socket, and a new plugin starts a scanner of its own instead of
  * reading answers laid out another way. Raise it with any change to the
  * request or to scan_result_t. */
-#define SCAN_PROTO_SOCKET "clawback-scanner-2.sock"
+#define SCAN_PROTO_SOCKET "clawback-scanner-3.sock"
 
 typedef struct {
     char action[16];   /* accept|tag|quarantine|reject, or "error" */
     char line[1024];   /* claw_verdict_format(), or for "error" empty */
     char reason[400];  /* claw_verdict_reason(), or what went wrong */
-    char verdict[64];  /* claw_verdict_header(): X-Clawback-Verdict's value */
+    char verdict[128]; /* claw_verdict_header(): X-Clawback-Verdict's value */
     char rules[800];   /* claw_verdict_rules_header(): X-Clawback-Rules' value */
 } scan_result_t;
 

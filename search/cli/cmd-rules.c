@@ -257,6 +257,10 @@ claw_cmd_hunt_rules(const char *prog, claw_config_t *cfg, const char *archive, i
         rc = EX_IOERR;
     }
     char *err = NULL;
+    /* DMARC is not judged again: today's DNS is not the one at arrival, and
+     * the store keeps no SPF or DKIM results to align (the record keeps the
+     * MTA's DMARC result instead). */
+    claw_config_set(cfg, "dmarc", "evaluate", "no", NULL);
     if (!rc && claw_engine_new(cfg, &run.engine, &err) != CLAW_STATUS_SUCCESS) {
         fprintf(stderr, "%s hunt: %s\n", prog, err ? err : "no engine");
         rc = EX_CONFIG;

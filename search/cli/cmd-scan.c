@@ -106,22 +106,30 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"set", required_argument, NULL, 's'},
         {"config", required_argument, NULL, 'c'},
+        {"envelope", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const cli_opts_t opts = {progname,
                              "scan [--config FILE] [--json] [--set SECTION.NAME=VALUE]... "
-                             "FILE... | -\n"
+                             "[--envelope NAME=VALUE]... FILE... | -\n"
                              "Parse each message and print its model: a readable summary, or "
                              "one\nJSON object per line with --json. '-' reads one message "
-                             "from stdin.\n",
-                             "js:c:h", longopts};
+                             "from stdin.\n"
+                             "--envelope judges it as the MTA would with that SMTP session "
+                             "(client_ip,\nhelo, mail_from, rcpt, spf, dkim, dmarc, authres), "
+                             "DMARC included.\n",
+                             "js:c:e:h", longopts};
     bool json = false, started = false;
     const char *config_path = NULL;
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, c;
+    /* --envelope as claw_scan_fields() takes it: names and values, NULL-ended. */
+    const char **env = calloc((size_t)argc * 2 + 1, sizeof *env);
+    int n_sets = 0, n_env = 0, c;
 
-    if (!sets) {
+    if (!sets || !env) {
+        free(sets);
+        free(env);
         fprintf(stderr, "%s: out of memory\n", progname);
         return EX_OSERR;
     }
@@ -138,11 +146,26 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
             if (optarg) /* always, for a required argument */
                 sets[n_sets++] = optarg;
             break;
+        case 'e': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                fprintf(stderr, "%s: --envelope wants NAME=VALUE, got '%s'\n", progname, optarg);
+                free(sets);
+                free(env);
+                return EX_USAGE;
+            }
+            *eq = '\0';
+            env[n_env++] = optarg;
+            env[n_env++] = eq + 1;
+            break;
+        }
         case 'h':
             free(sets);
+            free(env);
             return 0;
         default:
             free(sets);
+            free(env);
             return EX_USAGE;
         }
     }
@@ -158,6 +181,7 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
         if (!dot || !eq || dot > eq) {
             fprintf(stderr, "%s: --set wants SECTION.NAME=VALUE, got '%s'\n", progname, sets[i]);
             free(sets);
+            free(env);
             return EX_USAGE;
         }
         *dot = *eq = '\0';
@@ -165,12 +189,14 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
             fprintf(stderr, "%s: --set: %s\n", progname, err ? err : "invalid");
             free(err);
             free(sets);
+            free(env);
             return EX_CONFIG;
         }
     }
     free(sets);
     if (optind >= argc) {
         fprintf(stderr, "%s scan: no input (give FILE... or - for stdin)\n", progname);
+        free(env);
         return EX_USAGE;
     }
 
@@ -180,6 +206,7 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
     if (st) {
         fprintf(stderr, "%s: %s\n", progname, err ? err : claw_status_to_string(st));
         free(err);
+        free(env);
         return EX_SOFTWARE;
     }
 
@@ -195,32 +222,36 @@ cmd_scan(claw_config_t **cfgp, int argc, char **argv)
             continue;
         }
         claw_message_t *m = NULL;
-        st = claw_message_parse(engine, in.data, in.len, &m);
+        claw_verdict_t *v = NULL;
+        /* With an envelope, the MTA's one call; the verdict keeps the model. */
+        st = n_env ? claw_scan_fields(engine, in.data, in.len, env, 0, &v)
+                   : claw_message_parse(engine, in.data, in.len, &m);
         free_input(&in);
         if (st) {
             fprintf(stderr, "%s: %s: %s\n", progname, path, claw_status_to_string(st));
-            status = EX_SOFTWARE;
+            status = st == CLAW_STATUS_INVALID_ARGUMENT ? EX_USAGE : EX_SOFTWARE;
             continue;
         }
-        claw_verdict_t *v = NULL;
-        if (claw_classify(engine, m, NULL, &v) != CLAW_STATUS_SUCCESS) {
+        if (!n_env && claw_classify(engine, m, NULL, &v) != CLAW_STATUS_SUCCESS) {
             fprintf(stderr, "%s: %s: classification failed\n", progname, path);
             status = EX_SOFTWARE;
         }
+        const claw_message_t *shown = m ? m : claw_verdict_message(v);
         char *out = NULL;
-        st = json ? claw_message_to_json(m, v, name, &out)
-                  : claw_message_to_text(m, v, name, &out);
-        claw_verdict_destroy(v);
+        st = json ? claw_message_to_json(shown, v, name, &out)
+                  : claw_message_to_text(shown, v, name, &out);
         if (st == 0) {
             fputs(out, stdout);
             if (json)
                 fputc('\n', stdout);
         }
         free(out);
-        if (!m->is_message && status == 0)
+        if (!shown->is_message && status == 0)
             status = EXIT_NOT_MESSAGE;
+        claw_verdict_destroy(v);
         claw_message_destroy(m);
     }
+    free(env);
     claw_engine_destroy(engine);
     return cli_finish_output(progname, status);
 }

@@ -363,6 +363,12 @@ record_json(GString *o, const claw_record_t *r)
     cli_json_split(o, r->rules, ",");
     g_string_append(o, ",\"verdict_source\":");
     cli_json_str(o, r->verdict_source);
+    if (*r->dmarc) {
+        g_string_append(o, ",\"dmarc\":");
+        cli_json_str(o, r->dmarc);
+        g_string_append(o, ",\"dmarc_policy\":");
+        cli_json_str(o, *r->dmarc_policy ? r->dmarc_policy : NULL);
+    }
     g_string_append_printf(o, ",\"state\":\"%s\"", r->quarantined ? "quarantined" : "stored");
     if (r->quarantined)
         g_string_append_printf(o, ",\"quarantine_plan\":%" PRIu64, r->quarantine_plan);
@@ -408,6 +414,9 @@ record_text(const claw_record_t *r)
            *name ? name : "", *name ? " <" : "", from, *name ? ">" : "", subj, mid);
     printf("Size:       %" PRIu64 " bytes\nVerdict:    %s score=%g rules=%s (%s)\n", r->size,
            r->action, r->score, r->rules, r->verdict_source);
+    if (*r->dmarc)
+        printf("DMARC:      %s%s%s%s\n", r->dmarc, *r->dmarc_policy ? " (p=" : "", r->dmarc_policy,
+               *r->dmarc_policy ? ")" : "");
     if (r->quarantined && r->quarantine_plan)
         printf("State:      quarantined by plan %" PRIu64 " (claw restore %s)\n",
                r->quarantine_plan, r->id);

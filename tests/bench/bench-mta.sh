@@ -55,11 +55,13 @@ for s in sets:
 random.Random(8).shuffle(files)
 open(out, "w").write("\n".join(files) + "\n")
 EOF
-printf '[policy]\nprotected_domains = corp.example\n' > "$tmp/clawback.conf"
+# Clawback's DMARC lookups go to the stub (every name NXDOMAIN), as rspamd's.
+dns_stub_start
+printf '[policy]\nprotected_domains = corp.example\n%s\n' "$DMARC_CONF" > "$tmp/clawback.conf"
 # Plans with delivery: the same scan, but no message is frozen (quarantine)
 # or refused, so every mode delivers the same messages.
-printf '[policy]\nprotected_domains = corp.example\n[actions]\nquarantine = 1000\nreject = 1000\n' \
-    > "$tmp/clawback-deliver.conf"
+printf '[policy]\nprotected_domains = corp.example\n[actions]\nquarantine = 1000\nreject = 1000\n%s\n' \
+    "$DMARC_CONF" > "$tmp/clawback-deliver.conf"
 chmod 644 "$tmp/clawback.conf" "$tmp/clawback-deliver.conf"
 msgs=$(wc -l < "$tmp/list")
 head -n "$delivered" "$tmp/list" > "$tmp/list-delivered"

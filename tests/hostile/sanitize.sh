@@ -3,7 +3,8 @@
 # UndefinedBehaviorSanitizer in a build directory of their own, then run the
 # unit tests, the golden tests, the bombs, the corpus sweep, the archive
 # tests (index-faults and the soak too) and the indicator store's under
-# them, and Exim's tests with the sanitized scanner (exim, exim-ioc).
+# them, and Exim's tests with the sanitized scanner (exim, exim-ioc, dmarc:
+# whose claw scan part runs the sanitized claw).
 # Any sanitizer report fails the test (UBSan is built not to recover).
 . "$srcdir/tests/tools/tap.sh"
 if [ -n "${CLAW_SANITIZED:-}" ]; then
@@ -94,7 +95,7 @@ for t in golden/golden hostile/bombs hostile/corpus archive/archive archive/claw
     sh "$srcdir/tests/$t.sh" 2>&1 | sed "s/^ok - /ok - asan+ubsan: /; s/^not ok - /not ok - asan+ubsan: /"
 done
 if [ -n "$scanner" ]; then
-    for t in exim exim-ioc; do
+    for t in exim exim-ioc dmarc; do
         CLAW_SCANNER_BIN=$scanner CLAW_LIB="$san/lib/.libs/libclaw.so" sh "$srcdir/tests/mta/$t.sh" 2>&1 |
             sed "s/^ok - /ok - asan+ubsan scanner: /; s/^not ok - /not ok - asan+ubsan scanner: /"
     done

@@ -15,7 +15,7 @@ trap 'exim_stop; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 conf=$tmp/clawback.conf
 A=$tmp/archive
-printf '[policy]\nprotected_domains = corp.example\n[archive]\npath = %s\n' "$A" > "$conf"
+printf '[policy]\nprotected_domains = corp.example\n%s\n[archive]\npath = %s\n' "$DMARC_CONF" "$A" > "$conf"
 chmod 644 "$conf"
 claw() { "$CLAW" --config "$conf" "$@"; }
 send() { "$py" "$srcdir/tests/tools/smtp-send.py" --port "$EXIM_PORT" "$@" > "$tmp/reply" 2>&1; }

@@ -4,12 +4,14 @@
 # dir. See ../shared/INTEGRATION.md for why it is set up this way.
 #
 #   exim_start DIR MODE [CLAWCONF]   MODE: dlfunc | local_scan | none
-#                                    ($EXIM_EXTRA: more -D options)
+#                                    ($EXIM_EXTRA: more -D options;
+#                                    $EXIM_ENV: NAME=VALUE... for Exim)
 #   exim_stop
 #   exim_wait_delivered N [SECONDS]  wait until the Maildir holds N messages
 #   exim_spool_empty                 true when no message is left on the spool
 #   exim_require NAME                skip the script (as NAME) without root,
-#                                    Exim or the built plugin
+#                                    Exim or the built plugin; start the DNS
+#                                    stub ($DMARC_CONF, $EXIM_DNS_ZONE)
 #   exim_clawd_conf FILE SOCKET ARCHIVE  a Clawback configuration for Exim
 #                                    and clawd (the tests' policy)
 # Sets EXIM_PORT, EXIM_MAILDIR, EXIM_LOG (the main log), EXIM_CONF.
@@ -28,6 +30,8 @@ exim_require() {
         skip "$1" "claw_exim.so was not built (apt-get install exim4-dev, re-run configure)"
         exit 0
     fi
+    # Clawback's DMARC lookups go to a stub ($DMARC_CONF in each clawback.conf).
+    dns_stub_start "${EXIM_DNS_ZONE:-}"
 }
 
 # exim_install_plugin DIR: claw_exim.so and the claw-scanner it starts,
@@ -73,8 +77,9 @@ exim_start() {
     # shellcheck disable=SC2086
     [ -z "${EXIM_EXTRA:-}" ] || set -- "$@" $EXIM_EXTRA
     EXIM_ARGS="$*"
-    CLAWBACK_CONFIG=$ex_claw_conf exim -C "$EXIM_CONF" "$@" -bdf -oX "$EXIM_PORT" \
-        > "$ex_dir/log/stdout" 2>&1 &
+    # shellcheck disable=SC2086
+    env CLAWBACK_CONFIG="$ex_claw_conf" ${EXIM_ENV:-} exim -C "$EXIM_CONF" "$@" -bdf \
+        -oX "$EXIM_PORT" > "$ex_dir/log/stdout" 2>&1 &
     ex_pid=$!
     wait_port "$EXIM_PORT" "$ex_pid" || {
         echo "exim did not start:" >&2
@@ -116,6 +121,7 @@ path = $3
 [clawd]
 socket = $2
 socket_group = $EXIM_USER
+$DMARC_CONF
 EOF
     chmod 644 "$1"
 }

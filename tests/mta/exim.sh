@@ -15,7 +15,7 @@ conf=$tmp/clawback.conf
 
 # The Clawback configuration the plugin reads: a policy, and [mta] lines.
 claw_conf() {
-    printf '[policy]\nprotected_domains = corp.example\n[mta]\n%b\n' "$*" > "$conf"
+    printf '[policy]\nprotected_domains = corp.example\n%s\n[mta]\n%b\n' "$DMARC_CONF" "$*" > "$conf"
     chmod 644 "$conf"
 }
 
@@ -61,8 +61,10 @@ for mode in dlfunc local_scan; do
             [ "$(grep -c '^X-Clawback-Id: [0-9A-HJKMNP-TV-Z]\{26\}$' "$f")" -eq 1 ]
         want=$(expect "$fx/plain.eml")
         got=$(sed -n 's/^X-Clawback-Verdict: //p' "$f")
-        check "$mode: X-Clawback-Verdict '$got' matches claw scan '${want%%|*}'" \
-            [ "$got" = "${want%%|*}" ]
+        # The MTA evaluates DMARC too (claw scan without an envelope does
+        # not): the stub has no record for the From domain.
+        check "$mode: X-Clawback-Verdict '$got' matches claw scan '${want%%|*}', and dmarc=none" \
+            [ "$got" = "${want%%|*}; dmarc=none" ]
     else
         fail "$mode: clean mail reaches the Maildir"
     fi
@@ -237,8 +239,10 @@ elif exim_start "$tmp/no-conf" dlfunc ""; then
     send "$fx/plain.eml"
     code=$(cut -c1-3 "$tmp/reply")
     exim_wait_delivered 1 && verdict=$(sed -n 's/^X-Clawback-Verdict: //p' "$(newest)")
+    # With no configuration DMARC asks the host's resolver, whose answer for
+    # plain.eml's example.com (p=reject on the Internet) may add DMARC_REJECT.
     check "no $default_conf and none named: the defaults judge ($code, ${verdict:-not delivered})" \
-        sh -c "[ '$code' = 250 ] && [ '${verdict%%;*}' = accept ]"
+        sh -c "[ '$code' = 250 ] && { [ '${verdict%%;*}' = accept ] || [ '${verdict%%;*}' = tag ]; }"
     exim_stop
 else
     fail "no configuration at all: Exim starts"

@@ -1,11 +1,11 @@
 # rspamd-lib.sh - sourced by scripts that need a real rspamd: Debian's stock
 # configuration, run in the foreground from a temp dir, on loopback ports,
-# with DNS pointed at tests/tools/dns-stub.py (every name NXDOMAIN), so nothing
+# with DNS pointed at tests/tools/dns-stub.py (dns_stub_start), so nothing
 # leaves the machine and scans are deterministic. See ../shared/INTEGRATION.md.
 #
 #   rspamd_start DIR [LOCAL]   start; LOCAL is copied into the local config
 #                              dir (local.d/, override.d/, plugins.d/)
-#   rspamd_stop                stop it and the stub
+#   rspamd_stop                stop it
 #   rspamd_clawback_dir DIR LIBRARY CONFIG
 #                              a LOCAL to load the Clawback module with
 #                              LIBRARY (libclaw) and CONFIG (clawback.conf)
@@ -23,11 +23,10 @@ rspamd_start() {
     rs_cache=${CLAW_RSPAMD_CACHE:-/var/tmp/clawback-rspamd}
     mkdir -p "$rs_cache"
 
-    "${PYTHON3:-python3}" "$srcdir/tests/tools/dns-stub.py" --port-file "$rs_dir/dns.port" &
-    rs_dns_pid=$!
-    i=0
-    while [ ! -s "$rs_dir/dns.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    rs_dns_port=$(cat "$rs_dir/dns.port")
+    # One stub for the script (daemon-lib.sh), which its clawback.conf may
+    # already name for Clawback's DMARC lookups.
+    [ -n "${DNS_PORT:-}" ] || dns_stub_start
+    rs_dns_port=$DNS_PORT
 
     RSPAMD_PORT=$(free_port)
     RSPAMD_CONTROLLER_PORT=$(free_port)
@@ -77,8 +76,7 @@ EOF
 
 rspamd_stop() {
     [ -z "${rs_pid:-}" ] || { kill "$rs_pid" 2>/dev/null; wait "$rs_pid" 2>/dev/null || true; }
-    [ -z "${rs_dns_pid:-}" ] || { kill "$rs_dns_pid" 2>/dev/null; wait "$rs_dns_pid" 2>/dev/null || true; }
-    rs_pid="" rs_dns_pid=""
+    rs_pid=""
 }
 
 rspamd_clawback_dir() {

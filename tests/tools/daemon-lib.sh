@@ -36,3 +36,21 @@ wait_port() {
         i=$((i + 1))
     done
 }
+
+# dns_stub_start [ZONE]: tests/tools/dns-stub.py on a free port of
+# 127.0.0.1 (DNS_PORT, DNS_PID), answering from ZONE (see the script), every
+# other name NXDOMAIN; each question is logged in $tmp/dns.log, and the stub
+# ends with the script. DMARC_CONF: the [dmarc] lines that send Clawback's
+# DMARC lookups there, for the tests' clawback.conf (no test asks the host's
+# resolver, whose answers are the network's).
+dns_stub_start() {
+    ds_port_file=$tmp/dns.port.$$.$(date +%s%N)
+    "${PYTHON3:-python3}" "$srcdir/tests/tools/dns-stub.py" --port-file "$ds_port_file" \
+        --log "$tmp/dns.log" ${1:+--zone "$1"} > /dev/null 2>&1 &
+    DNS_PID=$!
+    i=0
+    while [ ! -s "$ds_port_file" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    DNS_PORT=$(cat "$ds_port_file")
+    DMARC_CONF="[dmarc]
+resolvers = 127.0.0.1:$DNS_PORT"
+}

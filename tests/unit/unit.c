@@ -1210,6 +1210,8 @@ test_classify(void)
     claw_config_set(cfg, "policy", "trusted_authserv_ids", "mx.corp.example", NULL);
     claw_config_set(cfg, "policy", "internal_relays", "10.0.0.0/8, 2001:db8::/32", NULL);
     claw_config_set(cfg, "ioc", "files", ioc_path, NULL);
+    /* No DNS from the unit tests: DMARC has its stub in tests/mta/dmarc.sh. */
+    claw_config_set(cfg, "dmarc", "evaluate", "no", NULL);
     char *err = NULL;
     CHECK(claw_engine_new(cfg, &policy_engine, &err) == CLAW_STATUS_SUCCESS,
           "engine with policy and indicators (%s)", err ? err : "ok");
@@ -1811,6 +1813,22 @@ test_verdict_codec(void)
               claw_verdict_n_rules(p) == 3 && !strcmp(claw_verdict_rule_name(p, 2), "C"),
           "claw_verdict_parse_header: blanks around the parts, \"A,B\" and \"A, B\"");
     claw_verdict_destroy(p);
+    /* Clawback's DMARC result after the score, as the writers put it. */
+    CHECK(claw_verdict_parse_header("reject; score=4; dmarc=fail (p=reject)", NULL, &p) ==
+                  CLAW_STATUS_SUCCESS &&
+              !strcmp(claw_verdict_dmarc(p), "fail") &&
+              !strcmp(claw_verdict_dmarc_policy(p), "reject") && !claw_verdict_dmarc_detail(p),
+          "claw_verdict_parse_header: \"; dmarc=fail (p=reject)\" read back");
+    claw_verdict_destroy(p);
+    CHECK(claw_verdict_parse_header("accept; score=0; dmarc=temperror", NULL, &p) ==
+                  CLAW_STATUS_SUCCESS &&
+              !strcmp(claw_verdict_dmarc(p), "temperror") && !claw_verdict_dmarc_policy(p),
+          "claw_verdict_parse_header: dmarc= without a policy");
+    claw_verdict_destroy(p);
+    CHECK(claw_verdict_parse_header("accept; score=0", NULL, &p) == CLAW_STATUS_SUCCESS &&
+              !claw_verdict_dmarc(p),
+          "claw_verdict_parse_header: no dmarc= is no result");
+    claw_verdict_destroy(p);
     p = (claw_verdict_t *)1;
     CHECK(claw_verdict_parse_header("unscanned; reason=\"scanner failed\"", NULL, &p) ==
                   CLAW_STATUS_NOT_FOUND && !p,
@@ -1823,7 +1841,10 @@ test_verdict_codec(void)
         "tag; score=6; score=7", "Tag; score=6", "TAG; score=6", "tagx; score=6", "tag score=6",
         "tag; score=6\r\nX-Evil: 1", "tag; score=\xd9\xa6", "unknown; score=1",
         "reject\x00; score=1", "tag; reason=\"x\"", "; score=1", "accepted; score=0",
-        "tag; score=1.2.3", "tag; score=--1",
+        "tag; score=1.2.3", "tag; score=--1", "tag; score=6; dmarc=", "tag; score=6; dmarc=ok",
+        "tag; score=6; dmarc=passx", "tag; score=6; dmarc=pass (p=reject",
+        "tag; score=6; dmarc=pass (p=maybe)", "tag; score=6; dmarc=pass (p=none) x",
+        "tag; score=6; dmarc=pass; dmarc=fail", "tag; score=6 dmarc=pass",
     };
     int refused = 0;
     for (size_t i = 0; i < G_N_ELEMENTS(bad_verdicts); i++) {
