@@ -12,7 +12,8 @@
  * Authentication-Results value the MTA wrote itself: Exim's
  * ${authresults}, rspamd's own). A temporary failure anywhere (DNS, an SPF
  * or DKIM temperror) that would end in "fail" is "temperror": never "pass",
- * and never a failure the sender did not earn.
+ * and never a failure the sender did not earn; so is a would-be failure
+ * without any SPF result, which the MTA did not check.
  */
 #include "build-config.h"
 
@@ -110,6 +111,7 @@ typedef struct {
     DMARC_POLICY_T *pctx;
     GString *seen; /* "spf=pass (example.com) dkim=fail (x.example)" for the detail */
     bool temp;     /* an SPF or DKIM temperror */
+    bool spf;      /* the MTA gave an SPF result */
 } inputs_t;
 
 static void
@@ -124,6 +126,7 @@ add_spf(inputs_t *in, const char *result, const char *domain, int origin)
         DMARC_PARSE_OKAY) {
         g_string_append_printf(in->seen, "%sspf=%s (%s)", in->seen->len ? ", " : "", r, d);
         in->temp |= !strcmp(r, "temperror");
+        in->spf = true;
     }
     g_free(r);
 }
@@ -325,6 +328,14 @@ _claw_dmarc_evaluate(run_t *run)
         if (in.temp) {
             set(run, "temperror", policy, dom, "nothing aligned with %s, and a result was "
                 "temporary (%s)", dom, seen);
+            break;
+        }
+        /* An MTA that did not check SPF (an Exim ACL without an spf
+         * condition) cannot tell a failure from mail that only SPF would
+         * have aligned: not checked is not failed. */
+        if (!in.spf) {
+            set(run, "temperror", policy, dom, "nothing aligned with %s (%s), and the MTA gave "
+                "no SPF result to align", dom, seen);
             break;
         }
         char sample[24] = "";

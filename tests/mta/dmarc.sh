@@ -82,7 +82,12 @@ is "DKIM pass (authres), relaxed alignment of a subdomain: pass" "pass reject - 
 is "misaligned SPF (pass for another organisation): fail, DMARC_SPOOF for a partner" \
     "fail reject DMARC_SPOOF,ENVELOPE_SENDER_ELSEWHERE quarantine" "$(scan a@bank.example $ip mail_from=x@other.example spf=pass)"
 is "misaligned DKIM (d= another organisation): fail" "fail reject DMARC_SPOOF quarantine" \
+    "$(scan a@bank.example $ip 'authres=mx; spf=fail smtp.mailfrom=bank.example; dkim=pass header.d=other.example')"
+is "no SPF result from the MTA, DKIM not aligned: temperror (not checked is not failed)" \
+    "temperror reject - accept" \
     "$(scan a@bank.example $ip 'authres=mx; dkim=pass header.d=other.example')"
+is "no SPF result, but DKIM aligned: pass" "pass reject - accept" \
+    "$(scan a@bank.example $ip 'authres=mx; dkim=pass header.d=bank.example')"
 is "p=quarantine failure: DMARC_QUARANTINE" "fail quarantine DMARC_QUARANTINE accept" \
     "$(scan a@shop.example $ip mail_from=a@shop.example spf=fail)"
 is "p=none failure: no rule" "fail none - accept" \
