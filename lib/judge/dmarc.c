@@ -10,10 +10,11 @@
  * envelope sender's domain, else the HELO name) and dkim= (for the From
  * domain), and each spf and dkim method of authres= (an
  * Authentication-Results value the MTA wrote itself: Exim's
- * ${authresults}, rspamd's own). A temporary failure anywhere (DNS, an SPF
+ * ${authresults}, rspamd's own); where the MTA gave no SPF result, Clawback
+ * checks SPF itself (spf.c). A temporary failure anywhere (DNS, an SPF
  * or DKIM temperror) that would end in "fail" is "temperror": never "pass",
  * and never a failure the sender did not earn; so is a would-be failure
- * without any SPF result, which the MTA did not check.
+ * without any SPF result (no client IP to check).
  */
 #include "build-config.h"
 
@@ -176,7 +177,7 @@ add_authres_method(const char *method, const char *result, const char *props, vo
 }
 
 static void
-store_inputs(run_t *run, inputs_t *in, const char *from_domain)
+store_inputs(run_t *run, inputs_t *in, const char *from_domain, gint64 deadline_us)
 {
     const claw_envelope_t *env = run->env;
     if (env->spf && *env->spf) {
@@ -193,6 +194,21 @@ store_inputs(run_t *run, inputs_t *in, const char *from_domain)
         char *with_id = strchr(v, ';') ? NULL : g_strconcat("mta; ", v, NULL);
         g_free(_claw_auth_parse(with_id ? with_id : v, false, &instance, add_authres_method, in));
         g_free(with_id);
+    }
+    /* The MTA did not check SPF: Clawback does, for the same envelope. */
+    if (!in->spf) {
+        const char *mf = env->mail_from && *env->mail_from ? env->mail_from : NULL;
+        char *r = _claw_spf_check(run->e->config, env->client_ip, env->helo, mf, deadline_us);
+        if (r) {
+            size_t before = in->seen->len;
+            add_spf(in, r, mf ? mf : env->helo,
+                    mf ? DMARC_POLICY_SPF_ORIGIN_MAILFROM : DMARC_POLICY_SPF_ORIGIN_HELO);
+            if (in->seen->len > before && in->seen->str[in->seen->len - 1] == ')') {
+                g_string_truncate(in->seen, in->seen->len - 1);
+                g_string_append(in->seen, ", checked by Clawback)");
+            }
+        }
+        g_free(r);
     }
 }
 
@@ -310,7 +326,7 @@ _claw_dmarc_evaluate(run_t *run)
             opendmarc_policy_status_to_str(ps), record);
         goto done;
     }
-    store_inputs(run, &in, dom);
+    store_inputs(run, &in, dom, deadline);
     int p = 0, sp = 0, pct = 100;
     opendmarc_policy_fetch_p(in.pctx, &p);
     opendmarc_policy_fetch_sp(in.pctx, &sp);
@@ -330,12 +346,12 @@ _claw_dmarc_evaluate(run_t *run)
                 "temporary (%s)", dom, seen);
             break;
         }
-        /* An MTA that did not check SPF (an Exim ACL without an spf
-         * condition) cannot tell a failure from mail that only SPF would
-         * have aligned: not checked is not failed. */
+        /* No SPF result at all (the MTA gave none, and without a client
+         * IP Clawback could not check): a failure cannot be told from mail
+         * that only SPF would have aligned. Not checked is not failed. */
         if (!in.spf) {
-            set(run, "temperror", policy, dom, "nothing aligned with %s (%s), and the MTA gave "
-                "no SPF result to align", dom, seen);
+            set(run, "temperror", policy, dom, "nothing aligned with %s (%s), and no SPF "
+                "result to align", dom, seen);
             break;
         }
         char sample[24] = "";

@@ -131,11 +131,10 @@ _claw_dns_check_config(const claw_config_t *config, char **error)
 typedef struct {
     bool done;
     int status;
-    GPtrArray *txt;
+    unsigned char *answer; /* a copy of the answer's bytes */
+    int len;
 } query_t;
 
-/* The TXT records of the answer, each record's strings joined (RFC 7208
- * 3.3, RFC 7489 6.6.3 read them so). */
 static void
 on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
@@ -143,25 +142,10 @@ on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
     query_t *q = arg;
     q->done = true;
     q->status = status;
-    if (status != ARES_SUCCESS)
-        return;
-    struct ares_txt_ext *txt = NULL;
-    int rc = ares_parse_txt_reply_ext(abuf, alen, &txt);
-    if (rc != ARES_SUCCESS) {
-        q->status = rc;
-        return;
+    if (status == ARES_SUCCESS && abuf && alen > 0) {
+        q->answer = g_memdup2(abuf, (gsize)alen);
+        q->len = alen;
     }
-    GString *rec = NULL;
-    for (struct ares_txt_ext *t = txt; t; t = t->next) {
-        if (t->record_start && rec)
-            g_ptr_array_add(q->txt, g_string_free(rec, FALSE)), rec = NULL;
-        if (!rec)
-            rec = g_string_new(NULL);
-        g_string_append_len(rec, (const char *)t->txt, (gssize)t->length);
-    }
-    if (rec)
-        g_ptr_array_add(q->txt, g_string_free(rec, FALSE));
-    ares_free_data(txt);
 }
 
 /* Run @ch until its query is answered or @deadline_us passes. */
@@ -205,11 +189,13 @@ run_until(ares_channel ch, query_t *q, gint64 deadline_us)
     }
 }
 
-/* Ask the servers for @name's TXT records. */
-static claw_dns_status_t
-lookup(const claw_config_t *config, const char *name, gint64 deadline_us, char ***txt,
-       char **why)
+claw_dns_status_t
+_claw_dns_query(const claw_config_t *config, const char *name, int type, gint64 deadline_us,
+                unsigned char **answer, int *len, char **why)
 {
+    *answer = NULL;
+    *len = 0;
+    *why = NULL;
     gint64 left_ms = (deadline_us - g_get_monotonic_time()) / 1000;
     if (left_ms <= 0) {
         *why = g_strdup("no time left");
@@ -219,31 +205,67 @@ lookup(const claw_config_t *config, const char *name, gint64 deadline_us, char *
     /* Two tries per server within the time left. */
     if (open_channel(config, (int)MAX(left_ms / 2, 10), &ch, why) != ARES_SUCCESS)
         return CLAW_DNS_TEMP;
-    query_t q = {.txt = g_ptr_array_new_with_free_func(g_free)};
-    ares_query(ch, name, ns_c_in, ns_t_txt, on_answer, &q);
+    query_t q = {0};
+    ares_query(ch, name, ns_c_in, type, on_answer, &q);
     run_until(ch, &q, deadline_us);
     ares_destroy(ch);
-
-    claw_dns_status_t st;
     switch (q.status) {
     case ARES_SUCCESS:
-        st = q.txt->len ? CLAW_DNS_FOUND : CLAW_DNS_NONE;
-        break;
-    case ARES_ENODATA:   /* the name is there, without TXT records */
+        *answer = q.answer;
+        *len = q.len;
+        return CLAW_DNS_FOUND;
+    case ARES_ENODATA:   /* the name is there, without records of the type */
     case ARES_ENOTFOUND: /* NXDOMAIN */
-        st = CLAW_DNS_NONE;
-        break;
-    default: /* SERVFAIL, REFUSED, timeouts, unreadable answers */
-        st = CLAW_DNS_TEMP;
+        g_free(q.answer);
+        return CLAW_DNS_NONE;
+    default: /* SERVFAIL, REFUSED, timeouts */
+        g_free(q.answer);
         *why = g_strdup(ares_strerror(q.status));
-        break;
+        return CLAW_DNS_TEMP;
     }
+}
+
+/* The TXT records of an answer, each record's strings joined (RFC 7208 3.3
+ * and RFC 7489 6.6.3 read them so), NULL-ended; NULL when it has none. */
+char **
+_claw_dns_txt_records(const unsigned char *answer, int len)
+{
+    struct ares_txt_ext *txt = NULL;
+    if (ares_parse_txt_reply_ext(answer, len, &txt) != ARES_SUCCESS)
+        return NULL;
+    GPtrArray *out = g_ptr_array_new();
+    GString *rec = NULL;
+    for (struct ares_txt_ext *t = txt; t; t = t->next) {
+        if (t->record_start && rec)
+            g_ptr_array_add(out, g_string_free(rec, FALSE)), rec = NULL;
+        if (!rec)
+            rec = g_string_new(NULL);
+        g_string_append_len(rec, (const char *)t->txt, (gssize)t->length);
+    }
+    if (rec)
+        g_ptr_array_add(out, g_string_free(rec, FALSE));
+    ares_free_data(txt);
+    if (!out->len) {
+        g_ptr_array_free(out, TRUE);
+        return NULL;
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* Ask the servers for @name's TXT records. */
+static claw_dns_status_t
+lookup(const claw_config_t *config, const char *name, gint64 deadline_us, char ***txt,
+       char **why)
+{
+    unsigned char *answer;
+    int len;
+    claw_dns_status_t st = _claw_dns_query(config, name, ns_t_txt, deadline_us, &answer, &len, why);
     if (st == CLAW_DNS_FOUND) {
-        g_ptr_array_add(q.txt, NULL);
-        *txt = (char **)g_ptr_array_free(q.txt, FALSE);
-    } else {
-        g_ptr_array_free(q.txt, TRUE);
+        *txt = _claw_dns_txt_records(answer, len);
+        st = *txt ? CLAW_DNS_FOUND : CLAW_DNS_NONE;
     }
+    g_free(answer);
     return st;
 }
 

@@ -184,6 +184,23 @@ CLAW_HIDDEN claw_dns_cache_t *_claw_dns_cache_new(void);
 CLAW_HIDDEN void _claw_dns_cache_free(claw_dns_cache_t *cache);
 /* Do [dmarc] resolvers name servers c-ares can use? */
 CLAW_HIDDEN claw_status_t _claw_dns_check_config(const claw_config_t *config, char **error);
+/* A query of @type (ns_t_txt, ns_t_a, ...) for @name to [dmarc] resolvers
+ * (else the host's), given up at @deadline_us: FOUND with the answer's
+ * bytes (*@answer, g_free), NONE (no such name, or no record of the type),
+ * or TEMP (*@why, g_free). Not cached. */
+CLAW_HIDDEN claw_dns_status_t _claw_dns_query(const claw_config_t *config, const char *name,
+                                              int type, gint64 deadline_us,
+                                              unsigned char **answer, int *len, char **why);
+/* The TXT records of an answer, each one's strings joined; NULL-ended
+ * (g_strfreev), or NULL when it has none. */
+CLAW_HIDDEN char **_claw_dns_txt_records(const unsigned char *answer, int len);
+/* SPF checked by Clawback (spf.c: libspf2 over _claw_dns_query()) for
+ * client @ip, @helo and @mail_from ("" or NULL: the null sender, checked
+ * for the HELO name): "pass", "fail", "softfail", "neutral", "none",
+ * "temperror", "permerror" (g_free), or NULL when there is nothing to
+ * check (no client IP, neither sender nor HELO). */
+CLAW_HIDDEN char *_claw_spf_check(const claw_config_t *config, const char *ip, const char *helo,
+                                  const char *mail_from, gint64 deadline_us);
 /* The TXT records of @name (FOUND: *@txt, a NULL-ended g_strfreev() list),
  * none (NONE: no such name, or no TXT there), or a temporary failure (TEMP:
  * *@why, g_free()), the answer cached in @e for [dmarc] cache_ttl. Gives

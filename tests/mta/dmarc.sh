@@ -27,6 +27,8 @@ _dmarc.group.example      TXT v=DMARC1; p=none; sp=reject
 _dmarc.corp.example       TXT v=DMARC1; p=quarantine
 _dmarc.strict.example     TXT v=DMARC1; p=reject; aspf=s; adkim=s
 _dmarc.bad.example        TXT v=DMARC1; p=bogus
+_dmarc.slowspf.example    TXT v=DMARC1; p=reject
+slowspf.example           DROP
 _dmarc.broken.example     SERVFAIL
 _dmarc.slow.example       DROP
 bank.example              TXT v=spf1 ip4:127.0.0.1 ip4:192.0.2.10 -all
@@ -83,9 +85,19 @@ is "misaligned SPF (pass for another organisation): fail, DMARC_SPOOF for a part
     "fail reject DMARC_SPOOF,ENVELOPE_SENDER_ELSEWHERE quarantine" "$(scan a@bank.example $ip mail_from=x@other.example spf=pass)"
 is "misaligned DKIM (d= another organisation): fail" "fail reject DMARC_SPOOF quarantine" \
     "$(scan a@bank.example $ip 'authres=mx; spf=fail smtp.mailfrom=bank.example; dkim=pass header.d=other.example')"
-is "no SPF result from the MTA, DKIM not aligned: temperror (not checked is not failed)" \
+is "no SPF result and no sender to check it for, DKIM not aligned: temperror (not checked is not failed)" \
     "temperror reject - accept" \
     "$(scan a@bank.example $ip 'authres=mx; dkim=pass header.d=other.example')"
+is "no SPF result from the MTA: Clawback checks it (libspf2 over the stub): pass" \
+    "pass reject - accept" "$(scan a@bank.example $ip mail_from=a@bank.example)"
+is "no SPF result from the MTA: Clawback checks it: a client outside the record fails" \
+    "fail reject DMARC_SPOOF quarantine" \
+    "$(scan a@bank.example client_ip=203.0.113.9 mail_from=a@bank.example)"
+start=$(date +%s%N)
+got=$(scan a@slowspf.example $ip mail_from=a@slowspf.example)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+is "Clawback's SPF check unanswered: temperror" "temperror reject - accept" "$got"
+check "Clawback's SPF lookups share the 500 ms DMARC timeout (${ms} ms)" [ "$ms" -lt 3000 ]
 is "no SPF result, but DKIM aligned: pass" "pass reject - accept" \
     "$(scan a@bank.example $ip 'authres=mx; dkim=pass header.d=bank.example')"
 is "p=quarantine failure: DMARC_QUARANTINE" "fail quarantine DMARC_QUARANTINE accept" \

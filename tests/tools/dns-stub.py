@@ -16,11 +16,13 @@ The zone file has a line per record, NAME TYPE VALUE:
   broken.example      SERVFAIL  (every query for the name fails)
   slow.example        DROP      (never answered: the client times out)
 TXT values are the rest of the line, split into 255-byte strings; a name
-may have several. A name with records of other types answers NOERROR with
+may have several. A name with '*' is a pattern (_dmarc.*), used where no
+name matches exactly. A name with records of other types answers NOERROR with
 no data. The zone is read again when the file changes. --log appends each
 question ("NAME TYPE") as it comes, for tests that count lookups.
 """
 import argparse
+import fnmatch
 import os
 import socket
 import struct
@@ -107,7 +109,9 @@ def answer(q):
     if LOG["path"]:
         with LOCK, open(LOG["path"], "a") as f:
             f.write("%s %d\n" % (name, qtype))
-    records = zone().get(name, [])
+    z = zone()
+    records = z.get(name) or next(
+        (r for pat, r in z.items() if "*" in pat and fnmatch.fnmatchcase(name, pat)), [])
     kinds = {k for k, _ in records}
     if "DROP" in kinds:
         return None
