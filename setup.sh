@@ -20,7 +20,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
  libgmime-3.0-dev liblmdb-dev lmdb-utils libxapian-dev xapian-tools libevent-dev
  libpsl-dev publicsuffix libidn2-dev libicu-dev libzstd-dev zstd libmagic-dev libmagic-mgc
  libarchive-dev libssl-dev libjson-glib-dev libopendmarc-dev libspf2-dev libc-ares-dev libcurl4-openssl-dev libcsv-dev python3 p7zip-full clang libclang-rt-14-dev
- exim4-dev rspamd dnstwist curl valgrind bc maildir-utils notmuch dovecot-core dovecot-imapd util-linux
+ exim4-dev rspamd dnstwist curl openssl valgrind bc maildir-utils notmuch dovecot-core dovecot-imapd util-linux
  libsystemd-dev systemd dpkg-dev debhelper lintian"
 
 # The real Exim the plugin is tested in. Installing it replaces another MTA

@@ -296,6 +296,18 @@ print(v.split("; ", 2)[-1] if "dmarc=" in v else "-", ",".join(syms) or "-")'
         msg a@broken.example > "$tmp/r4.eml"
         is "rspamd: SERVFAIL for the record: temperror" "dmarc=temperror -" \
             "$(rs "$tmp/r4.eml" 192.0.2.10 a@broken.example)"
+        msg a@shop.example > "$tmp/r5.eml"
+        is "rspamd: p=quarantine failure: DMARC_QUARANTINE" \
+            "dmarc=fail (p=quarantine) CLAWBACK_DMARC_QUARANTINE" \
+            "$(rs "$tmp/r5.eml" 192.0.2.10 a@shop.example)"
+        msg a@news.example > "$tmp/r6.eml"
+        is "rspamd: p=none failure: no symbol" "dmarc=fail (p=none) -" \
+            "$(rs "$tmp/r6.eml" 192.0.2.10 a@news.example)"
+        msg a@mail.group.example > "$tmp/r7.eml"
+        is "rspamd: a subdomain under sp=reject" "dmarc=fail (p=reject) CLAWBACK_DMARC_REJECT" \
+            "$(rs "$tmp/r7.eml" 192.0.2.10 a@mail.group.example)"
+        msg a@nothing.example > "$tmp/r8.eml"
+        is "rspamd: no record: none" "dmarc=none -" "$(rs "$tmp/r8.eml" 192.0.2.10 a@nothing.example)"
         rspamd_stop
     else
         fail "rspamd starts with the module"
