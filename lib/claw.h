@@ -756,6 +756,11 @@ typedef struct claw_envelope {
                                   itself (Exim's ${authresults}): its spf and
                                   dkim results, with their domains, feed
                                   Clawback's DMARC evaluation */
+    /* DMARC records the MTA looked up itself (rspamd, with its own resolver,
+     * which does not block): Clawback then asks no DNS for them. */
+    const char *dmarc_lookup; /**< "found", "none" or "temperror"; NULL: not looked up */
+    const char *dmarc_domain; /**< where: the From domain or its organisational domain */
+    const char *dmarc_record; /**< "found": the DMARC records there, one a line */
 } claw_envelope_t;
 
 /** A judgement: the action, the total score and the rules that fired, in
@@ -853,7 +858,8 @@ CLAW_PUBLIC void claw_message_destroy(claw_message_t *message);
  * claw_verdict_t opaque and added claw_scan_fields(), so that the rspamd
  * module lays out no struct; version 3 added claw_engine_rule_score(), so
  * that its symbols' scores follow [weights]; version 4 added the envelope's
- * "authres" and claw_verdict_dmarc(), for Clawback's own DMARC.)
+ * "authres" and "dmarc_*" and claw_verdict_dmarc(), for Clawback's own
+ * DMARC.)
  * --------------------------------------------------------------------- */
 
 #define CLAW_API_VERSION 4
@@ -887,7 +893,8 @@ CLAW_PUBLIC claw_status_t claw_scan_buffer(claw_engine_t *engine, const char *da
  * @fields is NULL (no envelope, as claw_scan_buffer()'s NULL) or a
  * NULL-terminated array of names each followed by its
  * value, the names those of claw_envelope_t's fields: "client_ip", "helo",
- * "mail_from", "dmarc", "spf", "dkim", "authres" (each at most once), and "rcpt" once
+ * "mail_from", "dmarc", "spf", "dkim", "authres", "dmarc_lookup",
+ * "dmarc_domain", "dmarc_record" (each at most once), and "rcpt" once
  * per recipient. A name left out is an absent field, and so is an empty
  * value, except that "mail_from" "" is the null sender <>. @flags: 0 or
  * CLAW_SCAN_VERDICT_ONLY. The strings are borrowed for the call.
@@ -935,6 +942,12 @@ CLAW_PUBLIC size_t claw_message_locate_ioc(const claw_message_t *message,
  * unknown option. Valid as long as the engine. */
 CLAW_PUBLIC const char *claw_engine_get(const claw_engine_t *engine, const char *section,
                                         const char *name);
+
+/** The organisational domain of @domain (lower-case ASCII) as the engine's
+ * DMARC takes it: its registrable domain by the Public Suffix List, else
+ * @domain itself. A pointer into @domain; NULL for a NULL argument. For an
+ * MTA that looks DMARC records up itself (the rspamd module). */
+CLAW_PUBLIC const char *claw_engine_org_domain(const claw_engine_t *engine, const char *domain);
 
 /** The message a verdict from claw_scan_buffer() judged; NULL for claw_classify(). */
 CLAW_PUBLIC const claw_message_t *claw_verdict_message(const claw_verdict_t *verdict);

@@ -4,7 +4,9 @@
  * SPF and DKIM results with the From domain and says which policy applies;
  * the record itself is looked up here (dns.c: bounded in milliseconds,
  * cached, the servers of [dmarc] resolvers), because libopendmarc's own
- * lookup goes through res_query with seconds-long tries and no deadline.
+ * lookup goes through res_query with seconds-long tries and no deadline -
+ * unless the MTA looked it up already (rspamd, whose worker must not block:
+ * the envelope's dmarc_lookup, dmarc_domain, dmarc_record).
  *
  * The SPF and DKIM results come from the MTA: the envelope's spf= (for the
  * envelope sender's domain, else the HELO name) and dkim= (for the From
@@ -81,6 +83,37 @@ lookup_record(run_t *run, const char *domain, gint64 deadline_us, char **record,
     *record = g_strdup(r);
     g_strfreev(txt);
     return st;
+}
+
+/* What the MTA found at _dmarc.@dom, or at _dmarc.@org after finding none
+ * at @dom (envelope's dmarc_lookup, dmarc_domain, dmarc_record), as
+ * lookup_record() gives it, *@at the one of @dom and @org it names. False
+ * when the MTA looked nothing up, or up for another domain. */
+static bool
+mta_lookup(const claw_envelope_t *env, const char *dom, const char *org,
+           claw_dns_status_t *st, char **record, const char **at, char **why)
+{
+    const char *l = env->dmarc_lookup, *d = env->dmarc_domain;
+    if (!l || !*l || !d || !*d)
+        return false;
+    if (!g_ascii_strcasecmp(d, dom))
+        *at = dom;
+    else if (org && !g_ascii_strcasecmp(d, org))
+        *at = org;
+    else
+        return false;
+    if (!strcmp(l, "found")) {
+        char **txt = g_strsplit(env->dmarc_record ? env->dmarc_record : "", "\n", -1);
+        *record = g_strdup(pick_record(txt));
+        g_strfreev(txt);
+        *st = *record ? CLAW_DNS_FOUND : CLAW_DNS_NONE;
+    } else if (!strcmp(l, "none")) {
+        *st = CLAW_DNS_NONE;
+    } else {
+        *st = CLAW_DNS_TEMP;
+        *why = g_strdup_printf("_dmarc.%s: the MTA's lookup: %s", d, l);
+    }
+    return true;
 }
 
 static int
@@ -292,11 +325,15 @@ _claw_dmarc_evaluate(run_t *run)
     const char *org = _claw_org(&from->domain);
     gint64 deadline = g_get_monotonic_time() + c->dmarc_timeout_ms * 1000;
 
-    /* The From domain's record, else its organisational domain's. */
+    /* The From domain's record, else its organisational domain's: as the
+     * MTA found them, or looked up here. */
     char *record = NULL, *why = NULL;
     const char *at = dom;
-    claw_dns_status_t st = lookup_record(run, dom, deadline, &record, &why);
-    if (st == CLAW_DNS_NONE && org && g_ascii_strcasecmp(org, dom)) {
+    claw_dns_status_t st;
+    if (!mta_lookup(run->env, dom, org, &st, &record, &at, &why))
+        st = lookup_record(run, dom, deadline, &record, &why);
+    /* The organisation's, unless the MTA looked there already. */
+    if (st == CLAW_DNS_NONE && at == dom && org && g_ascii_strcasecmp(org, dom)) {
         at = org;
         st = lookup_record(run, org, deadline, &record, &why);
     }

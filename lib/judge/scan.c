@@ -51,6 +51,15 @@ claw_engine_get(const claw_engine_t *engine, const char *section, const char *na
     return engine ? claw_config_get(engine->config, section, name) : NULL;
 }
 
+const char *
+claw_engine_org_domain(const claw_engine_t *engine, const char *domain)
+{
+    if (!engine || !domain)
+        return NULL;
+    const char *reg = psl_registrable_domain(engine->psl, domain);
+    return reg ? reg : domain;
+}
+
 static claw_status_t
 scan(claw_engine_t *engine, const char *data, size_t len, const claw_envelope_t *envelope,
      bool verdict_only, claw_verdict_t **verdict)
@@ -97,6 +106,9 @@ envelope_from_fields(const char *const *fields, claw_envelope_t *env, GPtrArray 
         {"spf", offsetof(claw_envelope_t, spf)},
         {"dkim", offsetof(claw_envelope_t, dkim)},
         {"authres", offsetof(claw_envelope_t, authres)},
+        {"dmarc_lookup", offsetof(claw_envelope_t, dmarc_lookup)},
+        {"dmarc_domain", offsetof(claw_envelope_t, dmarc_domain)},
+        {"dmarc_record", offsetof(claw_envelope_t, dmarc_record)},
     };
     unsigned seen = 0;
     for (const char *const *f = fields; f && f[0]; f += 2) {

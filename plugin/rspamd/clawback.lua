@@ -92,6 +92,7 @@ const char *claw_version(void);
 int claw_engine_open(const char *config_path, claw_engine_t **engine, char **error);
 int claw_engine_refresh(claw_engine_t *engine);
 const char *claw_engine_get(const claw_engine_t *engine, const char *section, const char *name);
+const char *claw_engine_org_domain(const claw_engine_t *engine, const char *domain);
 int claw_scan_fields(claw_engine_t *engine, const char *data, size_t len,
                      const char *const *fields, unsigned flags, claw_verdict_t **verdict);
 void claw_verdict_destroy(claw_verdict_t *verdict);
@@ -159,17 +160,18 @@ do
   engine = ffi.gc(ep[0], nil) -- lives as long as the worker
 end
 
--- [mta] settings of the Clawback configuration, as the Exim plugin reads them.
-local function mta_setting(name, default)
-  local v = lib.claw_engine_get(engine, 'mta', name)
+-- Settings of the Clawback configuration, read as the Exim plugin reads them.
+local function setting(section, name, default)
+  local v = lib.claw_engine_get(engine, section, name)
   return v ~= nil and ffi.string(v) or default
 end
-local fail_open = mta_setting('on_failure', 'defer') == 'accept'
-local test_fault = mta_setting('test_fault', 'none')
+local fail_open = setting('mta', 'on_failure', 'defer') == 'accept'
+local test_fault = setting('mta', 'test_fault', 'none')
+local dmarc_evaluate = setting('dmarc', 'evaluate', 'yes')
 
 -- The envelope as claw_scan_fields() takes it: name, value, ..., NULL.
 -- @keep holds the Lua strings as long as the C array points into them.
-local function envelope(task, keep)
+local function envelope(task, keep, dmarc)
   local fields = {}
   local function add(name, value)
     if value then
@@ -188,6 +190,11 @@ local function envelope(task, keep)
   -- rspamd's own SPF and DKIM results, as its Authentication-Results field
   -- would say them: Clawback's DMARC aligns them with the From domain.
   add('authres', lua_auth_results.gen_auth_results(task, nil))
+  if dmarc then
+    add('dmarc_lookup', dmarc.lookup)
+    add('dmarc_domain', dmarc.domain)
+    add('dmarc_record', dmarc.record)
+  end
   keep.fields = fields
   local c = ffi.new('const char *[?]', #fields + 1)
   for i, v in ipairs(fields) do
@@ -232,11 +239,11 @@ end
 -- Each rule's score as registered (from [weights]), by rule name.
 local registered = {}
 
-local function clawback_cb(task)
+local function judge(task, dmarc)
   lib.claw_engine_refresh(engine)
   local content = task:get_content()
   local keep = {}
-  local env = envelope(task, keep)
+  local env = envelope(task, keep, dmarc)
   local vp = ffi.new('claw_verdict_t *[1]')
   local st = test_fault == 'internal' and -1 or
       lib.claw_scan_fields(engine, content:ptr(), #content, env, 0, vp)
@@ -297,6 +304,64 @@ local function clawback_cb(task)
                           message = 'Rejected by policy: ' .. ffi.string(buf) }
   end
   lib.claw_verdict_destroy(ffi.gc(v, nil))
+end
+
+-- The DMARC records of the From domain and of its organisational domain,
+-- looked up with rspamd's own resolver, which does not block the worker as
+-- libclaw's own lookup would; then judge(task, what was found). Both are
+-- asked at once, as rspamd's dmarc module does.
+local function with_dmarc_records(task, then_judge)
+  local from = task:get_from('mime')
+  local dom = from and #from == 1 and from[1].domain and from[1].domain:lower()
+  if not dom or dom == '' or dmarc_evaluate ~= 'yes' then
+    return then_judge(task, nil)
+  end
+  -- The organisational domain as libclaw takes it (its Public Suffix List).
+  local o = lib.claw_engine_org_domain(engine, dom)
+  local org = o ~= nil and ffi.string(o) or dom
+  local answers, pending = {}, (org ~= dom) and 2 or 1
+  local function done()
+    -- The From domain's record, else the organisation's (RFC 7489 6.6.3).
+    local a = answers[dom]
+    if a.lookup == 'none' and org ~= dom then
+      a = answers[org]
+    end
+    then_judge(task, a)
+  end
+  for _, d in ipairs(org ~= dom and { dom, org } or { dom }) do
+    task:get_resolver():resolve_txt({
+      task = task,
+      name = '_dmarc.' .. d,
+      forced = true,
+      callback = function(_, _, results, err)
+        local records = {}
+        for _, r in ipairs(results or {}) do
+          if r:match('^%s*[vV]=[dD][mM][aA][rR][cC]1') then
+            records[#records + 1] = r
+          end
+        end
+        local lookup = 'none'
+        if err and err ~= 'requested record is not found' and
+            err ~= 'no records with this name' then
+          lookup = 'temperror'
+        elseif #records > 0 then
+          lookup = 'found'
+        end
+        answers[d] = { lookup = lookup, domain = d, record = table.concat(records, '\n') }
+        pending = pending - 1
+        if pending == 0 then
+          done()
+        end
+      end,
+    })
+  end
+end
+
+local function clawback_cb(task)
+  if test_fault == 'internal' then
+    return judge(task, nil)
+  end
+  with_dmarc_records(task, judge)
 end
 
 local cb_id = rspamd_config:register_symbol {
