@@ -129,6 +129,15 @@ check "an unanswered query ends at the 500 ms timeout, not the resolver's second
 is "SPF temperror and nothing aligned: temperror, not fail" "temperror reject - accept" \
     "$(scan a@bank.example $ip mail_from=a@bank.example spf=temperror)"
 is "no envelope (claw scan alone): not evaluated" "None None - accept" "$(scan a@bank.example)"
+is "the record as the MTA found it (dmarc_lookup): no DNS of ours" "pass quarantine - accept" \
+    "$(scan a@bank.example $ip mail_from=a@bank.example spf=pass dmarc_lookup=found \
+        dmarc_domain=bank.example 'dmarc_record=v=DMARC1; p=quarantine')"
+is "the MTA's lookup failed for now: temperror" "temperror None - accept" \
+    "$(scan a@bank.example $ip mail_from=a@bank.example spf=pass dmarc_lookup=temperror \
+        dmarc_domain=bank.example)"
+is "the MTA looked up another domain: looked up here" "pass reject - accept" \
+    "$(scan a@bank.example $ip mail_from=a@bank.example spf=pass dmarc_lookup=none \
+        dmarc_domain=elsewhere.example)"
 is "honour_policy = reject: a p=reject failure is rejected" "fail reject DMARC_REJECT reject" \
     "$(scan a@mail.group.example $ip mail_from=a@mail.group.example spf=fail --set=dmarc.honour_policy=reject)"
 is "honour_policy = reject: p=quarantine is not" "fail quarantine DMARC_QUARANTINE accept" \
