@@ -26,6 +26,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The longest DMARC record evaluated; RFC 7489's examples are under 200. */
+#define MAX_RECORD 2048
+
 /* libopendmarc's one global: the Public Suffix List it aligns sibling
  * subdomains with (a.example.com and b.example.com), read from the file
  * libpsl was built to use. Without it only a domain and its subdomains
@@ -354,6 +357,13 @@ _claw_dmarc_evaluate(run_t *run)
         set(run, "temperror", NULL, dom, "libopendmarc: out of memory");
         g_string_free(in.seen, TRUE);
         goto out;
+    }
+    /* A record is a few dozen bytes; a long one is someone's test of the
+     * parser, which copies into fixed buffers. */
+    if (strlen(record) > MAX_RECORD) {
+        set(run, "permerror", NULL, dom, "_dmarc.%s: a record of %zu bytes (at most %d)", at,
+            strlen(record), MAX_RECORD);
+        goto done;
     }
     opendmarc_policy_store_from_domain(in.pctx, (u_char *)dom);
     int ps = opendmarc_policy_store_dmarc(in.pctx, (u_char *)record, (u_char *)dom,

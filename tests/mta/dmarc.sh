@@ -38,6 +38,12 @@ other.example             TXT v=spf1 ip4:127.0.0.1 ip4:192.0.2.10 -all
 s1._domainkey.bank.example  TXT $("$py" "$srcdir/tests/tools/dkim-sign.py" --dns "$tmp/dkim.pem")
 s1._domainkey.other.example TXT $("$py" "$srcdir/tests/tools/dkim-sign.py" --dns "$tmp/other.pem")
 EOF
+# A record far longer than any real one, and one with a hundred report
+# addresses: an answer, not a crash.
+printf '_dmarc.long.example TXT v=DMARC1; p=reject; rua=mailto:%s@long.example\n' \
+    "$(head -c 3000 /dev/zero | tr '\0' a)" >> "$tmp/zone"
+printf '_dmarc.many.example TXT v=DMARC1; p=reject; rua=%s\n' \
+    "$(seq 100 | sed 's/.*/mailto:r&@m.ex/' | paste -sd, -)" >> "$tmp/zone"
 dns_stub_start "$tmp/zone"
 
 msg() { # msg FROM [EXTRA-HEADER] -> a message on stdout
@@ -118,6 +124,10 @@ is "strict SPF alignment: a subdomain's pass does not align" "fail reject DMARC_
     "$(scan a@strict.example $ip mail_from=a@sub.strict.example spf=pass)"
 is "no record: none" "none None - accept" "$(scan a@nothing.example $ip spf=fail mail_from=a@nothing.example)"
 is "a broken record: permerror" "permerror None - accept" "$(scan a@bad.example $ip spf=pass mail_from=a@bad.example)"
+is "a 3 kB record: permerror" "permerror None - accept" \
+    "$(scan a@long.example $ip spf=fail mail_from=a@long.example)"
+is "a hundred report addresses: read, and the policy applies" "fail reject DMARC_REJECT tag" \
+    "$(scan a@many.example $ip spf=fail mail_from=a@many.example)"
 is "SERVFAIL: temperror, never pass" "temperror None - accept" \
     "$(scan a@broken.example $ip mail_from=a@broken.example spf=pass)"
 start=$(date +%s%N)
