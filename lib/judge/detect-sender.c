@@ -210,6 +210,7 @@ impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char 
                   const char *bare, const char **form)
 {
     char *plain = _claw_name_without_initials(shown);
+    char *run = _claw_name_run_together(shown);
     const name_t *found = NULL;
     for (guint k = 0; k < pol->names->len && !found; k++) {
         const name_t *n = &g_array_index(pol->names, name_t, k);
@@ -224,6 +225,9 @@ impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char 
                          : strstr(rotated ? shown : plain, n->forms[f]) != NULL)
                 how = rotated ? " (surname first)" : " (with initials)";
         }
+        /* The whole display name, its spaces left out or added. */
+        if (!how && n->run_together && !strcmp(run, n->run_together))
+            how = " (run together)";
         if (!how)
             continue;
         if (n->own && affiliation(pol, a->name, n->norm))
@@ -234,6 +238,7 @@ impersonated_name(const claw_policy_t *pol, const claw_address_t *a, const char 
         found = n;
     }
     g_free(plain);
+    g_free(run);
     return found;
 }
 

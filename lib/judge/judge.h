@@ -44,6 +44,9 @@ typedef struct {
                       * norm and those without one-letter words (" jane q
                       * doe " as " jane doe "); NULL-ended, NULL for brands */
     size_t n_rotated; /* forms[0 .. n_rotated) are the surname-first ones */
+    char *run_together; /* "janedoe": the words without spaces, for a display
+                         * name written so ("JaneDoe", "J a n e D o e");
+                         * NULL for brands and one-word names */
     const char *own; /* built-in brands: " dhl dpdhl " - organisation labels that are the brand */
     bool brand;
     bool exact;      /* the whole display name, not a part of it */
@@ -167,6 +170,8 @@ CLAW_HIDDEN void _claw_detect_reply_to(run_t *run);
 CLAW_HIDDEN void _claw_detect_envelope_sender(run_t *run);
 /* " jane q doe " without its one-letter words: " jane doe " (g_free). */
 CLAW_HIDDEN char *_claw_name_without_initials(const char *norm);
+/* " jane doe " without its spaces: "janedoe" (g_free). */
+CLAW_HIDDEN char *_claw_name_run_together(const char *norm);
 /* Rule @r's score under @e's [weights] (the built-in one when unset). */
 CLAW_HIDDEN double _claw_rule_weight(const claw_engine_t *e, rule_t r);
 CLAW_HIDDEN void _claw_detect_sender_ioc(run_t *run);

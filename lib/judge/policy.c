@@ -167,6 +167,7 @@ _claw_policy_free(claw_policy_t *p)
         g_free(g_array_index(p->names, name_t, i).shown);
         g_free(g_array_index(p->names, name_t, i).norm);
         g_strfreev(g_array_index(p->names, name_t, i).forms);
+        g_free(g_array_index(p->names, name_t, i).run_together);
     }
     if (p->names)
         g_array_free(p->names, TRUE);
@@ -271,10 +272,21 @@ _claw_name_without_initials(const char *norm)
         const char *w = p;
         while (*p && *p != ' ')
             p++;
-        /* One byte: an ASCII letter or digit; a longer character stays. */
-        if (p - w > 1)
+        /* One byte: an ASCII letter or digit; a longer character stays.
+         * "rn" is the one letter m: its UTS #39 skeleton ("Jane M. Doe"). */
+        if (p - w > 1 && !(p - w == 2 && !strncmp(w, "rn", 2)))
             g_string_append_printf(s, "%.*s ", (int)(p - w), w);
     }
+    return g_string_free(s, FALSE);
+}
+
+char *
+_claw_name_run_together(const char *norm)
+{
+    GString *s = g_string_new(NULL);
+    for (const char *p = norm; *p; p++)
+        if (*p != ' ')
+            g_string_append_c(s, *p);
     return g_string_free(s, FALSE);
 }
 
@@ -309,6 +321,8 @@ name_forms(name_t *n)
     }
     g_ptr_array_add(forms, NULL);
     n->forms = (char **)g_ptr_array_free(forms, FALSE);
+    if (k >= 2)
+        n->run_together = _claw_name_run_together(n->norm);
     g_strfreev(w);
 }
 

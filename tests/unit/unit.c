@@ -1332,6 +1332,10 @@ test_classify(void)
             {"\"GATES, William\" <w@x.example>", true},        /* surname first, capitals */
             {"\"Doe, Jane\" <jd@x.example>", true},            /* surname first */
             {"\"Jane Q. Doe\" <jd@x.example>", true},          /* an initial added */
+            {"\"Jane M. Doe\" <jd@x.example>", true},          /* m, whose skeleton is rn */
+            {"\"JaneDoe\" <jd@x.example>", true},              /* run together */
+            {"\"J a n e  D o e\" <jd@x.example>", true},       /* spaced out */
+            {"\"Jane Doerr\" <jd@x.example>", false},          /* run together is whole */
             {"\"Jan\xc3\xa9 D\xc3\xb6\xc3\xa9\" <jd@x.example>", true}, /* accents added */
             {"\"Dr. JANE DOE\" <jd@x.example>", true},         /* a title, capitals */
             {"\"Doe Janet\" <jd@x.example>", false},           /* another name */
