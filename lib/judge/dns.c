@@ -163,9 +163,12 @@ run_until(ares_channel ch, query_t *q, gint64 deadline_us)
         int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
         struct pollfd pfd[ARES_GETSOCK_MAXNUM];
         nfds_t n = 0;
+        /* The bits as c-ares lays them out, read unsigned: its own
+         * ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit. */
+        unsigned ubits = (unsigned)bits;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                               (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+            short ev = (short)((ubits & (1u << i) ? POLLIN : 0) |
+                               (ubits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
             if (ev)
                 pfd[n++] = (struct pollfd){.fd = socks[i], .events = ev};
         }

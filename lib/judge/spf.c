@@ -97,12 +97,6 @@ layer_lookup(SPF_dns_server_t *server, const char *domain, ns_type type, int sho
     return rr;
 }
 
-static void
-layer_destroy(SPF_dns_server_t *server)
-{
-    g_free(server);
-}
-
 char *
 _claw_spf_check(const claw_config_t *config, const char *ip, const char *helo,
                 const char *mail_from, gint64 deadline_us)
@@ -111,7 +105,6 @@ _claw_spf_check(const claw_config_t *config, const char *ip, const char *helo,
         return NULL;
     layer_t l = {config, deadline_us, false};
     SPF_dns_server_t *dns = g_new0(SPF_dns_server_t, 1);
-    dns->destroy = layer_destroy;
     dns->lookup = layer_lookup;
     dns->name = "clawback";
     dns->hook = &l;
@@ -143,6 +136,8 @@ _claw_spf_check(const claw_config_t *config, const char *ip, const char *helo,
         SPF_response_free(resp);
     if (req)
         SPF_request_free(req);
-    SPF_server_free(server); /* and the layer, through its destroy */
+    /* A server made with SPF_server_new_dns() leaves its layer to us. */
+    SPF_server_free(server);
+    g_free(dns);
     return result;
 }
