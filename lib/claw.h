@@ -149,6 +149,29 @@ struct sockaddr_storage;
 CLAW_PUBLIC claw_status_t claw_endpoint_parse(const char *text, struct sockaddr_storage *sa,
                                               size_t *len);
 
+struct stat;
+
+/** What claw_listen_unix() met. */
+typedef enum claw_listen_result {
+    CLAW_LISTEN_OK,
+    CLAW_LISTEN_TOO_LONG,   /**< the path does not fit a socket address */
+    CLAW_LISTEN_NO_GROUP,   /**< no such group */
+    CLAW_LISTEN_NOT_SOCKET, /**< something else is at the path; left alone */
+    CLAW_LISTEN_IN_USE,     /**< a live socket: a process listens there */
+    CLAW_LISTEN_ERROR       /**< errno says */
+} claw_listen_result_t;
+
+/** A listening Unix stream socket (close-on-exec, blocking, backlog 128) at
+ * @path, born with @mode and given @group (NULL or "": the process's), its
+ * directory made if missing. Only a socket nobody listens on is replaced
+ * at @path, never anything else. Returns the descriptor, its file in
+ * *@made (for claw_unlink_socket()), or -1 and *@result says why. The one
+ * maker of the programs' sockets (clawd, claw serve). */
+CLAW_PUBLIC int claw_listen_unix(const char *path, unsigned mode, const char *group,
+                                 claw_listen_result_t *result, struct stat *made);
+/** Remove the socket at @path if it is still the one *@made describes. */
+CLAW_PUBLIC void claw_unlink_socket(const char *path, const struct stat *made);
+
 /* ------------------------------------------------------------------------
  * Configuration
  *

@@ -59,8 +59,7 @@ typedef struct server {
     claw_ingest_t *ingest;
     GPtrArray *listeners;    /* struct evconnlistener */
     char *socket_path;       /* to unlink at exit (clawd_socket_remove) */
-    dev_t socket_dev;        /* ... if it is still the socket we made */
-    ino_t socket_ino;
+    struct stat socket_made; /* ... if it is still the socket we made */
     GArray *allow;           /* claw_cidr_t, [clawd] allow (start, HUP) */
     char hostname[256];
     uint64_t max_size;       /* a message: [limits] max_message_bytes, at most the budget */

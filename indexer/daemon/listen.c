@@ -129,55 +129,12 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
  * Listening
  * --------------------------------------------------------------------- */
 
-/* Make room for our socket at @path. Only a socket is ever removed there,
- * and only one nobody listens on (left by a clawd that died): anything else
- * at the path -- a file, a directory, the archive's own data.mdb given by
- * mistake -- is refused, never deleted. */
-static bool
-clear_stale_socket(const char *path, const struct sockaddr_un *sa)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        if (errno == ENOENT)
-            return true;
-        claw_log(CLAW_LOG_ERROR, NULL, "%s: %s", path, strerror(errno));
-        return false;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        claw_log(CLAW_LOG_ERROR, NULL,
-                 "%s exists and is not a socket; clawd will not replace it (choose another "
-                 "[clawd] socket or --socket)",
-                 path);
-        return false;
-    }
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0) {
-        int live = connect(probe, (const struct sockaddr *)sa, sizeof *sa) == 0;
-        close(probe);
-        if (live) {
-            claw_log(CLAW_LOG_ERROR, NULL, "%s: another clawd is listening there", path);
-            return false;
-        }
-    }
-    if (unlink(path) != 0 && errno != ENOENT) {
-        claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot remove the old socket: %s", path,
-                 strerror(errno));
-        return false;
-    }
-    return true;
-}
-
 void
 clawd_socket_remove(server_t *srv)
 {
-    struct stat st;
     if (!srv->socket_path)
         return;
-    /* Only the socket we made: not one a newer clawd has put there since,
-     * nor whatever replaced it. */
-    if (lstat(srv->socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == srv->socket_dev &&
-        st.st_ino == srv->socket_ino)
-        unlink(srv->socket_path);
+    claw_unlink_socket(srv->socket_path, &srv->socket_made);
     g_free(srv->socket_path);
     srv->socket_path = NULL;
 }
@@ -185,48 +142,40 @@ clawd_socket_remove(server_t *srv)
 bool
 clawd_listen_unix(server_t *srv, const char *path, unsigned mode, const char *group)
 {
-    gid_t gid = (gid_t)-1;
-    if (group && *group) {
-        struct group *gr = getgrnam(group);
-        if (!gr) {
-            claw_log(CLAW_LOG_ERROR, NULL, "[clawd] socket_group: no group '%s'", group);
-            return false;
-        }
-        gid = gr->gr_gid;
-    }
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
+    claw_listen_result_t why;
+    int fd = claw_listen_unix(path, mode, group, &why, &srv->socket_made);
+    switch (why) {
+    case CLAW_LISTEN_OK:
+        break;
+    case CLAW_LISTEN_TOO_LONG:
         claw_log(CLAW_LOG_ERROR, NULL, "socket path too long: %s", path);
         return false;
-    }
-    strcpy(sa.sun_path, path);
-    if (!clear_stale_socket(path, &sa))
+    case CLAW_LISTEN_NO_GROUP:
+        claw_log(CLAW_LOG_ERROR, NULL, "[clawd] socket_group: no group '%s'", group);
         return false;
-    char *dir = g_path_get_dirname(path);
-    g_mkdir_with_parents(dir, 0755);
-    g_free(dir);
-    mode_t old = umask(0777 & ~mode);
-    struct evconnlistener *l = evconnlistener_new_bind(
-        srv->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
-        (struct sockaddr *)&sa, sizeof sa);
-    umask(old);
-    if (!l) {
+    case CLAW_LISTEN_NOT_SOCKET:
+        claw_log(CLAW_LOG_ERROR, NULL,
+                 "%s exists and is not a socket; clawd will not replace it (choose another "
+                 "[clawd] socket or --socket)",
+                 path);
+        return false;
+    case CLAW_LISTEN_IN_USE:
+        claw_log(CLAW_LOG_ERROR, NULL, "%s: another clawd is listening there", path);
+        return false;
+    case CLAW_LISTEN_ERROR:
         claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot listen: %s", path, strerror(errno));
         return false;
     }
-    if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) {
-        claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot give it group %s: %s", path, group,
-                 strerror(errno));
-        evconnlistener_free(l);
+    evutil_make_socket_nonblocking(fd);
+    struct evconnlistener *l = evconnlistener_new(
+        srv->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+    if (!l) {
+        claw_log(CLAW_LOG_ERROR, NULL, "%s: cannot listen: %s", path, strerror(errno));
+        claw_unlink_socket(path, &srv->socket_made);
+        close(fd);
         return false;
     }
-    chmod(path, mode);
     g_ptr_array_add(srv->listeners, l);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        srv->socket_dev = st.st_dev;
-        srv->socket_ino = st.st_ino;
-    }
     srv->socket_path = g_strdup(path);
     claw_log(CLAW_LOG_NOTICE, NULL, "LMTP on %s", path);
     return true;

@@ -1,4 +1,5 @@
-/* net.c - networks (CIDR) and listening addresses: the one parser of each.
+/* net.c - networks (CIDR) and listening addresses: the one parser of each;
+ * and the one maker of a listening Unix socket (clawd's, claw serve's).
  *
  * Libc only: also compiled into claw_exim.so with config.c.
  */
@@ -7,9 +8,14 @@
 #include "claw-config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 /* A prefix length or a port: 1 to 5 digits, no sign or space, at most @max. */
 static bool
@@ -133,4 +139,105 @@ claw_endpoint_parse(const char *text, struct sockaddr_storage *sa, size_t *len)
         return CLAW_STATUS_INVALID_ARGUMENT;
     }
     return CLAW_STATUS_SUCCESS;
+}
+
+/* @path's directory and those above it, as mkdir -p (0755). */
+static int
+make_parents(const char *path)
+{
+    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+    size_t n = strlen(path);
+    if (n >= sizeof dir)
+        return -1;
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(dir, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int
+claw_listen_unix(const char *path, unsigned mode, const char *group, claw_listen_result_t *result,
+                 struct stat *made)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    *result = CLAW_LISTEN_ERROR;
+    if (!path || strlen(path) >= sizeof sa.sun_path) {
+        *result = CLAW_LISTEN_TOO_LONG;
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    gid_t gid = (gid_t)-1;
+    if (group && *group) {
+        struct group *gr = getgrnam(group);
+        if (!gr) {
+            *result = CLAW_LISTEN_NO_GROUP;
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    /* Only a socket is ever removed at @path, and only one nobody listens
+     * on (left by a process that died): anything else there -- a file, a
+     * directory, an archive's data.mdb given by mistake -- is refused. */
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            *result = CLAW_LISTEN_NOT_SOCKET;
+            return -1;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0) {
+            int live = connect(probe, (const struct sockaddr *)&sa, sizeof sa) == 0;
+            close(probe);
+            if (live) {
+                *result = CLAW_LISTEN_IN_USE;
+                return -1;
+            }
+        }
+        if (unlink(path) != 0 && errno != ENOENT)
+            return -1;
+    } else if (errno != ENOENT) {
+        return -1;
+    }
+    /* $(runstatedir) need not exist on a source install. */
+    if (make_parents(path) != 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* Born with its mode: no moment in which others may connect. */
+    mode_t old = umask(0777 & ~(mode_t)mode);
+    int rc = bind(fd, (const struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc != 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) ||
+        chmod(path, (mode_t)mode) != 0 || listen(fd, 128) != 0 || lstat(path, made) != 0) {
+        int e = errno;
+        if (rc == 0)
+            unlink(path);
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *result = CLAW_LISTEN_OK;
+    return fd;
+}
+
+void
+claw_unlink_socket(const char *path, const struct stat *made)
+{
+    struct stat st;
+    /* Only the socket made: not one a newer process has put there since,
+     * nor whatever replaced it. */
+    if (path && made && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_dev == made->st_dev && st.st_ino == made->st_ino)
+        unlink(path);
 }

@@ -321,50 +321,31 @@ start_worker(server_t *s, int i)
 /* The socket at @path, 0660 and of group @group (0600 without one). A
  * live service there is an error; a stale socket is replaced. */
 static int
-make_socket(const char *prog, const char *path, const char *group)
+make_socket(const char *prog, const char *path, const char *group, struct stat *made)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
+    claw_listen_result_t why;
+    int fd = claw_listen_unix(path, *group ? 0660 : 0600, group, &why, made);
+    switch (why) {
+    case CLAW_LISTEN_OK:
+        break;
+    case CLAW_LISTEN_TOO_LONG:
         fprintf(stderr, "%s serve: %s: path too long for a socket\n", prog, path);
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    gid_t gid = (gid_t)-1;
-    if (*group) {
-        struct group *g = getgrnam(group);
-        if (!g) {
-            fprintf(stderr, "%s serve: no group '%s' (--group NAME, or --group '' for the "
-                            "owner alone)\n",
-                    prog, group);
-            return -1;
-        }
-        gid = g->gr_gid;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        break;
+    case CLAW_LISTEN_NO_GROUP:
+        fprintf(stderr, "%s serve: no group '%s' (--group NAME, or --group '' for the owner "
+                        "alone)\n",
+                prog, group);
+        break;
+    case CLAW_LISTEN_NOT_SOCKET:
+        fprintf(stderr, "%s serve: %s exists and is not a socket; it is left alone\n", prog,
+                path);
+        break;
+    case CLAW_LISTEN_IN_USE:
         fprintf(stderr, "%s serve: %s: another service answers there\n", prog, path);
-        close(fd);
-        return -1;
-    }
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path);
-    /* Its directory, as clawd makes its own ($(runstatedir) may not exist
-     * on a source install). */
-    char *dir = g_path_get_dirname(path);
-    g_mkdir_with_parents(dir, 0755);
-    g_free(dir);
-    mode_t old = umask(0177);
-    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    umask(old);
-    if (ok != 0 || (gid != (gid_t)-1 && (chown(path, (uid_t)-1, gid) != 0 ||
-                                          chmod(path, 0660) != 0)) ||
-        listen(fd, 128) != 0) {
+        break;
+    case CLAW_LISTEN_ERROR:
         fprintf(stderr, "%s serve: %s: %s\n", prog, path, strerror(errno));
-        close(fd);
-        return -1;
+        break;
     }
     return fd;
 }
@@ -427,7 +408,7 @@ reload(server_t *s)
 }
 
 static int
-serve(server_t *s, const char *path, bool own_socket)
+serve(server_t *s, const char *path, const struct stat *made)
 {
     catch_signals();
     sigset_t block, old;
@@ -457,8 +438,8 @@ serve(server_t *s, const char *path, bool own_socket)
     signal(SIGCHLD, SIG_DFL);
     sigprocmask(SIG_SETMASK, &old, NULL);
     stop_workers(s);
-    if (own_socket)
-        unlink(path);
+    if (made)
+        claw_unlink_socket(path, made);
     claw_log(CLAW_LOG_NOTICE, NULL, "query service stopped");
     return 0;
 }
@@ -492,14 +473,15 @@ claw_cmd_serve(const char *prog, claw_config_t **cfg, const char *config_path, i
                   .nworkers = (int)workers};
     /* Under systemd's socket unit (clawback-query.socket) the socket is
      * made, owned and opened already. */
+    struct stat made;
     bool own_socket = false;
     if (sd_listen_fds(1) == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0))
         s.lfd = SD_LISTEN_FDS_START;
-    else if ((s.lfd = make_socket(prog, path, group)) >= 0)
+    else if ((s.lfd = make_socket(prog, path, group, &made)) >= 0)
         own_socket = true;
     else
         return EX_UNAVAILABLE;
-    rc = serve(&s, path, own_socket);
+    rc = serve(&s, path, own_socket ? &made : NULL);
     close(s.lfd);
     *cfg = s.cfg;
     return rc;
