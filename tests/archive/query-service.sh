@@ -211,6 +211,27 @@ check "the service killed (-9): its workers end too ($left of 2 left)" \
     sh -c "[ -n '$workers' ] && [ $left = 0 ]"
 check "...and it had made its socket's directory" [ -S "$tmp/run/q2.sock" ]
 
+# The killed service's socket is stale: the next one replaces it. At exit a
+# service removes only the socket it made, not a file put there since; and
+# a file at the path is refused, never removed.
+"$CLAW" --config "$cfg" serve --socket "$tmp/run/q2.sock" --workers 1 --group "$group" \
+    2> /dev/null &
+server=$!
+for _ in $(seq 50); do
+    CLAW_QUERY_SOCKET="$tmp/run/q2.sock" "$CLAW" search --count 'size:0..' > "$tmp/out" 2> /dev/null &&
+        break
+    sleep 0.1
+done
+check "a stale socket at the path is replaced ($(cat "$tmp/out"))" [ "$(cat "$tmp/out")" = "$n1" ]
+rm -f "$tmp/run/q2.sock"
+echo keep > "$tmp/run/q2.sock"
+kill -TERM $server; wait $server
+check "at exit the service removes only its own socket, not a file put there since" \
+    grep -q keep "$tmp/run/q2.sock"
+here serve --socket "$tmp/run/q2.sock" --group "$group" 2> "$tmp/err"; rc=$?
+check "a file at the socket's path: refused, and kept" \
+    sh -c "[ $rc != 0 ] && grep -q 'is not a socket' '$tmp/err' && grep -q keep '$tmp/run/q2.sock'"
+
 # Under systemd: the socket from the socket unit (LISTEN_FDS), readiness
 # on NOTIFY_SOCKET. systemd-socket-activate stands in for the socket unit:
 # it makes the socket and starts the service at the first connection.
