@@ -149,6 +149,7 @@ typedef struct {
     GString *seen; /* "spf=pass (example.com) dkim=fail (x.example)" for the detail */
     bool temp;     /* an SPF or DKIM temperror */
     bool spf;      /* the MTA gave an SPF result */
+    bool dkim;     /* the MTA gave a DKIM result */
 } inputs_t;
 
 static void
@@ -178,6 +179,7 @@ add_dkim(inputs_t *in, const char *result, const char *domain, const char *selec
                                     dkim_outcome(r), NULL) == DMARC_PARSE_OKAY) {
         g_string_append_printf(in->seen, "%sdkim=%s (%s)", in->seen->len ? ", " : "", r, domain);
         in->temp |= !strcmp(r, "temperror");
+        in->dkim = true;
     }
     g_free(r);
 }
@@ -246,6 +248,20 @@ store_inputs(run_t *run, inputs_t *in, const char *from_domain, gint64 deadline_
         }
         g_free(r);
     }
+}
+
+/* The d= of a DKIM-Signature of the message in the organisation @org, or
+ * NULL. */
+static const char *
+signed_for(const run_t *run, const char *org)
+{
+    for (size_t i = 0; i < run->m->n_dkim_signatures; i++) {
+        const char *d = run->m->dkim_signatures[i].domain;
+        size_t n = d ? strlen(d) : 0, o = strlen(org);
+        if (n >= o && !g_ascii_strcasecmp(d + n - o, org) && (n == o || d[n - o - 1] == '.'))
+            return d;
+    }
+    return NULL;
 }
 
 static const char *
@@ -399,6 +415,15 @@ _claw_dmarc_evaluate(run_t *run)
         if (!in.spf) {
             set(run, "temperror", policy, dom, "nothing aligned with %s (%s), and no SPF "
                 "result to align", dom, seen);
+            break;
+        }
+        /* The message is signed for the From's organisation but the MTA
+         * verified no DKIM (Exim with dkim_disable_verify): the signature
+         * might have aligned. Not checked is not failed either. */
+        const char *unverified = in.dkim ? NULL : signed_for(run, org ? org : dom);
+        if (unverified) {
+            set(run, "temperror", policy, dom, "nothing aligned with %s (%s), and the MTA "
+                "verified no DKIM signature (one is for %s)", dom, seen, unverified);
             break;
         }
         char sample[24] = "";
