@@ -90,6 +90,18 @@ on_stop(int sig)
     scanner_stop = 1;
 }
 
+/* Hold the duration @section.@name of @cfg to at most @most ms. */
+static claw_status_t
+cap_ms(claw_config_t *cfg, const char *section, const char *name, int64_t most, char **err)
+{
+    int64_t v = 0;
+    if (claw_config_get_duration_ms(cfg, section, name, &v) != 0 || v <= most)
+        return CLAW_STATUS_SUCCESS;
+    char text[32];
+    snprintf(text, sizeof text, "%" PRId64 "ms", most);
+    return claw_config_set(cfg, section, name, text, err);
+}
+
 /* An engine for @path, with the parser's own time limit well inside the
  * deadline, so a slow message normally ends with a verdict (UNSCANNABLE).
  * *@max_read is how much of a message the engine reads ([limits]
@@ -104,31 +116,22 @@ scanner_engine(const char *path, struct stat *st, size_t *max_read)
     if (stat(path, &now) != 0)
         memset(&now, 0, sizeof now);
     claw_status_t s = claw_config_load(path, &cfg, &err);
-    int64_t max_time = 0, deadline = 0;
+    int64_t deadline = 0;
     uint64_t max_bytes = 0;
     if (s == CLAW_STATUS_SUCCESS) {
         /* [log] level and facility, as every program takes them; always to
          * syslog, or where there is none to its stderr: the plugin opens
          * that on claw-scanner.log beside the socket. */
         claw_log_configure(cfg, "clawback-scanner", CLAW_LOG_FORCE_SYSLOG);
-        claw_config_get_duration_ms(cfg, "limits", "max_time", &max_time);
         claw_config_get_duration_ms(cfg, "mta", "deadline", &deadline);
         claw_config_get_size(cfg, "limits", "max_message_bytes", &max_bytes);
     }
-    if (s == CLAW_STATUS_SUCCESS && max_time > deadline * 3 / 4) {
-        char v[32];
-        snprintf(v, sizeof v, "%" PRId64 "ms", MAX(deadline * 3 / 4, 1));
-        s = claw_config_set(cfg, "limits", "max_time", v, &err);
-    }
-    /* DMARC's lookups, too, end well inside the deadline (temperror). */
-    int64_t dmarc_timeout = 0;
-    if (s == CLAW_STATUS_SUCCESS &&
-        claw_config_get_duration_ms(cfg, "dmarc", "timeout", &dmarc_timeout) == 0 &&
-        dmarc_timeout > deadline / 2) {
-        char v[32];
-        snprintf(v, sizeof v, "%" PRId64 "ms", MAX(deadline / 2, 10));
-        s = claw_config_set(cfg, "dmarc", "timeout", v, &err);
-    }
+    /* A slow message ends with a verdict (UNSCANNABLE), and DMARC's
+     * lookups with temperror, well inside the deadline. */
+    if (s == CLAW_STATUS_SUCCESS)
+        s = cap_ms(cfg, "limits", "max_time", MAX(deadline * 3 / 4, 1), &err);
+    if (s == CLAW_STATUS_SUCCESS)
+        s = cap_ms(cfg, "dmarc", "timeout", MAX(deadline / 2, 10), &err);
     if (s == CLAW_STATUS_SUCCESS)
         s = claw_engine_new(cfg, &eng, &err);
     /* @st only moves on success: the workers compare the file with it and
