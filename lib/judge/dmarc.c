@@ -152,8 +152,10 @@ typedef struct {
     bool dkim;     /* the MTA gave a DKIM result */
 } inputs_t;
 
+/* SPF's @result for @domain (or an address in it), checked at @origin;
+ * @by says who checked it when not the MTA. */
 static void
-add_spf(inputs_t *in, const char *result, const char *domain, int origin)
+add_spf(inputs_t *in, const char *result, const char *domain, int origin, const char *by)
 {
     if (!result || !*result || !domain || !*domain)
         return;
@@ -162,7 +164,8 @@ add_spf(inputs_t *in, const char *result, const char *domain, int origin)
     const char *d = at ? at + 1 : domain;
     if (opendmarc_policy_store_spf(in->pctx, (u_char *)d, spf_outcome(r), origin, NULL) ==
         DMARC_PARSE_OKAY) {
-        g_string_append_printf(in->seen, "%sspf=%s (%s)", in->seen->len ? ", " : "", r, d);
+        g_string_append_printf(in->seen, "%sspf=%s (%s%s)", in->seen->len ? ", " : "", r, d,
+                               by);
         in->temp |= !strcmp(r, "temperror");
         in->spf = true;
     }
@@ -195,7 +198,7 @@ add_authres_method(const char *method, const char *result, const char *props, vo
             d = _claw_auth_property(props, "smtp.helo");
             origin = DMARC_POLICY_SPF_ORIGIN_HELO;
         }
-        add_spf(in, result, d, origin);
+        add_spf(in, result, d, origin, "");
         g_free(d);
     } else if (!strcmp(method, "dkim")) {
         char *d = _claw_auth_property(props, "header.d");
@@ -218,11 +221,12 @@ static void
 store_inputs(run_t *run, inputs_t *in, const char *from_domain, gint64 deadline_us)
 {
     const claw_envelope_t *env = run->env;
-    if (env->spf && *env->spf) {
-        const char *mf = env->mail_from && *env->mail_from ? env->mail_from : NULL;
-        add_spf(in, env->spf, mf ? mf : env->helo,
-                mf ? DMARC_POLICY_SPF_ORIGIN_MAILFROM : DMARC_POLICY_SPF_ORIGIN_HELO);
-    }
+    /* SPF is for the envelope sender, or for the HELO name under <>. */
+    const char *mf = env->mail_from && *env->mail_from ? env->mail_from : NULL;
+    const char *spf_for = mf ? mf : env->helo;
+    int origin = mf ? DMARC_POLICY_SPF_ORIGIN_MAILFROM : DMARC_POLICY_SPF_ORIGIN_HELO;
+    if (env->spf && *env->spf)
+        add_spf(in, env->spf, spf_for, origin, "");
     if (env->dkim && *env->dkim)
         add_dkim(in, env->dkim, from_domain, NULL);
     if (env->authres && *env->authres) {
@@ -235,17 +239,9 @@ store_inputs(run_t *run, inputs_t *in, const char *from_domain, gint64 deadline_
     }
     /* The MTA did not check SPF: Clawback does, for the same envelope. */
     if (!in->spf) {
-        const char *mf = env->mail_from && *env->mail_from ? env->mail_from : NULL;
         char *r = _claw_spf_check(run->e->config, env->client_ip, env->helo, mf, deadline_us);
-        if (r) {
-            size_t before = in->seen->len;
-            add_spf(in, r, mf ? mf : env->helo,
-                    mf ? DMARC_POLICY_SPF_ORIGIN_MAILFROM : DMARC_POLICY_SPF_ORIGIN_HELO);
-            if (in->seen->len > before && in->seen->str[in->seen->len - 1] == ')') {
-                g_string_truncate(in->seen, in->seen->len - 1);
-                g_string_append(in->seen, ", checked by Clawback)");
-            }
-        }
+        if (r)
+            add_spf(in, r, spf_for, origin, ", checked by Clawback");
         g_free(r);
     }
 }
