@@ -116,6 +116,14 @@ open_channel(const claw_config_t *config, int try_ms, ares_channel *ch, char **w
 claw_status_t
 _claw_dns_check_config(const claw_config_t *config, char **error)
 {
+    /* Only what [dmarc] resolvers names is checked, and only when it names
+     * something: the host's resolver is asked (and its faults said, as
+     * temperror) when a message needs it, not at every engine's start. */
+    char *csv = servers_csv(config);
+    bool named = csv != NULL;
+    g_free(csv);
+    if (!named)
+        return CLAW_STATUS_SUCCESS;
     ares_channel ch;
     char *why = NULL;
     if (open_channel(config, 1000, &ch, &why) != ARES_SUCCESS) {
