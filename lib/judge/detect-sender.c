@@ -42,8 +42,8 @@ authenticated(const run_t *run, const claw_domain_t *dom)
                 continue;
             const char *at = strrchr(v, '@');
             char *dname = g_ascii_strdown(at ? at + 1 : v, -1);
-            const char *reg = psl_registrable_domain(run->e->psl, dname);
-            bool aligned = reg && _claw_org(dom) && !strcmp(reg, _claw_org(dom));
+            bool aligned =
+                _claw_org(dom) && !strcmp(claw_engine_org_domain(run->e, dname), _claw_org(dom));
             g_free(dname);
             g_free(v);
             if (aligned)
@@ -341,8 +341,7 @@ envelope_org(const run_t *run, const char **address)
         return NULL;
     *address = mf;
     char *dom = g_ascii_strdown(at + 1, -1);
-    const char *reg = psl_registrable_domain(run->e->psl, dom);
-    char *org = g_strdup(reg ? reg : dom);
+    char *org = g_strdup(claw_engine_org_domain(run->e, dom));
     g_free(dom);
     return org;
 }

@@ -252,9 +252,8 @@ static const char *
 signed_for(const run_t *run, const char *org)
 {
     for (size_t i = 0; i < run->m->n_dkim_signatures; i++) {
-        const char *d = run->m->dkim_signatures[i].domain;
-        size_t n = d ? strlen(d) : 0, o = strlen(org);
-        if (n >= o && !g_ascii_strcasecmp(d + n - o, org) && (n == o || d[n - o - 1] == '.'))
+        const char *d = run->m->dkim_signatures[i].domain; /* lower-case */
+        if (d && !g_ascii_strcasecmp(claw_engine_org_domain(run->e, d), org))
             return d;
     }
     return NULL;
