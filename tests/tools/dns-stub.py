@@ -76,12 +76,15 @@ def txt_rdata(value):
 
 
 def qname(q):
-    """The question's name, lower-case, and where it ends."""
+    """The question's name, lower-case, and where its labels end (at the
+    root's zero byte); None for a compressed or cut name."""
     labels, i = [], 12
     while i < len(q) and q[i]:
+        if q[i] & 0xC0:
+            return None, i
         labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
         i += 1 + q[i]
-    return ".".join(labels).lower(), i
+    return (".".join(labels).lower() if i < len(q) else None), i
 
 
 def answer(q):
@@ -91,20 +94,15 @@ def answer(q):
     if flags & 0x8000 or qd != 1:
         return None
     # The question: labels up to the root, then type and class.
-    i = 12
-    while i < len(q) and q[i]:
-        if q[i] & 0xC0:
-            return None
-        i += 1 + q[i]
-    i += 5
-    if i > len(q):
+    name, end = qname(q)
+    i = end + 5
+    if name is None or i > len(q):
         return None
     question = q[12:i]
     opt = b""
     if ar and i + 11 <= len(q) and q[i] == 0 and q[i + 1:i + 3] == b"\x00\x29":
         udp = struct.unpack("!H", q[i + 3:i + 5])[0]
         opt = b"\0" + struct.pack("!HHIH", 41, max(512, min(udp, 1232)), 0, 0)
-    name, end = qname(q)
     qtype = struct.unpack("!H", q[end + 1:end + 3])[0]
     if LOG["path"]:
         with LOCK, open(LOG["path"], "a") as f:
